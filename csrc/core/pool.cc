@@ -1,0 +1,71 @@
+#include "core/pool.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace dg {
+
+namespace {
+constexpr size_t kAlign = 64;  // cache line; enough for any SIMD width Eigen uses
+size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+}  // namespace
+
+MemoryPool::~MemoryPool() {
+  for (auto& c : chunks_) std::free(c.data);
+}
+
+void MemoryPool::add_chunk(size_t min_bytes) {
+  size_t size = initial_bytes_;
+  if (!chunks_.empty()) size = chunks_.back().size * 2;
+  if (size < min_bytes) size = round_up(min_bytes);
+  void* p = std::aligned_alloc(kAlign, round_up(size));
+  if (!p) throw std::bad_alloc();
+  chunks_.push_back({static_cast<char*>(p), round_up(size), 0});
+}
+
+void* MemoryPool::allocate(size_t bytes) {
+  bytes = round_up(bytes ? bytes : kAlign);
+  if (chunks_.empty()) add_chunk(bytes);
+  while (chunks_[current_].used + bytes > chunks_[current_].size) {
+    if (current_ + 1 == chunks_.size()) add_chunk(bytes);
+    ++current_;
+    chunks_[current_].used = 0;
+  }
+  Chunk& c = chunks_[current_];
+  void* p = c.data + c.used;
+  c.used += bytes;
+  return p;
+}
+
+size_t MemoryPool::used_bytes() const {
+  size_t u = 0;
+  for (size_t i = 0; i <= current_ && i < chunks_.size(); ++i) u += chunks_[i].used;
+  return u;
+}
+
+size_t MemoryPool::capacity_bytes() const {
+  size_t s = 0;
+  for (auto& c : chunks_) s += c.size;
+  return s;
+}
+
+void MemoryPool::reset() {
+  size_t used = used_bytes();
+  if (used > high_water_) high_water_ = used;
+  if (chunks_.size() > 1) {
+    // Coalesce into one chunk big enough for the largest graph seen so far.
+    for (auto& c : chunks_) std::free(c.data);
+    chunks_.clear();
+    add_chunk(high_water_ > initial_bytes_ ? high_water_ : initial_bytes_);
+  }
+  current_ = 0;
+  if (!chunks_.empty()) chunks_[0].used = 0;
+}
+
+void MemoryPool::revert(const Mark& m) {
+  if (chunks_.empty()) return;
+  current_ = m.chunk;
+  chunks_[current_].used = m.used;
+}
+
+}  // namespace dg

@@ -1,0 +1,46 @@
+// A bump-pointer arena that grows on demand and is reset wholesale.
+//
+// Allocation is a pointer increment; memory is never freed node by node. When a
+// chunk fills, a new one is added (earlier pointers stay valid). reset() keeps
+// one chunk sized to the high-water mark, so steady-state graphs allocate once.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace dg {
+
+class MemoryPool {
+ public:
+  explicit MemoryPool(size_t initial_bytes = 1 << 20) : initial_bytes_(initial_bytes) {}
+  ~MemoryPool();
+  MemoryPool(const MemoryPool&) = delete;
+  MemoryPool& operator=(const MemoryPool&) = delete;
+
+  float* allocate_floats(size_t n) { return static_cast<float*>(allocate(n * sizeof(float))); }
+  void* allocate(size_t bytes);
+  void reset();
+
+  // Position marker for checkpoint/revert.
+  struct Mark {
+    size_t chunk = 0, used = 0;
+  };
+  Mark mark() const { return {current_, chunks_.empty() ? 0 : chunks_[current_].used}; }
+  void revert(const Mark& m);
+
+  size_t capacity_bytes() const;
+  size_t used_bytes() const;
+  void set_initial_bytes(size_t b) { initial_bytes_ = b; }
+
+ private:
+  struct Chunk {
+    char* data;
+    size_t size, used;
+  };
+  std::vector<Chunk> chunks_;
+  size_t current_ = 0;
+  size_t initial_bytes_;
+  size_t high_water_ = 0;
+  void add_chunk(size_t min_bytes);
+};
+
+}  // namespace dg

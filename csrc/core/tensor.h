@@ -1,0 +1,35 @@
+// Tensor: a non-owning view (shape + pointer) into pool or parameter memory.
+#pragma once
+#include <Eigen/Core>
+
+#include "core/dim.h"
+
+namespace dg {
+
+using MatMap = Eigen::Map<Eigen::MatrixXf, Eigen::Unaligned>;
+using VecMap = Eigen::Map<Eigen::VectorXf, Eigen::Unaligned>;
+using ArrMap = Eigen::Map<Eigen::ArrayXf, Eigen::Unaligned>;
+
+struct Tensor {
+  Dim d;
+  float* v = nullptr;
+
+  Tensor() = default;
+  Tensor(const Dim& dim, float* data) : d(dim), v(data) {}
+
+  // All elements (all batch elements) as a flat array.
+  ArrMap arr() const { return ArrMap(v, d.size()); }
+  VecMap vec() const { return VecMap(v, d.size()); }
+  // Batch element b as a rows x (product of the other axes) matrix.
+  MatMap mat(unsigned b = 0) const {
+    unsigned bs = d.batch_size();
+    return MatMap(v + (d.bd == 1 ? 0 : b) * bs, d.rows(), bs / d.rows());
+  }
+  // All batch elements side by side: rows x (cols * bd).
+  MatMap wide() const { return MatMap(v, d.rows(), d.size() / d.rows()); }
+  // Each batch element as one column: batch_size x bd.
+  MatMap cols_by_batch() const { return MatMap(v, d.batch_size(), d.bd); }
+  float* batch_ptr(unsigned b) const { return v + (d.bd == 1 ? 0 : b) * d.batch_size(); }
+};
+
+}  // namespace dg

@@ -1,0 +1,140 @@
+#include "graph/api.h"
+
+namespace dg::api {
+
+namespace {
+Node proto(OpId op) {
+  Node n;
+  n.op = op;
+  return n;
+}
+}  // namespace
+
+Expression input(const float* data, const Dim& d) {
+  ComputationGraph& g = G();
+  Node n = proto(OpId::input);
+  n.dim = d;
+  n.aux0 = static_cast<uint32_t>(g.float_data.size());
+  n.naux = d.size();
+  g.float_data.insert(g.float_data.end(), data, data + d.size());
+  return g.add(n, nullptr, 0);
+}
+
+Expression constant(const Dim& d, float value) {
+  Node n = proto(OpId::constant);
+  n.dim = d;
+  n.f0 = value;
+  return G().add(n, nullptr, 0);
+}
+
+Expression random(OpId op, const Dim& d, float a, float b) {
+  Node n = proto(op);
+  n.dim = d;
+  n.f0 = a;
+  n.f1 = b;
+  return G().add(n, nullptr, 0);
+}
+
+Expression parameter(ParameterStorage& p, bool update) {
+  ComputationGraph& g = G();
+  // One node per parameter (and constness) per graph: later uses share it.
+  if (p.node_epoch == g.epoch() && p.node_const == !update) return Expression{p.node_index, g.version()};
+  Node n = proto(OpId::parameter);
+  n.dim = p.dim;
+  n.ptr = &p;
+  n.needs_grad = update;
+  Expression e = g.add(n, nullptr, 0);
+  p.node_epoch = g.epoch();
+  p.node_index = e.i;
+  p.node_const = !update;
+  return e;
+}
+
+Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count, bool batched, bool update) {
+  ComputationGraph& g = G();
+  if (count == 0) throw ValueError("lookup_batch: needs at least one index");
+  Node n = proto(OpId::lookup);
+  n.dim = p.row_dim;
+  n.dim.bd = batched ? count : 1;
+  n.ptr = &p;
+  n.needs_grad = update;
+  n.aux0 = static_cast<uint32_t>(g.int_data.size());
+  n.naux = count;
+  g.int_data.insert(g.int_data.end(), idx, idx + count);
+  try {
+    return g.add(n, nullptr, 0);
+  } catch (...) {
+    g.int_data.resize(n.aux0);
+    throw;
+  }
+}
+
+Expression op1(OpId op, const Expression& x, float f0, float f1, int i0, int i1) {
+  ComputationGraph& g = G();
+  g.check(x);
+  Node n = proto(op);
+  n.f0 = f0;
+  n.f1 = f1;
+  n.i0 = i0;
+  n.i1 = i1;
+  return g.add(n, &x.i, 1);
+}
+
+Expression op2(OpId op, const Expression& a, const Expression& b, float f0, int i0, int i1) {
+  ComputationGraph& g = G();
+  g.check(a);
+  g.check(b);
+  Node n = proto(op);
+  n.f0 = f0;
+  n.i0 = i0;
+  n.i1 = i1;
+  uint32_t args[2] = {a.i, b.i};
+  return g.add(n, args, 2);
+}
+
+namespace {
+Expression add_many(Node n, const std::vector<Expression>& xs) {
+  ComputationGraph& g = G();
+  uint32_t small[8];
+  std::vector<uint32_t> big;
+  uint32_t* args = small;
+  if (xs.size() > 8) {
+    big.resize(xs.size());
+    args = big.data();
+  }
+  for (size_t k = 0; k < xs.size(); ++k) {
+    g.check(xs[k]);
+    args[k] = xs[k].i;
+  }
+  return g.add(n, args, static_cast<unsigned>(xs.size()));
+}
+}  // namespace
+
+Expression opn(OpId op, const std::vector<Expression>& xs, float f0, int i0, int i1) {
+  Node n = proto(op);
+  n.f0 = f0;
+  n.i0 = i0;
+  n.i1 = i1;
+  return add_many(n, xs);
+}
+
+Expression op_ints(OpId op, const std::vector<Expression>& xs, const std::vector<int32_t>& ints, float f0,
+                   float f1, int i0, int i1) {
+  ComputationGraph& g = G();
+  Node n = proto(op);
+  n.f0 = f0;
+  n.f1 = f1;
+  n.i0 = i0;
+  n.i1 = i1;
+  n.aux0 = static_cast<uint32_t>(g.int_data.size());
+  n.naux = static_cast<uint32_t>(ints.size());
+  g.int_data.insert(g.int_data.end(), ints.begin(), ints.end());
+  try {
+    return add_many(n, xs);
+  } catch (...) {
+    g.int_data.resize(n.aux0);
+    throw;
+  }
+}
+
+}  // namespace dg::api

@@ -1,0 +1,29 @@
+// Node-building functions: the C++ side of every expression function. The
+// Python bindings call these and nothing else; each checks its arguments are
+// live (not stale) and lets the op's dim_forward validate shapes.
+#pragma once
+#include <vector>
+
+#include "graph/graph.h"
+#include "params/parameter.h"
+
+namespace dg::api {
+
+inline ComputationGraph& G() { return cg(); }
+
+// Data entering the graph (copied now).
+Expression input(const float* data, const Dim& d);
+Expression constant(const Dim& d, float value);
+Expression random(OpId op, const Dim& d, float a, float b);
+Expression parameter(ParameterStorage& p, bool update);
+Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned n, bool batched, bool update);
+
+// Generic forms, for ops whose only attributes are f0/f1/i0/i1 and int lists.
+Expression op1(OpId op, const Expression& x, float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);
+Expression op2(OpId op, const Expression& a, const Expression& b, float f0 = 0.f, int i0 = 0, int i1 = 0);
+Expression opn(OpId op, const std::vector<Expression>& xs, float f0 = 0.f, int i0 = 0, int i1 = 0);
+// An op with a variable-length int attribute (indices, axes) stored in the graph.
+Expression op_ints(OpId op, const std::vector<Expression>& xs, const std::vector<int32_t>& ints,
+                   float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);
+
+}  // namespace dg::api

@@ -1,0 +1,164 @@
+#include "graph/graph.h"
+
+#include <cstring>
+
+namespace dg {
+
+ComputationGraph& cg() {
+  static ComputationGraph g;
+  return g;
+}
+
+ComputationGraph::ComputationGraph() {
+  nodes.reserve(1024);
+  arg_pool.reserve(2048);
+  values_.reserve(1024);
+}
+
+void ComputationGraph::throw_stale(const Expression& e) const {
+  if (e.version != version_)
+    throw Error(
+        "stale Expression: it was created before the last renew_cg() (graph version " +
+        std::to_string(e.version) + ", now " + std::to_string(version_) +
+        "); build a new expression in the current graph");
+  throw Error("stale Expression: node " + std::to_string(e.i) +
+              " no longer exists (removed by cg_revert())");
+}
+
+Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
+  const OpImpl& impl = op_impl(n.op);
+  if (impl.arity >= 0 && nargs != static_cast<unsigned>(impl.arity))
+    throw ValueError(std::string(impl.name) + " takes " + std::to_string(impl.arity) +
+                     " argument(s), got " + std::to_string(nargs));
+  Dim in_dims[8];
+  std::vector<Dim> many;
+  Dim* dims = in_dims;
+  if (nargs > 8) {
+    many.resize(nargs);
+    dims = many.data();
+  }
+  bool needs_grad = false;
+  for (unsigned k = 0; k < nargs; ++k) {
+    const Node& a = nodes[args[k]];
+    dims[k] = a.dim;
+    if (a.needs_grad && (impl.diff_mask >> (k < 31 ? k : 31) & 1u)) needs_grad = true;
+  }
+  n.nargs = static_cast<uint16_t>(nargs);
+  n.arg0 = static_cast<uint32_t>(arg_pool.size());
+  n.dim = impl.dim_forward(*this, n, dims);  // throws before anything is committed
+  n.needs_grad = n.needs_grad || needs_grad;
+  arg_pool.insert(arg_pool.end(), args, args + nargs);
+  nodes.push_back(n);
+  values_.emplace_back();
+  return Expression{static_cast<uint32_t>(nodes.size() - 1), version_};
+}
+
+void ComputationGraph::eval_node(uint32_t i) {
+  const Node& n = nodes[i];
+  const uint32_t* a = args(n);
+  arg_scratch_.resize(n.nargs);
+  for (unsigned k = 0; k < n.nargs; ++k) arg_scratch_[k] = values_[a[k]];
+  Tensor& y = values_[i];
+  y.d = n.dim;
+  y.v = nullptr;  // ops that alias existing memory (parameters) set it themselves
+  op_impl(n.op).forward(*this, n, arg_scratch_.data(), y);
+}
+
+const Tensor& ComputationGraph::forward(uint32_t upto) {
+  if (upto >= nodes.size()) throw IndexError("node index out of range");
+  // Ops that allocate do so from fx_pool inside forward via the helper below.
+  while (evaluated_ <= upto) eval_node(evaluated_++);
+  return values_[upto];
+}
+
+void ComputationGraph::backward(uint32_t from, bool full) {
+  forward(from);
+  const Node& top = nodes[from];
+  if (top.dim.batch_size() != 1)
+    throw ValueError("backward() needs a scalar expression (or a batch of scalars); got shape " +
+                     top.dim.str());
+  dx_pool.reset();
+  grads_.assign(from + 1, Tensor());
+  // Gradient buffers only for nodes that lead to a parameter (or all, when full).
+  for (uint32_t j = 0; j <= from; ++j) {
+    const Node& n = nodes[j];
+    if (!(full || n.needs_grad)) continue;
+    Tensor& g = grads_[j];
+    g.d = n.dim;
+    g.v = dx_pool.allocate_floats(n.dim.size());
+    std::memset(g.v, 0, sizeof(float) * n.dim.size());
+  }
+  grads_[from].arr().setConstant(1.f);
+  has_backward_ = true;
+  std::vector<Tensor> xs;
+  for (uint32_t j = from + 1; j-- > 0;) {
+    const Node& n = nodes[j];
+    Tensor& dy = grads_[j];
+    if (!dy.v) continue;
+    const OpImpl& impl = op_impl(n.op);
+    const uint32_t* a = args(n);
+    xs.resize(n.nargs);
+    for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
+    for (unsigned k = 0; k < n.nargs; ++k) {
+      Tensor& dx = grads_[a[k]];
+      if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+      impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
+    }
+    if (n.nargs == 0 && n.needs_grad) {
+      // A parameter or lookup node: hand the gradient to its storage.
+      impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
+      if (on_param_grad) on_param_grad(n.ptr);
+    }
+  }
+}
+
+Tensor ComputationGraph::gradient(uint32_t i) const {
+  if (!has_backward_ || i >= grads_.size() || !grads_[i].v)
+    throw Error(
+        "no gradient for this expression: call backward() first (use backward(full=True) "
+        "for expressions that do not depend on parameters)");
+  return grads_[i];
+}
+
+void ComputationGraph::clear() {
+  nodes.clear();
+  arg_pool.clear();
+  int_data.clear();
+  float_data.clear();
+  values_.clear();
+  grads_.clear();
+  checkpoints_.clear();
+  fx_pool.reset();
+  dx_pool.reset();
+  scratch_pool.reset();
+  evaluated_ = 0;
+  has_backward_ = false;
+  ++version_;
+  ++epoch_;
+}
+
+void ComputationGraph::checkpoint() {
+  checkpoints_.push_back({nodes.size(), arg_pool.size(), int_data.size(), float_data.size(),
+                          evaluated_, fx_pool.mark(), scratch_pool.mark()});
+}
+
+void ComputationGraph::revert() {
+  if (checkpoints_.empty()) throw Error("cg_revert() without a matching cg_checkpoint()");
+  Checkpoint c = checkpoints_.back();
+  checkpoints_.pop_back();
+  nodes.resize(c.nodes);
+  values_.resize(c.nodes);
+  arg_pool.resize(c.args);
+  int_data.resize(c.ints);
+  float_data.resize(c.floats);
+  if (evaluated_ > c.evaluated) {
+    evaluated_ = c.evaluated;
+    fx_pool.revert(c.fx);
+    scratch_pool.revert(c.scratch);
+  }
+  grads_.clear();
+  has_backward_ = false;
+  ++epoch_;
+}
+
+}  // namespace dg

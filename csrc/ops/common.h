@@ -1,0 +1,48 @@
+// Helpers shared by the op families: allocation, shape errors, broadcasting.
+#pragma once
+#include <string>
+
+#include "graph/graph.h"
+#include "ops/registry.h"
+
+namespace dg {
+
+inline void alloc(ComputationGraph& g, Tensor& y) { y.v = g.fx_pool.allocate_floats(y.d.size()); }
+
+// Scratch memory that lives until renew_cg() (kept from forward to backward).
+inline float* scratch(ComputationGraph& g, size_t n) { return g.scratch_pool.allocate_floats(n); }
+
+[[noreturn]] inline void shape_error(const char* op, const std::string& what, const Dim* xs,
+                                     unsigned n) {
+  std::string s = std::string(op) + ": " + what + "; argument shapes:";
+  for (unsigned k = 0; k < n; ++k) s += (k ? ", " : " ") + xs[k].str();
+  throw ValueError(s);
+}
+
+// Batch count of a result combining arguments of batch 1 and batch B.
+inline unsigned joint_batch(const char* op, const Dim* xs, unsigned n) {
+  unsigned b = 1;
+  for (unsigned k = 0; k < n; ++k) {
+    if (xs[k].bd == 1) continue;
+    if (b != 1 && xs[k].bd != b) shape_error(op, "batch sizes differ", xs, n);
+    b = xs[k].bd;
+  }
+  return b;
+}
+
+// dx += dy summed down to dx's shape: over the batch when dx has batch 1 and
+// over any axis where dx has length 1 and dy does not (NumPy broadcasting).
+void sum_to(const Tensor& dy, Tensor& dx, float scale = 1.f);
+
+// Broadcast-compatible result shape for element-wise binary ops: axes must be
+// equal or 1 on one side; batches equal or 1.
+Dim broadcast_dim(const char* op, const Dim* xs);
+
+// True when the element-wise op needs the general (strided) broadcasting path.
+inline bool needs_broadcast(const Dim& a, const Dim& y) { return !a.single_equal(y); }
+
+// Element index into `x` for element `k` (within one batch element) of `y`,
+// where x broadcasts to y.
+unsigned broadcast_index(const Dim& x, const Dim& y, unsigned k);
+
+}  // namespace dg

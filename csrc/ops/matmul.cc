@@ -1,0 +1,170 @@
+// Matrix products and linear algebra. A batch-1 matrix times a batch of B
+// inputs is one GEMM over the inputs laid side by side (k x n*B).
+#include <Eigen/LU>
+#include <cmath>
+
+#include "ops/common.h"
+
+namespace dg {
+namespace {
+
+// Y += A * B, batches broadcast (Tensor::mat(b) maps batch 1 to element 0).
+void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
+  if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
+    Y.wide().noalias() += A.mat() * B.wide();
+    return;
+  }
+  for (unsigned b = 0; b < Y.d.bd; ++b) Y.mat(b).noalias() += A.mat(b) * B.mat(b);
+}
+// dA += dY * B^T; a batch-1 dA collects the sum over the batch.
+void gemm_grad_a(const Tensor& dY, const Tensor& B, Tensor& dA) {
+  if (dA.d.bd == 1 && B.d.bd == dY.d.bd) {
+    dA.mat().noalias() += dY.wide() * B.wide().transpose();
+    return;
+  }
+  for (unsigned b = 0; b < dY.d.bd; ++b) dA.mat(b).noalias() += dY.mat(b) * B.mat(b).transpose();
+}
+// dB += A^T * dY; a batch-1 dB collects the sum over the batch.
+void gemm_grad_b(const Tensor& A, const Tensor& dY, Tensor& dB) {
+  if (A.d.bd == 1 && dB.d.bd == dY.d.bd) {
+    dB.wide().noalias() += A.mat().transpose() * dY.wide();
+    return;
+  }
+  for (unsigned b = 0; b < dY.d.bd; ++b) dB.mat(b).noalias() += A.mat(b).transpose() * dY.mat(b);
+}
+
+Dim product_dim(const char* op, const Dim* xs, const Dim& a, const Dim& b, unsigned nshow) {
+  if (a.nd > 2 || b.nd > 2) shape_error(op, "operands must be vectors or matrices", xs, nshow);
+  if (a.cols() != b.rows()) shape_error(op, "inner dimensions differ", xs, nshow);
+  Dim r = b.nd == 1 || b.cols() == 1 ? Dim({a.rows()}) : Dim({a.rows(), b.cols()});
+  if (a.bd != 1 && b.bd != 1 && a.bd != b.bd) shape_error(op, "batch sizes differ", xs, nshow);
+  r.bd = a.bd > b.bd ? a.bd : b.bd;
+  return r;
+}
+
+// ---- matmul: y = a * b
+Dim matmul_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+  return product_dim("matmul", xs, xs[0], xs[1], 2);
+}
+void matmul_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  y.arr().setZero();
+  gemm_acc(xs[0], xs[1], y);
+}
+void matmul_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+                unsigned i, Tensor& dx) {
+  if (i == 0) gemm_grad_a(dy, xs[1], dx);
+  else gemm_grad_b(xs[0], dy, dx);
+}
+
+// ---- affine_transform: y = x0 + x1*x2 + x3*x4 + ...
+Dim affine_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+  if (n.nargs % 2 == 0 || n.nargs == 0)
+    shape_error("affine_transform", "needs an odd number of arguments (b, W1, x1, W2, x2, ...)", xs, n.nargs);
+  Dim r = xs[0];
+  for (unsigned k = 1; k < n.nargs; k += 2) {
+    Dim p = product_dim("affine_transform", xs, xs[k], xs[k + 1], n.nargs);
+    if (!p.single_equal(r)) shape_error("affine_transform", "a product's shape differs from the bias", xs, n.nargs);
+    if (r.bd != 1 && p.bd != 1 && p.bd != r.bd) shape_error("affine_transform", "batch sizes differ", xs, n.nargs);
+    if (p.bd > r.bd) r.bd = p.bd;
+  }
+  return r;
+}
+void affine_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  unsigned bs = y.d.batch_size();
+  if (xs[0].d.bd == y.d.bd) {
+    y.arr() = xs[0].arr();
+  } else {
+    for (unsigned b = 0; b < y.d.bd; ++b) ArrMap(y.v + b * bs, bs) = xs[0].arr();
+  }
+  for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
+}
+void affine_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+                unsigned i, Tensor& dx) {
+  if (i == 0) sum_to(dy, dx);
+  else if (i % 2 == 1) gemm_grad_a(dy, xs[i + 1], dx);
+  else gemm_grad_b(xs[i - 1], dy, dx);
+}
+
+// ---- dot_product: one scalar per batch element
+Dim dot_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+  if (!xs[0].single_equal(xs[1])) shape_error("dot_product", "shapes differ", xs, 2);
+  return Dim({1}, joint_batch("dot_product", xs, 2));
+}
+void dot_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  unsigned bs = xs[0].d.batch_size();
+  for (unsigned b = 0; b < y.d.bd; ++b)
+    y.v[b] = VecMap(xs[0].batch_ptr(b), bs).dot(VecMap(xs[1].batch_ptr(b), bs));
+}
+void dot_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+             unsigned i, Tensor& dx) {
+  unsigned bs = xs[0].d.batch_size();
+  const Tensor& other = xs[1 - i];
+  for (unsigned b = 0; b < dy.d.bd; ++b)
+    VecMap(dx.batch_ptr(b), bs) += dy.v[b] * VecMap(other.batch_ptr(b), bs);
+}
+
+// ---- transpose (of each batch element)
+Dim transpose_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+  if (xs[0].nd > 2) shape_error("transpose", "argument must be a vector or matrix", xs, 1);
+  return Dim({xs[0].cols(), xs[0].rows()}, xs[0].bd);
+}
+void transpose_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  for (unsigned b = 0; b < y.d.bd; ++b) y.mat(b) = xs[0].mat(b).transpose();
+}
+void transpose_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+                   unsigned, Tensor& dx) {
+  for (unsigned b = 0; b < dy.d.bd; ++b) dx.mat(b) += dy.mat(b).transpose();
+}
+
+// ---- inverse, logdet: square matrices, unbatched (as DyNet)
+Dim square_dim(const char* op, const Dim* xs) {
+  if (xs[0].nd != 2 || xs[0].rows() != xs[0].cols() || xs[0].bd != 1)
+    shape_error(op, "argument must be one square matrix", xs, 1);
+  return xs[0];
+}
+Dim inverse_dim(const ComputationGraph&, const Node&, const Dim* xs) { return square_dim("inverse", xs); }
+void inverse_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  y.mat() = xs[0].mat().inverse();
+}
+void inverse_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy,
+                 unsigned, Tensor& dx) {
+  Eigen::MatrixXf yt = y.mat().transpose();
+  dx.mat().noalias() -= yt * dy.mat() * yt;
+}
+Dim logdet_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+  square_dim("logdet", xs);
+  return Dim({1});
+}
+void logdet_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(g, y);
+  Eigen::PartialPivLU<Eigen::MatrixXf> lu(xs[0].mat());
+  y.v[0] = lu.matrixLU().diagonal().array().abs().log().sum();
+}
+void logdet_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+                unsigned, Tensor& dx) {
+  dx.mat() += dy.v[0] * Eigen::MatrixXf(xs[0].mat().inverse().transpose());
+}
+
+// ---- trace_of_product(a, b) = trace(a * b^T) = sum(a .* b)
+Dim trace_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+  if (!xs[0].single_equal(xs[1])) shape_error("trace_of_product", "shapes differ", xs, 2);
+  return Dim({1}, joint_batch("trace_of_product", xs, 2));
+}
+
+}  // namespace
+
+DG_DEFINE_OP(matmul, matmul_dim, matmul_fwd, matmul_bwd)
+DG_DEFINE_OP(affine_transform, affine_dim, affine_fwd, affine_bwd)
+DG_DEFINE_OP(dot_product, dot_dim, dot_fwd, dot_bwd)
+DG_DEFINE_OP(transpose, transpose_dim, transpose_fwd, transpose_bwd)
+DG_DEFINE_OP(inverse, inverse_dim, inverse_fwd, inverse_bwd)
+DG_DEFINE_OP(logdet, logdet_dim, logdet_fwd, logdet_bwd)
+// trace(a b^T) is the dot product of the flattened matrices.
+DG_DEFINE_OP(trace_of_product, trace_dim, dot_fwd, dot_bwd)
+
+}  // namespace dg

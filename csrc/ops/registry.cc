@@ -1,0 +1,15 @@
+#include "ops/registry.h"
+
+namespace dg {
+
+namespace {
+const OpImpl* const kTable[] = {
+#define DG_OP(name, arity, diff) &impl_##name,
+#include "ops/op_table.def"
+#undef DG_OP
+};
+}  // namespace
+
+const OpImpl& op_impl(OpId op) { return *kTable[static_cast<unsigned>(op)]; }
+
+}  // namespace dg

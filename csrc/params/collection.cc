@@ -1,0 +1,68 @@
+#include "params/collection.h"
+
+namespace dg {
+
+std::string ParameterCollection::unique_name(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    throw ValueError("parameter and collection names may not contain '/': " + name);
+  std::string base = name.empty() ? "_" + std::to_string(anonymous_++) : name;
+  unsigned& uses = name_uses_[base];
+  std::string full = uses == 0 ? base : base + "_" + std::to_string(uses);
+  ++uses;
+  return full;
+}
+
+ParamPtr ParameterCollection::add_parameters(const Dim& d, const std::string& name) {
+  auto p = std::make_shared<ParameterStorage>(prefix_ + unique_name(name), d);
+  order_.emplace_back(0, params_.size());
+  params_.push_back(p);
+  return p;
+}
+
+LookupPtr ParameterCollection::add_lookup_parameters(unsigned n, const Dim& row, const std::string& name) {
+  if (n == 0) throw ValueError("a lookup parameter needs at least one row");
+  auto p = std::make_shared<LookupParameterStorage>(prefix_ + unique_name(name), row, n);
+  order_.emplace_back(1, lookups_.size());
+  lookups_.push_back(p);
+  return p;
+}
+
+std::shared_ptr<ParameterCollection> ParameterCollection::add_subcollection(const std::string& name) {
+  auto c = std::make_shared<ParameterCollection>(prefix_ + unique_name(name) + "/");
+  order_.emplace_back(2, children_.size());
+  children_.push_back(c);
+  return c;
+}
+
+std::vector<ParamPtr> ParameterCollection::parameters_list() const {
+  std::vector<ParamPtr> out;
+  for (auto [kind, i] : order_) {
+    if (kind == 0) out.push_back(params_[i]);
+    if (kind == 2) {
+      auto sub = children_[i]->parameters_list();
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  }
+  return out;
+}
+
+std::vector<LookupPtr> ParameterCollection::lookup_parameters_list() const {
+  std::vector<LookupPtr> out;
+  for (auto [kind, i] : order_) {
+    if (kind == 1) out.push_back(lookups_[i]);
+    if (kind == 2) {
+      auto sub = children_[i]->lookup_parameters_list();
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  }
+  return out;
+}
+
+size_t ParameterCollection::parameter_count() const {
+  size_t n = 0;
+  for (auto& p : parameters_list()) n += p->values.size();
+  for (auto& p : lookup_parameters_list()) n += p->values.size();
+  return n;
+}
+
+}  // namespace dg

@@ -1,0 +1,42 @@
+// ParameterCollection: named parameters and lookup parameters, with nested
+// subcollections whose contents also belong to every ancestor.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "params/parameter.h"
+
+namespace dg {
+
+class ParameterCollection : public std::enable_shared_from_this<ParameterCollection> {
+ public:
+  explicit ParameterCollection(std::string prefix = "/") : prefix_(std::move(prefix)) {}
+  virtual ~ParameterCollection() = default;
+
+  ParamPtr add_parameters(const Dim& d, const std::string& name);
+  LookupPtr add_lookup_parameters(unsigned n, const Dim& row, const std::string& name);
+  std::shared_ptr<ParameterCollection> add_subcollection(const std::string& name);
+
+  // Everything in this collection and its subcollections, in creation order.
+  std::vector<ParamPtr> parameters_list() const;
+  std::vector<LookupPtr> lookup_parameters_list() const;
+  size_t parameter_count() const;
+
+  const std::string& name() const { return prefix_; }
+  float weight_decay = 0.f;
+
+ private:
+  std::string unique_name(const std::string& name);
+  std::string prefix_;
+  std::map<std::string, unsigned> name_uses_;
+  unsigned anonymous_ = 0;
+  // Creation order of own entries: (kind, index) with kind 0 param, 1 lookup, 2 subcollection.
+  std::vector<std::pair<int, size_t>> order_;
+  std::vector<ParamPtr> params_;
+  std::vector<LookupPtr> lookups_;
+  std::vector<std::shared_ptr<ParameterCollection>> children_;
+};
+
+}  // namespace dg

@@ -1,0 +1,23 @@
+// Reading and writing parameters in DyNet's text model format:
+//   #Parameter# /name {d1,d2} <bytes of the value line> ZERO_GRAD
+//   <values, column-major, "%+.8e " each>
+// Files are written atomically (temporary file, then rename).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "params/collection.h"
+
+namespace dg {
+
+// Writes the collection's parameters (names prefixed with `key` when given).
+void save_collection(const ParameterCollection& pc, const std::string& path, const std::string& key,
+                     bool append);
+// Fills the collection's parameters, in order, from the file's entries whose
+// names start with `key`; shapes must match.
+void populate_collection(ParameterCollection& pc, const std::string& path, const std::string& key);
+// Single parameters: the entry named `key` (or the first entry when key is empty).
+void populate_parameter(ParameterStorage& p, const std::string& path, const std::string& key);
+void populate_lookup(LookupParameterStorage& p, const std::string& path, const std::string& key);
+
+}  // namespace dg

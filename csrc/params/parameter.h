@@ -1,0 +1,60 @@
+// Long-lived parameter storage, owned by a ParameterCollection.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace dg {
+
+struct ParameterStorage {
+  std::string name;
+  Dim dim;
+  std::vector<float> values, grad;
+  bool updated = true;       // false: trainers skip it
+  bool nonzero_grad = false; // a backward touched it since the last update
+  // Node cache: one parameter node per graph epoch.
+  uint64_t node_epoch = ~0ull;
+  uint32_t node_index = 0;
+  bool node_const = false;
+
+  ParameterStorage(std::string n, const Dim& d)
+      : name(std::move(n)), dim(d), values(d.size(), 0.f), grad(d.size(), 0.f) {}
+  Tensor value_tensor() { return Tensor(dim, values.data()); }
+  Tensor grad_tensor() { return Tensor(dim, grad.data()); }
+  void clear_grad();
+};
+
+struct LookupParameterStorage {
+  std::string name;
+  Dim row_dim;          // shape of one row (one entry)
+  unsigned rows;        // vocabulary size
+  std::vector<float> values, grad;
+  std::vector<unsigned> touched;   // rows with a nonzero gradient, each once
+  std::vector<char> is_touched;
+  bool updated = true;
+  bool all_touched = false;  // set when a dense gradient was written
+
+  LookupParameterStorage(std::string n, const Dim& row, unsigned count)
+      : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count, 0.f),
+        grad(row.size() * count, 0.f), is_touched(count, 0) {}
+  unsigned row_size() const { return row_dim.size(); }
+  float* row(unsigned r) { return values.data() + static_cast<size_t>(r) * row_size(); }
+  float* grad_row(unsigned r) { return grad.data() + static_cast<size_t>(r) * row_size(); }
+  void touch(unsigned r) {
+    if (!is_touched[r]) {
+      is_touched[r] = 1;
+      touched.push_back(r);
+    }
+  }
+  bool nonzero_grad() const { return all_touched || !touched.empty(); }
+  void clear_grad();
+  // Full shape as DyNet reports it: row shape with the count appended.
+  Dim full_dim() const;
+};
+
+using ParamPtr = std::shared_ptr<ParameterStorage>;
+using LookupPtr = std::shared_ptr<LookupParameterStorage>;
+
+}  // namespace dg

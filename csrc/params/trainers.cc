@@ -1,0 +1,223 @@
+#include "params/trainers.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace dg {
+
+float* Trainer::state_for(const void* key, size_t n) {
+  unsigned k = slots();
+  if (k == 0) return nullptr;
+  auto& s = state_[key];
+  if (s.size() != k * n) s.assign(k * n, 0.f);
+  return s.data();
+}
+
+void Trainer::restart(float lr) {
+  state_.clear();
+  updates = 0;
+  if (lr >= 0.f) learning_rate = lr;
+}
+
+std::string Trainer::status() const {
+  std::ostringstream os;
+  os << "[" << kind() << " lr=" << learning_rate << " clips=" << clips << " updates=" << updates << "]";
+  return os.str();
+}
+
+void Trainer::update() {
+  auto params = pc_->parameters_list();
+  auto lookups = pc_->lookup_parameters_list();
+  // Squared norm of every gradient that will be applied.
+  double sq = 0.0;
+  for (auto& p : params)
+    if (p->updated && p->nonzero_grad) sq += VecMap(p->grad.data(), p->grad.size()).squaredNorm();
+  for (auto& p : lookups) {
+    if (!p->updated || !p->nonzero_grad()) continue;
+    if (p->all_touched || !sparse_updates) {
+      sq += VecMap(p->grad.data(), p->grad.size()).squaredNorm();
+    } else {
+      for (unsigned r : p->touched) sq += VecMap(p->grad_row(r), p->row_size()).squaredNorm();
+    }
+  }
+  if (check_finite && !std::isfinite(sq)) {
+    std::string bad;
+    for (auto& p : params)
+      if (p->nonzero_grad && !VecMap(p->grad.data(), p->grad.size()).allFinite()) bad += " " + p->name;
+    for (auto& p : lookups)
+      if (p->nonzero_grad() && !VecMap(p->grad.data(), p->grad.size()).allFinite()) bad += " " + p->name;
+    for (auto& p : params) p->clear_grad();
+    for (auto& p : lookups) p->clear_grad();
+    throw ValueError("non-finite (NaN or inf) gradient in:" + bad +
+                     "; the update was skipped and the gradients cleared");
+  }
+  float gscale = 1.f;
+  if (clipping_enabled && sq > 0.0) {
+    double norm = std::sqrt(sq);
+    if (norm > clip_threshold) {
+      ++clips;
+      gscale = static_cast<float>(clip_threshold / norm);
+    }
+  }
+  before_update();
+  const float decay = pc_->weight_decay;
+  for (auto& p : params) {
+    if (!p->updated || !p->nonzero_grad) continue;
+    rule(p->values.data(), p->grad.data(), state_for(p.get(), p->values.size()), p->values.size(), gscale);
+    if (decay > 0.f) VecMap(p->values.data(), p->values.size()) *= 1.f - decay;
+    p->clear_grad();
+  }
+  for (auto& p : lookups) {
+    if (!p->updated) continue;
+    if (p->nonzero_grad() || !sparse_updates) {
+      size_t n = p->values.size();
+      float* st = state_for(p.get(), n);
+      if (p->all_touched || !sparse_updates) {
+        rule(p->values.data(), p->grad.data(), st, n, gscale);
+      } else {
+        unsigned rs = p->row_size();
+        unsigned k = slots();
+        // State slots are laid out slot-major; give the rule a per-row view.
+        for (unsigned r : p->touched) {
+          if (k == 0) {
+            rule(p->row(r), p->grad_row(r), nullptr, rs, gscale);
+          } else {
+            std::vector<float> row_state(k * rs);
+            for (unsigned s = 0; s < k; ++s)
+              std::copy(st + s * n + size_t(r) * rs, st + s * n + size_t(r) * rs + rs, row_state.begin() + s * rs);
+            rule(p->row(r), p->grad_row(r), row_state.data(), rs, gscale);
+            for (unsigned s = 0; s < k; ++s)
+              std::copy(row_state.begin() + s * rs, row_state.begin() + (s + 1) * rs, st + s * n + size_t(r) * rs);
+          }
+        }
+      }
+    }
+    p->clear_grad();
+  }
+  ++updates;
+}
+
+namespace {
+
+using Arr = Eigen::Map<Eigen::ArrayXf>;
+using CArr = Eigen::Map<const Eigen::ArrayXf>;
+
+struct SGD : Trainer {
+  using Trainer::Trainer;
+  std::string kind() const override { return "SimpleSGDTrainer"; }
+  void rule(float* x, const float* g, float*, size_t n, float gs) override {
+    Arr(x, n) -= (learning_rate * gs) * CArr(g, n);
+  }
+};
+
+// Learning rate moves along a triangle between lr_min and lr_max (Smith 2017).
+struct CyclicalSGD : SGD {
+  CyclicalSGD(std::shared_ptr<ParameterCollection> pc, float lo, float hi, float step, float gamma)
+      : SGD(std::move(pc), lo), lr_min(lo), lr_max(hi), step_size(step), gamma(gamma) {}
+  std::string kind() const override { return "CyclicalSGDTrainer"; }
+  void before_update() override {
+    float e = static_cast<float>(updates);
+    float cycle = std::floor(1.f + e / (2.f * step_size));
+    float x = std::fabs(e / step_size - 2.f * cycle + 1.f);
+    learning_rate = lr_min + (lr_max - lr_min) * std::max(0.f, 1.f - x) * std::pow(gamma, e);
+  }
+  float lr_min, lr_max, step_size, gamma;
+};
+
+struct Momentum : Trainer {
+  Momentum(std::shared_ptr<ParameterCollection> pc, float lr, float mom) : Trainer(std::move(pc), lr), mom(mom) {}
+  std::string kind() const override { return "MomentumSGDTrainer"; }
+  unsigned slots() const override { return 1; }
+  void rule(float* x, const float* g, float* s, size_t n, float gs) override {
+    Arr v(s, n);
+    v = mom * v - (learning_rate * gs) * CArr(g, n);
+    Arr(x, n) += v;
+  }
+  float mom;
+};
+
+struct Adagrad : Trainer {
+  Adagrad(std::shared_ptr<ParameterCollection> pc, float lr, float eps) : Trainer(std::move(pc), lr), eps(eps) {}
+  std::string kind() const override { return "AdagradTrainer"; }
+  unsigned slots() const override { return 1; }
+  void rule(float* x, const float* g, float* s, size_t n, float gs) override {
+    Arr G(s, n);
+    auto gg = (gs * CArr(g, n)).eval();
+    G += gg.square();
+    Arr(x, n) -= learning_rate * gg / (G + eps).sqrt();
+  }
+  float eps;
+};
+
+struct Adadelta : Trainer {
+  Adadelta(std::shared_ptr<ParameterCollection> pc, float eps, float rho) : Trainer(std::move(pc), 1.f), eps(eps), rho(rho) {}
+  std::string kind() const override { return "AdadeltaTrainer"; }
+  unsigned slots() const override { return 2; }
+  void rule(float* x, const float* g, float* s, size_t n, float gs) override {
+    Arr hg(s, n), hd(s + n, n);
+    auto gg = (gs * CArr(g, n)).eval();
+    hg = rho * hg + (1.f - rho) * gg.square();
+    auto d = (-gg * (hd + eps).sqrt() / (hg + eps).sqrt()).eval();
+    hd = rho * hd + (1.f - rho) * d.square();
+    Arr(x, n) += learning_rate * d;
+  }
+  float eps, rho;
+};
+
+struct RMSProp : Trainer {
+  RMSProp(std::shared_ptr<ParameterCollection> pc, float lr, float eps, float rho)
+      : Trainer(std::move(pc), lr), eps(eps), rho(rho) {}
+  std::string kind() const override { return "RMSPropTrainer"; }
+  unsigned slots() const override { return 1; }
+  void rule(float* x, const float* g, float* s, size_t n, float gs) override {
+    Arr h(s, n);
+    auto gg = (gs * CArr(g, n)).eval();
+    h = rho * h + (1.f - rho) * gg.square();
+    Arr(x, n) -= learning_rate * gg / (h + eps).sqrt();
+  }
+  float eps, rho;
+};
+
+struct Adam : Trainer {
+  Adam(std::shared_ptr<ParameterCollection> pc, float lr, float b1, float b2, float eps, bool ams)
+      : Trainer(std::move(pc), lr), b1(b1), b2(b2), eps(eps), ams(ams) {}
+  std::string kind() const override { return ams ? "AmsgradTrainer" : "AdamTrainer"; }
+  unsigned slots() const override { return ams ? 3 : 2; }
+  void rule(float* x, const float* g, float* s, size_t n, float gs) override {
+    Arr m(s, n), v(s + n, n);
+    auto gg = (gs * CArr(g, n)).eval();
+    m = b1 * m + (1.f - b1) * gg;
+    v = b2 * v + (1.f - b2) * gg.square();
+    float t = static_cast<float>(updates + 1);
+    float lr_t = learning_rate * std::sqrt(1.f - std::pow(b2, t)) / (1.f - std::pow(b1, t));
+    if (ams) {
+      Arr vhat(s + 2 * n, n);
+      vhat = vhat.max(v);
+      Arr(x, n) -= lr_t * m / (vhat.sqrt() + eps);
+    } else {
+      Arr(x, n) -= lr_t * m / (v.sqrt() + eps);
+    }
+  }
+  float b1, b2, eps;
+  bool ams;
+};
+
+}  // namespace
+
+std::unique_ptr<Trainer> make_trainer(const std::string& kind, std::shared_ptr<ParameterCollection> pc,
+                                      const std::vector<float>& h) {
+  auto need = [&](size_t k) {
+    if (h.size() != k) throw ValueError(kind + " expects " + std::to_string(k) + " hyper-parameters");
+  };
+  if (kind == "sgd") { need(1); return std::make_unique<SGD>(pc, h[0]); }
+  if (kind == "cyclical") { need(4); return std::make_unique<CyclicalSGD>(pc, h[0], h[1], h[2], h[3]); }
+  if (kind == "momentum") { need(2); return std::make_unique<Momentum>(pc, h[0], h[1]); }
+  if (kind == "adagrad") { need(2); return std::make_unique<Adagrad>(pc, h[0], h[1]); }
+  if (kind == "adadelta") { need(2); return std::make_unique<Adadelta>(pc, h[0], h[1]); }
+  if (kind == "rmsprop") { need(3); return std::make_unique<RMSProp>(pc, h[0], h[1], h[2]); }
+  if (kind == "adam") { need(4); return std::make_unique<Adam>(pc, h[0], h[1], h[2], h[3], false); }
+  if (kind == "amsgrad") { need(4); return std::make_unique<Adam>(pc, h[0], h[1], h[2], h[3], true); }
+  throw ValueError("unknown trainer kind: " + kind);
+}
+
+}  // namespace dg

@@ -1,0 +1,51 @@
+// Trainers: gradient clipping plus one update rule each, applied to every
+// parameter of a collection (only the touched rows of lookup parameters,
+// unless sparse updates are switched off).
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "params/collection.h"
+
+namespace dg {
+
+class Trainer {
+ public:
+  explicit Trainer(std::shared_ptr<ParameterCollection> pc, float learning_rate)
+      : learning_rate(learning_rate), pc_(std::move(pc)) {}
+  virtual ~Trainer() = default;
+
+  void update();
+  // Resets the optimiser's moments (and the learning rate if given >= 0).
+  void restart(float lr = -1.f);
+  std::string status() const;
+  virtual std::string kind() const = 0;
+
+  float learning_rate;
+  bool clipping_enabled = true;
+  float clip_threshold = 5.f;
+  bool sparse_updates = true;
+  bool check_finite = false;  // raise instead of applying a NaN/inf gradient
+  unsigned updates = 0;
+  unsigned clips = 0;
+
+ protected:
+  // Applies the rule to n values at x with gradient g (already scaled by gscale).
+  // `state` holds this rule's per-value slots (slots() * n floats), zero-initialised.
+  virtual void rule(float* x, const float* g, float* state, size_t n, float gscale) = 0;
+  virtual unsigned slots() const { return 0; }
+  virtual void before_update() {}
+  std::shared_ptr<ParameterCollection> pc_;
+
+ private:
+  float* state_for(const void* key, size_t n);
+  std::unordered_map<const void*, std::vector<float>> state_;
+};
+
+std::unique_ptr<Trainer> make_trainer(const std::string& kind,
+                                      std::shared_ptr<ParameterCollection> pc,
+                                      const std::vector<float>& hyper);
+
+}  // namespace dg

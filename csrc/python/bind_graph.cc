@@ -1,0 +1,155 @@
+// Expression, graph lifetime and value conversion.
+#include <cstring>
+
+#include "python/bindings.h"
+
+namespace dg::py_bind {
+
+Dim dim_from(const py::object& shape, long batch) {
+  std::vector<long> ds;
+  if (py::isinstance<py::int_>(shape)) {
+    ds.push_back(shape.cast<long>());
+  } else {
+    for (auto h : shape) ds.push_back(h.cast<long>());
+  }
+  return Dim::from_vector(ds, batch);
+}
+
+py::tuple dim_to_py(const Dim& d) {
+  py::tuple axes(d.nd);
+  for (unsigned i = 0; i < d.nd; ++i) axes[i] = d.d[i];
+  return py::make_tuple(axes, d.bd);
+}
+
+py::array to_numpy(const Tensor& t) {
+  std::vector<py::ssize_t> shape, strides;
+  py::ssize_t stride = sizeof(float);
+  for (unsigned i = 0; i < t.d.nd; ++i) {
+    shape.push_back(t.d.d[i]);
+    strides.push_back(stride);
+    stride *= t.d.d[i];
+  }
+  if (t.d.bd > 1) {
+    shape.push_back(t.d.bd);
+    strides.push_back(stride);
+  }
+  py::array_t<float> out(shape, strides);
+  std::memcpy(out.mutable_data(), t.v, sizeof(float) * t.d.size());
+  return std::move(out);
+}
+
+Expression input_from_array(const py::object& obj, bool batched) {
+  auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(obj);
+  if (!arr) {
+    throw ValueError("inputTensor: expected a NumPy array or a (nested) list of numbers, got " +
+                     std::string(py::str(py::type::of(obj))));
+  }
+  std::vector<long> ds(arr.shape(), arr.shape() + arr.ndim());
+  long batch = 1;
+  if (batched) {
+    if (ds.empty()) throw ValueError("inputTensor(batched=True) needs at least one axis (the batch)");
+    batch = ds.back();
+    ds.pop_back();
+  }
+  if (ds.empty()) ds.push_back(1);
+  return api::input(arr.data(), Dim::from_vector(ds, batch));
+}
+
+namespace {
+
+const Tensor& value_of(const Expression& e, bool recalculate) {
+  ComputationGraph& g = cg();
+  g.check(e);
+  if (recalculate) g.invalidate();
+  return g.forward(e.i);
+}
+
+float scalar_of(const Tensor& t) {
+  if (t.d.size() != 1)
+    throw ValueError("scalar_value(): expression has shape " + t.d.str() + ", not a single value");
+  return t.v[0];
+}
+
+py::list vec_of(const Tensor& t) {
+  py::list out(t.d.size());
+  for (unsigned k = 0; k < t.d.size(); ++k) out[k] = py::float_(t.v[k]);
+  return out;
+}
+
+}  // namespace
+
+void bind_graph(py::module_& m) {
+  py::class_<Expression>(m, "Expression", "A node of the current computation graph.")
+      .def_readonly("vindex", &Expression::i)
+      .def_readonly("cg_version", &Expression::version)
+      .def("dim", [](const Expression& e) {
+        cg().check(e);
+        return dim_to_py(cg().nodes[e.i].dim);
+      }, "Shape as ((axes...), batch).")
+      .def("value", [](const Expression& e, bool recalculate) -> py::object {
+        const Tensor& t = value_of(e, recalculate);
+        if (t.d.size() == 1) return py::float_(t.v[0]);
+        if (t.d.nd == 1) return vec_of(t);
+        return to_numpy(t);
+      }, py::arg("recalculate") = false,
+         "float for a scalar, list for a vector (batch elements concatenated), else npvalue().")
+      .def("npvalue", [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); },
+           py::arg("recalculate") = false)
+      .def("scalar_value", [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); },
+           py::arg("recalculate") = false)
+      .def("vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); },
+           py::arg("recalculate") = false)
+      .def("forward", [](const Expression& e, bool recalculate) { value_of(e, recalculate); },
+           py::arg("recalculate") = false)
+      .def("backward", [](const Expression& e, bool full) {
+        cg().check(e);
+        cg().backward(e.i, full);
+      }, py::arg("full") = false)
+      .def("gradient", [](const Expression& e) {
+        cg().check(e);
+        return to_numpy(cg().gradient(e.i));
+      })
+      .def("__repr__", [](const Expression& e) {
+        return "<Expression node " + std::to_string(e.i) + " of graph " + std::to_string(e.version) + ">";
+      });
+
+  m.def("renew_cg", []() { cg().clear(); }, "Drops the current graph; expressions made before are stale.");
+  m.def("cg_version", []() { return cg().version(); });
+  m.def("cg_checkpoint", []() { cg().checkpoint(); });
+  m.def("cg_revert", []() { cg().revert(); });
+  m.def("graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");
+  m.def("forward_all", [](const std::vector<Expression>& es) {
+    uint32_t top = 0;
+    for (auto& e : es) {
+      cg().check(e);
+      if (e.i > top) top = e.i;
+    }
+    if (!es.empty()) cg().forward(top);
+  });
+  m.def("set_seed", [](unsigned seed) { cg().rng.seed(seed); });
+  m.def("set_initial_memory", [](size_t bytes) {
+    cg().fx_pool.set_initial_bytes(bytes);
+    cg().dx_pool.set_initial_bytes(bytes);
+  });
+  m.def("memory_in_use", []() {
+    ComputationGraph& g = cg();
+    return py::dict(py::arg("forward") = g.fx_pool.capacity_bytes(),
+                    py::arg("backward") = g.dx_pool.capacity_bytes(),
+                    py::arg("scratch") = g.scratch_pool.capacity_bytes());
+  }, "Bytes reserved by the graph's memory pools.");
+  m.def("op_table", []() {
+    py::list out;
+#define DG_OP(name, arity, diff) \
+    out.append(py::dict(py::arg("name") = #name, py::arg("arity") = arity, py::arg("diff_mask") = diff));
+#include "ops/op_table.def"
+#undef DG_OP
+    return out;
+  }, "Every registered op: name, arity (-1 = any) and differentiable-argument mask.");
+  m.def("node_ops", []() {
+    py::list out;
+    for (auto& n : cg().nodes) out.append(op_impl(n.op).name);
+    return out;
+  }, "The op name of every node of the current graph, in order.");
+}
+
+}  // namespace dg::py_bind

@@ -1,0 +1,189 @@
+// Parameters, LookupParameters, ParameterCollection, save/load, and the
+// expression functions that read parameters (parameter, lookup).
+#include <cstring>
+
+#include "params/collection.h"
+#include "params/io.h"
+#include "python/bindings.h"
+
+namespace dg::py_bind {
+
+namespace {
+
+// Values laid out as DyNet's as_array(): a parameter keeps its shape; a lookup
+// table is (rows, *row_shape). Copies.
+py::array param_array(const std::vector<float>& v, const Dim& d) {
+  Tensor t(d, const_cast<float*>(v.data()));
+  return to_numpy(t);
+}
+py::array lookup_array(const LookupParameterStorage& p, const std::vector<float>& v) {
+  std::vector<py::ssize_t> shape{p.rows}, strides{static_cast<py::ssize_t>(p.row_size() * sizeof(float))};
+  py::ssize_t s = sizeof(float);
+  for (unsigned i = 0; i < p.row_dim.nd; ++i) {
+    shape.push_back(p.row_dim.d[i]);
+    strides.push_back(s);
+    s *= p.row_dim.d[i];
+  }
+  py::array_t<float> out(shape, strides);
+  std::memcpy(out.mutable_data(), v.data(), sizeof(float) * v.size());
+  return std::move(out);
+}
+// Zero-copy flat view of a storage vector; `owner` keeps the storage alive.
+py::array flat_view(std::vector<float>& v, py::handle owner) {
+  return py::array_t<float>({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(float))},
+                            v.data(), owner);
+}
+
+void copy_into(std::vector<float>& dst, const py::object& src, const Dim& d, const std::string& what,
+               bool lookup_rows_first, const LookupParameterStorage* lp) {
+  auto arr = py::array_t<float, py::array::forcecast>::ensure(src);
+  if (!arr) throw ValueError(what + ": expected a NumPy array of numbers");
+  if (static_cast<size_t>(arr.size()) != dst.size())
+    throw ValueError(what + ": array has " + std::to_string(arr.size()) + " values, shape " + d.str() +
+                     " needs " + std::to_string(dst.size()));
+  if (lookup_rows_first && lp) {
+    // (rows, *row_shape) in the caller's layout -> each row column-major.
+    auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(src);
+    size_t rs = lp->row_size();
+    for (unsigned r = 0; r < lp->rows; ++r) {
+      py::array row = f[py::int_(r)];
+      auto rf = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(row);
+      std::memcpy(dst.data() + r * rs, rf.data(), sizeof(float) * rs);
+    }
+    return;
+  }
+  auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(src);
+  std::memcpy(dst.data(), f.data(), sizeof(float) * dst.size());
+}
+
+}  // namespace
+
+void bind_params(py::module_& m) {
+  py::class_<ParameterStorage, ParamPtr>(m, "Parameters", "A parameter tensor owned by a ParameterCollection.")
+      .def("name", [](const ParameterStorage& p) { return p.name; })
+      .def("shape", [](const ParameterStorage& p) { return dim_to_py(p.dim)[0]; })
+      .def("dim", [](const ParameterStorage& p) { return dim_to_py(p.dim); })
+      .def("as_array", [](const ParameterStorage& p) { return param_array(p.values, p.dim); })
+      .def("grad_as_array", [](const ParameterStorage& p) { return param_array(p.grad, p.dim); })
+      .def("set_value", [](ParameterStorage& p, const py::object& arr) {
+        copy_into(p.values, arr, p.dim, "set_value(" + p.name + ")", false, nullptr);
+      }, py::arg("arr"))
+      .def("zero", [](ParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
+      .def("scale", [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }, py::arg("s"))
+      .def("scale_gradient", [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }, py::arg("s"))
+      .def("clip_inplace", [](ParameterStorage& p, float lo, float hi) {
+        if (lo > hi) throw ValueError("clip_inplace: left > right");
+        for (auto& x : p.values) x = x < lo ? lo : (x > hi ? hi : x);
+      }, py::arg("left"), py::arg("right"))
+      .def("set_updated", [](ParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
+      .def("is_updated", [](const ParameterStorage& p) { return p.updated; })
+      .def("expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); },
+           py::arg("update") = true)
+      .def("populate", [](ParameterStorage& p, const std::string& path, const std::string& key) {
+        populate_parameter(p, path, key);
+      }, py::arg("fname"), py::arg("key") = "")
+      .def("_values_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().values, self); })
+      .def("_grad_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().grad, self); })
+      .def("_mark_grad", [](ParameterStorage& p) { p.nonzero_grad = true; })
+      .def("__repr__", [](const ParameterStorage& p) { return "<Parameters " + p.name + " " + p.dim.str() + ">"; });
+
+  py::class_<LookupParameterStorage, LookupPtr>(m, "LookupParameters", "A table of parameter rows (embeddings).")
+      .def("name", [](const LookupParameterStorage& p) { return p.name; })
+      .def("shape", [](const LookupParameterStorage& p) {
+        py::list s;
+        s.append(p.rows);
+        for (unsigned i = 0; i < p.row_dim.nd; ++i) s.append(p.row_dim.d[i]);
+        return py::tuple(s);
+      })
+      .def("as_array", [](const LookupParameterStorage& p) { return lookup_array(p, p.values); })
+      .def("grad_as_array", [](const LookupParameterStorage& p) { return lookup_array(p, p.grad); })
+      .def("row_as_array", [](LookupParameterStorage& p, long r) {
+        if (r < 0 || r >= static_cast<long>(p.rows))
+          throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
+        return to_numpy(Tensor(p.row_dim, p.row(static_cast<unsigned>(r))));
+      }, py::arg("row"))
+      .def("init_from_array", [](LookupParameterStorage& p, const py::object& arr) {
+        copy_into(p.values, arr, p.full_dim(), "init_from_array(" + p.name + ")", true, &p);
+      }, py::arg("arr"))
+      .def("init_row", [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
+        if (r < 0 || r >= static_cast<long>(p.rows))
+          throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
+        if (row.size() != p.row_size())
+          throw ValueError("init_row: row has " + std::to_string(row.size()) + " values, needs " + std::to_string(p.row_size()));
+        std::copy(row.begin(), row.end(), p.row(static_cast<unsigned>(r)));
+      }, py::arg("i"), py::arg("row"))
+      .def("zero", [](LookupParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
+      .def("scale", [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }, py::arg("s"))
+      .def("scale_gradient", [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }, py::arg("s"))
+      .def("set_updated", [](LookupParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
+      .def("is_updated", [](const LookupParameterStorage& p) { return p.updated; })
+      .def("populate", [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
+        populate_lookup(p, path, key);
+      }, py::arg("fname"), py::arg("key") = "")
+      .def("_values_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().values, self); })
+      .def("_grad_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().grad, self); })
+      .def("_touched_rows", [](const LookupParameterStorage& p) {
+        if (p.all_touched) {
+          std::vector<unsigned> all(p.rows);
+          for (unsigned r = 0; r < p.rows; ++r) all[r] = r;
+          return all;
+        }
+        return p.touched;
+      }, "Rows with a gradient since the last update.")
+      .def("_mark_all_grad", [](LookupParameterStorage& p) { p.all_touched = true; })
+      .def("__repr__", [](const LookupParameterStorage& p) {
+        return "<LookupParameters " + p.name + " " + std::to_string(p.rows) + "x" + p.row_dim.str() + ">";
+      });
+
+  py::class_<ParameterCollection, std::shared_ptr<ParameterCollection>>(m, "ParameterCollectionCore")
+      .def(py::init<>())
+      .def("add_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+        return pc.add_parameters(dim_from(d), name);
+      }, py::arg("dim"), py::arg("name") = "")
+      .def("add_lookup_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+        Dim full = dim_from(d);
+        if (full.nd < 2) throw ValueError("add_lookup_parameters needs a shape (rows, dim, ...), got " + full.str());
+        Dim row;
+        for (unsigned i = 1; i < full.nd; ++i) row.d[row.nd++] = full.d[i];
+        return pc.add_lookup_parameters(full.d[0], row, name);
+      }, py::arg("dim"), py::arg("name") = "")
+      .def("add_subcollection", &ParameterCollection::add_subcollection, py::arg("name") = "")
+      .def("parameters_list", &ParameterCollection::parameters_list)
+      .def("lookup_parameters_list", &ParameterCollection::lookup_parameters_list)
+      .def("parameter_count", &ParameterCollection::parameter_count)
+      .def("name", &ParameterCollection::name)
+      .def_readwrite("weight_decay", &ParameterCollection::weight_decay)
+      .def("save", [](const ParameterCollection& pc, const std::string& path, const std::string& key, bool append) {
+        save_collection(pc, path, key, append);
+      }, py::arg("fname"), py::arg("name") = "", py::arg("append") = false)
+      .def("populate", [](ParameterCollection& pc, const std::string& path, const std::string& key) {
+        populate_collection(pc, path, key);
+      }, py::arg("fname"), py::arg("key") = "");
+
+  // ---- expression functions over parameters
+  m.def("parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));
+  m.def("const_parameter", [](ParameterStorage& p) { return api::parameter(p, false); }, py::arg("p"));
+  m.def("lookup", [](LookupParameterStorage& p, long index, bool update) {
+    if (index < 0 || index >= static_cast<long>(p.rows))
+      throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
+                       std::to_string(p.rows) + " rows");
+    int32_t i = static_cast<int32_t>(index);
+    return api::lookup(p, &i, 1, false, update);
+  }, py::arg("p"), py::arg("index") = 0, py::arg("update") = true);
+  m.def("lookup_batch", [](LookupParameterStorage& p, const std::vector<long>& indices, bool update) {
+    std::vector<int32_t> idx(indices.size());
+    for (size_t k = 0; k < indices.size(); ++k) {
+      if (indices[k] < 0 || indices[k] >= static_cast<long>(p.rows))
+        throw IndexError("lookup_batch: index " + std::to_string(indices[k]) + " out of range for " + p.name +
+                         " with " + std::to_string(p.rows) + " rows");
+      idx[k] = static_cast<int32_t>(indices[k]);
+    }
+    return api::lookup(p, idx.data(), static_cast<unsigned>(idx.size()), true, update);
+  }, py::arg("p"), py::arg("indices"), py::arg("update") = true);
+
+  // Parameters can stand wherever an Expression is expected (DyNet >= 2.1).
+  py::class_<Expression>(m.attr("Expression")).def(py::init([](ParameterStorage& p) { return api::parameter(p, true); }));
+  py::implicitly_convertible<ParameterStorage, Expression>();
+}
+
+}  // namespace dg::py_bind

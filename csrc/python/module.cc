@@ -1,0 +1,24 @@
+// The private extension module dynagraph._core.
+#include "core/error.h"
+#include "python/bindings.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "dynagraph's C++ engine (private; use the dynagraph package)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const dg::IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const dg::IOError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+    } catch (const dg::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const dg::Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+  dg::py_bind::bind_graph(m);
+  dg::py_bind::bind_ops_core(m);
+  dg::py_bind::bind_params(m);
+  dg::py_bind::bind_trainers(m);
+}

@@ -1,0 +1,169 @@
+"""Engine settings: ``dynagraph.init`` and DyNet's command-line flags.
+
+DyNet reads ``--dynet-seed``, ``--dynet-mem`` and ``--dynet-autobatch`` from
+``sys.argv`` when it is imported. We honour the same flags (and
+``dynet_config.set(...)``) but read them at first use, not at import, so that
+importing dynagraph never has side effects.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["init", "DynetParams", "dynet_config", "reset_random_seed", "settings"]
+
+
+@dataclass
+class _Settings:
+    seed: int = 0
+    mem: int = 0
+    autobatch: bool = False
+    check_finite: bool = False
+    device: str = "CPU"
+    initialized: bool = False
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
+
+
+settings = _Settings()
+
+
+def _parse_mem(mem) -> int:
+    """Megabytes (DyNet's unit), possibly 'a,b,c' per pool: the largest is the initial size."""
+    if isinstance(mem, str):
+        mem = max(int(float(x)) for x in mem.split(",") if x)
+    return int(mem)
+
+
+def _flags_from_argv(argv) -> dict:
+    out = {}
+    names = {"--dynet-seed": "seed", "--dynet-mem": "mem", "--dynet-autobatch": "autobatch",
+             "--dynet-devices": "device", "--dynet-gpus": "gpus"}
+    it = iter(range(len(argv)))
+    for i in it:
+        arg = argv[i]
+        key, _, val = arg.partition("=")
+        if key in names:
+            if not val and i + 1 < len(argv):
+                val = argv[i + 1]
+            out[names[key]] = val
+    return out
+
+
+def init(seed: int | None = None, autobatch: bool | None = None, mem=None, device: str | None = None,
+         check_finite: bool | None = None) -> None:
+    """Configure the engine (may be called again; later values win).
+
+    seed: random seed for initializers and random ops (0 = nondeterministic, as DyNet).
+    autobatch: run per-sample graphs batched (the autobatching executor).
+    mem: initial memory pool size in MB (pools grow on demand; this only pre-sizes them).
+    device: "CPU" (this build) — "GPU:0" needs a CUDA build.
+    check_finite: trainers raise on NaN/inf gradients instead of applying them.
+    """
+    if seed is not None:
+        settings.seed = int(seed)
+        settings.rng = np.random.default_rng(settings.seed if settings.seed else None)
+        _core.set_seed(settings.seed if settings.seed else int(np.random.SeedSequence().entropy % (2**32)))
+    if autobatch is not None:
+        settings.autobatch = bool(int(autobatch))
+    if mem is not None:
+        settings.mem = _parse_mem(mem)
+        if settings.mem > 0:
+            _core.set_initial_memory(settings.mem * (1 << 20))
+    if device is not None:
+        if not device.upper().startswith("CPU"):
+            raise ValueError(f"device {device!r} is not available: this dynagraph build is CPU-only")
+        settings.device = "CPU"
+    if check_finite is not None:
+        settings.check_finite = bool(check_finite)
+    settings.initialized = True
+
+
+def ensure_initialized() -> None:
+    """First use: apply dynet_config values, then DyNet flags found in sys.argv."""
+    if settings.initialized:
+        return
+    flags = dict(dynet_config._values)
+    flags.update(_flags_from_argv(sys.argv))
+    init(seed=int(flags.get("seed", 0)), autobatch=flags.get("autobatch"), mem=flags.get("mem"),
+         device=flags.get("device"))
+
+
+def rng() -> np.random.Generator:
+    ensure_initialized()
+    return settings.rng
+
+
+def reset_random_seed(seed: int) -> None:
+    init(seed=seed)
+
+
+class DynetParams:
+    """DyNet's parameter object: set fields, then ``init()``."""
+
+    def __init__(self):
+        self.random_seed = 0
+        self.mem_descriptor = "0"
+        self.autobatch = 0
+        self.profiling = 0
+        self.weight_decay = 0.0
+        self.shared_parameters = False
+        self.requested_gpus = 0
+
+    def from_args(self, shared_parameters=None) -> None:
+        flags = _flags_from_argv(sys.argv)
+        self.random_seed = int(flags.get("seed", self.random_seed))
+        self.mem_descriptor = flags.get("mem", self.mem_descriptor)
+        self.autobatch = int(flags.get("autobatch", self.autobatch))
+
+    def set_mem(self, mem) -> None:
+        self.mem_descriptor = str(mem)
+
+    def set_random_seed(self, seed: int) -> None:
+        self.random_seed = int(seed)
+
+    def set_autobatch(self, autobatch) -> None:
+        self.autobatch = int(autobatch)
+
+    def set_profiling(self, profiling) -> None:
+        self.profiling = int(profiling)
+
+    def set_weight_decay(self, wd: float) -> None:
+        self.weight_decay = float(wd)
+
+    def set_shared_parameters(self, shared: bool) -> None:
+        self.shared_parameters = bool(shared)
+
+    def set_requested_gpus(self, n: int) -> None:
+        self.requested_gpus = int(n)
+
+    def init(self) -> None:
+        init(seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor)
+
+
+def init_from_params(params: DynetParams) -> None:
+    params.init()
+
+
+class _DynetConfig:
+    """``dynet_config.set(mem=..., random_seed=..., autobatch=...)`` before first use, as in DyNet."""
+
+    def __init__(self):
+        self._values: dict = {}
+
+    def set(self, mem=512, random_seed=0, autobatch=0, profiling=0, weight_decay=0, shared_parameters=0,
+            requested_gpus=0, gpu_mask=None) -> None:
+        self._values = {"mem": mem, "seed": random_seed, "autobatch": autobatch}
+
+    def set_gpu(self, flag=True) -> None:
+        if flag:
+            raise ValueError("this dynagraph build is CPU-only")
+
+    def get(self) -> dict:
+        return dict(self._values)
+
+
+dynet_config = _DynetConfig()

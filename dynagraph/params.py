@@ -1,0 +1,237 @@
+"""ParameterCollection (alias Model) and DyNet's parameter initializers.
+
+Parameters live in C++ storage; initial values are drawn here with NumPy from
+the generator seeded by ``dynagraph.init(seed=...)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _core
+from ._config import rng
+
+Parameters = _core.Parameters
+LookupParameters = _core.LookupParameters
+
+__all__ = [
+    "ParameterCollection", "Model", "Parameters", "LookupParameters", "PyInitializer",
+    "GlorotInitializer", "SaxeInitializer", "NormalInitializer", "UniformInitializer",
+    "ConstInitializer", "IdentityInitializer", "NumpyInitializer", "FromFileInitializer",
+]
+
+
+class PyInitializer:
+    """Base of initializers: ``initialize(shape, is_lookup)`` returns an array of that shape."""
+
+    def initialize(self, shape: tuple, is_lookup: bool = False) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GlorotInitializer(PyInitializer):
+    """Uniform in ±gain·sqrt(6 / sum of the axes) (for lookups: of one row's axes)."""
+
+    def __init__(self, is_lookup: bool = False, gain: float = 1.0):
+        self.is_lookup, self.gain = is_lookup, gain
+
+    def initialize(self, shape, is_lookup=False):
+        axes = shape[1:] if (is_lookup or self.is_lookup) else shape
+        scale = self.gain * math.sqrt(6.0 / max(1, sum(axes)))
+        return rng().uniform(-scale, scale, size=shape)
+
+
+class SaxeInitializer(PyInitializer):
+    """Random orthogonal matrix (Saxe et al. 2014), scaled by ``scale``."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def initialize(self, shape, is_lookup=False):
+        if len(shape) != 2:
+            raise ValueError(f"SaxeInitializer needs a matrix shape, got {shape}")
+        a = rng().normal(size=(max(shape), max(shape)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        return self.scale * q[: shape[0], : shape[1]]
+
+
+class NormalInitializer(PyInitializer):
+    """Gaussian with the given mean and *variance* (DyNet's convention)."""
+
+    def __init__(self, mean: float = 0.0, var: float = 1.0):
+        if var < 0:
+            raise ValueError(f"NormalInitializer: variance must be >= 0, got {var}")
+        self.mean, self.var = mean, var
+
+    def initialize(self, shape, is_lookup=False):
+        return rng().normal(self.mean, math.sqrt(self.var), size=shape)
+
+
+class UniformInitializer(PyInitializer):
+    """Uniform in [-scale, scale]."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def initialize(self, shape, is_lookup=False):
+        return rng().uniform(-self.scale, self.scale, size=shape)
+
+
+class ConstInitializer(PyInitializer):
+    def __init__(self, c: float):
+        self.c = c
+
+    def initialize(self, shape, is_lookup=False):
+        return np.full(shape, self.c, dtype=np.float32)
+
+
+class IdentityInitializer(PyInitializer):
+    def initialize(self, shape, is_lookup=False):
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"IdentityInitializer needs a square matrix shape, got {shape}")
+        return np.eye(shape[0], dtype=np.float32)
+
+
+class NumpyInitializer(PyInitializer):
+    """Takes the values of a given array (its shape must match)."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array, dtype=np.float32)
+
+    def initialize(self, shape, is_lookup=False):
+        if self.array.shape != tuple(shape):
+            raise ValueError(f"NumpyInitializer: array shape {self.array.shape} != parameter shape {tuple(shape)}")
+        return self.array
+
+
+class FromFileInitializer(PyInitializer):
+    """Reads whitespace-separated values (column-major, as DyNet) from a text file."""
+
+    def __init__(self, fname: str):
+        self.fname = fname
+
+    def initialize(self, shape, is_lookup=False):
+        values = np.loadtxt(self.fname, dtype=np.float32).ravel()
+        if values.size != int(np.prod(shape)):
+            raise ValueError(f"{self.fname}: {values.size} values, parameter shape {tuple(shape)} needs {int(np.prod(shape))}")
+        return values.reshape(shape, order="F")
+
+
+def _shape(dim) -> tuple:
+    if isinstance(dim, (int, np.integer)):
+        return (int(dim),)
+    shape = tuple(int(d) for d in dim)
+    if not shape:
+        raise ValueError("a parameter needs at least one axis")
+    return shape
+
+
+def _initial_values(init, shape, is_lookup, scale=1.0):
+    if init is None:
+        init = GlorotInitializer(is_lookup=is_lookup)
+    elif isinstance(init, (int, float)):
+        init = ConstInitializer(float(init))
+    elif isinstance(init, np.ndarray):
+        init = NumpyInitializer(init)
+    if not isinstance(init, PyInitializer):
+        raise TypeError(f"init must be an initializer, a number or a NumPy array, got {type(init).__name__}")
+    values = np.asarray(init.initialize(shape, is_lookup), dtype=np.float32)
+    return values * scale if scale != 1.0 else values
+
+
+class ParameterCollection:
+    """Owns parameters and lookup parameters; subcollections nest their names.
+
+    >>> pc = ParameterCollection()
+    >>> W = pc.add_parameters((8, 4))           # Glorot-initialised 8x4 matrix
+    >>> E = pc.add_lookup_parameters((100, 4))  # 100 embeddings of size 4
+    """
+
+    def __init__(self, _core_pc=None):
+        self._c = _core_pc if _core_pc is not None else _core.ParameterCollectionCore()
+
+    # ---- adding
+    def add_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0) -> Parameters:
+        shape = _shape(dim)
+        p = self._c.add_parameters(shape, name)
+        p.set_value(_initial_values(init, shape, False, scale))
+        return p
+
+    def add_lookup_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0) -> LookupParameters:
+        shape = _shape(dim)
+        if len(shape) < 2:
+            raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
+        p = self._c.add_lookup_parameters(shape, name)
+        p.init_from_array(_initial_values(init, shape, True, scale))
+        return p
+
+    def parameters_from_numpy(self, array, name: str = "", device: str = "") -> Parameters:
+        array = np.asarray(array, dtype=np.float32)
+        return self.add_parameters(array.shape, init=NumpyInitializer(array), name=name)
+
+    def lookup_parameters_from_numpy(self, array, name: str = "", device: str = "") -> LookupParameters:
+        array = np.asarray(array, dtype=np.float32)
+        return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name)
+
+    def add_subcollection(self, name: str = "") -> "ParameterCollection":
+        return ParameterCollection(self._c.add_subcollection(name))
+
+    # ---- inspecting
+    def parameters_list(self) -> list:
+        return self._c.parameters_list()
+
+    def lookup_parameters_list(self) -> list:
+        return self._c.lookup_parameters_list()
+
+    def parameter_count(self) -> int:
+        return self._c.parameter_count()
+
+    def name(self) -> str:
+        return self._c.name()
+
+    def get_weight_decay(self) -> float:
+        return self._c.weight_decay
+
+    def set_weight_decay(self, lam: float) -> None:
+        if not 0.0 <= lam < 1.0:
+            raise ValueError(f"weight decay must be in [0, 1), got {lam}")
+        self._c.weight_decay = float(lam)
+
+    set_weight_decay_lambda = set_weight_decay
+
+    # ---- persistence (DyNet's text format)
+    def save(self, fname: str, name: str = "", append: bool = False) -> None:
+        self._c.save(str(fname), name, append)
+
+    def populate(self, fname: str, key: str = "") -> None:
+        self._c.populate(str(fname), key)
+
+    write_to_textfile = save
+    populate_from_textfile = populate
+
+    def load_param(self, fname: str, key: str) -> Parameters:
+        raise NotImplementedError("load_param is deprecated in DyNet; use populate()")
+
+    # ---- dict interface (used by dynagraph.distributed)
+    def to_dict(self) -> dict:
+        """Copies of every value, keyed by parameter name."""
+        out = {p.name(): p.as_array() for p in self.parameters_list()}
+        out.update({p.name(): p.as_array() for p in self.lookup_parameters_list()})
+        return out
+
+    def load_dict(self, values: dict) -> None:
+        """Sets values by name (missing names raise KeyError)."""
+        for p in self.parameters_list():
+            p.set_value(values[p.name()])
+        for p in self.lookup_parameters_list():
+            p.init_from_array(values[p.name()])
+
+    def __repr__(self) -> str:
+        return f"<ParameterCollection {self.name()} with {self.parameter_count()} values>"
+
+
+Model = ParameterCollection

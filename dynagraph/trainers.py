@@ -1,0 +1,117 @@
+"""DyNet's trainers with DyNet's default hyper-parameters.
+
+Every trainer clips the global gradient norm to 5 by default
+(``set_clip_threshold``), updates only the touched rows of lookup parameters
+(``set_sparse_updates(False)`` for dense updates), and zeroes gradients after
+``update()``.
+"""
+from __future__ import annotations
+
+from . import _config, _core
+
+__all__ = ["Trainer", "SimpleSGDTrainer", "CyclicalSGDTrainer", "MomentumSGDTrainer", "AdagradTrainer",
+           "AdadeltaTrainer", "RMSPropTrainer", "AdamTrainer", "AmsgradTrainer"]
+
+
+class Trainer:
+    """Base class: wraps the C++ update rule named by ``kind``."""
+
+    def __init__(self, m, kind: str, hyper: list):
+        _config.ensure_initialized()
+        core_pc = getattr(m, "_c", m)
+        if not isinstance(core_pc, _core.ParameterCollectionCore):
+            raise TypeError(f"a trainer needs a ParameterCollection, got {type(m).__name__}")
+        self._t = _core.TrainerCore(kind, core_pc, [float(h) for h in hyper])
+        self._t.check_finite = _config.settings.check_finite
+        self.model = m
+
+    def update(self) -> None:
+        """Applies the accumulated gradients, then zeroes them."""
+        self._t.update()
+
+    def update_epoch(self, r: float = 1.0) -> None:
+        """Deprecated in DyNet; kept for old scripts (does nothing)."""
+
+    def update_subset(self, updated_params, updated_lookups) -> None:
+        raise NotImplementedError("update_subset is not supported; use Parameters.set_updated(False) instead")
+
+    def restart(self, learning_rate: float | None = None) -> None:
+        """Forgets the optimiser state (moments); optionally sets a new learning rate."""
+        self._t.restart(-1.0 if learning_rate is None else float(learning_rate))
+
+    def status(self) -> str:
+        return self._t.status()
+
+    def set_sparse_updates(self, su: bool) -> None:
+        self._t.sparse_updates = bool(su)
+
+    def set_clip_threshold(self, thr: float) -> None:
+        """Clip the global gradient norm to ``thr``; ``thr <= 0`` disables clipping."""
+        self._t.clipping_enabled = thr > 0
+        self._t.clip_threshold = float(thr)
+
+    def get_clip_threshold(self) -> float:
+        return self._t.clip_threshold
+
+    def set_check_finite(self, on: bool = True) -> None:
+        """Raise ValueError on a NaN/inf gradient instead of applying it."""
+        self._t.check_finite = bool(on)
+
+    @property
+    def learning_rate(self) -> float:
+        return self._t.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, lr: float) -> None:
+        self._t.learning_rate = float(lr)
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.learning_rate = lr
+
+    @property
+    def updates(self) -> int:
+        return self._t.updates
+
+    def whoami(self) -> str:
+        return type(self).__name__
+
+
+class SimpleSGDTrainer(Trainer):
+    def __init__(self, m, learning_rate: float = 0.1):
+        super().__init__(m, "sgd", [learning_rate])
+
+
+class CyclicalSGDTrainer(Trainer):
+    def __init__(self, m, learning_rate_min: float = 0.01, learning_rate_max: float = 0.1, step_size: float = 2000,
+                 gamma: float = 1.0, edecay: float = 0.0):
+        super().__init__(m, "cyclical", [learning_rate_min, learning_rate_max, step_size, gamma])
+
+
+class MomentumSGDTrainer(Trainer):
+    def __init__(self, m, learning_rate: float = 0.01, mom: float = 0.9):
+        super().__init__(m, "momentum", [learning_rate, mom])
+
+
+class AdagradTrainer(Trainer):
+    def __init__(self, m, learning_rate: float = 0.1, eps: float = 1e-20):
+        super().__init__(m, "adagrad", [learning_rate, eps])
+
+
+class AdadeltaTrainer(Trainer):
+    def __init__(self, m, eps: float = 1e-6, rho: float = 0.95):
+        super().__init__(m, "adadelta", [eps, rho])
+
+
+class RMSPropTrainer(Trainer):
+    def __init__(self, m, learning_rate: float = 0.001, eps: float = 1e-8, rho: float = 0.9):
+        super().__init__(m, "rmsprop", [learning_rate, eps, rho])
+
+
+class AdamTrainer(Trainer):
+    def __init__(self, m, alpha: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, eps: float = 1e-8):
+        super().__init__(m, "adam", [alpha, beta_1, beta_2, eps])
+
+
+class AmsgradTrainer(Trainer):
+    def __init__(self, m, alpha: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, eps: float = 1e-8):
+        super().__init__(m, "amsgrad", [alpha, beta_1, beta_2, eps])

@@ -6,7 +6,7 @@ evaluated lazily by ``value()`` and differentiated by ``backward()``.
 """
 from __future__ import annotations
 
-from . import _core
+from . import _config, _core
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import Expression, cg_checkpoint, cg_revert, cg_version
 from .expressions import *  # noqa: F401,F403
@@ -62,7 +62,14 @@ _CG = ComputationGraph()
 
 
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False, autobatching=None) -> ComputationGraph:
-    """Starts a new graph; expressions built before become stale."""
+    """Starts a new graph; expressions built before become stale.
+
+    autobatching: True/False switches the autobatching executor (as DyNet's
+    ``--dynet-autobatch``); None keeps the current setting.
+    """
+    _config.ensure_initialized()
+    if autobatching is not None:
+        _core.set_autobatch(bool(autobatching))
     _core.renew_cg()
     return _CG
 

@@ -25,6 +25,13 @@ _ENGINE_FUNCTIONS = [
     "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
     "lgamma", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "floor", "ceil", "round", "nobackprop", "flip_gradient", "scale_gradient",
+    # softmax / losses
+    "softmax", "log_softmax", "logsumexp", "logsumexp_dim", "pickneglogsoftmax", "pickneglogsoftmax_batch",
+    "hinge", "hinge_batch", "hinge_dim", "binary_log_loss", "squared_distance", "squared_norm", "l1_distance",
+    "l2_norm", "huber_distance", "poisson_loss", "pairwise_rank_loss",
+    # reductions
+    "sum_elems", "sum_batches", "sum_dim", "max_dim", "min_dim", "cumsum", "argmax", "moment_elems", "moment_dim",
+    "moment_batches", "std_elems", "std_dim", "std_batches",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros

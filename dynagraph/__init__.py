@@ -25,6 +25,9 @@ _ENGINE_FUNCTIONS = [
     "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
     "lgamma", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "floor", "ceil", "round", "nobackprop", "flip_gradient", "scale_gradient",
+    "pick", "pick_batch", "pick_batch_elem", "pick_batch_elems", "pickrange", "pick_range", "select_rows",
+    "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
+    "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros

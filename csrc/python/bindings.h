@@ -15,6 +15,8 @@ void bind_ops_core(py::module_& m);  // inputs, arithmetic, element-wise, matmul
 void bind_params(py::module_& m);
 void bind_trainers(py::module_& m);
 // Op families add their own bind_<family>() here and in module.cc.
+void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
+void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
 
 // Dim <-> Python (tuple of axes, batch).
 Dim dim_from(const py::object& shape, long batch = 1);

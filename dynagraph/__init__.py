@@ -6,7 +6,7 @@ evaluated lazily by ``value()`` and differentiated by ``backward()``.
 """
 from __future__ import annotations
 
-from . import _core
+from . import _config, _core
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import Expression, cg_checkpoint, cg_revert, cg_version
 from .expressions import *  # noqa: F401,F403
@@ -28,6 +28,13 @@ _ENGINE_FUNCTIONS = [
     "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
     "lgamma", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "floor", "ceil", "round", "nobackprop", "flip_gradient", "scale_gradient",
+    # softmax / losses
+    "softmax", "log_softmax", "logsumexp", "logsumexp_dim", "pickneglogsoftmax", "pickneglogsoftmax_batch",
+    "hinge", "hinge_batch", "hinge_dim", "binary_log_loss", "squared_distance", "squared_norm", "l1_distance",
+    "l2_norm", "huber_distance", "poisson_loss", "pairwise_rank_loss",
+    # reductions
+    "sum_elems", "sum_batches", "sum_dim", "max_dim", "min_dim", "cumsum", "argmax", "moment_elems", "moment_dim",
+    "moment_batches", "std_elems", "std_dim", "std_batches",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros
@@ -65,7 +72,14 @@ _CG = ComputationGraph()
 
 
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False, autobatching=None) -> ComputationGraph:
-    """Starts a new graph; expressions built before become stale."""
+    """Starts a new graph; expressions built before become stale.
+
+    autobatching: True/False switches the autobatching executor (as DyNet's
+    ``--dynet-autobatch``); None keeps the current setting.
+    """
+    _config.ensure_initialized()
+    if autobatching is not None:
+        _core.set_autobatch(bool(autobatching))
     _core.renew_cg()
     return _CG
 

@@ -7,7 +7,8 @@ import numpy as np
 from . import _core
 from ._core import Expression, LookupParameters, Parameters
 
-__all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr"]
+__all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr",
+           "mean_elems", "mean_dim", "mean_batches"]
 
 
 def vecInput(dim: int) -> Expression:
@@ -49,6 +50,32 @@ def average(xs) -> Expression:
     if not xs:
         raise ValueError("average: needs at least one expression")
     return _core.esum(xs) * (1.0 / len(xs))
+
+
+def mean_elems(x: Expression) -> Expression:
+    """Mean of all elements of each batch element: shape (1,), batch kept."""
+    axes, _ = x.dim()
+    return _core.sum_elems(x) * (1.0 / float(np.prod(axes)))
+
+
+def mean_dim(x: Expression, d, b: bool = False, n: int = 0) -> Expression:
+    """Mean over the axes in ``d`` (removed from the shape) and, when ``b``, over the batch.
+
+    ``n > 0`` replaces the divisor (useful with masked, zero-padded inputs), as in DyNet.
+    """
+    axes = [int(d)] if isinstance(d, (int, np.integer)) else [int(a) for a in d]
+    total = _core.sum_dim(x, axes, b)  # validates the axes
+    if n > 0:
+        count = n
+    else:
+        shape, batch = x.dim()
+        count = int(np.prod([shape[a] for a in axes])) * (batch if b else 1)
+    return total * (1.0 / count)
+
+
+def mean_batches(x: Expression) -> Expression:
+    """Mean over the batch: same shape, batch 1."""
+    return _core.sum_batches(x) * (1.0 / x.dim()[1])
 
 
 def parameter_expr(p: Parameters, update: bool = True) -> Expression:

@@ -35,6 +35,11 @@ _ENGINE_FUNCTIONS = [
     # reductions
     "sum_elems", "sum_batches", "sum_dim", "max_dim", "min_dim", "cumsum", "argmax", "moment_elems", "moment_dim",
     "moment_batches", "std_elems", "std_dim", "std_batches",
+    # structure
+    "pick", "pick_batch", "pick_batch_elem", "pick_batch_elems", "pickrange", "pick_range", "select_rows",
+    "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
+    # dropout and noise
+    "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros

@@ -2,6 +2,8 @@
 (no backward of their own) and DyNet's operator conveniences."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import _core
@@ -106,3 +108,55 @@ def _install_parameter_methods() -> None:
 
 
 _install_parameter_methods()
+
+
+# ---- indexing: x[i], x[i:j], x[i:j:k], x[i, j:k, ...] (DyNet's Expression.__getitem__)
+def _expression_getitem(self: Expression, key) -> Expression:
+    """Indexes the axes of an expression (not the batch) as NumPy does.
+
+    An int picks one position and removes that axis (``x[1]`` on a 3x4 matrix is
+    its second row, shape (4,)); negative ints count from the end. A slice keeps
+    the axis (``x[0:2]`` is shape (2, 4)); steps > 1 are allowed. A tuple indexes
+    several axes at once (``x[:, 1]`` is the second column). Every batch element
+    is indexed the same way.
+    """
+    axes = self.dim()[0]
+    items = key if isinstance(key, tuple) else (key,)
+    if len(items) > len(axes):
+        raise IndexError(f"too many indices ({len(items)}) for an expression of shape {tuple(axes)}")
+    picks, strides, starts, stops, sliced = [], [], [], [], []
+    for axis, item in enumerate(items):
+        n = axes[axis]
+        if isinstance(item, slice):
+            start, stop, step = item.indices(n)
+            if step < 1:
+                raise ValueError(f"Expression slices need a positive step, got {step}")
+            if stop <= start:
+                raise ValueError(f"empty slice {item} of axis {axis} (length {n}): expressions cannot be empty")
+            if (start, stop, step) != (0, n, 1):
+                sliced.append(axis)
+        else:
+            try:
+                i = operator.index(item)
+            except TypeError:
+                raise TypeError("Expression indices must be ints, slices or a tuple of them, got "
+                                f"{type(item).__name__}") from None
+            if not -n <= i < n:
+                raise IndexError(f"index {i} out of range for axis {axis} of length {n}")
+            picks.append((axis, i % n))
+            start, stop, step = 0, n, 1
+        strides.append(step)
+        starts.append(start)
+        stops.append(stop)
+    x = self
+    if len(sliced) == 1 and strides[sliced[0]] == 1:
+        a = sliced[0]
+        x = _core.pick_range(x, starts[a], stops[a], a)
+    elif sliced:
+        x = _core.strided_select(x, strides, starts, stops)
+    for axis, i in reversed(picks):  # highest axis first: lower axis numbers stay valid
+        x = _core.pick(x, i, axis)
+    return x
+
+
+Expression.__getitem__ = _expression_getitem

@@ -23,4 +23,6 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_trainers(m);
   dg::py_bind::bind_softmax_loss(m);
   dg::py_bind::bind_reduce(m);
+  dg::py_bind::bind_shape(m);
+  dg::py_bind::bind_noise(m);
 }

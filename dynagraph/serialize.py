@@ -49,11 +49,27 @@ def _encode(value, where: str):
             raise TypeError(f"dy.save: {where}: dict keys in a spec must be strings")
         return {"__dict__": {k: _encode(v, where) for k, v in value.items()}}
     if isinstance(value, type) or callable(value):
-        module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
-        if module and qualname and "<" not in qualname:
-            return {"__ref__": f"{module}:{qualname}"}
+        ref = _reference(value)
+        if ref is not None:
+            return {"__ref__": ref}
     raise TypeError(f"dy.save: {where}: cannot store {type(value).__name__} {value!r} in a spec "
                     "(use numbers, strings, tuples, lists, dicts, classes or module-level functions)")
+
+
+def _reference(value):
+    """``module:qualname`` that imports back to ``value`` itself, or None."""
+    import dynagraph
+    name = getattr(value, "__name__", None)
+    if name and getattr(dynagraph, name, None) is value:      # engine functions: dy.tanh, ...
+        return f"dynagraph:{name}"
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        return None
+    try:
+        ok = _resolve(f"{module}:{qualname}") is value
+    except (ImportError, AttributeError):
+        ok = False
+    return f"{module}:{qualname}" if ok else None
 
 
 def _resolve(ref: str):

@@ -42,8 +42,8 @@ def test_wrong_input_dimension_names_expected_and_got(name):
     dy.renew_cg()
     with pytest.raises(ValueError, match=r"expected an input of dimension \(3,\), got \(2,\)"):
         b.initial_state().add_input(dy.inputVector([1.0, 2.0]))
-    with pytest.raises(ValueError, match=r"expected \d+ vectors, got 1"):
-        b.initial_state([dy.inputVector([1.0] * 4)])
+    with pytest.raises(ValueError, match=r"expected \d vectors, got 3"):
+        b.initial_state([dy.inputVector([1.0] * 4)] * 3)
     with pytest.raises(ValueError, match=r"expected vectors of dimension \(4,\), got \(3,\)"):
         b.initial_state([dy.inputVector([1.0] * 3)] * (2 if "LSTM" in name else 1))
 

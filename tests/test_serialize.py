@@ -72,14 +72,12 @@ def test_corrupt_and_missing_files(tmp_path):
     pc = dy.ParameterCollection()
     base = str(tmp_path / "m")
     dy.save(base, [dy.SimpleRNNBuilder(1, 2, 3, pc)])
-    data = open(base + ".data").read()
-    with open(base + ".data", "w") as f:
-        f.write(data[: len(data) // 2])
+    data = tmp_path / "m.data"
+    data.write_text(data.read_text()[: len(data.read_text()) // 2])
     with pytest.raises(ValueError, match=r"m\.data: corrupt or truncated"):
         dy.load(base, dy.ParameterCollection())
-    meta = open(base + ".meta").read()
-    with open(base + ".meta", "w") as f:
-        f.write(meta[:20])
+    meta = tmp_path / "m.meta"
+    meta.write_text(meta.read_text()[:20])
     with pytest.raises(ValueError, match=r"m\.meta: corrupt or truncated"):
         dy.load(base, dy.ParameterCollection())
     with pytest.raises(OSError, match="nothere.meta"):

@@ -6,7 +6,7 @@
 * :class:`CompactVanillaLSTMBuilder`: the same cell and parameters.
 * :class:`SparseLSTMBuilder`: the vanilla cell with magnitude-pruning masks.
 * :class:`CoupledLSTMBuilder`: coupled input/forget gate and full peepholes.
-* :class:`FastLSTMBuilder`: coupled gates with diagonal peepholes.
+* :class:`FastLSTMBuilder`: DyNet's layout with (unused) diagonal peepholes.
 
 All states are (hidden_dim,) vectors with the batch size of the inputs.
 """
@@ -202,6 +202,7 @@ class CoupledLSTMBuilder(_RNNBuilder):
 
     _name = "lstm-builder"
     _has_cell = True
+    _peepholes = True
 
     def _make_layer(self, pc, in_dim, i):
         return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, self.hidden_dim))
@@ -215,31 +216,34 @@ class CoupledLSTMBuilder(_RNNBuilder):
         return tuple(out + [pc.add_parameters((H, in_dim)), pc.add_parameters((H, H)),
                             pc.add_parameters((H,), init=0.0)])
 
-    def _peep(self, w, c):
-        return w * c
-
     def _cell(self, layer, x, h, c, p, seq):
         x, h = self._step_dropout(x, h, layer)
         rec = [] if h is None else [p[1], h]
         a_i = _core.affine_transform([p[3], p[0], x] + rec)
-        if c is not None:
-            a_i = a_i + self._peep(p[2], c)
+        if c is not None and self._peepholes:
+            a_i = a_i + p[2] * c
         i = _core.logistic(a_i)
         g = _core.tanh(_core.affine_transform([p[10], p[8], x] + ([] if h is None else [p[9], h])))
         c_new = _core.cmult(i, g) if c is None else c + _core.cmult(i, g - c)
         a_o = _core.affine_transform([p[7], p[4], x] + ([] if h is None else [p[5], h]))
-        o = _core.logistic(a_o + self._peep(p[6], c_new))
+        o = _core.logistic(a_o + p[6] * c_new if self._peepholes else a_o)
         return _core.cmult(o, _core.tanh(c_new)), c_new
 
 
 class FastLSTMBuilder(CoupledLSTMBuilder):
-    """:class:`CoupledLSTMBuilder` with diagonal peepholes: W_ci and W_co are
-    (H, 1) columns multiplied element-wise with the cell."""
+    """:class:`CoupledLSTMBuilder`'s layout with diagonal peephole columns W_ci,
+    W_co of shape (H, 1).  As in DyNet 2.2, whose FastLSTMBuilder creates the
+    peephole parameters but does not use them, the cell is the coupled LSTM
+    *without* peepholes::
+
+        i = σ(W_xi x + W_hi h + b_i)     g = tanh(W_xc x + W_hc h + b_c)
+        c_t = (1 - i) ∘ c_{t-1} + i ∘ g     o = σ(W_xo x + W_ho h + b_o)     h_t = o ∘ tanh(c_t)
+
+    (checked against dynet38 in tests/test_compare_builders.py).
+    """
 
     _name = "fast-lstm-builder"
+    _peepholes = False
 
     def _make_layer(self, pc, in_dim, i):
         return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, 1))
-
-    def _peep(self, w, c):
-        return _core.cmult(_core.reshape(w, (self.hidden_dim,)), c)

@@ -256,7 +256,8 @@ class _RNNBuilder:
 
     @classmethod
     def from_spec(cls, spec, model):
-        return cls(*spec, model)
+        layers, input_dim, hidden_dim, *options = spec
+        return cls(layers, input_dim, hidden_dim, model, *options)
 
     def whoami(self) -> str:
         return type(self).__name__

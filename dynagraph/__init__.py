@@ -15,6 +15,9 @@ from .params import *  # noqa: F401,F403
 from .params import __all__ as _params_all
 from .trainers import *  # noqa: F401,F403
 from .trainers import __all__ as _trainers_all
+from .builders import *  # noqa: F401,F403
+from .builders import __all__ as _builders_all
+from .serialize import load, save
 
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
@@ -98,4 +101,4 @@ def forward(expressions) -> None:
 __all__ = sorted(set(
     ["Expression", "ComputationGraph", "renew_cg", "cg", "cg_version", "cg_checkpoint", "cg_revert", "forward",
      "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes"]
-    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all))
+    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load"]))

@@ -82,6 +82,10 @@ void ComputationGraph::backward(uint32_t from, bool full) {
                      top.dim.str());
   dx_pool.reset();
   has_backward_ = true;
+  if (!full && !top.needs_grad) {  // no parameter below: nothing to differentiate (and no buffer for the seed)
+    grads_.assign(from + 1, Tensor());
+    return;
+  }
   if (autobatch && group_nodes_.size() == evaluated_) {  // every node ran in a recorded group
     backward_batched(from, full);
     return;

@@ -125,7 +125,14 @@ void ComputationGraph::forward_batched(uint32_t upto) {
   };
   std::unordered_map<uint64_t, Bucket> agenda;
   std::vector<uint64_t> sig(n);
+  // Nodes that can never join a batch run as soon as they are ready, outside
+  // the agenda, so the agenda holds only a few signatures and scanning it is cheap.
+  std::vector<uint32_t> alone;
   auto push_ready = [&](uint32_t j) {
+    if (sig[j - begin] >> 63) {
+      alone.push_back(j);
+      return;
+    }
     Bucket& b = agenda[sig[j - begin]];
     b.nodes.push_back(j);
     b.depth_sum += depth[j - begin];
@@ -135,16 +142,21 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     if (pending[j - begin] == 0) push_ready(j);
 
   auto t_sched = std::chrono::steady_clock::now() - t0;
-  std::vector<Tensor> single;
-  while (!agenda.empty()) {
+  std::vector<uint32_t> batch;
+  while (!alone.empty() || !agenda.empty()) {
     auto t1 = std::chrono::steady_clock::now();
-    // Lowest average depth first: keeps the frontier of every sample moving together.
-    auto best = agenda.begin();
-    for (auto it = agenda.begin(); it != agenda.end(); ++it)
-      if (it->second.depth_sum * best->second.nodes.size() < best->second.depth_sum * it->second.nodes.size())
-        best = it;
-    std::vector<uint32_t> batch = std::move(best->second.nodes);
-    agenda.erase(best);
+    if (!alone.empty()) {
+      batch.assign(1, alone.back());
+      alone.pop_back();
+    } else {
+      // Lowest average depth first: keeps the frontier of every sample moving together.
+      auto best = agenda.begin();
+      for (auto it = agenda.begin(); it != agenda.end(); ++it)
+        if (it->second.depth_sum * best->second.nodes.size() < best->second.depth_sum * it->second.nodes.size())
+          best = it;
+      batch = std::move(best->second.nodes);
+      agenda.erase(best);
+    }
     t_sched += std::chrono::steady_clock::now() - t1;
 
     Group grp;

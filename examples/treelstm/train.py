@@ -24,8 +24,13 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dynagraph as dy  # noqa: E402
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+try:
+    import dynagraph as dy
+except ImportError:  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
+    import dynagraph as dy
 from dynagraph.data import OPERATORS, Tree, generate_listops, read_sst_trees  # noqa: E402
 from model import TreeLSTMClassifier, node_token  # noqa: E402
 

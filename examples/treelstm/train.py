@@ -66,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.003)")
     p.add_argument("--lr-decay", type=float, default=0.7, help="learning rate factor after each epoch past half")
     p.add_argument("--clip", type=float, default=5.0, help="gradient clipping threshold")
-    p.add_argument("--no-autobatch", action="store_true", help="run each graph unbatched")
+    p.add_argument("--autobatch", action="store_true",
+                   help="run each minibatch graph with the autobatching executor (not faster for these small cells)")
     p.add_argument("--model-out", default="runs/treelstm/model", help="dy.save basename")
     p.add_argument("--eval-only", action="store_true", help="load --model-out and evaluate on the test set")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -152,7 +153,7 @@ def accuracy(model, examples, batch_size: int = 64, desc: str = "eval", quiet: b
 def train(args) -> dict:
     """Trains (or, with ``args.eval_only``, loads) and evaluates; returns the figures."""
     args = fill_defaults(args)
-    dy.init(seed=args.seed, autobatch=not args.no_autobatch)
+    dy.init(seed=args.seed, autobatch=bool(getattr(args, "autobatch", False)))
     t_start = time.time()
     train_set, dev_set, test_set = prepare_data(args)
     pc = dy.ParameterCollection()
@@ -186,7 +187,7 @@ def train(args) -> dict:
         train_time += time.time() - t0
         dev_acc = accuracy(model, dev_set, desc="dev", quiet=args.quiet)
         history.append({"epoch": epoch + 1, "loss": total / max(1, len(order)), "dev_accuracy": dev_acc})
-        if not args.quiet:
+        if not getattr(args, "silent", False):
             print(f"epoch {epoch + 1}: loss {total / max(1, len(order)):.4f}  dev acc {dev_acc:.4f}  "
                   f"({time.time() - t0:.0f}s)", flush=True)
         if dev_acc > best_dev:

@@ -104,6 +104,11 @@ def _install_parameter_methods() -> None:
             return _core.lookup_batch(self, [int(k) for k in i])
         return base_getitem(self, i)
     LookupParameters.__getitem__ = lookup_getitem
+
+    def rows_as_array(self, rows):
+        """The given rows as one array of shape (len(rows), *row_shape)."""
+        return np.stack([self.row_as_array(int(r)) for r in rows])
+    LookupParameters.rows_as_array = rows_as_array
     LookupParameters.batch = lambda self, i: _core.lookup_batch(self, [int(k) for k in i])
 
 

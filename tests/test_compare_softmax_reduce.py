@@ -7,6 +7,7 @@ pytestmark = pytest.mark.compare
 
 dn = pytest.importorskip("dynet")
 import dynagraph as dg  # noqa: E402
+from compare_util import assert_same  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 VEC = RNG.standard_normal((5, 3)).astype(np.float32)      # 5-vectors, batch 3
@@ -61,18 +62,6 @@ CASES = {
 }
 
 
-def run(module, inputs, build):
-    module.renew_cg()
-    xs = [module.inputTensor(a, batched=b) for a, b in inputs]
-    y = build(module, *xs)
-    value = np.asarray(y.npvalue(), dtype=np.float64)
-    w = np.cos(np.arange(value.size)).reshape(value.shape).astype(np.float32)  # fixed weights
-    loss = module.sum_batches(module.sum_elems(module.cmult(y, module.inputTensor(w, batched=y.dim()[1] > 1))))
-    loss.forward()
-    loss.backward(full=True)
-    return y.dim(), value, [np.asarray(x.gradient(), dtype=np.float64) for x in xs]
-
-
 # dynet38's gradient of binary_log_loss w.r.t. its target y is not the derivative
 # (dynagraph's is: log(1-x) - log(x), checked by finite differences in test_ops.py).
 SKIP_GRADS = {"binary_log_loss": {1}}
@@ -81,11 +70,4 @@ SKIP_GRADS = {"binary_log_loss": {1}}
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_dynet(name):
     inputs, build = CASES[name]
-    want_dim, want, want_grads = run(dn, inputs, build)
-    got_dim, got, got_grads = run(dg, inputs, build)
-    assert got_dim == want_dim
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    for k, (g, w) in enumerate(zip(got_grads, want_grads)):
-        if k in SKIP_GRADS.get(name, ()):
-            continue
-        np.testing.assert_allclose(g.reshape(w.shape), w, rtol=1e-3, atol=1e-4)
+    assert_same(dg, dn, inputs, build, skip_grads=SKIP_GRADS.get(name, ()), rtol=1e-4, atol=1e-5)

@@ -20,12 +20,16 @@ namespace dg {
 
 namespace {
 
-// Ops whose forward/backward treat batch elements independently, reading no
-// per-node memory, and whose variable-length attribute (if any) holds one
-// index per batch element (so a group's indices are the concatenation).
-bool batchable(OpId op) {
+// How an op can join a batch. `plain`: forward/backward treat batch elements
+// independently and the op has no variable-length attribute. `per_element`:
+// the same, with an int attribute holding one index per batch element (a
+// group's indices are the members' indices in order). Everything else runs alone.
+enum class BatchKind { none, plain, per_element };
+
+BatchKind batch_kind(OpId op) {
   switch (op) {
-    case OpId::lookup:
+    case OpId::lookup: case OpId::pick: case OpId::pickneglogsoftmax:
+      return BatchKind::per_element;
     case OpId::add: case OpId::sub: case OpId::cmult: case OpId::cdiv: case OpId::pow:
     case OpId::bmin: case OpId::bmax: case OpId::negate: case OpId::add_scalar:
     case OpId::mul_scalar: case OpId::scalar_sub: case OpId::scalar_div: case OpId::sum:
@@ -38,9 +42,12 @@ bool batchable(OpId op) {
     case OpId::asin: case OpId::acos: case OpId::atan: case OpId::sinh: case OpId::cosh:
     case OpId::asinh: case OpId::acosh: case OpId::atanh: case OpId::floor: case OpId::ceil:
     case OpId::round: case OpId::nobackprop: case OpId::flip_gradient: case OpId::scale_gradient:
-      return true;
+    case OpId::softmax: case OpId::log_softmax: case OpId::logsumexp: case OpId::logsumexp_dim:
+    case OpId::squared_distance: case OpId::l1_distance: case OpId::squared_norm: case OpId::l2_norm:
+    case OpId::sum_elems: case OpId::concatenate: case OpId::pick_range:
+      return BatchKind::plain;
     default:
-      return false;
+      return BatchKind::none;
   }
 }
 
@@ -89,7 +96,11 @@ void ComputationGraph::forward_batched(uint32_t upto) {
   // Signature of a node: equal signatures may run together.
   auto signature = [&](uint32_t j) -> uint64_t {
     const Node& nd = nodes[j];
-    if (!batchable(nd.op) || nd.dim.bd != 1) return (uint64_t(1) << 63) | j;  // runs alone
+    const BatchKind kind = batch_kind(nd.op);
+    const bool alone = kind == BatchKind::none || nd.dim.bd != 1 ||
+                       (kind == BatchKind::plain && nd.naux != 0) ||
+                       (kind == BatchKind::per_element && nd.naux != 1);
+    if (alone) return (uint64_t(1) << 63) | j;
     uint64_t h = static_cast<uint64_t>(nd.op);
     mix(h, dim_hash(nd.dim));
     mix(h, nd.nargs);
@@ -149,7 +160,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       const unsigned N = static_cast<unsigned>(batch.size());
       grp.proto = first;
       grp.proto.dim.bd = N;
-      if (first.op == OpId::lookup) {  // the group's rows, one per batch element
+      if (batch_kind(first.op) == BatchKind::per_element) {  // the members' indices, in order
         grp.proto.aux0 = static_cast<uint32_t>(int_data.size());
         grp.proto.naux = N;
         for (uint32_t j : batch) int_data.push_back(int_data[nodes[j].aux0]);

@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
     p.add_argument("--full", action="store_true",
                    help="paper-sized ListOps: 90k training expressions, depth up to 6, 5 arguments")
-    p.add_argument("--train-size", type=int, default=None, help="ListOps training expressions (default 30000)")
+    p.add_argument("--train-size", type=int, default=None, help="ListOps training expressions (default 40000)")
     p.add_argument("--dev-size", type=int, default=1000)
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--max-depth", type=int, default=None, help="ListOps nesting depth (default 4)")
@@ -62,8 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--emb-dim", type=int, default=None, help="default 32 (ListOps), 100 (SST)")
     p.add_argument("--hidden-dim", type=int, default=None, help="default 64 (ListOps), 150 (SST)")
     p.add_argument("--epochs", type=int, default=None, help="default 8 (ListOps), 10 (SST)")
-    p.add_argument("--batch-size", type=int, default=8, help="trees per update (one graph)")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.003)")
+    p.add_argument("--batch-size", type=int, default=1, help="trees per update (one graph)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.002)")
     p.add_argument("--lr-decay", type=float, default=0.7, help="learning rate factor after each epoch past half")
     p.add_argument("--clip", type=float, default=5.0, help="gradient clipping threshold")
     p.add_argument("--autobatch", action="store_true",
@@ -80,10 +80,10 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
     listops = args.data == "listops"
     full = listops and getattr(args, "full", False)
     defaults = {
-        "train_size": 90000 if full else 30000, "max_depth": 6 if full else 4, "max_args": 5 if full else 4,
+        "train_size": 90000 if full else 40000, "max_depth": 6 if full else 4, "max_args": 5 if full else 4,
         "composition": "chain" if listops else "nary", "emb_dim": 32 if listops else 100,
-        "hidden_dim": (96 if full else 64) if listops else 150, "epochs": (8 if full else 8) if listops else 10,
-        "lr": 0.003 if listops else 0.002,
+        "hidden_dim": (96 if full else 64) if listops else 150, "epochs": 8 if listops else 10,
+        "lr": 0.002,
     }
     for key, value in defaults.items():
         if getattr(args, key, None) is None:

@@ -67,6 +67,7 @@ uint64_t dim_hash(const Dim& d) {
 }  // namespace
 
 void ComputationGraph::forward_batched(uint32_t upto) {
+  if (upto < evaluated_) return;  // already computed (n = end - begin would wrap around)
   auto t0 = std::chrono::steady_clock::now();
   const uint32_t begin = evaluated_, end = upto + 1;
   const uint32_t n = end - begin;

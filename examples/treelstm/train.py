@@ -24,8 +24,13 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dynagraph as dy  # noqa: E402
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+try:
+    import dynagraph as dy
+except ImportError:  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
+    import dynagraph as dy
 from dynagraph.data import OPERATORS, Tree, generate_listops, read_sst_trees  # noqa: E402
 from model import TreeLSTMClassifier, node_token  # noqa: E402
 
@@ -45,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
     p.add_argument("--full", action="store_true",
                    help="paper-sized ListOps: 90k training expressions, depth up to 6, 5 arguments")
-    p.add_argument("--train-size", type=int, default=None, help="ListOps training expressions (default 30000)")
+    p.add_argument("--train-size", type=int, default=None, help="ListOps training expressions (default 40000)")
     p.add_argument("--dev-size", type=int, default=1000)
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--max-depth", type=int, default=None, help="ListOps nesting depth (default 4)")
@@ -57,11 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--emb-dim", type=int, default=None, help="default 32 (ListOps), 100 (SST)")
     p.add_argument("--hidden-dim", type=int, default=None, help="default 64 (ListOps), 150 (SST)")
     p.add_argument("--epochs", type=int, default=None, help="default 8 (ListOps), 10 (SST)")
-    p.add_argument("--batch-size", type=int, default=8, help="trees per update (one graph)")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.003)")
+    p.add_argument("--batch-size", type=int, default=1, help="trees per update (one graph)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.002)")
     p.add_argument("--lr-decay", type=float, default=0.7, help="learning rate factor after each epoch past half")
     p.add_argument("--clip", type=float, default=5.0, help="gradient clipping threshold")
-    p.add_argument("--no-autobatch", action="store_true", help="run each graph unbatched")
+    p.add_argument("--autobatch", action="store_true",
+                   help="run each minibatch graph with the autobatching executor (not faster for these small cells)")
     p.add_argument("--model-out", default="runs/treelstm/model", help="dy.save basename")
     p.add_argument("--eval-only", action="store_true", help="load --model-out and evaluate on the test set")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -74,10 +80,10 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
     listops = args.data == "listops"
     full = listops and getattr(args, "full", False)
     defaults = {
-        "train_size": 90000 if full else 30000, "max_depth": 6 if full else 4, "max_args": 5 if full else 4,
+        "train_size": 90000 if full else 40000, "max_depth": 6 if full else 4, "max_args": 5 if full else 4,
         "composition": "chain" if listops else "nary", "emb_dim": 32 if listops else 100,
-        "hidden_dim": (96 if full else 64) if listops else 150, "epochs": (8 if full else 8) if listops else 10,
-        "lr": 0.003 if listops else 0.002,
+        "hidden_dim": (96 if full else 64) if listops else 150, "epochs": 8 if listops else 10,
+        "lr": 0.002,
     }
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
@@ -147,7 +153,7 @@ def accuracy(model, examples, batch_size: int = 64, desc: str = "eval", quiet: b
 def train(args) -> dict:
     """Trains (or, with ``args.eval_only``, loads) and evaluates; returns the figures."""
     args = fill_defaults(args)
-    dy.init(seed=args.seed, autobatch=not args.no_autobatch)
+    dy.init(seed=args.seed, autobatch=bool(getattr(args, "autobatch", False)))
     t_start = time.time()
     train_set, dev_set, test_set = prepare_data(args)
     pc = dy.ParameterCollection()
@@ -181,7 +187,7 @@ def train(args) -> dict:
         train_time += time.time() - t0
         dev_acc = accuracy(model, dev_set, desc="dev", quiet=args.quiet)
         history.append({"epoch": epoch + 1, "loss": total / max(1, len(order)), "dev_accuracy": dev_acc})
-        if not args.quiet:
+        if not getattr(args, "silent", False):
             print(f"epoch {epoch + 1}: loss {total / max(1, len(order)):.4f}  dev acc {dev_acc:.4f}  "
                   f"({time.time() - t0:.0f}s)", flush=True)
         if dev_acc > best_dev:

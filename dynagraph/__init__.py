@@ -37,6 +37,9 @@ _ENGINE_FUNCTIONS = [
     "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
     # dropout and noise
     "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
+    # convolution and pooling
+    "conv2d", "conv2d_bias", "maxpooling2d", "filter1d_narrow", "kmax_pooling", "fold_rows", "kmh_ngram",
+    "circ_conv", "circ_corr",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros

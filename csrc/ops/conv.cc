@@ -172,7 +172,8 @@ void conv_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& 
 }
 
 // ---- maxpooling2d(x, ksize, stride): i0 = kh | kw << 16, i1 = sh | sw << 16, f0 = VALID.
-// The argmax of every output (an offset into its batch element) is kept for backward.
+// Forward keeps only the maxima (a tight max loop); backward finds each window's
+// first maximum again (in column-major window order) and routes the gradient there.
 inline unsigned lo16(int v) { return static_cast<unsigned>(v) & 0xFFFFu; }
 inline unsigned hi16(int v) { return static_cast<unsigned>(v) >> 16; }
 
@@ -193,49 +194,86 @@ Dim pool_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   return Dim({g.YH, g.YW, g.C}, x.bd);
 }
 
+// For each window row i, the output rows [lo[i], hi[i]) whose window row i lies inside the map.
+struct PoolRows {
+  std::vector<unsigned> lo, hi;
+  explicit PoolRows(const Geom& g) : lo(g.kh), hi(g.kh) {
+    for (unsigned i = 0; i < g.kh; ++i) valid_range(g.H, g.YH, g.sh, i, g.pt, lo[i], hi[i]);
+  }
+};
+// The input columns [w_lo, w_hi) of output column q's windows.
+inline void window_cols(const Geom& g, unsigned q, long& w_lo, long& w_hi) {
+  long w0 = static_cast<long>(q) * g.sw - g.pl;
+  w_lo = std::max(0L, w0);
+  w_hi = std::min<long>(g.W, w0 + g.kw);
+}
+
 void pool_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y) {
   alloc(cgr, y);
   Geom g = pool_geom(xs[0].d, n);
-  static_assert(sizeof(float) == sizeof(int32_t), "argmax indices share float scratch");
-  n.mem = scratch(cgr, y.d.size());
-  int32_t* arg = reinterpret_cast<int32_t*>(n.mem);
-  const unsigned xsz = xs[0].d.batch_size(), P = g.P();
-  for (unsigned b = 0; b < y.d.bd; ++b) {
-    const float* x = xs[0].v + size_t(b) * xsz;
+  PoolRows rows(g);
+  const unsigned xsz = xs[0].d.batch_size(), ysz = y.d.batch_size();
+  const float kNegInf = -std::numeric_limits<float>::infinity();
+  for (unsigned b = 0; b < y.d.bd; ++b)
     for (unsigned c = 0; c < g.C; ++c)
       for (unsigned q = 0; q < g.YW; ++q) {
-        long w0 = static_cast<long>(q) * g.sw - g.pl;
-        long w_lo = std::max(0L, w0), w_hi = std::min<long>(g.W, w0 + g.kw);
-        for (unsigned p = 0; p < g.YH; ++p) {
-          long h0 = static_cast<long>(p) * g.sh - g.pt;
-          long h_lo = std::max(0L, h0), h_hi = std::min<long>(g.H, h0 + g.kh);
-          float best = -std::numeric_limits<float>::infinity();
-          long at = h_lo + g.H * (w_lo + static_cast<long>(g.W) * c);
-          for (long w = w_lo; w < w_hi; ++w) {
-            const float* xc = x + g.H * (w + static_cast<long>(g.W) * c);
-            for (long h = h_lo; h < h_hi; ++h)
-              if (xc[h] > best) {
-                best = xc[h];
-                at = xc + h - x;
-              }
+        float* __restrict best = y.v + size_t(b) * ysz + size_t(g.YH) * (q + size_t(g.YW) * c);
+        std::fill(best, best + g.YH, kNegInf);
+        long w_lo, w_hi;
+        window_cols(g, q, w_lo, w_hi);
+        for (long w = w_lo; w < w_hi; ++w) {
+          const float* __restrict col = xs[0].v + size_t(b) * xsz + g.H * (w + static_cast<long>(g.W) * c);
+          for (unsigned i = 0; i < g.kh; ++i) {
+            const float* __restrict src = col + (static_cast<long>(rows.lo[i]) * g.sh + i - g.pt);
+            const unsigned lo = rows.lo[i], m = rows.hi[i] - lo, s = g.sh;
+            float* __restrict dst = best + lo;
+            if (s == 1) {
+              for (unsigned p = 0; p < m; ++p) dst[p] = std::max(dst[p], src[p]);
+            } else {
+              for (unsigned p = 0; p < m; ++p) dst[p] = std::max(dst[p], src[size_t(p) * s]);
+            }
           }
-          size_t o = size_t(b) * P * g.C + p + size_t(g.YH) * (q + size_t(g.YW) * c);
-          y.v[o] = best;
-          arg[o] = static_cast<int32_t>(at);
         }
       }
-  }
 }
 
+// The first maximum of each window is found branch-free: the window is scanned
+// backwards and every element equal to the maximum overwrites the position.
 void pool_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
               Tensor& dx) {
-  const int32_t* arg = reinterpret_cast<const int32_t*>(n.mem);
+  Geom g = pool_geom(xs[0].d, n);
+  PoolRows rows(g);
   const unsigned xsz = xs[0].d.batch_size(), ysz = y.d.batch_size();
-  for (unsigned b = 0; b < y.d.bd; ++b) {
-    float* d = dx.v + size_t(b) * xsz;
-    const size_t base = size_t(b) * ysz;
-    for (unsigned k = 0; k < ysz; ++k) d[arg[base + k]] += dy.v[base + k];
-  }
+  thread_local std::vector<int32_t> at_buf;
+  at_buf.resize(g.YH);
+  int32_t* __restrict at = at_buf.data();
+  for (unsigned b = 0; b < y.d.bd; ++b)
+    for (unsigned c = 0; c < g.C; ++c)
+      for (unsigned q = 0; q < g.YW; ++q) {
+        const size_t o = size_t(b) * ysz + size_t(g.YH) * (q + size_t(g.YW) * c);
+        const float* __restrict m = y.v + o;
+        std::fill(at, at + g.YH, -1);
+        long w_lo, w_hi;
+        window_cols(g, q, w_lo, w_hi);
+        const float* x = xs[0].v + size_t(b) * xsz;
+        for (long w = w_hi - 1; w >= w_lo; --w) {
+          const long col = g.H * (w + static_cast<long>(g.W) * c);
+          for (unsigned i = g.kh; i-- > 0;) {
+            const unsigned lo = rows.lo[i], s = g.sh;
+            const int32_t h0 = static_cast<int32_t>(col + static_cast<long>(lo) * s + i - g.pt);
+            const float* __restrict src = x + h0;
+            for (unsigned p = lo; p < rows.hi[i]; ++p) {
+              const int32_t k = static_cast<int32_t>((p - lo) * s);
+              const int32_t hit = -static_cast<int32_t>(src[k] == m[p]);  // all ones on a match
+              at[p] = (at[p] & ~hit) | ((h0 + k) & hit);
+            }
+          }
+        }
+        float* d = dx.v + size_t(b) * xsz;
+        const float* g_out = dy.v + o;
+        for (unsigned p = 0; p < g.YH; ++p)
+          if (at[p] >= 0) d[at[p]] += g_out[p];
+      }
 }
 
 }  // namespace

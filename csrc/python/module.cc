@@ -26,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_shape(m);
   dg::py_bind::bind_noise(m);
   dg::py_bind::bind_conv(m);
+  dg::py_bind::bind_nn(m);
 }

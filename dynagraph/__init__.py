@@ -40,6 +40,13 @@ _ENGINE_FUNCTIONS = [
     "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
     # dropout and noise
     "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
+    # convolution and pooling
+    "conv2d", "conv2d_bias", "maxpooling2d", "filter1d_narrow", "kmax_pooling", "fold_rows", "kmh_ngram",
+    "circ_conv", "circ_corr",
+    # contractions, normalisation, LSTM kernels, sparse normalisers
+    "contract3d_1d", "contract3d_1d_bias", "contract3d_1d_1d", "contract3d_1d_1d_bias", "layer_norm", "weight_norm",
+    "vanilla_lstm_gates", "vanilla_lstm_gates_concat", "vanilla_lstm_gates_dropout",
+    "vanilla_lstm_gates_dropout_concat", "vanilla_lstm_c", "vanilla_lstm_h", "sparsemax", "constrained_softmax",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros

@@ -45,6 +45,12 @@ BatchKind batch_kind(OpId op) {
     case OpId::softmax: case OpId::log_softmax: case OpId::logsumexp: case OpId::logsumexp_dim:
     case OpId::squared_distance: case OpId::l1_distance: case OpId::squared_norm: case OpId::l2_norm:
     case OpId::sum_elems: case OpId::concatenate: case OpId::pick_range:
+    case OpId::conv2d: case OpId::conv2d_bias: case OpId::maxpooling2d: case OpId::filter1d_narrow:
+    case OpId::kmax_pooling: case OpId::fold_rows: case OpId::kmh_ngram: case OpId::circ_conv:
+    case OpId::circ_corr: case OpId::contract3d_1d: case OpId::contract3d_1d_bias:
+    case OpId::contract3d_1d_1d: case OpId::contract3d_1d_1d_bias: case OpId::layer_norm:
+    case OpId::weight_norm: case OpId::vanilla_lstm_gates: case OpId::vanilla_lstm_c:
+    case OpId::vanilla_lstm_h: case OpId::sparsemax: case OpId::constrained_softmax:
       return BatchKind::plain;
     default:
       return BatchKind::none;

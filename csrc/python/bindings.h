@@ -20,6 +20,8 @@ void bind_reduce(py::module_& m);        // sums, moments, extrema, cumsum, argm
 // Op families add their own bind_<family>() here and in module.cc.
 void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
 void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
+void bind_conv(py::module_& m);   // conv2d, maxpooling2d, 1-D convolutions, circular products
+void bind_nn(py::module_& m);     // contractions, layer/weight norm, LSTM kernels, sparsemax
 
 // Adds a method (any pybind11-bindable callable) to a non-pybind11 type such as Expression.
 template <class F, class... Extra>

@@ -25,4 +25,6 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_reduce(m);
   dg::py_bind::bind_shape(m);
   dg::py_bind::bind_noise(m);
+  dg::py_bind::bind_conv(m);
+  dg::py_bind::bind_nn(m);
 }

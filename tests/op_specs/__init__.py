@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-FAMILIES = ["core", "softmax_loss", "reduce", "shape", "noise"]
+FAMILIES = ["core", "softmax_loss", "reduce", "shape", "noise", "conv", "nn"]
 
 
 @dataclass

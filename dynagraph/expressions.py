@@ -55,37 +55,27 @@ def parameter_expr(p: Parameters, update: bool = True) -> Expression:
     return p.expr(update)
 
 
-# ---- operators on Parameters (DyNet >= 2.1 lets them stand for expressions)
-def _install_parameter_operators() -> None:
+# ---- conveniences on parameters that need no C++ fast path
+def _install_parameter_methods() -> None:
     def lift(name):
-        def op(self, *args):
+        def method(self, *args):
             return getattr(_core.parameter(self), name)(*args)
-        op.__name__ = name
-        return op
+        method.__name__ = name
+        method.__doc__ = f"Expression.{name} of this parameter's node in the current graph."
+        return method
 
-    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-                 "__rtruediv__", "__neg__"):
-        setattr(Parameters, name, lift(name))
     for name in ("value", "npvalue", "scalar_value", "vec_value", "forward", "backward", "gradient"):
         if not hasattr(Parameters, name):
             setattr(Parameters, name, lift(name))
 
-    # Expression (op) Parameters: convert the right operand.
-    for name in ("__add__", "__sub__", "__mul__", "__truediv__"):
-        base = getattr(Expression, name)
-
-        def op(self, other, _base=base):
-            if isinstance(other, Parameters):
-                other = _core.parameter(other)
-            return _base(self, other)
-        setattr(Expression, name, op)
+    base_getitem = LookupParameters.__getitem__
 
     def lookup_getitem(self, i):
         if isinstance(i, (list, tuple, np.ndarray)):
-            return _core.lookup_batch(self, list(i))
-        return _core.lookup(self, i)
+            return _core.lookup_batch(self, [int(k) for k in i])
+        return base_getitem(self, i)
     LookupParameters.__getitem__ = lookup_getitem
-    LookupParameters.batch = lambda self, i: _core.lookup_batch(self, list(i))
+    LookupParameters.batch = lambda self, i: _core.lookup_batch(self, [int(k) for k in i])
 
 
-_install_parameter_operators()
+_install_parameter_methods()

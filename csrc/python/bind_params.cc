@@ -181,9 +181,17 @@ void bind_params(py::module_& m) {
     return api::lookup(p, idx.data(), static_cast<unsigned>(idx.size()), true, update);
   }, py::arg("p"), py::arg("indices"), py::arg("update") = true);
 
-  // Parameters can stand wherever an Expression is expected (DyNet >= 2.1).
-  py::class_<Expression>(m.attr("Expression")).def(py::init([](ParameterStorage& p) { return api::parameter(p, true); }));
-  py::implicitly_convertible<ParameterStorage, Expression>();
+  // Parameters stand for their node wherever an Expression is expected (DyNet >= 2.1):
+  // the Expression type caster converts them, and they share Expression's operators.
+  install_operators(m.attr("Parameters"));
+  py::class_<LookupParameterStorage, LookupPtr>(m.attr("LookupParameters"))
+      .def("__getitem__", [](LookupParameterStorage& p, long index) {
+        if (index < 0 || index >= static_cast<long>(p.rows))
+          throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
+                           std::to_string(p.rows) + " rows");
+        int32_t i = static_cast<int32_t>(index);
+        return api::lookup(p, &i, 1, false, true);
+      });
 }
 
 }  // namespace dg::py_bind

@@ -257,3 +257,28 @@ def test_op_names_are_unique_and_exported():
     names = [r["name"] for r in _core.op_table()]
     assert "tanh" in names and "matmul" in names
     assert _core.node_ops() is not None
+
+
+@pytest.mark.parametrize("fn", ["esum", "emax", "logsumexp", "concatenate"])
+def test_variadic_ops_differentiate_every_argument(fn):
+    dy.renew_cg()
+    xs = [dy.inputVector([float(i), -float(i)]) for i in range(40)]
+    out = getattr(dy, fn)(xs)
+    dy.sum_elems(out).backward(full=True)
+    grads = np.array([x.gradient() for x in xs])
+    if fn == "emax":
+        assert grads[39].any()  # the largest argument gets the gradient
+    else:
+        assert (np.abs(grads).sum(axis=1) > 0).all()
+
+
+def test_affine_transform_with_many_products():
+    dy.renew_cg()
+    pairs = []
+    for _ in range(20):
+        pairs += [dy.inputTensor(np.ones((2, 3))), dy.inputVector([1.0, 1.0, 1.0])]
+    b = dy.inputVector([0.0, 0.0])
+    y = dy.affine_transform([b] + pairs)
+    assert y.value() == [60.0, 60.0]
+    dy.sum_elems(y).backward(full=True)
+    assert np.allclose(pairs[-1].gradient(), 2.0)

@@ -66,8 +66,11 @@ void ComputationGraph::eval_node(uint32_t i) {
 
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
-  // Ops that allocate do so from fx_pool inside forward via the helper below.
-  while (evaluated_ <= upto) eval_node(evaluated_++);
+  if (autobatch) {
+    forward_batched(upto);
+  } else {
+    while (evaluated_ <= upto) eval_node(evaluated_++);
+  }
   return values_[upto];
 }
 
@@ -78,6 +81,15 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     throw ValueError("backward() needs a scalar expression (or a batch of scalars); got shape " +
                      top.dim.str());
   dx_pool.reset();
+  has_backward_ = true;
+  if (!full && !top.needs_grad) {  // no parameter below: nothing to differentiate (and no buffer for the seed)
+    grads_.assign(from + 1, Tensor());
+    return;
+  }
+  if (autobatch && group_nodes_.size() == evaluated_) {  // every node ran in a recorded group
+    backward_batched(from, full);
+    return;
+  }
   grads_.assign(from + 1, Tensor());
   // Gradient buffers only for nodes that lead to a parameter (or all, when full).
   for (uint32_t j = 0; j <= from; ++j) {
@@ -89,26 +101,27 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     std::memset(g.v, 0, sizeof(float) * n.dim.size());
   }
   grads_[from].arr().setConstant(1.f);
-  has_backward_ = true;
   std::vector<Tensor> xs;
-  for (uint32_t j = from + 1; j-- > 0;) {
-    const Node& n = nodes[j];
-    Tensor& dy = grads_[j];
-    if (!dy.v) continue;
-    const OpImpl& impl = op_impl(n.op);
-    const uint32_t* a = args(n);
-    xs.resize(n.nargs);
-    for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
-    for (unsigned k = 0; k < n.nargs; ++k) {
-      Tensor& dx = grads_[a[k]];
-      if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
-      impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
-    }
-    if (n.nargs == 0 && n.needs_grad) {
-      // A parameter or lookup node: hand the gradient to its storage.
-      impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
-      if (on_param_grad) on_param_grad(n.ptr);
-    }
+  for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
+}
+
+void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
+  const Node& n = nodes[j];
+  Tensor& dy = grads_[j];
+  if (!dy.v) return;
+  const OpImpl& impl = op_impl(n.op);
+  const uint32_t* a = args(n);
+  xs.resize(n.nargs);
+  for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
+  for (unsigned k = 0; k < n.nargs; ++k) {
+    Tensor& dx = grads_[a[k]];
+    if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
+  }
+  if (n.nargs == 0 && n.needs_grad) {
+    // A parameter or lookup node: hand the gradient to its storage.
+    impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
+    if (on_param_grad) on_param_grad(n.ptr);
   }
 }
 
@@ -127,6 +140,8 @@ void ComputationGraph::clear() {
   float_data.clear();
   values_.clear();
   grads_.clear();
+  groups_.clear();
+  group_nodes_.clear();
   checkpoints_.clear();
   fx_pool.reset();
   dx_pool.reset();
@@ -139,7 +154,7 @@ void ComputationGraph::clear() {
 
 void ComputationGraph::checkpoint() {
   checkpoints_.push_back({nodes.size(), arg_pool.size(), int_data.size(), float_data.size(),
-                          evaluated_, fx_pool.mark(), scratch_pool.mark()});
+                          evaluated_, groups_.size(), fx_pool.mark(), scratch_pool.mark()});
 }
 
 void ComputationGraph::revert() {
@@ -153,6 +168,8 @@ void ComputationGraph::revert() {
   float_data.resize(c.floats);
   if (evaluated_ > c.evaluated) {
     evaluated_ = c.evaluated;
+    groups_.resize(c.groups);
+    group_nodes_.resize(groups_.empty() ? 0 : groups_.back().first + groups_.back().count);
     fx_pool.revert(c.fx);
     scratch_pool.revert(c.scratch);
   }

@@ -38,7 +38,10 @@ class ComputationGraph {
   // ---- evaluation
   const Tensor& forward(uint32_t upto);      // evaluates nodes not yet computed, up to `upto`
   const Tensor& incremental_forward(uint32_t upto) { return forward(upto); }
-  void invalidate() { evaluated_ = 0; }      // next forward recomputes everything
+  void invalidate() {  // next forward recomputes everything
+    evaluated_ = 0;
+    groups_.clear();
+  }
   void backward(uint32_t from, bool full = false);
   const Tensor& value(uint32_t i) { return forward(i); }
   // Gradient of node i from the last backward (zeros if it got none).
@@ -66,6 +69,13 @@ class ComputationGraph {
   const uint32_t* args(const Node& n) const { return arg_pool.data() + n.arg0; }
   const Tensor& fx(uint32_t i) const { return values_[i]; }
 
+  // Autobatching: forward runs groups of same-signature ready nodes as one
+  // batched kernel, and backward runs the same groups in reverse (autobatch.cc).
+  bool autobatch = false;
+  struct BatchStats {
+    uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
+  } batch_stats;
+
   // Hook run when backward has accumulated into a parameter gradient
   // (argument: the parameter storage pointer). Used by wait-free distribution.
   std::function<void(void*)> on_param_grad;
@@ -73,6 +83,20 @@ class ComputationGraph {
  private:
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);
+  void backward_node(uint32_t j, std::vector<Tensor>& xs);
+  void forward_batched(uint32_t upto);
+  void backward_batched(uint32_t from, bool full);
+
+  // One executed batch: nodes run together through a node prototype whose
+  // batch count is the group size, over gathered inputs.
+  struct Group {
+    uint32_t first = 0, count = 0;  // span of group_nodes_
+    Node proto;
+    std::vector<Tensor> xs;  // batched arguments (shared ones keep batch 1)
+    Tensor y;                // all outputs, contiguous
+  };
+  std::vector<Group> groups_;
+  std::vector<uint32_t> group_nodes_;
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;
@@ -85,6 +109,7 @@ class ComputationGraph {
   struct Checkpoint {
     size_t nodes, args, ints, floats;
     uint32_t evaluated;
+    size_t groups;
     MemoryPool::Mark fx, scratch;
   };
   std::vector<Checkpoint> checkpoints_;

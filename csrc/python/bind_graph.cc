@@ -125,6 +125,13 @@ void bind_graph(py::module_& m) {
     }
     if (!es.empty()) cg().forward(top);
   });
+  m.def("set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
+  m.def("get_autobatch", []() { return cg().autobatch; });
+  m.def("autobatch_stats", []() {
+    auto& s = cg().batch_stats;
+    return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
+                    py::arg("scheduler_ns") = s.scheduler_ns);
+  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching).");
   m.def("set_seed", [](unsigned seed) { cg().rng.seed(seed); });
   m.def("set_initial_memory", [](size_t bytes) {
     cg().fx_pool.set_initial_bytes(bytes);

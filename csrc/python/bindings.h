@@ -15,7 +15,11 @@ void bind_graph(py::module_& m);  // creates Expression: call first
 void bind_ops_core(py::module_& m);  // inputs, arithmetic, element-wise, matmul
 void bind_params(py::module_& m);
 void bind_trainers(py::module_& m);
+void bind_softmax_loss(py::module_& m);  // softmax, log-softmax, losses
+void bind_reduce(py::module_& m);        // sums, moments, extrema, cumsum, argmax
 // Op families add their own bind_<family>() here and in module.cc.
+void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
+void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
 
 // Adds a method (any pybind11-bindable callable) to a non-pybind11 type such as Expression.
 template <class F, class... Extra>

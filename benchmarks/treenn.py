@@ -111,12 +111,13 @@ def dynet_model(dy, vocab_size: int):
 
     def train(label, tree):
         loss = loss_of(label, tree)
-        loss.scalar_value()
+        value = loss.scalar_value()
         loss.backward()
         trainer.update()
+        return value
 
     def forward(label, tree):
-        loss_of(label, tree).scalar_value()
+        return loss_of(label, tree).scalar_value()
 
     return {"train": train, "forward": forward, "_keep": m}
 
@@ -176,14 +177,15 @@ def torch_model(torch, vocab_size: int):
 
     def train(label, tree):
         loss = loss_of(label, tree)
-        loss.item()
+        value = loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return value
 
     def forward(label, tree):
         with torch.no_grad():
-            loss_of(label, tree).item()
+            return loss_of(label, tree).item()
 
     return {"train": train, "forward": forward, "_keep": opt}
 
@@ -208,11 +210,13 @@ def worker(lib: str, data_path: str, repeats: int) -> None:
             fn(label, tree)
         secs = []
         for _ in range(repeats):
+            total = 0.0
             t0 = time.perf_counter()
             for label, tree in data:
-                fn(label, tree)
+                total += fn(label, tree)
             secs.append(time.perf_counter() - t0)
-        common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs})
+        common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
+                     "mean_loss": total / len(data)})
 
 
 # ---------------------------------------------------------------- parent
@@ -230,6 +234,7 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
     rates: dict[tuple, list[float]] = {}
     rss: dict[str, float] = {}
     notes: list[str] = []
+    losses: dict[tuple, float] = {}
     try:
         for _ in range(rounds):
             for lib in libs:
@@ -238,6 +243,7 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
                         notes.append(r.get("error") or r["skipped"])
                         continue
                     rates.setdefault((lib, r["phase"]), []).extend(r["sentences"] / s for s in r["seconds"])
+                    losses[(lib, r["phase"])] = r["mean_loss"]
                     rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
     finally:
         os.unlink(path)
@@ -260,6 +266,8 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
            f"emb {EMB}, hid {HID}, unbatched, SimpleSGD; median of {rounds}x{repeats} passes",
            common.machine_line(), "", common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster).",
+           "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
+           + ", ".join(f"{LIB_TITLES[l]} {losses[(l, 'train')]:.3f}" for l in libs if (l, "train") in losses),
            "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={rss[l]:.0f}" for l in libs if l in rss)]
     if notes:
         out += ["", "notes:"] + [f"  {n}" for n in dict.fromkeys(notes)]

@@ -8,25 +8,11 @@
 namespace dg {
 namespace {
 
-// dA (m x k, column-major) += dy (m) * x (k)^T. A plain loop the compiler
-// vectorises: Eigen's outer product re-checks alignment for every column and
-// costs ~2x the instructions at 32x32.
-void rank1_acc(float* __restrict dA, const float* __restrict dy, const float* __restrict x, unsigned m,
-               unsigned k) {
-  for (unsigned j = 0; j < k; ++j) {
-    const float s = x[j];
-    float* __restrict col = dA + size_t(j) * m;
-    for (unsigned i = 0; i < m; ++i) col[i] += s * dy[i];
-  }
-}
-
 // Y += A * B, batches broadcast (Tensor::mat(b) maps batch 1 to element 0).
 //
-// Products whose other side is a single column are written with vector types:
-// Eigen then picks GEMV / the rank-1 outer product at compile time. With
-// run-time sized matrices it would dispatch at run time and, for the rank-1
-// dA += dy * x^T of a matrix-vector product's backward, run a full packed GEMM
-// of depth 1 (~5x the instructions of rank1_acc at 32x32).
+// Products whose other side is a single column are written with vector types,
+// so Eigen picks GEMV at compile time instead of dispatching at run time.
+// (Rank-1 terms dA += dy x^T go through ComputationGraph::add_outer_product.)
 void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
   if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
     if (Y.d.size() == Y.d.rows()) {  // one column in all: y += A x
@@ -41,10 +27,6 @@ void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
 // dA += dY * B^T; a batch-1 dA collects the sum over the batch.
 void gemm_grad_a(const Tensor& dY, const Tensor& B, Tensor& dA) {
   if (dA.d.bd == 1 && B.d.bd == dY.d.bd) {
-    if (dY.d.size() == dY.d.rows()) {  // rank-1: dA += dy x^T
-      rank1_acc(dA.v, dY.v, B.v, dA.d.rows(), B.d.size());
-      return;
-    }
     dA.mat().noalias() += dY.wide() * B.wide().transpose();
     return;
   }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ops/common.h"
+
 namespace dg {
 
 ComputationGraph& cg() {
@@ -109,7 +111,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
 
 void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) {
   if (current_target_ >= outer_slot_.size() || grads_[current_target_].v != dA.v) {
-    dA.mat().noalias() += VecMap(u.v, u.d.size()) * VecMap(v.v, v.d.size()).transpose();
+    rank1_acc(dA.v, u.v, v.v, u.d.size(), v.d.size());
     return;
   }
   int32_t& slot = outer_slot_[current_target_];
@@ -127,6 +129,11 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   outer_slot_[j] = -1;
   Tensor& dA = grads_[j];
   const unsigned m = dA.d.rows(), n = dA.d.size() / m, K = static_cast<unsigned>(terms.size());
+  if (K == 1) {  // a weight used once: no packing, no depth-1 GEMM
+    rank1_acc(dA.v, terms[0].u, terms[0].v, m, n);
+    terms.clear();
+    return;
+  }
   outer_u_.resize(size_t(m) * K);
   outer_v_.resize(size_t(n) * K);
   for (unsigned k = 0; k < K; ++k) {

@@ -15,6 +15,15 @@ Dim broadcast_dim(const char* op, const Dim* xs) {
   return r;
 }
 
+void rank1_acc(float* __restrict dA, const float* __restrict u, const float* __restrict v, unsigned m,
+               unsigned k) {
+  for (unsigned j = 0; j < k; ++j) {
+    const float s = v[j];
+    float* __restrict col = dA + size_t(j) * m;
+    for (unsigned i = 0; i < m; ++i) col[i] += s * u[i];
+  }
+}
+
 unsigned broadcast_index(const Dim& x, const Dim& y, unsigned k) {
   unsigned idx = 0, stride = 1;
   for (unsigned ax = 0; ax < y.nd; ++ax) {

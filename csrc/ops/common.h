@@ -34,6 +34,11 @@ inline unsigned joint_batch(const char* op, const Dim* xs, unsigned n) {
 // over any axis where dx has length 1 and dy does not (NumPy broadcasting).
 void sum_to(const Tensor& dy, Tensor& dx, float scale = 1.f);
 
+// dA (m x k, column-major) += u (m) * v (k)^T as a plain vectorised loop.
+// Eigen sends a run-time sized depth-1 product to its packed GEMM (~2x the
+// instructions at 32x32) and re-checks alignment per column of an outer product.
+void rank1_acc(float* dA, const float* u, const float* v, unsigned m, unsigned k);
+
 // Broadcast-compatible result shape for element-wise binary ops: axes must be
 // equal or 1 on one side; batches equal or 1.
 Dim broadcast_dim(const char* op, const Dim* xs);

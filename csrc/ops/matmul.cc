@@ -9,8 +9,16 @@ namespace dg {
 namespace {
 
 // Y += A * B, batches broadcast (Tensor::mat(b) maps batch 1 to element 0).
+//
+// Products whose other side is a single column are written with vector types,
+// so Eigen picks GEMV at compile time instead of dispatching at run time.
+// (Rank-1 terms dA += dy x^T go through ComputationGraph::add_outer_product.)
 void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
   if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
+    if (Y.d.size() == Y.d.rows()) {  // one column in all: y += A x
+      Y.vec().noalias() += A.mat() * B.vec();
+      return;
+    }
     Y.wide().noalias() += A.mat() * B.wide();
     return;
   }
@@ -27,6 +35,10 @@ void gemm_grad_a(const Tensor& dY, const Tensor& B, Tensor& dA) {
 // dB += A^T * dY; a batch-1 dB collects the sum over the batch.
 void gemm_grad_b(const Tensor& A, const Tensor& dY, Tensor& dB) {
   if (A.d.bd == 1 && dB.d.bd == dY.d.bd) {
+    if (dY.d.size() == dY.d.rows()) {  // dx += A^T dy
+      dB.vec().noalias() += A.mat().transpose() * dY.vec();
+      return;
+    }
     dB.wide().noalias() += A.mat().transpose() * dY.wide();
     return;
   }

@@ -1,0 +1,162 @@
+"""Shared helpers for the benchmarks: timing, subprocess workers, tables, RSS.
+
+Every benchmark runs each library in its own Python subprocess (so DyNet,
+dynagraph and PyTorch never share a process, an allocator or a thread pool).
+A worker prints one JSON line prefixed with ``RESULT `` on stdout; the parent
+collects those lines and prints one table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+LIBS = ("dynagraph", "dynet", "torch")
+RESULT_PREFIX = "RESULT "
+
+
+# ---------------------------------------------------------------- library setup (inside a worker)
+
+def import_library(lib: str, mem_mb: int = 512):
+    """Imports one library configured for single-threaded CPU benchmarking."""
+    if lib == "dynagraph":
+        sys.path.insert(0, str(REPO))
+        import dynagraph as dy
+        dy.init(seed=1)
+        return dy
+    if lib == "dynet":
+        import dynet_config
+        dynet_config.set(mem=str(mem_mb), random_seed=1, autobatch=0)
+        import dynet as dy
+        return dy
+    if lib == "torch":
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+        torch.set_num_threads(1)
+        torch.manual_seed(1)
+        return torch
+    raise ValueError(f"unknown library {lib!r}")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def emit(result: dict) -> None:
+    """Worker side: hands one result dict back to the parent."""
+    result.setdefault("peak_rss_mb", round(peak_rss_mb(), 1))
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------- timing
+
+def time_blocks(step: Callable[[], None], target_s: float = 0.25, repeats: int = 7,
+                warmup_s: float = 0.2, max_iters: int = 1 << 20) -> tuple[list[float], int]:
+    """Seconds per call of ``step`` for ``repeats`` timed blocks.
+
+    Warms up for ``warmup_s``, calibrates a block length so one block takes
+    about ``target_s``, then returns (per-call seconds of each block, calls per block).
+    """
+    t_end = time.perf_counter() + warmup_s
+    n = 0
+    while time.perf_counter() < t_end or n < 3:
+        step()
+        n += 1
+    iters = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        dt = time.perf_counter() - t0
+        if dt >= target_s / 4 or iters >= max_iters:
+            break
+        iters *= 2
+    iters = max(1, min(max_iters, int(iters * target_s / max(dt, 1e-9))))
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        out.append((time.perf_counter() - t0) / iters)
+    return out, iters
+
+
+def median(xs: Iterable[float]) -> float:
+    return statistics.median(list(xs))
+
+
+# ---------------------------------------------------------------- parent side
+
+def run_worker(script: Path, args: Sequence[str], timeout: float = 900.0) -> list[dict]:
+    """Runs ``python script args`` and returns the RESULT dicts it printed.
+
+    A failing worker yields one dict with an ``error`` key (the table shows it)
+    instead of aborting the whole benchmark.
+    """
+    cmd = [sys.executable, str(script), *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(REPO))
+    except subprocess.TimeoutExpired:
+        return [{"error": f"timeout after {timeout:.0f}s: {' '.join(args)}"}]
+    results = [json.loads(line[len(RESULT_PREFIX):]) for line in p.stdout.splitlines()
+               if line.startswith(RESULT_PREFIX)]
+    if p.returncode != 0 or not results:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        results.append({"error": f"worker {' '.join(args)} exited {p.returncode}: {' | '.join(tail)}"})
+    return results
+
+
+def machine_line() -> str:
+    """One-line summary of the machine and its current load."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{cpu}; {os.cpu_count()} logical CPUs; load average {load}; "
+            f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table, first column left-aligned, the rest right-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def fmt(r):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits}f}".rstrip("0").rstrip(".") if x < 1 else f"{x:.2f}"
+
+
+def ratio(peer: float | None, ours: float | None, lower_is_better: bool = True) -> str:
+    """How many times faster dynagraph is than a peer ('1.50x' = 1.5x faster)."""
+    if not peer or not ours:
+        return "-"
+    r = peer / ours if lower_is_better else ours / peer
+    return f"{r:.2f}x"

@@ -1,0 +1,300 @@
+"""Tree-LSTM sentiment classifier on SST (dynet-benchmark's "treenn" task).
+
+Unbatched: one graph per sentence. Binary Tree-LSTM, embeddings 128, hidden
+128, a 5-way softmax loss at the root, SimpleSGD (lr 0.05, no gradient
+clipping, so all three libraries do the same update). The same model is
+written twice below: once for the DyNet API (run by DyNet and, unchanged, by
+dynagraph) and once for PyTorch eager (one thread).
+
+  leaf  x = E[word]:      i, o = sigmoid(W_{i,o} x + b_{i,o});  u = tanh(W_u x + b_u)
+                          c = i*u;  h = o*tanh(c)
+  node  e = [h_l; h_r]:   i, o, f_l, f_r = sigmoid(U_g e + b_g);  u = tanh(U_u e + b_u)
+                          c = i*u + f_l*c_l + f_r*c_r;  h = o*tanh(c)
+  loss  -log softmax(V h_root + b_V)[label]
+
+Reports sentences per second for training (forward + backward + update) and
+for the forward pass alone, on the first N sentences of the training set.
+The trees are read once by the parent with dynagraph.data.read_sst_trees and
+handed to the workers as word ids (no library is imported by another's worker).
+
+    python benchmarks/treenn.py [--sentences 1000] [--quick]
+
+Skips with a message when the SST folder does not exist.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+SST_DIR = Path(os.environ.get("DYNAGRAPH_SST_DIR", "/work/shared/data/sst"))
+PHASES = ("train", "forward")
+LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
+EMB, HID, CLASSES, LR = 128, 128, 5, 0.05
+
+
+# ---------------------------------------------------------------- data (parent side)
+
+def encode_trees(path: Path, limit: int) -> tuple[list, int]:
+    """First `limit` trees as (label, structure): a leaf is a word id, a node [left, right]."""
+    sys.path.insert(0, str(common.REPO))
+    from dynagraph.data import read_sst_trees
+
+    vocab: dict[str, int] = {}
+    out = []
+
+    def enc(t):
+        while len(t.children) == 1:  # unary chains: keep the child
+            t = t.children[0]
+        if not t.children:
+            return vocab.setdefault(t.word, len(vocab))
+        if len(t.children) != 2:
+            raise ValueError(f"treenn expects binarized trees, got {len(t.children)} children")
+        return [enc(t.children[0]), enc(t.children[1])]
+
+    for tree in read_sst_trees(path):
+        out.append((int(tree.label), enc(tree)))
+        if len(out) >= limit:
+            break
+    return out, len(vocab)
+
+
+# ---------------------------------------------------------------- models (worker side)
+
+def dynet_model(dy, vocab_size: int):
+    """Returns (loss_of(label, tree), trainer, keepalive) written against DyNet's API."""
+    m = dy.ParameterCollection()
+    E = m.add_lookup_parameters((vocab_size, EMB))
+    W = [m.add_parameters((HID, EMB)) for _ in "iou"]
+    Wb = [m.add_parameters(HID) for _ in "iou"]
+    U = [m.add_parameters((HID, 2 * HID)) for _ in "iouLR"]
+    Ub = [m.add_parameters(HID) for _ in "iouLR"]
+    V = m.add_parameters((CLASSES, HID))
+    Vb = m.add_parameters(CLASSES)
+    trainer = dy.SimpleSGDTrainer(m, LR)
+    trainer.set_clip_threshold(0)
+
+    def loss_of(label, tree):
+        dy.renew_cg()
+        Wi, Wo, Wu = [dy.parameter(p) for p in W]
+        bi, bo, bu = [dy.parameter(p) for p in Wb]
+        Ui, Uo, Uu, Ul, Ur = [dy.parameter(p) for p in U]
+        ci, co, cu, cl, cr = [dy.parameter(p) for p in Ub]
+
+        def node(t):
+            if isinstance(t, int):
+                x = dy.lookup(E, t)
+                i = dy.logistic(Wi * x + bi)
+                o = dy.logistic(Wo * x + bo)
+                u = dy.tanh(Wu * x + bu)
+                c = dy.cmult(i, u)
+                return dy.cmult(o, dy.tanh(c)), c
+            hl, cl_ = node(t[0])
+            hr, cr_ = node(t[1])
+            e = dy.concatenate([hl, hr])
+            i = dy.logistic(Ui * e + ci)
+            o = dy.logistic(Uo * e + co)
+            u = dy.tanh(Uu * e + cu)
+            fl = dy.logistic(Ul * e + cl)
+            fr = dy.logistic(Ur * e + cr)
+            c = dy.cmult(i, u) + dy.cmult(fl, cl_) + dy.cmult(fr, cr_)
+            return dy.cmult(o, dy.tanh(c)), c
+
+        h, _ = node(tree)
+        return dy.pickneglogsoftmax(dy.parameter(V) * h + dy.parameter(Vb), label)
+
+    def train(label, tree):
+        loss = loss_of(label, tree)
+        value = loss.scalar_value()
+        loss.backward()
+        trainer.update()
+        return value
+
+    def forward(label, tree):
+        return loss_of(label, tree).scalar_value()
+
+    return {"train": train, "forward": forward, "_keep": m}
+
+
+def torch_model(torch, vocab_size: int):
+    F = torch.nn.functional
+
+    def param(*shape, scale=None):
+        s = scale if scale is not None else (6.0 / sum(shape)) ** 0.5
+        return torch.nn.Parameter(torch.empty(*shape).uniform_(-s, s))
+
+    E = param(vocab_size, EMB, scale=(3.0 / EMB) ** 0.5)
+    Wi, Wo, Wu = [param(HID, EMB) for _ in "iou"]
+    bi, bo, bu = [param(HID, scale=(3.0 / HID) ** 0.5) for _ in "iou"]
+    Ui, Uo, Uu, Ul, Ur = [param(HID, 2 * HID) for _ in "iouLR"]
+    ci, co, cu, cl, cr = [param(HID, scale=(3.0 / HID) ** 0.5) for _ in "iouLR"]
+    V = param(CLASSES, HID)
+    Vb = param(CLASSES, scale=(3.0 / CLASSES) ** 0.5)
+    params = [E, Wi, Wo, Wu, bi, bo, bu, Ui, Uo, Uu, Ul, Ur, ci, co, cu, cl, cr, V, Vb]
+    # Sparse embedding gradients, as DyNet's lookup parameters (SGD supports them).
+    opt = torch.optim.SGD(params, lr=LR)
+
+    def leaves(t, out):
+        if isinstance(t, int):
+            out.append(t)
+        else:
+            leaves(t[0], out)
+            leaves(t[1], out)
+        return out
+
+    def loss_of(label, tree):
+        # One embedding lookup per sentence (the idiomatic PyTorch form), rows taken per leaf.
+        X = F.embedding(torch.tensor(leaves(tree, [])), E, sparse=True)
+        pos = iter(range(X.shape[0]))
+
+        def node(t):
+            if isinstance(t, int):
+                x = X[next(pos)]
+                i = torch.sigmoid(Wi @ x + bi)
+                o = torch.sigmoid(Wo @ x + bo)
+                u = torch.tanh(Wu @ x + bu)
+                c = i * u
+                return o * torch.tanh(c), c
+            hl, cl_ = node(t[0])
+            hr, cr_ = node(t[1])
+            e = torch.cat([hl, hr])
+            i = torch.sigmoid(Ui @ e + ci)
+            o = torch.sigmoid(Uo @ e + co)
+            u = torch.tanh(Uu @ e + cu)
+            fl = torch.sigmoid(Ul @ e + cl)
+            fr = torch.sigmoid(Ur @ e + cr)
+            c = i * u + fl * cl_ + fr * cr_
+            return o * torch.tanh(c), c
+
+        h, _ = node(tree)
+        return -F.log_softmax(V @ h + Vb, dim=0)[label]
+
+    def train(label, tree):
+        loss = loss_of(label, tree)
+        value = loss.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return value
+
+    def forward(label, tree):
+        with torch.no_grad():
+            return loss_of(label, tree).item()
+
+    return {"train": train, "forward": forward, "_keep": opt}
+
+
+def worker(lib: str, data_path: str, repeats: int) -> None:
+    import time
+
+    with open(data_path) as f:
+        blob = json.load(f)
+    data, vocab_size = blob["trees"], blob["vocab"]
+    mod = common.import_library(lib)
+    if lib != "torch":
+        missing = [op for op in ("concatenate", "pickneglogsoftmax", "lookup") if not hasattr(mod, op)]
+        if missing:
+            common.emit({"lib": lib, "skipped": f"{lib} lacks {', '.join(missing)}"})
+            return
+    fns = torch_model(mod, vocab_size) if lib == "torch" else dynet_model(mod, vocab_size)
+    sys.setrecursionlimit(10000)
+    for phase in PHASES:
+        fn = fns[phase]
+        for label, tree in data[:50]:  # warm-up
+            fn(label, tree)
+        secs = []
+        for _ in range(repeats):
+            total = 0.0
+            t0 = time.perf_counter()
+            for label, tree in data:
+                total += fn(label, tree)
+            secs.append(time.perf_counter() - t0)
+        common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
+                     "mean_loss": total / len(data)})
+
+
+# ---------------------------------------------------------------- parent
+
+def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int = 2) -> str:
+    train = SST_DIR / "train.txt"
+    if not train.exists():
+        return f"treenn: skipped, SST training set not found at {train} (set DYNAGRAPH_SST_DIR)"
+    data, vocab = encode_trees(train, sentences)
+    words = sum(_count_leaves(t) for _, t in data)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"trees": data, "vocab": vocab}, f)
+        path = f.name
+    script = Path(__file__).resolve()
+    rates: dict[tuple, list[float]] = {}
+    rss: dict[str, float] = {}
+    notes: list[str] = []
+    losses: dict[tuple, float] = {}
+    try:
+        for _ in range(rounds):
+            for lib in libs:
+                for r in common.run_worker(script, ["--worker", lib, "--data", path, "--repeats", str(repeats)]):
+                    if "error" in r or "skipped" in r:
+                        notes.append(r.get("error") or r["skipped"])
+                        continue
+                    rates.setdefault((lib, r["phase"]), []).extend(r["sentences"] / s for s in r["seconds"])
+                    losses[(lib, r["phase"])] = r["mean_loss"]
+                    rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
+    finally:
+        os.unlink(path)
+
+    def rate(lib, phase):
+        xs = rates.get((lib, phase))
+        return common.median(xs) if xs else None
+
+    peers = [l for l in libs if l != "dynagraph"]
+    headers = ["phase"] + [f"{LIB_TITLES[l]} sent/s" for l in libs]
+    if "dynagraph" in libs:
+        headers += [f"vs {LIB_TITLES[p]}" for p in peers]
+    rows = []
+    for phase in PHASES:
+        row = [phase] + [common.fmt_num(rate(l, phase)) if rate(l, phase) else "-" for l in libs]
+        if "dynagraph" in libs:
+            row += [common.ratio(rate(p, phase), rate("dynagraph", phase), lower_is_better=False) for p in peers]
+        rows.append(row)
+    out = [f"treenn: binary Tree-LSTM on SST train (first {len(data)} sentences, {words} words, vocab {vocab}), "
+           f"emb {EMB}, hid {HID}, unbatched, SimpleSGD; median of {rounds}x{repeats} passes",
+           common.machine_line(), "", common.format_table(headers, rows), "",
+           "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster).",
+           "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
+           + ", ".join(f"{LIB_TITLES[l]} {losses[(l, 'train')]:.3f}" for l in libs if (l, "train") in losses),
+           "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={rss[l]:.0f}" for l in libs if l in rss)]
+    if notes:
+        out += ["", "notes:"] + [f"  {n}" for n in dict.fromkeys(notes)]
+    return "\n".join(out)
+
+
+def _count_leaves(t) -> int:
+    return 1 if isinstance(t, int) else _count_leaves(t[0]) + _count_leaves(t[1])
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", choices=common.LIBS, help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--sentences", type=int, default=1000)
+    ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
+    ap.add_argument("--repeats", type=int, default=2, help="timed passes over the sentences per worker")
+    ap.add_argument("--quick", action="store_true", help="200 sentences, 1 round, 1 pass")
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker(a.worker, a.data, a.repeats)
+        return
+    if a.quick:
+        a.sentences, a.rounds, a.repeats = 200, 1, 1
+    print(run(a.sentences, tuple(a.libs), a.rounds, a.repeats))
+
+
+if __name__ == "__main__":
+    main()

@@ -136,6 +136,7 @@ def renew_cg(immediate_compute: bool = False, check_validity: bool = False, auto
 
 
 def cg() -> ComputationGraph:
+    """The process-wide graph object (the one ``renew_cg()`` renews)."""
     return _CG
 
 

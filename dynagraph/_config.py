@@ -99,6 +99,7 @@ def rng() -> np.random.Generator:
 
 
 def reset_random_seed(seed: int) -> None:
+    """Re-seeds the random number generators (initializers, dropout, random ops, sampling)."""
     init(seed=seed)
 
 
@@ -167,6 +168,7 @@ class DynetParams:
 
 
 def init_from_params(params: DynetParams) -> None:
+    """Configures the engine from a :class:`DynetParams` (DyNet's ``init_from_params``)."""
     params.init()
 
 

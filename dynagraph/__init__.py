@@ -6,6 +6,8 @@ evaluated lazily by ``value()`` and differentiated by ``backward()``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import _config, _core
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import Expression, cg_checkpoint, cg_revert, cg_version
@@ -18,6 +20,13 @@ from .trainers import __all__ as _trainers_all
 from .builders import *  # noqa: F401,F403
 from .builders import __all__ as _builders_all
 from .serialize import load, save
+from . import devices, graph_tools, inputs, softmax_builders, values as _values
+from .devices import *  # noqa: F401,F403
+from .devices import _check_device
+from .graph_tools import *  # noqa: F401,F403
+from .inputs import *  # noqa: F401,F403
+from .softmax_builders import *  # noqa: F401,F403
+from .values import *  # noqa: F401,F403
 
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
@@ -70,14 +79,51 @@ class ComputationGraph:
     def revert(self) -> None:
         _core.cg_revert()
 
-    def forward(self, expr: Expression) -> None:
-        expr.forward()
+    def forward(self, expr) -> None:
+        _node(expr).forward()
 
-    def backward(self, expr: Expression, full: bool = False) -> None:
-        expr.backward(full)
+    def backward(self, expr, full: bool = False) -> None:
+        _node(expr).backward(full)
 
     def size(self) -> int:
         return _core.graph_size()
+
+    # DyNet's node-index forms: ``index`` is an Expression or a node number of this graph.
+    def forward_scalar(self, index) -> float:
+        return _node(index).scalar_value()
+
+    def forward_vec(self, index) -> list:
+        return _node(index).vec_value()
+
+    inc_forward, inc_forward_scalar, inc_forward_vec = forward, forward_scalar, forward_vec
+
+    def inputMatrixLiteral(self, v, d, batch_size: int = 1, device: str = "") -> Expression:
+        """Values ``v`` in column-major order as a tensor of shape ``d`` with ``batch_size`` elements."""
+        _check_device(device)
+        return inputTensorTranspose(v, d, batch_size)
+
+    def inputSparseTensor(self, idxs, v, dim, batch_size: int = 1, defval: float = 0.0, device: str = "") -> Expression:
+        """``defval`` everywhere except at the flat column-major positions ``idxs`` (batch included)."""
+        _check_device(device)
+        shape = tuple(inputs._as_shape(dim)) + (int(batch_size),)
+        flat = [int(i) for i in idxs]
+        total = int(np.prod(shape))
+        bad = [i for i in flat if not 0 <= i < total]
+        if bad:
+            raise IndexError(f"inputSparseTensor: index {bad[0]} out of range for {total} values")
+        coords = np.unravel_index(np.asarray(flat, dtype=np.int64), shape, order="F")
+        return sparse_inputTensor(coords, v, shape, batched=True, defval=defval)
+
+    def dump(self, filename: str = "", show_values: bool = True, show_gradients: bool = True,
+             nan_check_only: bool = False) -> None:
+        dump_cg(filename, show_values, show_gradients, nan_check_only)
+
+    def print_graphviz(self) -> None:
+        print_text_graphviz()
+
+
+def _node(index) -> Expression:
+    return index if isinstance(index, Expression) else _core.node_expression(int(index))
 
 
 _CG = ComputationGraph()
@@ -97,6 +143,7 @@ def renew_cg(immediate_compute: bool = False, check_validity: bool = False, auto
 
 
 def cg() -> ComputationGraph:
+    """The process-wide graph object (the one ``renew_cg()`` renews)."""
     return _CG
 
 
@@ -105,7 +152,13 @@ def forward(expressions) -> None:
     _core.forward_all(list(expressions))
 
 
+def load_generator(basename: str, params):
+    """As :func:`load`, but yields the loaded objects one at a time (in the order they were saved)."""
+    yield from load(basename, params)
+
+
 __all__ = sorted(set(
     ["Expression", "ComputationGraph", "renew_cg", "cg", "cg_version", "cg_checkpoint", "cg_revert", "forward",
      "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes"]
-    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load"]))
+    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator"]
+    + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))

@@ -99,6 +99,7 @@ def rng() -> np.random.Generator:
 
 
 def reset_random_seed(seed: int) -> None:
+    """Re-seeds the random number generators (initializers, dropout, random ops, sampling)."""
     init(seed=seed)
 
 
@@ -141,11 +142,33 @@ class DynetParams:
     def set_requested_gpus(self, n: int) -> None:
         self.requested_gpus = int(n)
 
+    def from_config(self, conf) -> None:
+        """Takes ``mem``, ``seed``, ``autobatch``, ... from a dict (or an object with those attributes)."""
+        get = conf.get if isinstance(conf, dict) else (lambda k, d=None: getattr(conf, k, d))
+        self.mem_descriptor = str(get("mem", self.mem_descriptor))
+        self.random_seed = int(get("seed", self.random_seed))
+        self.autobatch = int(get("autobatch", self.autobatch))
+        self.profiling = int(get("profiling", self.profiling))
+        self.weight_decay = float(get("weight_decay", self.weight_decay))
+        self.shared_parameters = bool(get("shared_params", self.shared_parameters))
+        self.requested_gpus = int(get("requested_gpus", self.requested_gpus))
+
+    def set_cpu_mode(self) -> None:
+        """Compute on the CPU (the only device of this build)."""
+        self.requested_gpus = 0
+
+    def set_gpu_mask(self, gpu_mask) -> None:
+        if any(int(g) for g in gpu_mask):
+            raise ValueError("this dynagraph build is CPU-only")
+
     def init(self) -> None:
+        if self.requested_gpus:
+            raise ValueError("this dynagraph build is CPU-only: requested_gpus must be 0")
         init(seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor)
 
 
 def init_from_params(params: DynetParams) -> None:
+    """Configures the engine from a :class:`DynetParams` (DyNet's ``init_from_params``)."""
     params.init()
 
 

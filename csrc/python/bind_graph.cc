@@ -1,4 +1,5 @@
 // Expression, graph lifetime and value conversion.
+#include <algorithm>
 #include <cstring>
 
 #include "python/bindings.h"
@@ -156,6 +157,41 @@ void bind_graph(py::module_& m) {
     for (auto& n : cg().nodes) out.append(op_impl(n.op).name);
     return out;
   }, "The op name of every node of the current graph, in order.");
+  m.def("graph_nodes", []() {
+    ComputationGraph& g = cg();
+    py::list out;
+    for (const Node& n : g.nodes) {
+      py::tuple args(n.nargs);
+      for (unsigned k = 0; k < n.nargs; ++k) args[k] = g.args(n)[k];
+      py::object param = py::none();
+      if (n.op == OpId::parameter) param = py::str(static_cast<ParameterStorage*>(n.ptr)->name);
+      if (n.op == OpId::lookup) param = py::str(static_cast<LookupParameterStorage*>(n.ptr)->name);
+      out.append(py::make_tuple(op_impl(n.op).name, args, dim_to_py(n.dim), param));
+    }
+    return out;
+  }, "Every node of the current graph as (op name, argument node ids, ((axes...), batch), "
+     "parameter name or None), in order: what graph printers need.");
+  m.def("node_expression", [](uint32_t i) {
+    ComputationGraph& g = cg();
+    if (i >= g.size())
+      throw IndexError("node_expression: node " + std::to_string(i) + " out of range for a graph of " +
+                       std::to_string(g.size()) + " nodes");
+    return Expression{i, g.version()};
+  }, py::arg("i"), "An Expression for node i of the current graph.");
+  m.def("set_input_values", [](const Expression& e, const std::vector<float>& values) {
+    ComputationGraph& g = cg();
+    g.check(e);
+    Node& n = g.nodes[e.i];
+    if (n.op != OpId::input)
+      throw ValueError(std::string("set() can only be called on an input expression (inputVector, vecInput, "
+                                   "matInput, inputTensor), not on the result of ") + op_impl(n.op).name);
+    if (values.size() != n.naux)
+      throw ValueError("set(): " + std::to_string(values.size()) + " values for an input of shape " +
+                       n.dim.str() + " (" + std::to_string(n.naux) + " values)");
+    std::copy(values.begin(), values.end(), g.float_data.begin() + n.aux0);
+    g.invalidate();
+  }, py::arg("e"), py::arg("values"),
+     "Overwrites the data of an input node (column-major) and invalidates the graph's values.");
 }
 
 }  // namespace dg::py_bind

@@ -1,0 +1,149 @@
+"""Writes docs/api.md: every name of ``dynagraph.__all__``, grouped by area, with
+its signature and the first line of its docstring.
+
+    python docs/gen_api.py            # rewrite docs/api.md
+    python docs/gen_api.py --check    # exit 1 if docs/api.md is out of date
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's dynagraph when run from it
+import dynagraph  # noqa: E402
+
+OUT = Path(__file__).with_name("api.md")
+
+# Engine functions (dynagraph._core) by family; anything else from _core lands in "Other operations".
+ENGINE_AREAS = {
+    "Inputs and constants": "inputTensor inputVector inputMatrix scalarInput constant zeros ones random_normal "
+                            "random_uniform random_bernoulli random_gumbel parameter const_parameter lookup "
+                            "lookup_batch",
+    "Arithmetic and linear algebra": "cmult cdiv pow bmin bmax esum emax affine_transform dot_product transpose "
+                                     "inverse logdet trace_of_product",
+    "Element-wise functions": "tanh logistic log_sigmoid rectify elu selu silu softsign exp log sqrt square cube abs "
+                              "erf lgamma sin cos tan asin acos atan sinh cosh asinh acosh atanh floor ceil round "
+                              "nobackprop flip_gradient scale_gradient",
+    "Softmax and losses": "softmax log_softmax logsumexp logsumexp_dim pickneglogsoftmax pickneglogsoftmax_batch "
+                          "hinge hinge_batch hinge_dim binary_log_loss squared_distance squared_norm l1_distance "
+                          "l2_norm huber_distance poisson_loss pairwise_rank_loss sparsemax constrained_softmax",
+    "Reductions": "sum_elems sum_batches sum_dim max_dim min_dim cumsum argmax moment_elems moment_dim "
+                  "moment_batches std_elems std_dim std_batches",
+    "Structure: picking, slicing, reshaping": "pick pick_batch pick_batch_elem pick_batch_elems pickrange "
+                                              "pick_range select_rows select_cols reshape concatenate "
+                                              "concatenate_cols concatenate_to_batch strided_select",
+    "Dropout and noise": "dropout dropout_dim dropout_batch block_dropout noise",
+}
+MODULE_AREAS = [  # (module prefix, area), first match wins
+    ("dynagraph.expressions", "Composite operations"),
+    ("dynagraph.inputs", "Inputs and constants"),
+    ("dynagraph.params", "Parameters and initializers"),
+    ("dynagraph.trainers", "Trainers"),
+    ("dynagraph.softmax_builders", "Output layers"),
+    ("dynagraph.builders", "Builders"),
+    ("dynagraph.serialize", "Saving and loading"),
+    ("dynagraph.values", "Values"),
+    ("dynagraph.devices", "Devices"),
+    ("dynagraph.graph_tools", "Looking at the graph"),
+    ("dynagraph._config", "Configuration"),
+    ("dynagraph._core", "Other operations"),
+    ("dynagraph", "Graph"),
+]
+AREA_ORDER = ["Graph", "Configuration", "Inputs and constants", *list(ENGINE_AREAS)[1:], "Other operations",
+              "Composite operations", "Values", "Parameters and initializers", "Trainers", "Builders",
+              "Output layers", "Saving and loading", "Looking at the graph", "Devices"]
+OVERRIDES = {"Saving and loading": {"load_generator"},
+             "Graph": {"Expression", "cg_version", "cg_checkpoint", "cg_revert"},
+             "Parameters and initializers": {"Parameters", "LookupParameters"},
+             "Inputs and constants": {"zeroes"}}
+
+
+def area_of(name: str, obj) -> str:
+    for area, names in ENGINE_AREAS.items():
+        if name in names.split():
+            return area
+    for area, names in OVERRIDES.items():
+        if name in names:
+            return area
+    module = getattr(obj, "__module__", None) or "dynagraph"
+    if not isinstance(obj, (type,)) and not callable(obj):
+        module = "dynagraph.devices" if name in ("HAVE_CUDA", "ERRMSG") else "dynagraph._config"
+    for prefix, area in MODULE_AREAS:
+        if module == prefix or module.startswith(prefix + "."):
+            return area
+    return "Graph"
+
+
+def describe(name: str, obj) -> tuple:
+    """(signature, one-line description)."""
+    doc = inspect.getdoc(obj) or ""
+    lines = [ln.strip() for ln in doc.splitlines()]
+    signature = ""
+    if lines and re.match(rf"^{re.escape(getattr(obj, '__name__', name))}\(.*\)", lines[0]):
+        signature = re.sub(r"^\w+", "", lines[0])  # pybind11: first line is the signature
+        lines = lines[1:]
+    elif callable(obj) and not isinstance(obj, type):
+        try:
+            signature = str(inspect.signature(obj))
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(obj, type) and obj.__init__ is not object.__init__:
+        try:
+            signature = str(inspect.signature(obj.__init__)).replace("(self, ", "(").replace("(self)", "()")
+        except (TypeError, ValueError):
+            pass
+        if "*args, **kwargs" in signature:  # a compiled class: not made by users
+            signature = ""
+    if not callable(obj):
+        if isinstance(obj, (bool, int, float)):
+            return "", f"`{type(obj).__name__}` constant (`{obj!r}` in this build)"
+        return "", "message string" if isinstance(obj, str) else (inspect.getdoc(type(obj)) or "").split("\n")[0]
+    text = next((ln for ln in lines if ln), "")
+    own = getattr(obj, "__name__", name)
+    if own != name and not isinstance(obj, type) or (isinstance(obj, type) and own != name):
+        text = f"Alias of `{own}`." + (f" {text}" if text else "")
+    return signature, text
+
+
+def generate() -> str:
+    groups: dict = {}
+    for name in dynagraph.__all__:
+        obj = getattr(dynagraph, name)
+        groups.setdefault(area_of(name, obj), []).append((name, *describe(name, obj)))
+    out = ["# dynagraph API", "",
+           "Generated from `dynagraph.__all__` and the docstrings by `python docs/gen_api.py`; "
+           "do not edit by hand. Concepts: [index.md](index.md).", ""]
+    for area in AREA_ORDER + sorted(set(groups) - set(AREA_ORDER)):
+        if area not in groups:
+            continue
+        out += [f"## {area}", "", "| name | signature | description |", "| --- | --- | --- |"]
+        for name, sig, text in sorted(groups[area], key=lambda t: t[0].lower()):
+            sig = sig.replace("typing.SupportsInt | typing.SupportsIndex", "int").replace("'", "")
+            sig = sig.replace("typing.SupportsFloat | typing.SupportsIndex", "float").replace("typing.", "")
+            sig = sig.replace("collections.abc.", "").replace("dynagraph._core.", "").replace("|", "\\|")
+            out.append(f"| `{name}` | `{sig}` | {text.replace('|', '/')} |" if sig else
+                       f"| `{name}` | | {text.replace('|', '/')} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if docs/api.md differs from what would be written")
+    args = ap.parse_args()
+    text = generate()
+    if args.check:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"{OUT} is out of date: run python docs/gen_api.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(dynagraph.__all__)} names)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,637 @@
+"""
+dynagraph's C++ engine (private; use the dynagraph package)
+"""
+from __future__ import annotations
+import collections.abc
+import numpy
+import typing
+
+from dynagraph.values import Tensor
+__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_revert', 'cg_version', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'flip_gradient', 'floor', 'forward_all', 'get_autobatch', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'l1_distance', 'l2_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_initial_memory', 'set_input_values', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'tan', 'tanh', 'trace_of_product', 'transpose', 'zeros']
+class Expression:
+    """
+    A node of the current computation graph (stale after renew_cg()).
+    """
+    def __add__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return self+value.
+        """
+    def __getitem__(self, key) -> Expression:
+        """
+        Indexes the axes of an expression (not the batch) as NumPy does.
+        
+            An int picks one position and removes that axis (``x[1]`` on a 3x4 matrix is
+            its second row, shape (4,)); negative ints count from the end. A slice keeps
+            the axis (``x[0:2]`` is shape (2, 4)); steps > 1 are allowed. A tuple indexes
+            several axes at once (``x[:, 1]`` is the second column). Every batch element
+            is indexed the same way.
+            
+        """
+    def __mul__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return self*value.
+        """
+    def __neg__(self) -> Expression:
+        """
+        -self
+        """
+    def __radd__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return value+self.
+        """
+    def __repr__(self) -> str:
+        ...
+    def __rmul__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return value*self.
+        """
+    def __rsub__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return value-self.
+        """
+    def __rtruediv__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return value/self.
+        """
+    def __sub__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return self-value.
+        """
+    def __truediv__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return self/value.
+        """
+    def backward(self, full: bool = False) -> None:
+        """
+        Reverse-mode gradients of this scalar (summed over the batch).
+        """
+    def dim(self) -> tuple:
+        """
+        Shape as ((axes...), batch).
+        """
+    def forward(self, recalculate: bool = False) -> None:
+        ...
+    def gradient(self) -> numpy.ndarray:
+        ...
+    def npvalue(self, recalculate: bool = False) -> numpy.ndarray:
+        """
+        Value as a NumPy array: the axes, plus the batch as a last axis if > 1.
+        """
+    def scalar_value(self, recalculate: bool = False) -> float:
+        ...
+    def set(self, values) -> None:
+        """
+        Overwrites the data of an input expression (vecInput, matInput, inputVector, inputTensor).
+        
+            ``values``: a flat list in column-major order (DyNet's memory order), or an
+            array of the expression's shape (with the batch as a last axis if > 1).
+            Every value computed from it is recomputed at the next ``value()``.
+            
+        """
+    def tensor_value(self, recalculate: bool = False) -> Tensor:
+        """
+        The value as a :class:`Tensor` (keeps shape and batch size).
+        """
+    def value(self, recalculate: bool = False) -> typing.Any:
+        """
+        float for a scalar, list for a vector (batch elements concatenated), else npvalue().
+        """
+    def vec_value(self, recalculate: bool = False) -> list:
+        ...
+class Parameters:
+    """
+    A parameter tensor owned by a ParameterCollection.
+    """
+    def __repr__(self) -> str:
+        ...
+    def _grad_view(self) -> numpy.ndarray:
+        ...
+    def _mark_grad(self) -> None:
+        ...
+    def _values_view(self) -> numpy.ndarray:
+        ...
+    def as_array(self) -> numpy.ndarray:
+        ...
+    def backward(self, *args):
+        """
+        Expression.backward of this parameter's node in the current graph.
+        """
+    def clip_inplace(self, left: float, right: float) -> None:
+        ...
+    def dim(self) -> tuple:
+        ...
+    def expr(self, update: bool = True) -> Expression:
+        ...
+    def forward(self, *args):
+        """
+        Expression.forward of this parameter's node in the current graph.
+        """
+    def grad_as_array(self) -> numpy.ndarray:
+        ...
+    def gradient(self, *args):
+        """
+        Expression.gradient of this parameter's node in the current graph.
+        """
+    def is_updated(self) -> bool:
+        ...
+    def name(self) -> str:
+        ...
+    def npvalue(self, *args):
+        """
+        Expression.npvalue of this parameter's node in the current graph.
+        """
+    def populate(self, fname: str, key: str = '') -> None:
+        ...
+    def scalar_value(self, *args):
+        """
+        Expression.scalar_value of this parameter's node in the current graph.
+        """
+    def scale(self, s: float) -> None:
+        ...
+    def scale_gradient(self, s: float) -> None:
+        ...
+    def set_updated(self, b: bool) -> None:
+        ...
+    def set_value(self, arr: typing.Any) -> None:
+        ...
+    def shape(self) -> typing.Any:
+        ...
+    def value(self, *args):
+        """
+        Expression.value of this parameter's node in the current graph.
+        """
+    def vec_value(self, *args):
+        """
+        Expression.vec_value of this parameter's node in the current graph.
+        """
+    def zero(self) -> None:
+        ...
+class LookupParameters:
+    """
+    A table of parameter rows (embeddings).
+    """
+    def __getitem__(self, i):
+        ...
+    def __repr__(self) -> str:
+        ...
+    def _grad_view(self) -> numpy.ndarray:
+        ...
+    def _mark_all_grad(self) -> None:
+        ...
+    def _touched_rows(self) -> list[int]:
+        """
+        Rows with a gradient since the last update.
+        """
+    def _values_view(self) -> numpy.ndarray:
+        ...
+    def as_array(self) -> numpy.ndarray:
+        ...
+    def batch(self, i):
+        ...
+    def grad_as_array(self) -> numpy.ndarray:
+        ...
+    def init_from_array(self, arr: typing.Any) -> None:
+        ...
+    def init_row(self, i: int, row: collections.abc.Sequence[float]) -> None:
+        ...
+    def is_updated(self) -> bool:
+        ...
+    def name(self) -> str:
+        ...
+    def populate(self, fname: str, key: str = '') -> None:
+        ...
+    def row_as_array(self, row: int) -> numpy.ndarray:
+        ...
+    def rows_as_array(self, rows):
+        """
+        The given rows as one array of shape (len(rows), *row_shape).
+        """
+    def scale(self, s: float) -> None:
+        ...
+    def scale_gradient(self, s: float) -> None:
+        ...
+    def set_updated(self, b: bool) -> None:
+        ...
+    def shape(self) -> tuple:
+        ...
+    def zero(self) -> None:
+        ...
+class ParameterCollectionCore:
+    def __init__(self) -> None:
+        ...
+    def add_lookup_parameters(self, dim: typing.Any, name: str = '') -> LookupParameters:
+        ...
+    def add_parameters(self, dim: typing.Any, name: str = '') -> Parameters:
+        ...
+    def add_subcollection(self, name: str = '') -> ParameterCollectionCore:
+        ...
+    def lookup_parameters_list(self) -> list[LookupParameters]:
+        ...
+    def name(self) -> str:
+        ...
+    def parameter_count(self) -> int:
+        ...
+    def parameters_list(self) -> list[Parameters]:
+        ...
+    def populate(self, fname: str, key: str = '') -> None:
+        ...
+    def save(self, fname: str, name: str = '', append: bool = False) -> None:
+        ...
+    @property
+    def weight_decay(self) -> float:
+        ...
+    @weight_decay.setter
+    def weight_decay(self, arg0: float) -> None:
+        ...
+class TrainerCore:
+    check_finite: bool
+    clipping_enabled: bool
+    sparse_updates: bool
+    def __init__(self, kind: str, pc: ParameterCollectionCore, hyper: collections.abc.Sequence[float]) -> None:
+        ...
+    def restart(self, learning_rate: float = -1.0) -> None:
+        ...
+    def status(self) -> str:
+        ...
+    def update(self) -> None:
+        ...
+    @property
+    def clip_threshold(self) -> float:
+        ...
+    @clip_threshold.setter
+    def clip_threshold(self, arg0: float) -> None:
+        ...
+    @property
+    def clips(self) -> int:
+        ...
+    @property
+    def learning_rate(self) -> float:
+        ...
+    @learning_rate.setter
+    def learning_rate(self, arg0: float) -> None:
+        ...
+    @property
+    def updates(self) -> int:
+        ...
+def _matmul(arg0: Expression, arg1: Expression) -> Expression:
+    ...
+def abs(x: Expression) -> Expression:
+    ...
+def acos(x: Expression) -> Expression:
+    ...
+def acosh(x: Expression) -> Expression:
+    ...
+def affine_transform(exprs: collections.abc.Sequence[Expression]) -> Expression:
+    ...
+def argmax(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
+    """
+    One-hot vector of the (first) maximum of x.
+    """
+def asin(x: Expression) -> Expression:
+    ...
+def asinh(x: Expression) -> Expression:
+    ...
+def atan(x: Expression) -> Expression:
+    ...
+def atanh(x: Expression) -> Expression:
+    ...
+def autobatch_stats() -> dict:
+    """
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching).
+    """
+def binary_log_loss(x: Expression, y: Expression) -> Expression:
+    ...
+def block_dropout(x: Expression, p: float) -> Expression:
+    """
+    Drops all of x or none of it (one draw).
+    """
+def bmax(x: Expression, y: Expression) -> Expression:
+    ...
+def bmin(x: Expression, y: Expression) -> Expression:
+    ...
+def cdiv(x: Expression, y: Expression) -> Expression:
+    ...
+def ceil(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
+    ...
+def cg_checkpoint() -> None:
+    ...
+def cg_revert() -> None:
+    ...
+def cg_version() -> int:
+    ...
+def cmult(x: Expression, y: Expression) -> Expression:
+    ...
+def concatenate(xs: collections.abc.Sequence[Expression], d: int = 0) -> Expression:
+    """
+    Joins xs along axis d.
+    """
+def concatenate_cols(xs: collections.abc.Sequence[Expression]) -> Expression:
+    """
+    Joins xs side by side (along axis 1).
+    """
+def concatenate_to_batch(xs: collections.abc.Sequence[Expression]) -> Expression:
+    """
+    The batch elements of all xs, as one batch.
+    """
+def const_parameter(p: Parameters) -> Expression:
+    ...
+def constant(dim: typing.Any, val: float, batch_size: int = 1) -> Expression:
+    ...
+def cos(x: Expression) -> Expression:
+    ...
+def cosh(x: Expression) -> Expression:
+    ...
+def cube(x: Expression) -> Expression:
+    ...
+def cumsum(x: Expression, d: int = 0) -> Expression:
+    """
+    Cumulative sum along axis d.
+    """
+def dot_product(x: Expression, y: Expression) -> Expression:
+    ...
+def dropout(x: Expression, p: float) -> Expression:
+    """
+    Inverted dropout: each unit is zeroed with probability p, kept units scaled by 1/(1-p).
+    """
+def dropout_batch(x: Expression, p: float) -> Expression:
+    """
+    Dropout of whole batch elements.
+    """
+def dropout_dim(x: Expression, d: int, p: float) -> Expression:
+    """
+    Dropout with one mask value shared along axis d (drops whole columns for d=0, rows for d=1).
+    """
+def elu(x: Expression, alpha: float = 1.0) -> Expression:
+    ...
+def emax(xs: collections.abc.Sequence[Expression]) -> Expression:
+    ...
+def erf(x: Expression) -> Expression:
+    ...
+def esum(xs: collections.abc.Sequence[Expression]) -> Expression:
+    ...
+def exp(x: Expression) -> Expression:
+    ...
+def flip_gradient(x: Expression) -> Expression:
+    ...
+def floor(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
+    ...
+def forward_all(arg0: collections.abc.Sequence[Expression]) -> None:
+    ...
+def get_autobatch() -> bool:
+    ...
+def graph_nodes() -> list:
+    """
+    Every node of the current graph as (op name, argument node ids, ((axes...), batch), parameter name or None), in order: what graph printers need.
+    """
+def graph_size() -> int:
+    """
+    Number of nodes in the current graph.
+    """
+@typing.overload
+def hinge(x: Expression, v: int, m: float = 1.0) -> Expression:
+    """
+    sum_{j != v} max(0, x_j - x_v + m).
+    """
+@typing.overload
+def hinge(x: Expression, v: collections.abc.Sequence[int], m: float = 1.0) -> Expression:
+    ...
+def hinge_batch(x: Expression, vs: collections.abc.Sequence[int], m: float = 1.0) -> Expression:
+    ...
+@typing.overload
+def hinge_dim(x: Expression, v: collections.abc.Sequence[int], d: int = 0, m: float = 1.0) -> Expression:
+    """
+    Hinge loss along axis d of a matrix, one correct index per line (or one list per batch element).
+    """
+@typing.overload
+def hinge_dim(x: Expression, v: collections.abc.Sequence[collections.abc.Sequence[int]], d: int = 0, m: float = 1.0) -> Expression:
+    ...
+def huber_distance(x: Expression, y: Expression, c: float = 1.3450000286102295) -> Expression:
+    ...
+def inputMatrix(v: collections.abc.Sequence[float], d: typing.Any) -> Expression:
+    ...
+def inputTensor(arr: typing.Any, batched: bool = False) -> Expression:
+    ...
+def inputVector(v: collections.abc.Sequence[float]) -> Expression:
+    ...
+def inverse(x: Expression) -> Expression:
+    ...
+def l1_distance(x: Expression, y: Expression) -> Expression:
+    ...
+def l2_norm(x: Expression) -> Expression:
+    ...
+def lgamma(x: Expression) -> Expression:
+    ...
+def log(x: Expression) -> Expression:
+    ...
+def log_sigmoid(x: Expression) -> Expression:
+    ...
+def log_softmax(x: Expression, restrict: collections.abc.Sequence[int] | None = None) -> Expression:
+    """
+    Column-wise log softmax; with `restrict` (indices) the others are -inf.
+    """
+def logdet(x: Expression) -> Expression:
+    ...
+def logistic(x: Expression) -> Expression:
+    ...
+def logsumexp(xs: collections.abc.Sequence[Expression]) -> Expression:
+    """
+    Element-wise log(sum_k exp(xs[k])).
+    """
+def logsumexp_dim(x: Expression, d: int = 0) -> Expression:
+    """
+    log(sum(exp(x))) along axis d (which is removed).
+    """
+def lookup(p: LookupParameters, index: int = 0, update: bool = True) -> Expression:
+    ...
+def lookup_batch(p: LookupParameters, indices: collections.abc.Sequence[int], update: bool = True) -> Expression:
+    ...
+def max_dim(x: Expression, d: int = 0) -> Expression:
+    """
+    Maximum along axis d (removed from the shape).
+    """
+def memory_in_use() -> dict:
+    """
+    Bytes reserved by the graph's memory pools.
+    """
+def min_dim(x: Expression, d: int = 0) -> Expression:
+    """
+    Minimum along axis d (removed from the shape).
+    """
+def moment_batches(x: Expression, r: int) -> Expression:
+    """
+    r-th moment over the batch.
+    """
+def moment_dim(x: Expression, d: typing.Any, r: int, b: bool = False, n: int = 0) -> Expression:
+    """
+    r-th moment over the axes in d (and the batch when b); n > 0 replaces the divisor.
+    """
+def moment_elems(x: Expression, r: int) -> Expression:
+    """
+    r-th moment (1/n) sum x^r of all elements of each batch element.
+    """
+def nobackprop(x: Expression) -> Expression:
+    ...
+def node_expression(i: int) -> Expression:
+    """
+    An Expression for node i of the current graph.
+    """
+def node_ops() -> list:
+    """
+    The op name of every node of the current graph, in order.
+    """
+def noise(x: Expression, stddev: float) -> Expression:
+    """
+    x plus Gaussian noise of standard deviation stddev.
+    """
+def ones(dim: typing.Any, batch_size: int = 1) -> Expression:
+    ...
+def op_table() -> list:
+    """
+    Every registered op: name, arity (-1 = any) and differentiable-argument mask.
+    """
+def pairwise_rank_loss(x: Expression, y: Expression, m: float = 1.0) -> Expression:
+    ...
+def parameter(p: Parameters) -> Expression:
+    ...
+def pick(e: Expression, index: typing.Any = 0, dim: int = 0) -> Expression:
+    """
+    Position `index` of axis `dim` (that axis is removed); a list of indices picks one per batch element.
+    """
+def pick_batch(e: Expression, indices: collections.abc.Sequence[int], dim: int = 0) -> Expression:
+    """
+    One index of axis `dim` per batch element.
+    """
+def pick_batch_elem(x: Expression, v: int) -> Expression:
+    """
+    Batch element v (result has batch 1).
+    """
+def pick_batch_elems(x: Expression, vs: collections.abc.Sequence[int]) -> Expression:
+    """
+    Batch elements vs, in that order (batch len(vs)).
+    """
+def pick_range(x: Expression, s: int, e: int, d: int = 0) -> Expression:
+    """
+    Positions [s, e) of axis d.
+    """
+@typing.overload
+def pickneglogsoftmax(x: Expression, v: int) -> Expression:
+    """
+    -log(softmax(x)[v]); v a list gives one index per batch element.
+    """
+@typing.overload
+def pickneglogsoftmax(x: Expression, v: collections.abc.Sequence[int]) -> Expression:
+    ...
+def pickneglogsoftmax_batch(x: Expression, vs: collections.abc.Sequence[int]) -> Expression:
+    ...
+def pickrange(x: Expression, s: int, e: int, d: int = 0) -> Expression:
+    """
+    Positions [s, e) of axis d.
+    """
+def poisson_loss(log_lambda: Expression, x: int) -> Expression:
+    ...
+def pow(x: Expression, y: Expression) -> Expression:
+    ...
+def random_bernoulli(dim: typing.Any, p: float, scale: float = 1.0, batch_size: int = 1) -> Expression:
+    ...
+def random_gumbel(dim: typing.Any, mu: float = 0.0, beta: float = 1.0, batch_size: int = 1) -> Expression:
+    ...
+def random_normal(dim: typing.Any, mean: float = 0.0, stddev: float = 1.0, batch_size: int = 1) -> Expression:
+    ...
+def random_uniform(dim: typing.Any, left: float, right: float, batch_size: int = 1) -> Expression:
+    ...
+def rectify(x: Expression) -> Expression:
+    ...
+def renew_cg() -> None:
+    """
+    Drops the current graph; expressions made before are stale.
+    """
+def reshape(x: Expression, d: typing.Any, batch_size: int = 1) -> Expression:
+    """
+    Same values (column-major) with shape d; no copy.
+    """
+def round(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
+    ...
+def scalarInput(s: float) -> Expression:
+    ...
+def scale_gradient(x: Expression, lambd: float = 1.0) -> Expression:
+    ...
+def select_cols(x: Expression, cs: collections.abc.Sequence[int]) -> Expression:
+    """
+    Columns cs of the matrix x (any order, repeats allowed).
+    """
+def select_rows(x: Expression, rs: collections.abc.Sequence[int]) -> Expression:
+    """
+    Rows rs of x (any order, repeats allowed).
+    """
+def selu(x: Expression) -> Expression:
+    ...
+def set_autobatch(arg0: bool) -> None:
+    """
+    Switch the autobatching executor on or off.
+    """
+def set_initial_memory(arg0: int) -> None:
+    ...
+def set_input_values(e: Expression, values: collections.abc.Sequence[float]) -> None:
+    """
+    Overwrites the data of an input node (column-major) and invalidates the graph's values.
+    """
+def set_seed(arg0: int) -> None:
+    ...
+def silu(x: Expression, beta: float = 1.0) -> Expression:
+    ...
+def sin(x: Expression) -> Expression:
+    ...
+def sinh(x: Expression) -> Expression:
+    ...
+def softmax(x: Expression, d: int = 0) -> Expression:
+    """
+    Softmax along axis d (columns of a matrix for d = 0).
+    """
+def softsign(x: Expression) -> Expression:
+    ...
+def sqrt(x: Expression) -> Expression:
+    ...
+def square(x: Expression) -> Expression:
+    ...
+def squared_distance(x: Expression, y: Expression) -> Expression:
+    ...
+def squared_norm(x: Expression) -> Expression:
+    ...
+def std_batches(x: Expression) -> Expression:
+    """
+    Standard deviation over the batch.
+    """
+def std_dim(x: Expression, d: typing.Any, b: bool = False, n: int = 0) -> Expression:
+    """
+    Standard deviation over the axes in d (and the batch when b).
+    """
+def std_elems(x: Expression) -> Expression:
+    """
+    Standard deviation of all elements of each batch element.
+    """
+def strided_select(x: Expression, strides: collections.abc.Sequence[int], range_from: collections.abc.Sequence[int], range_to: collections.abc.Sequence[int]) -> Expression:
+    """
+    x[from:to:stride] per axis (NumPy-like); a last extra entry applies to the batch.
+    """
+def sum_batches(x: Expression) -> Expression:
+    """
+    Sum over the batch (result has batch 1).
+    """
+def sum_dim(x: Expression, d: typing.Any, b: bool = False, n: int = 0) -> Expression:
+    """
+    Sum over the axes in d (removed from the shape), and over the batch when b.
+    """
+def sum_elems(x: Expression) -> Expression:
+    """
+    Sum of all elements of each batch element.
+    """
+def tan(x: Expression) -> Expression:
+    ...
+def tanh(x: Expression) -> Expression:
+    ...
+def trace_of_product(x: Expression, y: Expression) -> Expression:
+    ...
+def transpose(x: Expression) -> Expression:
+    ...
+def zeros(dim: typing.Any, batch_size: int = 1) -> Expression:
+    ...

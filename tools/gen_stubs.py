@@ -1,0 +1,49 @@
+"""Regenerates dynagraph/_core.pyi, the type stub of the compiled engine module.
+
+    pip install pybind11-stubgen && python tools/gen_stubs.py
+
+pybind11-stubgen reads the built module; its output is then tidied: the fast
+element-wise ops (plain CPython functions without signatures) get Expression
+types, the Expression operators return Expression, and pybind11's
+``SupportsInt | SupportsIndex`` spellings become ``int`` / ``float``.
+Run it after adding bindings and commit the result.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "dynagraph" / "_core.pyi"
+
+
+def tidy(text: str) -> str:
+    text = text.replace("typing.SupportsInt | typing.SupportsIndex", "int")
+    text = text.replace("typing.SupportsFloat | typing.SupportsIndex", "float")
+    # fast ops: def tanh(x): / def cmult(x, y):
+    text = re.sub(r"^def (\w+)\(x\):", r"def \1(x: Expression) -> Expression:", text, flags=re.M)
+    text = re.sub(r"^def (\w+)\(x, y\):", r"def \1(x: Expression, y: Expression) -> Expression:", text, flags=re.M)
+    # Expression's number protocol
+    text = re.sub(r"def (__r?(?:add|sub|mul|truediv)__)\(self, value\):",
+                  r"def \1(self, value: Expression | Parameters | float) -> Expression:", text)
+    text = text.replace("def __neg__(self):", "def __neg__(self) -> Expression:")
+    # names the Python package adds to Expression
+    text = text.replace("import typing\n", "import typing\n\nfrom dynagraph.values import Tensor\n", 1)
+    return text
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pybind11_stubgen", "dynagraph._core", "-o", tmp, "--ignore-all-errors"]
+        subprocess.run(cmd, check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+        text = (Path(tmp) / "dynagraph" / "_core.pyi").read_text()
+    OUT.write_text(tidy(text))
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

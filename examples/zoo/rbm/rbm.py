@@ -17,6 +17,7 @@ log Z (Salakhutdinov & Murray, 2008) for larger models.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -146,11 +147,15 @@ def mean_log_likelihood(rbm: RBM, v: np.ndarray, log_z: float) -> float:
 
 
 def train_rbm(rbm: RBM, trainer, x: np.ndarray, epochs: int, batch_size: int, k: int, persistent: bool,
-              rng: np.random.Generator, quiet: bool = False, desc: str = "rbm", callback=None):
-    """CD-k (or PCD-k with batch_size persistent chains) over rows x; returns per-epoch reconstruction errors."""
-    chains = (rng.random((batch_size, rbm.n_visible)) < 0.5).astype(np.float64)
-    history = []
+              rng: np.random.Generator, quiet: bool = False, desc: str = "rbm", n_chains: int = 0,
+              decay: bool = False):
+    """CD-k (or PCD-k with n_chains persistent chains, default batch_size) over rows x;
+    returns per-epoch reconstruction errors."""
+    chains = (rng.random((n_chains or batch_size, rbm.n_visible)) < 0.5).astype(np.float64)
+    history, lr0 = [], trainer.learning_rate
     for epoch in progress(range(epochs), desc, quiet):
+        if decay:
+            trainer.learning_rate = lr0 * (1.0 - epoch / epochs)             # linear decay to ~0
         for idx in minibatches(len(x), batch_size, rng):
             v_data = x[idx]
             if persistent:
@@ -162,19 +167,21 @@ def train_rbm(rbm: RBM, trainer, x: np.ndarray, epochs: int, batch_size: int, k:
             rbm.cd_loss(v_data, v_neg).backward()
             trainer.update()
         history.append(rbm.reconstruction_error(x))
-        if callback:
-            callback(epoch, rbm)
     return history
 
 
 def main(argv=None):
     p = base_parser(__doc__.split("\n")[0])
     p.add_argument("--hidden", type=int, default=16, help="hidden units (exact log-likelihood up to ~22)")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=20)
-    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--k", type=int, default=1, help="Gibbs steps per update")
     p.add_argument("--pcd", action="store_true", help="persistent CD instead of CD-k")
+    p.add_argument("--chains", type=int, default=100, help="persistent chains for PCD")
+    p.add_argument("--decay", action=argparse.BooleanOptionalAction, default=True,
+                   help="decay the learning rate linearly to 0")
     p.add_argument("--ais-runs", type=int, default=100)
     p.add_argument("--ais-betas", type=int, default=10000)
     args = p.parse_args(argv)
@@ -184,10 +191,12 @@ def main(argv=None):
     log_odds = np.log(mean / (1 - mean))
     pc = dy.ParameterCollection()
     rbm = RBM(64, args.hidden, pc, visible_bias=log_odds)
-    trainer = dy.MomentumSGDTrainer(pc, args.lr, 0.9)
+    trainer = dy.MomentumSGDTrainer(pc, args.lr, args.momentum)
     name = f"{'PCD' if args.pcd else 'CD'}-{args.k}"
+    tag = f"{name}_h{args.hidden}"
     recon = train_rbm(rbm, trainer, x_train.astype(np.float64), args.epochs, args.batch_size, args.k,
-                      args.pcd, rng, args.quiet, desc=name)
+                      args.pcd, rng, args.quiet, desc=name, n_chains=args.chains,
+                      decay=args.decay)
     log_z_ais, half = ais_log_z(rbm, log_odds, rng, args.ais_runs, args.ais_betas)
     rows = [("training", f"{name}, {args.hidden} hidden, {args.epochs} epochs"),
             ("recon. error (train) first/last epoch", f"{recon[0]:.3f} / {recon[-1]:.3f}"),
@@ -201,7 +210,7 @@ def main(argv=None):
                  ("train log-likelihood (exact)", mean_log_likelihood(rbm, x_train, log_z))]
     samples = rbm.gibbs((rng.random((12, 64)) < 0.5).astype(np.float64), 1000, rng)
     png = save_image_grid([x_test[:12], rbm.visible_probs(rbm.hidden_probs(x_test[:12])), samples],
-                          args.out / f"rbm_{name}.png", ["data", "reconstruction", "samples (1000 Gibbs steps)"])
+                          args.out / f"rbm_{tag}.png", ["data", "reconstruction", "samples (1000 Gibbs steps)"])
     rows.append(("figure", png))
     print_report("RBM on binarised 8x8 digits", rows)
     return dict(rows)

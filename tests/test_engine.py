@@ -282,3 +282,26 @@ def test_affine_transform_with_many_products():
     assert y.value() == [60.0, 60.0]
     dy.sum_elems(y).backward(full=True)
     assert np.allclose(pairs[-1].gradient(), 2.0)
+
+
+def test_weight_used_many_times_gets_every_outer_product(pc):
+    """The deferred rank-1 terms of a reused weight are all applied (one GEMM)."""
+    W = pc.add_parameters((3, 2))
+    Wv = W.as_array().astype(np.float64)
+    xs = [np.array([1.0, -0.5]) * (k + 1) for k in range(5)]
+    dy.renew_cg()
+    outs = [dy.tanh(W * dy.inputVector(list(x))) for x in xs]
+    M = dy.inputTensor(np.ones((3, 2)))
+    loss = dy.esum([dy.sum_elems(o) for o in outs]) + dy.sum_elems(dy.cmult(M, W))
+    loss.backward()
+    expected = sum(np.outer(1 - np.tanh(Wv @ x) ** 2, x) for x in xs) + 1.0
+    np.testing.assert_allclose(W.grad_as_array(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_input_matrix_gradient_with_deferred_products():
+    dy.renew_cg()
+    A = dy.inputTensor(np.arange(6.0).reshape(3, 2))
+    xs = [dy.inputVector([1.0, 2.0]), dy.inputVector([0.5, -1.0])]
+    loss = dy.esum([dy.sum_elems(A * x) for x in xs])
+    loss.backward(full=True)
+    np.testing.assert_allclose(A.gradient(), np.outer(np.ones(3), [1.5, 1.0]))

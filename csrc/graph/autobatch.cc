@@ -228,6 +228,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   }
   if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
   grads_[from].arr().setConstant(1.f);
+  outer_slot_.clear();  // groups already turn a shared weight's gradient into one GEMM
 
   std::vector<Tensor> xs;
   for (size_t gi = groups_.size(); gi-- > 0;) {

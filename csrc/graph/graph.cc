@@ -101,14 +101,47 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     std::memset(g.v, 0, sizeof(float) * n.dim.size());
   }
   grads_[from].arr().setConstant(1.f);
+  outer_slot_.assign(from + 1, -1);
+  outer_used_ = 0;
   std::vector<Tensor> xs;
   for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
+}
+
+void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) {
+  if (current_target_ >= outer_slot_.size() || grads_[current_target_].v != dA.v) {
+    dA.mat().noalias() += VecMap(u.v, u.d.size()) * VecMap(v.v, v.d.size()).transpose();
+    return;
+  }
+  int32_t& slot = outer_slot_[current_target_];
+  if (slot < 0) {
+    slot = static_cast<int32_t>(outer_used_++);
+    if (outer_pending_.size() < outer_used_) outer_pending_.resize(outer_used_);
+    outer_pending_[slot].clear();
+  }
+  outer_pending_[slot].push_back({u.v, v.v});
+}
+
+void ComputationGraph::flush_outer_products(uint32_t j) {
+  if (j >= outer_slot_.size() || outer_slot_[j] < 0) return;
+  auto& terms = outer_pending_[outer_slot_[j]];
+  outer_slot_[j] = -1;
+  Tensor& dA = grads_[j];
+  const unsigned m = dA.d.rows(), n = dA.d.size() / m, K = static_cast<unsigned>(terms.size());
+  outer_u_.resize(size_t(m) * K);
+  outer_v_.resize(size_t(n) * K);
+  for (unsigned k = 0; k < K; ++k) {
+    std::memcpy(outer_u_.data() + size_t(k) * m, terms[k].u, sizeof(float) * m);
+    std::memcpy(outer_v_.data() + size_t(k) * n, terms[k].v, sizeof(float) * n);
+  }
+  dA.mat().noalias() += MatMap(outer_u_.data(), m, K) * MatMap(outer_v_.data(), n, K).transpose();
+  terms.clear();
 }
 
 void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   const Node& n = nodes[j];
   Tensor& dy = grads_[j];
   if (!dy.v) return;
+  flush_outer_products(j);  // every user of j has run: its gradient is complete
   const OpImpl& impl = op_impl(n.op);
   const uint32_t* a = args(n);
   xs.resize(n.nargs);
@@ -116,8 +149,10 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   for (unsigned k = 0; k < n.nargs; ++k) {
     Tensor& dx = grads_[a[k]];
     if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    current_target_ = a[k];
     impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
   }
+  current_target_ = UINT32_MAX;
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
     impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);

@@ -76,6 +76,12 @@ class ComputationGraph {
     uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
   } batch_stats;
 
+  // dA += u v^T for the gradient being accumulated now (u, v single columns).
+  // Deferred: all such pairs aimed at one node are applied together, as one
+  // GEMM [u_1..u_K][v_1..v_K]^T, just before that node's own backward runs —
+  // a weight used K times costs one GEMM instead of K rank-1 passes over it.
+  void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v);
+
   // Hook run when backward has accumulated into a parameter gradient
   // (argument: the parameter storage pointer). Used by wait-free distribution.
   std::function<void(void*)> on_param_grad;
@@ -84,6 +90,19 @@ class ComputationGraph {
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);
   void backward_node(uint32_t j, std::vector<Tensor>& xs);
+  void flush_outer_products(uint32_t j);
+
+  struct OuterFactor {
+    const float* u;
+    const float* v;
+  };
+  // Pending rank-1 terms per target node (index into outer_pending_), and the
+  // node whose gradient the op being run is accumulating into.
+  std::vector<int32_t> outer_slot_;
+  std::vector<std::vector<OuterFactor>> outer_pending_;
+  uint32_t outer_used_ = 0;
+  uint32_t current_target_ = UINT32_MAX;
+  std::vector<float> outer_u_, outer_v_;
   void forward_batched(uint32_t upto);
   void backward_batched(uint32_t from, bool full);
 

@@ -14,6 +14,7 @@ void bind_graph(py::module_& m);
 void bind_ops_core(py::module_& m);  // inputs, arithmetic, element-wise, matmul
 void bind_params(py::module_& m);
 void bind_trainers(py::module_& m);
+void bind_distributed(py::module_& m);  // gradient hook and sufficient factors
 // Op families add their own bind_<family>() here and in module.cc.
 
 // Dim <-> Python (tuple of axes, batch).

@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_ops_core(m);
   dg::py_bind::bind_params(m);
   dg::py_bind::bind_trainers(m);
+  dg::py_bind::bind_distributed(m);
 }

@@ -61,7 +61,7 @@ void copy_into(std::vector<float>& dst, const py::object& src, const Dim& d, con
 void bind_params(py::module_& m) {
   py::class_<ParameterStorage, ParamPtr>(m, "Parameters", "A parameter tensor owned by a ParameterCollection.")
       .def("name", [](const ParameterStorage& p) { return p.name; })
-      .def("shape", [](const ParameterStorage& p) { return dim_to_py(p.dim)[0]; })
+      .def("shape", [](const ParameterStorage& p) { return py::tuple(dim_to_py(p.dim)[0]); })
       .def("dim", [](const ParameterStorage& p) { return dim_to_py(p.dim); })
       .def("as_array", [](const ParameterStorage& p) { return param_array(p.values, p.dim); })
       .def("grad_as_array", [](const ParameterStorage& p) { return param_array(p.grad, p.dim); })

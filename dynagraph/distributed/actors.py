@@ -1,6 +1,6 @@
 """Ray wrappers: each logic class becomes an actor through a small factory.
 
-Servers and workers restart automatically (``max_restarts=-1``): a server
+Servers and workers restart automatically (up to ``MAX_RESTARTS`` times): a server
 reloads its last atomic checkpoint in ``__init__``; a worker rejoins at its
 clock and pulls fresh parameters. ``RayTransport`` is the "ray" backend of
 the worker's transport interface.
@@ -157,8 +157,11 @@ class WorkerActor:
         return self.core.clock
 
 
+MAX_RESTARTS = 10  # per actor; a failing constructor must not restart forever
+
+
 def make_server(name: str, **options):
-    return ray.remote(ShardServer).options(name=name, max_restarts=-1, num_cpus=0, **options)
+    return ray.remote(ShardServer).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
 
 
 def make_coordinator(name: str):
@@ -166,4 +169,4 @@ def make_coordinator(name: str):
 
 
 def make_worker(name: str, num_cpus: float):
-    return ray.remote(WorkerActor).options(name=name, max_restarts=-1, max_concurrency=2, num_cpus=num_cpus)
+    return ray.remote(WorkerActor).options(name=name, max_restarts=MAX_RESTARTS, max_concurrency=2, num_cpus=num_cpus)

@@ -138,8 +138,11 @@ class Trainer:
                 try:
                     reports[r] = ray.get(ref)
                     del pending[r]
-                except RayActorError:  # the worker died: Ray restarts it; ask it to go on
+                except RayActorError as e:  # the worker died: Ray restarts it; ask it to go on
                     restarts += 1
+                    if restarts > 2 * self.n_workers + 3 or getattr(e, "actor_init_failed", False) \
+                            or "creation task" in str(e):
+                        raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
                     pending[r] = self.worker_handles[r].run.remote(target)
             if faults and min(ray.get(self.coordinator.clocks.remote())) >= faults[0][2]:
                 kind, index, _ = faults.pop(0)

@@ -6,7 +6,7 @@ evaluated lazily by ``value()`` and differentiated by ``backward()``.
 """
 from __future__ import annotations
 
-from . import _core
+from . import _config, _core
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import Expression, cg_checkpoint, cg_revert, cg_version
 from .expressions import *  # noqa: F401,F403
@@ -15,6 +15,9 @@ from .params import *  # noqa: F401,F403
 from .params import __all__ as _params_all
 from .trainers import *  # noqa: F401,F403
 from .trainers import __all__ as _trainers_all
+from .builders import *  # noqa: F401,F403
+from .builders import __all__ as _builders_all
+from .serialize import load, save
 
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
@@ -25,6 +28,18 @@ _ENGINE_FUNCTIONS = [
     "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
     "lgamma", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "floor", "ceil", "round", "nobackprop", "flip_gradient", "scale_gradient",
+    # softmax / losses
+    "softmax", "log_softmax", "logsumexp", "logsumexp_dim", "pickneglogsoftmax", "pickneglogsoftmax_batch",
+    "hinge", "hinge_batch", "hinge_dim", "binary_log_loss", "squared_distance", "squared_norm", "l1_distance",
+    "l2_norm", "huber_distance", "poisson_loss", "pairwise_rank_loss",
+    # reductions
+    "sum_elems", "sum_batches", "sum_dim", "max_dim", "min_dim", "cumsum", "argmax", "moment_elems", "moment_dim",
+    "moment_batches", "std_elems", "std_dim", "std_batches",
+    # structure
+    "pick", "pick_batch", "pick_batch_elem", "pick_batch_elems", "pickrange", "pick_range", "select_rows",
+    "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
+    # dropout and noise
+    "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros
@@ -62,7 +77,14 @@ _CG = ComputationGraph()
 
 
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False, autobatching=None) -> ComputationGraph:
-    """Starts a new graph; expressions built before become stale."""
+    """Starts a new graph; expressions built before become stale.
+
+    autobatching: True/False switches the autobatching executor (as DyNet's
+    ``--dynet-autobatch``); None keeps the current setting.
+    """
+    _config.ensure_initialized()
+    if autobatching is not None:
+        _core.set_autobatch(bool(autobatching))
     _core.renew_cg()
     return _CG
 
@@ -79,4 +101,4 @@ def forward(expressions) -> None:
 __all__ = sorted(set(
     ["Expression", "ComputationGraph", "renew_cg", "cg", "cg_version", "cg_checkpoint", "cg_revert", "forward",
      "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes"]
-    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all))
+    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load"]))

@@ -69,6 +69,7 @@ def init(seed: int | None = None, autobatch: bool | None = None, mem=None, devic
         _core.set_seed(settings.seed if settings.seed else int(np.random.SeedSequence().entropy % (2**32)))
     if autobatch is not None:
         settings.autobatch = bool(int(autobatch))
+        _core.set_autobatch(settings.autobatch)
     if mem is not None:
         settings.mem = _parse_mem(mem)
         if settings.mem > 0:

@@ -2,12 +2,15 @@
 (no backward of their own) and DyNet's operator conveniences."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import _core
 from ._core import Expression, LookupParameters, Parameters
 
-__all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr"]
+__all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr",
+           "mean_elems", "mean_dim", "mean_batches"]
 
 
 def vecInput(dim: int) -> Expression:
@@ -51,41 +54,114 @@ def average(xs) -> Expression:
     return _core.esum(xs) * (1.0 / len(xs))
 
 
+def mean_elems(x: Expression) -> Expression:
+    """Mean of all elements of each batch element: shape (1,), batch kept."""
+    axes, _ = x.dim()
+    return _core.sum_elems(x) * (1.0 / float(np.prod(axes)))
+
+
+def mean_dim(x: Expression, d, b: bool = False, n: int = 0) -> Expression:
+    """Mean over the axes in ``d`` (removed from the shape) and, when ``b``, over the batch.
+
+    ``n > 0`` replaces the divisor (useful with masked, zero-padded inputs), as in DyNet.
+    """
+    axes = [int(d)] if isinstance(d, (int, np.integer)) else [int(a) for a in d]
+    total = _core.sum_dim(x, axes, b)  # validates the axes
+    if n > 0:
+        count = n
+    else:
+        shape, batch = x.dim()
+        count = int(np.prod([shape[a] for a in axes])) * (batch if b else 1)
+    return total * (1.0 / count)
+
+
+def mean_batches(x: Expression) -> Expression:
+    """Mean over the batch: same shape, batch 1."""
+    return _core.sum_batches(x) * (1.0 / x.dim()[1])
+
+
 def parameter_expr(p: Parameters, update: bool = True) -> Expression:
     return p.expr(update)
 
 
-# ---- operators on Parameters (DyNet >= 2.1 lets them stand for expressions)
-def _install_parameter_operators() -> None:
+# ---- conveniences on parameters that need no C++ fast path
+def _install_parameter_methods() -> None:
     def lift(name):
-        def op(self, *args):
+        def method(self, *args):
             return getattr(_core.parameter(self), name)(*args)
-        op.__name__ = name
-        return op
+        method.__name__ = name
+        method.__doc__ = f"Expression.{name} of this parameter's node in the current graph."
+        return method
 
-    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-                 "__rtruediv__", "__neg__"):
-        setattr(Parameters, name, lift(name))
     for name in ("value", "npvalue", "scalar_value", "vec_value", "forward", "backward", "gradient"):
         if not hasattr(Parameters, name):
             setattr(Parameters, name, lift(name))
 
-    # Expression (op) Parameters: convert the right operand.
-    for name in ("__add__", "__sub__", "__mul__", "__truediv__"):
-        base = getattr(Expression, name)
-
-        def op(self, other, _base=base):
-            if isinstance(other, Parameters):
-                other = _core.parameter(other)
-            return _base(self, other)
-        setattr(Expression, name, op)
+    base_getitem = LookupParameters.__getitem__
 
     def lookup_getitem(self, i):
         if isinstance(i, (list, tuple, np.ndarray)):
-            return _core.lookup_batch(self, list(i))
-        return _core.lookup(self, i)
+            return _core.lookup_batch(self, [int(k) for k in i])
+        return base_getitem(self, i)
     LookupParameters.__getitem__ = lookup_getitem
-    LookupParameters.batch = lambda self, i: _core.lookup_batch(self, list(i))
+
+    def rows_as_array(self, rows):
+        """The given rows as one array of shape (len(rows), *row_shape)."""
+        return np.stack([self.row_as_array(int(r)) for r in rows])
+    LookupParameters.rows_as_array = rows_as_array
+    LookupParameters.batch = lambda self, i: _core.lookup_batch(self, [int(k) for k in i])
 
 
-_install_parameter_operators()
+_install_parameter_methods()
+
+
+# ---- indexing: x[i], x[i:j], x[i:j:k], x[i, j:k, ...] (DyNet's Expression.__getitem__)
+def _expression_getitem(self: Expression, key) -> Expression:
+    """Indexes the axes of an expression (not the batch) as NumPy does.
+
+    An int picks one position and removes that axis (``x[1]`` on a 3x4 matrix is
+    its second row, shape (4,)); negative ints count from the end. A slice keeps
+    the axis (``x[0:2]`` is shape (2, 4)); steps > 1 are allowed. A tuple indexes
+    several axes at once (``x[:, 1]`` is the second column). Every batch element
+    is indexed the same way.
+    """
+    axes = self.dim()[0]
+    items = key if isinstance(key, tuple) else (key,)
+    if len(items) > len(axes):
+        raise IndexError(f"too many indices ({len(items)}) for an expression of shape {tuple(axes)}")
+    picks, strides, starts, stops, sliced = [], [], [], [], []
+    for axis, item in enumerate(items):
+        n = axes[axis]
+        if isinstance(item, slice):
+            start, stop, step = item.indices(n)
+            if step < 1:
+                raise ValueError(f"Expression slices need a positive step, got {step}")
+            if stop <= start:
+                raise ValueError(f"empty slice {item} of axis {axis} (length {n}): expressions cannot be empty")
+            if (start, stop, step) != (0, n, 1):
+                sliced.append(axis)
+        else:
+            try:
+                i = operator.index(item)
+            except TypeError:
+                raise TypeError("Expression indices must be ints, slices or a tuple of them, got "
+                                f"{type(item).__name__}") from None
+            if not -n <= i < n:
+                raise IndexError(f"index {i} out of range for axis {axis} of length {n}")
+            picks.append((axis, i % n))
+            start, stop, step = 0, n, 1
+        strides.append(step)
+        starts.append(start)
+        stops.append(stop)
+    x = self
+    if len(sliced) == 1 and strides[sliced[0]] == 1:
+        a = sliced[0]
+        x = _core.pick_range(x, starts[a], stops[a], a)
+    elif sliced:
+        x = _core.strided_select(x, strides, starts, stops)
+    for axis, i in reversed(picks):  # highest axis first: lower axis numbers stay valid
+        x = _core.pick(x, i, axis)
+    return x
+
+
+Expression.__getitem__ = _expression_getitem

@@ -1,7 +1,6 @@
 """Tests for dynagraph.data (pure Python: trees, readers, Vocab, ListOps)."""
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -349,16 +348,14 @@ def test_listops_generation_properties():
     assert set(counts) == set(range(10)) and max(counts.values()) <= 300
 
 
-def test_listops_deterministic_and_fast():
+def test_listops_deterministic():
     a = generate_listops(500, seed=3)
     b = generate_listops(500, seed=3)
     c = generate_listops(500, seed=4)
     assert [e.text for e in a] == [e.text for e in b]
     assert [e.text for e in a] != [e.text for e in c]
     assert all(e.tree.height() <= 4 for e in a)
-    start = time.perf_counter()
     assert len(generate_listops(10000, seed=1)) == 10000
-    assert time.perf_counter() - start < 5.0
     unbalanced = generate_listops(200, seed=3, balance=False)
     assert all(e.answer == _reference_eval(e.text) for e in unbalanced)
 

@@ -66,8 +66,11 @@ void ComputationGraph::eval_node(uint32_t i) {
 
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
-  // Ops that allocate do so from fx_pool inside forward via the helper below.
-  while (evaluated_ <= upto) eval_node(evaluated_++);
+  if (autobatch) {
+    forward_batched(upto);
+  } else {
+    while (evaluated_ <= upto) eval_node(evaluated_++);
+  }
   return values_[upto];
 }
 
@@ -78,6 +81,15 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     throw ValueError("backward() needs a scalar expression (or a batch of scalars); got shape " +
                      top.dim.str());
   dx_pool.reset();
+  has_backward_ = true;
+  if (!full && !top.needs_grad) {  // no parameter below: nothing to differentiate (and no buffer for the seed)
+    grads_.assign(from + 1, Tensor());
+    return;
+  }
+  if (autobatch && group_nodes_.size() == evaluated_) {  // every node ran in a recorded group
+    backward_batched(from, full);
+    return;
+  }
   grads_.assign(from + 1, Tensor());
   // Gradient buffers only for nodes that lead to a parameter (or all, when full).
   for (uint32_t j = 0; j <= from; ++j) {
@@ -89,27 +101,63 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     std::memset(g.v, 0, sizeof(float) * n.dim.size());
   }
   grads_[from].arr().setConstant(1.f);
-  has_backward_ = true;
+  outer_slot_.assign(from + 1, -1);
+  outer_used_ = 0;
   std::vector<Tensor> xs;
-  for (uint32_t j = from + 1; j-- > 0;) {
-    const Node& n = nodes[j];
-    Tensor& dy = grads_[j];
-    if (!dy.v) continue;
-    const OpImpl& impl = op_impl(n.op);
-    const uint32_t* a = args(n);
-    xs.resize(n.nargs);
-    for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
-    for (unsigned k = 0; k < n.nargs; ++k) {
-      Tensor& dx = grads_[a[k]];
-      if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
-      if (collect_factors && nodes[a[k]].op == OpId::parameter) record_factor(n, k, xs.data(), dy);
-      impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
-    }
-    if (n.nargs == 0 && n.needs_grad) {
-      // A parameter or lookup node: hand the gradient to its storage.
-      impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
-      if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup);
-    }
+  for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
+}
+
+void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) {
+  if (current_target_ >= outer_slot_.size() || grads_[current_target_].v != dA.v) {
+    dA.mat().noalias() += VecMap(u.v, u.d.size()) * VecMap(v.v, v.d.size()).transpose();
+    return;
+  }
+  int32_t& slot = outer_slot_[current_target_];
+  if (slot < 0) {
+    slot = static_cast<int32_t>(outer_used_++);
+    if (outer_pending_.size() < outer_used_) outer_pending_.resize(outer_used_);
+    outer_pending_[slot].clear();
+  }
+  outer_pending_[slot].push_back({u.v, v.v});
+}
+
+void ComputationGraph::flush_outer_products(uint32_t j) {
+  if (j >= outer_slot_.size() || outer_slot_[j] < 0) return;
+  auto& terms = outer_pending_[outer_slot_[j]];
+  outer_slot_[j] = -1;
+  Tensor& dA = grads_[j];
+  const unsigned m = dA.d.rows(), n = dA.d.size() / m, K = static_cast<unsigned>(terms.size());
+  outer_u_.resize(size_t(m) * K);
+  outer_v_.resize(size_t(n) * K);
+  for (unsigned k = 0; k < K; ++k) {
+    std::memcpy(outer_u_.data() + size_t(k) * m, terms[k].u, sizeof(float) * m);
+    std::memcpy(outer_v_.data() + size_t(k) * n, terms[k].v, sizeof(float) * n);
+  }
+  dA.mat().noalias() += MatMap(outer_u_.data(), m, K) * MatMap(outer_v_.data(), n, K).transpose();
+  terms.clear();
+}
+
+void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
+  const Node& n = nodes[j];
+  Tensor& dy = grads_[j];
+  if (!dy.v) return;
+  flush_outer_products(j);  // every user of j has run: its gradient is complete
+  const OpImpl& impl = op_impl(n.op);
+  const uint32_t* a = args(n);
+  xs.resize(n.nargs);
+  for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
+  for (unsigned k = 0; k < n.nargs; ++k) {
+    Tensor& dx = grads_[a[k]];
+    if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    if (collect_factors && nodes[a[k]].op == OpId::parameter) record_factor(n, k, xs.data(), dy);
+    current_target_ = a[k];
+    impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
+  }
+  current_target_ = UINT32_MAX;
+  if (n.nargs == 0 && n.needs_grad) {
+    // A parameter or lookup node: hand the gradient to its storage.
+    impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
+    if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup);
   }
 }
 
@@ -144,6 +192,8 @@ void ComputationGraph::clear() {
   float_data.clear();
   values_.clear();
   grads_.clear();
+  groups_.clear();
+  group_nodes_.clear();
   checkpoints_.clear();
   fx_pool.reset();
   dx_pool.reset();
@@ -156,7 +206,7 @@ void ComputationGraph::clear() {
 
 void ComputationGraph::checkpoint() {
   checkpoints_.push_back({nodes.size(), arg_pool.size(), int_data.size(), float_data.size(),
-                          evaluated_, fx_pool.mark(), scratch_pool.mark()});
+                          evaluated_, groups_.size(), fx_pool.mark(), scratch_pool.mark()});
 }
 
 void ComputationGraph::revert() {
@@ -170,6 +220,8 @@ void ComputationGraph::revert() {
   float_data.resize(c.floats);
   if (evaluated_ > c.evaluated) {
     evaluated_ = c.evaluated;
+    groups_.resize(c.groups);
+    group_nodes_.resize(groups_.empty() ? 0 : groups_.back().first + groups_.back().count);
     fx_pool.revert(c.fx);
     scratch_pool.revert(c.scratch);
   }

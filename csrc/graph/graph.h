@@ -38,7 +38,10 @@ class ComputationGraph {
   // ---- evaluation
   const Tensor& forward(uint32_t upto);      // evaluates nodes not yet computed, up to `upto`
   const Tensor& incremental_forward(uint32_t upto) { return forward(upto); }
-  void invalidate() { evaluated_ = 0; }      // next forward recomputes everything
+  void invalidate() {  // next forward recomputes everything
+    evaluated_ = 0;
+    groups_.clear();
+  }
   void backward(uint32_t from, bool full = false);
   const Tensor& value(uint32_t i) { return forward(i); }
   // Gradient of node i from the last backward (zeros if it got none).
@@ -65,6 +68,20 @@ class ComputationGraph {
 
   const uint32_t* args(const Node& n) const { return arg_pool.data() + n.arg0; }
   const Tensor& fx(uint32_t i) const { return values_[i]; }
+
+  // Autobatching: forward runs groups of same-signature ready nodes as one
+  // batched kernel, and backward runs the same groups in reverse (autobatch.cc).
+  bool autobatch = false;
+  struct BatchStats {
+    uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
+  } batch_stats;
+
+  // dA += u v^T for the gradient being accumulated now (u, v single columns).
+  // Deferred: all such pairs aimed at one node are applied together, as one
+  // GEMM [u_1..u_K][v_1..v_K]^T, just before that node's own backward runs —
+  // a weight used K times costs one GEMM instead of K rank-1 passes over it.
+  void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v);
+
 
   // Hook run when backward has accumulated into a parameter gradient.
   // Arguments: the storage (ParameterStorage* or, when is_lookup,
@@ -97,6 +114,33 @@ class ComputationGraph {
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);
   void record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy);
+  void backward_node(uint32_t j, std::vector<Tensor>& xs);
+  void flush_outer_products(uint32_t j);
+
+  struct OuterFactor {
+    const float* u;
+    const float* v;
+  };
+  // Pending rank-1 terms per target node (index into outer_pending_), and the
+  // node whose gradient the op being run is accumulating into.
+  std::vector<int32_t> outer_slot_;
+  std::vector<std::vector<OuterFactor>> outer_pending_;
+  uint32_t outer_used_ = 0;
+  uint32_t current_target_ = UINT32_MAX;
+  std::vector<float> outer_u_, outer_v_;
+  void forward_batched(uint32_t upto);
+  void backward_batched(uint32_t from, bool full);
+
+  // One executed batch: nodes run together through a node prototype whose
+  // batch count is the group size, over gathered inputs.
+  struct Group {
+    uint32_t first = 0, count = 0;  // span of group_nodes_
+    Node proto;
+    std::vector<Tensor> xs;  // batched arguments (shared ones keep batch 1)
+    Tensor y;                // all outputs, contiguous
+  };
+  std::vector<Group> groups_;
+  std::vector<uint32_t> group_nodes_;
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;
@@ -109,6 +153,7 @@ class ComputationGraph {
   struct Checkpoint {
     size_t nodes, args, ints, floats;
     uint32_t evaluated;
+    size_t groups;
     MemoryPool::Mark fx, scratch;
   };
   std::vector<Checkpoint> checkpoints_;

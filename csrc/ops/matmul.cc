@@ -51,9 +51,18 @@ void matmul_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
   y.arr().setZero();
   gemm_acc(xs[0], xs[1], y);
 }
-void matmul_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+// dA += dY B^T: a single column on each side is a rank-1 term, which the graph
+// collects per weight and applies as one GEMM (see add_outer_product).
+void grad_a(ComputationGraph& g, const Tensor& dY, const Tensor& B, Tensor& dA) {
+  if (dY.d.size() == dY.d.rows() && B.d.size() == B.d.rows() && dA.d.bd == 1)
+    g.add_outer_product(dA, dY, B);
+  else
+    gemm_grad_a(dY, B, dA);
+}
+
+void matmul_bwd(ComputationGraph& g, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
-  if (i == 0) gemm_grad_a(dy, xs[1], dx);
+  if (i == 0) grad_a(g, dy, xs[1], dx);
   else gemm_grad_b(xs[0], dy, dx);
 }
 
@@ -80,10 +89,10 @@ void affine_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y)
   }
   for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
 }
-void affine_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void affine_bwd(ComputationGraph& g, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
   if (i == 0) sum_to(dy, dx);
-  else if (i % 2 == 1) gemm_grad_a(dy, xs[i + 1], dx);
+  else if (i % 2 == 1) grad_a(g, dy, xs[i + 1], dx);
   else gemm_grad_b(xs[i - 1], dy, dx);
 }
 

@@ -59,7 +59,6 @@ void Trainer::update() {
       gscale = static_cast<float>(clip_threshold / norm);
     }
   }
-  before_update();
   const float decay = pc_->weight_decay;
   for (auto& p : params) {
     if (!p->updated || !p->nonzero_grad) continue;
@@ -94,6 +93,7 @@ void Trainer::update() {
     }
     p->clear_grad();
   }
+  after_update();
   ++updates;
 }
 
@@ -110,12 +110,13 @@ struct SGD : Trainer {
   }
 };
 
-// Learning rate moves along a triangle between lr_min and lr_max (Smith 2017).
+// Learning rate moves along a triangle between lr_min and lr_max (Smith 2017);
+// as DyNet, the rate for the next update is set after each update.
 struct CyclicalSGD : SGD {
   CyclicalSGD(std::shared_ptr<ParameterCollection> pc, float lo, float hi, float step, float gamma)
       : SGD(std::move(pc), lo), lr_min(lo), lr_max(hi), step_size(step), gamma(gamma) {}
   std::string kind() const override { return "CyclicalSGDTrainer"; }
-  void before_update() override {
+  void after_update() override {
     float e = static_cast<float>(updates);
     float cycle = std::floor(1.f + e / (2.f * step_size));
     float x = std::fabs(e / step_size - 2.f * cycle + 1.f);

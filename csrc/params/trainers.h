@@ -36,7 +36,7 @@ class Trainer {
   // `state` holds this rule's per-value slots (slots() * n floats), zero-initialised.
   virtual void rule(float* x, const float* g, float* state, size_t n, float gscale) = 0;
   virtual unsigned slots() const { return 0; }
-  virtual void before_update() {}
+  virtual void after_update() {}  // runs before `updates` is incremented
   std::shared_ptr<ParameterCollection> pc_;
 
  private:

@@ -79,39 +79,38 @@ py::list vec_of(const Tensor& t) {
 }  // namespace
 
 void bind_graph(py::module_& m) {
-  py::class_<Expression>(m, "Expression", "A node of the current computation graph.")
-      .def_readonly("vindex", &Expression::i)
-      .def_readonly("cg_version", &Expression::version)
-      .def("dim", [](const Expression& e) {
-        cg().check(e);
-        return dim_to_py(cg().nodes[e.i].dim);
-      }, "Shape as ((axes...), batch).")
-      .def("value", [](const Expression& e, bool recalculate) -> py::object {
-        const Tensor& t = value_of(e, recalculate);
-        if (t.d.size() == 1) return py::float_(t.v[0]);
-        if (t.d.nd == 1) return vec_of(t);
-        return to_numpy(t);
-      }, py::arg("recalculate") = false,
-         "float for a scalar, list for a vector (batch elements concatenated), else npvalue().")
-      .def("npvalue", [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); },
-           py::arg("recalculate") = false)
-      .def("scalar_value", [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); },
-           py::arg("recalculate") = false)
-      .def("vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); },
-           py::arg("recalculate") = false)
-      .def("forward", [](const Expression& e, bool recalculate) { value_of(e, recalculate); },
-           py::arg("recalculate") = false)
-      .def("backward", [](const Expression& e, bool full) {
-        cg().check(e);
-        cg().backward(e.i, full);
-      }, py::arg("full") = false)
-      .def("gradient", [](const Expression& e) {
-        cg().check(e);
-        return to_numpy(cg().gradient(e.i));
-      })
-      .def("__repr__", [](const Expression& e) {
-        return "<Expression node " + std::to_string(e.i) + " of graph " + std::to_string(e.version) + ">";
-      });
+  init_expr_type(m);
+  py::handle E = m.attr("Expression");
+  def_method(E, "dim", [](const Expression& e) {
+    cg().check(e);
+    return dim_to_py(cg().nodes[e.i].dim);
+  }, "Shape as ((axes...), batch).");
+  def_method(E, "value", [](const Expression& e, bool recalculate) -> py::object {
+    const Tensor& t = value_of(e, recalculate);
+    if (t.d.size() == 1) return py::float_(t.v[0]);
+    if (t.d.nd == 1) return vec_of(t);
+    return to_numpy(t);
+  }, py::arg("recalculate") = false,
+     "float for a scalar, list for a vector (batch elements concatenated), else npvalue().");
+  def_method(E, "npvalue", [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); },
+             py::arg("recalculate") = false, "Value as a NumPy array: the axes, plus the batch as a last axis if > 1.");
+  def_method(E, "scalar_value", [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); },
+             py::arg("recalculate") = false);
+  def_method(E, "vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); },
+             py::arg("recalculate") = false);
+  def_method(E, "forward", [](const Expression& e, bool recalculate) { value_of(e, recalculate); },
+             py::arg("recalculate") = false);
+  def_method(E, "backward", [](const Expression& e, bool full) {
+    cg().check(e);
+    cg().backward(e.i, full);
+  }, py::arg("full") = false, "Reverse-mode gradients of this scalar (summed over the batch).");
+  def_method(E, "gradient", [](const Expression& e) {
+    cg().check(e);
+    return to_numpy(cg().gradient(e.i));
+  });
+  def_method(E, "__repr__", [](const Expression& e) {
+    return "<Expression node " + std::to_string(e.i) + " of graph " + std::to_string(e.version) + ">";
+  });
 
   m.def("renew_cg", []() { cg().clear(); }, "Drops the current graph; expressions made before are stale.");
   m.def("cg_version", []() { return cg().version(); });
@@ -126,6 +125,13 @@ void bind_graph(py::module_& m) {
     }
     if (!es.empty()) cg().forward(top);
   });
+  m.def("set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
+  m.def("get_autobatch", []() { return cg().autobatch; });
+  m.def("autobatch_stats", []() {
+    auto& s = cg().batch_stats;
+    return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
+                    py::arg("scheduler_ns") = s.scheduler_ns);
+  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching).");
   m.def("set_seed", [](unsigned seed) { cg().rng.seed(seed); });
   m.def("set_initial_memory", [](size_t bytes) {
     cg().fx_pool.set_initial_bytes(bytes);

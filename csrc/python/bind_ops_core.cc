@@ -51,38 +51,29 @@ void bind_ops_core(py::module_& m) {
     return api::random(OpId::random_gumbel, dim_from(d, batch_size), mu, beta);
   }, py::arg("dim"), py::arg("mu") = 0.f, py::arg("beta") = 1.f, py::arg("batch_size") = 1);
 
-  // ---- arithmetic
-  m.def("cmult", [](E a, E b) { return bin(OpId::cmult, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("cdiv", [](E a, E b) { return bin(OpId::cdiv, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("pow", [](E a, E b) { return bin(OpId::pow, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("bmin", [](E a, E b) { return bin(OpId::bmin, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("bmax", [](E a, E b) { return bin(OpId::bmax, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("_add", [](E a, E b) { return bin(OpId::add, a, b); });
-  m.def("_sub", [](E a, E b) { return bin(OpId::sub, a, b); });
+  // ---- arithmetic (the operators live on the Expression type itself)
+#define DG_FAST_BINARY(NAME) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y)");
+  DG_FAST_BINARY(cmult) DG_FAST_BINARY(cdiv) DG_FAST_BINARY(pow) DG_FAST_BINARY(bmin) DG_FAST_BINARY(bmax)
+  DG_FAST_BINARY(dot_product) DG_FAST_BINARY(trace_of_product)
+#undef DG_FAST_BINARY
   m.def("esum", [](const std::vector<Expression>& xs) { return api::opn(OpId::sum, xs); }, py::arg("xs"));
   m.def("emax", [](const std::vector<Expression>& xs) { return api::opn(OpId::max, xs); }, py::arg("xs"));
-  m.def("_add_scalar", [](E x, float c) { return api::op1(OpId::add_scalar, x, c); });
-  m.def("_mul_scalar", [](E x, float c) { return api::op1(OpId::mul_scalar, x, c); });
 
   // ---- matmul family
   m.def("_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
   m.def("affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
         py::arg("exprs"));
-  m.def("dot_product", [](E a, E b) { return bin(OpId::dot_product, a, b); }, py::arg("x"), py::arg("y"));
-  m.def("transpose", [](E x) { return un(OpId::transpose, x); }, py::arg("x"));
-  m.def("inverse", [](E x) { return un(OpId::inverse, x); }, py::arg("x"));
-  m.def("logdet", [](E x) { return un(OpId::logdet, x); }, py::arg("x"));
-  m.def("trace_of_product", [](E a, E b) { return bin(OpId::trace_of_product, a, b); }, py::arg("x"), py::arg("y"));
+#define DG_FAST_UNARY(NAME) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)");
+  DG_FAST_UNARY(transpose) DG_FAST_UNARY(inverse) DG_FAST_UNARY(logdet)
 
   // ---- element-wise: plain unary functions, bound from one list
-#define DG_BIND_UNARY(NAME) m.def(#NAME, [](E x) { return un(OpId::NAME, x); }, py::arg("x"));
-  DG_BIND_UNARY(tanh) DG_BIND_UNARY(logistic) DG_BIND_UNARY(log_sigmoid) DG_BIND_UNARY(rectify)
-  DG_BIND_UNARY(selu) DG_BIND_UNARY(softsign) DG_BIND_UNARY(exp) DG_BIND_UNARY(log) DG_BIND_UNARY(sqrt)
-  DG_BIND_UNARY(square) DG_BIND_UNARY(cube) DG_BIND_UNARY(abs) DG_BIND_UNARY(erf) DG_BIND_UNARY(lgamma)
-  DG_BIND_UNARY(sin) DG_BIND_UNARY(cos) DG_BIND_UNARY(tan) DG_BIND_UNARY(asin) DG_BIND_UNARY(acos)
-  DG_BIND_UNARY(atan) DG_BIND_UNARY(sinh) DG_BIND_UNARY(cosh) DG_BIND_UNARY(asinh) DG_BIND_UNARY(acosh)
-  DG_BIND_UNARY(atanh) DG_BIND_UNARY(nobackprop) DG_BIND_UNARY(flip_gradient)
-#undef DG_BIND_UNARY
+  DG_FAST_UNARY(tanh) DG_FAST_UNARY(logistic) DG_FAST_UNARY(log_sigmoid) DG_FAST_UNARY(rectify)
+  DG_FAST_UNARY(selu) DG_FAST_UNARY(softsign) DG_FAST_UNARY(exp) DG_FAST_UNARY(log) DG_FAST_UNARY(sqrt)
+  DG_FAST_UNARY(square) DG_FAST_UNARY(cube) DG_FAST_UNARY(abs) DG_FAST_UNARY(erf) DG_FAST_UNARY(lgamma)
+  DG_FAST_UNARY(sin) DG_FAST_UNARY(cos) DG_FAST_UNARY(tan) DG_FAST_UNARY(asin) DG_FAST_UNARY(acos)
+  DG_FAST_UNARY(atan) DG_FAST_UNARY(sinh) DG_FAST_UNARY(cosh) DG_FAST_UNARY(asinh) DG_FAST_UNARY(acosh)
+  DG_FAST_UNARY(atanh) DG_FAST_UNARY(nobackprop) DG_FAST_UNARY(flip_gradient)
+#undef DG_FAST_UNARY
   m.def("elu", [](E x, float alpha) { return api::op1(OpId::elu, x, alpha); }, py::arg("x"), py::arg("alpha") = 1.f);
   m.def("silu", [](E x, float beta) { return api::op1(OpId::silu, x, beta); }, py::arg("x"), py::arg("beta") = 1.f);
   m.def("scale_gradient", [](E x, float lambd) { return api::op1(OpId::scale_gradient, x, lambd); },
@@ -94,24 +85,6 @@ void bind_ops_core(py::module_& m) {
   m.def("round", [](E x, const std::string& mode) { return api::op1(OpId::round, x, gradient_mode(mode)); },
         py::arg("x"), py::arg("gradient_mode") = "zero_gradient");
 
-  // ---- operators on Expression
-  auto cls = py::class_<Expression>(m.attr("Expression"));
-  cls.def("__add__", [](E a, E b) { return bin(OpId::add, a, b); }, py::is_operator())
-      .def("__add__", [](E a, float c) { return api::op1(OpId::add_scalar, a, c); }, py::is_operator())
-      .def("__radd__", [](E a, float c) { return api::op1(OpId::add_scalar, a, c); }, py::is_operator())
-      .def("__sub__", [](E a, E b) { return bin(OpId::sub, a, b); }, py::is_operator())
-      .def("__sub__", [](E a, float c) { return api::op1(OpId::add_scalar, a, -c); }, py::is_operator())
-      .def("__rsub__", [](E a, float c) { return api::op1(OpId::scalar_sub, a, c); }, py::is_operator())
-      .def("__mul__", [](E a, E b) { return bin(OpId::matmul, a, b); }, py::is_operator())
-      .def("__mul__", [](E a, float c) { return api::op1(OpId::mul_scalar, a, c); }, py::is_operator())
-      .def("__rmul__", [](E a, float c) { return api::op1(OpId::mul_scalar, a, c); }, py::is_operator())
-      .def("__truediv__", [](E a, E b) { return bin(OpId::cdiv, a, b); }, py::is_operator())
-      .def("__truediv__", [](E a, float c) {
-        if (c == 0.f) throw ValueError("division of an expression by zero");
-        return api::op1(OpId::mul_scalar, a, 1.f / c);
-      }, py::is_operator())
-      .def("__rtruediv__", [](E a, float c) { return api::op1(OpId::scalar_div, a, c); }, py::is_operator())
-      .def("__neg__", [](E a) { return un(OpId::negate, a); });
 }
 
 }  // namespace dg::py_bind

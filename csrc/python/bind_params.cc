@@ -61,7 +61,7 @@ void copy_into(std::vector<float>& dst, const py::object& src, const Dim& d, con
 void bind_params(py::module_& m) {
   py::class_<ParameterStorage, ParamPtr>(m, "Parameters", "A parameter tensor owned by a ParameterCollection.")
       .def("name", [](const ParameterStorage& p) { return p.name; })
-      .def("shape", [](const ParameterStorage& p) { return py::tuple(dim_to_py(p.dim)[0]); })
+      .def("shape", [](const ParameterStorage& p) { py::tuple t = dim_to_py(p.dim); return py::object(t[0]); })
       .def("dim", [](const ParameterStorage& p) { return dim_to_py(p.dim); })
       .def("as_array", [](const ParameterStorage& p) { return param_array(p.values, p.dim); })
       .def("grad_as_array", [](const ParameterStorage& p) { return param_array(p.grad, p.dim); })
@@ -183,9 +183,17 @@ void bind_params(py::module_& m) {
     return api::lookup(p, idx.data(), static_cast<unsigned>(idx.size()), true, update);
   }, py::arg("p"), py::arg("indices"), py::arg("update") = true);
 
-  // Parameters can stand wherever an Expression is expected (DyNet >= 2.1).
-  py::class_<Expression>(m.attr("Expression")).def(py::init([](ParameterStorage& p) { return api::parameter(p, true); }));
-  py::implicitly_convertible<ParameterStorage, Expression>();
+  // Parameters stand for their node wherever an Expression is expected (DyNet >= 2.1):
+  // the Expression type caster converts them, and they share Expression's operators.
+  install_operators(m.attr("Parameters"));
+  py::class_<LookupParameterStorage, LookupPtr>(m.attr("LookupParameters"))
+      .def("__getitem__", [](LookupParameterStorage& p, long index) {
+        if (index < 0 || index >= static_cast<long>(p.rows))
+          throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
+                           std::to_string(p.rows) + " rows");
+        int32_t i = static_cast<int32_t>(index);
+        return api::lookup(p, &i, 1, false, true);
+      });
 }
 
 }  // namespace dg::py_bind

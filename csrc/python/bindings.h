@@ -5,17 +5,30 @@
 #include <pybind11/stl.h>
 
 #include "graph/api.h"
+#include "python/expr_type.h"
 
 namespace py = pybind11;
 
 namespace dg::py_bind {
 
-void bind_graph(py::module_& m);
+void bind_graph(py::module_& m);  // creates Expression: call first
 void bind_ops_core(py::module_& m);  // inputs, arithmetic, element-wise, matmul
 void bind_params(py::module_& m);
 void bind_trainers(py::module_& m);
+void bind_softmax_loss(py::module_& m);  // softmax, log-softmax, losses
+void bind_reduce(py::module_& m);        // sums, moments, extrema, cumsum, argmax
 void bind_distributed(py::module_& m);  // gradient hook and sufficient factors
 // Op families add their own bind_<family>() here and in module.cc.
+void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
+void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
+
+// Adds a method (any pybind11-bindable callable) to a non-pybind11 type such as Expression.
+template <class F, class... Extra>
+void def_method(py::handle type, const char* name, F&& f, const Extra&... extra) {
+  py::cpp_function cf(std::forward<F>(f), py::name(name), py::is_method(type),
+                      py::sibling(py::getattr(type, name, py::none())), extra...);
+  py::setattr(type, name, cf);
+}
 
 // Dim <-> Python (tuple of axes, batch).
 Dim dim_from(const py::object& shape, long batch = 1);

@@ -21,5 +21,9 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_ops_core(m);
   dg::py_bind::bind_params(m);
   dg::py_bind::bind_trainers(m);
+  dg::py_bind::bind_softmax_loss(m);
+  dg::py_bind::bind_reduce(m);
+  dg::py_bind::bind_shape(m);
+  dg::py_bind::bind_noise(m);
   dg::py_bind::bind_distributed(m);
 }

@@ -19,6 +19,11 @@ def two_same(rng):
     return [s, s]
 
 
+def no_ties(rng, shape):
+    """k + [0, 0.2): x and y + 0.5 stay >= 0.3 apart, so min/max never switch within a finite-difference step."""
+    return (rng.integers(-2, 3, shape) + rng.uniform(0, 0.2, shape)).astype(np.float32)
+
+
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -76,14 +81,14 @@ SPECS += [
     OpSpec("cmult", dy.cmult, lambda r: [(2, 3), (1, 3)], lambda a, b: a * b, name="broadcast"),
     OpSpec("cdiv", dy.cdiv, two_same, lambda a, b: a / b, sample=positive),
     OpSpec("pow", dy.pow, two_same, lambda a, b: a ** b, sample=positive),
-    OpSpec("bmin", dy.bmin, two_same, np.minimum),
-    OpSpec("bmax", dy.bmax, two_same, np.maximum),
+    OpSpec("bmin", lambda a, b: dy.bmin(a, b + 0.5), two_same, lambda a, b: np.minimum(a, b + 0.5), sample=no_ties),
+    OpSpec("bmax", lambda a, b: dy.bmax(a, b + 0.5), two_same, lambda a, b: np.maximum(a, b + 0.5), sample=no_ties),
     OpSpec("add_scalar", lambda x: x + 1.5, vec, lambda x: x + 1.5),
     OpSpec("mul_scalar", lambda x: 2.5 * x, vec, lambda x: 2.5 * x),
     OpSpec("scalar_sub", lambda x: 1.5 - x, vec, lambda x: 1.5 - x),
     OpSpec("scalar_div", lambda x: 2.0 / x, vec, lambda x: 2.0 / x, sample=positive),
     OpSpec("sum", lambda a, b, c: dy.esum([a, b, c]), lambda r: [(3,)] * 3, lambda a, b, c: a + b + c),
-    OpSpec("max", lambda a, b: dy.emax([a, b]), two_same, np.maximum),
+    OpSpec("max", lambda a, b: dy.emax([a, b + 0.5]), two_same, lambda a, b: np.maximum(a, b + 0.5), sample=no_ties),
     OpSpec("matmul", lambda a, b: a * b, lambda r: [(3, 4), (4, 2)], lambda a, b: a @ b),
     OpSpec("matmul", lambda a, b: a * b, lambda r: [(3, 4), (4,)], lambda a, b: a @ b, name="matvec"),
     OpSpec("matmul", lambda a, b: a * b, lambda r: [(3, 4), (4,)], lambda a, b: a @ b, name="shared_weight",

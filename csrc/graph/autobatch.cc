@@ -1,0 +1,285 @@
+// The autobatching executor (Neubig, Goldberg & Dyer 2017, "On-the-fly
+// Operation Batching in Dynamic Computation Graphs").
+//
+// Forward keeps an agenda of ready nodes bucketed by batching signature (op,
+// attributes, shapes, and the identity of parameter arguments). It repeatedly
+// runs the bucket whose nodes have the lowest average depth, as one call of
+// the op with a batch count equal to the bucket size: arguments that all
+// nodes share (a weight matrix) stay batch 1, the others are gathered into one
+// contiguous batch (no copy when they already are, e.g. outputs of an earlier
+// group in the same order). Each node's value is a slice of the group output.
+// Backward replays the groups in reverse with the same prototypes, so a
+// shared weight's gradient is one GEMM over the whole group.
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "graph/graph.h"
+
+namespace dg {
+
+namespace {
+
+// How an op can join a batch. `plain`: forward/backward treat batch elements
+// independently and the op has no variable-length attribute. `per_element`:
+// the same, with an int attribute holding one index per batch element (a
+// group's indices are the members' indices in order). Everything else runs alone.
+enum class BatchKind { none, plain, per_element };
+
+BatchKind batch_kind(OpId op) {
+  switch (op) {
+    case OpId::lookup: case OpId::pick: case OpId::pickneglogsoftmax:
+      return BatchKind::per_element;
+    case OpId::add: case OpId::sub: case OpId::cmult: case OpId::cdiv: case OpId::pow:
+    case OpId::bmin: case OpId::bmax: case OpId::negate: case OpId::add_scalar:
+    case OpId::mul_scalar: case OpId::scalar_sub: case OpId::scalar_div: case OpId::sum:
+    case OpId::max: case OpId::matmul: case OpId::affine_transform: case OpId::dot_product:
+    case OpId::transpose: case OpId::trace_of_product:
+    case OpId::tanh: case OpId::logistic: case OpId::log_sigmoid: case OpId::rectify:
+    case OpId::elu: case OpId::selu: case OpId::silu: case OpId::softsign: case OpId::exp:
+    case OpId::log: case OpId::sqrt: case OpId::square: case OpId::cube: case OpId::abs:
+    case OpId::erf: case OpId::lgamma: case OpId::sin: case OpId::cos: case OpId::tan:
+    case OpId::asin: case OpId::acos: case OpId::atan: case OpId::sinh: case OpId::cosh:
+    case OpId::asinh: case OpId::acosh: case OpId::atanh: case OpId::floor: case OpId::ceil:
+    case OpId::round: case OpId::nobackprop: case OpId::flip_gradient: case OpId::scale_gradient:
+    case OpId::softmax: case OpId::log_softmax: case OpId::logsumexp: case OpId::logsumexp_dim:
+    case OpId::squared_distance: case OpId::l1_distance: case OpId::squared_norm: case OpId::l2_norm:
+    case OpId::sum_elems: case OpId::concatenate: case OpId::pick_range:
+      return BatchKind::plain;
+    default:
+      return BatchKind::none;
+  }
+}
+
+inline void mix(uint64_t& h, uint64_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
+inline uint64_t fbits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+uint64_t dim_hash(const Dim& d) {
+  uint64_t h = d.nd;
+  for (unsigned i = 0; i < d.nd; ++i) mix(h, d.d[i]);
+  mix(h, d.bd);
+  return h;
+}
+
+}  // namespace
+
+void ComputationGraph::forward_batched(uint32_t upto) {
+  auto t0 = std::chrono::steady_clock::now();
+  const uint32_t begin = evaluated_, end = upto + 1;
+  const uint32_t n = end - begin;
+  // Dependency counts and depths within [begin, end).
+  std::vector<uint32_t> pending(n, 0), depth(n, 0);
+  std::vector<uint32_t> users_start(n + 1, 0), users;
+  for (uint32_t j = begin; j < end; ++j) {
+    const uint32_t* a = args(nodes[j]);
+    for (unsigned k = 0; k < nodes[j].nargs; ++k)
+      if (a[k] >= begin) {
+        ++pending[j - begin];
+        ++users_start[a[k] - begin + 1];
+        if (depth[a[k] - begin] + 1 > depth[j - begin]) depth[j - begin] = depth[a[k] - begin] + 1;
+      }
+  }
+  for (uint32_t j = 0; j < n; ++j) users_start[j + 1] += users_start[j];
+  users.resize(users_start[n]);
+  {
+    std::vector<uint32_t> fill(users_start.begin(), users_start.end() - 1);
+    for (uint32_t j = begin; j < end; ++j) {
+      const uint32_t* a = args(nodes[j]);
+      for (unsigned k = 0; k < nodes[j].nargs; ++k)
+        if (a[k] >= begin) users[fill[a[k] - begin]++] = j;
+    }
+  }
+  // Signature of a node: equal signatures may run together.
+  auto signature = [&](uint32_t j) -> uint64_t {
+    const Node& nd = nodes[j];
+    const BatchKind kind = batch_kind(nd.op);
+    const bool alone = kind == BatchKind::none || nd.dim.bd != 1 ||
+                       (kind == BatchKind::plain && nd.naux != 0) ||
+                       (kind == BatchKind::per_element && nd.naux != 1);
+    if (alone) return (uint64_t(1) << 63) | j;
+    uint64_t h = static_cast<uint64_t>(nd.op);
+    mix(h, dim_hash(nd.dim));
+    mix(h, nd.nargs);
+    mix(h, nd.needs_grad);
+    mix(h, fbits(nd.f0));
+    mix(h, fbits(nd.f1));
+    mix(h, static_cast<uint32_t>(nd.i0));
+    mix(h, static_cast<uint32_t>(nd.i1));
+    if (nd.op == OpId::lookup) mix(h, reinterpret_cast<uintptr_t>(nd.ptr) ^ nd.naux);
+    const uint32_t* a = args(nd);
+    for (unsigned k = 0; k < nd.nargs; ++k) {
+      const Node& an = nodes[a[k]];
+      if (an.dim.bd != 1) return (uint64_t(1) << 63) | j;
+      // Parameter arguments are shared by the whole group; others are gathered.
+      if (an.op == OpId::parameter) mix(h, 0x5000000000000000ull | a[k]);
+      else mix(h, dim_hash(an.dim));
+    }
+    return h & ~(uint64_t(1) << 63);
+  };
+  struct Bucket {
+    std::vector<uint32_t> nodes;
+    uint64_t depth_sum = 0;
+  };
+  std::unordered_map<uint64_t, Bucket> agenda;
+  std::vector<uint64_t> sig(n);
+  auto push_ready = [&](uint32_t j) {
+    Bucket& b = agenda[sig[j - begin]];
+    b.nodes.push_back(j);
+    b.depth_sum += depth[j - begin];
+  };
+  for (uint32_t j = begin; j < end; ++j) sig[j - begin] = signature(j);
+  for (uint32_t j = begin; j < end; ++j)
+    if (pending[j - begin] == 0) push_ready(j);
+
+  auto t_sched = std::chrono::steady_clock::now() - t0;
+  std::vector<Tensor> single;
+  while (!agenda.empty()) {
+    auto t1 = std::chrono::steady_clock::now();
+    // Lowest average depth first: keeps the frontier of every sample moving together.
+    auto best = agenda.begin();
+    for (auto it = agenda.begin(); it != agenda.end(); ++it)
+      if (it->second.depth_sum * best->second.nodes.size() < best->second.depth_sum * it->second.nodes.size())
+        best = it;
+    std::vector<uint32_t> batch = std::move(best->second.nodes);
+    agenda.erase(best);
+    t_sched += std::chrono::steady_clock::now() - t1;
+
+    Group grp;
+    grp.first = static_cast<uint32_t>(group_nodes_.size());
+    grp.count = static_cast<uint32_t>(batch.size());
+    group_nodes_.insert(group_nodes_.end(), batch.begin(), batch.end());
+    if (batch.size() == 1) {
+      eval_node(batch[0]);
+      grp.proto = nodes[batch[0]];
+    } else {
+      const Node& first = nodes[batch[0]];
+      const unsigned N = static_cast<unsigned>(batch.size());
+      grp.proto = first;
+      grp.proto.dim.bd = N;
+      if (batch_kind(first.op) == BatchKind::per_element) {  // the members' indices, in order
+        grp.proto.aux0 = static_cast<uint32_t>(int_data.size());
+        grp.proto.naux = N;
+        for (uint32_t j : batch) int_data.push_back(int_data[nodes[j].aux0]);
+      }
+      grp.xs.resize(first.nargs);
+      for (unsigned k = 0; k < first.nargs; ++k) {
+        uint32_t a0 = args(first)[k];
+        bool shared = true, contiguous = true;
+        const Tensor& v0 = values_[a0];
+        const unsigned sz = v0.d.size();
+        for (unsigned b = 0; b < N; ++b) {
+          uint32_t ab = args(nodes[batch[b]])[k];
+          shared = shared && ab == a0;
+          contiguous = contiguous && values_[ab].v == v0.v + size_t(b) * sz;
+        }
+        Tensor& x = grp.xs[k];
+        x.d = v0.d;
+        if (shared) {
+          x.v = v0.v;
+          continue;
+        }
+        x.d.bd = N;
+        if (contiguous) {
+          x.v = v0.v;
+        } else {
+          x.v = fx_pool.allocate_floats(size_t(N) * sz);
+          for (unsigned b = 0; b < N; ++b)
+            std::memcpy(x.v + size_t(b) * sz, values_[args(nodes[batch[b]])[k]].v, sizeof(float) * sz);
+        }
+      }
+      grp.y.d = grp.proto.dim;
+      grp.y.v = nullptr;
+      op_impl(first.op).forward(*this, grp.proto, grp.xs.data(), grp.y);
+      const unsigned sz = first.dim.size();
+      for (unsigned b = 0; b < N; ++b) {
+        Tensor& yb = values_[batch[b]];
+        yb.d = nodes[batch[b]].dim;
+        yb.v = grp.y.v + size_t(b) * sz;
+      }
+    }
+    groups_.push_back(std::move(grp));
+    batch_stats.nodes += batch.size();
+    ++batch_stats.groups;
+    for (uint32_t j : batch)
+      for (uint32_t u = users_start[j - begin]; u < users_start[j - begin + 1]; ++u)
+        if (--pending[users[u] - begin] == 0) push_ready(users[u]);
+  }
+  evaluated_ = end;
+  batch_stats.scheduler_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t_sched).count();
+}
+
+void ComputationGraph::backward_batched(uint32_t from, bool full) {
+  // Gradient buffers, contiguous per group so a group's dy is one batch.
+  grads_.assign(evaluated_, Tensor());
+  for (const Group& grp : groups_) {
+    const Node& first = nodes[group_nodes_[grp.first]];
+    if (!(full || first.needs_grad)) continue;
+    const unsigned sz = first.dim.size();
+    float* block = dx_pool.allocate_floats(size_t(sz) * grp.count);
+    std::memset(block, 0, sizeof(float) * sz * grp.count);
+    for (unsigned b = 0; b < grp.count; ++b) {
+      uint32_t j = group_nodes_[grp.first + b];
+      grads_[j].d = nodes[j].dim;
+      grads_[j].v = block + size_t(b) * sz;
+    }
+  }
+  if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
+  grads_[from].arr().setConstant(1.f);
+  outer_slot_.clear();  // groups already turn a shared weight's gradient into one GEMM
+
+  std::vector<Tensor> xs;
+  for (size_t gi = groups_.size(); gi-- > 0;) {
+    const Group& grp = groups_[gi];
+    if (grp.count == 1) {
+      backward_node(group_nodes_[grp.first], xs);
+      continue;
+    }
+    const uint32_t* members = group_nodes_.data() + grp.first;
+    const Node& first = nodes[members[0]];
+    Tensor& dy0 = grads_[members[0]];
+    if (!dy0.v) continue;
+    Tensor dy(grp.proto.dim, dy0.v);
+    const OpImpl& impl = op_impl(first.op);
+    if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
+      if (first.needs_grad) {
+        impl.backward(*this, grp.proto, nullptr, grp.y, dy, 0, dy);
+        if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup);
+      }
+      continue;
+    }
+    for (unsigned k = 0; k < first.nargs; ++k) {
+      if (!(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+      const Tensor& x = grp.xs[k];
+      uint32_t a0 = args(first)[k];
+      if (x.d.bd == 1 && grp.proto.dim.bd > 1) {  // shared argument: the op sums over the group
+        if (grads_[a0].v) impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+        continue;
+      }
+      const unsigned sz = nodes[a0].dim.size();
+      bool any = false, contiguous = grads_[a0].v != nullptr;
+      for (unsigned b = 0; b < grp.count; ++b) {
+        const Tensor& gb = grads_[args(nodes[members[b]])[k]];
+        any = any || gb.v;
+        contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+      }
+      if (!any) continue;
+      if (contiguous) {
+        Tensor dx(x.d, grads_[a0].v);
+        impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
+        continue;
+      }
+      Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * grp.count));
+      std::memset(dx.v, 0, sizeof(float) * sz * grp.count);
+      impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
+      for (unsigned b = 0; b < grp.count; ++b) {
+        Tensor& gb = grads_[args(nodes[members[b]])[k]];
+        if (gb.v) VecMap(gb.v, sz) += VecMap(dx.v + size_t(b) * sz, sz);
+      }
+    }
+  }
+}
+
+}  // namespace dg

@@ -1,0 +1,265 @@
+#include "python/expr_type.h"
+
+#include <deque>
+#include <string>
+
+#include "graph/api.h"
+#include "params/parameter.h"
+
+namespace py = pybind11;
+
+namespace dg::py_bind {
+
+PyTypeObject* expr_type = nullptr;
+
+PyObject* new_expr(const Expression& e) {
+  auto* o = PyObject_New(ExprObject, expr_type);
+  if (o) o->e = e;
+  return reinterpret_cast<PyObject*>(o);
+}
+
+void set_error_from_current_exception() {
+  try {
+    throw;
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const IndexError& e) {
+    PyErr_SetString(PyExc_IndexError, e.what());
+  } catch (const IOError& e) {
+    PyErr_SetString(PyExc_OSError, e.what());
+  } catch (const ValueError& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const Error& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+}
+
+namespace {
+
+// Operand kinds for the number protocol.
+enum class Kind { expr, number, parameter, other };
+
+Kind kind_of(PyObject* o, Expression& e, float& c) {
+  if (is_expr(o)) {
+    e = expr_of(o);
+    return Kind::expr;
+  }
+  if (PyFloat_Check(o) || PyLong_Check(o)) {
+    double d = PyFloat_AsDouble(o);
+    if (d == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return Kind::other;
+    }
+    c = static_cast<float>(d);
+    return Kind::number;
+  }
+  py::handle h(o);
+  if (py::isinstance<ParameterStorage>(h)) {
+    e = api::parameter(h.cast<ParameterStorage&>(), true);
+    return Kind::expr;
+  }
+  return Kind::other;
+}
+
+// One implementation of the four operators; `rev` is the op for number (op) expr.
+template <OpId kExprExpr, class ScalarRight, class ScalarLeft>
+PyObject* binary_operator(PyObject* a, PyObject* b, ScalarRight right, ScalarLeft left) {
+  try {
+    Expression ea, eb;
+    float ca = 0.f, cb = 0.f;
+    Kind ka = kind_of(a, ea, ca);
+    if (ka == Kind::other) Py_RETURN_NOTIMPLEMENTED;
+    Kind kb = kind_of(b, eb, cb);
+    if (kb == Kind::other) Py_RETURN_NOTIMPLEMENTED;
+    if (ka == Kind::expr && kb == Kind::expr) return new_expr(api::op2(kExprExpr, ea, eb));
+    if (ka == Kind::expr && kb == Kind::number) return new_expr(right(ea, cb));
+    if (ka == Kind::number && kb == Kind::expr) return new_expr(left(ca, eb));
+    Py_RETURN_NOTIMPLEMENTED;
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+PyObject* nb_add(PyObject* a, PyObject* b) {
+  return binary_operator<OpId::add>(
+      a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, c); },
+      [](float c, const Expression& x) { return api::op1(OpId::add_scalar, x, c); });
+}
+PyObject* nb_sub(PyObject* a, PyObject* b) {
+  return binary_operator<OpId::sub>(
+      a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, -c); },
+      [](float c, const Expression& x) { return api::op1(OpId::scalar_sub, x, c); });
+}
+// Expression * Expression is a matrix product, as in DyNet.
+PyObject* nb_mul(PyObject* a, PyObject* b) {
+  return binary_operator<OpId::matmul>(
+      a, b, [](const Expression& x, float c) { return api::op1(OpId::mul_scalar, x, c); },
+      [](float c, const Expression& x) { return api::op1(OpId::mul_scalar, x, c); });
+}
+PyObject* nb_div(PyObject* a, PyObject* b) {
+  return binary_operator<OpId::cdiv>(
+      a, b,
+      [](const Expression& x, float c) {
+        if (c == 0.f) throw ValueError("division of an expression by zero");
+        return api::op1(OpId::mul_scalar, x, 1.f / c);
+      },
+      [](float c, const Expression& x) { return api::op1(OpId::scalar_div, x, c); });
+}
+PyObject* nb_neg(PyObject* a) {
+  try {
+    return new_expr(api::op1(OpId::negate, expr_of(a)));
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+void expr_dealloc(PyObject* self) {
+  PyTypeObject* tp = Py_TYPE(self);
+  tp->tp_free(self);
+  Py_DECREF(tp);
+}
+
+PyObject* get_vindex(PyObject* self, void*) { return PyLong_FromUnsignedLong(expr_of(self).i); }
+PyObject* get_version(PyObject* self, void*) { return PyLong_FromUnsignedLong(expr_of(self).version); }
+
+PyGetSetDef expr_getset[] = {
+    {"vindex", get_vindex, nullptr, "Index of the node in the graph.", nullptr},
+    {"cg_version", get_version, nullptr, "Version of the graph the node belongs to.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+// ---- fast module-level functions: self is an int holding the OpId.
+PyObject* fast_unary(PyObject* self, PyObject* arg) {
+  try {
+    auto op = static_cast<OpId>(PyLong_AsLong(self));
+    if (!is_expr(arg)) {
+      Expression e;
+      float c;
+      if (kind_of(arg, e, c) != Kind::expr) {
+        PyErr_Format(PyExc_TypeError, "expected an Expression, got %s", Py_TYPE(arg)->tp_name);
+        return nullptr;
+      }
+      return new_expr(api::op1(op, e));
+    }
+    return new_expr(api::op1(op, expr_of(arg)));
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+bool arg_expr(PyObject* o, Expression& e) {
+  float c;
+  if (kind_of(o, e, c) == Kind::expr) return true;
+  PyErr_Format(PyExc_TypeError, "expected an Expression, got %s", Py_TYPE(o)->tp_name);
+  return false;
+}
+
+PyObject* fast_binary(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    auto op = static_cast<OpId>(PyLong_AsLong(self));
+    PyObject* x = nargs > 0 ? args[0] : nullptr;
+    PyObject* y = nargs > 1 ? args[1] : nullptr;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; ++k) {
+      const char* key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+      PyObject* v = args[nargs + k];
+      if (key && std::string(key) == "x" && !x) x = v;
+      else if (key && std::string(key) == "y" && !y) y = v;
+      else {
+        PyErr_Format(PyExc_TypeError, "unexpected or repeated keyword argument '%s'", key ? key : "?");
+        return nullptr;
+      }
+    }
+    if (!x || !y || nargs > 2) {
+      PyErr_SetString(PyExc_TypeError, "expected two expressions (x, y)");
+      return nullptr;
+    }
+    Expression ex, ey;
+    if (!arg_expr(x, ex) || !arg_expr(y, ey)) return nullptr;
+    return new_expr(api::op2(op, ex, ey));
+  } catch (...) {
+    set_error_from_current_exception();
+    return nullptr;
+  }
+}
+
+std::deque<PyMethodDef> fast_defs;  // must outlive the module's functions
+
+}  // namespace
+
+void add_fast_op(py::module_& m, const char* name, OpId op, int arity, const char* doc) {
+  PyMethodDef def{};
+  def.ml_name = name;
+  def.ml_doc = doc;
+  if (arity == 1) {
+    def.ml_meth = fast_unary;
+    def.ml_flags = METH_O;
+  } else {
+    def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_binary));
+    def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+  }
+  fast_defs.push_back(def);
+  py::int_ id(static_cast<int>(op));
+  py::str modname = m.attr("__name__");
+  PyObject* f = PyCFunction_NewEx(&fast_defs.back(), id.ptr(), modname.ptr());
+  if (!f) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_steal<py::object>(f), true);
+}
+
+void init_expr_type(py::module_& m) {
+  static PyType_Slot slots[] = {
+      {Py_tp_dealloc, reinterpret_cast<void*>(expr_dealloc)},
+      {Py_tp_getset, expr_getset},
+      {Py_tp_doc, const_cast<char*>("A node of the current computation graph (stale after renew_cg()).")},
+      {Py_nb_add, reinterpret_cast<void*>(nb_add)},
+      {Py_nb_subtract, reinterpret_cast<void*>(nb_sub)},
+      {Py_nb_multiply, reinterpret_cast<void*>(nb_mul)},
+      {Py_nb_true_divide, reinterpret_cast<void*>(nb_div)},
+      {Py_nb_negative, reinterpret_cast<void*>(nb_neg)},
+      {0, nullptr},
+  };
+  static PyType_Spec spec = {"dynagraph._core.Expression", sizeof(ExprObject), 0,
+                             Py_TPFLAGS_DEFAULT, slots};
+  PyObject* t = PyType_FromSpec(&spec);
+  if (!t) throw py::error_already_set();
+  expr_type = reinterpret_cast<PyTypeObject*>(t);
+  m.add_object("Expression", py::reinterpret_borrow<py::object>(t));
+}
+
+void install_operators(py::handle type) {
+  auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());
+  if (!t->tp_as_number) throw Error("install_operators: type has no number protocol");
+  t->tp_as_number->nb_add = nb_add;
+  t->tp_as_number->nb_subtract = nb_sub;
+  t->tp_as_number->nb_multiply = nb_mul;
+  t->tp_as_number->nb_true_divide = nb_div;
+  PyType_Modified(t);
+}
+
+}  // namespace dg::py_bind
+
+namespace pybind11::detail {
+
+bool type_caster<dg::Expression>::load(handle src, bool convert) {
+  if (dg::py_bind::is_expr(src.ptr())) {
+    value = dg::py_bind::expr_of(src.ptr());
+    return true;
+  }
+  // Parameters stand for their node in the current graph (DyNet >= 2.1).
+  if (convert && isinstance<dg::ParameterStorage>(src)) {
+    value = dg::api::parameter(src.cast<dg::ParameterStorage&>(), true);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace pybind11::detail

@@ -1,0 +1,49 @@
+// dynagraph._core.Expression as a plain CPython type.
+//
+// Graph construction is the hot path: every op call returns a new Expression.
+// A pybind11 class costs a heap-allocated holder and generic overload
+// dispatch per call (~0.4 us); this type stores the node handle inline and
+// implements the arithmetic operators in the number protocol, so `W*h + b`
+// never leaves C. A pybind11 type caster lets every other binding take and
+// return dg::Expression as if it were a bound class.
+#pragma once
+#include <Python.h>
+
+#include <pybind11/pybind11.h>
+
+#include "graph/graph.h"
+
+namespace dg::py_bind {
+
+struct ExprObject {
+  PyObject_HEAD
+  Expression e;
+};
+
+extern PyTypeObject* expr_type;
+
+inline bool is_expr(PyObject* o) { return Py_TYPE(o) == expr_type || PyObject_TypeCheck(o, expr_type); }
+inline const Expression& expr_of(PyObject* o) { return reinterpret_cast<ExprObject*>(o)->e; }
+PyObject* new_expr(const Expression& e);
+
+// Creates the type and adds it to the module (call once, before other bindings).
+void init_expr_type(pybind11::module_& m);
+// Fast CPython-level functions for unary and binary ops without attributes.
+void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, const char* doc);
+// Gives another type (Parameters) the same +, -, *, / as Expression, in C.
+void install_operators(pybind11::handle type);
+// Sets the Python error for the exception being handled (dg errors, pybind11 errors).
+void set_error_from_current_exception();
+
+}  // namespace dg::py_bind
+
+namespace pybind11::detail {
+template <>
+struct type_caster<dg::Expression> {
+  PYBIND11_TYPE_CASTER(dg::Expression, const_name("Expression"));
+  bool load(handle src, bool convert);
+  static handle cast(const dg::Expression& e, return_value_policy, handle) {
+    return dg::py_bind::new_expr(e);
+  }
+};
+}  // namespace pybind11::detail

@@ -1,0 +1,249 @@
+"""LSTM builders with DyNet's parameter layouts.
+
+* :class:`VanillaLSTMBuilder` (also ``LSTMBuilder``, as in DyNet 2.x Python):
+  input, forget, output gates and candidate from one product; optional layer
+  normalisation; variational (per-sequence) dropout masks.
+* :class:`CompactVanillaLSTMBuilder`: the same cell and parameters.
+* :class:`SparseLSTMBuilder`: the vanilla cell with magnitude-pruning masks.
+* :class:`CoupledLSTMBuilder`: coupled input/forget gate and full peepholes.
+* :class:`FastLSTMBuilder`: DyNet's layout with (unused) diagonal peepholes.
+
+All states are (hidden_dim,) vectors with the batch size of the inputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from .rnn import _dropout_mask, _RNNBuilder
+
+__all__ = ["VanillaLSTMBuilder", "LSTMBuilder", "CompactVanillaLSTMBuilder", "SparseLSTMBuilder",
+           "CoupledLSTMBuilder", "FastLSTMBuilder"]
+
+_LN_EPS = 1e-8
+
+
+def _layer_norm(x, g, b, n: int):
+    """g ∘ (x - mean(x)) / sqrt(var(x) + eps) + b for x of shape (n,)."""
+    centered = x - _core.sum_elems(x) * (1.0 / n)
+    var = _core.sum_elems(_core.square(centered)) * (1.0 / n)
+    return _core.cmult(g, _core.cdiv(centered, _core.sqrt(var + _LN_EPS))) + b
+
+
+class VanillaLSTMBuilder(_RNNBuilder):
+    """Standard LSTM without peepholes::
+
+        [a_i; a_f; a_o; a_g] = W_x x + W_h h_{t-1} + b        (4H,)
+        i = σ(a_i)   f = σ(a_f + forget_bias)   o = σ(a_o)   g = tanh(a_g)
+        c_t = f ∘ c_{t-1} + i ∘ g        h_t = o ∘ tanh(c_t)
+
+    Per layer: W_x (4H, I), W_h (4H, H), b (4H,) (zeros).  With ``ln_lstm``,
+    W_x x and W_h h are layer-normalised and so is c_t inside the tanh; the six
+    gains/biases (4H, 4H, 4H, 4H, H, H: gains 1, biases 0) are made after the
+    layer's weights, in DyNet's order (h gain, h bias, x gain, x bias, c gain, c bias).
+
+    Dropout (``set_dropouts(d, d_h)``) is variational: one mask for x and one
+    for h per sequence, drawn by ``initial_state()``.
+    """
+
+    _name = "vanilla-lstm-builder"
+    _has_cell = True
+
+    def __init__(self, layers, input_dim, hidden_dim, model, ln_lstm: bool = False, forget_bias: float = 1.0):
+        self.ln_lstm, self.forget_bias = bool(ln_lstm), float(forget_bias)
+        self._ln = []
+        super().__init__(layers, input_dim, hidden_dim, model)
+        self._last_seq = None
+        self._ln_cache = (None, None)
+
+    def _make_layer(self, pc, in_dim, i):
+        H = self.hidden_dim
+        layer = (pc.add_parameters((4 * H, in_dim)), pc.add_parameters((4 * H, H)),
+                 pc.add_parameters((4 * H,), init=0.0))
+        if self.ln_lstm:
+            self._ln.append(tuple(pc.add_parameters((n,), init=float(v))
+                                  for n, v in ((4 * H, 1), (4 * H, 0), (4 * H, 1), (4 * H, 0), (H, 1), (H, 0))))
+        return layer
+
+    def _weights(self, p, layer):
+        return p[0], p[1]
+
+    def _ln_exprs(self, layer):
+        version = _core.cg_version()
+        if self._ln_cache[0] != version:
+            self._ln_cache = (version, [[_core.parameter(q) for q in group] for group in self._ln])
+        return self._ln_cache[1][layer]
+
+    # ---- dropout masks (variational)
+    def _new_masks(self, batch_size: int = 1):
+        if self.dropout_rate == 0.0 and self.dropout_rate_h == 0.0:
+            return None
+        masks = []
+        for layer in range(self.layers):
+            in_dim = self.input_dim if layer == 0 else self.hidden_dim
+            mx = _dropout_mask(in_dim, self.dropout_rate, batch_size) if self.dropout_rate else None
+            mh = _dropout_mask(self.hidden_dim, self.dropout_rate_h, batch_size) if self.dropout_rate_h else None
+            masks.append((mx, mh))
+        return masks
+
+    def initial_state(self, vecs=None, update: bool = True):
+        state = super().initial_state(vecs, update)
+        self._last_seq = state._seq
+        return state
+
+    def set_dropout_masks(self, batch_size: int = 1) -> None:
+        """Draws fresh masks (with ``batch_size`` samples) for the latest sequence."""
+        if self._last_seq is None:
+            raise RuntimeError(f"{type(self).__name__}.set_dropout_masks: call initial_state() first")
+        self._last_seq.masks = self._new_masks(int(batch_size))
+
+    # ---- the cell
+    def _cell(self, layer, x, h, c, p, seq):
+        H = self.hidden_dim
+        if seq.masks is not None:
+            mx, mh = seq.masks[layer]
+            if mx is not None:
+                x = _core.cmult(x, mx)
+            if mh is not None and h is not None:
+                h = _core.cmult(h, mh)
+        wx, wh = self._weights(p, layer)
+        if self.ln_lstm:
+            gh, bh, gx, bx, gc, bc = self._ln_exprs(layer)
+            a = _layer_norm(wx * x, gx, bx, 4 * H) + p[2]
+            if h is not None:
+                a = a + _layer_norm(wh * h, gh, bh, 4 * H)
+        elif h is None:
+            a = _core.affine_transform([p[2], wx, x])
+        else:
+            a = _core.affine_transform([p[2], wx, x, wh, h])
+        i = _core.logistic(_core.pickrange(a, 0, H))
+        af = _core.pickrange(a, H, 2 * H)
+        f = _core.logistic(af + self.forget_bias if self.forget_bias != 0.0 else af)
+        o = _core.logistic(_core.pickrange(a, 2 * H, 3 * H))
+        g = _core.tanh(_core.pickrange(a, 3 * H, 4 * H))
+        c_new = _core.cmult(i, g) if c is None else _core.cmult(f, c) + _core.cmult(i, g)
+        if self.ln_lstm:
+            gh, bh, gx, bx, gc, bc = self._ln_exprs(layer)
+            return _core.cmult(o, _core.tanh(_layer_norm(c_new, gc, bc, H))), c_new
+        return _core.cmult(o, _core.tanh(c_new)), c_new
+
+    @property
+    def spec(self):
+        return (self.layers, self.input_dim, self.hidden_dim, self.ln_lstm, self.forget_bias)
+
+
+LSTMBuilder = VanillaLSTMBuilder
+
+
+class CompactVanillaLSTMBuilder(VanillaLSTMBuilder):
+    """The vanilla LSTM cell and parameters under DyNet's compact builder's name
+    (DyNet fuses the gate computation into one node; here the engine's nodes are
+    already cheap).  ``set_weightnoise`` is accepted; noise is not applied."""
+
+    _name = "compact-vanilla-lstm-builder"
+
+    def __init__(self, layers, input_dim, hidden_dim, model):
+        super().__init__(layers, input_dim, hidden_dim, model)
+        self.weightnoise_std = 0.0
+
+    def set_weightnoise(self, std: float) -> None:
+        if std < 0:
+            raise ValueError(f"weight noise std must be >= 0, got {std}")
+        self.weightnoise_std = float(std)
+
+    @property
+    def spec(self):
+        return (self.layers, self.input_dim, self.hidden_dim)
+
+
+class SparseLSTMBuilder(VanillaLSTMBuilder):
+    """Vanilla LSTM whose weights are multiplied by 0/1 masks (Narang et al. 2017).
+
+    Per layer: W_x (4H, I), W_h (4H, H), b (4H,), mask_x (4H, I), mask_h (4H, H)
+    (DyNet's order).  Masks start at ones; ``set_sparsity(s)`` zeroes the
+    fraction ``s`` of each weight matrix's smallest-magnitude entries.
+    """
+
+    _name = "sparse-lstm-builder"
+
+    def _make_layer(self, pc, in_dim, i):
+        layer = super()._make_layer(pc, in_dim, i)
+        H = self.hidden_dim
+        return layer + (pc.add_parameters((4 * H, in_dim), init=1.0), pc.add_parameters((4 * H, H), init=1.0))
+
+    def _weights(self, p, layer):
+        mx = _core.const_parameter(self._params[layer][3])
+        mh = _core.const_parameter(self._params[layer][4])
+        return _core.cmult(p[0], mx), _core.cmult(p[1], mh)
+
+    def set_sparsity(self, percent: float) -> None:
+        """Masks out the ``percent`` (0..1) smallest-magnitude weights of every matrix."""
+        if not 0.0 <= percent < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {percent}")
+        for layer in self._params:
+            for w, m in ((layer[0], layer[3]), (layer[1], layer[4])):
+                values = np.abs(w.as_array())
+                k = int(values.size * percent)
+                mask = np.ones(values.size, dtype=np.float32)
+                mask[np.argsort(values, axis=None, kind="stable")[:k]] = 0.0
+                m.set_value(mask.reshape(values.shape))
+
+
+class CoupledLSTMBuilder(_RNNBuilder):
+    """LSTM with coupled input/forget gate (f = 1 - i) and peepholes::
+
+        i = σ(W_xi x + W_hi h + W_ci c_{t-1} + b_i)
+        g = tanh(W_xc x + W_hc h + b_c)        c_t = (1 - i) ∘ c_{t-1} + i ∘ g
+        o = σ(W_xo x + W_ho h + W_co c_t + b_o)        h_t = o ∘ tanh(c_t)
+
+    Per layer (DyNet's order): W_xi (H, I), W_hi (H, H), W_ci (H, H), b_i,
+    W_xo, W_ho, W_co, b_o, W_xc, W_hc, b_c.  Dropout is drawn per step.
+    """
+
+    _name = "lstm-builder"
+    _has_cell = True
+    _peepholes = True
+
+    def _make_layer(self, pc, in_dim, i):
+        return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, self.hidden_dim))
+
+    def _make_peephole_layer(self, pc, in_dim, peep_shape):
+        H = self.hidden_dim
+        out = []
+        for _ in range(2):
+            out += [pc.add_parameters((H, in_dim)), pc.add_parameters((H, H)), pc.add_parameters(peep_shape),
+                    pc.add_parameters((H,), init=0.0)]
+        return tuple(out + [pc.add_parameters((H, in_dim)), pc.add_parameters((H, H)),
+                            pc.add_parameters((H,), init=0.0)])
+
+    def _cell(self, layer, x, h, c, p, seq):
+        x, h = self._step_dropout(x, h, layer)
+        rec = [] if h is None else [p[1], h]
+        a_i = _core.affine_transform([p[3], p[0], x] + rec)
+        if c is not None and self._peepholes:
+            a_i = a_i + p[2] * c
+        i = _core.logistic(a_i)
+        g = _core.tanh(_core.affine_transform([p[10], p[8], x] + ([] if h is None else [p[9], h])))
+        c_new = _core.cmult(i, g) if c is None else c + _core.cmult(i, g - c)
+        a_o = _core.affine_transform([p[7], p[4], x] + ([] if h is None else [p[5], h]))
+        o = _core.logistic(a_o + p[6] * c_new if self._peepholes else a_o)
+        return _core.cmult(o, _core.tanh(c_new)), c_new
+
+
+class FastLSTMBuilder(CoupledLSTMBuilder):
+    """:class:`CoupledLSTMBuilder`'s layout with diagonal peephole columns W_ci,
+    W_co of shape (H, 1).  As in DyNet 2.2, whose FastLSTMBuilder creates the
+    peephole parameters but does not use them, the cell is the coupled LSTM
+    *without* peepholes::
+
+        i = σ(W_xi x + W_hi h + b_i)     g = tanh(W_xc x + W_hc h + b_c)
+        c_t = (1 - i) ∘ c_{t-1} + i ∘ g     o = σ(W_xo x + W_ho h + b_o)     h_t = o ∘ tanh(c_t)
+
+    (checked against dynet38 in tests/test_compare_builders.py).
+    """
+
+    _name = "fast-lstm-builder"
+    _peepholes = False
+
+    def _make_layer(self, pc, in_dim, i):
+        return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, 1))

@@ -1,0 +1,126 @@
+"""RNN state semantics, errors and dropout of the recurrent builders."""
+import numpy as np
+import pytest
+
+import dynagraph as dy
+
+ALL = ["SimpleRNNBuilder", "VanillaLSTMBuilder", "CompactVanillaLSTMBuilder", "SparseLSTMBuilder",
+       "CoupledLSTMBuilder", "FastLSTMBuilder", "GRUBuilder"]
+
+
+def vec(rng, n):
+    return dy.inputVector(rng.normal(size=n))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_states_are_immutable_and_branch(name):
+    rng = np.random.default_rng(0)
+    b = getattr(dy, name)(2, 3, 4, dy.ParameterCollection())
+    dy.renew_cg()
+    s0 = b.initial_state()
+    assert s0.output() is None and s0.h() == () and s0.s() == ()
+    x1, x2, x3 = vec(rng, 3), vec(rng, 3), vec(rng, 3)
+    s1 = s0.add_input(x1)
+    s2 = s1.add_input(x2)
+    s2b = s1.add_input(x3)                  # a branch from s1
+    assert s2.prev() is s1 and s1.prev() is s0 and s2b.prev() is s1
+    assert len(s2.h()) == 2 and s2.output().dim()[0] == (4,)
+    n_state = 4 if "LSTM" in name else 2
+    assert len(s2.s()) == n_state
+    again = s1.add_input(x2)
+    np.testing.assert_allclose(again.output().npvalue(), s2.output().npvalue(), atol=1e-6)
+    assert not np.allclose(s2b.output().npvalue(), s2.output().npvalue())
+    outs = s0.transduce([x1, x2])
+    np.testing.assert_allclose(outs[-1].npvalue(), s2.output().npvalue(), atol=1e-6)
+    assert [st.output().npvalue().tolist() for st in s0.add_inputs([x1, x2])] == \
+        [o.npvalue().tolist() for o in outs]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_wrong_input_dimension_names_expected_and_got(name):
+    b = getattr(dy, name)(1, 3, 4, dy.ParameterCollection())
+    dy.renew_cg()
+    with pytest.raises(ValueError, match=r"expected an input of dimension \(3,\), got \(2,\)"):
+        b.initial_state().add_input(dy.inputVector([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"expected \d vectors, got 3"):
+        b.initial_state([dy.inputVector([1.0] * 4)] * 3)
+    with pytest.raises(ValueError, match=r"expected vectors of dimension \(4,\), got \(3,\)"):
+        b.initial_state([dy.inputVector([1.0] * 3)] * (2 if "LSTM" in name else 1))
+
+
+def test_set_h_and_set_s():
+    rng = np.random.default_rng(1)
+    b = dy.VanillaLSTMBuilder(1, 2, 3, dy.ParameterCollection())
+    dy.renew_cg()
+    s1 = b.initial_state().add_input(vec(rng, 2))
+    h = dy.inputVector([0.1, 0.2, 0.3])
+    s2 = s1.set_h([h])
+    assert s2.prev() is s1
+    np.testing.assert_allclose(s2.output().npvalue(), [0.1, 0.2, 0.3], atol=1e-7)
+    np.testing.assert_allclose(s2.s()[0].npvalue(), s1.s()[0].npvalue())      # cell kept
+    c = dy.inputVector([1.0, 1.0, 1.0])
+    s3 = s1.set_s([c, h])
+    np.testing.assert_allclose(s3.s()[0].npvalue(), [1, 1, 1])
+    x = vec(rng, 2)
+    via_init = b.initial_state([c, h]).add_input(x)
+    np.testing.assert_allclose(s3.add_input(x).output().npvalue(), via_init.output().npvalue(), atol=1e-6)
+
+
+def test_update_false_freezes_parameters():
+    rng = np.random.default_rng(2)
+    pc = dy.ParameterCollection()
+    b = dy.GRUBuilder(1, 2, 3, pc)
+    for frozen in (True, False):           # frozen first, while the gradients are still zero
+        dy.renew_cg()
+        out = b.initial_state(update=not frozen).transduce([vec(rng, 2), vec(rng, 2)])[-1]
+        loss = dy.sum_elems(out)
+        loss.backward()
+        total = sum(np.abs(p.grad_as_array()).sum() for p in b.get_parameters()[0])
+        assert (total == 0) == frozen
+
+
+def test_variational_dropout_masks():
+    rng = np.random.default_rng(3)
+    b = dy.VanillaLSTMBuilder(1, 4, 4, dy.ParameterCollection())
+    dy.renew_cg()
+    xs = [vec(rng, 4) for _ in range(3)]
+    clean = [o.npvalue() for o in b.initial_state().transduce(xs)]
+    b.set_dropouts(0.5, 0.5)
+    noisy = [o.npvalue() for o in b.initial_state().transduce(xs)]
+    assert not all(np.allclose(a, c) for a, c in zip(noisy, clean))
+    b.initial_state()
+    b.set_dropout_masks(batch_size=2)
+    b.disable_dropout()
+    again = [o.npvalue() for o in b.initial_state().transduce(xs)]
+    for a, c in zip(again, clean):
+        np.testing.assert_allclose(a, c, atol=1e-6)
+    with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\)"):
+        b.set_dropout(1.0)
+
+
+def test_stacked_state_and_birnn_shapes():
+    rng = np.random.default_rng(4)
+    pc = dy.ParameterCollection()
+    a, c = dy.SimpleRNNBuilder(1, 3, 4, pc), dy.GRUBuilder(1, 4, 5, pc)
+    dy.renew_cg()
+    st = dy.StackedRNNState([a.initial_state(), c.initial_state()])
+    st2 = st.add_input(vec(rng, 3))
+    assert st2.output().dim()[0] == (5,) and len(st2.h()) == 2 and st2.prev() is st
+    bi = dy.BiRNNBuilder(2, 3, 8, pc, dy.LSTMBuilder)
+    xs = [vec(rng, 3) for _ in range(4)]
+    outs = bi.transduce(xs)
+    assert len(outs) == 4 and all(o.dim()[0] == (8,) for o in outs)
+    pairs = bi.add_inputs(xs)
+    np.testing.assert_allclose(dy.concatenate([pairs[1][0].output(), pairs[1][1].output()]).npvalue(),
+                               outs[1].npvalue(), atol=1e-6)
+    with pytest.raises(ValueError, match="hidden_dim must be even"):
+        dy.BiRNNBuilder(1, 3, 5, pc, dy.LSTMBuilder)
+
+
+def test_sparse_lstm_masks_smallest_weights():
+    b = dy.SparseLSTMBuilder(1, 3, 2, dy.ParameterCollection())
+    w = b.get_parameters()[0][0]
+    b.set_sparsity(0.5)
+    mask = b.get_parameters()[0][3].as_array()
+    assert mask.sum() == w.as_array().size - w.as_array().size // 2
+    assert np.abs(w.as_array())[mask == 0].max() <= np.abs(w.as_array())[mask == 1].min()

@@ -1,0 +1,69 @@
+"""dynagraph.init and DyNet's configuration flags, read at first use."""
+import sys
+
+import numpy as np
+import pytest
+
+import dynagraph as dy
+from dynagraph import _config, _core
+
+
+@pytest.fixture
+def fresh_config(monkeypatch):
+    monkeypatch.setattr(_config.settings, "initialized", False)
+    monkeypatch.setattr(_config.dynet_config, "_values", {})
+    yield
+    _core.set_autobatch(False)
+    _config.settings.initialized = True
+
+
+def first_draw():
+    pc = dy.ParameterCollection()
+    return pc.add_parameters(5).as_array()
+
+
+def test_dynet_flags_in_argv_are_honoured_at_first_use(fresh_config, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["prog", "--dynet-seed", "123", "--dynet-autobatch", "1", "--dynet-mem", "64"])
+    a = first_draw()
+    assert _config.settings.seed == 123 and _core.get_autobatch() and _config.settings.mem == 64
+    _config.settings.initialized = False
+    b = first_draw()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_flag_with_equals_sign(fresh_config, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["prog", "--dynet-seed=7"])
+    dy.renew_cg()
+    assert _config.settings.seed == 7
+
+
+def test_dynet_config_set_before_first_use(fresh_config, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["prog"])
+    dy.dynet_config.set(mem=32, random_seed=9, autobatch=1)
+    dy.renew_cg()
+    assert _config.settings.seed == 9 and _core.get_autobatch()
+
+
+def test_importing_reads_no_flags():
+    from pathlib import Path
+    text = Path(_config.__file__).read_text()
+    assert "ensure_initialized()" not in text.split("def ensure_initialized")[0]
+
+
+def test_init_rejects_gpu_on_cpu_build():
+    with pytest.raises(ValueError, match="CPU-only"):
+        dy.init(device="GPU:0")
+
+
+def test_dynet_params_object(fresh_config):
+    p = dy.DynetParams()
+    p.set_random_seed(5)
+    p.set_autobatch(True)
+    p.init()
+    assert _config.settings.seed == 5 and _core.get_autobatch()
+
+
+def test_rows_as_array():
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((5, 3))
+    np.testing.assert_array_equal(E.rows_as_array([4, 1]), E.as_array()[[4, 1]])

@@ -1,0 +1,172 @@
+"""Trainers: one update against a NumPy reference of each rule, DyNet defaults, clipping."""
+import math
+
+import numpy as np
+import pytest
+
+import dynagraph as dy
+
+
+def one_step(make_trainer, steps=3, clip=True):
+    """Runs `steps` updates of loss = w . x for a fixed x, returns (w0, ws, grad)."""
+    dy.init(seed=5)
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(4)
+    w0 = w.as_array().astype(np.float64)
+    t = make_trainer(pc)
+    if not clip:
+        t.set_clip_threshold(0)
+    x = np.array([0.5, -1.0, 2.0, 0.25])
+    ws = []
+    for _ in range(steps):
+        dy.renew_cg()
+        dy.dot_product(w, dy.inputVector(list(x))).backward()
+        t.update()
+        ws.append(w.as_array().astype(np.float64))
+    return w0, ws, x
+
+
+def reference(rule, w0, g, steps, **h):
+    w, state, out = w0.copy(), {}, []
+    for t in range(1, steps + 1):
+        w = rule(w, g, state, t, **h)
+        out.append(w.copy())
+    return out
+
+
+def sgd(w, g, s, t, lr):
+    return w - lr * g
+
+
+def momentum(w, g, s, t, lr, mom):
+    s["v"] = mom * s.get("v", 0) - lr * g
+    return w + s["v"]
+
+
+def adagrad(w, g, s, t, lr, eps):
+    s["G"] = s.get("G", 0) + g * g
+    return w - lr * g / np.sqrt(s["G"] + eps)
+
+
+def adadelta(w, g, s, t, eps, rho):
+    s["hg"] = rho * s.get("hg", 0) + (1 - rho) * g * g
+    d = -g * np.sqrt(s.get("hd", 0) + eps) / np.sqrt(s["hg"] + eps)
+    s["hd"] = rho * s.get("hd", 0) + (1 - rho) * d * d
+    return w + d
+
+
+def rmsprop(w, g, s, t, lr, eps, rho):
+    s["h"] = rho * s.get("h", 0) + (1 - rho) * g * g
+    return w - lr * g / np.sqrt(s["h"] + eps)
+
+
+def adam(w, g, s, t, lr, b1, b2, eps, ams=False):
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    s["vh"] = np.maximum(s.get("vh", 0), s["v"]) if ams else s["v"]
+    lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return w - lr_t * s["m"] / (np.sqrt(s["vh"]) + eps)
+
+
+CASES = [
+    (dy.SimpleSGDTrainer, sgd, dict(lr=0.1)),
+    (dy.MomentumSGDTrainer, momentum, dict(lr=0.01, mom=0.9)),
+    (dy.AdagradTrainer, adagrad, dict(lr=0.1, eps=1e-20)),
+    (dy.AdadeltaTrainer, adadelta, dict(eps=1e-6, rho=0.95)),
+    (dy.RMSPropTrainer, rmsprop, dict(lr=0.001, eps=1e-8, rho=0.9)),
+    (dy.AdamTrainer, adam, dict(lr=0.001, b1=0.9, b2=0.999, eps=1e-8)),
+    (dy.AmsgradTrainer, adam, dict(lr=0.001, b1=0.9, b2=0.999, eps=1e-8, ams=True)),
+]
+
+
+@pytest.mark.parametrize("cls,rule,hyper", CASES, ids=[c[0].__name__ for c in CASES])
+def test_update_rule_with_dynet_defaults(cls, rule, hyper):
+    w0, ws, x = one_step(cls, clip=False)
+    want = reference(rule, w0, x, len(ws), **hyper)
+    for got, exp in zip(ws, want):
+        np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_clipping_scales_to_threshold():
+    w0, ws, x = one_step(lambda pc: dy.SimpleSGDTrainer(pc, learning_rate=1.0), steps=1)
+    norm = np.linalg.norm(x)
+    step = w0 - ws[0]
+    expected = x * min(1.0, 5.0 / norm)
+    np.testing.assert_allclose(step, expected, rtol=1e-5)
+
+
+def test_clipping_applies_when_norm_exceeds_threshold():
+    dy.init(seed=1)
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(2, init=dy.ConstInitializer(0.0))
+    t = dy.SimpleSGDTrainer(pc, learning_rate=1.0)
+    assert t.get_clip_threshold() == 5.0
+    dy.renew_cg()
+    dy.dot_product(w, dy.inputVector([30.0, 40.0])).backward()  # |g| = 50
+    t.update()
+    np.testing.assert_allclose(w.as_array(), [-3.0, -4.0], rtol=1e-6)
+    assert "clips=1" in t.status()
+
+
+def test_learning_rate_and_restart():
+    pc = dy.ParameterCollection()
+    pc.add_parameters(2)
+    t = dy.AdamTrainer(pc)
+    assert t.learning_rate == pytest.approx(0.001)
+    t.learning_rate = 0.5
+    assert t.learning_rate == 0.5
+    t.restart(0.25)
+    assert t.learning_rate == 0.25
+    t.restart()
+    assert t.learning_rate == 0.25
+
+
+def test_cyclical_learning_rate_moves_between_bounds():
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(1)
+    t = dy.CyclicalSGDTrainer(pc, learning_rate_min=0.01, learning_rate_max=0.1, step_size=4)
+    lrs = []
+    for _ in range(12):
+        dy.renew_cg()
+        dy.dot_product(w, dy.inputVector([1.0])).backward()
+        t.update()
+        lrs.append(t.learning_rate)
+    # The sequence DyNet 2.2 prints for the same settings.
+    np.testing.assert_allclose(lrs[:10], [0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775, 0.055, 0.0325, 0.01, 0.0325],
+                               rtol=1e-5)
+
+
+def test_updated_flag_freezes_a_parameter():
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(2)
+    before = w.as_array().copy()
+    w.set_updated(False)
+    assert not w.is_updated()
+    t = dy.SimpleSGDTrainer(pc)
+    dy.renew_cg()
+    dy.dot_product(w, dy.inputVector([1.0, 1.0])).backward()
+    t.update()
+    np.testing.assert_array_equal(w.as_array(), before)
+
+
+def test_dense_lookup_updates_touch_every_row():
+    dy.init(seed=2)
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((3, 2))
+    t = dy.MomentumSGDTrainer(pc, learning_rate=0.1)
+    t.set_sparse_updates(False)
+    t.set_clip_threshold(0)
+    for _ in range(2):
+        dy.renew_cg()
+        dy.dot_product(E[0], dy.inputVector([1.0, 1.0])).backward()
+        t.update()
+    before = E.as_array().copy()
+    dy.renew_cg()
+    dy.dot_product(E[0], dy.inputVector([0.0, 0.0])).backward()
+    t.update()  # row 0's zero gradient still moves it by momentum
+    assert not np.allclose(E.as_array()[0], before[0])
+
+
+def test_trainer_rejects_non_collection():
+    with pytest.raises(TypeError, match="ParameterCollection"):
+        dy.SimpleSGDTrainer(object())

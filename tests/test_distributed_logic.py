@@ -272,3 +272,11 @@ def test_worker_not_wait_free_sends_one_message_per_server():
         s.push = (lambda o: lambda *a: (calls.append(a[1]), o(*a))[1])(orig)
     w.step()
     assert len(calls) == 2
+
+
+def test_import_dynagraph_does_not_import_ray():
+    import subprocess
+    import sys
+    code = "import sys, dynagraph; assert 'ray' not in sys.modules, 'ray imported'"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

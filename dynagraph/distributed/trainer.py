@@ -91,6 +91,7 @@ class Trainer:
         self.history: list[dict] = []
         self._state = None  # from load(): server states, replica state, clock
         self._started = False
+        self._last_bytes = None
 
     # ---- actors
     def _start(self) -> None:
@@ -156,9 +157,14 @@ class Trainer:
         return summary
 
     def _summarise(self, reports, elapsed, iterations, restarts) -> dict:
-        total = ByteCounter()
+        total = ByteCounter()  # reports are cumulative per worker process: keep this fit's share
         for rep in reports.values():
             total.merge(rep["bytes"])
+        cumulative = total.snapshot()
+        if self._last_bytes is not None:
+            total.merge({"sent": {k: -v for k, v in self._last_bytes["sent"].items()},
+                         "received": {k: -v for k, v in self._last_bytes["received"].items()}})
+        self._last_bytes = cumulative
         samples = iterations * self.batch_size * self.n_workers
         return {"reports": [reports[r] for r in sorted(reports)], "seconds": elapsed, "iterations": iterations,
                 "samples_per_second": samples / elapsed if elapsed else float("nan"),

@@ -156,6 +156,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   for (unsigned k = 0; k < n.nargs; ++k) {
     Tensor& dx = grads_[a[k]];
     if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    if (collect_factors && nodes[a[k]].op == OpId::parameter) record_factor(n, k, xs.data(), dy);
     current_target_ = a[k];
     impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
   }
@@ -163,8 +164,24 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
     impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
-    if (on_param_grad) on_param_grad(n.ptr);
+    if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup);
   }
+}
+
+void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy) {
+  void* param = nodes[args(n)[k]].ptr;
+  bool product = (n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1);
+  // W is batch-1, so y = W x has x's batch; a batched bias (affine) breaks that.
+  if (!product || xs[k + 1].d.bd != dy.d.bd) {
+    dense_only.push_back(param);
+    return;
+  }
+  MatMap u = dy.wide(), v = xs[k + 1].wide();
+  Factor f{param, static_cast<unsigned>(u.rows()), static_cast<unsigned>(v.rows()),
+           static_cast<unsigned>(u.cols()), {}, {}};
+  f.u.assign(u.data(), u.data() + u.size());
+  f.v.assign(v.data(), v.data() + v.size());
+  factors.push_back(std::move(f));
 }
 
 Tensor ComputationGraph::gradient(uint32_t i) const {

@@ -82,13 +82,38 @@ class ComputationGraph {
   // a weight used K times costs one GEMM instead of K rank-1 passes over it.
   void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v);
 
-  // Hook run when backward has accumulated into a parameter gradient
-  // (argument: the parameter storage pointer). Used by wait-free distribution.
-  std::function<void(void*)> on_param_grad;
+
+  // Hook run when backward has accumulated into a parameter gradient.
+  // Arguments: the storage (ParameterStorage* or, when is_lookup,
+  // LookupParameterStorage*) and is_lookup. A parameter has one node per graph,
+  // so for it the gradient is final when the hook runs (backward visits
+  // nodes in reverse order and every consumer comes later); a lookup table
+  // has one node per lookup, so its gradient is final only after backward.
+  // Used by wait-free distribution (dynagraph.distributed).
+  std::function<void(void* storage, bool is_lookup)> on_param_grad;
+
+  // ---- sufficient factors (dynagraph.distributed's SFB scheme)
+  // For every product W*x in which W is a parameter node (matmul's first
+  // argument, affine_transform's odd arguments), W's gradient gets
+  // U * V^T with U = dL/d(Wx) (M x K) and V = x (N x K), the K columns
+  // being the product's columns over all batch elements. With
+  // collect_factors set, backward copies (U, V) into `factors`; a parameter
+  // whose gradient also came from anything else is listed in `dense_only`
+  // (its factors are then incomplete). Both accumulate until the caller
+  // clears them.
+  struct Factor {
+    void* param;
+    unsigned m, n, k;
+    std::vector<float> u, v;  // column-major M x K and N x K
+  };
+  bool collect_factors = false;
+  std::vector<Factor> factors;
+  std::vector<void*> dense_only;
 
  private:
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);
+  void record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy);
   void backward_node(uint32_t j, std::vector<Tensor>& xs);
   void flush_outer_products(uint32_t j);
 

@@ -85,6 +85,7 @@ void bind_params(py::module_& m) {
       .def("_values_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().grad, self); })
       .def("_mark_grad", [](ParameterStorage& p) { p.nonzero_grad = true; })
+      .def("_clear_grad", &ParameterStorage::clear_grad, "Zeroes the gradient (what a trainer's update does after applying it).")
       .def("__repr__", [](const ParameterStorage& p) { return "<Parameters " + p.name + " " + p.dim.str() + ">"; });
 
   py::class_<LookupParameterStorage, LookupPtr>(m, "LookupParameters", "A table of parameter rows (embeddings).")
@@ -131,6 +132,7 @@ void bind_params(py::module_& m) {
         return p.touched;
       }, "Rows with a gradient since the last update.")
       .def("_mark_all_grad", [](LookupParameterStorage& p) { p.all_touched = true; })
+      .def("_clear_grad", &LookupParameterStorage::clear_grad, "Zeroes the gradient and forgets the touched rows.")
       .def("__repr__", [](const LookupParameterStorage& p) {
         return "<LookupParameters " + p.name + " " + std::to_string(p.rows) + "x" + p.row_dim.str() + ">";
       });

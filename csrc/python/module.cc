@@ -27,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_noise(m);
   dg::py_bind::bind_conv(m);
   dg::py_bind::bind_nn(m);
+  dg::py_bind::bind_distributed(m);
 }

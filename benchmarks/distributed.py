@@ -1,0 +1,151 @@
+"""Distributed training throughput, bytes per iteration and the cost model's projection.
+
+    python benchmarks/distributed.py               # 1 and 2 workers, every consistency and scheme
+    python benchmarks/distributed.py --workers 1 2 4 --epochs 3
+    python benchmarks/distributed.py --projection-only
+
+Model: s = w2 · tanh(W1 x + b1) + b2 with x of 64 values, W1 of 128 x 64,
+batch 16 per worker (K = 16 factor pairs per matrix per iteration). Writes
+a JSON summary and, when matplotlib is installed, a PNG of the projection.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import dynagraph as dy  # noqa: E402
+import dynagraph.distributed as dd  # noqa: E402
+from dynagraph.distributed import cost_model  # noqa: E402
+
+IN, HIDDEN = 64, 128
+
+
+class Net:
+    def __init__(self, pc):
+        self.W1 = pc.add_parameters((HIDDEN, IN), name="W1")
+        self.b1 = pc.add_parameters(HIDDEN, name="b1", init=0.0)
+        self.W2 = pc.add_parameters((1, HIDDEN), name="W2")
+        self.b2 = pc.add_parameters(1, name="b2", init=0.0)
+
+
+def build(pc):
+    return Net(pc)
+
+
+def loss_fn(net, batch):
+    terms = []
+    for x, y in batch:
+        h = dy.tanh(dy.affine_transform([dy.parameter(net.b1), dy.parameter(net.W1), dy.inputVector(x)]))
+        s = dy.affine_transform([dy.parameter(net.b2), dy.parameter(net.W2), h])
+        terms.append(-dy.log_sigmoid(s * float(y)))
+    return dy.esum(terms)
+
+
+def data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=IN)
+    xs = rng.normal(size=(n, IN)).astype(np.float32)
+    return [(list(x), 1 if x @ w > 0 else -1) for x in xs]
+
+
+def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker):
+    job = dd.Trainer(build, loss_fn, data=data(workers * samples_per_worker), workers=workers, servers=1,
+                     consistency=consistency, staleness=2, scheme=scheme,
+                     optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch)
+    try:
+        job.fit(epochs=1)  # warm-up: actor start, first pulls
+        out = job.fit(epochs=epochs)
+    finally:
+        job.shutdown()
+    b = out["worker_bytes"]
+    return {"workers": workers, "consistency": consistency, "scheme": scheme,
+            "samples_per_second": round(out["samples_per_second"], 1),
+            "bytes_per_worker_iteration": round(b["total"] / out["iterations"] / workers),
+            "bytes_by_kind": {**{"sent_" + k: v for k, v in b["sent"].items()},
+                              **{"received_" + k: v for k, v in b["received"].items()}},
+            "iterations": out["iterations"], "seconds": round(out["seconds"], 2)}
+
+
+def projection(m=1024, n=1024, k=16):
+    rows = cost_model.projection(m, n, k, workers=(8, 16, 32, 64, 128, 256))
+    out = []
+    for p1, p2, ps, sfb, best in rows:
+        out.append({"workers": p1, "servers": p2, "ps_bytes_per_machine": ps, "sfb_bytes_per_machine": sfb,
+                    "best": best, "ps_over_sfb": round(ps / sfb, 2)})
+    return out
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: skipping the plot")
+        return
+    p = [r["workers"] for r in rows]
+    plt.figure(figsize=(5, 3.5))
+    plt.loglog(p, [r["ps_bytes_per_machine"] for r in rows], "o-", label="PS")
+    plt.loglog(p, [r["sfb_bytes_per_machine"] for r in rows], "s-", label="SFB (K=16)")
+    plt.xlabel("workers (= server shards)")
+    plt.ylabel("bytes per machine per iteration")
+    plt.title("1024 x 1024 layer, Poseidon cost model")
+    plt.legend()
+    plt.tight_layout()
+    plt.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--consistency", nargs="+", default=["bsp", "ssp", "asp"])
+    ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"])
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--samples-per-worker", type=int, default=320)
+    ap.add_argument("--num-cpus", type=int, default=2)
+    ap.add_argument("--out", default="runs/bench-distributed")
+    ap.add_argument("--projection-only", action="store_true")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+
+    m, n, k = 1024, 1024, 16
+    print(f"1024 x 1024 layer, K = {k}, 8 workers:")
+    print(f"  one message: PS {m * n * 4 / 1e6:.2f} MB vs SFB {k * (m + n) * 4 / 1e6:.3f} MB "
+          f"-> {m * n / (k * (m + n)):.0f}x fewer bytes")
+    print(f"  per machine (Poseidon, co-located servers): "
+          f"{cost_model.ps_cost(m, n, 8, 8) / cost_model.sfb_cost(m, n, k, 8):.1f}x")
+    print(f"  per dynagraph worker (push+pull vs 7 sends+7 receives): "
+          f"{cost_model.worker_values('ps', m, n, k, 8) / cost_model.worker_values('sfb', m, n, k, 8):.1f}x")
+    proj = projection(m, n, k)
+    for r in proj:
+        print(f"  P={r['workers']:4d}: PS {r['ps_bytes_per_machine'] / 1e6:8.2f} MB  "
+              f"SFB {r['sfb_bytes_per_machine'] / 1e6:8.2f} MB  best={r['best']}")
+    plot(proj, os.path.join(args.out, "projection.png"))
+    results = {"projection": proj, "runs": []}
+    if not args.projection_only:
+        dd.connect(num_cpus=args.num_cpus)
+        for w in args.workers:
+            for c in args.consistency:
+                for s in args.scheme:
+                    t0 = time.perf_counter()
+                    r = run_one(w, c, s, args.epochs, args.batch, args.samples_per_worker)
+                    results["runs"].append(r)
+                    print(f"workers={w} {c:3s} {s:6s}: {r['samples_per_second']:7.1f} samples/s, "
+                          f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration "
+                          f"({time.perf_counter() - t0:.1f}s)", flush=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"results: {os.path.join(args.out, 'results.json')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+// Engine hooks used by dynagraph.distributed: the parameter-gradient hook
+// (wait-free backpropagation) and the sufficient factors of products W*x.
+#include "params/parameter.h"
+#include "python/bindings.h"
+
+namespace dg::py_bind {
+
+namespace {
+
+const std::string& storage_name(void* storage, bool is_lookup) {
+  return is_lookup ? static_cast<LookupParameterStorage*>(storage)->name
+                   : static_cast<ParameterStorage*>(storage)->name;
+}
+
+// A column-major rows x cols copy as a NumPy array of that shape.
+py::array col_major(const std::vector<float>& v, unsigned rows, unsigned cols) {
+  py::array_t<float, py::array::f_style> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return std::move(out);
+}
+
+}  // namespace
+
+void bind_distributed(py::module_& m) {
+  // The hook holds a Python callable; drop it before the interpreter goes away
+  // (the graph is a static that outlives it).
+  py::module_::import("atexit").attr("register")(py::cpp_function([]() { cg().on_param_grad = nullptr; }));
+
+  m.def("set_param_grad_hook", [](py::object fn) {
+    if (fn.is_none()) {
+      cg().on_param_grad = nullptr;
+      return;
+    }
+    if (!PyCallable_Check(fn.ptr())) throw ValueError("set_param_grad_hook: expected a callable or None");
+    // Backward runs with the GIL held (it is called from Python), so the hook may call Python.
+    cg().on_param_grad = [fn](void* storage, bool is_lookup) { fn(storage_name(storage, is_lookup), is_lookup); };
+  }, py::arg("fn"),
+     "Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final "
+     "(for lookup tables: after each lookup node; final only when backward returns). None removes it.");
+
+  m.def("set_collect_factors", [](bool on) {
+    cg().collect_factors = on;
+    cg().factors.clear();
+    cg().dense_only.clear();
+  }, py::arg("on"),
+     "Record the sufficient factors (U, V) of every product W*x with a parameter W during backward.");
+
+  m.def("take_factors", []() {
+    ComputationGraph& g = cg();
+    py::list out;
+    for (auto& f : g.factors)
+      out.append(py::make_tuple(static_cast<ParameterStorage*>(f.param)->name, col_major(f.u, f.m, f.k),
+                                col_major(f.v, f.n, f.k)));
+    py::set dense;
+    for (void* p : g.dense_only) dense.add(py::str(static_cast<ParameterStorage*>(p)->name));
+    g.factors.clear();
+    g.dense_only.clear();
+    return py::make_tuple(out, dense);
+  }, "Returns and clears ([(name, U (M x K), V (N x K)), ...], {names whose gradient is not all factors}).");
+}
+
+}  // namespace dg::py_bind

@@ -1,0 +1,172 @@
+"""Ray wrappers: each logic class becomes an actor through a small factory.
+
+Servers and workers restart automatically (up to ``MAX_RESTARTS`` times): a server
+reloads its last atomic checkpoint in ``__init__``; a worker rejoins at its
+clock and pulls fresh parameters. ``RayTransport`` is the "ray" backend of
+the worker's transport interface.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import ray
+from ray.exceptions import RayActorError
+
+from .coordinator import Coordinator
+from .server import ShardServer
+from .transport import ServerUnavailable, Transport, register_transport
+from .worker import WorkerCore
+
+__all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor"]
+
+
+@register_transport("ray")
+class RayTransport(Transport):
+    def __init__(self, servers: list, coordinator, worker_names: list):
+        self.servers, self.coordinator, self.worker_names = servers, coordinator, worker_names
+        self.n_servers = len(servers)
+
+    def push(self, server, worker, clock, grads):
+        return self.servers[server].push.remote(worker, clock, grads)
+
+    def commit(self, server, worker, clock):
+        return self.servers[server].commit.remote(worker, clock)
+
+    def wait(self, handles):
+        out = []
+        for h in handles:
+            try:
+                out.append(ray.get(h))
+            except RayActorError:
+                out.append({"failed": True})
+        return out
+
+    def _call(self, ref):
+        try:
+            return ray.get(ref)
+        except RayActorError as e:
+            raise ServerUnavailable(str(e)) from e
+
+    def pull(self, server, names=None):
+        return self._call(self.servers[server].pull.remote(names))
+
+    def pull_sums(self, server, worker, wanted):
+        return self._call(self.servers[server].pull_sums.remote(worker, wanted))
+
+    def ping(self, server):
+        return self._call(self.servers[server].ping.remote())
+
+    def admit(self, worker, clock):
+        return ray.get(self.coordinator.admit.remote(worker, clock))
+
+    def finish(self, worker, clock, entries, applied):
+        return ray.get(self.coordinator.finish.remote(worker, clock, entries, applied))
+
+    def wait_min(self, clock):
+        return ray.get(self.coordinator.wait_min.remote(clock))
+
+    def complete(self, lo, hi):
+        return ray.get(self.coordinator.complete.remote(lo, hi))
+
+    def clock_of(self, worker):
+        return ray.get(self.coordinator.clock_of.remote(worker))
+
+    def put(self, obj):
+        return ray.put(obj)
+
+    def get(self, refs):
+        return ray.get(list(refs)) if refs else []
+
+    def peer_replicas(self, worker):
+        for rank, name in enumerate(self.worker_names):
+            if rank == worker:
+                continue
+            try:
+                return ray.get(ray.get_actor(name).replica_state.remote(), timeout=30)
+            except Exception:  # that peer is gone too: try the next one
+                continue
+        return None
+
+
+class CoordinatorActor:
+    """Async actor: ``admit`` waits (without blocking the actor) until SSP allows the start."""
+
+    def __init__(self, n_workers: int, staleness: float, start_clock: int = 0):
+        self.core = Coordinator(n_workers, staleness, start_clock)
+        self._cond = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def admit(self, worker, clock):
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.core.admit(worker, clock))
+            return self.core.min_clock()
+
+    async def finish(self, worker, clock, entries, applied):
+        cond = self._condition()
+        async with cond:
+            m = self.core.finish(worker, clock, entries, applied)
+            cond.notify_all()
+            return m
+
+    async def wait_min(self, clock):
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.core.min_clock() >= clock)
+            return self.core.min_clock()
+
+    async def complete(self, lo, hi):
+        return self.core.complete(lo, hi)
+
+    async def clock_of(self, worker):
+        return self.core.clock_of(worker)
+
+    async def clocks(self):
+        return list(self.core.table.clocks)
+
+    async def clock_log(self):
+        return self.core.clock_log()
+
+
+class WorkerActor:
+    """A WorkerCore in its own process; rejoins (fresh parameters) on its first run."""
+
+    def __init__(self, rank, n_workers, build, loss_fn, shard, servers, coordinator, worker_names, placement,
+                 **options):
+        transport = RayTransport(servers, coordinator, worker_names)
+        self.core = WorkerCore(rank, n_workers, build, loss_fn, shard, transport, placement, **options)
+        self.joined = False
+
+    def run(self, until: int) -> dict:
+        if not self.joined:
+            self.core.rejoin()
+            self.joined = True
+        return self.core.run(until)
+
+    def replica_state(self) -> dict:
+        return self.core.replica_state()
+
+    def report(self) -> dict:
+        return self.core.report()
+
+    def ping(self) -> int:
+        return self.core.clock
+
+
+MAX_RESTARTS = 10  # per actor; a failing constructor must not restart forever
+
+
+def make_server(name: str, **options):
+    return ray.remote(ShardServer).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
+
+
+def make_coordinator(name: str):
+    return ray.remote(CoordinatorActor).options(name=name, num_cpus=0)
+
+
+def make_worker(name: str, num_cpus: float):
+    return ray.remote(WorkerActor).options(name=name, max_restarts=MAX_RESTARTS, max_concurrency=2, num_cpus=num_cpus)

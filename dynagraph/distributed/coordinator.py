@@ -1,0 +1,52 @@
+"""The coordinator: worker clocks (SSP admission) and the SFB bulletin board.
+
+When a worker finishes iteration c it posts, for each replicated parameter it
+has a gradient for, how that contribution travels: ("sfb", ref to its (U, V)
+factors) or ("ps", server index holding the dense sum). Then its clock
+becomes c + 1. Iteration t is *complete* once every worker's clock is past t;
+replicas apply complete iterations in order. Board entries are dropped once
+every worker reports it has applied them (releasing the factor objects).
+"""
+from __future__ import annotations
+
+from .consistency import ClockTable
+
+__all__ = ["Coordinator"]
+
+
+class Coordinator:
+    def __init__(self, n_workers: int, staleness: float, start_clock: int = 0):
+        self.table = ClockTable(n_workers, staleness)
+        self.table.clocks = [start_clock] * n_workers
+        self.board: dict[int, dict[int, dict]] = {}   # iteration -> worker -> entries
+        self.applied = [start_clock] * n_workers       # iterations [0, applied) applied by each replica set
+
+    def admit(self, worker: int, clock: int) -> bool:
+        return self.table.admit(worker, clock)
+
+    def finish(self, worker: int, clock: int, entries: dict, applied: int) -> int:
+        """Worker finished iteration ``clock``; returns the new minimum clock."""
+        if clock >= self.table.clocks[worker]:
+            self.board.setdefault(clock, {})[worker] = entries
+        self.report_applied(worker, applied)
+        return self.table.tick(worker, clock + 1)
+
+    def report_applied(self, worker: int, applied: int) -> None:
+        self.applied[worker] = max(self.applied[worker], applied)
+        lo = min(self.applied)
+        for t in [t for t in self.board if t < lo]:
+            del self.board[t]
+
+    def complete(self, lo: int, hi: int) -> dict:
+        """Board entries of complete iterations in [lo, hi): {t: {worker: entries}}."""
+        hi = min(hi, self.table.min_clock())
+        return {t: self.board.get(t, {}) for t in range(lo, hi)}
+
+    def clock_of(self, worker: int) -> int:
+        return self.table.clocks[worker]
+
+    def min_clock(self) -> int:
+        return self.table.min_clock()
+
+    def clock_log(self) -> list:
+        return list(self.table.log.rows)

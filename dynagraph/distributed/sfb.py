@@ -1,0 +1,44 @@
+"""Sufficient factor broadcasting: choosing the encoding and rebuilding gradients.
+
+A matrix parameter W used only in products W·x has, over a batch, the
+gradient Σ_k u_k v_kᵀ = U Vᵀ (U: M x K, V: N x K). Sending (U, V) costs
+K(M + N) values instead of M N. Workers keep a *replica* of such parameters
+(values and optimizer state) and apply, for every complete iteration, the
+sum of all workers' contributions — identical on every replica.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cost_model import best_scheme
+
+__all__ = ["choose_encoding", "rebuild", "replicable"]
+
+
+def replicable(shape: tuple) -> bool:
+    """Parameters that may be replicated and sent as factors: matrices."""
+    return len(shape) == 2
+
+
+def choose_encoding(scheme: str, shape: tuple, k: int, complete: bool, n_workers: int, n_servers: int) -> str:
+    """How one worker's gradient of one replicated parameter travels this iteration.
+
+    scheme: "sfb" (factors whenever they are complete) or "hybrid" (Poseidon's
+    BestScheme with this iteration's K). Incomplete factors (W also used
+    outside products) always go dense ("ps").
+    """
+    if not complete or k == 0:
+        return "ps"
+    if scheme == "sfb":
+        return "sfb"
+    m, n = shape
+    return best_scheme(m, n, k, n_workers, n_servers)
+
+
+def rebuild(factors) -> np.ndarray:
+    """Σ U Vᵀ over a list of (U, V) pairs."""
+    total = None
+    for u, v in factors:
+        g = u @ v.T
+        total = g if total is None else total + g
+    return total

@@ -1,0 +1,221 @@
+"""``Trainer``: builds a job (servers, coordinator, workers) on Ray and drives it.
+
+With no Ray address, ``connect`` starts a local cluster (bounded CPUs); with
+``RAY_ADDRESS`` set — as it is under ``ray job submit`` — it joins that cluster.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+import uuid
+
+import numpy as np
+import ray
+from ray.exceptions import RayActorError
+
+from . import checkpoint, wire
+from .accounting import ByteCounter
+from .actors import make_coordinator, make_server, make_worker
+from .consistency import staleness_for
+from .sfb import replicable
+from .sharding import shard_by_size
+
+__all__ = ["Trainer", "connect"]
+
+
+def connect(num_cpus: int | None = None) -> None:
+    """Join the cluster at RAY_ADDRESS, else start a local one with at most ``num_cpus`` CPUs."""
+    if ray.is_initialized():
+        return
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {"OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in [package_root, os.environ.get("PYTHONPATH", "")] if p)}
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    else:
+        ray.init(num_cpus=num_cpus or min(os.cpu_count() or 1, 4), include_dashboard=False,
+                 runtime_env={"env_vars": env})
+
+
+def _split(data, n: int) -> list:
+    """data: a list of n shards, or a flat list of samples dealt round-robin."""
+    data = list(data)
+    if len(data) == n and all(isinstance(s, (list, tuple)) for s in data):
+        return [list(s) for s in data]
+    return [data[k::n] for k in range(n)]
+
+
+class Trainer:
+    """A data-parallel job: ``workers`` model replicas, ``servers`` parameter shards.
+
+    build(pc) -> model: declares the parameters in ``pc`` (called once per worker
+        and once here for the initial values, which every worker then receives).
+    loss_fn(model, batch) -> Expression: a scalar loss over the list of samples.
+    consistency: "bsp", "ssp" (with ``staleness``) or "asp".
+    scheme: "ps" (every parameter on the servers), "sfb" (matrices replicated on
+        the workers, gradients broadcast as sufficient factors) or "hybrid"
+        (per matrix and iteration, the cheaper of the two by Poseidon's rule).
+    optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
+    checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
+    """
+
+    def __init__(self, build, loss_fn, data, workers: int = 2, servers: int = 1, consistency: str = "bsp",
+                 staleness: int | None = None, scheme: str = "ps", optimizer="sgd", batch_size: int = 16,
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 10, wait_free: bool = True,
+                 seed: int = 0, num_cpus: int | None = None):
+        if scheme not in ("ps", "sfb", "hybrid"):
+            raise ValueError(f"scheme must be 'ps', 'sfb' or 'hybrid', got {scheme!r}")
+        self.staleness = staleness_for(consistency, staleness)
+        self.consistency, self.scheme = consistency, scheme
+        self.build, self.loss_fn = build, loss_fn
+        self.n_workers, self.n_servers = int(workers), int(servers)
+        self.shards = _split(data, self.n_workers)
+        self.optimizer, self.batch_size, self.seed, self.wait_free = optimizer, batch_size, seed, wait_free
+        self.checkpoint_dir = checkpoint_dir or tempfile.mkdtemp(prefix="dynagraph-ps-")
+        self.checkpoint_every = checkpoint_every
+        self.iterations_per_epoch = max(math.ceil(len(s) / batch_size) for s in self.shards)
+        connect(num_cpus)
+        import dynagraph as dy
+
+        self._pc = dy.ParameterCollection()
+        build(self._pc)
+        self.initial = wire.get_values(self._pc)
+        dense, _ = wire.model_params(self._pc)
+        self.replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
+        sizes = {n: v.size for n, v in self.initial.items()}
+        self.placement = {n: k for k, names in enumerate(shard_by_size(sizes, self.n_servers)) for n in names}
+        self.job = uuid.uuid4().hex[:8]
+        self.clock = 0
+        self.history: list[dict] = []
+        self._state = None  # from load(): server states, replica state, clock
+        self._started = False
+        self._last_bytes = None
+
+    # ---- actors
+    def _start(self) -> None:
+        st = self._state or {}
+        self.clock = st.get("clock", 0)
+        self.server_handles = []
+        for k in range(self.n_servers):
+            names = [n for n, s in self.placement.items() if s == k and n not in self.replicated]
+            values = {n: self.initial[n] for n in names}
+            self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
+                k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
+                checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every,
+                state=st.get("servers", [None] * self.n_servers)[k]))
+        self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
+                                                                               self.clock)
+        initial = dict(self.initial)
+        self.worker_names = [f"{self.job}-worker-{r}" for r in range(self.n_workers)]
+        cpus = min(1.0, ray.cluster_resources().get("CPU", 1) / self.n_workers)
+        self.worker_handles = [
+            make_worker(self.worker_names[r], cpus).remote(
+                r, self.n_workers, self.build, self.loss_fn, self.shards[r], self.server_handles, self.coordinator,
+                self.worker_names, self.placement, batch_size=self.batch_size, scheme=self.scheme,
+                optimizer=self.optimizer, initial=initial, iterations_per_epoch=self.iterations_per_epoch,
+                wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"))
+            for r in range(self.n_workers)]
+        self._started = True
+
+    def fit(self, epochs: int = 1, faults=()) -> dict:
+        """Train ``epochs`` more epochs; returns per-worker reports and totals.
+
+        faults: [(kind, index, clock)] kills ("server" | "worker") actor
+        ``index`` once the slowest worker reaches ``clock`` (fault-tolerance tests).
+        """
+        if not self._started:
+            self._start()
+        target = self.clock + epochs * self.iterations_per_epoch
+        t0 = time.perf_counter()
+        pending = {r: w.run.remote(target) for r, w in enumerate(self.worker_handles)}
+        reports, faults = {}, sorted(faults, key=lambda f: f[2])
+        restarts = 0
+        while pending:
+            done, _ = ray.wait(list(pending.values()), timeout=0.05)
+            for ref in done:
+                r = next(k for k, v in pending.items() if v == ref)
+                try:
+                    reports[r] = ray.get(ref)
+                    del pending[r]
+                except RayActorError as e:  # the worker died: Ray restarts it; ask it to go on
+                    restarts += 1
+                    if restarts > 2 * self.n_workers + 3 or getattr(e, "actor_init_failed", False) \
+                            or "creation task" in str(e):
+                        raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
+                    pending[r] = self.worker_handles[r].run.remote(target)
+            if faults and min(ray.get(self.coordinator.clocks.remote())) >= faults[0][2]:
+                kind, index, _ = faults.pop(0)
+                handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
+                ray.kill(handle, no_restart=False)
+        elapsed = time.perf_counter() - t0
+        iterations = target - self.clock
+        self.clock = target
+        summary = self._summarise(reports, elapsed, iterations, restarts)
+        self.history.append(summary)
+        return summary
+
+    def _summarise(self, reports, elapsed, iterations, restarts) -> dict:
+        total = ByteCounter()  # reports are cumulative per worker process: keep this fit's share
+        for rep in reports.values():
+            total.merge(rep["bytes"])
+        cumulative = total.snapshot()
+        if self._last_bytes is not None:
+            total.merge({"sent": {k: -v for k, v in self._last_bytes["sent"].items()},
+                         "received": {k: -v for k, v in self._last_bytes["received"].items()}})
+        self._last_bytes = cumulative
+        samples = iterations * self.batch_size * self.n_workers
+        return {"reports": [reports[r] for r in sorted(reports)], "seconds": elapsed, "iterations": iterations,
+                "samples_per_second": samples / elapsed if elapsed else float("nan"),
+                "worker_bytes": total.snapshot(), "restarts": restarts,
+                "clock_log": ray.get(self.coordinator.clock_log.remote())}
+
+    # ---- results
+    def values(self) -> dict:
+        """Current parameters in the wire layout (servers' values plus worker 0's replicas)."""
+        out = {}
+        for h in self.server_handles:
+            out.update(ray.get(h.pull.remote()))
+        if self.replicated:
+            out.update(ray.get(self.worker_handles[0].replica_state.remote())["values"])
+        return out
+
+    def parameters(self) -> dict:
+        """Current parameters as ``ParameterCollection.to_dict()`` lays them out."""
+        return wire.to_user_layout(self._pc, self.values())
+
+    def model(self):
+        """A local model (built by ``build``) holding the current parameters, for evaluation."""
+        wire.set_values(self._pc, self.values())
+        return self._pc
+
+    def save(self, path: str) -> None:
+        """``path/params.npz`` (pc.load_dict-able) and ``path/state.ckpt`` (servers, replicas, clock)."""
+        os.makedirs(path, exist_ok=True)
+        for h in self.server_handles:
+            ray.get(h.save_checkpoint.remote())
+        servers = [ray.get(h.state.remote()) for h in self.server_handles]
+        replicas = ray.get(self.worker_handles[0].replica_state.remote()) if self.replicated else None
+        np.savez(os.path.join(path, "params.npz"), **self.parameters())
+        checkpoint.save_atomic(os.path.join(path, "state.ckpt"),
+                               {"servers": servers, "replicas": replicas, "clock": self.clock,
+                                "placement": self.placement, "scheme": self.scheme})
+
+    def load(self, path: str) -> None:
+        """Resume from ``save(path)``: call before ``fit`` on a Trainer built the same way."""
+        if self._started:
+            raise RuntimeError("load() must come before the first fit()")
+        state = checkpoint.load(os.path.join(path, "state.ckpt"))
+        if state is None:
+            raise FileNotFoundError(f"no saved job in {path}")
+        if state["placement"] != self.placement or state["scheme"] != self.scheme:
+            raise ValueError("load(): the saved job had a different parameter placement or scheme")
+        self._state = state
+
+    def shutdown(self) -> None:
+        for h in getattr(self, "worker_handles", []) + getattr(self, "server_handles", []):
+            ray.kill(h, no_restart=True)
+        if getattr(self, "coordinator", None) is not None:
+            ray.kill(self.coordinator, no_restart=True)
+        self._started = False

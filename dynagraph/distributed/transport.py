@@ -1,0 +1,107 @@
+"""What a worker needs from the rest of the job, behind one small interface.
+
+Backends are registered by name: "local" (everything in this process; unit
+tests and single-process debugging) here, "ray" (actor handles and the object
+store) in ``actors.py``. Calls that may run in the background (push, commit)
+return a handle; ``wait`` turns handles into replies. A reply of
+``{"failed": True}`` means the server died; the worker then waits for it to
+come back (``ping``) and replays.
+"""
+from __future__ import annotations
+
+__all__ = ["Transport", "LocalTransport", "TRANSPORTS", "register_transport", "NotAdmitted", "ServerUnavailable"]
+
+TRANSPORTS: dict = {}
+
+
+def register_transport(name: str):
+    def deco(cls):
+        TRANSPORTS[name] = cls
+        return cls
+    return deco
+
+
+class ServerUnavailable(RuntimeError):
+    """A server shard is dead or restarting; the caller waits (``ping``) and retries."""
+
+
+class NotAdmitted(RuntimeError):
+    """Local backend: a worker may not start yet (another worker must step first)."""
+
+
+class Transport:
+    n_servers: int
+
+    def push(self, server: int, worker: int, clock: int, grads: dict): ...
+    def commit(self, server: int, worker: int, clock: int): ...
+    def wait(self, handles: list) -> list: ...
+    def pull(self, server: int, names=None) -> dict: ...
+    def pull_sums(self, server: int, worker: int, wanted: list) -> dict: ...
+    def ping(self, server: int) -> str: ...
+    def admit(self, worker: int, clock: int) -> int: ...
+    def finish(self, worker: int, clock: int, entries: dict, applied: int) -> int: ...
+    def wait_min(self, clock: int) -> int: ...
+    def complete(self, lo: int, hi: int) -> dict: ...
+    def clock_of(self, worker: int) -> int: ...
+    def put(self, obj): ...
+    def get(self, refs: list) -> list: ...
+    def peer_replicas(self, worker: int): ...
+
+
+@register_transport("local")
+class LocalTransport(Transport):
+    """Servers, coordinator and peers are plain objects in this process."""
+
+    def __init__(self, servers: list, coordinator, workers=None):
+        self.servers, self.coordinator = servers, coordinator
+        self.workers = workers if workers is not None else []
+        self.n_servers = len(servers)
+
+    def push(self, server, worker, clock, grads):
+        return self.servers[server].push(worker, clock, grads)
+
+    def commit(self, server, worker, clock):
+        return self.servers[server].commit(worker, clock)
+
+    def wait(self, handles):
+        return list(handles)
+
+    def pull(self, server, names=None):
+        return self.servers[server].pull(names)
+
+    def pull_sums(self, server, worker, wanted):
+        return self.servers[server].pull_sums(worker, wanted)
+
+    def ping(self, server):
+        return self.servers[server].incarnation
+
+    def admit(self, worker, clock):
+        if not self.coordinator.admit(worker, clock):
+            raise NotAdmitted(f"worker {worker} may not start iteration {clock} yet")
+        return self.coordinator.min_clock()
+
+    def finish(self, worker, clock, entries, applied):
+        return self.coordinator.finish(worker, clock, entries, applied)
+
+    def wait_min(self, clock):
+        if self.coordinator.min_clock() < clock:
+            raise NotAdmitted(f"not every worker has reached clock {clock}")
+        return self.coordinator.min_clock()
+
+    def complete(self, lo, hi):
+        return self.coordinator.complete(lo, hi)
+
+    def clock_of(self, worker):
+        return self.coordinator.clock_of(worker)
+
+    def put(self, obj):
+        return obj
+
+    def get(self, refs):
+        return list(refs)
+
+    def peer_replicas(self, worker):
+        for w in self.workers:
+            if w.rank != worker:
+                return w.replica_state()
+        return None

@@ -1,0 +1,299 @@
+"""A worker: one model replica training on one data shard.
+
+Plain Python (no Ray): ``actors.py`` wraps it, tests drive it directly with
+the "local" transport. One iteration (``step``) at clock c:
+
+1. admission: wait until every worker's clock is >= c - s (SSP);
+2. read: apply complete iterations to the replicated (SFB) parameters, pull
+   the server-held parameters;
+3. compute: build the graphs of one batch with the user's ``loss_fn`` and run
+   backward. Wait-free: the engine hook reports each parameter the moment its
+   gradient is final and it is sent right away, while backward continues;
+4. commit the iteration on every server, then post it to the coordinator
+   (which advances the clock).
+
+Gradients are ``dict[str, ndarray]``; a lookup table sends only its touched
+rows as (rows, values). Every message is counted in ``self.bytes``.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+
+from . import wire
+from .accounting import ByteCounter, message_bytes
+from .optim import make_optimizer
+from .sfb import choose_encoding, rebuild, replicable
+from .transport import ServerUnavailable
+
+__all__ = ["WorkerCore"]
+
+
+class WorkerCore:
+    def __init__(self, rank: int, n_workers: int, build, loss_fn, shard, transport, placement: dict,
+                 batch_size: int = 16, scheme: str = "ps", optimizer="sgd", initial: dict | None = None,
+                 iterations_per_epoch: int | None = None, wait_free: bool = True, keep_log: bool = False,
+                 seed: int = 0, replica_state: dict | None = None):
+        import dynagraph as dy  # the engine is imported where the work happens
+
+        self.dy = dy
+        self.rank, self.n_workers = rank, n_workers
+        self.loss_fn, self.shard, self.t = loss_fn, list(shard), transport
+        self.batch_size = batch_size
+        self.n_batches = max(1, math.ceil(len(self.shard) / batch_size))
+        self.iterations_per_epoch = iterations_per_epoch or self.n_batches
+        self.scheme, self.wait_free, self.keep_log, self.seed = scheme, wait_free, keep_log, seed
+        self.placement = placement  # name -> server index (replicated names: where their dense sums go)
+        self.pc = dy.ParameterCollection()
+        self.model = build(self.pc)
+        self.dense, self.lookups = wire.model_params(self.pc)
+        self._params = (self.dense, self.lookups)
+        self.shapes = {n: tuple(p.shape()) for n, p in self.dense.items()}
+        self.replicated = sorted(n for n, s in self.shapes.items() if scheme != "ps" and replicable(s))
+        self.server_names = [[n for n, s in placement.items() if s == k and n not in self.replicated]
+                             for k in range(transport.n_servers)]
+        self.replica_opt = make_optimizer(optimizer)
+        self.lock = threading.Lock()  # replica_state() may be called from another thread
+        self.applied = 0            # replicas hold iterations [0, applied)
+        self.own: dict[int, dict] = {}  # iteration -> name -> own (U, V) or dense, until applied
+        self.bytes = ByteCounter()
+        self.incarnations: dict[int, str] = {}
+        self.log: dict[int, dict[int, list]] = {}  # server -> iteration -> [pushed grads]
+        self.clock = 0
+        self.losses: list[float] = []
+        self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
+        if initial is not None:
+            wire.set_values(self.pc, initial, self._params)
+        if replica_state is not None:  # resuming a saved job
+            self.load_replica_state(replica_state)
+
+    # ---- (re)joining
+    def rejoin(self) -> int:
+        """Continue from the coordinator's clock for this rank, with fresh replicas from a peer."""
+        self.clock = self.t.clock_of(self.rank)
+        if self.replicated and self.clock > 0:
+            state = self.t.peer_replicas(self.rank)
+            if state is not None:
+                self.load_replica_state(state)
+        return self.clock
+
+    def replica_state(self) -> dict:
+        with self.lock:
+            return self._replica_state()
+
+    def _replica_state(self) -> dict:
+        values = {n: wire._dense_view(self.dense[n]).copy() for n in self.replicated}
+        return {"values": values, "optimizer": self.replica_opt.state_dict(), "applied": self.applied}
+
+    def load_replica_state(self, state: dict) -> None:
+        wire.set_values(self.pc, state["values"], self._params)
+        self.replica_opt.load_state_dict(state["optimizer"])
+        self.applied = state["applied"]
+        self.own = {t: v for t, v in self.own.items() if t >= self.applied}
+
+    # ---- one iteration
+    def batch_for(self, clock: int) -> list:
+        epoch, i = divmod(clock, self.iterations_per_epoch)
+        order = np.random.default_rng((self.seed, self.rank, epoch)).permutation(len(self.shard))
+        i %= self.n_batches
+        return [self.shard[j] for j in order[i * self.batch_size:(i + 1) * self.batch_size]]
+
+    def step(self) -> float:
+        c = self.clock
+        t0 = time.perf_counter()
+        min_clock = self.t.admit(self.rank, c)
+        t1 = time.perf_counter()
+        self._sync_replicas(min_clock)
+        self._pull()
+        t2 = time.perf_counter()
+        loss, entries, handles = self._compute(c)
+        t3 = time.perf_counter()
+        self._finish_pushes(c, handles)
+        self.t.finish(self.rank, c, entries, self.applied)
+        self.clock = c + 1
+        t4 = time.perf_counter()
+        self.timings["wait"] += t1 - t0
+        self.timings["comm"] += (t2 - t1) + (t4 - t3)
+        self.timings["compute"] += t3 - t2
+        self.losses.append(loss)
+        return loss
+
+    def run(self, until: int) -> dict:
+        """Steps to clock ``until``, then brings the replicas up to date with every worker's iterations."""
+        while self.clock < until:
+            self.step()
+        if self.replicated:
+            self._sync_replicas(self.t.wait_min(until))
+        return self.report()
+
+    def report(self) -> dict:
+        return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),
+                "timings": dict(self.timings)}
+
+    # ---- reads
+    def _pull(self) -> None:
+        for k, names in enumerate(self.server_names):
+            if not names:
+                continue
+            values = self._retry(k, lambda: self.t.pull(k, names))
+            self.bytes.receive("pull", values)
+            wire.set_values(self.pc, values, self._params)
+
+    def _sync_replicas(self, upto: int) -> None:
+        """Apply every complete iteration in [applied, upto) to the replicas, in order."""
+        if not self.replicated or upto <= self.applied:
+            return
+        board = self.t.complete(self.applied, upto)
+        for t in sorted(board):
+            with self.lock:
+                self._apply_iteration(t, board[t])
+                self.applied = t + 1
+                self.own.pop(t, None)
+
+    def _apply_iteration(self, t: int, posts: dict) -> None:
+        parts: dict[str, list] = {}
+        wanted: dict[int, set] = {}
+        refs, ref_names = [], []
+        for w, entries in posts.items():
+            for name, (enc, where) in entries.items():
+                if enc == "sfb":
+                    if w == self.rank and name in self.own.get(t, {}):
+                        parts.setdefault(name, []).append(rebuild([self.own[t][name]]))
+                    else:
+                        refs.append(where)
+                        ref_names.append(name)
+                else:
+                    wanted.setdefault(where, set()).add(name)
+        for name, uv in zip(ref_names, self.t.get(refs)):
+            self.bytes.receive("sfb", uv)
+            parts.setdefault(name, []).append(rebuild([uv]))
+        for k, names in wanted.items():
+            sums = self._retry(k, lambda: self.t.pull_sums(k, self.rank, [(n, t) for n in sorted(names)]))
+            self.bytes.receive("sums", sums)
+            for (name, _), g in sums.items():
+                parts.setdefault(name, []).append(g)
+        grads = {n: np.sum(p, axis=0) if len(p) > 1 else p[0] for n, p in parts.items()}
+        views = {n: wire._dense_view(self.dense[n]) for n in grads}
+        self.replica_opt.step_many(views, grads)
+
+    # ---- compute and send
+    def _compute(self, c: int):
+        dy, core = self.dy, self.dy._core
+        sending: dict[int, dict] = {}  # server -> grads not yet sent (when not wait-free)
+        handles, entries = [], {}
+        factors: dict[str, list] = {}
+        dense_only: set = set()
+        replicated = set(self.replicated)
+
+        def send(server: int, grads: dict) -> None:
+            if self.wait_free:
+                handles.append((server, self._push(server, c, grads)))
+            else:
+                sending.setdefault(server, {}).update(grads)
+
+        def ready(name: str, is_lookup: bool) -> None:
+            if is_lookup:
+                return  # one hook per lookup node: final only after backward
+            p = self.dense[name]
+            if name in replicated:
+                got, dense = core.take_factors()
+                for n, u, v in got:
+                    factors.setdefault(n, []).append((u, v))
+                dense_only.update(dense)
+                self._send_replicated(c, name, factors.get(name, []), name not in dense_only, p, entries, send)
+            else:
+                send(self.placement[name], {name: wire.dense_grad(p)})
+            p._clear_grad()
+
+        dy.renew_cg()
+        loss = self.loss_fn(self.model, self.batch_for(c))
+        core.set_collect_factors(bool(replicated))
+        core.set_param_grad_hook(ready)
+        try:
+            value = float(loss.scalar_value())
+            loss.backward()
+        finally:
+            core.set_param_grad_hook(None)
+            core.set_collect_factors(False)
+        for name, p in self.lookups.items():
+            g = wire.lookup_grad(p)
+            if g is not None:
+                send(self.placement[name], {name: g})
+            p._clear_grad()
+        for server, grads in sending.items():
+            handles.append((server, self._push(server, c, grads)))
+        return value, entries, handles
+
+    def _send_replicated(self, c, name, uv_list, complete, p, entries, send) -> None:
+        k = sum(u.shape[1] for u, _ in uv_list)
+        enc = choose_encoding(self.scheme, self.shapes[name], k, complete, self.n_workers, self.t.n_servers)
+        if enc == "sfb":
+            uv = (np.concatenate([u for u, _ in uv_list], axis=1), np.concatenate([v for _, v in uv_list], axis=1))
+            self.own.setdefault(c, {})[name] = uv
+            entries[name] = ("sfb", self.t.put(uv))
+            self.bytes.sent["sfb"] += message_bytes(uv) * (self.n_workers - 1)  # one copy per peer
+        else:
+            server = self.placement[name]
+            entries[name] = ("ps", server)
+            send(server, {name: wire.dense_grad(p)})
+
+    def _push(self, server: int, c: int, grads: dict):
+        self.bytes.send("push", grads)
+        if self.keep_log:
+            self.log.setdefault(server, {}).setdefault(c, []).append(grads)
+        return self.t.push(server, self.rank, c, grads)
+
+    def _finish_pushes(self, c: int, handles: list) -> None:
+        """Wait for the pushes, then commit iteration c on every server."""
+        for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
+            self._check(server, reply)
+        servers = range(self.t.n_servers)
+        replies = self.t.wait([self.t.commit(k, self.rank, c) for k in servers])
+        for k, reply in zip(servers, replies):
+            if self._check(k, reply):
+                reply = self.t.wait([self.t.commit(k, self.rank, c)])[0]
+            if self.keep_log and "checkpointed" in reply:
+                log = self.log.get(k, {})
+                for t in [t for t in log if t <= reply["checkpointed"]]:
+                    del log[t]
+
+    # ---- server faults
+    def _check(self, server: int, reply) -> bool:
+        """True when the server restarted (and its lost pushes were replayed)."""
+        if reply.get("failed"):
+            inc = self._wait_for(server)
+        else:
+            inc = reply["incarnation"]
+        known = self.incarnations.setdefault(server, inc)
+        if inc == known:
+            return False
+        self.incarnations[server] = inc
+        self._replay(server)
+        return True
+
+    def _wait_for(self, server: int, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.t.ping(server)
+            except ServerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _replay(self, server: int) -> None:
+        log = self.log.get(server, {})
+        for t in sorted(log):
+            self.t.wait([self.t.push(server, self.rank, t, g) for g in log[t]])
+            if t < self.clock:
+                self.t.wait([self.t.commit(server, self.rank, t)])
+
+    def _retry(self, server: int, call):
+        while True:
+            try:
+                return call()
+            except ServerUnavailable:
+                self._check(server, {"failed": True})

@@ -1,0 +1,81 @@
+"""Train the Tree-LSTM classifier of train.py data-parallel on Ray.
+
+    python examples/treelstm/train_distributed.py --workers 2 --servers 1 --train-size 2000 --epochs 2
+    RAY_ADDRESS=auto python examples/treelstm/train_distributed.py ...   # an existing cluster
+
+Reuses ``prepare_data``, ``build_model`` and ``loss_fn`` from train.py; see
+docs/distributed.md for ``ray job submit``.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dynagraph as dy  # noqa: E402
+import dynagraph.distributed as dd  # noqa: E402
+import model as model_module  # noqa: E402
+import train  # noqa: E402
+from ray import cloudpickle  # noqa: E402
+
+# Workers need build/loss but not this folder on their path: ship them by value.
+cloudpickle.register_pickle_by_value(train)
+cloudpickle.register_pickle_by_value(model_module)
+
+
+def batch_loss(model, batch):
+    """train.loss_fn summed over a batch of examples (one graph)."""
+    return dy.esum([train.loss_fn(model, ex) for ex in batch])
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--servers", type=int, default=1)
+    p.add_argument("--consistency", choices=["bsp", "ssp", "asp"], default="ssp")
+    p.add_argument("--staleness", type=int, default=2)
+    p.add_argument("--scheme", choices=["ps", "sfb", "hybrid"], default="hybrid")
+    p.add_argument("--checkpoint-dir", default="runs/treelstm-dist/ckpt")
+    p.add_argument("--save", default="runs/treelstm-dist/final")
+    p.add_argument("--num-cpus", type=int, default=None, help="local cluster only")
+    known, rest = p.parse_known_args(argv)
+    targs = train.parse_args(rest)  # the single-process options (--data, --epochs, --batch-size, ...)
+    return known, targs
+
+
+def main(argv=None) -> dict:
+    args, targs = parse_args(argv)
+    train_set, dev, test = train.prepare_data(targs)
+    job = dd.Trainer(functools.partial(train.build_model, args=targs), batch_loss, data=train_set,
+                     workers=args.workers, servers=args.servers, consistency=args.consistency,
+                     staleness=args.staleness, scheme=args.scheme,
+                     optimizer=("adam", {"learning_rate": targs.lr}), batch_size=targs.batch_size,
+                     checkpoint_dir=args.checkpoint_dir, seed=targs.seed, num_cpus=args.num_cpus)
+    results = {}
+    for epoch in range(targs.epochs):
+        out = job.fit(epochs=1)
+        pc = job.model()
+        dev_acc = train.accuracy(_model_in(pc, targs), dev)
+        print(f"epoch {epoch + 1}: {out['samples_per_second']:.0f} trees/s, dev accuracy {dev_acc:.3f}, "
+              f"{out['worker_bytes']['total'] / max(1, out['iterations']) / args.workers / 1e3:.1f} kB per worker-iteration")
+        results = {"dev_accuracy": dev_acc, "trees_per_second": out["samples_per_second"]}
+    results["test_accuracy"] = train.accuracy(_model_in(job.model(), targs), test)
+    print(f"test accuracy {results['test_accuracy']:.3f}")
+    job.save(args.save)
+    job.shutdown()
+    return results
+
+
+def _model_in(pc, targs):
+    """A classifier object over the parameters already in ``pc`` (the job's local copy)."""
+    fresh = dy.ParameterCollection()
+    m = train.build_model(fresh, targs)
+    values = pc.to_dict()
+    fresh.load_dict({k: values[k] for k in fresh.to_dict()})
+    return m
+
+
+if __name__ == "__main__":
+    main()

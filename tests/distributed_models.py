@@ -1,0 +1,76 @@
+"""Small models and data shared by the distributed tests and benchmark."""
+import numpy as np
+
+import dynagraph as dy
+
+
+class MLP:
+    """s = w2 · tanh(W1 (x + E[token]) + b1) + b2 ; samples are (token, x (4,), label ±1)."""
+
+    def __init__(self, pc, hidden=8):
+        self.W1 = pc.add_parameters((hidden, 4), name="W1")
+        self.b1 = pc.add_parameters(hidden, name="b1", init=0.0)
+        self.W2 = pc.add_parameters((1, hidden), name="W2")
+        self.b2 = pc.add_parameters(1, name="b2", init=0.0)
+        self.E = pc.add_lookup_parameters((10, 4), name="E", init=dy.NormalInitializer(0, 0.01))
+
+    def score(self, token, x):
+        h = dy.tanh(dy.affine_transform([dy.parameter(self.b1), dy.parameter(self.W1),
+                                         dy.inputVector(list(x)) + dy.lookup(self.E, token)]))
+        return dy.affine_transform([dy.parameter(self.b2), dy.parameter(self.W2), h])
+
+
+def build_mlp(pc):
+    return MLP(pc)
+
+
+def mlp_loss(model, batch):
+    """Sum over the batch of -log σ(y s): one small graph per sample, summed."""
+    return dy.esum([-dy.log_sigmoid(model.score(t, x) * float(y)) for t, x, y in batch])
+
+
+def mlp_data(n=256, seed=0):
+    """Two classes separated by a tilted plane plus a per-token offset."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        t = int(rng.integers(10))
+        x = rng.normal(size=4).astype(np.float32)
+        y = 1 if x[0] + 0.5 * x[1] - 0.3 * x[2] + (0.5 if t < 5 else -0.5) > 0 else -1
+        out.append((t, x, y))
+    return out
+
+
+def accuracy(model, data):
+    dy.renew_cg()
+    right = 0
+    for t, x, y in data:
+        s = model.score(t, x).scalar_value()
+        right += (s > 0) == (y > 0)
+        dy.renew_cg()
+    return right / len(data)
+
+
+class Linear:
+    """One M x N matrix, loss Σ_samples ||W x||² / 2: its gradient has exactly K = batch factor pairs."""
+
+    def __init__(self, pc, m=64, n=64):
+        self.W = pc.add_parameters((m, n), name="W", init=dy.NormalInitializer(0, 0.01))
+        self.n = n
+
+
+def build_linear(m, n):
+    return lambda pc: Linear(pc, m, n)
+
+
+def linear_loss(model, batch):
+    terms = []
+    for x in batch:
+        y = dy.parameter(model.W) * dy.inputVector(list(x))
+        terms.append(dy.dot_product(y, y) * 0.5)
+    return dy.esum(terms)
+
+
+def linear_data(n_samples, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=dim).astype(np.float32) for _ in range(n_samples)]

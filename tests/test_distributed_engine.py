@@ -1,0 +1,88 @@
+"""The engine hooks dynagraph.distributed builds on: gradient hook, sufficient factors, _clear_grad."""
+import numpy as np
+import pytest
+
+import dynagraph as dy
+from dynagraph import _core
+
+pytestmark = pytest.mark.distributed
+
+
+@pytest.fixture
+def hooks():
+    yield
+    _core.set_param_grad_hook(None)
+    _core.set_collect_factors(False)
+
+
+def _model():
+    pc = dy.ParameterCollection()
+    return pc, pc.add_parameters((3, 4), name="W"), pc.add_parameters(3, name="b"), pc.add_lookup_parameters((10, 4), name="E")
+
+
+def test_hook_reports_each_parameter_once_after_its_consumers(hooks):
+    pc, W, b, E = _model()
+    calls = []
+    _core.set_param_grad_hook(lambda name, is_lookup: calls.append((name, is_lookup, W.grad_as_array().copy())))
+    dy.renew_cg()
+    y = dy.affine_transform([dy.parameter(b), dy.parameter(W), dy.lookup(E, 2)])
+    loss = dy.dot_product(y, y) + dy.dot_product(dy.parameter(W) * dy.lookup(E, 5), y)
+    loss.backward()
+    names = [c[0] for c in calls]
+    assert names.count(W.name()) == 1 and names.count(b.name()) == 1 and names.count(E.name()) == 2
+    w_call = next(c for c in calls if c[0] == W.name())
+    assert not w_call[1]
+    np.testing.assert_array_equal(w_call[2], W.grad_as_array())  # final when reported
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_factors_rebuild_the_gradient(hooks, batched):
+    pc, W, b, E = _model()
+    _core.set_collect_factors(True)
+    dy.renew_cg()
+    rng = np.random.default_rng(0)
+    if batched:
+        X = dy.inputTensor(rng.normal(size=(4, 5)).astype(np.float32), batched=True)
+        y = dy.affine_transform([dy.parameter(b), dy.parameter(W), X])
+        loss = dy.dot_product(y, y)
+    else:
+        terms = [dy.tanh(dy.parameter(W) * dy.inputVector(list(rng.normal(size=4)))) for _ in range(3)]
+        loss = dy.esum([dy.dot_product(t, t) for t in terms])
+    loss.backward()
+    factors, dense_only = _core.take_factors()
+    assert W.name() not in dense_only
+    us = [u for n, u, v in factors if n == W.name()]
+    vs = [v for n, u, v in factors if n == W.name()]
+    k = sum(u.shape[1] for u in us)
+    assert k == (5 if batched else 3)
+    rebuilt = sum(u @ v.T for u, v in zip(us, vs))
+    np.testing.assert_allclose(rebuilt, W.grad_as_array(), rtol=1e-5, atol=1e-6)
+    assert _core.take_factors() == ([], set())  # cleared
+
+
+def test_parameter_used_outside_products_is_dense_only(hooks):
+    pc, W, b, E = _model()
+    _core.set_collect_factors(True)
+    dy.renew_cg()
+    y = dy.parameter(W) * dy.lookup(E, 1)
+    loss = dy.dot_product(y, y) + dy.sum_elems(dy.parameter(W)) if hasattr(dy, "sum_elems") else \
+        dy.dot_product(y, y) + dy.trace_of_product(dy.parameter(W), dy.parameter(W))
+    loss.backward()
+    _, dense_only = _core.take_factors()
+    assert W.name() in dense_only
+
+
+def test_clear_grad():
+    pc, W, b, E = _model()
+    dy.renew_cg()
+    y = dy.parameter(W) * dy.lookup(E, 7)
+    dy.dot_product(y, y).backward()
+    assert E._touched_rows() == [7] and np.abs(W.grad_as_array()).sum() > 0
+    W._clear_grad()
+    E._clear_grad()
+    assert E._touched_rows() == [] and not W.grad_as_array().any() and not E.grad_as_array().any()
+
+
+def test_hook_rejects_non_callable():
+    with pytest.raises(ValueError):
+        _core.set_param_grad_hook(3)

@@ -1,0 +1,282 @@
+"""dynagraph.distributed's logic classes, without a Ray cluster."""
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import dynagraph as dy
+from dynagraph.distributed import checkpoint, cost_model, wire
+from dynagraph.distributed.accounting import ByteCounter, message_bytes
+from dynagraph.distributed.consistency import ClockTable, staleness_for
+from dynagraph.distributed.coordinator import Coordinator
+from dynagraph.distributed.optim import make_optimizer
+from dynagraph.distributed.server import ShardServer
+from dynagraph.distributed.sfb import choose_encoding, rebuild
+from dynagraph.distributed.sharding import shard_by_size
+from dynagraph.distributed.transport import LocalTransport, NotAdmitted
+from dynagraph.distributed.worker import WorkerCore
+
+from distributed_models import build_mlp, mlp_data, mlp_loss
+
+pytestmark = pytest.mark.distributed
+
+ENGINE = {
+    "sgd": (dy.SimpleSGDTrainer, {"learning_rate": 0.1}, {"learning_rate": 0.1}),
+    "momentum": (dy.MomentumSGDTrainer, {"learning_rate": 0.1, "mom": 0.9}, {"learning_rate": 0.1, "mom": 0.9}),
+    "adagrad": (dy.AdagradTrainer, {"learning_rate": 0.1, "eps": 1e-8}, {"learning_rate": 0.1, "eps": 1e-8}),
+    "adam": (dy.AdamTrainer, {"alpha": 0.01}, {"learning_rate": 0.01}),
+}
+
+
+# ---- optimizers against the engine's trainers
+@pytest.mark.parametrize("kind", sorted(ENGINE))
+def test_optimizer_matches_engine_trainer(kind):
+    cls, engine_kw, np_kw = ENGINE[kind]
+    pc = dy.ParameterCollection()
+    W = pc.add_parameters((3, 4), name="W")
+    E = pc.add_lookup_parameters((6, 2), name="E")
+    trainer = cls(pc, **engine_kw)
+    trainer.set_clip_threshold(0)
+    opt = make_optimizer((kind, np_kw))
+    values = wire.get_values(pc)
+    for step in range(3):  # several steps: the state (moments) must match too
+        dy.renew_cg()
+        y = dy.parameter(W) * dy.concatenate([dy.lookup(E, 1), dy.lookup(E, 4)]) if hasattr(dy, "concatenate") \
+            else dy.parameter(W) * dy.inputVector([1.0, -2.0, 0.5, float(step)])
+        loss = dy.dot_product(y, y) + dy.dot_product(dy.lookup(E, step), dy.lookup(E, step))
+        loss.backward()
+        grads = {"/W": wire.dense_grad(W), "/E": wire.lookup_grad(E)}
+        trainer.update()
+        opt.step_many(values, grads)
+        np.testing.assert_allclose(values["/W"], wire.get_values(pc)["/W"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(values["/E"], wire.get_values(pc)["/E"], rtol=1e-5, atol=1e-6)
+
+
+def test_optimizer_clipping_scales_the_joint_norm():
+    opt = make_optimizer(("sgd", {"learning_rate": 1.0, "clip_threshold": 1.0}))
+    values = {"a": np.zeros(2, np.float32), "b": np.zeros(1, np.float32)}
+    opt.step_many(values, {"a": np.array([3.0, 0.0], np.float32), "b": np.array([4.0], np.float32)})
+    np.testing.assert_allclose(values["a"], [-0.6, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(values["b"], [-0.8], rtol=1e-6)
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError):
+        make_optimizer("lbfgs")
+
+
+# ---- sharding, clocks, cost model, accounting, checkpoints
+@given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.integers(1, 10_000), min_size=1, max_size=30),
+       st.integers(1, 6))
+def test_shards_are_a_balanced_partition(sizes, n):
+    shards = shard_by_size(sizes, n)
+    assert sorted(x for s in shards for x in s) == sorted(sizes)
+    loads = [sum(sizes[x] for x in s) for s in shards]
+    assert max(loads) - min(loads) <= max(sizes.values())
+
+
+def test_staleness_names():
+    assert staleness_for("bsp") == 0 and staleness_for("ssp", 3) == 3 and staleness_for("asp") == math.inf
+    with pytest.raises(ValueError):
+        staleness_for("eventual")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 3), st.lists(st.integers(0, 3), min_size=1, max_size=200))
+def test_ssp_bound_holds_under_any_schedule(n, s, schedule):
+    """Workers try to start in an arbitrary order; every admitted start is within s of the slowest."""
+    table = ClockTable(n, s)
+    for w in schedule:
+        w %= n
+        c = table.clocks[w]
+        if table.admit(w, c):
+            table.tick(w, c + 1)
+    assert table.log.max_lead() <= s
+    assert max(table.clocks) - min(table.clocks) <= s + 1
+
+
+def test_poseidon_rule():
+    # 1024 x 1024, K = 16, 8 workers and 8 servers: SFB is far cheaper
+    assert cost_model.best_scheme(1024, 1024, 16, 8, 8) == "sfb"
+    # one worker's message: M N values vs K (M + N): 32x fewer
+    assert 1024 * 1024 / (16 * (1024 + 1024)) == 32
+    # but SFB sends that message to 7 peers and receives 7: per machine (Poseidon) 8x, per worker 4.6x
+    assert cost_model.ps_cost(1024, 1024, 8, 8) / cost_model.sfb_cost(1024, 1024, 16, 8) == pytest.approx(8.0)
+    assert cost_model.worker_values("ps", 1024, 1024, 16, 8) / cost_model.worker_values("sfb", 1024, 1024, 16, 8) \
+        == pytest.approx(1024 * 1024 / (16 * 7 * 2048))
+    # a big batch on a small matrix: PS wins
+    assert cost_model.best_scheme(16, 16, 512, 8, 8) == "ps"
+    assert choose_encoding("hybrid", (16, 16), 512, True, 8, 8) == "ps"
+    assert choose_encoding("sfb", (16, 16), 512, True, 8, 8) == "sfb"
+    assert choose_encoding("sfb", (16, 16), 4, False, 8, 8) == "ps"
+
+
+def test_rebuild_is_sum_of_products():
+    rng = np.random.default_rng(1)
+    pairs = [(rng.normal(size=(5, k)), rng.normal(size=(3, k))) for k in (1, 4)]
+    np.testing.assert_allclose(rebuild(pairs), sum(u @ v.T for u, v in pairs))
+
+
+def test_message_bytes():
+    msg = {"/W": np.zeros((4, 4), np.float32), "/E": (np.arange(3), np.zeros((3, 2), np.float32))}
+    assert message_bytes(msg) == 2 + 64 + 2 + 24 + 24
+    c = ByteCounter()
+    c.send("push", msg)
+    c.receive("pull", {"a": np.zeros(1, np.float32)})
+    assert c.total() == message_bytes(msg) + 5
+
+
+def test_checkpoint_is_atomic(tmp_path, monkeypatch):
+    path = str(tmp_path / "s.ckpt")
+    checkpoint.save_atomic(path, {"a": np.ones(3)})
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        checkpoint.save_atomic(path, {"a": np.zeros(3)})
+    monkeypatch.undo()
+    np.testing.assert_array_equal(checkpoint.load(path)["a"], np.ones(3))
+    assert [f for f in os.listdir(tmp_path)] == ["s.ckpt"]
+
+
+# ---- server
+def test_server_drops_replayed_pushes_and_restarts_from_checkpoint(tmp_path):
+    values = {"w": np.zeros(2, np.float32)}
+    s = ShardServer(0, values, n_workers=1, optimizer=("sgd", {"learning_rate": 1.0}),
+                    checkpoint_dir=str(tmp_path), checkpoint_every=2)
+    g = {"w": np.ones(2, np.float32)}
+    for c in range(3):
+        s.push(0, c, g)
+        s.push(0, c, g)  # duplicate
+        s.commit(0, c)
+    np.testing.assert_allclose(s.values["w"], [-3, -3])
+    assert s.checkpointed == [1]  # checkpoint after iterations 0 and 1
+    restarted = ShardServer(0, values, 1, ("sgd", {"learning_rate": 1.0}), checkpoint_dir=str(tmp_path),
+                            checkpoint_every=2)
+    np.testing.assert_allclose(restarted.values["w"], [-2, -2])
+    assert restarted.incarnation != s.incarnation
+    for c in range(3):  # the worker replays everything it still has; only iteration 2 is new
+        restarted.push(0, c, g)
+    restarted.commit(0, 2)
+    np.testing.assert_allclose(restarted.values["w"], [-3, -3])
+
+
+def test_server_aggregate_mode_applies_once_per_clock():
+    s = ShardServer(0, {"w": np.zeros(1, np.float32), "E": np.zeros((4, 1), np.float32)}, n_workers=2,
+                    optimizer=("sgd", {"learning_rate": 1.0}), aggregate=True)
+    s.push(0, 0, {"w": np.ones(1, np.float32), "E": (np.array([1]), np.ones((1, 1), np.float32))})
+    s.commit(0, 0)
+    assert s.values["w"][0] == 0  # waits for worker 1
+    s.push(1, 0, {"w": 2 * np.ones(1, np.float32), "E": (np.array([1, 3]), np.ones((2, 1), np.float32))})
+    s.commit(1, 0)
+    assert s.values["w"][0] == -3
+    np.testing.assert_allclose(s.values["E"][:, 0], [0, -2, 0, -1])
+
+
+# ---- workers and servers in one process
+def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3):
+    data = mlp_data(64, seed=1)
+    shards = [data[r::n_workers] for r in range(n_workers)]
+    dy.init(seed=seed)
+    pc = dy.ParameterCollection()
+    build_mlp(pc)
+    initial = wire.get_values(pc)
+    dense, _ = wire.model_params(pc)
+    replicated = {n for n, p in dense.items() if scheme != "ps" and len(p.shape()) == 2}
+    placement = {n: k for k, names in enumerate(shard_by_size({n: v.size for n, v in initial.items()}, n_servers))
+                 for n in names}
+    opt = ("sgd", {"learning_rate": lr})
+    servers = [ShardServer(k, {n: initial[n] for n, s in placement.items() if s == k and n not in replicated},
+                           n_workers, opt, aggregate=staleness == 0) for k in range(n_servers)]
+    coord = Coordinator(n_workers, staleness)
+    t = LocalTransport(servers, coord)
+    workers = [WorkerCore(r, n_workers, build_mlp, mlp_loss, shards[r], t, placement, batch_size=batch_size,
+                          scheme=scheme, optimizer=opt, initial=initial) for r in range(n_workers)]
+    t.workers = workers
+    return pc, initial, servers, coord, workers
+
+
+def _values(servers, workers):
+    out = {}
+    for s in servers:
+        out.update(s.values)
+    out.update(workers[0].replica_state()["values"])
+    return out
+
+
+@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
+def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
+    pc, initial, servers, coord, workers = _local_job(scheme)
+    ref = dy.ParameterCollection()
+    model = build_mlp(ref)
+    wire.set_values(ref, initial)
+    trainer = dy.SimpleSGDTrainer(ref, 0.1)
+    trainer.set_clip_threshold(0)
+    steps = 4
+    for c in range(steps):
+        batches = [w.batch_for(c) for w in workers]
+        for w in workers:
+            w.step()
+        dy.renew_cg()
+        mlp_loss(model, [x for b in batches for x in b]).backward()
+        trainer.update()
+    for w in workers:
+        w._sync_replicas(steps)
+    got, want = _values(servers, workers), wire.get_values(ref)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    if scheme == "sfb":  # every matrix travelled as factors
+        assert workers[0].bytes.sent["sfb"] > 0 and not any(servers[k].sums for k in range(2))
+    # every replica is identical
+    a, b = (w.replica_state()["values"] for w in workers)
+    for n in a:
+        np.testing.assert_array_equal(a[n], b[n])
+
+
+def test_ssp_workers_never_run_ahead_of_the_bound():
+    pc, initial, servers, coord, workers = _local_job("hybrid", n_workers=3, staleness=1)
+    rng = np.random.default_rng(0)
+    blocked = 0
+    for _ in range(60):
+        w = workers[rng.integers(3)]
+        try:
+            w.step()
+        except NotAdmitted:
+            blocked += 1
+    assert blocked > 0 and coord.table.log.max_lead() <= 1
+
+
+def test_lookup_gradients_send_only_touched_rows():
+    pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=1)
+    w = workers[0]
+    sent = []
+    orig = servers[0].push
+    servers[0].push = lambda worker, clock, grads: (sent.append(grads), orig(worker, clock, grads))[1]
+    w.step()
+    rows, vals = next(g["/E"] for g in sent if "/E" in g)
+    tokens = {t for t, _, _ in w.batch_for(0)}
+    assert set(rows.tolist()) == tokens and vals.shape == (len(tokens), 4)
+
+
+def test_worker_not_wait_free_sends_one_message_per_server():
+    pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
+    w = workers[0]
+    w.wait_free = False
+    calls = []
+    for s in servers:
+        orig = s.push
+        s.push = (lambda o: lambda *a: (calls.append(a[1]), o(*a))[1])(orig)
+    w.step()
+    assert len(calls) == 2
+
+
+def test_import_dynagraph_does_not_import_ray():
+    import subprocess
+    import sys
+    code = "import sys, dynagraph; assert 'ray' not in sys.modules, 'ray imported'"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -1,0 +1,130 @@
+"""dynagraph.distributed on a local Ray cluster (2 CPUs): convergence, SSP bound, bytes, faults."""
+import os
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+import dynagraph as dy  # noqa: E402
+import dynagraph.distributed as dd  # noqa: E402
+from dynagraph.distributed import cost_model  # noqa: E402
+
+from distributed_models import accuracy, build_linear, build_mlp, linear_data, linear_loss, mlp_data, mlp_loss  # noqa: E402
+
+pytestmark = pytest.mark.distributed
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": _root() + os.pathsep + _here()}})
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _here():
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def _root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(dy.__file__)))
+
+
+@pytest.fixture
+def jobs():
+    made = []
+    yield made
+    for j in made:
+        j.shutdown()
+
+
+def _single_process_accuracy(train, test, epochs, lr):
+    dy.init(seed=5)
+    pc = dy.ParameterCollection()
+    model = build_mlp(pc)
+    trainer = dy.AdamTrainer(pc, alpha=lr)
+    for _ in range(epochs):
+        for i in range(0, len(train), 16):
+            dy.renew_cg()
+            mlp_loss(model, train[i:i + 16]).backward()
+            trainer.update()
+    return accuracy(model, test)
+
+
+def test_two_workers_reach_single_process_accuracy(cluster, jobs, tmp_path):
+    train, test = mlp_data(384, seed=1), mlp_data(200, seed=2)
+    single = _single_process_accuracy(train, test, epochs=3, lr=0.02)
+    dy.init(seed=5)
+    job = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=2, consistency="ssp", staleness=1,
+                     scheme="hybrid", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
+                     checkpoint_dir=str(tmp_path))
+    jobs.append(job)
+    out = job.fit(epochs=3)
+    model = build_mlp(dy.ParameterCollection())
+    job_model_pc = job.model()
+    acc = accuracy(_rebind(model, job_model_pc), test)
+    assert single > 0.85
+    assert acc >= single - 0.05
+    assert out["clock_log"] and max(c - lo for _, c, lo in out["clock_log"]) <= 1
+    # save / load resumes with the same parameters
+    job.save(str(tmp_path / "ckpt"))
+    saved = job.parameters()
+    job.shutdown()  # frees its CPUs for the resumed job
+    job2 = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=2, consistency="ssp", staleness=1,
+                      scheme="hybrid", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
+                      checkpoint_dir=str(tmp_path / "job2"))
+    jobs.append(job2)
+    job2.load(str(tmp_path / "ckpt"))
+    job2._start()
+    for name, v in job2.parameters().items():
+        np.testing.assert_allclose(v, saved[name], err_msg=name)
+    loaded = np.load(tmp_path / "ckpt" / "params.npz")
+    assert set(loaded.files) == set(saved)
+
+
+def _rebind(model, pc):
+    """The MLP object whose parameters are those of ``pc`` (built by build_mlp)."""
+    m = build_mlp.__globals__["MLP"].__new__(build_mlp.__globals__["MLP"])
+    params = {p.name(): p for p in pc.parameters_list()}
+    params.update({p.name(): p for p in pc.lookup_parameters_list()})
+    m.W1, m.b1, m.W2, m.b2, m.E = (params[n] for n in ("/W1", "/b1", "/W2", "/b2", "/E"))
+    return m
+
+
+@pytest.mark.parametrize("scheme", ["ps", "sfb"])
+def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_path):
+    m, n, k, workers, iters = 128, 96, 4, 2, 4
+    job = dd.Trainer(build_linear(m, n), linear_loss, data=linear_data(workers * k * iters, n), workers=workers,
+                     servers=1, consistency="bsp", scheme=scheme, optimizer=("sgd", {"learning_rate": 0.01}),
+                     batch_size=k, checkpoint_dir=str(tmp_path))
+    jobs.append(job)
+    out = job.fit(epochs=1)
+    assert out["iterations"] == iters
+    want = cost_model.worker_values(scheme, m, n, k, workers) * 4  # float32
+    for rep in out["reports"]:
+        b = rep["bytes"]
+        got = (b["total"]) / iters
+        assert abs(got - want) / want < 0.05, (scheme, got, want, b)
+
+
+def test_killed_server_and_worker_recover(cluster, jobs, tmp_path):
+    dy.init(seed=5)
+    train = mlp_data(256, seed=1)
+    job = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=1, consistency="bsp", scheme="ps",
+                     optimizer=("adam", {"learning_rate": 0.02}), batch_size=8, checkpoint_dir=str(tmp_path),
+                     checkpoint_every=3)
+    jobs.append(job)
+    job._start()
+    first = ray.get(job.server_handles[0].ping.remote())
+    out = job.fit(epochs=2, faults=[("server", 0, 5), ("worker", 1, 9)])
+    assert out["restarts"] >= 1
+    assert ray.get(job.server_handles[0].ping.remote()) != first  # it did restart (from its checkpoint)
+    assert all(r["clock"] == job.clock for r in out["reports"])
+    status = ray.get(job.server_handles[0].status.remote())
+    assert status["done"] == [job.clock - 1] * 2
+    acc = accuracy(_rebind(None, job.model()), mlp_data(200, seed=2))
+    print("accuracy after faults", acc)
+    assert acc > 0.7, acc  # training went on sensibly (2 short epochs; the no-fault run gets ~0.85-0.9)

@@ -10,7 +10,7 @@ from . import _core
 from ._core import Expression, LookupParameters, Parameters
 
 __all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr",
-           "mean_elems", "mean_dim", "mean_batches", "sparse_inputTensor", "inputTensorTranspose", "to_device"]
+           "mean_elems", "mean_dim", "mean_batches"]
 
 
 def vecInput(dim: int) -> Expression:
@@ -165,62 +165,3 @@ def _expression_getitem(self: Expression, key) -> Expression:
 
 
 Expression.__getitem__ = _expression_getitem
-
-
-def _check_device(op: str, device) -> None:
-    """This build computes on the CPU only: '' / 'CPU' (any case, optional ':0') are accepted."""
-    name = "" if device is None else str(device).strip()
-    if name.upper() not in ("", "CPU", "CPU:0"):
-        raise ValueError(f"{op}: device {name!r} is not available: this dynagraph build has only the CPU")
-
-
-def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float = 0, device: str = "") -> Expression:
-    """An input tensor of ``shape`` equal to ``defval`` except at the listed coordinates.
-
-    ``idxs`` holds one integer sequence per axis of ``shape`` (coordinate k is
-    ``(idxs[0][k], idxs[1][k], ...)``) and ``values`` one value per coordinate. With
-    ``batched=True`` the last axis of ``shape`` is the batch (as DyNet).
-    """
-    _check_device("sparse_inputTensor", device)
-    shape = tuple(int(s) for s in (shape if isinstance(shape, (list, tuple)) else [shape]))
-    idxs = [np.asarray(ix, dtype=np.int64).reshape(-1) for ix in idxs]
-    values = np.asarray(values, dtype=np.float32).reshape(-1)
-    if len(idxs) != len(shape):
-        raise ValueError(f"sparse_inputTensor: {len(idxs)} index arrays for a shape with {len(shape)} axes {shape}")
-    for axis, ix in enumerate(idxs):
-        if len(ix) != len(values):
-            raise ValueError(f"sparse_inputTensor: {len(ix)} indices on axis {axis} but {len(values)} values")
-        bad = (ix < 0) | (ix >= shape[axis])
-        if bad.any():
-            raise IndexError(f"sparse_inputTensor: index {int(ix[bad][0])} out of range for axis {axis} "
-                             f"of length {shape[axis]} (shape {shape})")
-    arr = np.full(shape, defval, dtype=np.float32)
-    arr[tuple(idxs)] = values
-    return _core.inputTensor(arr, batched=batched)
-
-
-def inputTensorTranspose(arr, dim=None, batch_size: int = 1) -> Expression:
-    """An input from the flat values ``arr`` read in column-major order into shape ``dim``
-    (default: one vector) with ``batch_size`` batch elements (DyNet's inputTensorTranspose)."""
-    flat = np.asarray(arr, dtype=np.float32)
-    if flat.ndim != 1:
-        raise ValueError(f"inputTensorTranspose: arr must be one-dimensional, got shape {flat.shape}")
-    batch_size = int(batch_size)
-    if batch_size < 1:
-        raise ValueError(f"inputTensorTranspose: batch_size must be >= 1, got {batch_size}")
-    if dim is None:
-        dim = (flat.size // batch_size,)
-    dim = tuple(int(d) for d in (dim if isinstance(dim, (list, tuple)) else [dim]))
-    if int(np.prod(dim)) * batch_size != flat.size:
-        raise ValueError(f"inputTensorTranspose: {flat.size} values do not fill shape {dim} x batch {batch_size}")
-    full = dim + ((batch_size,) if batch_size > 1 else ())
-    return _core.inputTensor(flat.reshape(full, order="F"), batched=batch_size > 1)
-
-
-def to_device(e: Expression, device_str: str) -> Expression:
-    """``e`` on device ``device_str``. This build is CPU-only: "CPU" returns ``e`` itself;
-    any other device raises ValueError."""
-    _check_device("to_device", device_str)
-    if not str(device_str).strip():
-        raise ValueError("to_device: device_str must name a device, e.g. 'CPU'")
-    return e

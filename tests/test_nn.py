@@ -127,32 +127,3 @@ def test_sparse_input_tensor_fills_default_and_batches():
     np.testing.assert_array_equal(e.npvalue(), [[1, 5], [1, 1], [7, 1]])
 
 
-@pytest.mark.parametrize("args,exc,match", [
-    (([[0, 3], [1, 0]], [5.0, 7.0], (3, 2)), IndexError, r"index 3 out of range for axis 0 of length 3"),
-    (([[0, 1]], [5.0, 7.0], (3, 2)), ValueError, r"1 index arrays for a shape with 2 axes"),
-    (([[0, 1], [0, 0]], [5.0], (3, 2)), ValueError, r"2 indices on axis 0 but 1 values"),
-])
-def test_sparse_input_tensor_errors(args, exc, match):
-    dy.renew_cg()
-    with pytest.raises(exc, match=match):
-        dy.sparse_inputTensor(*args)
-
-
-def test_input_tensor_transpose_reads_column_major():
-    dy.renew_cg()
-    e = dy.inputTensorTranspose(np.arange(6.0), (2, 3))
-    np.testing.assert_array_equal(e.npvalue(), np.arange(6.0).reshape(2, 3, order="F"))
-    e = dy.inputTensorTranspose(np.arange(6.0), (3,), batch_size=2)
-    assert e.dim() == ((3,), 2)
-    with pytest.raises(ValueError, match="do not fill"):
-        dy.inputTensorTranspose(np.arange(5.0), (2, 3))
-
-
-def test_to_device_cpu_is_identity_and_other_devices_fail_clearly():
-    dy.renew_cg()
-    x = dy.inputTensor([1.0, 2.0])
-    np.testing.assert_array_equal(dy.to_device(x, "CPU").npvalue(), [1.0, 2.0])
-    with pytest.raises(ValueError, match="'GPU:0' is not available"):
-        dy.to_device(x, "GPU:0")
-    with pytest.raises(ValueError, match="is not available"):
-        dy.sparse_inputTensor([[0]], [1.0], (2,), device="GPU:1")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dg
+from compare_util import assert_same
 
 dynet = pytest.importorskip("dynet")
 
@@ -41,30 +42,9 @@ CASES = {
 }
 
 
-def run(m, arrays, batched, build):
-    m.renew_cg()
-    xs = [m.inputTensor(a, batched=b) for a, b in zip(arrays, batched)]
-    y = build(m, *xs)
-    axes, bd = y.dim()
-    value = y.npvalue()
-    n = int(np.prod(axes))
-    w = np.random.default_rng(7).standard_normal(value.shape)
-    loss = m.dot_product(m.reshape(y, (n,)), m.reshape(m.inputTensor(w, batched=bd > 1), (n,)))
-    if bd > 1:
-        loss = m.sum_batches(loss)
-    loss.backward(full=True)
-    return (tuple(axes), bd), value, [np.asarray(x.gradient()) for x in xs]
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_matches_dynet(name):
     specs, build = CASES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    arrays = [rng.standard_normal(s).astype(np.float32) for s, _ in specs]
-    batched = [b for _, b in specs]
-    dim_ref, val_ref, grads_ref = run(dynet, arrays, batched, build)
-    dim, val, grads = run(dg, arrays, batched, build)
-    assert dim == dim_ref
-    np.testing.assert_allclose(val.reshape(val_ref.shape), val_ref, rtol=1e-5, atol=1e-5)
-    for k, (g, g_ref) in enumerate(zip(grads, grads_ref)):
-        np.testing.assert_allclose(g.reshape(g_ref.shape), g_ref, rtol=1e-4, atol=1e-5, err_msg=f"input {k}")
+    inputs = [(rng.standard_normal(s).astype(np.float32), b) for s, b in specs]
+    assert_same(dg, dynet, inputs, build, rtol=1e-4, atol=1e-5)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dg
+from compare_util import run
 
 dynet = pytest.importorskip("dynet")
 
@@ -69,49 +70,16 @@ MASK_X = np.array([1.25, 0.0, 1.25, 1.25], dtype=np.float32)
 MASK_H = np.array([0.0, 2.0, 2.0], dtype=np.float32)
 
 
-def run(m, arrays, batched, build):
-    m.renew_cg()
-    xs = [m.inputTensor(a, batched=b) for a, b in zip(arrays, batched)]
-    y = build(m, *xs)
-    axes, bd = y.dim()
-    value = y.npvalue()
-    n = int(np.prod(axes))
-    w = np.random.default_rng(7).standard_normal(value.shape)
-    loss = m.dot_product(m.reshape(y, (n,)), m.reshape(m.inputTensor(w, batched=bd > 1), (n,)))
-    if bd > 1:
-        loss = m.sum_batches(loss)
-    loss.backward(full=True)
-    return (tuple(axes), bd), value, [np.asarray(x.gradient()) for x in xs]
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_matches_dynet(name):
     specs, build = CASES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    arrays = [rng.standard_normal(s).astype(np.float32) for s, _ in specs]
-    batched = [b for _, b in specs]
-    dim_ref, val_ref, grads_ref = run(dynet, arrays, batched, build)
-    dim, val, grads = run(dg, arrays, batched, build)
+    inputs = [(rng.standard_normal(s).astype(np.float32), b) for s, b in specs]
+    dim_ref, val_ref, grads_ref = run(dynet, inputs, build)
+    dim, val, grads = run(dg, inputs, build)
     if name in NUMPY_VALUES:
-        val_ref = NUMPY_VALUES[name](*[a.astype(np.float64) for a in arrays])
+        val_ref = NUMPY_VALUES[name](*[a.astype(np.float64) for a, _ in inputs])
     assert dim == dim_ref
     np.testing.assert_allclose(val.reshape(val_ref.shape), val_ref, rtol=1e-5, atol=1e-5)
     for k, (g, g_ref) in enumerate(zip(grads, grads_ref)):
         np.testing.assert_allclose(g.reshape(g_ref.shape), g_ref, rtol=1e-4, atol=1e-5, err_msg=f"input {k}")
-
-
-def test_sparse_input_helpers_match_dynet():
-    for m_ in (dynet, dg):
-        m_.renew_cg()
-    args = ([[0, 2, 1], [1, 0, 2], [0, 1, 1]], [5.0, 7.0, -1.0], (3, 3, 2))
-    for batched in (False, True):
-        want = dynet.sparse_inputTensor(*args, batched=batched, defval=0.5)
-        got = dg.sparse_inputTensor(*args, batched=batched, defval=0.5)
-        assert got.dim() == want.dim()
-        np.testing.assert_array_equal(got.npvalue(), want.npvalue())
-    flat = np.arange(12.0)
-    for dim, bs in [((3, 4), 1), ((2, 3), 2), ((6,), 2)]:
-        want = dynet.inputTensorTranspose(flat, dim, batch_size=bs)
-        got = dg.inputTensorTranspose(flat, dim, batch_size=bs)
-        assert got.dim() == want.dim()
-        np.testing.assert_array_equal(got.npvalue(), want.npvalue())

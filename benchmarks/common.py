@@ -25,16 +25,17 @@ RESULT_PREFIX = "RESULT "
 
 # ---------------------------------------------------------------- library setup (inside a worker)
 
-def import_library(lib: str, mem_mb: int = 512):
-    """Imports one library configured for single-threaded CPU benchmarking."""
+def import_library(lib: str, mem_mb: int = 512, autobatch: bool = False):
+    """Imports one library configured for single-threaded CPU benchmarking
+    (DyNet and dynagraph with their autobatching executor when asked)."""
     if lib == "dynagraph":
         sys.path.insert(0, str(REPO))
         import dynagraph as dy
-        dy.init(seed=1)
+        dy.init(seed=1, autobatch=autobatch)
         return dy
     if lib == "dynet":
         import dynet_config
-        dynet_config.set(mem=str(mem_mb), random_seed=1, autobatch=0)
+        dynet_config.set(mem=str(mem_mb), random_seed=1, autobatch=int(autobatch))
         import dynet as dy
         return dy
     if lib == "torch":

@@ -35,6 +35,7 @@ import common  # noqa: E402
 
 SST_DIR = Path(os.environ.get("DYNAGRAPH_SST_DIR", "/work/shared/data/sst"))
 PHASES = ("train", "forward")
+AUTOBATCH = 16  # sentences per graph and update in the autobatched phase (dynet-benchmark's setting)
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
 EMB, HID, CLASSES, LR = 128, 128, 5, 0.05
 
@@ -81,7 +82,7 @@ def dynet_model(dy, vocab_size: int):
     trainer.set_clip_threshold(0)
 
     def loss_of(label, tree):
-        dy.renew_cg()
+        """The loss of one tree, added to the current graph."""
         Wi, Wo, Wu = [dy.parameter(p) for p in W]
         bi, bo, bu = [dy.parameter(p) for p in Wb]
         Ui, Uo, Uu, Ul, Ur = [dy.parameter(p) for p in U]
@@ -110,6 +111,7 @@ def dynet_model(dy, vocab_size: int):
         return dy.pickneglogsoftmax(dy.parameter(V) * h + dy.parameter(Vb), label)
 
     def train(label, tree):
+        dy.renew_cg()
         loss = loss_of(label, tree)
         value = loss.scalar_value()
         loss.backward()
@@ -117,9 +119,19 @@ def dynet_model(dy, vocab_size: int):
         return value
 
     def forward(label, tree):
+        dy.renew_cg()
         return loss_of(label, tree).scalar_value()
 
-    return {"train": train, "forward": forward, "_keep": m}
+    def train_batch(items):
+        """One graph and one update for several trees (run with autobatching on)."""
+        dy.renew_cg()
+        loss = dy.esum([loss_of(label, tree) for label, tree in items])
+        value = loss.scalar_value()
+        loss.backward()
+        trainer.update()
+        return value
+
+    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m}
 
 
 def torch_model(torch, vocab_size: int):
@@ -190,13 +202,13 @@ def torch_model(torch, vocab_size: int):
     return {"train": train, "forward": forward, "_keep": opt}
 
 
-def worker(lib: str, data_path: str, repeats: int) -> None:
+def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
     import time
 
     with open(data_path) as f:
         blob = json.load(f)
     data, vocab_size = blob["trees"], blob["vocab"]
-    mod = common.import_library(lib)
+    mod = common.import_library(lib, autobatch=bool(autobatch))
     if lib != "torch":
         missing = [op for op in ("concatenate", "pickneglogsoftmax", "lookup") if not hasattr(mod, op)]
         if missing:
@@ -204,6 +216,20 @@ def worker(lib: str, data_path: str, repeats: int) -> None:
             return
     fns = torch_model(mod, vocab_size) if lib == "torch" else dynet_model(mod, vocab_size)
     sys.setrecursionlimit(10000)
+    if autobatch:
+        fn = fns["train_batch"]
+        batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
+        fn(batches[0])  # warm-up
+        secs = []
+        for _ in range(repeats):
+            total = 0.0
+            t0 = time.perf_counter()
+            for b in batches:
+                total += fn(b)
+            secs.append(time.perf_counter() - t0)
+        common.emit({"lib": lib, "phase": f"train_autobatch{autobatch}", "sentences": len(data), "seconds": secs,
+                     "mean_loss": total / len(data)})
+        return
     for phase in PHASES:
         fn = fns[phase]
         for label, tree in data[:50]:  # warm-up
@@ -238,13 +264,16 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
     try:
         for _ in range(rounds):
             for lib in libs:
-                for r in common.run_worker(script, ["--worker", lib, "--data", path, "--repeats", str(repeats)]):
-                    if "error" in r or "skipped" in r:
-                        notes.append(r.get("error") or r["skipped"])
-                        continue
-                    rates.setdefault((lib, r["phase"]), []).extend(r["sentences"] / s for s in r["seconds"])
-                    losses[(lib, r["phase"])] = r["mean_loss"]
-                    rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
+                modes = [0] if lib == "torch" else [0, AUTOBATCH]  # PyTorch eager has no autobatching
+                for ab in modes:
+                    args = ["--worker", lib, "--data", path, "--repeats", str(repeats), "--autobatch", str(ab)]
+                    for r in common.run_worker(script, args):
+                        if "error" in r or "skipped" in r:
+                            notes.append(r.get("error") or r["skipped"])
+                            continue
+                        rates.setdefault((lib, r["phase"]), []).extend(r["sentences"] / s for s in r["seconds"])
+                        losses[(lib, r["phase"])] = r["mean_loss"]
+                        rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
     finally:
         os.unlink(path)
 
@@ -257,13 +286,13 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
     rows = []
-    for phase in PHASES:
+    for phase in PHASES + (f"train_autobatch{AUTOBATCH}",):
         row = [phase] + [common.fmt_num(rate(l, phase)) if rate(l, phase) else "-" for l in libs]
         if "dynagraph" in libs:
             row += [common.ratio(rate(p, phase), rate("dynagraph", phase), lower_is_better=False) for p in peers]
         rows.append(row)
     out = [f"treenn: binary Tree-LSTM on SST train (first {len(data)} sentences, {words} words, vocab {vocab}), "
-           f"emb {EMB}, hid {HID}, unbatched, SimpleSGD; median of {rounds}x{repeats} passes",
+           f"emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and autobatched ({AUTOBATCH} trees per graph); median of {rounds}x{repeats} passes",
            common.machine_line(), "", common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster).",
            "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
@@ -282,6 +311,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", choices=common.LIBS, help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--autobatch", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--sentences", type=int, default=1000)
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
     ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
@@ -289,7 +319,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="200 sentences, 1 round, 1 pass")
     a = ap.parse_args(argv)
     if a.worker:
-        worker(a.worker, a.data, a.repeats)
+        worker(a.worker, a.data, a.repeats, a.autobatch)
         return
     if a.quick:
         a.sentences, a.rounds, a.repeats = 200, 1, 1

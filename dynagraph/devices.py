@@ -12,8 +12,8 @@ from ._core import Expression
 __all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device"]
 
 HAVE_CUDA = bool(getattr(_core, "HAVE_CUDA", False))  # a CUDA build of _core defines it
-ERRMSG = ("dynagraph was built without GPU support. Rebuild it with DYNAGRAPH_BACKEND=cuda "
-          "(see the README) to use GPUs.")
+ERRMSG = ("dynagraph was built without GPU support: this release has only the CPU backend "
+          "(the CUDA backend is not written yet).")
 
 _CPU_NAMES = ("", "CPU", "cpu")
 

@@ -12,8 +12,11 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's dynagraph when run from it
-import dynagraph  # noqa: E402
+try:  # an installed dynagraph (or one on PYTHONPATH) ...
+    import dynagraph
+except ImportError:  # ... else the checkout's, built in place
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import dynagraph  # noqa: E402
 
 OUT = Path(__file__).with_name("api.md")
 

@@ -274,9 +274,11 @@ def test_worker_not_wait_free_sends_one_message_per_server():
     assert len(calls) == 2
 
 
-def test_import_dynagraph_does_not_import_ray():
+def test_import_dynagraph_does_not_import_ray(tmp_path):
     import subprocess
     import sys
     code = "import sys, dynagraph; assert 'ray' not in sys.modules, 'ray imported'"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+    # The dynagraph under test (installed or in-tree), not whatever the working directory holds.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dy.__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=env)

@@ -16,13 +16,19 @@ pytestmark = pytest.mark.distributed
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
+    # Workers start in the driver's working directory: start them outside the
+    # source tree, so they import the same dynagraph as the tests (installed or
+    # in-tree, via PYTHONPATH) rather than an unbuilt ./dynagraph.
+    cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ray-cwd"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": _root() + os.pathsep + _here()}})
     try:
         yield
     finally:
         ray.shutdown()
+        os.chdir(cwd)
 
 
 def _here():

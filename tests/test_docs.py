@@ -7,8 +7,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_api_md_is_up_to_date():
+    import os
+
+    import dynagraph
+    # Generate from the dynagraph under test (installed or in-tree).
+    env = dict(os.environ, PYTHONPATH=str(Path(dynagraph.__file__).resolve().parents[1]))
     result = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_api.py"), "--check"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr + "\nRegenerate it: python docs/gen_api.py"
 
 

@@ -7,6 +7,7 @@
 namespace dg {
 
 using MatMap = Eigen::Map<Eigen::MatrixXf, Eigen::Unaligned>;
+using ConstMatMap = Eigen::Map<const Eigen::MatrixXf, Eigen::Unaligned>;
 using VecMap = Eigen::Map<Eigen::VectorXf, Eigen::Unaligned>;
 using ArrMap = Eigen::Map<Eigen::ArrayXf, Eigen::Unaligned>;
 

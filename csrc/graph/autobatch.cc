@@ -233,12 +233,18 @@ void ComputationGraph::forward_batched(uint32_t upto) {
 void ComputationGraph::backward_batched(uint32_t from, bool full) {
   // Gradient buffers, contiguous per group so a group's dy is one batch.
   grads_.assign(evaluated_, Tensor());
-  for (const Group& grp : groups_) {
+  // Each group's block is zeroed lazily, just before the first gradient flows
+  // into it (touch_grad): the memset then runs on memory about to be used, and
+  // groups that receive no gradient are skipped without being touched.
+  group_of_.resize(evaluated_);
+  group_zeroed_.assign(groups_.size(), 0);
+  for (uint32_t gi = 0; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
     const Node& first = nodes[group_nodes_[grp.first]];
+    for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
     if (!(full || first.needs_grad)) continue;
     const unsigned sz = first.dim.size();
     float* block = dx_pool.allocate_floats(size_t(sz) * grp.count);
-    std::memset(block, 0, sizeof(float) * sz * grp.count);
     for (unsigned b = 0; b < grp.count; ++b) {
       uint32_t j = group_nodes_[grp.first + b];
       grads_[j].d = nodes[j].dim;
@@ -246,20 +252,31 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     }
   }
   if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
+  lazy_grads_ = true;
+  touch_grad(from);
   grads_[from].arr().setConstant(1.f);
-  outer_slot_.clear();  // groups already turn a shared weight's gradient into one GEMM
+  // A shared weight's gradient terms from all its groups are deferred and applied
+  // as one wide GEMM when the weight's own node comes up (see add_outer_product).
+  outer_slot_.assign(evaluated_, -1);
+  outer_used_ = 0;
 
   std::vector<Tensor> xs;
   for (size_t gi = groups_.size(); gi-- > 0;) {
     const Group& grp = groups_[gi];
     if (grp.count == 1) {
+      touch_grad(group_nodes_[grp.first]);  // a lone node runs even without gradient, as unbatched
       backward_node(group_nodes_[grp.first], xs);
       continue;
     }
     const uint32_t* members = group_nodes_.data() + grp.first;
+    for (unsigned b = 0; b < grp.count; ++b) flush_outer_products(members[b]);  // their users have all run
     const Node& first = nodes[members[0]];
     Tensor& dy0 = grads_[members[0]];
     if (!dy0.v) continue;
+    if (!group_zeroed_[gi]) {
+      if (first.nargs != 0) continue;  // no gradient reached this group: nothing to pass on
+      touch_grad(members[0]);  // lookups still mark their rows, as unbatched
+    }
     Tensor dy(grp.proto.dim, dy0.v);
     const OpImpl& impl = op_impl(first.op);
     if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
@@ -274,7 +291,12 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       const Tensor& x = grp.xs[k];
       uint32_t a0 = args(first)[k];
       if (x.d.bd == 1 && grp.proto.dim.bd > 1) {  // shared argument: the op sums over the group
-        if (grads_[a0].v) impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+        if (grads_[a0].v) {
+          touch_grad(a0);
+          current_target_ = a0;
+          impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+          current_target_ = UINT32_MAX;
+        }
         continue;
       }
       const unsigned sz = nodes[a0].dim.size();
@@ -285,6 +307,10 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
         contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
       }
       if (!any) continue;
+      for (unsigned b = 0; b < grp.count; ++b) {
+        const uint32_t ab = args(nodes[members[b]])[k];
+        if (grads_[ab].v) touch_grad(ab);
+      }
       if (contiguous) {
         Tensor dx(x.d, grads_[a0].v);
         impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
@@ -299,6 +325,20 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       }
     }
   }
+  // Blocks no gradient reached read as zeros through gradient().
+  for (uint32_t gi = 0; gi < groups_.size(); ++gi)
+    if (!group_zeroed_[gi]) touch_grad(group_nodes_[groups_[gi].first]);
+  lazy_grads_ = false;
+}
+
+void ComputationGraph::touch_grad(uint32_t j) {
+  if (!lazy_grads_) return;
+  const uint32_t gi = group_of_[j];
+  if (group_zeroed_[gi]) return;
+  group_zeroed_[gi] = 1;
+  const Group& grp = groups_[gi];
+  const uint32_t first = group_nodes_[grp.first];
+  if (grads_[first].v) std::memset(grads_[first].v, 0, sizeof(float) * nodes[first].dim.size() * grp.count);
 }
 
 }  // namespace dg

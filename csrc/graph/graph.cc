@@ -83,6 +83,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     throw ValueError("backward() needs a scalar expression (or a batch of scalars); got shape " +
                      top.dim.str());
   dx_pool.reset();
+  lazy_grads_ = false;  // a batched backward cut short by an error may have left it on
   has_backward_ = true;
   if (!full && !top.needs_grad) {  // no parameter below: nothing to differentiate (and no buffer for the seed)
     grads_.assign(from + 1, Tensor());
@@ -110,8 +111,10 @@ void ComputationGraph::backward(uint32_t from, bool full) {
 }
 
 void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) {
+  const unsigned m = u.d.rows(), n = v.d.rows(), k = u.d.size() / m;
   if (current_target_ >= outer_slot_.size() || grads_[current_target_].v != dA.v) {
-    rank1_acc(dA.v, u.v, v.v, u.d.size(), v.d.size());
+    if (k == 1) rank1_acc(dA.v, u.v, v.v, m, n);
+    else dA.mat().noalias() += ConstMatMap(u.v, m, k) * ConstMatMap(v.v, n, k).transpose();
     return;
   }
   int32_t& slot = outer_slot_[current_target_];
@@ -120,7 +123,7 @@ void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tens
     if (outer_pending_.size() < outer_used_) outer_pending_.resize(outer_used_);
     outer_pending_[slot].clear();
   }
-  outer_pending_[slot].push_back({u.v, v.v});
+  outer_pending_[slot].push_back({u.v, v.v, k});
 }
 
 void ComputationGraph::flush_outer_products(uint32_t j) {
@@ -128,17 +131,23 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   auto& terms = outer_pending_[outer_slot_[j]];
   outer_slot_[j] = -1;
   Tensor& dA = grads_[j];
-  const unsigned m = dA.d.rows(), n = dA.d.size() / m, K = static_cast<unsigned>(terms.size());
-  if (K == 1) {  // a weight used once: no packing, no depth-1 GEMM
-    rank1_acc(dA.v, terms[0].u, terms[0].v, m, n);
+  const unsigned m = dA.d.rows(), n = dA.d.size() / m;
+  if (terms.size() == 1) {  // a weight used once: no copies
+    const OuterFactor& t = terms[0];
+    if (t.k == 1) rank1_acc(dA.v, t.u, t.v, m, n);
+    else dA.mat().noalias() += ConstMatMap(t.u, m, t.k) * ConstMatMap(t.v, n, t.k).transpose();
     terms.clear();
     return;
   }
+  size_t K = 0;
+  for (const OuterFactor& t : terms) K += t.k;
   outer_u_.resize(size_t(m) * K);
   outer_v_.resize(size_t(n) * K);
-  for (unsigned k = 0; k < K; ++k) {
-    std::memcpy(outer_u_.data() + size_t(k) * m, terms[k].u, sizeof(float) * m);
-    std::memcpy(outer_v_.data() + size_t(k) * n, terms[k].v, sizeof(float) * n);
+  size_t col = 0;
+  for (const OuterFactor& t : terms) {
+    std::memcpy(outer_u_.data() + col * m, t.u, sizeof(float) * m * t.k);
+    std::memcpy(outer_v_.data() + col * n, t.v, sizeof(float) * n * t.k);
+    col += t.k;
   }
   dA.mat().noalias() += MatMap(outer_u_.data(), m, K) * MatMap(outer_v_.data(), n, K).transpose();
   terms.clear();
@@ -156,6 +165,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   for (unsigned k = 0; k < n.nargs; ++k) {
     Tensor& dx = grads_[a[k]];
     if (!dx.v || !(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    touch_grad(a[k]);
     if (collect_factors && nodes[a[k]].op == OpId::parameter) record_factor(n, k, xs.data(), dy);
     current_target_ = a[k];
     impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);

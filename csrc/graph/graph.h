@@ -76,10 +76,11 @@ class ComputationGraph {
     uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
   } batch_stats;
 
-  // dA += u v^T for the gradient being accumulated now (u, v single columns).
-  // Deferred: all such pairs aimed at one node are applied together, as one
-  // GEMM [u_1..u_K][v_1..v_K]^T, just before that node's own backward runs —
-  // a weight used K times costs one GEMM instead of K rank-1 passes over it.
+  // dA += U V^T for the gradient being accumulated now (U m x k, V n x k: one
+  // column per batch element). Deferred: all such terms aimed at one node are
+  // applied together, as one GEMM [U_1..U_T][V_1..V_T]^T, just before that
+  // node's own backward runs — a weight used T times (or by T autobatched
+  // groups) costs one wide GEMM instead of T passes over its gradient.
   void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v);
 
 
@@ -117,9 +118,10 @@ class ComputationGraph {
   void backward_node(uint32_t j, std::vector<Tensor>& xs);
   void flush_outer_products(uint32_t j);
 
-  struct OuterFactor {
+  struct OuterFactor {  // dA += U V^T with U m x k and V n x k (column-major)
     const float* u;
     const float* v;
+    unsigned k;
   };
   // Pending rank-1 terms per target node (index into outer_pending_), and the
   // node whose gradient the op being run is accumulating into.
@@ -141,6 +143,12 @@ class ComputationGraph {
   };
   std::vector<Group> groups_;
   std::vector<uint32_t> group_nodes_;
+  // Batched backward: each node's group, whether a group's gradient block has
+  // been zeroed yet, and touch_grad() to zero it before the first write.
+  std::vector<uint32_t> group_of_;
+  std::vector<uint8_t> group_zeroed_;
+  bool lazy_grads_ = false;
+  void touch_grad(uint32_t j);
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;

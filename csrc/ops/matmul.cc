@@ -12,7 +12,7 @@ namespace {
 //
 // Products whose other side is a single column are written with vector types,
 // so Eigen picks GEMV at compile time instead of dispatching at run time.
-// (Rank-1 terms dA += dy x^T go through ComputationGraph::add_outer_product.)
+// (Weight-gradient terms dA += dY X^T go through ComputationGraph::add_outer_product.)
 void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
   if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
     if (Y.d.size() == Y.d.rows()) {  // one column in all: y += A x
@@ -63,11 +63,11 @@ void matmul_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
   y.arr().setZero();
   gemm_acc(xs[0], xs[1], y);
 }
-// dA += dY B^T: a single column on each side is a rank-1 term, which the graph
-// collects per weight and applies as one GEMM (see add_outer_product).
+// dA += dY B^T: when both sides are one column per batch element, the graph
+// collects the term per weight and applies them all as one GEMM (see add_outer_product).
 void grad_a(ComputationGraph& g, const Tensor& dY, const Tensor& B, Tensor& dA) {
-  if (dY.d.size() == dY.d.rows() && B.d.size() == B.d.rows() && dA.d.bd == 1)
-    g.add_outer_product(dA, dY, B);
+  if (dA.d.bd == 1 && dY.d.cols() == 1 && B.d.cols() == 1 && B.d.bd == dY.d.bd)
+    g.add_outer_product(dA, dY, B);  // one column per batch element
   else
     gemm_grad_a(dY, B, dA);
 }

@@ -141,15 +141,16 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   }
   size_t K = 0;
   for (const OuterFactor& t : terms) K += t.k;
-  outer_u_.resize(size_t(m) * K);
-  outer_v_.resize(size_t(n) * K);
+  // Scratch from the gradient pool: no zero-fill, reclaimed with the graph.
+  float* U = dx_pool.allocate_floats(size_t(m) * K);
+  float* V = dx_pool.allocate_floats(size_t(n) * K);
   size_t col = 0;
   for (const OuterFactor& t : terms) {
-    std::memcpy(outer_u_.data() + col * m, t.u, sizeof(float) * m * t.k);
-    std::memcpy(outer_v_.data() + col * n, t.v, sizeof(float) * n * t.k);
+    std::memcpy(U + col * m, t.u, sizeof(float) * m * t.k);
+    std::memcpy(V + col * n, t.v, sizeof(float) * n * t.k);
     col += t.k;
   }
-  dA.mat().noalias() += MatMap(outer_u_.data(), m, K) * MatMap(outer_v_.data(), n, K).transpose();
+  dA.mat().noalias() += MatMap(U, m, K) * MatMap(V, n, K).transpose();
   terms.clear();
 }
 

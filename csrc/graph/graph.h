@@ -129,7 +129,6 @@ class ComputationGraph {
   std::vector<std::vector<OuterFactor>> outer_pending_;
   uint32_t outer_used_ = 0;
   uint32_t current_target_ = UINT32_MAX;
-  std::vector<float> outer_u_, outer_v_;
   void forward_batched(uint32_t upto);
   void backward_batched(uint32_t from, bool full);
 

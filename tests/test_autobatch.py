@@ -94,3 +94,44 @@ def test_init_flag_switches_executor():
     assert _core.get_autobatch()
     dy.init(autobatch=False)
     assert not _core.get_autobatch()
+
+
+def _dead_branch_gradients(autobatch):
+    pc, p = make_model(5)
+    dy.renew_cg(autobatching=autobatch)
+    # Eight same-signature chains; only the even ones reach the loss, so the
+    # odd ones share groups with live nodes but receive no gradient.
+    hs = [dy.tanh(p["U"] * p["E"][i] + p["b"]) for i in range(8)]
+    loss = dy.esum([dy.dot_product(h, h) for h in hs[::2]])
+    loss.value()
+    loss.backward()
+    out = [h.gradient().copy() for h in hs], p["U"].grad_as_array().copy(), p["E"].grad_as_array().copy()
+    dy.renew_cg(autobatching=False)
+    return out
+
+
+def test_gradients_of_intermediates_and_dead_branches_match_unbatched():
+    (h0, u0, e0), (h1, u1, e1) = _dead_branch_gradients(False), _dead_branch_gradients(True)
+    for a, b in zip(h0, h1):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert all(not h.any() for h in h1[1::2])  # dead branches read as exact zeros
+    np.testing.assert_allclose(u1, u0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e1, e0, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("autobatch", [False, True])
+def test_weight_gradient_of_hand_batched_products_matches_numpy(autobatch):
+    """W used by several batched products: its gradient is the sum of dY X^T over uses."""
+    pc, p = make_model(7)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((DIM, 3)).astype(np.float32) for _ in range(4)]
+    cs = [rng.standard_normal((DIM, 3)).astype(np.float32) for _ in range(4)]
+    dy.renew_cg(autobatching=autobatch)
+    U = p["U"]
+    terms = [dy.dot_product(U * dy.inputTensor(x, batched=True), dy.inputTensor(c, batched=True))
+             for x, c in zip(xs, cs)]
+    loss = dy.sum_batches(dy.esum(terms))
+    loss.backward()
+    expected = sum(c @ x.T for x, c in zip(xs, cs))
+    np.testing.assert_allclose(U.grad_as_array(), expected, rtol=1e-5, atol=1e-5)
+    dy.renew_cg(autobatching=False)

@@ -34,7 +34,7 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, str(_REPO))
     import dynagraph as dy
 from dynagraph.data import Vocab, read_conllu  # noqa: E402
-from model import UNK, BiLSTMCRFTagger, normalize  # noqa: E402
+from tagger_model import UNK, BiLSTMCRFTagger, normalize  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("DYNAGRAPH_UD_EWT_DIR", _REPO.parent / "shared" / "data" / "ud_ewt"))
 SPLITS = ("train", "dev", "test")

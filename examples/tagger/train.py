@@ -63,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=0.33, help="on the BiLSTMs' inputs and outputs")
     p.add_argument("--word-dropout", type=float, default=0.25,
                    help="alpha: a training word of count c is replaced by <unk> with probability alpha/(alpha+c)")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=32, help="sentences per update (one graph)")
     p.add_argument("--batching", choices=["length", "auto"], default="length",
                    help="length: batches of equal-length sentences run as batched expressions; "

@@ -143,10 +143,7 @@ def make_trainer(pc, args):
         trainer = dy.MomentumSGDTrainer(pc, args.lr)
     else:
         trainer = dy.SimpleSGDTrainer(pc, args.lr)
-    if args.clip > 0:
-        trainer.set_clip_threshold(args.clip)
-    else:
-        trainer.set_clip_threshold(0)
+    trainer.set_clip_threshold(max(args.clip, 0.0))
     return trainer
 
 

@@ -135,3 +135,21 @@ def test_weight_gradient_of_hand_batched_products_matches_numpy(autobatch):
     expected = sum(c @ x.T for x, c in zip(xs, cs))
     np.testing.assert_allclose(U.grad_as_array(), expected, rtol=1e-5, atol=1e-5)
     dy.renew_cg(autobatching=False)
+
+
+def test_nodes_with_int_attributes_batch_only_when_the_attributes_agree():
+    pc, p = make_model(4)
+    dy.renew_cg(autobatching=True)
+    xs = [p["E"][i] for i in range(4)]  # one lookup group
+    lo = [dy.pick_range(x, 0, 2) for x in xs]  # one group
+    hi = [dy.pick_range(x, 2, 4) for x in xs]  # another: a different span
+    loss = dy.esum([dy.dot_product(a, b) for a, b in zip(lo, hi)])
+    before = _core.autobatch_stats()
+    value = loss.value()
+    groups = _core.autobatch_stats()["groups"] - before["groups"]
+    E = p["E"].as_array()
+    expected = sum(float(E[i, :2] @ E[i, 2:]) for i in range(4))
+    dy.renew_cg(autobatching=False)
+    assert value == pytest.approx(expected, rel=1e-5)
+    # lookup, pick_range x2, dot_product, esum, and the lookup parameter is not a node: 5 groups
+    assert groups == 5

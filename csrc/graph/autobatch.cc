@@ -21,7 +21,8 @@ namespace dg {
 namespace {
 
 // How an op can join a batch. `plain`: forward/backward treat batch elements
-// independently and the op has no variable-length attribute. `per_element`:
+// independently; its int attributes (if any) are the same for the whole node,
+// so nodes join a group only when those agree. `per_element`:
 // the same, with an int attribute holding one index per batch element (a
 // group's indices are the members' indices in order). Everything else runs alone.
 enum class BatchKind { none, plain, per_element };
@@ -104,7 +105,6 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     const Node& nd = nodes[j];
     const BatchKind kind = batch_kind(nd.op);
     const bool alone = kind == BatchKind::none || nd.dim.bd != 1 ||
-                       (kind == BatchKind::plain && nd.naux != 0) ||
                        (kind == BatchKind::per_element && nd.naux != 1);
     if (alone) return (uint64_t(1) << 63) | j;
     uint64_t h = static_cast<uint64_t>(nd.op);
@@ -116,6 +116,10 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     mix(h, static_cast<uint32_t>(nd.i0));
     mix(h, static_cast<uint32_t>(nd.i1));
     if (nd.op == OpId::lookup) mix(h, reinterpret_cast<uintptr_t>(nd.ptr) ^ nd.naux);
+    if (kind == BatchKind::plain) {  // attributes (pick_range's span, an axis...) must agree
+      mix(h, nd.naux);
+      for (unsigned i = 0; i < nd.naux; ++i) mix(h, static_cast<uint32_t>(int_data[nd.aux0 + i]));
+    }
     const uint32_t* a = args(nd);
     for (unsigned k = 0; k < nd.nargs; ++k) {
       const Node& an = nodes[a[k]];

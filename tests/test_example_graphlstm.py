@@ -62,7 +62,7 @@ def write_toy(folder: Path, sizes=(300, 60, 80), seed=0):
 
 def toy_args(train_module, tmp_path, model, *extra):
     return train_module.parse_args([
-        "--model", model, "--data-dir", str(tmp_path), "--epochs", "6", "--word-dim", "8", "--tag-dim", "2",
+        "--model", model, "--data-dir", str(tmp_path), "--epochs", "4", "--word-dim", "8", "--tag-dim", "2",
         "--hidden-dim", "16", "--mlp-dim", "16", "--dropout", "0", "--lr", "0.01", "--batch-size", "4",
         "--min-count", "1", "--quiet", "--model-out", str(tmp_path / model), *extra])
 
@@ -73,7 +73,7 @@ def test_dependency_edges_are_used_and_reload_is_exact(train_module, tmp_path):
     bilstm = train_module.train(toy_args(train_module, tmp_path, "bilstm"))
     # The universal part of "dep:a" is "dep": three labels; the head's word decides between two of them.
     assert graph["num_labels"] == 3
-    assert len(graph["history"]) == 6 and graph["train_words_per_s"] > 0
+    assert len(graph["history"]) == 4 and graph["train_words_per_s"] > 0
     # Only the Graph-LSTM sees the heads: it must get well ahead of the BiLSTM.
     assert graph["test_accuracy"] > 0.85, graph
     assert graph["test_accuracy"] > bilstm["test_accuracy"] + 0.1, (graph, bilstm)

@@ -122,8 +122,8 @@ def test_first_ewt_sentences(train_module, tmp_path):
     if not (ewt / "en_ewt-ud-train.conllu").exists():
         pytest.skip(f"shared dataset {ewt} not available")
     args = train_module.parse_args(["--data-dir", str(ewt), "--train-size", "150", "--dev-size", "30",
-                                    "--test-size", "30", "--epochs", "2", "--lr", "0.01", "--hidden-dim", "16", "--word-dim", "16",
-                                    "--quiet", "--model-out", str(tmp_path / "ewt")])
+                                    "--test-size", "30", "--epochs", "2", "--lr", "0.01", "--hidden-dim", "16",
+                                    "--word-dim", "16", "--quiet", "--model-out", str(tmp_path / "ewt")])
     r = train_module.train(args)
     # ~0.6 after these two short epochs; the most frequent relation (punct) is ~0.12 of the words
     assert r["train_sentences"] == 150 and 0.3 < r["test_accuracy"] <= 1.0, r

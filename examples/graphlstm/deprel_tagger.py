@@ -56,7 +56,8 @@ class DeprelTagger:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.tag_index = {t: i for i, t in enumerate(self.tags)}
         self.graph = bool(graph)
-        self.word_dim, self.tag_dim, self.hidden_dim, self.mlp_dim = int(word_dim), int(tag_dim), int(hidden_dim), int(mlp_dim)
+        self.word_dim, self.tag_dim = int(word_dim), int(tag_dim)
+        self.hidden_dim, self.mlp_dim = int(hidden_dim), int(mlp_dim)
         self.dropout = float(dropout)
         self.pc = pc.add_subcollection("deprel-tagger")
         self.E = self.pc.add_lookup_parameters((len(self.words), self.word_dim))

@@ -1,6 +1,7 @@
 // Tensor: a non-owning view (shape + pointer) into pool or parameter memory.
 #pragma once
 #include <Eigen/Core>
+#include <vector>
 
 #include "core/dim.h"
 
@@ -10,6 +11,12 @@ using MatMap = Eigen::Map<Eigen::MatrixXf, Eigen::Unaligned>;
 using ConstMatMap = Eigen::Map<const Eigen::MatrixXf, Eigen::Unaligned>;
 using VecMap = Eigen::Map<Eigen::VectorXf, Eigen::Unaligned>;
 using ArrMap = Eigen::Map<Eigen::ArrayXf, Eigen::Unaligned>;
+
+// Long-lived float buffers (parameters, trainer state) aligned to Eigen's
+// widest packet: Eigen peels unaligned heads with scalar code whose rounding
+// can differ from its vector code, so a malloc-aligned buffer would make the
+// same seeded run differ in the last bit depending on the heap's layout.
+using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
 struct Tensor {
   Dim d;

@@ -11,7 +11,7 @@ namespace dg {
 struct ParameterStorage {
   std::string name;
   Dim dim;
-  std::vector<float> values, grad;
+  AlignedFloats values, grad;
   bool updated = true;       // false: trainers skip it
   bool nonzero_grad = false; // a backward touched it since the last update
   // Node cache: one parameter node per graph epoch.
@@ -30,7 +30,7 @@ struct LookupParameterStorage {
   std::string name;
   Dim row_dim;          // shape of one row (one entry)
   unsigned rows;        // vocabulary size
-  std::vector<float> values, grad;
+  AlignedFloats values, grad;
   std::vector<unsigned> touched;   // rows with a nonzero gradient, each once
   std::vector<char> is_touched;
   bool updated = true;

@@ -81,7 +81,7 @@ void Trainer::update() {
           if (k == 0) {
             rule(p->row(r), p->grad_row(r), nullptr, rs, gscale);
           } else {
-            std::vector<float> row_state(k * rs);
+            AlignedFloats row_state(k * rs);
             for (unsigned s = 0; s < k; ++s)
               std::copy(st + s * n + size_t(r) * rs, st + s * n + size_t(r) * rs + rs, row_state.begin() + s * rs);
             rule(p->row(r), p->grad_row(r), row_state.data(), rs, gscale);

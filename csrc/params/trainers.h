@@ -41,7 +41,7 @@ class Trainer {
 
  private:
   float* state_for(const void* key, size_t n);
-  std::unordered_map<const void*, std::vector<float>> state_;
+  std::unordered_map<const void*, AlignedFloats> state_;
 };
 
 std::unique_ptr<Trainer> make_trainer(const std::string& kind,

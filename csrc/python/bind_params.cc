@@ -12,11 +12,11 @@ namespace {
 
 // Values laid out as DyNet's as_array(): a parameter keeps its shape; a lookup
 // table is (rows, *row_shape). Copies.
-py::array param_array(const std::vector<float>& v, const Dim& d) {
+py::array param_array(const AlignedFloats& v, const Dim& d) {
   Tensor t(d, const_cast<float*>(v.data()));
   return to_numpy(t);
 }
-py::array lookup_array(const LookupParameterStorage& p, const std::vector<float>& v) {
+py::array lookup_array(const LookupParameterStorage& p, const AlignedFloats& v) {
   std::vector<py::ssize_t> shape{p.rows}, strides{static_cast<py::ssize_t>(p.row_size() * sizeof(float))};
   py::ssize_t s = sizeof(float);
   for (unsigned i = 0; i < p.row_dim.nd; ++i) {
@@ -29,12 +29,12 @@ py::array lookup_array(const LookupParameterStorage& p, const std::vector<float>
   return std::move(out);
 }
 // Zero-copy flat view of a storage vector; `owner` keeps the storage alive.
-py::array flat_view(std::vector<float>& v, py::handle owner) {
+py::array flat_view(AlignedFloats& v, py::handle owner) {
   return py::array_t<float>({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(float))},
                             v.data(), owner);
 }
 
-void copy_into(std::vector<float>& dst, const py::object& src, const Dim& d, const std::string& what,
+void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const std::string& what,
                bool lookup_rows_first, const LookupParameterStorage* lp) {
   auto arr = py::array_t<float, py::array::forcecast>::ensure(src);
   if (!arr) throw ValueError(what + ": expected a NumPy array of numbers");

@@ -177,6 +177,27 @@ def test_server_aggregate_mode_applies_once_per_clock():
     np.testing.assert_allclose(s.values["E"][:, 0], [0, -2, 0, -1])
 
 
+
+def test_server_aggregate_mode_ignores_a_restarted_workers_repeated_commit():
+    """A worker killed after committing clock 0 here, but before the coordinator
+    heard of it, redoes clock 0: its pushes and its commit must change nothing,
+    and later clocks must still apply (a counted repeat stalled them for good)."""
+    s = ShardServer(0, {"w": np.zeros(1, np.float32)}, n_workers=2, optimizer=("sgd", {"learning_rate": 1.0}),
+                    aggregate=True)
+    for w in (0, 1):
+        s.push(w, 0, {"w": np.ones(1, np.float32)})
+        s.commit(w, 0)
+    assert s.values["w"][0] == -2
+    s.push(1, 0, {"w": np.ones(1, np.float32)})  # the restarted worker's replay of clock 0
+    s.commit(1, 0)
+    assert s.values["w"][0] == -2
+    for w in (0, 1):
+        s.push(w, 1, {"w": np.ones(1, np.float32)})
+        s.commit(w, 1)
+    assert s.values["w"][0] == -4
+    assert not s.committed and not s.pending
+
+
 # ---- workers and servers in one process
 def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3):
     data = mlp_data(64, seed=1)

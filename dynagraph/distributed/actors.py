@@ -47,8 +47,8 @@ class RayTransport(Transport):
         except RayActorError as e:
             raise ServerUnavailable(str(e)) from e
 
-    def pull(self, server, names=None):
-        return self._call(self.servers[server].pull.remote(names))
+    def pull(self, server, names=None, need=None):
+        return self._call(self.servers[server].pull.remote(names, need))
 
     def pull_sums(self, server, worker, wanted):
         return self._call(self.servers[server].pull_sums.remote(worker, wanted))
@@ -143,12 +143,20 @@ class WorkerActor:
 
     def run(self, until: int) -> dict:
         if not self.joined:
-            self.core.rejoin()
+            if self.core.rejoin() > 0:
+                # A restarted worker has lost its push log: have every server checkpoint
+                # now, so a later server restart never needs pushes this process never made.
+                ray.get([s.save_checkpoint.remote() for s in self.core.t.servers])
             self.joined = True
         return self.core.run(until)
 
     def replica_state(self) -> dict:
         return self.core.replica_state()
+
+    def replay(self, server: int) -> None:
+        """A restored server asks for this worker's pushes since its checkpoint (runs
+        beside ``run``, which may be blocked waiting for admission)."""
+        self.core.replay_if_restarted(server)
 
     def report(self) -> dict:
         return self.core.report()
@@ -160,8 +168,22 @@ class WorkerActor:
 MAX_RESTARTS = 10  # per actor; a failing constructor must not restart forever
 
 
+class ServerActor(ShardServer):
+    """A ShardServer that, when restored from its checkpoint, asks every worker
+    to replay (a worker blocked on admission would not notice the restart)."""
+
+    def __init__(self, *args, worker_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.restored:
+            for name in worker_names:
+                try:
+                    ray.get_actor(name).replay.remote(self.index)
+                except ValueError:  # that worker is itself restarting: it pulls fresh state anyway
+                    pass
+
+
 def make_server(name: str, **options):
-    return ray.remote(ShardServer).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
+    return ray.remote(ServerActor).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
 
 
 def make_coordinator(name: str):

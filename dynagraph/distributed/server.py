@@ -12,7 +12,9 @@ Exactly-once per (worker, clock, parameter): ``done[w]`` is the last clock
 worker w committed here, ``partial[w]`` the parameters of later clocks already
 received. A worker keeps every push since this shard's last checkpoint and
 replays them when the shard comes back with a new ``incarnation``; duplicates
-are dropped. So a restarted shard loses nothing a worker was told is done.
+are dropped. So a restarted shard loses nothing a worker was told is done,
+and it serves no read until the replays have brought it back to the readers'
+clock (``pull(need=...)``).
 
 The shard also sums the dense ("ps"-encoded) contributions to *replicated*
 parameters (SFB/hybrid scheme), per clock, for workers to fetch.
@@ -50,8 +52,10 @@ class ShardServer:
         self.path = os.path.join(checkpoint_dir, f"server-{index}.ckpt") if checkpoint_dir else None
         self.bytes = ByteCounter()
         self.incarnation = uuid.uuid4().hex
+        self.restored = False  # came back from a checkpoint: workers must replay their pushes
         if self.path and checkpoint.load(self.path) is not None:  # a restart: the checkpoint wins
             state = checkpoint.load(self.path)
+            self.restored = True
         if state is not None:
             self.load_state(state)
 
@@ -82,12 +86,18 @@ class ShardServer:
         return {"incarnation": self.incarnation}
 
     def commit(self, worker: int, clock: int) -> dict:
-        """Worker finished iteration ``clock`` (all its pushes for it arrived)."""
-        if clock > self.done[worker]:
+        """Worker finished iteration ``clock`` (all its pushes for it arrived).
+
+        A repeated commit (a restarted worker redoing an iteration this shard
+        already has) changes nothing: counting it again would leave a clock that
+        never completes and stall every later aggregate.
+        """
+        fresh = clock > self.done[worker]
+        if fresh:
             self.done[worker] = clock
         for c in [c for c in self.partial[worker] if c <= clock]:
             del self.partial[worker][c]
-        if self.aggregate:
+        if self.aggregate and fresh:
             self.committed.setdefault(clock, set()).add(worker)
             for c in sorted(self.committed):
                 if len(self.committed[c]) < self.n_workers:
@@ -119,7 +129,13 @@ class ShardServer:
             entry[0] = entry[0] + g
 
     # ---- reads
-    def pull(self, names=None) -> dict:
+    def pull(self, names=None, need: int | None = None) -> dict | None:
+        """Current values. ``need``: the reader's admitted minimum clock m — the values
+        must hold every iteration < m. Normally they do (workers commit here before
+        their clock advances); a shard restored from a checkpoint does not until the
+        workers have replayed, and answers None ("not yet") meanwhile."""
+        if need is not None and min(self.done) < need - 1:
+            return None
         out = {k: self.values[k] for k in (self.values if names is None else names)}
         self.bytes.send("pull", out)
         return out

@@ -97,6 +97,7 @@ class Trainer:
     def _start(self) -> None:
         st = self._state or {}
         self.clock = st.get("clock", 0)
+        self.worker_names = [f"{self.job}-worker-{r}" for r in range(self.n_workers)]
         self.server_handles = []
         for k in range(self.n_servers):
             names = [n for n, s in self.placement.items() if s == k and n not in self.replicated]
@@ -104,11 +105,10 @@ class Trainer:
             self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
                 k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
                 checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every,
-                state=st.get("servers", [None] * self.n_servers)[k]))
+                state=st.get("servers", [None] * self.n_servers)[k], worker_names=self.worker_names))
         self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
                                                                                self.clock)
         initial = dict(self.initial)
-        self.worker_names = [f"{self.job}-worker-{r}" for r in range(self.n_workers)]
         cpus = min(1.0, ray.cluster_resources().get("CPU", 1) / self.n_workers)
         self.worker_handles = [
             make_worker(self.worker_names[r], cpus).remote(

@@ -62,6 +62,7 @@ class WorkerCore:
         self.bytes = ByteCounter()
         self.incarnations: dict[int, str] = {}
         self.log: dict[int, dict[int, list]] = {}  # server -> iteration -> [pushed grads]
+        self.log_lock = threading.Lock()  # replay() may run in a second thread (ServerActor's request)
         self.clock = 0
         self.losses: list[float] = []
         self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
@@ -107,7 +108,7 @@ class WorkerCore:
         min_clock = self.t.admit(self.rank, c)
         t1 = time.perf_counter()
         self._sync_replicas(min_clock)
-        self._pull()
+        self._pull(min_clock)
         t2 = time.perf_counter()
         loss, entries, handles = self._compute(c)
         t3 = time.perf_counter()
@@ -134,11 +135,22 @@ class WorkerCore:
                 "timings": dict(self.timings)}
 
     # ---- reads
-    def _pull(self) -> None:
+    def _pull(self, need: int, timeout: float = 300.0) -> None:
         for k, names in enumerate(self.server_names):
             if not names:
                 continue
-            values = self._retry(k, lambda: self.t.pull(k, names))
+            deadline = time.monotonic() + timeout
+            while True:  # a shard restored from a checkpoint answers None until the replays caught it up
+                values = self._retry(k, lambda: self.t.pull(k, names, need))
+                if values is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server {k} came back from its checkpoint without the updates of iterations before "
+                        f"{need}, and no worker replayed them within {timeout:.0f} s (was a worker restarted "
+                        "after the checkpoint it would have to replay from?)")
+                self.replay_if_restarted(k)
+                time.sleep(0.01)
             self.bytes.receive("pull", values)
             wire.set_values(self.pc, values, self._params)
 
@@ -243,7 +255,8 @@ class WorkerCore:
     def _push(self, server: int, c: int, grads: dict):
         self.bytes.send("push", grads)
         if self.keep_log:
-            self.log.setdefault(server, {}).setdefault(c, []).append(grads)
+            with self.log_lock:
+                self.log.setdefault(server, {}).setdefault(c, []).append(grads)
         return self.t.push(server, self.rank, c, grads)
 
     def _finish_pushes(self, c: int, handles: list) -> None:
@@ -256,9 +269,10 @@ class WorkerCore:
             if self._check(k, reply):
                 reply = self.t.wait([self.t.commit(k, self.rank, c)])[0]
             if self.keep_log and "checkpointed" in reply:
-                log = self.log.get(k, {})
-                for t in [t for t in log if t <= reply["checkpointed"]]:
-                    del log[t]
+                with self.log_lock:
+                    log = self.log.get(k, {})
+                    for t in [t for t in log if t <= reply["checkpointed"]]:
+                        del log[t]
 
     # ---- server faults
     def _check(self, server: int, reply) -> bool:
@@ -267,12 +281,20 @@ class WorkerCore:
             inc = self._wait_for(server)
         else:
             inc = reply["incarnation"]
-        known = self.incarnations.setdefault(server, inc)
-        if inc == known:
-            return False
-        self.incarnations[server] = inc
+        with self.log_lock:
+            known = self.incarnations.setdefault(server, inc)
+            if inc == known:
+                return False
+            self.incarnations[server] = inc
         self._replay(server)
         return True
+
+    def replay_if_restarted(self, server: int) -> None:
+        """Replay this worker's pushes to ``server`` if it restarted since we last heard from it."""
+        try:
+            self._check(server, {"incarnation": self.t.ping(server)})
+        except ServerUnavailable:
+            self._check(server, {"failed": True})
 
     def _wait_for(self, server: int, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -285,7 +307,8 @@ class WorkerCore:
                 time.sleep(0.1)
 
     def _replay(self, server: int) -> None:
-        log = self.log.get(server, {})
+        with self.log_lock:
+            log = {t: list(g) for t, g in self.log.get(server, {}).items()}
         for t in sorted(log):
             self.t.wait([self.t.push(server, self.rank, t, g) for g in log[t]])
             if t < self.clock:

@@ -13,6 +13,10 @@ order of the minibatches is shuffled once (same order for every library).
 * PyTorch eager (one thread) runs the idiomatic equivalent: ``nn.Embedding``,
   one fused ``nn.LSTM`` call over the padded (T, B) minibatch, one ``nn.Linear``
   over all time steps at once, masked ``cross_entropy`` summed.
+* "dynagraph 1-softmax" is the DyNet-API function again with the softmax layer
+  applied once to all time steps (``dy.concatenate_to_batch`` of the LSTM
+  outputs, one ``pickneglogsoftmax_batch``), as PyTorch does: same maths, one
+  GEMM instead of T skinny ones (``--no-one-softmax`` leaves it out).
 
 Reports training words per second (forward + backward + update; ``<eos>``
 counts as a word) for each minibatch size, the ratios, and the peak resident
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -40,7 +45,9 @@ import common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PTB_DIR = Path(os.environ.get("DYNAGRAPH_PTB_DIR", common.REPO.parent / "shared" / "data" / "ptb"))
-LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
+LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch",
+              "dynagraph-1sm": "dynagraph 1-softmax"}
+VARIANTS = {"dynagraph-1sm": "dynagraph"}  # extra series: the library it runs on
 SIZES = (64, 16, 4, 1)
 EMB, HID, LR = 128, 256, 0.001
 EOS = "<eos>"
@@ -69,8 +76,9 @@ def minibatches(sents: list, size: int, seed: int = 1) -> list:
 
 # ---------------------------------------------------------------- models (worker side)
 
-def dynet_model(dy, vocab_size: int):
-    """Returns train(batch) -> (loss, words) written against DyNet's API (<eos> has id 0)."""
+def dynet_model(dy, vocab_size: int, one_softmax: bool = False):
+    """Returns train(batch) -> (loss, words) written against DyNet's API (<eos> has id 0).
+    ``one_softmax``: one softmax node for all time steps instead of one per step."""
     m = dy.ParameterCollection()
     E = m.add_lookup_parameters((vocab_size, EMB))
     rnn = dy.VanillaLSTMBuilder(1, EMB, HID, m)
@@ -84,17 +92,28 @@ def dynet_model(dy, vocab_size: int):
         W_e, b_e = dy.parameter(W), dy.parameter(b)
         B = len(sents)
         s = rnn.initial_state().add_input(dy.lookup_batch(E, [0] * B))
-        losses, words = [], 0
+        losses, words, hs, all_ids, all_mask = [], 0, [], [], []
         for t in range(max(len(x) for x in sents)):
             ids = [x[t] if t < len(x) else 0 for x in sents]
             mask = [1.0 if t < len(x) else 0.0 for x in sents]
-            loss = dy.pickneglogsoftmax_batch(W_e * s.output() + b_e, ids)
-            if mask[-1] == 0.0:
-                loss = loss * dy.reshape(dy.inputVector(mask), (1,), B)
-            losses.append(loss)
+            if one_softmax:
+                hs.append(s.output())
+                all_ids += ids
+                all_mask += mask
+            else:
+                loss = dy.pickneglogsoftmax_batch(W_e * s.output() + b_e, ids)
+                if mask[-1] == 0.0:
+                    loss = loss * dy.reshape(dy.inputVector(mask), (1,), B)
+                losses.append(loss)
             words += int(sum(mask))
             s = s.add_input(dy.lookup_batch(E, ids))
-        loss = dy.sum_batches(dy.esum(losses))
+        if one_softmax:
+            loss = dy.pickneglogsoftmax_batch(W_e * dy.concatenate_to_batch(hs) + b_e, all_ids)
+            if min(all_mask) == 0.0:
+                loss = loss * dy.reshape(dy.inputVector(all_mask), (1,), len(all_mask))
+            loss = dy.sum_batches(loss)
+        else:
+            loss = dy.sum_batches(dy.esum(losses))
         value = loss.scalar_value()
         loss.backward()
         trainer.update()
@@ -130,19 +149,23 @@ def torch_model(torch, vocab_size: int):
     return train, opt
 
 
-def worker(lib: str, data_path: str, size: int, repeats: int) -> None:
+def worker(series: str, data_path: str, size: int, repeats: int) -> None:
     import time
 
     with open(data_path) as f:
         blob = json.load(f)
+    lib = VARIANTS.get(series, series)
     mod = common.import_library(lib)
     if lib != "torch":
         missing = [op for op in ("lookup_batch", "pickneglogsoftmax_batch", "sum_batches", "VanillaLSTMBuilder")
                    if not hasattr(mod, op)]
         if missing:
-            common.emit({"lib": lib, "skipped": f"{lib} lacks {', '.join(missing)}"})
+            common.emit({"lib": series, "skipped": f"{lib} lacks {', '.join(missing)}"})
             return
-    train, _keep = (torch_model if lib == "torch" else dynet_model)(mod, blob["vocab"])
+    if lib == "torch":
+        train, _keep = torch_model(mod, blob["vocab"])
+    else:
+        train, _keep = dynet_model(mod, blob["vocab"], one_softmax=series in VARIANTS)
     batches = minibatches(blob["sents"], size)
     for batch in batches[:2]:  # warm-up
         train(batch)
@@ -155,7 +178,7 @@ def worker(lib: str, data_path: str, size: int, repeats: int) -> None:
             total += loss
             words += n
         secs.append(time.perf_counter() - t0)
-    common.emit({"lib": lib, "size": size, "words": words, "seconds": secs, "mean_loss": total / words})
+    common.emit({"lib": series, "size": size, "words": words, "seconds": secs, "mean_loss": total / words})
 
 
 # ---------------------------------------------------------------- parent side
@@ -203,7 +226,7 @@ def report(res: dict) -> str:
     def rate(lib, size):
         return wps.get(lib, {}).get(str(size))
 
-    peers = [l for l in libs if l != "dynagraph"]
+    peers = [l for l in libs if l in common.LIBS and l != "dynagraph"]
     headers = ["minibatch"] + [f"{LIB_TITLES[l]} words/s" for l in libs]
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
@@ -213,12 +236,16 @@ def report(res: dict) -> str:
         if "dynagraph" in libs:
             row += [common.ratio(rate(p, size), rate("dynagraph", size), lower_is_better=False) for p in peers]
         rows.append(row)
+    onesm = "dynagraph-1sm" in libs and "torch" in libs
     out = [f"rnnlm-batch: LSTM LM on PTB train ({res['sentences']} random sentences, {res['words']} words, "
            f"vocab {res['vocab']}), emb {EMB}, hid {HID}, Adam, training words/s; "
            f"median of {res['rounds']}x{res['repeats']} passes",
            res["machine"], "", common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster). PyTorch: fused nn.LSTM + one Linear "
-           "over all steps; DyNet/dynagraph: VanillaLSTMBuilder + a softmax per step (dynet-benchmark's code).",
+           "over all steps; DyNet/dynagraph: VanillaLSTMBuilder + a softmax per step (dynet-benchmark's code)"
+           + ("; dynagraph 1-softmax: one softmax over all steps (1-softmax / PyTorch: "
+              + ", ".join(f"{s}: {common.ratio(rate('torch', s), rate('dynagraph-1sm', s), lower_is_better=False)}"
+                          for s in sizes) + ")." if onesm else "."),
            "mean loss per word of the last pass at minibatch 64 (sanity check; initial values differ): "
            + ", ".join(f"{LIB_TITLES[l]} {res['mean_loss'][l]['64']:.3f}" for l in libs
                        if "64" in res["mean_loss"].get(l, {})),
@@ -234,15 +261,20 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for lib in res["libs"]:
         pts = sorted((int(s), r) for s, r in res["words_per_s"].get(lib, {}).items())
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LIB_TITLES[lib])
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LIB_TITLES[lib],
+                    linestyle="--" if lib in VARIANTS else "-")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sorted(res["sizes"]), [str(s) for s in sorted(res["sizes"])])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # label the minor ticks 2x and 5x only
+        lambda v, _: f"{v:,.0f}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
     ax.set_xlabel("minibatch size (sentences)")
     ax.set_ylabel("training words / s")
     ax.set_title(f"rnnlm-batch: PTB LSTM LM (emb {EMB}, hid {HID}), 1 CPU thread", fontsize=10)
@@ -255,12 +287,13 @@ def plot(res: dict, path: Path) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--worker", choices=common.LIBS, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=list(common.LIBS) + list(VARIANTS), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--sentences", type=int, default=1000, help="random PTB training sentences per pass")
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="minibatch sizes")
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
+    ap.add_argument("--no-one-softmax", action="store_true", help="leave out the 'dynagraph 1-softmax' series")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
     ap.add_argument("--repeats", type=int, default=1, help="timed passes over the sentences per worker")
     ap.add_argument("--json", type=Path, default=None, help="results file (default: rnnlm_batch.json here)")
@@ -275,7 +308,8 @@ def main(argv=None) -> None:
     else:
         a.json = a.json or HERE / "rnnlm_batch.json"
         a.plot = a.plot or HERE / "rnnlm_batch.png"
-    res = run(a.sentences, tuple(a.sizes), tuple(a.libs), a.rounds, a.repeats)
+    series = tuple(a.libs) + (() if a.no_one_softmax or "dynagraph" not in a.libs else tuple(VARIANTS))
+    res = run(a.sentences, tuple(a.sizes), series, a.rounds, a.repeats)
     if res is None:
         print(f"rnnlm_batch: skipped, no PTB at {PTB_DIR} (set DYNAGRAPH_PTB_DIR)")
         return

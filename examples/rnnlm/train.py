@@ -143,7 +143,6 @@ def train(args) -> dict:
     if args.eval_only:
         pc = dy.ParameterCollection()
         model = dy.load(args.model_out, pc)[0]
-        model.dropout = 0.0
         vocab = Vocab.from_dict({"tokens": model.tokens, "unk": "<unk>", "specials": [EOS]})
         _, _, valid, test = prepare_data(args, vocab)
         valid_ppl = perplexity(model, make_batches(valid, args.eval_batch_size), "valid", args.quiet)

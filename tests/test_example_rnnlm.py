@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,15 +48,16 @@ def toy_args(train_module, toy_dir, tmp_path, *extra):
         "--lr", "0.02", "--epochs", "2", "--quiet", "--model-out", str(tmp_path / "model"), *extra])
 
 
-def test_learns_and_reloads(train_module, toy_dir, tmp_path):
-    results = train_module.train(toy_args(train_module, toy_dir, tmp_path))
+@pytest.mark.parametrize("softmax", [[], ["--softmax-once"]], ids=["per-step", "once"])
+def test_learns_and_reloads(train_module, toy_dir, tmp_path, softmax):
+    results = train_module.train(toy_args(train_module, toy_dir, tmp_path, *softmax))
     uniform = results["vocab_size"]  # perplexity of the uniform distribution over the vocabulary
     assert len(results["history"]) == 2 and results["train_words_per_s"] > 0
     # 27 equally likely 6-token sentences: the best model reaches 27 ** (1/6) = 1.73; uniform is 14.
     assert results["test_perplexity"] < 3.0 < uniform, results
     assert results["history"][-1]["valid_perplexity"] < results["history"][0]["valid_perplexity"] * 1.05
     assert (tmp_path / "model.data").exists() and (tmp_path / "model.meta").exists()
-    reloaded = train_module.train(toy_args(train_module, toy_dir, tmp_path, "--eval-only"))
+    reloaded = train_module.train(toy_args(train_module, toy_dir, tmp_path, "--eval-only", *softmax))
     assert reloaded["test_perplexity"] == pytest.approx(results["test_perplexity"], rel=1e-6)
     assert reloaded["valid_perplexity"] == pytest.approx(results["best_valid_perplexity"], rel=1e-6)
 
@@ -77,6 +79,18 @@ def test_masked_batch_equals_sentences_one_by_one(train_module):
     assert batched == pytest.approx(one_by_one, rel=1e-5)
     # Untrained, every word is close to uniform over the 5 tokens.
     assert batched / words == pytest.approx(math.log(5), rel=0.1)
+    # One softmax over all steps: the same loss and gradient.
+    model.softmax_once = True
+    dy.renew_cg()
+    once = model.batch_loss(sents)[0]
+    assert once.value() == pytest.approx(batched, rel=1e-5)
+    once.backward()
+    g_once = model.W.grad_as_array().copy()
+    model.softmax_once = False
+    dy.renew_cg()
+    model.batch_loss(sents)[0].backward()
+    g_per_step = model.W.grad_as_array() - g_once  # gradients accumulate until a trainer update
+    np.testing.assert_allclose(g_once, g_per_step, rtol=1e-4, atol=1e-6)
 
 
 def test_make_batches_groups_by_length(train_module):

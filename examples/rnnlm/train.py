@@ -56,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout on the LSTM's input and output (0: dynet-benchmark's configuration)")
+    p.add_argument("--softmax-once", action="store_true",
+                   help="apply the softmax layer once to all time steps (same loss, one GEMM instead of one per step)")
     p.add_argument("--trainer", choices=sorted(TRAINERS), default="adam")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: " + ", ".join(f"{k} {v[1]}" for k, v in TRAINERS.items()) + ")")
@@ -143,6 +145,7 @@ def train(args) -> dict:
     if args.eval_only:
         pc = dy.ParameterCollection()
         model = dy.load(args.model_out, pc)[0]
+        model.softmax_once = args.softmax_once
         vocab = Vocab.from_dict({"tokens": model.tokens, "unk": "<unk>", "specials": [EOS]})
         _, _, valid, test = prepare_data(args, vocab)
         valid_ppl = perplexity(model, make_batches(valid, args.eval_batch_size), "valid", args.quiet)
@@ -153,6 +156,7 @@ def train(args) -> dict:
     vocab, train_set, valid, test = prepare_data(args)
     pc = dy.ParameterCollection()
     model = build_model(pc, args, vocab.tokens)
+    model.softmax_once = args.softmax_once
     trainer = make_trainer(pc, args)
     rng = random.Random(args.seed)
     batches = make_batches(train_set, args.batch_size)
@@ -200,6 +204,7 @@ def train(args) -> dict:
     # The saved model is the best one on valid: reload it for the test set.
     pc = dy.ParameterCollection()
     model = dy.load(args.model_out, pc)[0]
+    model.softmax_once = args.softmax_once
     test_ppl = perplexity(model, make_batches(test, args.eval_batch_size), "test", args.quiet)
     return {"test_perplexity": test_ppl, "best_valid_perplexity": best, "history": history,
             "train_words_per_s": sum(h["words_per_s"] * h["epoch_s"] for h in history) / max(train_time, 1e-9),

@@ -1,6 +1,7 @@
 """Smoke test of examples/rnnlm: masking is exact, a toy corpus is learnt in
 seconds, the saved model reloads to the same perplexity, and the script runs
 from another directory."""
+import importlib.util
 import math
 import os
 import random
@@ -19,12 +20,20 @@ PTB = Path(os.environ.get("DYNAGRAPH_PTB_DIR", REPO.parent / "shared" / "data" /
 
 @pytest.fixture(scope="module")
 def train_module():
-    sys.path.insert(0, str(EXAMPLE))
+    """examples/rnnlm/train.py as module ``rnnlm_train``, with its ``model`` module
+    importable as ``model`` (dy.load finds the class there) while these tests run;
+    the other examples' ``train``/``model`` modules are put back afterwards."""
+    saved = {name: sys.modules.pop(name) for name in ("model",) if name in sys.modules}
+    path = list(sys.path)
     try:
-        import train
-        yield train
+        spec = importlib.util.spec_from_file_location("rnnlm_train", EXAMPLE / "train.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
     finally:
-        sys.path.remove(str(EXAMPLE))
+        sys.path[:] = path
+        sys.modules.pop("model", None)
+        sys.modules.update(saved)
 
 
 @pytest.fixture(scope="module")

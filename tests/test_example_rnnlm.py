@@ -71,6 +71,13 @@ def test_learns_and_reloads(train_module, toy_dir, tmp_path, softmax):
     assert reloaded["valid_perplexity"] == pytest.approx(results["best_valid_perplexity"], rel=1e-6)
 
 
+@pytest.mark.parametrize("trainer", ["sgd", "momentum", "adagrad"])
+def test_other_trainers_learn(train_module, toy_dir, tmp_path, trainer):
+    args = toy_args(train_module, toy_dir, tmp_path, "--trainer", trainer, "--lr", "0.5", "--epochs", "3")
+    results = train_module.train(args)
+    assert results["test_perplexity"] < results["vocab_size"] / 2, results
+
+
 def test_masked_batch_equals_sentences_one_by_one(train_module):
     import dynagraph as dy
     args = train_module.parse_args(["--emb-dim", "8", "--hidden-dim", "12"])

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 import common  # noqa: E402
 
 # Order matters only for reading the output.
-BENCHMARKS = ["graph_overhead", "treenn", "bilstm_tagger"]
+BENCHMARKS = ["graph_overhead", "treenn", "bilstm_tagger", "rnnlm_batch"]
 
 
 def main(argv=None) -> None:

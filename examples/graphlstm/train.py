@@ -84,10 +84,17 @@ def build_vocabs(sentences, min_count: int = 2):
     labels = sorted({lab for ex in sentences for lab in ex.labels})
     return words, tags, labels
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for options whose default is computed later (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_HelpFormatter)
     p.add_argument("--model", choices=["graph", "bilstm"], default="graph",
                    help="graph: word-order and dependency edges; bilstm: the same Graph-LSTM code with "
                         "word-order edges only, i.e. a bidirectional LSTM")

@@ -44,10 +44,17 @@ TRAINERS = {
     "adagrad": ("AdagradTrainer", 0.1),
 }
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for options whose default is computed later (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_HelpFormatter)
     p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with ptb.{train,valid,test}.txt")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per minibatch (one graph, one update)")
     p.add_argument("--eval-batch-size", type=int, default=64, help="sentences per graph when evaluating")

@@ -46,10 +46,17 @@ class Example:
     words: list
     tags: list
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for options whose default is computed later (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_HelpFormatter)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA),
                    help="folder with en_ewt-ud-{train,dev,test}.conllu (env DYNAGRAPH_UD_EWT_DIR)")
     p.add_argument("--prefix", default="en_ewt-ud", help="file name prefix: PREFIX-train.conllu etc.")

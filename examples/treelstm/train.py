@@ -42,10 +42,17 @@ class Example:
     tree: Tree
     label: int
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for options whose default is computed later (None)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_HelpFormatter)
     p.add_argument("--data", choices=["listops", "sst"], default="listops")
     p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
     p.add_argument("--full", action="store_true",

@@ -120,10 +120,15 @@ void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tens
   int32_t& slot = outer_slot_[current_target_];
   if (slot < 0) {
     slot = static_cast<int32_t>(outer_used_++);
-    if (outer_pending_.size() < outer_used_) outer_pending_.resize(outer_used_);
+    if (outer_pending_.size() < outer_used_) {
+      outer_pending_.resize(outer_used_);
+      outer_columns_.resize(outer_used_);
+    }
     outer_pending_[slot].clear();
+    outer_columns_[slot] = 0;
   }
   outer_pending_[slot].push_back({u.v, v.v, k});
+  if ((outer_columns_[slot] += k) >= kOuterFlushColumns) flush_outer_products(current_target_);
 }
 
 void ComputationGraph::flush_outer_products(uint32_t j) {
@@ -141,9 +146,10 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   }
   size_t K = 0;
   for (const OuterFactor& t : terms) K += t.k;
-  // Scratch from the gradient pool: no zero-fill, reclaimed with the graph.
-  float* U = dx_pool.allocate_floats(size_t(m) * K);
-  float* V = dx_pool.allocate_floats(size_t(n) * K);
+  // Reused scratch (at most kOuterFlushColumns-and-a-term wide): no zero-fill after it first grows.
+  if (outer_scratch_.size() < (size_t(m) + n) * K) outer_scratch_.resize((size_t(m) + n) * K);
+  float* U = outer_scratch_.data();
+  float* V = U + size_t(m) * K;
   size_t col = 0;
   for (const OuterFactor& t : terms) {
     std::memcpy(U + col * m, t.u, sizeof(float) * m * t.k);

@@ -127,6 +127,12 @@ class ComputationGraph {
   // node whose gradient the op being run is accumulating into.
   std::vector<int32_t> outer_slot_;
   std::vector<std::vector<OuterFactor>> outer_pending_;
+  std::vector<size_t> outer_columns_;  // columns pending per slot
+  // A slot is applied early once this many columns wait: bounds the scratch
+  // (e.g. 10k x 256 softmax weights over 30 steps of minibatch 64) while the
+  // GEMM is already wide enough to run at full speed.
+  static constexpr size_t kOuterFlushColumns = 512;
+  AlignedFloats outer_scratch_;
   uint32_t outer_used_ = 0;
   uint32_t current_target_ = UINT32_MAX;
   void forward_batched(uint32_t upto);

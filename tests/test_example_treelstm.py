@@ -52,3 +52,14 @@ def test_help(train_module, capsys):
         train_module.parse_args(["--help"])
     assert exc.value.code == 0
     assert "--model-out" in capsys.readouterr().out
+
+
+def test_init_from_continues_a_saved_model(train_module, tmp_path):
+    """--init-from (the curriculum for --full) starts from the saved parameters, not fresh ones."""
+    first = train_module.train(small_args(train_module, tmp_path))
+    assert first["test_accuracy"] > 0.3
+    args = small_args(train_module, tmp_path, "--init-from", str(tmp_path / "model"), "--epochs", "1",
+                      "--lr", "1e-9")
+    args.model_out = str(tmp_path / "continued")
+    continued = train_module.train(args)
+    assert continued["test_accuracy"] == pytest.approx(first["test_accuracy"], abs=0.01)

@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=_HelpFormatter)
     p.add_argument("--data", choices=["listops", "sst"], default="listops")
     p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from a model saved by an earlier run (its sizes win over "
+                        "--emb-dim/--hidden-dim), e.g. one trained on the default ListOps for --full")
     p.add_argument("--full", action="store_true",
                    help="paper-sized ListOps: 90k training expressions, depth up to 6, 5 arguments")
     p.add_argument("--train-size", type=int, default=None, help="ListOps training expressions (default 40000)")
@@ -170,7 +173,11 @@ def train(args) -> dict:
         acc = accuracy(model, test_set, desc="test", quiet=args.quiet)
         return {"test_accuracy": acc, "wall_time_s": time.time() - t_start, "test_size": len(test_set)}
 
-    model = build_model(pc, args)
+    if getattr(args, "init_from", None):  # curriculum: go on from a model trained on easier data
+        model = dy.load(args.init_from, pc)[0]
+        model.all_node_loss = args.data == "sst"
+    else:
+        model = build_model(pc, args)
     trainer = dy.AdamTrainer(pc, args.lr)
     trainer.set_clip_threshold(args.clip)
     rng = random.Random(args.seed)

@@ -63,3 +63,14 @@ def test_init_from_continues_a_saved_model(train_module, tmp_path):
     args.model_out = str(tmp_path / "continued")
     continued = train_module.train(args)
     assert continued["test_accuracy"] == pytest.approx(first["test_accuracy"], abs=0.01)
+
+
+def test_full_runs_a_shallower_warmup_first(train_module, tmp_path, capsys):
+    args = small_args(train_module, tmp_path, "--full", "--warmup-epochs", "1", "--max-depth", "2",
+                      "--train-size", "300", "--epochs", "1")
+    results = train_module.train(args)
+    out = capsys.readouterr().out
+    assert "warm-up: 1 epochs on depth-1 ListOps" in out
+    assert (tmp_path / "model.warmup.data").exists()
+    assert args.init_from == str(tmp_path / "model.warmup")
+    assert 0.0 <= results["test_accuracy"] <= 1.0 and len(results["history"]) == 1

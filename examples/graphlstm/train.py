@@ -84,9 +84,7 @@ def build_vocabs(sentences, min_count: int = 2):
     labels = sorted({lab for ex in sentences for lab in ex.labels})
     return words, tags, labels
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except for options whose default is computed later (None)."""
-
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
     def _get_help_string(self, action):
         return action.help if action.default is None else super()._get_help_string(action)
 

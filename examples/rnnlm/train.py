@@ -44,9 +44,7 @@ TRAINERS = {
     "adagrad": ("AdagradTrainer", 0.1),
 }
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except for options whose default is computed later (None)."""
-
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
     def _get_help_string(self, action):
         return action.help if action.default is None else super()._get_help_string(action)
 

@@ -198,6 +198,18 @@ def test_server_aggregate_mode_ignores_a_restarted_workers_repeated_commit():
     assert not s.committed and not s.pending
 
 
+
+def test_server_refuses_a_commit_meant_for_an_earlier_incarnation():
+    """Pushes of clock 0 went to a shard that then died; the commit reaches its
+    successor. Accepting it would mark clock 0 done and drop the replay as duplicates."""
+    s = ShardServer(0, {"w": np.zeros(1, np.float32)}, n_workers=1, optimizer=("sgd", {"learning_rate": 1.0}))
+    reply = s.commit(0, 0, incarnation="an-earlier-incarnation")
+    assert reply.get("refused") and s.done == [-1]
+    s.push(0, 0, {"w": np.ones(1, np.float32)})  # the worker replays, then commits again
+    assert not s.commit(0, 0, incarnation=reply["incarnation"]).get("refused")
+    assert s.done == [0] and s.values["w"][0] == -1
+
+
 # ---- workers and servers in one process
 def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3):
     data = mlp_data(64, seed=1)

@@ -29,8 +29,8 @@ class RayTransport(Transport):
     def push(self, server, worker, clock, grads):
         return self.servers[server].push.remote(worker, clock, grads)
 
-    def commit(self, server, worker, clock):
-        return self.servers[server].commit.remote(worker, clock)
+    def commit(self, server, worker, clock, incarnation=None):
+        return self.servers[server].commit.remote(worker, clock, incarnation)
 
     def wait(self, handles):
         out = []

@@ -85,13 +85,18 @@ class ShardServer:
                 self.optimizer.step_many(self.values, fresh)
         return {"incarnation": self.incarnation}
 
-    def commit(self, worker: int, clock: int) -> dict:
+    def commit(self, worker: int, clock: int, incarnation: str | None = None) -> dict:
         """Worker finished iteration ``clock`` (all its pushes for it arrived).
 
         A repeated commit (a restarted worker redoing an iteration this shard
         already has) changes nothing: counting it again would leave a clock that
-        never completes and stall every later aggregate.
+        never completes and stall every later aggregate. ``incarnation``: the
+        one the worker pushed this clock to; a commit meant for an earlier
+        incarnation is refused (the pushes it vouches for were lost with it),
+        so the worker replays first and commits again.
         """
+        if incarnation is not None and incarnation != self.incarnation:
+            return {"incarnation": self.incarnation, "refused": True}
         fresh = clock > self.done[worker]
         if fresh:
             self.done[worker] = clock

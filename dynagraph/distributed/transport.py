@@ -33,7 +33,7 @@ class Transport:
     n_servers: int
 
     def push(self, server: int, worker: int, clock: int, grads: dict): ...
-    def commit(self, server: int, worker: int, clock: int): ...
+    def commit(self, server: int, worker: int, clock: int, incarnation: str | None = None): ...
     def wait(self, handles: list) -> list: ...
     def pull(self, server: int, names=None, need: int | None = None) -> dict | None: ...
     def pull_sums(self, server: int, worker: int, wanted: list) -> dict: ...
@@ -60,8 +60,8 @@ class LocalTransport(Transport):
     def push(self, server, worker, clock, grads):
         return self.servers[server].push(worker, clock, grads)
 
-    def commit(self, server, worker, clock):
-        return self.servers[server].commit(worker, clock)
+    def commit(self, server, worker, clock, incarnation=None):
+        return self.servers[server].commit(worker, clock, incarnation)
 
     def wait(self, handles):
         return list(handles)

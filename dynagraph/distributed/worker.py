@@ -63,6 +63,7 @@ class WorkerCore:
         self.incarnations: dict[int, str] = {}
         self.log: dict[int, dict[int, list]] = {}  # server -> iteration -> [pushed grads]
         self.log_lock = threading.Lock()  # replay() may run in a second thread (ServerActor's request)
+        self.replay_lock = threading.Lock()  # no commit overtakes a replay in progress
         self.clock = 0
         self.losses: list[float] = []
         self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
@@ -264,10 +265,12 @@ class WorkerCore:
         for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
             self._check(server, reply)
         servers = range(self.t.n_servers)
-        replies = self.t.wait([self.t.commit(k, self.rank, c) for k in servers])
+        with self.replay_lock:
+            replies = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k)) for k in servers])
         for k, reply in zip(servers, replies):
-            if self._check(k, reply):
-                reply = self.t.wait([self.t.commit(k, self.rank, c)])[0]
+            while self._check(k, reply) or reply.get("refused"):
+                with self.replay_lock:
+                    reply = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k))])[0]
             if self.keep_log and "checkpointed" in reply:
                 with self.log_lock:
                     log = self.log.get(k, {})
@@ -307,12 +310,16 @@ class WorkerCore:
                 time.sleep(0.1)
 
     def _replay(self, server: int) -> None:
+        with self.replay_lock:
+            self._replay_locked(server)
+
+    def _replay_locked(self, server: int) -> None:
         with self.log_lock:
             log = {t: list(g) for t, g in self.log.get(server, {}).items()}
         for t in sorted(log):
             self.t.wait([self.t.push(server, self.rank, t, g) for g in log[t]])
             if t < self.clock:
-                self.t.wait([self.t.commit(server, self.rank, t)])
+                self.t.wait([self.t.commit(server, self.rank, t, self.incarnations.get(server))])
 
     def _retry(self, server: int, call):
         while True:

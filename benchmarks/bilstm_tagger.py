@@ -165,7 +165,6 @@ def torch_model(torch, sizes: dict, withchar: bool):
 
 
 def worker(lib: str, task: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
-    import time
 
     with open(data_path) as f:
         blob = json.load(f)
@@ -182,17 +181,9 @@ def worker(lib: str, task: str, data_path: str, repeats: int, autobatch: int = 0
         phase = f"train_autobatch{autobatch}"
     else:
         fn, units, phase = fns["train"], data, "train"
-    for u in units[: max(1, 50 // max(1, autobatch))]:  # warm-up
-        fn(u)
-    secs = []
-    for _ in range(repeats):
-        total = 0.0
-        t0 = time.perf_counter()
-        for u in units:
-            total += fn(u)
-        secs.append(time.perf_counter() - t0)
+    secs, losses = common.time_passes(fn, units, repeats, warmup=max(1, 50 // max(1, autobatch)))
     common.emit({"lib": lib, "task": task, "phase": phase, "words": words, "seconds": secs,
-                 "mean_loss": total / words})
+                 "mean_loss": sum(losses) / words})
 
 
 # ---------------------------------------------------------------- parent

@@ -91,6 +91,24 @@ def time_blocks(step: Callable[[], None], target_s: float = 0.25, repeats: int =
     return out, iters
 
 
+def time_passes(step: Callable[[object], object], units: Sequence, repeats: int,
+                warmup: int = 1) -> tuple[list[float], list]:
+    """Seconds of each of ``repeats`` timed passes of ``step`` over ``units``.
+
+    Runs ``step`` on the first ``warmup`` units first (untimed). Returns the
+    seconds per pass and what ``step`` returned for each unit of the last pass
+    (the losses, for the sanity line).
+    """
+    for unit in units[:warmup]:
+        step(unit)
+    secs, out = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = [step(unit) for unit in units]
+        secs.append(time.perf_counter() - t0)
+    return secs, out
+
+
 def median(xs: Iterable[float]) -> float:
     return statistics.median(list(xs))
 

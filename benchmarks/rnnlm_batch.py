@@ -150,7 +150,6 @@ def torch_model(torch, vocab_size: int):
 
 
 def worker(series: str, data_path: str, size: int, repeats: int) -> None:
-    import time
 
     with open(data_path) as f:
         blob = json.load(f)
@@ -167,18 +166,10 @@ def worker(series: str, data_path: str, size: int, repeats: int) -> None:
     else:
         train, _keep = dynet_model(mod, blob["vocab"], one_softmax=series in VARIANTS)
     batches = minibatches(blob["sents"], size)
-    for batch in batches[:2]:  # warm-up
-        train(batch)
-    secs, words, total = [], 0, 0.0
-    for _ in range(repeats):
-        words, total = 0, 0.0
-        t0 = time.perf_counter()
-        for batch in batches:
-            loss, n = train(batch)
-            total += loss
-            words += n
-        secs.append(time.perf_counter() - t0)
-    common.emit({"lib": series, "size": size, "words": words, "seconds": secs, "mean_loss": total / words})
+    secs, results = common.time_passes(train, batches, repeats, warmup=2)
+    words = sum(n for _, n in results)
+    common.emit({"lib": series, "size": size, "words": words, "seconds": secs,
+                 "mean_loss": sum(loss for loss, _ in results) / words})
 
 
 # ---------------------------------------------------------------- parent side

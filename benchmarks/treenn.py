@@ -203,7 +203,6 @@ def torch_model(torch, vocab_size: int):
 
 
 def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
-    import time
 
     with open(data_path) as f:
         blob = json.load(f)
@@ -219,30 +218,15 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
     if autobatch:
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
-        fn(batches[0])  # warm-up
-        secs = []
-        for _ in range(repeats):
-            total = 0.0
-            t0 = time.perf_counter()
-            for b in batches:
-                total += fn(b)
-            secs.append(time.perf_counter() - t0)
+        secs, losses = common.time_passes(fn, batches, repeats)
         common.emit({"lib": lib, "phase": f"train_autobatch{autobatch}", "sentences": len(data), "seconds": secs,
-                     "mean_loss": total / len(data)})
+                     "mean_loss": sum(losses) / len(data)})
         return
     for phase in PHASES:
         fn = fns[phase]
-        for label, tree in data[:50]:  # warm-up
-            fn(label, tree)
-        secs = []
-        for _ in range(repeats):
-            total = 0.0
-            t0 = time.perf_counter()
-            for label, tree in data:
-                total += fn(label, tree)
-            secs.append(time.perf_counter() - t0)
+        secs, losses = common.time_passes(lambda example: fn(*example), data, repeats, warmup=50)
         common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
-                     "mean_loss": total / len(data)})
+                     "mean_loss": sum(losses) / len(data)})
 
 
 # ---------------------------------------------------------------- parent

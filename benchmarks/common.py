@@ -179,3 +179,49 @@ def ratio(peer: float | None, ours: float | None, lower_is_better: bool = True) 
         return "-"
     r = peer / ours if lower_is_better else ours / peer
     return f"{r:.2f}x"
+
+
+# ---------------------------------------------------------------- plots
+
+def plot_throughput(series: dict[str, dict[int, float]], path: Path, *, xlabel: str, ylabel: str,
+                    title: str, dashed: Iterable[str] = (), flat: dict[str, float] | None = None) -> None:
+    """Throughput against batch size on log-log axes: one line per entry of
+    ``series`` (label -> {size: rate}); ``flat`` draws a rate that does not
+    depend on the size (an unbatched baseline) as a dotted horizontal line.
+    Lines whose labels start with the same word (the library) share a colour."""
+    import math
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    dashed = set(dashed)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    sizes = sorted({s for pts in series.values() for s in pts})
+    colours: dict[str, str] = {}
+
+    def colour(label: str) -> str:
+        return colours.setdefault(label.split()[0], f"C{len(colours)}")
+
+    for label, pts in series.items():
+        xs = sorted(pts)
+        if xs:
+            ax.plot(xs, [pts[x] for x in xs], marker="o", label=label, color=colour(label),
+                    linestyle="--" if label in dashed else "-")
+    for label, r in (flat or {}).items():
+        ax.axhline(r, linestyle=":", color=colour(label), label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # label the minor ticks 2x and 5x only
+        lambda v, _: f"{v:,.0f}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

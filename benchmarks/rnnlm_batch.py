@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -249,31 +248,10 @@ def report(res: dict) -> str:
 
 def plot(res: dict, path: Path) -> None:
     """words/s against minibatch size, one line per library, log-log axes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for lib in res["libs"]:
-        pts = sorted((int(s), r) for s, r in res["words_per_s"].get(lib, {}).items())
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LIB_TITLES[lib],
-                    linestyle="--" if lib in VARIANTS else "-")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(sorted(res["sizes"]), [str(s) for s in sorted(res["sizes"])])
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # label the minor ticks 2x and 5x only
-        lambda v, _: f"{v:,.0f}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
-    ax.set_xlabel("minibatch size (sentences)")
-    ax.set_ylabel("training words / s")
-    ax.set_title(f"rnnlm-batch: PTB LSTM LM (emb {EMB}, hid {HID}), 1 CPU thread", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    series = {LIB_TITLES[lib]: {int(s): r for s, r in res["words_per_s"].get(lib, {}).items()} for lib in res["libs"]}
+    common.plot_throughput(series, path, xlabel="minibatch size (sentences)", ylabel="training words / s",
+                           title=f"rnnlm-batch: PTB LSTM LM (emb {EMB}, hid {HID}), 1 CPU thread",
+                           dashed=[LIB_TITLES[v] for v in VARIANTS])
 
 
 def main(argv=None) -> None:

@@ -36,6 +36,8 @@ import common  # noqa: E402
 SST_DIR = Path(os.environ.get("DYNAGRAPH_SST_DIR", "/work/shared/data/sst"))
 PHASES = ("train", "forward")
 AUTOBATCH = 16  # sentences per graph and update in the autobatched phase (dynet-benchmark's setting)
+SWEEP = (1, 2, 4, 8, 16, 32, 64)  # autobatch sizes of a full run, for the plot of throughput against batch size
+HERE = Path(__file__).resolve().parent
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
 EMB, HID, CLASSES, LR = 128, 128, 5, 0.05
 
@@ -131,7 +133,7 @@ def dynet_model(dy, vocab_size: int):
         trainer.update()
         return value
 
-    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m}
+    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m, "_loss": loss_of, "_trainer": trainer}
 
 
 def torch_model(torch, vocab_size: int):
@@ -231,7 +233,9 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
 
 # ---------------------------------------------------------------- parent
 
-def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int = 2) -> str:
+def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int = 2,
+        sizes: tuple = (AUTOBATCH,)) -> dict | str:
+    """Runs every worker ``rounds`` times, interleaved; the results as a dict, or why it was skipped."""
     train = SST_DIR / "train.txt"
     if not train.exists():
         return f"treenn: skipped, SST training set not found at {train} (set DYNAGRAPH_SST_DIR)"
@@ -248,7 +252,7 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
     try:
         for _ in range(rounds):
             for lib in libs:
-                modes = [0] if lib == "torch" else [0, AUTOBATCH]  # PyTorch eager has no autobatching
+                modes = [0] if lib == "torch" else [0, *sizes]  # PyTorch eager has no autobatching
                 for ab in modes:
                     args = ["--worker", lib, "--data", path, "--repeats", str(repeats), "--autobatch", str(ab)]
                     for r in common.run_worker(script, args):
@@ -260,31 +264,56 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
                         rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
     finally:
         os.unlink(path)
+    phases = list(PHASES) + [f"train_autobatch{s}" for s in sizes]
+    return {"task": "treenn", "sentences": len(data), "words": words, "vocab": vocab, "emb": EMB, "hidden": HID,
+            "libs": list(libs), "sizes": list(sizes), "rounds": rounds, "repeats": repeats,
+            "machine": common.machine_line(),
+            "sent_per_s": {lib: {ph: common.median(rates[(lib, ph)]) for ph in phases if (lib, ph) in rates}
+                           for lib in libs},
+            "mean_loss": {lib: losses[(lib, "train")] for lib in libs if (lib, "train") in losses},
+            "peak_rss_mb": rss, "notes": list(dict.fromkeys(notes))}
+
+
+def report(res: dict) -> str:
+    libs, sizes = res["libs"], res["sizes"]
 
     def rate(lib, phase):
-        xs = rates.get((lib, phase))
-        return common.median(xs) if xs else None
+        return res["sent_per_s"].get(lib, {}).get(phase)
 
     peers = [l for l in libs if l != "dynagraph"]
     headers = ["phase"] + [f"{LIB_TITLES[l]} sent/s" for l in libs]
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
     rows = []
-    for phase in PHASES + (f"train_autobatch{AUTOBATCH}",):
+    for phase in PHASES + tuple(f"train_autobatch{s}" for s in sizes):
         row = [phase] + [common.fmt_num(rate(l, phase)) if rate(l, phase) else "-" for l in libs]
         if "dynagraph" in libs:
             row += [common.ratio(rate(p, phase), rate("dynagraph", phase), lower_is_better=False) for p in peers]
         rows.append(row)
-    out = [f"treenn: binary Tree-LSTM on SST train (first {len(data)} sentences, {words} words, vocab {vocab}), "
-           f"emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and autobatched ({AUTOBATCH} trees per graph); median of {rounds}x{repeats} passes",
-           common.machine_line(), "", common.format_table(headers, rows), "",
+    out = [f"treenn: binary Tree-LSTM on SST train (first {res['sentences']} sentences, {res['words']} words, "
+           f"vocab {res['vocab']}), emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and "
+           f"autobatched (train_autobatchN: N trees per graph and update); "
+           f"median of {res['rounds']}x{res['repeats']} passes",
+           res["machine"], "", common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster).",
            "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
-           + ", ".join(f"{LIB_TITLES[l]} {losses[(l, 'train')]:.3f}" for l in libs if (l, "train") in losses),
-           "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={rss[l]:.0f}" for l in libs if l in rss)]
-    if notes:
-        out += ["", "notes:"] + [f"  {n}" for n in dict.fromkeys(notes)]
+           + ", ".join(f"{LIB_TITLES[l]} {res['mean_loss'][l]:.3f}" for l in libs if l in res["mean_loss"]),
+           "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={res['peak_rss_mb'][l]:.0f}" for l in libs
+                                          if l in res["peak_rss_mb"])]
+    if res["notes"]:
+        out += ["", "notes:"] + [f"  {n}" for n in res["notes"]]
     return "\n".join(out)
+
+
+def plot(res: dict, path: Path) -> None:
+    """Training sentences/s against trees per graph (autobatched), unbatched rates as flat lines."""
+    sps = res["sent_per_s"]
+    series = {f"{LIB_TITLES[l]} autobatched": {s: sps[l][f"train_autobatch{s}"] for s in res["sizes"]
+                                               if f"train_autobatch{s}" in sps.get(l, {})}
+              for l in res["libs"] if l != "torch"}
+    flat = {f"{LIB_TITLES[l]} unbatched": sps[l]["train"] for l in res["libs"] if "train" in sps.get(l, {})}
+    common.plot_throughput(series, path, xlabel="trees per graph (autobatched)", ylabel="training sentences / s",
+                           title=f"treenn: SST Tree-LSTM (emb {EMB}, hid {HID}), 1 CPU thread", flat=flat)
 
 
 def _count_leaves(t) -> int:
@@ -300,14 +329,34 @@ def main(argv=None) -> None:
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
     ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
     ap.add_argument("--repeats", type=int, default=2, help="timed passes over the sentences per worker")
-    ap.add_argument("--quick", action="store_true", help="200 sentences, 1 round, 1 pass")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help=f"trees per graph of the autobatched runs (default: {' '.join(map(str, SWEEP))}; "
+                         f"{AUTOBATCH} with --quick)")
+    ap.add_argument("--json", type=Path, default=None, help="results file (default: treenn.json here)")
+    ap.add_argument("--plot", type=Path, default=None, help="PNG plot (default: treenn.png here)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"200 sentences, 1 round, 1 pass, autobatch {AUTOBATCH} only; no JSON/plot unless asked")
     a = ap.parse_args(argv)
     if a.worker:
         worker(a.worker, a.data, a.repeats, a.autobatch)
         return
     if a.quick:
         a.sentences, a.rounds, a.repeats = 200, 1, 1
-    print(run(a.sentences, tuple(a.libs), a.rounds, a.repeats))
+        a.sizes = a.sizes or [AUTOBATCH]
+    else:
+        a.json = a.json or HERE / "treenn.json"
+        a.plot = a.plot or HERE / "treenn.png"
+    res = run(a.sentences, tuple(a.libs), a.rounds, a.repeats, tuple(a.sizes or SWEEP))
+    if isinstance(res, str):
+        print(res)
+        return
+    print(report(res))
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1) + "\n")
+        print(f"results written to {a.json}")
+    if a.plot and len(res["sizes"]) > 1:
+        plot(res, a.plot)
+        print(f"plot written to {a.plot}")
 
 
 if __name__ == "__main__":

@@ -22,22 +22,25 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 import time
 
 import numpy as np
 from tqdm import tqdm
 
+try:  # the help formatter only: --backend decides which module trains
+    from dynagraph.training import HelpFormatter
+except ImportError:  # running from a source checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from dynagraph.training import HelpFormatter
+
 NUM_CLASSES = 10
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (halved after 50%% and 75%% of the epochs)")

@@ -32,6 +32,7 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
     import dynagraph as dy
 from dynagraph.data import read_conllu  # noqa: E402
+from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from deprel_tagger import DeprelTagger  # noqa: E402
 
 DEFAULT_DATA = "/work/shared/data/ud_ewt"
@@ -84,15 +85,10 @@ def build_vocabs(sentences, min_count: int = 2):
     labels = sorted({lab for ex in sentences for lab in ex.labels})
     return words, tags, labels
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--model", choices=["graph", "bilstm"], default="graph",
                    help="graph: word-order and dependency edges; bilstm: the same Graph-LSTM code with "
                         "word-order edges only, i.e. a bidirectional LSTM")
@@ -183,9 +179,8 @@ def train(args) -> dict:
     trainer.set_clip_threshold(args.clip)
     rng = random.Random(args.seed)
     order = list(range(len(train_set)))
-    history, best_dev, words_seen, train_time = [], -1.0, 0, 0.0
-    best_path = args.model_out + ".best"
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_out)), exist_ok=True)
+    history, words_seen, train_time = [], 0, 0.0
+    keep = KeepBest(pc, args.model_out + ".best")    # the parameters of the best epoch on dev
     for epoch in range(args.epochs):
         rng.shuffle(order)
         t0, total, n_words = time.time(), 0.0, 0
@@ -211,17 +206,12 @@ def train(args) -> dict:
                         "words_per_s": n_words / max(epoch_time, 1e-9), "time_s": epoch_time})
         print(f"epoch {epoch + 1}: loss/word {total / max(1, n_words):.4f}  dev acc {dev_acc:.4f}  "
               f"{n_words / max(epoch_time, 1e-9):.0f} words/s  ({time.time() - t0:.0f}s)", flush=True)
-        if dev_acc > best_dev:
-            best_dev = dev_acc
-            dy.save(best_path, [model])
+        keep.update(dev_acc)
         if epoch + 1 >= args.epochs / 2:
             trainer.learning_rate *= args.lr_decay
     # The best model on dev is the output model.
-    pc = dy.ParameterCollection()
-    model = dy.load(best_path, pc)[0]
+    best_dev = keep.restore()
     dy.save(args.model_out, [model])
-    for suffix in (".data", ".meta"):
-        os.unlink(best_path + suffix)
     test_acc = accuracy(model, test_set)
     return {"model": args.model, "test_accuracy": test_acc, "best_dev_accuracy": best_dev, "history": history,
             "train_words_per_s": words_seen / max(train_time, 1e-9), "train_time_s": train_time,

@@ -32,6 +32,7 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, _REPO)
     import dynagraph as dy
 from dynagraph.data import Vocab, read_ptb_lm  # noqa: E402
+from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from model import EOS, RNNLanguageModel  # noqa: E402
 
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data", "ptb")
@@ -44,15 +45,10 @@ TRAINERS = {
     "adagrad": ("AdagradTrainer", 0.1),
 }
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with ptb.{train,valid,test}.txt")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per minibatch (one graph, one update)")
     p.add_argument("--eval-batch-size", type=int, default=64, help="sentences per graph when evaluating")
@@ -169,8 +165,8 @@ def train(args) -> dict:
     train_words = sum(len(s) for s in train_set)
     _print(args, f"vocab {len(vocab)}, train {len(train_set)} sentences / {train_words} words "
                  f"in {len(batches)} minibatches of <= {args.batch_size}, valid {len(valid)}, test {len(test)}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_out)), exist_ok=True)
-    history, best, bad_epochs, train_time = [], math.inf, 0, 0.0
+    history, train_time = [], 0.0
+    keep = KeepBest(pc, args.model_out + ".best", higher_is_better=False)   # the best epoch on valid
     for epoch in range(1, args.epochs + 1):
         rng.shuffle(batches)
         model.dropout = args.dropout
@@ -191,25 +187,20 @@ def train(args) -> dict:
         train_time += epoch_time
         model.dropout = 0.0
         valid_ppl = perplexity(model, valid_batches, "valid", args.quiet)
-        improved = valid_ppl < best
+        improved = keep.update(valid_ppl)
         history.append({"epoch": epoch, "train_perplexity": math.exp(total / words), "valid_perplexity": valid_ppl,
                         "words_per_s": words / epoch_time, "epoch_s": epoch_time, "lr": trainer.learning_rate,
                         "elapsed_s": time.time() - t_start})
         _print(args, f"epoch {epoch}: train ppl {math.exp(total / words):.1f}  valid ppl {valid_ppl:.1f}  "
                      f"{words / epoch_time:.0f} words/s  lr {trainer.learning_rate:g}  "
                      f"({epoch_time:.0f}s, {time.time() - t_start:.0f}s total){'' if improved else '  (no better)'}")
-        if improved:
-            best, bad_epochs = valid_ppl, 0
-            dy.save(args.model_out, [model])
-        else:
-            bad_epochs += 1
+        if not improved:
             trainer.learning_rate *= args.lr_decay
-            if bad_epochs >= args.patience:
+            if keep.since_best >= args.patience:
                 break
-    # The saved model is the best one on valid: reload it for the test set.
-    pc = dy.ParameterCollection()
-    model = dy.load(args.model_out, pc)[0]
-    model.softmax_once = args.softmax_once
+    # The best model on valid is the output model and the one tested.
+    best = keep.restore()
+    dy.save(args.model_out, [model])
     test_ppl = perplexity(model, make_batches(test, args.eval_batch_size), "test", args.quiet)
     return {"test_perplexity": test_ppl, "best_valid_perplexity": best, "history": history,
             "train_words_per_s": sum(h["words_per_s"] * h["epoch_s"] for h in history) / max(train_time, 1e-9),

@@ -34,6 +34,7 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, str(_REPO))
     import dynagraph as dy
 from dynagraph.data import Vocab, read_conllu  # noqa: E402
+from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from tagger_model import UNK, BiLSTMCRFTagger, normalize  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("DYNAGRAPH_UD_EWT_DIR", _REPO.parent / "shared" / "data" / "ud_ewt"))
@@ -46,15 +47,10 @@ class Example:
     words: list
     tags: list
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA),
                    help="folder with en_ewt-ud-{train,dev,test}.conllu (env DYNAGRAPH_UD_EWT_DIR)")
     p.add_argument("--prefix", default="en_ewt-ud", help="file name prefix: PREFIX-train.conllu etc.")
@@ -201,9 +197,8 @@ def train(args) -> dict:
     trainer = make_trainer(pc, args)
     rng = random.Random(args.seed)
     dropper = WordDropout(model, train_set, args.word_dropout, rng)
-    history, best_dev, tokens_seen, train_time = [], -1.0, 0, 0.0
-    best_path = args.model_out + ".best"
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_out)), exist_ok=True)
+    history, tokens_seen, train_time = [], 0, 0.0
+    keep = KeepBest(pc, args.model_out + ".best")    # the parameters of the best epoch on dev
     for epoch in range(args.epochs):
         if autobatch:
             order = list(range(len(train_set)))
@@ -230,17 +225,12 @@ def train(args) -> dict:
                         "dev_accuracy": dev_acc, "tokens_per_s": epoch_tokens / max(seconds, 1e-9)})
         print(f"epoch {epoch + 1}: loss/token {total / max(1, epoch_tokens):.4f}  dev UPOS {dev_acc * 100:.2f}%  "
               f"{epoch_tokens / max(seconds, 1e-9):.0f} tokens/s ({seconds:.0f}s)", flush=True)
-        if dev_acc > best_dev:
-            best_dev = dev_acc
-            dy.save(best_path, [model])
+        keep.update(dev_acc)
         if epoch + 1 >= args.epochs / 2:
             trainer.learning_rate *= args.lr_decay
     # The best model on dev becomes the output model.
-    pc = dy.ParameterCollection()
-    model = dy.load(best_path, pc)[0]
+    best_dev = keep.restore()
     dy.save(args.model_out, [model])
-    for suffix in (".data", ".meta"):
-        os.unlink(best_path + suffix)
     t0 = time.time()
     test_acc, preds = evaluate(model, test_set, desc="test", quiet=args.quiet)
     eval_rate = test_tokens / max(time.time() - t0, 1e-9)

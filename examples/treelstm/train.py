@@ -32,6 +32,7 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
     import dynagraph as dy
 from dynagraph.data import OPERATORS, Tree, generate_listops, read_sst_trees  # noqa: E402
+from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from model import TreeLSTMClassifier, node_token  # noqa: E402
 
 LISTOPS_TOKENS = ["<unk>"] + [str(d) for d in range(10)] + list(OPERATORS)
@@ -42,15 +43,10 @@ class Example:
     tree: Tree
     label: int
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):  # no "(default: None)" for computed defaults
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["listops", "sst"], default="listops")
     p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
     p.add_argument("--init-from", default=None, metavar="MODEL",
@@ -194,9 +190,8 @@ def train(args) -> dict:
     trainer.set_clip_threshold(args.clip)
     rng = random.Random(args.seed)
     order = list(range(len(train_set)))
-    history, best_dev, seen, train_time = [], -1.0, 0, 0.0
-    best_path = args.model_out + ".best"
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_out)), exist_ok=True)
+    history, seen, train_time = [], 0, 0.0
+    keep = KeepBest(pc, args.model_out + ".best")    # the parameters of the best epoch on dev
     for epoch in range(args.epochs):
         rng.shuffle(order)
         t0, total = time.time(), 0.0
@@ -216,18 +211,12 @@ def train(args) -> dict:
         if not getattr(args, "silent", False):
             print(f"epoch {epoch + 1}: loss {total / max(1, len(order)):.4f}  dev acc {dev_acc:.4f}  "
                   f"({time.time() - t0:.0f}s)", flush=True)
-        if dev_acc > best_dev:
-            best_dev = dev_acc
-            dy.save(best_path, [model])
+        keep.update(dev_acc)
         if epoch + 1 >= args.epochs / 2:
             trainer.learning_rate *= args.lr_decay
     # Evaluate the best model on dev, kept as the output model.
-    pc = dy.ParameterCollection()
-    model = dy.load(best_path, pc)[0]
-    model.all_node_loss = args.data == "sst"
+    best_dev = keep.restore()
     dy.save(args.model_out, [model])
-    for suffix in (".data", ".meta"):
-        os.unlink(best_path + suffix)
     test_acc = accuracy(model, test_set, desc="test", quiet=args.quiet)
     wall = time.time() - t_start
     return {"test_accuracy": test_acc, "best_dev_accuracy": best_dev, "history": history,

@@ -107,8 +107,14 @@ def save_image_grid(rows: list[np.ndarray], path: Path, titles: list[str] | None
                 ax.imshow(np.asarray(band[j]).reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         if titles:
             axes[i, 0].set_title(titles[i], fontsize=7, loc="left")
+    return save_figure(fig, path, dpi=120)
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Writes a matplotlib figure to ``path`` (making its folder), closes it and returns ``path``."""
+    import matplotlib.pyplot as plt
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 

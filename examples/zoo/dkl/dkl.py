@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
-from zoo_common import base_parser, have_matplotlib, print_report, progress, seed_everything  # noqa: E402
+from zoo_common import (base_parser, have_matplotlib, print_report, progress, save_figure,  # noqa: E402
+                        seed_everything)
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -120,10 +121,7 @@ def plot(x, y, x_test, f_test, preds: dict, path: Path):
         ax.plot(x, y, "k.", ms=3)
         ax.set_title(f"{name}: test RMSE {rmse:.3f}")
     axes[0][0].legend(fontsize=7, loc="upper left")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
 from zoo_common import (base_parser, batch_input, batch_values, have_matplotlib, print_report,  # noqa: E402
-                        progress, seed_everything, softplus)
+                        progress, save_figure, seed_everything, softplus)
 
 
 def ring_modes(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
@@ -126,10 +126,7 @@ def scatter(results: dict, real: np.ndarray, path: Path):
         ax.set_title(f"{kind}: {covered}/8 modes")
         ax.set_xlim(-3, 3), ax.set_ylim(-3, 3), ax.set_aspect("equal")
     axes[0][0].legend(loc="upper right", fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None):

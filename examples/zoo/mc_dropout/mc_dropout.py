@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
 from zoo_common import (base_parser, batch_input, batch_values, have_matplotlib, load_digits,  # noqa: E402
-                        minibatches, print_report, progress, seed_everything)
+                        minibatches, print_report, progress, save_figure, seed_everything)
 
 
 class DropoutMLP:
@@ -94,10 +94,7 @@ def reliability_plot(named_probs: dict, y: np.ndarray, path: Path, bins: int = 1
         ys = [correct[which == b].mean() for b in range(bins) if (which == b).sum() >= 5]
         ax.plot(xs, ys, "o-", ms=3, label=name)
     ax.set_xlabel("confidence"), ax.set_ylabel("accuracy"), ax.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None):

@@ -145,80 +145,76 @@ def npvalues(exps, recalculate: bool = False) -> list:
     return [e.npvalue() for e in exps]
 
 
-class FloatValue:
+class _Holder:
+    """The value holders' common part: one value, kept as ``_convert`` makes it.
+
+    A subclass says what it holds with ``_convert``, which turns what ``set``
+    is given into the stored value (and raises on a value it can't hold).
+    """
+
+    def __init__(self, val):
+        self.set(val)
+
+    def get(self):
+        return self._v
+
+    def set(self, val) -> None:
+        self._v = self._convert(val)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._v!r})"
+
+
+def _unsigned(val, where: str) -> int:
+    v = int(val)
+    if v < 0:
+        raise OverflowError(f"{where}: can't hold a negative value ({v})")
+    return v
+
+
+class FloatValue(_Holder):
     """A mutable float (DyNet passes these by reference to C++ code)."""
 
     def __init__(self, val: float = 0.0):
-        self._v = float(val)
+        super().__init__(val)
 
-    def get(self) -> float:
-        return self._v
-
-    def set(self, val: float) -> None:
-        self._v = float(val)
-
-    def __repr__(self) -> str:
-        return f"FloatValue({self._v!r})"
+    @staticmethod
+    def _convert(val) -> float:
+        return float(val)
 
 
-class UnsignedValue:
+class UnsignedValue(_Holder):
     """A mutable non-negative int."""
 
     def __init__(self, val: int = 0):
-        self._v = 0
-        self.set(val)
+        super().__init__(val)
 
-    def get(self) -> int:
-        return self._v
-
-    def set(self, val: int) -> None:
-        v = int(val)
-        if v < 0:
-            raise OverflowError(f"UnsignedValue: can't hold a negative value ({v})")
-        self._v = v
-
-    def __repr__(self) -> str:
-        return f"UnsignedValue({self._v!r})"
+    @staticmethod
+    def _convert(val) -> int:
+        return _unsigned(val, "UnsignedValue")
 
 
-class FloatVectorValue:
+class _VectorHolder(_Holder):
+    """A holder of a list; ``get`` returns a copy, so the holder changes only through ``set``."""
+
+    def get(self) -> list:
+        return list(self._v)
+
+    def size(self) -> int:
+        return len(self._v)
+
+
+class FloatVectorValue(_VectorHolder):
     """A mutable list of floats."""
 
-    def __init__(self, val):
-        self._v: list = []
-        self.set(val)
-
-    def get(self) -> list:
-        return list(self._v)
-
-    def set(self, val) -> None:
-        self._v = [float(x) for x in val]
-
-    def size(self) -> int:
-        return len(self._v)
-
-    def __repr__(self) -> str:
-        return f"FloatVectorValue({self._v!r})"
+    @staticmethod
+    def _convert(val) -> list:
+        return [float(x) for x in val]
 
 
-class UnsignedVectorValue:
+class UnsignedVectorValue(_VectorHolder):
     """A mutable list of non-negative ints."""
 
-    def __init__(self, val):
-        self._v: list = []
-        self.set(val)
-
-    def get(self) -> list:
-        return list(self._v)
-
-    def set(self, val) -> None:
-        vs = [int(x) for x in val]
-        if any(v < 0 for v in vs):
-            raise OverflowError("UnsignedVectorValue: can't hold negative values")
-        self._v = vs
-
-    def size(self) -> int:
-        return len(self._v)
-
-    def __repr__(self) -> str:
-        return f"UnsignedVectorValue({self._v!r})"
+    @staticmethod
+    def _convert(val) -> list:
+        return [_unsigned(x, "UnsignedVectorValue") for x in val]

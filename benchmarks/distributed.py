@@ -4,13 +4,24 @@
     python benchmarks/distributed.py --workers 1 2 4 --epochs 3
     python benchmarks/distributed.py --projection-only
 
-Model: s = w2 · tanh(W1 x + b1) + b2 with x of 64 values, W1 of 128 x 64,
-batch 16 per worker (K = 16 factor pairs per matrix per iteration). Writes
-a JSON summary and, when matplotlib is installed, a PNG of the projection.
+Models (``--model``), both over x of 64 values with a label of +-1, loss
+-log sigmoid(y s):
+
+* ``mlp`` (default): s = w2 · tanh(W1 x + b1) + b2, W1 of 128 x 64; batch 16
+  per worker (K = 16 factor pairs per matrix per iteration). Little compute
+  per byte: it measures the communication path.
+* ``rnn``: x read as 16 steps of 4 values, h_t = tanh(W h_{t-1} + U x_t + b)
+  with 128 hidden units, s = w2 · h_16 + b2; batch 128 per worker. About 100
+  graph nodes per sample and 68 kB of parameters: a compute-bound per-sample
+  dynamic-graph model, the one to read scaling from
+  (``python benchmarks/distributed.py --model rnn --consistency bsp ssp asp --scheme ps``).
+
+Writes a JSON summary and, when matplotlib is installed, a PNG of the projection.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -35,11 +46,36 @@ class Net:
         self.b2 = pc.add_parameters(1, name="b2", init=0.0)
 
 
-def build(pc):
-    return Net(pc)
+class RNN:
+    STEPS, HID = 16, 128
+
+    def __init__(self, pc):
+        self.W = pc.add_parameters((self.HID, self.HID), name="W")
+        self.U = pc.add_parameters((self.HID, IN // self.STEPS), name="U")
+        self.b = pc.add_parameters(self.HID, name="b", init=0.0)
+        self.w2 = pc.add_parameters((1, self.HID), name="w2")
+        self.b2 = pc.add_parameters(1, name="b2", init=0.0)
+
+
+def build(pc, model="mlp"):
+    return RNN(pc) if model == "rnn" else Net(pc)
+
+
+def rnn_loss(net, batch):
+    W, U, b, w2, b2 = (dy.parameter(p) for p in (net.W, net.U, net.b, net.w2, net.b2))
+    step = IN // net.STEPS
+    terms = []
+    for x, y in batch:
+        h = dy.zeros(net.HID)
+        for t in range(net.STEPS):
+            h = dy.tanh(dy.affine_transform([b, W, h, U, dy.inputVector(x[t * step:(t + 1) * step])]))
+        terms.append(-dy.log_sigmoid((w2 * h + b2) * float(y)))
+    return dy.esum(terms)
 
 
 def loss_fn(net, batch):
+    if isinstance(net, RNN):
+        return rnn_loss(net, batch)
     terms = []
     for x, y in batch:
         h = dy.tanh(dy.affine_transform([dy.parameter(net.b1), dy.parameter(net.W1), dy.inputVector(x)]))
@@ -55,8 +91,8 @@ def data(n, seed=0):
     return [(list(x), 1 if x @ w > 0 else -1) for x in xs]
 
 
-def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker):
-    job = dd.Trainer(build, loss_fn, data=data(workers * samples_per_worker), workers=workers, servers=1,
+def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
+    job = dd.Trainer(functools.partial(build, model=model), loss_fn, data=data(workers * samples_per_worker), workers=workers, servers=1,
                      consistency=consistency, staleness=2, scheme=scheme,
                      optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch)
     try:
@@ -109,12 +145,15 @@ def main(argv=None):
     ap.add_argument("--consistency", nargs="+", default=["bsp", "ssp", "asp"])
     ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"])
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--samples-per-worker", type=int, default=320)
+    ap.add_argument("--model", choices=["mlp", "rnn"], default="mlp", help="see above")
+    ap.add_argument("--batch", type=int, default=None, help="samples per worker-iteration (default: 16 mlp, 128 rnn)")
+    ap.add_argument("--samples-per-worker", type=int, default=None, help="default: 320 mlp, 1280 rnn")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--out", default="runs/bench-distributed")
     ap.add_argument("--projection-only", action="store_true")
     args = ap.parse_args(argv)
+    args.batch = args.batch or (128 if args.model == "rnn" else 16)
+    args.samples_per_worker = args.samples_per_worker or (1280 if args.model == "rnn" else 320)
     os.makedirs(args.out, exist_ok=True)
 
     m, n, k = 1024, 1024, 16
@@ -130,14 +169,14 @@ def main(argv=None):
         print(f"  P={r['workers']:4d}: PS {r['ps_bytes_per_machine'] / 1e6:8.2f} MB  "
               f"SFB {r['sfb_bytes_per_machine'] / 1e6:8.2f} MB  best={r['best']}")
     plot(proj, os.path.join(args.out, "projection.png"))
-    results = {"projection": proj, "runs": []}
+    results = {"model": args.model, "batch": args.batch, "projection": proj, "runs": []}
     if not args.projection_only:
         dd.connect(num_cpus=args.num_cpus)
         for w in args.workers:
             for c in args.consistency:
                 for s in args.scheme:
                     t0 = time.perf_counter()
-                    r = run_one(w, c, s, args.epochs, args.batch, args.samples_per_worker)
+                    r = run_one(w, c, s, args.epochs, args.batch, args.samples_per_worker, args.model)
                     results["runs"].append(r)
                     print(f"workers={w} {c:3s} {s:6s}: {r['samples_per_second']:7.1f} samples/s, "
                           f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration "

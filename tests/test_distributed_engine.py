@@ -57,7 +57,7 @@ def test_factors_rebuild_the_gradient(hooks, batched):
     assert k == (5 if batched else 3)
     rebuilt = sum(u @ v.T for u, v in zip(us, vs))
     np.testing.assert_allclose(rebuilt, W.grad_as_array(), rtol=1e-5, atol=1e-6)
-    assert _core.take_factors() == ([], set())  # cleared
+    assert _core.take_factors() == ([], dense_only)  # factors taken; the dense marks stay until the next set
 
 
 def test_parameter_used_outside_products_is_dense_only(hooks):
@@ -86,3 +86,31 @@ def test_clear_grad():
 def test_hook_rejects_non_callable():
     with pytest.raises(ValueError):
         _core.set_param_grad_hook(3)
+
+
+@pytest.mark.parametrize("uses,cap,want_k", [(1, True, 1), (3, True, None), (3, False, 3)])
+def test_factor_cap_gives_up_when_factors_outgrow_the_gradient(hooks, uses, cap, want_k):
+    # W is 3 x 4: K factor pairs cost 7K values against 12 for the gradient, so K = 1 is the most
+    # that cap=True keeps; beyond it W is marked dense and its factors are dropped.
+    pc, W, b, E = _model()
+    _core.set_collect_factors(True, cap=cap)
+    dy.renew_cg()
+    terms = [dy.parameter(W) * dy.lookup(E, i) for i in range(uses)]
+    dy.esum([dy.dot_product(t, t) for t in terms]).backward()
+    factors, dense_only = _core.take_factors()
+    mine = [(u, v) for n, u, v in factors if n == W.name()]
+    if want_k is None:
+        assert W.name() in dense_only and mine == []
+    else:
+        assert W.name() not in dense_only
+        assert len(mine) == 1 and mine[0][0].shape == (3, want_k)  # one entry per parameter
+        np.testing.assert_allclose(mine[0][0] @ mine[0][1].T, W.grad_as_array(), rtol=1e-5, atol=1e-6)
+
+
+def test_hybrid_never_sends_factors_larger_than_the_gradient():
+    from dynagraph.distributed.sfb import choose_encoding
+    # One worker: BestScheme alone would pick SFB (no peers, zero traffic) whatever K is.
+    assert choose_encoding("hybrid", (128, 128), 2048, True, 1, 1) == "ps"
+    assert choose_encoding("hybrid", (128, 128), 16, True, 1, 1) == "sfb"
+    assert choose_encoding("sfb", (128, 128), 2048, True, 1, 1) == "sfb"  # forced SFB stays SFB
+    assert choose_encoding("hybrid", (1024, 1024), 16, True, 8, 8) == "sfb"

@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ops/common.h"
@@ -187,18 +188,33 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
 
 void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy) {
   void* param = nodes[args(n)[k]].ptr;
+  if (std::find(dense_only.begin(), dense_only.end(), param) != dense_only.end()) return;
+  auto entry = std::find_if(factors.begin(), factors.end(), [param](const Factor& f) { return f.param == param; });
+  auto make_dense = [&] {
+    if (entry != factors.end()) factors.erase(entry);
+    dense_only.push_back(param);
+  };
   bool product = (n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1);
   // W is batch-1, so y = W x has x's batch; a batched bias (affine) breaks that.
-  if (!product || xs[k + 1].d.bd != dy.d.bd) {
-    dense_only.push_back(param);
-    return;
-  }
+  if (!product || xs[k + 1].d.bd != dy.d.bd) return make_dense();
   MatMap u = dy.wide(), v = xs[k + 1].wide();
-  Factor f{param, static_cast<unsigned>(u.rows()), static_cast<unsigned>(v.rows()),
-           static_cast<unsigned>(u.cols()), {}, {}};
-  f.u.assign(u.data(), u.data() + u.size());
-  f.v.assign(v.data(), v.data() + v.size());
-  factors.push_back(std::move(f));
+  const unsigned m = static_cast<unsigned>(u.rows()), nn = static_cast<unsigned>(v.rows());
+  const unsigned cols = static_cast<unsigned>(u.cols());
+  if (entry == factors.end()) {
+    factors.push_back(Factor{param, m, nn, 0, {}, {}});
+    entry = factors.end() - 1;
+  }
+  if (factors_cap && (uint64_t(entry->k) + cols) * (m + nn) > uint64_t(m) * nn) return make_dense();
+  entry->u.insert(entry->u.end(), u.data(), u.data() + u.size());
+  entry->v.insert(entry->v.end(), v.data(), v.data() + v.size());
+  entry->k += cols;
+}
+
+void ComputationGraph::reset_factors(bool on, bool cap) {
+  collect_factors = on;
+  factors_cap = cap;
+  factors.clear();
+  dense_only.clear();
 }
 
 Tensor ComputationGraph::gradient(uint32_t i) const {

@@ -98,18 +98,24 @@ class ComputationGraph {
   // argument, affine_transform's odd arguments), W's gradient gets
   // U * V^T with U = dL/d(Wx) (M x K) and V = x (N x K), the K columns
   // being the product's columns over all batch elements. With
-  // collect_factors set, backward copies (U, V) into `factors`; a parameter
-  // whose gradient also came from anything else is listed in `dense_only`
-  // (its factors are then incomplete). Both accumulate until the caller
-  // clears them.
+  // collect_factors set, backward appends (U, V) to W's entry in `factors`
+  // (one entry per parameter, columns in the order of the products); a
+  // parameter whose gradient also came from anything else is marked dense
+  // (its factors are then incomplete and dropped). With factors_cap set, so
+  // is a parameter whose factors grow larger than its gradient
+  // (K (M + N) > M N): no SFB rule would send them, and copying thousands
+  // of columns would only cost time. Marks persist until collect_factors is
+  // set again; take_factors empties the entries.
   struct Factor {
     void* param;
     unsigned m, n, k;
     std::vector<float> u, v;  // column-major M x K and N x K
   };
   bool collect_factors = false;
+  bool factors_cap = false;
   std::vector<Factor> factors;
   std::vector<void*> dense_only;
+  void reset_factors(bool on, bool cap);
 
  private:
   [[noreturn]] void throw_stale(const Expression& e) const;

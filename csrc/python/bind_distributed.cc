@@ -38,12 +38,10 @@ void bind_distributed(py::module_& m) {
      "Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final "
      "(for lookup tables: after each lookup node; final only when backward returns). None removes it.");
 
-  m.def("set_collect_factors", [](bool on) {
-    cg().collect_factors = on;
-    cg().factors.clear();
-    cg().dense_only.clear();
-  }, py::arg("on"),
-     "Record the sufficient factors (U, V) of every product W*x with a parameter W during backward.");
+  m.def("set_collect_factors", [](bool on, bool cap) { cg().reset_factors(on, cap); },
+        py::arg("on"), py::arg("cap") = false,
+        "Record the sufficient factors (U, V) of every product W*x with a parameter W during backward. "
+        "cap=True gives up on (marks dense) a parameter whose factors grow larger than its gradient.");
 
   m.def("take_factors", []() {
     ComputationGraph& g = cg();
@@ -53,10 +51,10 @@ void bind_distributed(py::module_& m) {
                                 col_major(f.v, f.n, f.k)));
     py::set dense;
     for (void* p : g.dense_only) dense.add(py::str(static_cast<ParameterStorage*>(p)->name));
-    g.factors.clear();
-    g.dense_only.clear();
+    g.factors.clear();  // the dense marks stay: a parameter's later products are not recorded either
     return py::make_tuple(out, dense);
-  }, "Returns and clears ([(name, U (M x K), V (N x K)), ...], {names whose gradient is not all factors}).");
+  }, "Returns and empties ([(name, U (M x K), V (N x K)) per parameter, ...], {names whose gradient "
+     "is not sent as factors}).");
 }
 
 }  // namespace dg::py_bind

@@ -24,14 +24,19 @@ def choose_encoding(scheme: str, shape: tuple, k: int, complete: bool, n_workers
     """How one worker's gradient of one replicated parameter travels this iteration.
 
     scheme: "sfb" (factors whenever they are complete) or "hybrid" (Poseidon's
-    BestScheme with this iteration's K). Incomplete factors (W also used
-    outside products) always go dense ("ps").
+    BestScheme with this iteration's K, and only when the factors are no
+    larger than the gradient, K (M + N) <= M N: for two or more workers
+    BestScheme implies that, but with one worker it would pick SFB's zero
+    peer traffic and pay for rebuilding U Vᵀ). Incomplete factors (W also
+    used outside products) always go dense ("ps").
     """
     if not complete or k == 0:
         return "ps"
     if scheme == "sfb":
         return "sfb"
     m, n = shape
+    if k * (m + n) > m * n:
+        return "ps"
     return best_scheme(m, n, k, n_workers, n_servers)
 
 

@@ -223,7 +223,8 @@ class WorkerCore:
 
         dy.renew_cg()
         loss = self.loss_fn(self.model, self.batch_for(c))
-        core.set_collect_factors(bool(replicated))
+        # Under hybrid, factors larger than the gradient are never sent: the engine stops copying them.
+        core.set_collect_factors(bool(replicated), cap=self.scheme == "hybrid")
         core.set_param_grad_hook(ready)
         try:
             value = float(loss.scalar_value())

@@ -124,3 +124,48 @@ def test_sparse_lstm_masks_smallest_weights():
     mask = b.get_parameters()[0][3].as_array()
     assert mask.sum() == w.as_array().size - w.as_array().size // 2
     assert np.abs(w.as_array())[mask == 0].max() <= np.abs(w.as_array())[mask == 1].min()
+
+
+def _lstm_reference(xs, Wx, Wh, b, forget_bias):
+    """NumPy LSTM in DyNet's gate order (i, f, o, g)."""
+    H = Wh.shape[1]
+    h, c, out = np.zeros(H), np.zeros(H), []
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for x in xs:
+        a = Wx @ x + Wh @ h + b
+        i, f, o, g = sig(a[:H]), sig(a[H:2 * H] + forget_bias), sig(a[2 * H:3 * H]), np.tanh(a[3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out.append(h)
+    return out
+
+
+@pytest.mark.parametrize("forget_bias", [1.0, 0.0, 2.5])  # 1: the fused kernels; others: elementary ops
+def test_vanilla_lstm_matches_numpy_with_and_without_fused_kernels(forget_bias):
+    rng = np.random.default_rng(3)
+    pc = dy.ParameterCollection()
+    lstm = dy.VanillaLSTMBuilder(1, 3, 4, pc, forget_bias=forget_bias)
+    Wx, Wh, b = lstm.get_parameters()[0]
+    b.set_value(rng.normal(size=16))
+    xs = [rng.normal(size=3) for _ in range(4)]
+    dy.renew_cg()
+    hs = [h.npvalue() for h in lstm.initial_state().transduce([dy.inputVector(x) for x in xs])]
+    want = _lstm_reference(xs, Wx.as_array(), Wh.as_array(), b.as_array(), forget_bias)
+    np.testing.assert_allclose(hs, want, rtol=1e-5, atol=1e-6)
+
+
+def test_compact_lstm_weight_noise_perturbs_only_when_set():
+    pc = dy.ParameterCollection()
+    lstm = dy.CompactVanillaLSTMBuilder(1, 3, 4, pc)
+    x = [0.5, -1.0, 2.0]
+
+    def run():
+        dy.renew_cg()
+        return lstm.initial_state().add_input(dy.inputVector(x)).output().npvalue()
+
+    clean = run()
+    np.testing.assert_array_equal(run(), clean)
+    lstm.set_weightnoise(0.5)
+    assert not np.allclose(run(), clean)
+    lstm.set_weightnoise(0.0)
+    np.testing.assert_array_equal(run(), clean)

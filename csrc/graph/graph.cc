@@ -86,6 +86,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   dx_pool.reset();
   lazy_grads_ = false;  // a batched backward cut short by an error may have left it on
   has_backward_ = true;
+  ++backward_serial;
   if (!full && !top.needs_grad) {  // no parameter below: nothing to differentiate (and no buffer for the seed)
     grads_.assign(from + 1, Tensor());
     return;

@@ -93,6 +93,10 @@ class ComputationGraph {
   // Used by wait-free distribution (dynagraph.distributed).
   std::function<void(void* storage, bool is_lookup)> on_param_grad;
 
+  // Counts backward() calls: with a node's address it identifies one node's
+  // backward within one pass, so an op can share work between its arguments.
+  uint64_t backward_serial = 0;
+
   // ---- sufficient factors (dynagraph.distributed's SFB scheme)
   // For every product W*x in which W is a parameter node (matmul's first
   // argument, affine_transform's odd arguments), W's gradient gets

@@ -62,24 +62,47 @@ Dim gates_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   return Dim({4 * a.H}, joint_batch(op, xs, n.nargs));
 }
 
-// The (masked) inputs of all batch elements side by side: X (I x B), Hm (H x B).
-void gather_inputs(const GateArgs& a, const Tensor* xs, unsigned bd, bool masked, Eigen::MatrixXf& X,
-                   Eigen::MatrixXf& Hm) {
-  X.resize(a.I, bd);
-  Hm.resize(a.H, bd);
-  for (unsigned b = 0; b < bd; ++b) {
-    unsigned row = 0;
-    for (unsigned k = 0; k < a.nx; ++k) {
-      const Tensor& x = xs[a.first_x + k];
-      X.col(b).segment(row, x.d.rows()) = VecMap(x.batch_ptr(b), x.d.rows());
-      row += x.d.rows();
+// The (masked) inputs of all batch elements side by side, X (I x B) and
+// Hm (H x B): the argument tensors themselves when there is nothing to
+// gather (one input, no mask, a value per batch element), else copies in
+// scratch memory. Both live as long as the graph, so the weight gradients can
+// be deferred (ComputationGraph::add_outer_product keeps pointers).
+struct Inputs {
+  const float* X;
+  const float* Hm;
+};
+Inputs gather_inputs(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
+  const bool mask = masked && a.dropout;
+  Inputs in{};
+  const Tensor& x0 = xs[a.first_x];
+  if (a.nx == 1 && !mask && x0.d.bd == bd) {
+    in.X = x0.v;
+  } else {
+    float* X = scratch(g, size_t(a.I) * bd);
+    for (unsigned b = 0; b < bd; ++b) {
+      float* col = X + size_t(b) * a.I;
+      for (unsigned k = 0; k < a.nx; ++k) {
+        const Tensor& x = xs[a.first_x + k];
+        std::memcpy(col, x.batch_ptr(b), sizeof(float) * x.d.rows());
+        col += x.d.rows();
+      }
+      if (mask) VecMap(X + size_t(b) * a.I, a.I).array() *= ArrMap(xs[4].batch_ptr(b), a.I);
     }
-    Hm.col(b) = VecMap(xs[kH].batch_ptr(b), a.H);
-    if (masked && a.dropout) {
-      X.col(b).array() *= ArrMap(xs[4].batch_ptr(b), a.I);
-      Hm.col(b).array() *= ArrMap(xs[5].batch_ptr(b), a.H);
-    }
+    in.X = X;
   }
+  const Tensor& h = xs[kH];
+  if (!mask && h.d.bd == bd) {
+    in.Hm = h.v;
+  } else {
+    float* Hm = scratch(g, size_t(a.H) * bd);
+    for (unsigned b = 0; b < bd; ++b) {
+      VecMap col(Hm + size_t(b) * a.H, a.H);
+      col = VecMap(h.batch_ptr(b), a.H);
+      if (mask) col.array() *= ArrMap(xs[5].batch_ptr(b), a.H);
+    }
+    in.Hm = Hm;
+  }
+  return in;
 }
 
 // Weights as used in forward: the arguments, or their noisy copies in node memory.
@@ -97,32 +120,24 @@ Weights weights_of(const Node& n, const Tensor* xs) {
 }
 
 // acc (rows x B) += W * X, W batch 1 (one GEMM) or one per batch element.
-void gemm_batch(const Tensor& W, const Eigen::MatrixXf& X, Eigen::MatrixXf& acc) {
+void gemm_batch(const Tensor& W, const float* X, unsigned bd, MatMap& acc) {
+  const unsigned k = W.d.cols();
   if (W.d.bd == 1) {
-    acc.noalias() += W.mat() * X;
+    acc.noalias() += W.mat() * ConstMatMap(X, k, bd);
     return;
   }
-  for (long b = 0; b < X.cols(); ++b) acc.col(b).noalias() += W.mat(b) * X.col(b);
-}
-// dW += dZ X^T, summed over the batch when W has batch 1.
-void gemm_grad_w(const Eigen::MatrixXf& dZ, const Eigen::MatrixXf& X, Tensor& dW) {
-  if (dW.d.bd == 1) {
-    dW.mat().noalias() += dZ * X.transpose();
-    return;
-  }
-  for (long b = 0; b < X.cols(); ++b) dW.mat(b).noalias() += dZ.col(b) * X.col(b).transpose();
+  for (unsigned b = 0; b < bd; ++b) acc.col(b).noalias() += W.mat(b) * ConstMatMap(X + size_t(b) * k, k, 1);
 }
 // out (cols x B) = W^T dZ.
-void gemm_t(const Tensor& W, const Eigen::MatrixXf& dZ, Eigen::MatrixXf& out) {
+void gemm_t(const Tensor& W, const ConstMatMap& dZ, MatMap& out) {
   if (W.d.bd == 1) {
     out.noalias() = W.mat().transpose() * dZ;
     return;
   }
-  out.resize(W.d.cols(), dZ.cols());
   for (long b = 0; b < dZ.cols(); ++b) out.col(b).noalias() = W.mat(b).transpose() * dZ.col(b);
 }
 // dx (vector, maybe batch 1) += rows [row, row + len) of G, over the batch.
-void add_rows(const Eigen::MatrixXf& G, unsigned row, Tensor& dx) {
+void add_rows(const MatMap& G, unsigned row, Tensor& dx) {
   const unsigned len = dx.d.rows();
   for (long b = 0; b < G.cols(); ++b) VecMap(dx.batch_ptr(b), len) += G.col(b).segment(row, len);
 }
@@ -142,45 +157,69 @@ void gates_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) 
     for (size_t k = 0; k < sx + sh + sb; ++k) n.mem[k] += noise(g.rng);
   }
   Weights w = weights_of(n, xs);
-  Eigen::MatrixXf X, Hm;
-  gather_inputs(a, xs, bd, true, X, Hm);
-  MatMap Z(y.v, 4 * a.H, bd);
-  for (unsigned b = 0; b < bd; ++b) Z.col(b) = VecMap(w.b.batch_ptr(b), 4 * a.H);
-  Eigen::MatrixXf acc = Z;
-  gemm_batch(w.Wx, X, acc);
-  gemm_batch(w.Wh, Hm, acc);
+  Inputs in = gather_inputs(g, a, xs, bd, true);
   const unsigned H = a.H;
-  acc.middleRows(H, H).array() += 1.f;  // forget-gate bias
-  Z.topRows(3 * H) = (1.f + (-acc.topRows(3 * H).array()).exp()).inverse().matrix();
-  Z.bottomRows(H) = acc.bottomRows(H).array().tanh().matrix();
+  MatMap Z(y.v, 4 * H, bd);
+  for (unsigned b = 0; b < bd; ++b) Z.col(b) = VecMap(w.b.batch_ptr(b), 4 * H);
+  gemm_batch(w.Wx, in.X, bd, Z);
+  gemm_batch(w.Wh, in.Hm, bd, Z);
+  Z.middleRows(H, H).array() += 1.f;  // forget-gate bias
+  Z.topRows(3 * H) = (1.f + (-Z.topRows(3 * H).array()).exp()).inverse().matrix();
+  Z.bottomRows(H) = Z.bottomRows(H).array().tanh().matrix();
 }
 
-void gates_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+// dZ = dL/d(pre-activations), through sigmoid (i, f, o) and tanh (g). Computed
+// once per node and backward pass (the backward runs once per argument) into
+// scratch memory, where it also serves as a deferred weight-gradient factor.
+float* gates_dz(ComputationGraph& g, const Node& n, const Tensor& y, const Tensor& dy, unsigned H) {
+  thread_local struct {
+    const ComputationGraph* graph = nullptr;
+    const Node* node = nullptr;
+    uint64_t serial = 0;
+    float* dz = nullptr;
+  } last;
+  if (last.graph == &g && last.node == &n && last.serial == g.backward_serial) return last.dz;
+  const unsigned bd = y.d.bd;
+  ConstMatMap G(y.v, 4 * H, bd), D(dy.v, 4 * H, bd);
+  float* dz = scratch(g, size_t(4) * H * bd);
+  MatMap dZ(dz, 4 * H, bd);
+  dZ.topRows(3 * H) = (D.topRows(3 * H).array() * G.topRows(3 * H).array() * (1.f - G.topRows(3 * H).array())).matrix();
+  dZ.bottomRows(H) = (D.bottomRows(H).array() * (1.f - G.bottomRows(H).array().square())).matrix();
+  last = {&g, &n, g.backward_serial, dz};
+  return dz;
+}
+
+void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                Tensor& dx) {
   const unsigned bd = y.d.bd;
   GateArgs a = gate_args(n, xs);
   const unsigned H = a.H;
   Weights w = weights_of(n, xs);
-  // dZ: through sigmoid (i, f, o) and tanh (g).
-  MatMap G(y.v, 4 * H, bd), D(dy.v, 4 * H, bd);
-  Eigen::MatrixXf dZ(4 * H, bd);
-  dZ.topRows(3 * H) = (D.topRows(3 * H).array() * G.topRows(3 * H).array() * (1.f - G.topRows(3 * H).array())).matrix();
-  dZ.bottomRows(H) = (D.bottomRows(H).array() * (1.f - G.bottomRows(H).array().square())).matrix();
+  float* dz = gates_dz(g, n, y, dy, H);
+  MatMap dZ(dz, 4 * H, bd);
   if (i == kB) {
     for (unsigned b = 0; b < bd; ++b) VecMap(dx.batch_ptr(b), 4 * H) += dZ.col(b);
     return;
   }
-  Eigen::MatrixXf X, Hm, T;
-  if (i == kWx || i == kWh) {
-    gather_inputs(a, xs, bd, true, X, Hm);
-    gemm_grad_w(dZ, i == kWx ? X : Hm, dx);
+  if (i == kWx || i == kWh) {  // dW += dZ X^T (summed over the batch when W has batch 1)
+    Inputs in = gather_inputs(g, a, xs, bd, true);
+    const unsigned k = i == kWx ? a.I : H;
+    const float* X = i == kWx ? in.X : in.Hm;
+    if (dx.d.bd == 1) {
+      g.add_outer_product(dx, Tensor(Dim({4 * H}, bd), dz), Tensor(Dim({k}, bd), const_cast<float*>(X)));
+    } else {
+      for (unsigned b = 0; b < bd; ++b)
+        dx.mat(b).noalias() += dZ.col(b) * ConstMatMap(X + size_t(b) * k, k, 1).transpose();
+    }
     return;
   }
   const bool through_h = i == kH || (a.dropout && i == 5);
-  gemm_t(through_h ? w.Wh : w.Wx, dZ, T);  // gradient of the masked x (I x B) or h (H x B)
+  const Tensor& W = through_h ? w.Wh : w.Wx;
+  MatMap T(scratch(g, size_t(W.d.cols()) * bd), W.d.cols(), bd);
+  gemm_t(W, ConstMatMap(dz, 4 * H, bd), T);  // gradient of the masked x (I x B) or h (H x B)
   if (a.dropout && (i == 4 || i == 5)) {  // d mask = T .* (unmasked input)
-    gather_inputs(a, xs, bd, false, X, Hm);
-    T.array() *= (i == 4 ? X : Hm).array();
+    Inputs raw = gather_inputs(g, a, xs, bd, false);
+    T.array() *= ConstMatMap(i == 4 ? raw.X : raw.Hm, T.rows(), bd).array();
     add_rows(T, 0, dx);
     return;
   }

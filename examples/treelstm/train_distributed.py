@@ -14,10 +14,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402  (first: it finds dynagraph in a source checkout that is not installed)
 import dynagraph as dy  # noqa: E402
 import dynagraph.distributed as dd  # noqa: E402
 import model as model_module  # noqa: E402
-import train  # noqa: E402
 from ray import cloudpickle  # noqa: E402
 
 # Workers need build/loss but not this folder on their path: ship them by value.

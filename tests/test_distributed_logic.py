@@ -165,6 +165,30 @@ def test_server_drops_replayed_pushes_and_restarts_from_checkpoint(tmp_path):
     np.testing.assert_allclose(restarted.values["w"], [-3, -3])
 
 
+def test_learning_rate_change_applies_and_survives_a_restart(tmp_path):
+    values = {"w": np.zeros(2, np.float32)}
+    s = ShardServer(0, values, n_workers=1, optimizer=("sgd", {"learning_rate": 1.0}),
+                    checkpoint_dir=str(tmp_path), checkpoint_every=100)
+    g = {"w": np.ones(2, np.float32)}
+    s.push(0, 0, g)
+    s.commit(0, 0)
+    s.set_learning_rate(0.25)  # checkpoints at once
+    s.push(0, 1, g)
+    s.commit(0, 1)
+    np.testing.assert_allclose(s.values["w"], [-1.25, -1.25])
+    restarted = ShardServer(0, values, 1, ("sgd", {"learning_rate": 1.0}), checkpoint_dir=str(tmp_path),
+                            checkpoint_every=100)
+    assert restarted.optimizer.learning_rate == 0.25
+    restarted.push(0, 1, g)  # the replay of iteration 1 uses the rate it was made with
+    restarted.commit(0, 1)
+    np.testing.assert_allclose(restarted.values["w"], [-1.25, -1.25])
+    old = make_optimizer("adam").state_dict()
+    del old["learning_rate"]  # a checkpoint written before the rate was saved
+    opt = make_optimizer(("adam", {"learning_rate": 0.5}))
+    opt.load_state_dict(old)
+    assert opt.learning_rate == 0.5
+
+
 def test_server_aggregate_mode_applies_once_per_clock():
     s = ShardServer(0, {"w": np.zeros(1, np.float32), "E": np.zeros((4, 1), np.float32)}, n_workers=2,
                     optimizer=("sgd", {"learning_rate": 1.0}), aggregate=True)

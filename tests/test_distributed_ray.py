@@ -75,6 +75,15 @@ def test_two_workers_reach_single_process_accuracy(cluster, jobs, tmp_path):
     assert single > 0.85
     assert acc >= single - 0.05
     assert out["clock_log"] and max(c - lo for _, c, lo in out["clock_log"]) <= 1
+    # A new learning rate reaches every server and replica: near 0, nothing moves any more.
+    before = job.parameters()
+    job.set_learning_rate(1e-12)
+    assert job.learning_rate == 1e-12
+    job.fit(epochs=1)
+    for name, v in job.parameters().items():
+        np.testing.assert_allclose(v, before[name], rtol=0, atol=1e-7, err_msg=name)
+    with pytest.raises(ValueError, match="must be > 0"):
+        job.set_learning_rate(0)
     # save / load resumes with the same parameters
     job.save(str(tmp_path / "ckpt"))
     saved = job.parameters()

@@ -153,6 +153,11 @@ class WorkerActor:
     def replica_state(self) -> dict:
         return self.core.replica_state()
 
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """The replicas' optimizer (SFB/hybrid); a restarted worker copies it from a peer."""
+        with self.core.lock:
+            self.core.replica_opt.learning_rate = float(learning_rate)
+
     def replay(self, server: int) -> None:
         """A restored server asks for this worker's pushes since its checkpoint (runs
         beside ``run``, which may be blocked waiting for admission)."""

@@ -81,11 +81,13 @@ class Optimizer:
 
     # ---- persistence (server checkpoints)
     def state_dict(self) -> dict:
-        return {"state": {k: [s.copy() for s in v] for k, v in self.state.items()}, "steps": dict(self.steps)}
+        return {"state": {k: [s.copy() for s in v] for k, v in self.state.items()}, "steps": dict(self.steps),
+                "learning_rate": self.learning_rate}
 
     def load_state_dict(self, d: dict) -> None:
         self.state = {k: [np.array(s, dtype=np.float32) for s in v] for k, v in d["state"].items()}
         self.steps = dict(d["steps"])
+        self.learning_rate = float(d.get("learning_rate", self.learning_rate))  # older checkpoints lack it
 
 
 class SGD(Optimizer):

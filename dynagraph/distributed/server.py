@@ -202,6 +202,13 @@ class ShardServer:
         self.sums = {k: [v[0], set(v[1])] for k, v in state["sums"].items()}
         self.last_checkpoint_clock = state["last_checkpoint_clock"]
 
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """A new learning rate for the updates from now on (between fits). Checkpointed at
+        once, so that a shard restored later does not replay newer pushes with the old rate."""
+        self.optimizer.learning_rate = float(learning_rate)
+        if self.path:
+            self.save_checkpoint()
+
     def set_values(self, values: dict) -> None:
         """Overwrite values (job.load): keeps clocks, resets nothing else."""
         for k, v in values.items():

@@ -19,6 +19,7 @@ from . import checkpoint, wire
 from .accounting import ByteCounter
 from .actors import make_coordinator, make_server, make_worker
 from .consistency import staleness_for
+from .optim import Optimizer, make_optimizer
 from .sfb import replicable
 from .sharding import shard_by_size
 
@@ -170,6 +171,25 @@ class Trainer:
                 "samples_per_second": samples / elapsed if elapsed else float("nan"),
                 "worker_bytes": total.snapshot(), "restarts": restarts,
                 "clock_log": ray.get(self.coordinator.clock_log.remote())}
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Changes the optimizer's learning rate on every server and replica, for the
+        next :meth:`fit` (e.g. a decay schedule between epochs). Kept in checkpoints."""
+        learning_rate = float(learning_rate)
+        if not learning_rate > 0:
+            raise ValueError(f"set_learning_rate: the learning rate must be > 0, got {learning_rate}")
+        if isinstance(self.optimizer, Optimizer):  # for actors started later
+            self.optimizer.learning_rate = learning_rate
+        else:
+            name, kwargs = (self.optimizer, {}) if isinstance(self.optimizer, str) else self.optimizer
+            self.optimizer = (name, {**kwargs, "learning_rate": learning_rate})
+        if self._started:
+            ray.get([h.set_learning_rate.remote(learning_rate) for h in self.server_handles + self.worker_handles])
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next :meth:`fit` uses."""
+        return float(make_optimizer(self.optimizer).learning_rate)
 
     # ---- results
     def values(self) -> dict:

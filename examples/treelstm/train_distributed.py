@@ -55,6 +55,8 @@ def main(argv=None) -> dict:
                      checkpoint_dir=args.checkpoint_dir, seed=targs.seed, num_cpus=args.num_cpus)
     results = {}
     for epoch in range(targs.epochs):
+        if epoch >= targs.epochs / 2:  # train.py's schedule: decay after each epoch past half
+            job.set_learning_rate(job.learning_rate * targs.lr_decay)
         out = job.fit(epochs=1)
         pc = job.model()
         dev_acc = train.accuracy(_model_in(pc, targs), dev)

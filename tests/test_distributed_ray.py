@@ -109,6 +109,26 @@ def _rebind(model, pc):
     return m
 
 
+def test_a_new_job_never_loads_an_old_jobs_server_checkpoints(cluster, jobs, tmp_path):
+    def make():
+        return dd.Trainer(build_linear(8, 6), linear_loss, data=linear_data(16, 6), workers=1, servers=1,
+                          consistency="bsp", scheme="ps", optimizer=("sgd", {"learning_rate": 0.5}), batch_size=4,
+                          checkpoint_dir=str(tmp_path), checkpoint_every=1)
+    old = make()
+    jobs.append(old)
+    old.fit(epochs=1)
+    for h in old.server_handles + old.worker_handles:  # the driver died: no shutdown(), its files stay
+        ray.kill(h, no_restart=True)
+    assert os.listdir(old.server_checkpoint_dir)
+    new = make()
+    jobs.append(new)
+    new._start()
+    for name, v in new.values().items():  # the new job's own initial values, not the old job's
+        np.testing.assert_array_equal(v, new.initial[name], err_msg=name)
+    new.shutdown()
+    assert not os.path.exists(new.server_checkpoint_dir)
+
+
 @pytest.mark.parametrize("scheme", ["ps", "sfb"])
 def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_path):
     m, n, k, workers, iters = 128, 96, 4, 2, 4

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -88,6 +89,9 @@ class Trainer:
         sizes = {n: v.size for n, v in self.initial.items()}
         self.placement = {n: k for k, names in enumerate(shard_by_size(sizes, self.n_servers)) for n in names}
         self.job = uuid.uuid4().hex[:8]
+        # One folder per job: a restarted server finds its own checkpoint, and a new job in the
+        # same checkpoint_dir never mistakes an old job's files for its own (resuming is load()).
+        self.server_checkpoint_dir = os.path.join(self.checkpoint_dir, f"job-{self.job}")
         self.clock = 0
         self.history: list[dict] = []
         self._state = None  # from load(): server states, replica state, clock
@@ -105,7 +109,7 @@ class Trainer:
             values = {n: self.initial[n] for n in names}
             self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
                 k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
-                checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every,
+                checkpoint_dir=self.server_checkpoint_dir, checkpoint_every=self.checkpoint_every,
                 state=st.get("servers", [None] * self.n_servers)[k], worker_names=self.worker_names))
         self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
                                                                                self.clock)
@@ -239,3 +243,5 @@ class Trainer:
         if getattr(self, "coordinator", None) is not None:
             ray.kill(self.coordinator, no_restart=True)
         self._started = False
+        # The servers' fault-tolerance checkpoints die with the job (save() is for resuming).
+        shutil.rmtree(self.server_checkpoint_dir, ignore_errors=True)

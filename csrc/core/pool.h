@@ -1,8 +1,9 @@
 // A bump-pointer arena that grows on demand and is reset wholesale.
 //
 // Allocation is a pointer increment; memory is never freed node by node. When a
-// chunk fills, a new one is added (earlier pointers stay valid). reset() keeps
-// one chunk sized to the high-water mark, so steady-state graphs allocate once.
+// chunk fills, a new one (twice as large) is added; earlier pointers stay valid.
+// reset() keeps every chunk, so once the largest graph has been seen, graphs
+// allocate nothing and touch no fresh pages.
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -39,7 +40,6 @@ class MemoryPool {
   std::vector<Chunk> chunks_;
   size_t current_ = 0;
   size_t initial_bytes_;
-  size_t high_water_ = 0;
   void add_chunk(size_t min_bytes);
 };
 

@@ -7,7 +7,7 @@ import numpy
 import typing
 
 from dynagraph.values import Tensor
-__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_revert', 'cg_version', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'flip_gradient', 'floor', 'forward_all', 'get_autobatch', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'l1_distance', 'l2_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_initial_memory', 'set_input_values', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'tan', 'tanh', 'trace_of_product', 'transpose', 'zeros']
+__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class Expression:
     """
     A node of the current computation graph (stale after renew_cg()).
@@ -104,6 +104,10 @@ class Parameters:
     """
     def __repr__(self) -> str:
         ...
+    def _clear_grad(self) -> None:
+        """
+        Zeroes the gradient (what a trainer's update does after applying it).
+        """
     def _grad_view(self) -> numpy.ndarray:
         ...
     def _mark_grad(self) -> None:
@@ -174,6 +178,10 @@ class LookupParameters:
         ...
     def __repr__(self) -> str:
         ...
+    def _clear_grad(self) -> None:
+        """
+        Zeroes the gradient and forgets the touched rows.
+        """
     def _grad_view(self) -> numpy.ndarray:
         ...
     def _mark_all_grad(self) -> None:
@@ -315,10 +323,22 @@ def ceil(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
     ...
 def cg_checkpoint() -> None:
     ...
+def cg_epoch() -> int:
+    """
+    Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have been removed (and their node numbers reused), so caches of expressions key on this.
+    """
 def cg_revert() -> None:
     ...
 def cg_version() -> int:
     ...
+def circ_conv(u: Expression, v: Expression) -> Expression:
+    """
+    Circular convolution y_k = sum_i u_i v_{(k - i) mod n} of two vectors.
+    """
+def circ_corr(u: Expression, v: Expression) -> Expression:
+    """
+    Circular correlation y_k = sum_i u_i v_{(i + k) mod n} of two vectors.
+    """
 def cmult(x: Expression, y: Expression) -> Expression:
     ...
 def concatenate(xs: collections.abc.Sequence[Expression], d: int = 0) -> Expression:
@@ -337,6 +357,34 @@ def const_parameter(p: Parameters) -> Expression:
     ...
 def constant(dim: typing.Any, val: float, batch_size: int = 1) -> Expression:
     ...
+def constrained_softmax(x: Expression, y: Expression) -> Expression:
+    """
+    Softmax of the scores x with upper bounds y on the probabilities.
+    """
+def contract3d_1d(x: Expression, y: Expression) -> Expression:
+    """
+    z[i, j] = sum_k x[i, j, k] y[k] for x (a, b, c) and y (c,): result (a, b).
+    """
+def contract3d_1d_1d(x: Expression, y: Expression, z: Expression) -> Expression:
+    """
+    t[i] = sum_{j,k} x[i, j, k] y[k] z[j] for x (a, b, c), y (c,), z (b,): result (a,).
+    """
+def contract3d_1d_1d_bias(x: Expression, y: Expression, z: Expression, b: Expression) -> Expression:
+    """
+    contract3d_1d_1d(x, y, z) + b, b of shape (a,).
+    """
+def contract3d_1d_bias(x: Expression, y: Expression, b: Expression) -> Expression:
+    """
+    contract3d_1d(x, y) + b, b of shape (a, b).
+    """
+def conv2d(x: Expression, f: Expression, stride: collections.abc.Sequence[int], is_valid: bool = True) -> Expression:
+    """
+    2-D convolution (cross-correlation) of feature maps x (H, W, C_in) with filters f (fh, fw, C_in, C_out); stride [sh, sw]; is_valid=False pads as TensorFlow's SAME. Result (YH, YW, C_out), batch kept.
+    """
+def conv2d_bias(x: Expression, f: Expression, b: Expression, stride: collections.abc.Sequence[int], is_valid: bool = True) -> Expression:
+    """
+    conv2d(x, f, stride, is_valid) plus the bias b (C_out,) on every output position.
+    """
 def cos(x: Expression) -> Expression:
     ...
 def cosh(x: Expression) -> Expression:
@@ -371,10 +419,18 @@ def esum(xs: collections.abc.Sequence[Expression]) -> Expression:
     ...
 def exp(x: Expression) -> Expression:
     ...
+def filter1d_narrow(x: Expression, y: Expression) -> Expression:
+    """
+    Narrow 1-D convolution of x (d, n) with filters y (d, w[, m]): result (m, n - w + 1), entry [k, j] = sum(x[:, j:j+w] * y[:, :, k]).
+    """
 def flip_gradient(x: Expression) -> Expression:
     ...
 def floor(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
     ...
+def fold_rows(x: Expression, nrows: int = 2) -> Expression:
+    """
+    Sums each group of nrows consecutive rows: (r, c) -> (r / nrows, c).
+    """
 def forward_all(arg0: collections.abc.Sequence[Expression]) -> None:
     ...
 def get_autobatch() -> bool:
@@ -415,10 +471,22 @@ def inputVector(v: collections.abc.Sequence[float]) -> Expression:
     ...
 def inverse(x: Expression) -> Expression:
     ...
+def kmax_pooling(x: Expression, k: int, d: int = 1) -> Expression:
+    """
+    The k largest entries along axis d, kept in their original order.
+    """
+def kmh_ngram(x: Expression, v: int) -> Expression:
+    """
+    Sums of v consecutive columns: (d, n) -> (d, n - v + 1).
+    """
 def l1_distance(x: Expression, y: Expression) -> Expression:
     ...
 def l2_norm(x: Expression) -> Expression:
     ...
+def layer_norm(x: Expression, g: Expression, b: Expression) -> Expression:
+    """
+    g * (x - mean(x)) / (std(x) + 1e-8) + b over all elements of each batch element; g, b shaped like x.
+    """
 def lgamma(x: Expression) -> Expression:
     ...
 def log(x: Expression) -> Expression:
@@ -448,6 +516,10 @@ def lookup_batch(p: LookupParameters, indices: collections.abc.Sequence[int], up
 def max_dim(x: Expression, d: int = 0) -> Expression:
     """
     Maximum along axis d (removed from the shape).
+    """
+def maxpooling2d(x: Expression, ksize: collections.abc.Sequence[int], stride: collections.abc.Sequence[int], is_valid: bool = True) -> Expression:
+    """
+    2-D max pooling of feature maps x (H, W, C) with window ksize [kh, kw] and stride [sh, sw]; is_valid=False pads as SAME (padding never wins).
     """
 def memory_in_use() -> dict:
     """
@@ -569,11 +641,19 @@ def set_autobatch(arg0: bool) -> None:
     """
     Switch the autobatching executor on or off.
     """
+def set_collect_factors(on: bool, cap: bool = False) -> None:
+    """
+    Record the sufficient factors (U, V) of every product W*x with a parameter W during backward. cap=True gives up on (marks dense) a parameter whose factors grow larger than its gradient.
+    """
 def set_initial_memory(arg0: int) -> None:
     ...
 def set_input_values(e: Expression, values: collections.abc.Sequence[float]) -> None:
     """
     Overwrites the data of an input node (column-major) and invalidates the graph's values.
+    """
+def set_param_grad_hook(fn: typing.Any) -> None:
+    """
+    Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final (for lookup tables: after each lookup node; final only when backward returns). None removes it.
     """
 def set_seed(arg0: int) -> None:
     ...
@@ -589,6 +669,10 @@ def softmax(x: Expression, d: int = 0) -> Expression:
     """
 def softsign(x: Expression) -> Expression:
     ...
+def sparsemax(x: Expression) -> Expression:
+    """
+    Sparsemax: Euclidean projection of the vector x onto the probability simplex.
+    """
 def sqrt(x: Expression) -> Expression:
     ...
 def square(x: Expression) -> Expression:
@@ -625,6 +709,10 @@ def sum_elems(x: Expression) -> Expression:
     """
     Sum of all elements of each batch element.
     """
+def take_factors() -> tuple[list, set]:
+    """
+    Returns and empties ([(name, U (M x K), V (N x K)) per parameter, ...], {names whose gradient is not sent as factors}).
+    """
 def tan(x: Expression) -> Expression:
     ...
 def tanh(x: Expression) -> Expression:
@@ -633,5 +721,33 @@ def trace_of_product(x: Expression, y: Expression) -> Expression:
     ...
 def transpose(x: Expression) -> Expression:
     ...
+def vanilla_lstm_c(c_tm1: Expression, gates_t: Expression) -> Expression:
+    """
+    LSTM cell c_t = i .* g + f .* c_tm1 (gates_t from vanilla_lstm_gates).
+    """
+def vanilla_lstm_gates(x_t: Expression, h_tm1: Expression, Wx: Expression, Wh: Expression, b: Expression, weightnoise_std: float = 0.0) -> Expression:
+    """
+    LSTM gates [sigmoid(z_i); sigmoid(z_f + 1); sigmoid(z_o); tanh(z_g)] with z = Wx x_t + Wh h_tm1 + b (Wx: 4H x I, Wh: 4H x H, b: 4H); optional Gaussian weight noise. Result (4H,).
+    """
+def vanilla_lstm_gates_concat(x_t: collections.abc.Sequence[Expression], h_tm1: Expression, Wx: Expression, Wh: Expression, b: Expression, weightnoise_std: float = 0.0) -> Expression:
+    """
+    vanilla_lstm_gates with the list x_t concatenated as the input.
+    """
+def vanilla_lstm_gates_dropout(x_t: Expression, h_tm1: Expression, Wx: Expression, Wh: Expression, b: Expression, dropout_mask_x: Expression, dropout_mask_h: Expression, weightnoise_std: float = 0.0) -> Expression:
+    """
+    vanilla_lstm_gates with z = Wx (x_t .* dropout_mask_x) + Wh (h_tm1 .* dropout_mask_h) + b.
+    """
+def vanilla_lstm_gates_dropout_concat(x_t: collections.abc.Sequence[Expression], h_tm1: Expression, Wx: Expression, Wh: Expression, b: Expression, dropout_mask_x: Expression, dropout_mask_h: Expression, weightnoise_std: float = 0.0) -> Expression:
+    """
+    vanilla_lstm_gates_dropout with the list x_t concatenated as the input.
+    """
+def vanilla_lstm_h(c_t: Expression, gates_t: Expression) -> Expression:
+    """
+    LSTM output h_t = o .* tanh(c_t).
+    """
+def weight_norm(w: Expression, g: Expression) -> Expression:
+    """
+    g * w / ||w|| (g has one element).
+    """
 def zeros(dim: typing.Any, batch_size: int = 1) -> Expression:
     ...

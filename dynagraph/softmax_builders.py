@@ -57,10 +57,10 @@ class SoftmaxBuilder:
 
     def _exprs(self, update: bool) -> list:
         """This graph's expressions of the parameters, made once per graph."""
-        version = _core.cg_version()
-        if self._cache[0] != version or self._cache[1] != update:
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._cache[0] != epoch or self._cache[1] != update:
             make = _core.parameter if update else _core.const_parameter
-            self._cache = (version, update, [make(p) for p in self._params])
+            self._cache = (epoch, update, [make(p) for p in self._params])
         return self._cache[2]
 
     # ---- the interface

@@ -169,3 +169,20 @@ def test_compact_lstm_weight_noise_perturbs_only_when_set():
     assert not np.allclose(run(), clean)
     lstm.set_weightnoise(0.0)
     np.testing.assert_array_equal(run(), clean)
+
+
+@pytest.mark.parametrize("name", ["VanillaLSTMBuilder", "SimpleRNNBuilder", "GRUBuilder"])
+def test_builder_expression_caches_survive_cg_revert(name):
+    pc = dy.ParameterCollection()
+    rnn = getattr(dy, name)(1, 3, 4, pc)
+    x = [0.5, -1.0, 2.0]
+    dy.renew_cg()
+    want = rnn.initial_state().add_input(dy.inputVector(x)).output().npvalue()
+    dy.renew_cg()
+    dy.cg_checkpoint()
+    rnn.initial_state().add_input(dy.inputVector(x)).output().npvalue()  # caches made after the checkpoint
+    dy.cg_revert()
+    for _ in range(12):  # new nodes take the removed ones' places
+        dy.inputVector([7.0] * 4)
+    got = rnn.initial_state().add_input(dy.inputVector(x)).output().npvalue()
+    np.testing.assert_allclose(got, want, rtol=1e-6)

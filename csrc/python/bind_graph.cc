@@ -115,6 +115,9 @@ void bind_graph(py::module_& m) {
 
   m.def("renew_cg", []() { cg().clear(); }, "Drops the current graph; expressions made before are stale.");
   m.def("cg_version", []() { return cg().version(); });
+  m.def("cg_epoch", []() { return cg().epoch(); },
+        "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "
+        "been removed (and their node numbers reused), so caches of expressions key on this.");
   m.def("cg_checkpoint", []() { cg().checkpoint(); });
   m.def("cg_revert", []() { cg().revert(); });
   m.def("graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");

@@ -48,9 +48,9 @@ class GraphLSTMBuilder:
         return [list(self._fwd.params), list(self._bwd.params)]
 
     def _exprs(self):
-        version = _core.cg_version()
-        if self._cache[0] != version:
-            self._cache = (version, [[_core.parameter(p) for p in cell.params] for cell in (self._fwd, self._bwd)])
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._cache[0] != epoch:
+            self._cache = (epoch, [[_core.parameter(p) for p in cell.params] for cell in (self._fwd, self._bwd)])
         return self._cache[1]
 
     def split_edges(self, n: int, edges, order=None):

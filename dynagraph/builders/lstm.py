@@ -77,15 +77,15 @@ class VanillaLSTMBuilder(_RNNBuilder):
 
     def _zeros(self, layer):
         """A zero state vector (H,) for the first step, one node per graph."""
-        version = _core.cg_version()
-        if self._zeros_cache[0] != version:
-            self._zeros_cache = (version, _core.zeros((self.hidden_dim,)))
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._zeros_cache[0] != epoch:
+            self._zeros_cache = (epoch, _core.zeros((self.hidden_dim,)))
         return self._zeros_cache[1]
 
     def _ln_exprs(self, layer):
-        version = _core.cg_version()
-        if self._ln_cache[0] != version:
-            self._ln_cache = (version, [[_core.parameter(q) for q in group] for group in self._ln])
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._ln_cache[0] != epoch:
+            self._ln_cache = (epoch, [[_core.parameter(q) for q in group] for group in self._ln])
         return self._ln_cache[1][layer]
 
     # ---- dropout masks (variational)

@@ -179,10 +179,10 @@ class _RNNBuilder:
         return self._pc
 
     def _exprs(self, update: bool = True):
-        version = _core.cg_version()
-        if self._cache[0] != version or self._cache[1] != update:
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._cache[0] != epoch or self._cache[1] != update:
             make = _core.parameter if update else _core.const_parameter
-            self._cache = (version, update, [[make(p) for p in layer] for layer in self._params])
+            self._cache = (epoch, update, [[make(p) for p in layer] for layer in self._params])
         return self._cache[2]
 
     # ---- dropout

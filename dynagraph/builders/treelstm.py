@@ -90,9 +90,9 @@ class _TreeBuilderBase:
         return [list(layer) for layer in self._params]
 
     def _exprs(self):
-        version = _core.cg_version()
-        if self._cache[0] != version:
-            self._cache = (version, [[_core.parameter(p) for p in layer] for layer in self._params])
+        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
+        if self._cache[0] != epoch:
+            self._cache = (epoch, [[_core.parameter(p) for p in layer] for layer in self._params])
         return self._cache[1]
 
     def initial_state(self) -> TreeLSTMSequence:

@@ -187,9 +187,36 @@ def test_checkpoint_and_revert():
     assert dy.cg().size() == 1
     with pytest.raises(RuntimeError, match="no longer exists"):
         y.value()
-    assert dy.square(x).value() == [1.0, 4.0]
+    sq = dy.square(x)  # takes the number y's node had
+    assert sq.value() == [1.0, 4.0]
+    with pytest.raises(RuntimeError, match="removed by cg_revert"):
+        y.value()  # still stale, not silently square(x)
     with pytest.raises(RuntimeError, match="without a matching"):
         dy.cg_revert()
+
+
+def test_nested_reverts_keep_what_each_checkpoint_kept():
+    dy.renew_cg()
+    a = dy.inputVector([1.0])
+    dy.cg_checkpoint()
+    b = a * 2.0
+    dy.cg_checkpoint()
+    c = b * 3.0
+    dy.cg_revert()  # removes c
+    d = b + 1.0
+    assert (d.value(), a.value(), b.value()) == (3.0, 1.0, 2.0)  # one-element vectors read as floats
+    with pytest.raises(RuntimeError, match="removed by cg_revert"):
+        c.value()
+    dy.cg_revert()  # removes b and d
+    e = a - 1.0
+    assert e.value() == 0.0
+    for gone in (b, c, d):
+        with pytest.raises(RuntimeError, match="removed by cg_revert"):
+            gone.value()
+    assert (a + 0.5).value() == 1.5
+    dy.renew_cg()
+    with pytest.raises(RuntimeError, match="before the last renew_cg"):
+        e.value()
 
 
 def test_parameter_node_is_shared_within_a_graph(pc):

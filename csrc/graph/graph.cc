@@ -18,8 +18,15 @@ ComputationGraph::ComputationGraph() {
   values_.reserve(1024);
 }
 
+bool ComputationGraph::survived_reverts(const Expression& e) const {
+  if (e.version < first_version_ || e.version > version_) return false;
+  for (const Revert& r : reverts_)
+    if (r.ended >= e.version && e.i >= r.kept) return false;
+  return e.i < nodes.size();
+}
+
 void ComputationGraph::throw_stale(const Expression& e) const {
-  if (e.version != version_)
+  if (e.version < first_version_ || e.version > version_)
     throw Error(
         "stale Expression: it was created before the last renew_cg() (graph version " +
         std::to_string(e.version) + ", now " + std::to_string(version_) +
@@ -242,6 +249,8 @@ void ComputationGraph::clear() {
   evaluated_ = 0;
   has_backward_ = false;
   ++version_;
+  first_version_ = version_;
+  reverts_.clear();
   ++epoch_;
 }
 
@@ -268,6 +277,8 @@ void ComputationGraph::revert() {
   }
   grads_.clear();
   has_backward_ = false;
+  reverts_.push_back({version_, c.nodes});
+  ++version_;
   ++epoch_;
 }
 

@@ -30,9 +30,10 @@ class ComputationGraph {
   Expression add(Node proto, std::initializer_list<uint32_t> args) {
     return add(proto, args.begin(), static_cast<unsigned>(args.size()));
   }
-  // Raises RuntimeError when `e` was made before the last renew_cg().
+  // Raises RuntimeError when `e` was made before the last renew_cg(), or its
+  // node was removed by cg_revert() (even if a newer node now has its number).
   void check(const Expression& e) const {
-    if (e.version != version_ || e.i >= nodes.size()) throw_stale(e);
+    if (e.version != version_ ? !survived_reverts(e) : e.i >= nodes.size()) throw_stale(e);
   }
 
   // ---- evaluation
@@ -169,7 +170,16 @@ class ComputationGraph {
   std::vector<Tensor> grads_;
   std::vector<Tensor> arg_scratch_;  // reused argument list for one op call
   uint32_t evaluated_ = 0;           // nodes [0, evaluated_) have values
+  // Every renew_cg() and cg_revert() starts a new version; an expression of an
+  // earlier version of this graph is still valid if every revert since kept its node.
   uint32_t version_ = 0;
+  uint32_t first_version_ = 0;  // version_ right after the last renew_cg()
+  struct Revert {
+    uint32_t ended;  // the version the revert ended
+    size_t kept;     // nodes it kept
+  };
+  std::vector<Revert> reverts_;
+  bool survived_reverts(const Expression& e) const;
   uint64_t epoch_ = 0;
   bool has_backward_ = false;
 

@@ -75,6 +75,7 @@ class Trainer:
         self.n_workers, self.n_servers = int(workers), int(servers)
         self.shards = _split(data, self.n_workers)
         self.optimizer, self.batch_size, self.seed, self.wait_free = optimizer, batch_size, seed, wait_free
+        self._temporary_checkpoint_dir = checkpoint_dir is None  # made here: removed by shutdown()
         self.checkpoint_dir = checkpoint_dir or tempfile.mkdtemp(prefix="dynagraph-ps-")
         self.checkpoint_every = checkpoint_every
         self.iterations_per_epoch = max(math.ceil(len(s) / batch_size) for s in self.shards)
@@ -244,4 +245,5 @@ class Trainer:
             ray.kill(self.coordinator, no_restart=True)
         self._started = False
         # The servers' fault-tolerance checkpoints die with the job (save() is for resuming).
-        shutil.rmtree(self.server_checkpoint_dir, ignore_errors=True)
+        shutil.rmtree(self.checkpoint_dir if self._temporary_checkpoint_dir else self.server_checkpoint_dir,
+                      ignore_errors=True)

@@ -114,3 +114,18 @@ def test_hybrid_never_sends_factors_larger_than_the_gradient():
     assert choose_encoding("hybrid", (128, 128), 16, True, 1, 1) == "sfb"
     assert choose_encoding("sfb", (128, 128), 2048, True, 1, 1) == "sfb"  # forced SFB stays SFB
     assert choose_encoding("hybrid", (1024, 1024), 16, True, 8, 8) == "sfb"
+
+
+def test_factors_are_complete_with_autobatching(hooks):
+    pc, W, b, E = _model()
+    rng = np.random.default_rng(1)
+    xs = [list(rng.normal(size=4)) for _ in range(5)]
+    dy.renew_cg(autobatching=True)
+    _core.set_collect_factors(True)
+    terms = [dy.tanh(dy.parameter(W) * dy.inputVector(x)) for x in xs]  # one batched product
+    dy.esum([dy.dot_product(t, t) for t in terms]).backward()
+    factors, dense_only = _core.take_factors()
+    (u, v), = [(u, v) for n, u, v in factors if n == W.name()]
+    assert u.shape == (3, 5)
+    np.testing.assert_allclose(u @ v.T, W.grad_as_array(), rtol=1e-5, atol=1e-6)
+    dy.renew_cg(autobatching=False)

@@ -98,7 +98,9 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     grads_.assign(from + 1, Tensor());
     return;
   }
-  if (autobatch && group_nodes_.size() == evaluated_) {  // every node ran in a recorded group
+  // Every node ran in a recorded group: backward by groups too -- unless sufficient factors are
+  // being recorded, which only the per-node backward does (a batched product would be missing).
+  if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors) {
     backward_batched(from, full);
     return;
   }

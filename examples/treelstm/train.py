@@ -33,7 +33,7 @@ except ImportError:  # running from a source checkout without installing
     import dynagraph as dy
 from dynagraph.data import OPERATORS, Tree, generate_listops, read_sst_trees  # noqa: E402
 from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
-from model import TreeLSTMClassifier, node_token  # noqa: E402
+from model import TreeLSTMClassifier  # noqa: E402
 
 LISTOPS_TOKENS = ["<unk>"] + [str(d) for d in range(10)] + list(OPERATORS)
 

@@ -93,9 +93,13 @@ def test_two_workers_reach_single_process_accuracy(cluster, jobs, tmp_path):
                       checkpoint_dir=str(tmp_path / "job2"))
     jobs.append(job2)
     job2.load(str(tmp_path / "ckpt"))
+    job2.set_learning_rate(0.02)  # set before the start: wins over the saved state's 1e-12
     job2._start()
     for name, v in job2.parameters().items():
         np.testing.assert_allclose(v, saved[name], err_msg=name)
+    job2.fit(epochs=1)
+    moved = max(float(np.abs(v - saved[name]).max()) for name, v in job2.parameters().items())
+    assert moved > 1e-3
     loaded = np.load(tmp_path / "ckpt" / "params.npz")
     assert set(loaded.files) == set(saved)
 

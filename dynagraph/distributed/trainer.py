@@ -98,6 +98,7 @@ class Trainer:
         self._state = None  # from load(): server states, replica state, clock
         self._started = False
         self._last_bytes = None
+        self._learning_rate_set = False
 
     # ---- actors
     def _start(self) -> None:
@@ -124,6 +125,8 @@ class Trainer:
                 wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"))
             for r in range(self.n_workers)]
         self._started = True
+        if self._learning_rate_set:  # a resumed state carries its own rate: the one set since wins
+            self.set_learning_rate(self.learning_rate)
 
     def fit(self, epochs: int = 1, faults=()) -> dict:
         """Train ``epochs`` more epochs; returns per-worker reports and totals.
@@ -188,6 +191,7 @@ class Trainer:
         else:
             name, kwargs = (self.optimizer, {}) if isinstance(self.optimizer, str) else self.optimizer
             self.optimizer = (name, {**kwargs, "learning_rate": learning_rate})
+        self._learning_rate_set = True
         if self._started:
             ray.get([h.set_learning_rate.remote(learning_rate) for h in self.server_handles + self.worker_handles])
 

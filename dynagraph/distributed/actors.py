@@ -62,6 +62,10 @@ class RayTransport(Transport):
     def finish(self, worker, clock, entries, applied):
         return ray.get(self.coordinator.finish.remote(worker, clock, entries, applied))
 
+    def finish_and_admit(self, worker, clock, entries, applied):
+        """finish(clock) then admit(clock + 1) in one round trip; returns admit's answer."""
+        return ray.get(self.coordinator.finish_and_admit.remote(worker, clock, entries, applied))
+
     def wait_min(self, clock):
         return ray.get(self.coordinator.wait_min.remote(clock))
 
@@ -112,6 +116,10 @@ class CoordinatorActor:
             m = self.core.finish(worker, clock, entries, applied)
             cond.notify_all()
             return m
+
+    async def finish_and_admit(self, worker, clock, entries, applied):
+        await self.finish(worker, clock, entries, applied)
+        return await self.admit(worker, clock + 1)
 
     async def wait_min(self, clock):
         cond = self._condition()

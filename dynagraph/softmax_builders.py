@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _config, _core
+from ._per_graph import PerGraph
 from ._core import Expression
 
 __all__ = ["SoftmaxBuilder", "StandardSoftmaxBuilder", "ClassFactoredSoftmaxBuilder"]
@@ -48,7 +49,8 @@ class SoftmaxBuilder:
     def __init__(self, model):
         self._pc = model.add_subcollection(self._name)
         self._params: list = []
-        self._cache = (None, None, None)
+        self._param_exprs = PerGraph(lambda update: [(_core.parameter if update else _core.const_parameter)(p)
+                                                      for p in self._params])
 
     # ---- parameters
     def param_collection(self):
@@ -57,11 +59,7 @@ class SoftmaxBuilder:
 
     def _exprs(self, update: bool) -> list:
         """This graph's expressions of the parameters, made once per graph."""
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._cache[0] != epoch or self._cache[1] != update:
-            make = _core.parameter if update else _core.const_parameter
-            self._cache = (epoch, update, [make(p) for p in self._params])
-        return self._cache[2]
+        return self._param_exprs.get(update)
 
     # ---- the interface
     def neg_log_softmax(self, x: Expression, c: int, update: bool = True) -> Expression:

@@ -17,6 +17,7 @@ each predecessor gets its own forget gate.  The output per node is
 from __future__ import annotations
 
 from .. import _core
+from .._per_graph import PerGraph
 from .treelstm import _check_dim, _TypedSumCell
 
 __all__ = ["GraphLSTMBuilder"]
@@ -38,7 +39,8 @@ class GraphLSTMBuilder:
         self._pc = model.add_subcollection("graph-lstm-builder")
         self._fwd = _TypedSumCell(self._pc, input_dim, hidden_dim, num_edge_types)
         self._bwd = _TypedSumCell(self._pc, input_dim, hidden_dim, num_edge_types)
-        self._cache = (None, None)
+        self._param_exprs = PerGraph(
+            lambda: [[_core.parameter(p) for p in cell.params] for cell in (self._fwd, self._bwd)])
 
     def param_collection(self):
         return self._pc
@@ -48,10 +50,7 @@ class GraphLSTMBuilder:
         return [list(self._fwd.params), list(self._bwd.params)]
 
     def _exprs(self):
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._cache[0] != epoch:
-            self._cache = (epoch, [[_core.parameter(p) for p in cell.params] for cell in (self._fwd, self._bwd)])
-        return self._cache[1]
+        return self._param_exprs.get()
 
     def split_edges(self, n: int, edges, order=None):
         """The forward and backward predecessor lists: ``preds[d][j]`` is a list of

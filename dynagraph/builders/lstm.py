@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
+from .._per_graph import PerGraph
 from .rnn import _dropout_mask, _RNNBuilder
 
 __all__ = ["VanillaLSTMBuilder", "LSTMBuilder", "CompactVanillaLSTMBuilder", "SparseLSTMBuilder",
@@ -60,8 +61,8 @@ class VanillaLSTMBuilder(_RNNBuilder):
         self._ln = []
         super().__init__(layers, input_dim, hidden_dim, model)
         self._last_seq = None
-        self._ln_cache = (None, None)
-        self._zeros_cache = (None, None)
+        self._ln_exprs_cache = PerGraph(lambda: [[_core.parameter(q) for q in group] for group in self._ln])
+        self._zero_state = PerGraph(lambda: _core.zeros((self.hidden_dim,)))  # the first step's h and c
 
     def _make_layer(self, pc, in_dim, i):
         H = self.hidden_dim
@@ -75,18 +76,8 @@ class VanillaLSTMBuilder(_RNNBuilder):
     def _weights(self, p, layer):
         return p[0], p[1]
 
-    def _zeros(self, layer):
-        """A zero state vector (H,) for the first step, one node per graph."""
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._zeros_cache[0] != epoch:
-            self._zeros_cache = (epoch, _core.zeros((self.hidden_dim,)))
-        return self._zeros_cache[1]
-
     def _ln_exprs(self, layer):
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._ln_cache[0] != epoch:
-            self._ln_cache = (epoch, [[_core.parameter(q) for q in group] for group in self._ln])
-        return self._ln_cache[1][layer]
+        return self._ln_exprs_cache.get()[layer]
 
     # ---- dropout masks (variational)
     def _new_masks(self, batch_size: int = 1):
@@ -123,10 +114,10 @@ class VanillaLSTMBuilder(_RNNBuilder):
         wx, wh = self._weights(p, layer)
         if not self.ln_lstm and self.forget_bias == 1.0:
             # DyNet's fused kernels (forget bias 1 built in): 3 nodes a step instead of 16.
-            if h is None:
-                h = self._zeros(layer)
-            gates = _core.vanilla_lstm_gates(x, h, wx, wh, p[2], getattr(self, "weightnoise_std", 0.0))
-            c_new = _core.vanilla_lstm_c(self._zeros(layer) if c is None else c, gates)
+            zero = self._zero_state.get
+            gates = _core.vanilla_lstm_gates(x, zero() if h is None else h, wx, wh, p[2],
+                                             getattr(self, "weightnoise_std", 0.0))
+            c_new = _core.vanilla_lstm_c(zero() if c is None else c, gates)
             return _core.vanilla_lstm_h(c_new, gates), c_new
         if self.ln_lstm:
             gh, bh, gx, bx, gc, bc = self._ln_exprs(layer)

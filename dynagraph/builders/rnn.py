@@ -13,6 +13,7 @@ model reproduce its outputs.
 from __future__ import annotations
 
 from .. import _core
+from .._per_graph import PerGraph
 
 __all__ = ["RNNState", "StackedRNNState", "SimpleRNNBuilder", "GRUBuilder", "BiRNNBuilder"]
 
@@ -163,7 +164,8 @@ class _RNNBuilder:
         self.layers, self.input_dim, self.hidden_dim = layers, input_dim, hidden_dim
         self._pc = model.add_subcollection(self._name)
         self._params = [self._make_layer(self._pc, input_dim if i == 0 else hidden_dim, i) for i in range(layers)]
-        self._cache = (None, None, None)
+        self._param_exprs = PerGraph(lambda update: [[(_core.parameter if update else _core.const_parameter)(p)
+                                                       for p in layer] for layer in self._params])
         self.dropout_rate = 0.0
         self.dropout_rate_h = 0.0
 
@@ -179,11 +181,7 @@ class _RNNBuilder:
         return self._pc
 
     def _exprs(self, update: bool = True):
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._cache[0] != epoch or self._cache[1] != update:
-            make = _core.parameter if update else _core.const_parameter
-            self._cache = (epoch, update, [[make(p) for p in layer] for layer in self._params])
-        return self._cache[2]
+        return self._param_exprs.get(update)
 
     # ---- dropout
     def set_dropout(self, d: float) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
+from .._per_graph import PerGraph
 
 __all__ = ["NaryTreeLSTMBuilder", "ChildSumTreeLSTMBuilder", "TreeLSTMSequence"]
 
@@ -80,7 +81,7 @@ class _TreeBuilderBase:
                              f"got {layers}, {input_dim}, {hidden_dim}")
         self.layers, self.input_dim, self.hidden_dim = layers, input_dim, hidden_dim
         self._pc = model.add_subcollection(self._name)
-        self._cache = (None, None)
+        self._param_exprs = PerGraph(lambda: [[_core.parameter(p) for p in layer] for layer in self._params])
         self._seq = None
 
     def param_collection(self):
@@ -90,10 +91,7 @@ class _TreeBuilderBase:
         return [list(layer) for layer in self._params]
 
     def _exprs(self):
-        epoch = _core.cg_epoch()  # not cg_version(): cg_revert() removes nodes too
-        if self._cache[0] != epoch:
-            self._cache = (epoch, [[_core.parameter(p) for p in layer] for layer in self._params])
-        return self._cache[1]
+        return self._param_exprs.get()
 
     def initial_state(self) -> TreeLSTMSequence:
         return TreeLSTMSequence(self)

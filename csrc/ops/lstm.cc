@@ -62,47 +62,38 @@ Dim gates_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   return Dim({4 * a.H}, joint_batch(op, xs, n.nargs));
 }
 
-// The (masked) inputs of all batch elements side by side, X (I x B) and
-// Hm (H x B): the argument tensors themselves when there is nothing to
-// gather (one input, no mask, a value per batch element), else copies in
-// scratch memory. Both live as long as the graph, so the weight gradients can
-// be deferred (ComputationGraph::add_outer_product keeps pointers).
-struct Inputs {
-  const float* X;
-  const float* Hm;
-};
-Inputs gather_inputs(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
+// The (masked) inputs of all batch elements side by side, X (I x B) or
+// Hm (H x B): the argument tensor itself when there is nothing to gather (one
+// input, no mask, a value per batch element), else a copy in scratch memory.
+// Either lives as long as the graph, so the weight gradients can be deferred
+// (ComputationGraph::add_outer_product keeps pointers).
+const float* gather_x(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
   const bool mask = masked && a.dropout;
-  Inputs in{};
   const Tensor& x0 = xs[a.first_x];
-  if (a.nx == 1 && !mask && x0.d.bd == bd) {
-    in.X = x0.v;
-  } else {
-    float* X = scratch(g, size_t(a.I) * bd);
-    for (unsigned b = 0; b < bd; ++b) {
-      float* col = X + size_t(b) * a.I;
-      for (unsigned k = 0; k < a.nx; ++k) {
-        const Tensor& x = xs[a.first_x + k];
-        std::memcpy(col, x.batch_ptr(b), sizeof(float) * x.d.rows());
-        col += x.d.rows();
-      }
-      if (mask) VecMap(X + size_t(b) * a.I, a.I).array() *= ArrMap(xs[4].batch_ptr(b), a.I);
+  if (a.nx == 1 && !mask && x0.d.bd == bd) return x0.v;
+  float* X = scratch(g, size_t(a.I) * bd);
+  for (unsigned b = 0; b < bd; ++b) {
+    float* col = X + size_t(b) * a.I;
+    for (unsigned k = 0; k < a.nx; ++k) {
+      const Tensor& x = xs[a.first_x + k];
+      std::memcpy(col, x.batch_ptr(b), sizeof(float) * x.d.rows());
+      col += x.d.rows();
     }
-    in.X = X;
+    if (mask) VecMap(X + size_t(b) * a.I, a.I).array() *= ArrMap(xs[4].batch_ptr(b), a.I);
   }
+  return X;
+}
+const float* gather_h(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
+  const bool mask = masked && a.dropout;
   const Tensor& h = xs[kH];
-  if (!mask && h.d.bd == bd) {
-    in.Hm = h.v;
-  } else {
-    float* Hm = scratch(g, size_t(a.H) * bd);
-    for (unsigned b = 0; b < bd; ++b) {
-      VecMap col(Hm + size_t(b) * a.H, a.H);
-      col = VecMap(h.batch_ptr(b), a.H);
-      if (mask) col.array() *= ArrMap(xs[5].batch_ptr(b), a.H);
-    }
-    in.Hm = Hm;
+  if (!mask && h.d.bd == bd) return h.v;
+  float* Hm = scratch(g, size_t(a.H) * bd);
+  for (unsigned b = 0; b < bd; ++b) {
+    VecMap col(Hm + size_t(b) * a.H, a.H);
+    col = VecMap(h.batch_ptr(b), a.H);
+    if (mask) col.array() *= ArrMap(xs[5].batch_ptr(b), a.H);
   }
-  return in;
+  return Hm;
 }
 
 // Weights as used in forward: the arguments, or their noisy copies in node memory.
@@ -157,12 +148,11 @@ void gates_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) 
     for (size_t k = 0; k < sx + sh + sb; ++k) n.mem[k] += noise(g.rng);
   }
   Weights w = weights_of(n, xs);
-  Inputs in = gather_inputs(g, a, xs, bd, true);
   const unsigned H = a.H;
   MatMap Z(y.v, 4 * H, bd);
   for (unsigned b = 0; b < bd; ++b) Z.col(b) = VecMap(w.b.batch_ptr(b), 4 * H);
-  gemm_batch(w.Wx, in.X, bd, Z);
-  gemm_batch(w.Wh, in.Hm, bd, Z);
+  gemm_batch(w.Wx, gather_x(g, a, xs, bd, true), bd, Z);
+  gemm_batch(w.Wh, gather_h(g, a, xs, bd, true), bd, Z);
   Z.middleRows(H, H).array() += 1.f;  // forget-gate bias
   Z.topRows(3 * H) = (1.f + (-Z.topRows(3 * H).array()).exp()).inverse().matrix();
   Z.bottomRows(H) = Z.bottomRows(H).array().tanh().matrix();
@@ -202,9 +192,8 @@ void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
     return;
   }
   if (i == kWx || i == kWh) {  // dW += dZ X^T (summed over the batch when W has batch 1)
-    Inputs in = gather_inputs(g, a, xs, bd, true);
     const unsigned k = i == kWx ? a.I : H;
-    const float* X = i == kWx ? in.X : in.Hm;
+    const float* X = i == kWx ? gather_x(g, a, xs, bd, true) : gather_h(g, a, xs, bd, true);
     if (dx.d.bd == 1) {
       g.add_outer_product(dx, Tensor(Dim({4 * H}, bd), dz), Tensor(Dim({k}, bd), const_cast<float*>(X)));
     } else {
@@ -218,8 +207,8 @@ void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
   MatMap T(scratch(g, size_t(W.d.cols()) * bd), W.d.cols(), bd);
   gemm_t(W, ConstMatMap(dz, 4 * H, bd), T);  // gradient of the masked x (I x B) or h (H x B)
   if (a.dropout && (i == 4 || i == 5)) {  // d mask = T .* (unmasked input)
-    Inputs raw = gather_inputs(g, a, xs, bd, false);
-    T.array() *= ConstMatMap(i == 4 ? raw.X : raw.Hm, T.rows(), bd).array();
+    const float* raw = i == 4 ? gather_x(g, a, xs, bd, false) : gather_h(g, a, xs, bd, false);
+    T.array() *= ConstMatMap(raw, T.rows(), bd).array();
     add_rows(T, 0, dx);
     return;
   }

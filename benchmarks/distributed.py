@@ -58,7 +58,7 @@ class RNN:
 
 
 def build(pc, model="mlp"):
-    return RNN(pc) if model == "rnn" else Net(pc)
+    return MODELS[model][0](pc)
 
 
 def rnn_loss(net, batch):
@@ -74,14 +74,15 @@ def rnn_loss(net, batch):
 
 
 def loss_fn(net, batch):
-    if isinstance(net, RNN):
-        return rnn_loss(net, batch)
     terms = []
     for x, y in batch:
         h = dy.tanh(dy.affine_transform([dy.parameter(net.b1), dy.parameter(net.W1), dy.inputVector(x)]))
         s = dy.affine_transform([dy.parameter(net.b2), dy.parameter(net.W2), h])
         terms.append(-dy.log_sigmoid(s * float(y)))
     return dy.esum(terms)
+
+
+MODELS = {"mlp": (Net, loss_fn), "rnn": (RNN, rnn_loss)}  # --model: (model class, loss)
 
 
 def data(n, seed=0):
@@ -92,7 +93,8 @@ def data(n, seed=0):
 
 
 def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
-    job = dd.Trainer(functools.partial(build, model=model), loss_fn, data=data(workers * samples_per_worker), workers=workers, servers=1,
+    job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1], data=data(workers * samples_per_worker),
+                     workers=workers, servers=1,
                      consistency=consistency, staleness=2, scheme=scheme,
                      optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch)
     try:
@@ -145,7 +147,7 @@ def main(argv=None):
     ap.add_argument("--consistency", nargs="+", default=["bsp", "ssp", "asp"])
     ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"])
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--model", choices=["mlp", "rnn"], default="mlp", help="see above")
+    ap.add_argument("--model", choices=sorted(MODELS), default="mlp", help="see above")
     ap.add_argument("--batch", type=int, default=None, help="samples per worker-iteration (default: 16 mlp, 128 rnn)")
     ap.add_argument("--samples-per-worker", type=int, default=None, help="default: 320 mlp, 1280 rnn")
     ap.add_argument("--num-cpus", type=int, default=2)

@@ -133,7 +133,7 @@ def dynet_model(dy, vocab_size: int):
         trainer.update()
         return value
 
-    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m, "_loss": loss_of, "_trainer": trainer}
+    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m}
 
 
 def torch_model(torch, vocab_size: int):

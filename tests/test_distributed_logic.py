@@ -235,7 +235,8 @@ def test_server_refuses_a_commit_meant_for_an_earlier_incarnation():
 
 
 # ---- workers and servers in one process
-def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3):
+def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3, checkpoint_dir=None,
+               checkpoint_every=0, keep_log=False):
     data = mlp_data(64, seed=1)
     shards = [data[r::n_workers] for r in range(n_workers)]
     dy.init(seed=seed)
@@ -248,11 +249,12 @@ def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size
                  for n in names}
     opt = ("sgd", {"learning_rate": lr})
     servers = [ShardServer(k, {n: initial[n] for n, s in placement.items() if s == k and n not in replicated},
-                           n_workers, opt, aggregate=staleness == 0) for k in range(n_servers)]
+                           n_workers, opt, aggregate=staleness == 0, checkpoint_dir=checkpoint_dir,
+                           checkpoint_every=checkpoint_every) for k in range(n_servers)]
     coord = Coordinator(n_workers, staleness)
     t = LocalTransport(servers, coord)
     workers = [WorkerCore(r, n_workers, build_mlp, mlp_loss, shards[r], t, placement, batch_size=batch_size,
-                          scheme=scheme, optimizer=opt, initial=initial) for r in range(n_workers)]
+                          scheme=scheme, optimizer=opt, initial=initial, keep_log=keep_log) for r in range(n_workers)]
     t.workers = workers
     return pc, initial, servers, coord, workers
 
@@ -292,6 +294,77 @@ def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
     a, b = (w.replica_state()["values"] for w in workers)
     for n in a:
         np.testing.assert_array_equal(a[n], b[n])
+
+
+def test_a_server_restored_while_a_worker_restarted_gets_the_lost_iterations_redone(tmp_path):
+    """Two faults at once: the shard comes back from its checkpoint (iterations
+    >= 3 lost) and worker 1's process, whose push log held its share of them,
+    died too. Worker 0 replays from its log; worker 1 redoes iterations 3 and 4
+    from the restored values. Under BSP that ends exactly where a run without
+    faults ends."""
+    def job(directory):
+        return _local_job("ps", n_servers=1, checkpoint_dir=str(directory), checkpoint_every=3, keep_log=True)
+
+    steps = 8
+    _, _, clean_servers, _, clean_workers = job(tmp_path / "clean")
+    for _ in range(steps):
+        for w in clean_workers:
+            w.step()
+
+    pc, initial, servers, coord, workers = job(tmp_path / "faulty")
+    for _ in range(5):
+        for w in workers:
+            w.step()
+    assert servers[0].checkpointed == [2, 2]
+    restored = ShardServer(0, {}, 2, ("sgd", {"learning_rate": 0.1}), aggregate=True,
+                           checkpoint_dir=str(tmp_path / "faulty"), checkpoint_every=3)
+    assert restored.restored and restored.done == [2, 2]
+    t = workers[0].t
+    t.servers[0] = restored
+    t.workers[1] = workers[1] = WorkerCore(1, 2, build_mlp, mlp_loss, workers[1].shard, t, workers[1].placement,
+                                           batch_size=4, optimizer=("sgd", {"learning_rate": 0.1}),
+                                           initial=initial, keep_log=True)
+    assert workers[1].rejoin() == 5
+    workers[0].replay_if_restarted(0)  # what the restored ServerActor asks of every worker
+    assert restored.done == [4, 2]
+    workers[1].step()  # finds iterations 3 and 4 lost: redoes 3
+    assert restored.done == [4, 3] and workers[1].clock == 4
+    workers[1].step()
+    workers[1].step()
+    assert restored.done == [4, 5] and workers[1].clock == 6
+    workers[0].step()
+    for _ in range(5, steps - 1):
+        for w in workers:
+            w.step()
+    assert restored.done == [steps - 1] * 2
+    for name, want in clean_servers[0].values.items():
+        np.testing.assert_allclose(restored.values[name], want, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_a_replay_during_the_coordinator_call_commits_the_iteration_just_finished(tmp_path):
+    """The shard restarts while the worker waits in the coordinator (finish, then the
+    next admission) after committing iteration 2: the replay must commit 2 again."""
+    opt = ("sgd", {"learning_rate": 0.1})
+    _, _, servers, _, workers = _local_job("ps", n_workers=1, n_servers=1, checkpoint_dir=str(tmp_path),
+                                           checkpoint_every=2, keep_log=True)
+    w, t = workers[0], workers[0].t
+    for _ in range(2):
+        w.step()
+    assert servers[0].checkpointed == [1]
+    finish, restored = t.finish, []
+
+    def finish_during_a_restart(*args):
+        restored.append(ShardServer(0, {}, 1, opt, aggregate=True, checkpoint_dir=str(tmp_path),
+                                    checkpoint_every=2))
+        t.servers[0] = restored[0]
+        w.replay_if_restarted(0)  # the restored shard's request, served while this call waits
+        return finish(*args)
+
+    t.finish = finish_during_a_restart
+    w.step()
+    assert restored[0].done == [2]
+    for name, want in servers[0].values.items():
+        np.testing.assert_allclose(restored[0].values[name], want, rtol=1e-6, err_msg=name)
 
 
 def test_ssp_workers_never_run_ahead_of_the_bound():

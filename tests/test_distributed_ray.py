@@ -149,7 +149,12 @@ def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_pat
         assert abs(got - want) / want < 0.05, (scheme, got, want, b)
 
 
-def test_killed_server_and_worker_recover(cluster, jobs, tmp_path):
+@pytest.mark.parametrize("faults", [
+    [("server", 0, 5), ("worker", 1, 9)],
+    # at once: the server's checkpoint is older than the worker's restart, whose push log is lost
+    [("server", 0, 5), ("worker", 1, 5)],
+], ids=["one-after-the-other", "at-once"])
+def test_killed_server_and_worker_recover(cluster, jobs, tmp_path, faults):
     dy.init(seed=5)
     train = mlp_data(256, seed=1)
     job = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=1, consistency="bsp", scheme="ps",
@@ -158,7 +163,7 @@ def test_killed_server_and_worker_recover(cluster, jobs, tmp_path):
     jobs.append(job)
     job._start()
     first = ray.get(job.server_handles[0].ping.remote())
-    out = job.fit(epochs=2, faults=[("server", 0, 5), ("worker", 1, 9)])
+    out = job.fit(epochs=2, faults=faults)
     assert out["restarts"] >= 1
     assert ray.get(job.server_handles[0].ping.remote()) != first  # it did restart (from its checkpoint)
     assert all(r["clock"] == job.clock for r in out["reports"])

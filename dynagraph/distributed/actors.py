@@ -56,6 +56,9 @@ class RayTransport(Transport):
     def ping(self, server):
         return self._call(self.servers[server].ping.remote())
 
+    def done(self, server):
+        return self._call(self.servers[server].status.remote())["done"]
+
     def admit(self, worker, clock):
         return ray.get(self.coordinator.admit.remote(worker, clock))
 

@@ -32,6 +32,10 @@ from .transport import ServerUnavailable
 __all__ = ["WorkerCore"]
 
 
+class _Rewound(Exception):
+    """Raised inside an iteration when this worker must first redo earlier ones."""
+
+
 class WorkerCore:
     def __init__(self, rank: int, n_workers: int, build, loss_fn, shard, transport, placement: dict,
                  batch_size: int = 16, scheme: str = "ps", optimizer="sgd", initial: dict | None = None,
@@ -65,6 +69,7 @@ class WorkerCore:
         self.log_lock = threading.Lock()  # replay() may run in a second thread (ServerActor's request)
         self.replay_lock = threading.Lock()  # no commit overtakes a replay in progress
         self.clock = 0
+        self.committed = 0      # iterations < committed are committed on every server (replays commit them)
         self.until = None       # run()'s target clock
         self.admitted = None    # (clock, min clock) of an admission already granted
         self.losses: list[float] = []
@@ -77,7 +82,7 @@ class WorkerCore:
     # ---- (re)joining
     def rejoin(self) -> int:
         """Continue from the coordinator's clock for this rank, with fresh replicas from a peer."""
-        self.clock = self.t.clock_of(self.rank)
+        self.clock = self.committed = self.t.clock_of(self.rank)
         if self.replicated and self.clock > 0:
             state = self.t.peer_replicas(self.rank)
             if state is not None:
@@ -106,6 +111,15 @@ class WorkerCore:
         return [self.shard[j] for j in order[i * self.batch_size:(i + 1) * self.batch_size]]
 
     def step(self) -> float:
+        """Runs the iteration at ``self.clock`` (an earlier one, if a server turns out to
+        have lost iterations of this worker that it cannot replay: see ``_pull``)."""
+        while True:
+            try:
+                return self._step_once()
+            except _Rewound:
+                continue
+
+    def _step_once(self) -> float:
         c = self.clock
         t0 = time.perf_counter()
         if self.admitted is not None and self.admitted[0] == c:
@@ -115,11 +129,16 @@ class WorkerCore:
         self.admitted = None
         t1 = time.perf_counter()
         self._sync_replicas(min_clock)
-        self._pull(min_clock)
+        # Normally min_clock <= c. When redoing a lost iteration the job's minimum is
+        # ahead of c: read the values of iterations < c only, as the first run did (BSP).
+        self._pull(min(c, min_clock))
         t2 = time.perf_counter()
         loss, entries, handles = self._compute(c)
         t3 = time.perf_counter()
         self._finish_pushes(c, handles)
+        # Before the coordinator call, which may block for the next admission: a replay
+        # requested meanwhile must commit iteration c again.
+        self.committed = max(self.committed, c + 1)
         if self.until is not None and c + 1 < self.until and hasattr(self.t, "finish_and_admit"):
             # One round trip instead of two: the next iteration's admission rides on this finish.
             self.admitted = (c + 1, self.t.finish_and_admit(self.rank, c, entries, self.applied))
@@ -157,14 +176,36 @@ class WorkerCore:
                 if values is not None:
                     break
                 if time.monotonic() > deadline:
+                    with self.log_lock:
+                        logged = sorted(self.log.get(k, {}))
                     raise RuntimeError(
                         f"server {k} came back from its checkpoint without the updates of iterations before "
-                        f"{need}, and no worker replayed them within {timeout:.0f} s (was a worker restarted "
-                        "after the checkpoint it would have to replay from?)")
+                        f"{need}, and no worker replayed them within {timeout:.0f} s: its last iteration per "
+                        f"worker is {self.t.done(k)}; worker {self.rank} is at iteration {self.clock} and can "
+                        f"replay {logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
                 self.replay_if_restarted(k)
+                self._rewind_if_lost(k)
                 time.sleep(0.01)
             self.bytes.receive("pull", values)
             wire.set_values(self.pc, values, self._params)
+
+    def _rewind_if_lost(self, server: int) -> None:
+        """Redo this worker's iterations that ``server`` lost and the push log cannot replay.
+
+        That happens when a shard restored from its checkpoint needs pushes from a
+        worker process that died meanwhile (its log died with it): no one can replay
+        them, so this process recomputes them. Under BSP the redo reads exactly the
+        values the first run read (iterations < c), so training ends where it would have.
+        """
+        done = self.t.done(server)[self.rank]
+        if done >= self.clock - 1:
+            return
+        with self.log_lock:
+            replayable = done + 1 in self.log.get(server, {})
+        if not replayable:
+            self.clock = self.committed = done + 1
+            self.admitted = None
+            raise _Rewound(done + 1)
 
     def _sync_replicas(self, upto: int) -> None:
         """Apply every complete iteration in [applied, upto) to the replicas, in order."""
@@ -283,25 +324,30 @@ class WorkerCore:
             while self._check(k, reply) or reply.get("refused"):
                 with self.replay_lock:
                     reply = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k))])[0]
-            if self.keep_log and "checkpointed" in reply:
+            if self.keep_log:
                 with self.log_lock:
-                    log = self.log.get(k, {})
+                    # Every committed iteration has an entry, pushes or not: a replay commits it again.
+                    log = self.log.setdefault(k, {})
+                    log.setdefault(c, [])
+                    if "checkpointed" not in reply:
+                        continue
                     for t in [t for t in log if t <= reply["checkpointed"]]:
                         del log[t]
 
     # ---- server faults
     def _check(self, server: int, reply) -> bool:
-        """True when the server restarted (and its lost pushes were replayed)."""
-        if reply.get("failed"):
-            inc = self._wait_for(server)
-        else:
-            inc = reply["incarnation"]
-        with self.log_lock:
+        """True when the server restarted since this worker last heard from it; this
+        worker's pushes since its checkpoint have then been replayed to it. Checking and
+        replaying are one step under ``replay_lock``: a second thread that sees the new
+        incarnation finds the replay done, never under way (its commit would otherwise
+        overtake the replay and mark pushes done that the shard never got)."""
+        inc = self._wait_for(server) if reply.get("failed") else reply["incarnation"]
+        with self.replay_lock:
             known = self.incarnations.setdefault(server, inc)
             if inc == known:
                 return False
+            self._replay_locked(server, inc)
             self.incarnations[server] = inc
-        self._replay(server)
         return True
 
     def replay_if_restarted(self, server: int) -> None:
@@ -321,17 +367,13 @@ class WorkerCore:
                     raise
                 time.sleep(0.1)
 
-    def _replay(self, server: int) -> None:
-        with self.replay_lock:
-            self._replay_locked(server)
-
-    def _replay_locked(self, server: int) -> None:
+    def _replay_locked(self, server: int, incarnation: str) -> None:
         with self.log_lock:
             log = {t: list(g) for t, g in self.log.get(server, {}).items()}
         for t in sorted(log):
             self.t.wait([self.t.push(server, self.rank, t, g) for g in log[t]])
-            if t < self.clock:
-                self.t.wait([self.t.commit(server, self.rank, t, self.incarnations.get(server))])
+            if t < self.committed:
+                self.t.wait([self.t.commit(server, self.rank, t, incarnation)])
 
     def _retry(self, server: int, call):
         while True:

@@ -13,12 +13,12 @@ from dynagraph.distributed.consistency import ClockTable, staleness_for
 from dynagraph.distributed.coordinator import Coordinator
 from dynagraph.distributed.optim import make_optimizer
 from dynagraph.distributed.server import ShardServer
-from dynagraph.distributed.sfb import choose_encoding, rebuild
+from dynagraph.distributed.sfb import choose_encoding, factor_counts, likely_sfb, rebuild
 from dynagraph.distributed.sharding import shard_by_size
 from dynagraph.distributed.transport import LocalTransport, NotAdmitted
 from dynagraph.distributed.worker import WorkerCore
 
-from distributed_models import build_mlp, mlp_data, mlp_loss
+from distributed_models import build_linear, build_mlp, linear_data, linear_loss, mlp_data, mlp_loss
 
 pytestmark = pytest.mark.distributed
 
@@ -111,6 +111,21 @@ def test_poseidon_rule():
     assert choose_encoding("hybrid", (16, 16), 512, True, 8, 8) == "ps"
     assert choose_encoding("sfb", (16, 16), 512, True, 8, 8) == "sfb"
     assert choose_encoding("sfb", (16, 16), 4, False, 8, 8) == "ps"
+
+
+def test_hybrid_replicates_the_matrices_that_go_as_factors_in_most_probed_batches():
+    dy.init(seed=1)
+    model = build_linear(128, 96)(dy.ParameterCollection())
+    data = linear_data(100, 96)
+    small = factor_counts(model, linear_loss, data[:4], ["/W"])
+    big = factor_counts(model, linear_loss, data, ["/W"])
+    assert small == {"/W": 4}
+    assert big == {"/W": None}  # K (M + N) > M N: the engine gave up on the factors
+    shapes = {"/W": (128, 96)}
+    assert likely_sfb(shapes, [small, small, big], n_workers=2, n_servers=1) == ["/W"]
+    assert likely_sfb(shapes, [small, big, big], n_workers=2, n_servers=1) == []
+    mlp = build_mlp(dy.ParameterCollection())  # 8 samples: 8 x (8 + 4) factor values > 8 x 4 gradient values
+    assert factor_counts(mlp, mlp_loss, mlp_data(8), ["/W1"]) == {"/W1": None}
 
 
 def test_rebuild_is_sum_of_products():

@@ -65,7 +65,7 @@ def test_two_workers_reach_single_process_accuracy(cluster, jobs, tmp_path):
     single = _single_process_accuracy(train, test, epochs=3, lr=0.02)
     dy.init(seed=5)
     job = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=2, consistency="ssp", staleness=1,
-                     scheme="hybrid", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
+                     scheme="sfb", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
                      checkpoint_dir=str(tmp_path))
     jobs.append(job)
     out = job.fit(epochs=3)
@@ -89,7 +89,7 @@ def test_two_workers_reach_single_process_accuracy(cluster, jobs, tmp_path):
     saved = job.parameters()
     job.shutdown()  # frees its CPUs for the resumed job
     job2 = dd.Trainer(build_mlp, mlp_loss, data=train, workers=2, servers=2, consistency="ssp", staleness=1,
-                      scheme="hybrid", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
+                      scheme="sfb", optimizer=("adam", {"learning_rate": 0.02}), batch_size=8,
                       checkpoint_dir=str(tmp_path / "job2"))
     jobs.append(job2)
     job2.load(str(tmp_path / "ckpt"))
@@ -133,7 +133,7 @@ def test_a_new_job_never_loads_an_old_jobs_server_checkpoints(cluster, jobs, tmp
     assert not os.path.exists(new.server_checkpoint_dir)
 
 
-@pytest.mark.parametrize("scheme", ["ps", "sfb"])
+@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
 def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_path):
     m, n, k, workers, iters = 128, 96, 4, 2, 4
     job = dd.Trainer(build_linear(m, n), linear_loss, data=linear_data(workers * k * iters, n), workers=workers,
@@ -142,7 +142,9 @@ def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_pat
     jobs.append(job)
     out = job.fit(epochs=1)
     assert out["iterations"] == iters
-    want = cost_model.worker_values(scheme, m, n, k, workers) * 4  # float32
+    # hybrid: K = 4 factor pairs per worker beat the dense gradient, in the probe and in every iteration
+    assert job.replicated == ([] if scheme == "ps" else ["/W"])
+    want = cost_model.worker_values("sfb" if scheme == "hybrid" else scheme, m, n, k, workers) * 4  # float32
     for rep in out["reports"]:
         b = rep["bytes"]
         got = (b["total"]) / iters

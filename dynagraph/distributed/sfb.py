@@ -12,7 +12,7 @@ import numpy as np
 
 from .cost_model import best_scheme
 
-__all__ = ["choose_encoding", "rebuild", "replicable"]
+__all__ = ["choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb"]
 
 
 def replicable(shape: tuple) -> bool:
@@ -47,3 +47,38 @@ def rebuild(factors) -> np.ndarray:
         g = u @ v.T
         total = g if total is None else total + g
     return total
+
+
+def factor_counts(model, loss_fn, batch, names) -> dict:
+    """K (factor columns) of each parameter in ``names`` over one local backward of
+    ``batch``; None where its factors are incomplete or larger than its gradient."""
+    import dynagraph as dy  # the engine is imported where the work happens
+
+    core = dy._core
+    dy.renew_cg()
+    loss = loss_fn(model, batch)
+    core.set_collect_factors(True, cap=True)
+    try:
+        loss.forward()
+        loss.backward()
+        got, dense = core.take_factors()
+    finally:
+        core.set_collect_factors(False)
+    ks: dict = {}
+    for name, u, _ in got:
+        ks[name] = ks.get(name, 0) + u.shape[1]
+    return {n: None if n in dense or n not in ks else ks[n] for n in names}
+
+
+def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int) -> list:
+    """Hybrid's replicated parameters: those that ``choose_encoding`` sends as factors
+    in most probed batches (``probes``: factor_counts results). A replicated parameter
+    costs an extra round trip whenever its gradient travels dense after all, so one
+    that would nearly always go dense stays on the servers."""
+    out = []
+    for name, shape in shapes.items():
+        votes = sum(k is not None and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"
+                    for k in (p[name] for p in probes))
+        if 2 * votes > len(probes):
+            out.append(name)
+    return sorted(out)

@@ -21,7 +21,7 @@ from .accounting import ByteCounter
 from .actors import make_coordinator, make_server, make_worker
 from .consistency import staleness_for
 from .optim import Optimizer, make_optimizer
-from .sfb import replicable
+from .sfb import factor_counts, likely_sfb, replicable
 from .sharding import shard_by_size
 
 __all__ = ["Trainer", "connect"]
@@ -58,7 +58,9 @@ class Trainer:
     consistency: "bsp", "ssp" (with ``staleness``) or "asp".
     scheme: "ps" (every parameter on the servers), "sfb" (matrices replicated on
         the workers, gradients broadcast as sufficient factors) or "hybrid"
-        (per matrix and iteration, the cheaper of the two by Poseidon's rule).
+        (per matrix and iteration, the cheaper of the two by Poseidon's rule;
+        only matrices that go as factors in most of a few batches probed here
+        are replicated, the rest stay on the servers as under "ps").
     optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
     """
@@ -83,10 +85,12 @@ class Trainer:
         import dynagraph as dy
 
         self._pc = dy.ParameterCollection()
-        build(self._pc)
+        self._model = build(self._pc)
         self.initial = wire.get_values(self._pc)
         dense, _ = wire.model_params(self._pc)
         self.replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
+        if scheme == "hybrid" and self.replicated:
+            self.replicated = self._probe_hybrid(dense)
         sizes = {n: v.size for n, v in self.initial.items()}
         self.placement = {n: k for k, names in enumerate(shard_by_size(sizes, self.n_servers)) for n in names}
         self.job = uuid.uuid4().hex[:8]
@@ -99,6 +103,17 @@ class Trainer:
         self._started = False
         self._last_bytes = None
         self._learning_rate_set = False
+
+    def _probe_hybrid(self, dense: dict, batches: int = 3) -> list:
+        """Which matrices the hybrid scheme replicates: a few local backward passes over
+        the first batches of shard 0 count each matrix's factors (K varies with the data)."""
+        shard = self.shards[0]
+        shapes = {n: tuple(dense[n].shape()) for n in self.replicated}
+        probes = [factor_counts(self._model, self.loss_fn, shard[i:i + self.batch_size], list(shapes))
+                  for i in range(0, min(len(shard), batches * self.batch_size), self.batch_size)]
+        for p in [*dense.values(), *wire.model_params(self._pc)[1].values()]:
+            p._clear_grad()  # the values are untouched; no gradient stays behind either
+        return likely_sfb(shapes, probes, self.n_workers, self.n_servers)
 
     # ---- actors
     def _start(self) -> None:
@@ -122,7 +137,8 @@ class Trainer:
                 r, self.n_workers, self.build, self.loss_fn, self.shards[r], self.server_handles, self.coordinator,
                 self.worker_names, self.placement, batch_size=self.batch_size, scheme=self.scheme,
                 optimizer=self.optimizer, initial=initial, iterations_per_epoch=self.iterations_per_epoch,
-                wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"))
+                wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"),
+                replicated=self.replicated)
             for r in range(self.n_workers)]
         self._started = True
         if self._learning_rate_set:  # a resumed state carries its own rate: the one set since wins
@@ -229,7 +245,8 @@ class Trainer:
         np.savez(os.path.join(path, "params.npz"), **self.parameters())
         checkpoint.save_atomic(os.path.join(path, "state.ckpt"),
                                {"servers": servers, "replicas": replicas, "clock": self.clock,
-                                "placement": self.placement, "scheme": self.scheme})
+                                "placement": self.placement, "scheme": self.scheme,
+                                "replicated": self.replicated})
 
     def load(self, path: str) -> None:
         """Resume from ``save(path)``: call before ``fit`` on a Trainer built the same way."""
@@ -240,6 +257,8 @@ class Trainer:
             raise FileNotFoundError(f"no saved job in {path}")
         if state["placement"] != self.placement or state["scheme"] != self.scheme:
             raise ValueError("load(): the saved job had a different parameter placement or scheme")
+        # Which matrices live on the workers is part of the saved state (hybrid probes the data for it).
+        self.replicated = list(state.get("replicated", self.replicated))
         self._state = state
 
     def shutdown(self) -> None:

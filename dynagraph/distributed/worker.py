@@ -40,7 +40,7 @@ class WorkerCore:
     def __init__(self, rank: int, n_workers: int, build, loss_fn, shard, transport, placement: dict,
                  batch_size: int = 16, scheme: str = "ps", optimizer="sgd", initial: dict | None = None,
                  iterations_per_epoch: int | None = None, wait_free: bool = True, keep_log: bool = False,
-                 seed: int = 0, replica_state: dict | None = None):
+                 seed: int = 0, replica_state: dict | None = None, replicated: list | None = None):
         import dynagraph as dy  # the engine is imported where the work happens
 
         self.dy = dy
@@ -56,7 +56,9 @@ class WorkerCore:
         self.dense, self.lookups = wire.model_params(self.pc)
         self._params = (self.dense, self.lookups)
         self.shapes = {n: tuple(p.shape()) for n, p in self.dense.items()}
-        self.replicated = sorted(n for n, s in self.shapes.items() if scheme != "ps" and replicable(s))
+        if replicated is None:  # every matrix, unless the job chose (hybrid replicates the likely-SFB ones)
+            replicated = [n for n, s in self.shapes.items() if scheme != "ps" and replicable(s)]
+        self.replicated = sorted(replicated)
         self.server_names = [[n for n, s in placement.items() if s == k and n not in self.replicated]
                              for k in range(transport.n_servers)]
         self.replica_opt = make_optimizer(optimizer)

@@ -183,7 +183,7 @@ class WorkerCore:
                     raise RuntimeError(
                         f"server {k} came back from its checkpoint without the updates of iterations before "
                         f"{need}, and no worker replayed them within {timeout:.0f} s: its last iteration per "
-                        f"worker is {self.t.done(k)}; worker {self.rank} is at iteration {self.clock} and can "
+                        f"worker is {self._retry(k, lambda: self.t.done(k))}; worker {self.rank} is at iteration {self.clock} and can "
                         f"replay {logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
                 self.replay_if_restarted(k)
                 self._rewind_if_lost(k)
@@ -199,7 +199,7 @@ class WorkerCore:
         them, so this process recomputes them. Under BSP the redo reads exactly the
         values the first run read (iterations < c), so training ends where it would have.
         """
-        done = self.t.done(server)[self.rank]
+        done = self._retry(server, lambda: self.t.done(server))[self.rank]
         if done >= self.clock - 1:
             return
         with self.log_lock:

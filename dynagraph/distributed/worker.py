@@ -180,11 +180,12 @@ class WorkerCore:
                 if time.monotonic() > deadline:
                     with self.log_lock:
                         logged = sorted(self.log.get(k, {}))
+                    done = self._retry(k, lambda: self.t.done(k))
                     raise RuntimeError(
                         f"server {k} came back from its checkpoint without the updates of iterations before "
                         f"{need}, and no worker replayed them within {timeout:.0f} s: its last iteration per "
-                        f"worker is {self._retry(k, lambda: self.t.done(k))}; worker {self.rank} is at iteration {self.clock} and can "
-                        f"replay {logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
+                        f"worker is {done}; worker {self.rank} is at iteration {self.clock} and can replay "
+                        f"{logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
                 self.replay_if_restarted(k)
                 self._rewind_if_lost(k)
                 time.sleep(0.01)

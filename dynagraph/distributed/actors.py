@@ -65,9 +65,10 @@ class RayTransport(Transport):
     def finish(self, worker, clock, entries, applied):
         return ray.get(self.coordinator.finish.remote(worker, clock, entries, applied))
 
-    def finish_and_admit(self, worker, clock, entries, applied):
-        """finish(clock) then admit(clock + 1) in one round trip; returns admit's answer."""
-        return ray.get(self.coordinator.finish_and_admit.remote(worker, clock, entries, applied))
+    def finish_and_admit(self, worker, clock, entries, applied, with_board=False):
+        """finish(clock) then admit(clock + 1) in one round trip; returns admit's answer and,
+        ``with_board``, the board entries of complete iterations from ``applied`` on."""
+        return ray.get(self.coordinator.finish_and_admit.remote(worker, clock, entries, applied, with_board))
 
     def wait_min(self, clock):
         return ray.get(self.coordinator.wait_min.remote(clock))
@@ -120,9 +121,10 @@ class CoordinatorActor:
             cond.notify_all()
             return m
 
-    async def finish_and_admit(self, worker, clock, entries, applied):
+    async def finish_and_admit(self, worker, clock, entries, applied, with_board=False):
         await self.finish(worker, clock, entries, applied)
-        return await self.admit(worker, clock + 1)
+        m = await self.admit(worker, clock + 1)
+        return m, (self.core.complete(applied, m) if with_board else None)
 
     async def wait_min(self, clock):
         cond = self._condition()

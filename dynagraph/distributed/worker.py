@@ -125,12 +125,12 @@ class WorkerCore:
         c = self.clock
         t0 = time.perf_counter()
         if self.admitted is not None and self.admitted[0] == c:
-            min_clock = self.admitted[1]
+            _, min_clock, board = self.admitted
         else:
-            min_clock = self.t.admit(self.rank, c)
+            min_clock, board = self.t.admit(self.rank, c), None
         self.admitted = None
         t1 = time.perf_counter()
-        self._sync_replicas(min_clock)
+        self._sync_replicas(min_clock, board)
         # Normally min_clock <= c. When redoing a lost iteration the job's minimum is
         # ahead of c: read the values of iterations < c only, as the first run did (BSP).
         self._pull(min(c, min_clock))
@@ -142,8 +142,10 @@ class WorkerCore:
         # requested meanwhile must commit iteration c again.
         self.committed = max(self.committed, c + 1)
         if self.until is not None and c + 1 < self.until and hasattr(self.t, "finish_and_admit"):
-            # One round trip instead of two: the next iteration's admission rides on this finish.
-            self.admitted = (c + 1, self.t.finish_and_admit(self.rank, c, entries, self.applied))
+            # One round trip instead of three: the next iteration's admission, and the board
+            # entries the replicas will apply, ride on this finish.
+            self.admitted = (c + 1, *self.t.finish_and_admit(self.rank, c, entries, self.applied,
+                                                             bool(self.replicated)))
         else:
             self.t.finish(self.rank, c, entries, self.applied)
         self.clock = c + 1
@@ -210,11 +212,13 @@ class WorkerCore:
             self.admitted = None
             raise _Rewound(done + 1)
 
-    def _sync_replicas(self, upto: int) -> None:
-        """Apply every complete iteration in [applied, upto) to the replicas, in order."""
+    def _sync_replicas(self, upto: int, board: dict | None = None) -> None:
+        """Apply every complete iteration in [applied, upto) to the replicas, in order
+        (``board``: the coordinator's entries for them, when already at hand)."""
         if not self.replicated or upto <= self.applied:
             return
-        board = self.t.complete(self.applied, upto)
+        if board is None or any(t not in board for t in range(self.applied, upto)):
+            board = self.t.complete(self.applied, upto)
         for t in sorted(board):
             with self.lock:
                 self._apply_iteration(t, board[t])

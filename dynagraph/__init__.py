@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _config, _core
+from . import _blas, _config, _core
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
-from ._core import Expression, cg_checkpoint, cg_revert, cg_version
+from ._core import Expression, blas_info, cg_checkpoint, cg_revert, cg_version, get_num_threads, set_num_threads
 from .expressions import *  # noqa: F401,F403
 from .expressions import __all__ as _expr_all
 from .params import *  # noqa: F401,F403
@@ -27,6 +27,8 @@ from .graph_tools import *  # noqa: F401,F403
 from .inputs import *  # noqa: F401,F403
 from .softmax_builders import *  # noqa: F401,F403
 from .values import *  # noqa: F401,F403
+
+_blas.load()  # large matrix products to OpenBLAS when its wheel is installed
 
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
@@ -159,6 +161,7 @@ def load_generator(basename: str, params):
 
 __all__ = sorted(set(
     ["Expression", "ComputationGraph", "renew_cg", "cg", "cg_version", "cg_checkpoint", "cg_revert", "forward",
-     "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes"]
+     "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes",
+     "blas_info", "get_num_threads", "set_num_threads"]
     + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator"]
     + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))

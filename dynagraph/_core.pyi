@@ -7,7 +7,7 @@ import numpy
 import typing
 
 from dynagraph.values import Tensor
-__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class Expression:
     """
     A node of the current computation graph (stale after renew_cg()).
@@ -281,8 +281,16 @@ class TrainerCore:
     @property
     def updates(self) -> int:
         ...
+def _load_blas(path: str, prefix: str) -> None:
+    """
+    dlopen a CBLAS library and send large matrix products to <prefix>cblas_sgemm.
+    """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
+def _unload_blas() -> None:
+    """
+    Send every matrix product to Eigen again.
+    """
 def abs(x: Expression) -> Expression:
     ...
 def acos(x: Expression) -> Expression:
@@ -309,6 +317,10 @@ def autobatch_stats() -> dict:
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     ...
+def blas_info() -> str:
+    """
+    Which library runs large matrix products: 'openblas <path>' or 'eigen'.
+    """
 def block_dropout(x: Expression, p: float) -> Expression:
     """
     Drops all of x or none of it (one draw).
@@ -435,6 +447,10 @@ def forward_all(arg0: collections.abc.Sequence[Expression]) -> None:
     ...
 def get_autobatch() -> bool:
     ...
+def get_num_threads() -> int:
+    """
+    Threads the BLAS may use for one large matrix product (1 without one).
+    """
 def graph_nodes() -> list:
     """
     Every node of the current graph as (op name, argument node ids, ((axes...), batch), parameter name or None), in order: what graph printers need.
@@ -650,6 +666,10 @@ def set_initial_memory(arg0: int) -> None:
 def set_input_values(e: Expression, values: collections.abc.Sequence[float]) -> None:
     """
     Overwrites the data of an input node (column-major) and invalidates the graph's values.
+    """
+def set_num_threads(n: int) -> None:
+    """
+    Threads the BLAS may use for one large matrix product; the graph itself runs on one thread.
     """
 def set_param_grad_hook(fn: typing.Any) -> None:
     """

@@ -1,5 +1,7 @@
 #include "graph/graph.h"
 
+#include "core/gemm.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -125,7 +127,7 @@ void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tens
   const unsigned m = u.d.rows(), n = v.d.rows(), k = u.d.size() / m;
   if (current_target_ >= outer_slot_.size() || grads_[current_target_].v != dA.v) {
     if (k == 1) rank1_acc(dA.v, u.v, v.v, m, n);
-    else dA.mat().noalias() += ConstMatMap(u.v, m, k) * ConstMatMap(v.v, n, k).transpose();
+    else gemm(dA.v, u.v, false, v.v, true, m, n, k);
     return;
   }
   int32_t& slot = outer_slot_[current_target_];
@@ -151,7 +153,7 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   if (terms.size() == 1) {  // a weight used once: no copies
     const OuterFactor& t = terms[0];
     if (t.k == 1) rank1_acc(dA.v, t.u, t.v, m, n);
-    else dA.mat().noalias() += ConstMatMap(t.u, m, t.k) * ConstMatMap(t.v, n, t.k).transpose();
+    else gemm(dA.v, t.u, false, t.v, true, m, n, t.k);
     terms.clear();
     return;
   }
@@ -167,7 +169,7 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
     std::memcpy(V + col * n, t.v, sizeof(float) * n * t.k);
     col += t.k;
   }
-  dA.mat().noalias() += MatMap(U, m, K) * MatMap(V, n, K).transpose();
+  gemm(dA.v, U, false, V, true, m, n, unsigned(K));
   terms.clear();
 }
 

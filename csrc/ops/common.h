@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+#include "core/gemm.h"
 #include "graph/graph.h"
 #include "ops/registry.h"
 

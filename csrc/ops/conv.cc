@@ -144,7 +144,7 @@ void conv_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y)
   for (unsigned b = 0; b < y.d.bd; ++b) {
     im2col(g, x.batch_ptr(b), cols_buf.data());
     MatMap yb(y.v + size_t(b) * P * Co, P, Co);
-    yb.noalias() = cols * MatMap(f.batch_ptr(b), K, Co);
+    gemm(yb.data(), cols.data(), false, f.batch_ptr(b), false, P, Co, K, 0.f);
     if (n.nargs == 3) yb.rowwise() += VecMap(xs[2].batch_ptr(b), Co).transpose();
   }
 }
@@ -159,12 +159,12 @@ void conv_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& 
     if (i == 0) {  // dx += col2im(dY F^T)
       dcols_buf.resize(size_t(P) * K);
       MatMap dcols(dcols_buf.data(), P, K);
-      dcols.noalias() = dyb * MatMap(f.batch_ptr(b), K, Co).transpose();
+      gemm(dcols.data(), dyb.data(), false, f.batch_ptr(b), true, P, K, Co, 0.f);
       col2im_add(g, dcols_buf.data(), dx.batch_ptr(b));
     } else if (i == 1) {  // dF += cols^T dY
       cols_buf.resize(size_t(P) * K);
       im2col(g, x.batch_ptr(b), cols_buf.data());
-      MatMap(dx.batch_ptr(b), K, Co).noalias() += MatMap(cols_buf.data(), P, K).transpose() * dyb;
+      gemm(dx.batch_ptr(b), cols_buf.data(), true, dyb.data(), false, K, Co, P);
     } else {  // db += column sums of dY
       VecMap(dx.batch_ptr(b), Co) += dyb.colwise().sum().transpose();
     }

@@ -114,7 +114,7 @@ Weights weights_of(const Node& n, const Tensor* xs) {
 void gemm_batch(const Tensor& W, const float* X, unsigned bd, MatMap& acc) {
   const unsigned k = W.d.cols();
   if (W.d.bd == 1) {
-    acc.noalias() += W.mat() * ConstMatMap(X, k, bd);
+    gemm(acc.data(), W.v, false, X, false, W.d.rows(), bd, k);
     return;
   }
   for (unsigned b = 0; b < bd; ++b) acc.col(b).noalias() += W.mat(b) * ConstMatMap(X + size_t(b) * k, k, 1);
@@ -122,7 +122,7 @@ void gemm_batch(const Tensor& W, const float* X, unsigned bd, MatMap& acc) {
 // out (cols x B) = W^T dZ.
 void gemm_t(const Tensor& W, const ConstMatMap& dZ, MatMap& out) {
   if (W.d.bd == 1) {
-    out.noalias() = W.mat().transpose() * dZ;
+    gemm(out.data(), W.v, true, dZ.data(), false, W.d.cols(), unsigned(dZ.cols()), W.d.rows(), 0.f);
     return;
   }
   for (long b = 0; b < dZ.cols(); ++b) out.col(b).noalias() = W.mat(b).transpose() * dZ.col(b);

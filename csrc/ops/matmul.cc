@@ -14,35 +14,41 @@ namespace {
 // so Eigen picks GEMV at compile time instead of dispatching at run time.
 // (Weight-gradient terms dA += dY X^T go through ComputationGraph::add_outer_product.)
 void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
+  const unsigned m = A.d.rows(), k = A.d.cols();
   if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
     if (Y.d.size() == Y.d.rows()) {  // one column in all: y += A x
       Y.vec().noalias() += A.mat() * B.vec();
       return;
     }
-    Y.wide().noalias() += A.mat() * B.wide();
+    gemm(Y.v, A.v, false, B.v, false, m, Y.d.size() / m, k);
     return;
   }
-  for (unsigned b = 0; b < Y.d.bd; ++b) Y.mat(b).noalias() += A.mat(b) * B.mat(b);
+  const unsigned n = Y.d.batch_size() / m;
+  for (unsigned b = 0; b < Y.d.bd; ++b) gemm(Y.mat(b).data(), A.mat(b).data(), false, B.mat(b).data(), false, m, n, k);
 }
 // dA += dY * B^T; a batch-1 dA collects the sum over the batch.
 void gemm_grad_a(const Tensor& dY, const Tensor& B, Tensor& dA) {
+  const unsigned m = dA.d.rows(), n = dA.d.cols();
   if (dA.d.bd == 1 && B.d.bd == dY.d.bd) {
-    dA.mat().noalias() += dY.wide() * B.wide().transpose();
+    gemm(dA.v, dY.v, false, B.v, true, m, n, dY.d.size() / m);
     return;
   }
-  for (unsigned b = 0; b < dY.d.bd; ++b) dA.mat(b).noalias() += dY.mat(b) * B.mat(b).transpose();
+  const unsigned k = dY.d.batch_size() / m;
+  for (unsigned b = 0; b < dY.d.bd; ++b) gemm(dA.mat(b).data(), dY.mat(b).data(), false, B.mat(b).data(), true, m, n, k);
 }
 // dB += A^T * dY; a batch-1 dB collects the sum over the batch.
 void gemm_grad_b(const Tensor& A, const Tensor& dY, Tensor& dB) {
+  const unsigned k = A.d.rows(), m = A.d.cols();
   if (A.d.bd == 1 && dB.d.bd == dY.d.bd) {
     if (dY.d.size() == dY.d.rows()) {  // dx += A^T dy
       dB.vec().noalias() += A.mat().transpose() * dY.vec();
       return;
     }
-    dB.wide().noalias() += A.mat().transpose() * dY.wide();
+    gemm(dB.v, A.v, true, dY.v, false, m, dY.d.size() / k, k);
     return;
   }
-  for (unsigned b = 0; b < dY.d.bd; ++b) dB.mat(b).noalias() += A.mat(b).transpose() * dY.mat(b);
+  const unsigned n = dY.d.batch_size() / k;
+  for (unsigned b = 0; b < dY.d.bd; ++b) gemm(dB.mat(b).data(), A.mat(b).data(), true, dY.mat(b).data(), false, m, n, k);
 }
 
 Dim product_dim(const char* op, const Dim* xs, const Dim& a, const Dim& b, unsigned nshow) {

@@ -18,6 +18,7 @@ void bind_trainers(py::module_& m);
 void bind_softmax_loss(py::module_& m);  // softmax, log-softmax, losses
 void bind_reduce(py::module_& m);        // sums, moments, extrema, cumsum, argmax
 void bind_distributed(py::module_& m);  // gradient hook and sufficient factors
+void bind_blas(py::module_& m);         // the external BLAS behind large matrix products, threads
 // Op families add their own bind_<family>() here and in module.cc.
 void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
 void bind_noise(py::module_& m);  // dropout variants, Gaussian noise

@@ -28,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_conv(m);
   dg::py_bind::bind_nn(m);
   dg::py_bind::bind_distributed(m);
+  dg::py_bind::bind_blas(m);
 }

@@ -1,0 +1,88 @@
+"""Matrix products through OpenBLAS (the scipy-openblas32 wheel) and through Eigen
+give the same values and gradients, on both sides of the size at which they switch."""
+import numpy as np
+import pytest
+
+import dynagraph as dy
+from dynagraph import _blas, _core
+
+
+@pytest.fixture(params=["openblas", "eigen"])
+def backend(request):
+    if request.param == "eigen":
+        _core._unload_blas()
+    else:
+        _blas.load()
+    yield _core.blas_info()
+    _blas.load()
+
+
+def test_the_wheel_is_loaded_by_default():
+    assert dy.blas_info().startswith("openblas ")
+
+
+def test_eigen_only_when_unloaded():
+    _core._unload_blas()
+    try:
+        assert dy.blas_info() == "eigen" and dy.get_num_threads() == 1
+    finally:
+        _blas.load()
+
+
+# (rows of W, cols of W, columns of x, batch): below, at and above the BLAS threshold,
+# one column (GEMV), a batched input, and a batched weight (one product per element).
+SHAPES = [(3, 4, 2, 1), (40, 30, 20, 1), (64, 64, 16, 1), (200, 33, 1, 1), (37, 50, 9, 3)]
+
+
+@pytest.mark.parametrize("m,k,n,bd", SHAPES)
+@pytest.mark.parametrize("batched_weight", [False, True])
+def test_matmul_values_and_gradients_match_numpy(backend, m, k, n, bd, batched_weight):
+    rng = np.random.default_rng(m * k + n)
+    wb = bd if batched_weight else 1
+    W = rng.standard_normal((m, k, wb)).astype(np.float32)
+    X = rng.standard_normal((k, n, bd)).astype(np.float32)
+    C = rng.standard_normal((m, n, bd)).astype(np.float32)
+    dy.renew_cg()
+    w = dy.inputTensor(W if batched_weight else W[:, :, 0], batched=batched_weight)
+    x = dy.inputTensor(X if n > 1 else X[:, 0, :], batched=True)
+    y = w * x
+    loss = dy.sum_batches(dy.sum_elems(dy.cmult(y, dy.inputTensor(C if n > 1 else C[:, 0, :], batched=True))))
+    loss.forward()
+    loss.backward(full=True)
+    want = np.einsum("mkb,knb->mnb", np.broadcast_to(W, (m, k, bd)), X)
+    got = y.npvalue().reshape(m, n, bd)
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+    dW = np.einsum("mnb,knb->mkb", C, X)
+    dX = np.einsum("mkb,mnb->knb", np.broadcast_to(W, (m, k, bd)), C)
+    got_dw = w.gradient().reshape(m, k, wb)
+    np.testing.assert_allclose(got_dw, dW if batched_weight else dW.sum(2, keepdims=True), rtol=2e-4, atol=2e-3)
+    np.testing.assert_allclose(x.gradient().reshape(k, n, bd), dX, rtol=2e-4, atol=2e-3)
+
+
+def test_set_num_threads(backend):
+    before = dy.get_num_threads()
+    try:
+        dy.set_num_threads(1)
+        assert dy.get_num_threads() == 1
+    finally:
+        dy.set_num_threads(max(1, before))
+    with pytest.raises(ValueError, match="must be >= 1"):
+        dy.set_num_threads(0)
+
+
+@pytest.mark.parametrize("uses", [1, 3])
+def test_a_parameters_deferred_gradient_matches_numpy(backend, uses):
+    """A weight's gradient terms are summed into one product at the end of backward."""
+    rng = np.random.default_rng(uses)
+    m, k, n = 48, 40, 12
+    W = rng.standard_normal((m, k)).astype(np.float32)
+    xs = [rng.standard_normal((k, n)).astype(np.float32) for _ in range(uses)]
+    cs = [rng.standard_normal((m, n)).astype(np.float32) for _ in range(uses)]
+    pc = dy.ParameterCollection()
+    p = pc.add_parameters((m, k), init=dy.NumpyInitializer(W))
+    dy.renew_cg()
+    loss = dy.esum([dy.sum_elems(dy.cmult(dy.parameter(p) * dy.inputTensor(x), dy.inputTensor(c)))
+                    for x, c in zip(xs, cs)])
+    loss.backward()
+    want = sum(c @ x.T for x, c in zip(xs, cs))
+    np.testing.assert_allclose(p.grad_as_array(), want, rtol=2e-4, atol=2e-3)

@@ -419,6 +419,22 @@ def test_worker_not_wait_free_sends_one_message_per_server():
     assert len(calls) == 2
 
 
+@pytest.mark.parametrize("bucket,messages", [(256 * 1024, 2), (1, 5)])
+def test_wait_free_pushes_go_in_buckets(monkeypatch, bucket, messages):
+    """Small gradients share one message per server; with a bucket of one byte every
+    parameter (W1, b1, W2, b2, E) leaves on its own."""
+    from dynagraph.distributed import worker as worker_module
+    monkeypatch.setattr(worker_module, "BUCKET_BYTES", bucket)
+    pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
+    calls = []
+    for s in servers:
+        orig = s.push
+        s.push = (lambda o: lambda *a: (calls.append(sorted(a[2])), o(*a))[1])(orig)
+    workers[0].step()
+    assert len(calls) == messages
+    assert sorted(n for c in calls for n in c) == ["/E", "/W1", "/W2", "/b1", "/b2"]
+
+
 def test_import_dynagraph_does_not_import_ray(tmp_path):
     import subprocess
     import sys

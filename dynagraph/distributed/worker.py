@@ -31,6 +31,8 @@ from .transport import ServerUnavailable
 
 __all__ = ["WorkerCore"]
 
+BUCKET_BYTES = 256 * 1024  # wait-free pushes: gradients per message before it leaves
+
 
 class _Rewound(Exception):
     """Raised inside an iteration when this worker must first redo earlier ones."""
@@ -123,6 +125,9 @@ class WorkerCore:
 
     def _step_once(self) -> float:
         c = self.clock
+        for k in range(self.t.n_servers):
+            if k not in self.incarnations:  # before the first push: a restart after it must show
+                self.replay_if_restarted(k)
         t0 = time.perf_counter()
         if self.admitted is not None and self.admitted[0] == c:
             _, min_clock, board = self.admitted
@@ -254,17 +259,22 @@ class WorkerCore:
     # ---- compute and send
     def _compute(self, c: int):
         dy, core = self.dy, self.dy._core
-        sending: dict[int, dict] = {}  # server -> grads not yet sent (when not wait-free)
+        sending: dict[int, dict] = {}  # server -> grads not yet sent
+        pending_bytes: dict[int, int] = {}
         handles, entries = [], {}
         factors: dict[str, list] = {}
         dense_only: set = set()
         replicated = set(self.replicated)
 
         def send(server: int, grads: dict) -> None:
-            if self.wait_free:
-                handles.append((server, self._push(server, c, grads)))
-            else:
-                sending.setdefault(server, {}).update(grads)
+            # Wait-free in buckets (as DDP does): a gradient leaves as soon as its server's
+            # bucket holds BUCKET_BYTES, so a big matrix goes at once while a model of many
+            # small parameters sends one message per server instead of one per parameter.
+            sending.setdefault(server, {}).update(grads)
+            pending_bytes[server] = pending_bytes.get(server, 0) + message_bytes(grads)
+            if self.wait_free and pending_bytes[server] >= BUCKET_BYTES:
+                handles.append((server, self._push(server, c, sending.pop(server))))
+                pending_bytes[server] = 0
 
         def ready(name: str, is_lookup: bool) -> None:
             if is_lookup:
@@ -321,12 +331,19 @@ class WorkerCore:
         return self.t.push(server, self.rank, c, grads)
 
     def _finish_pushes(self, c: int, handles: list) -> None:
-        """Wait for the pushes, then commit iteration c on every server."""
-        for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
-            self._check(server, reply)
+        """Commit iteration c on every server, then check the pushes' and commits' replies.
+
+        The commits go out without waiting for the pushes: a server runs one caller's
+        calls in order, so each commit arrives after this worker's pushes to it (one round
+        trip instead of two). A push lost with a dead server shows in the replies; the
+        commit, stamped with the incarnation the pushes went to, is then refused or
+        failed, and goes again after the replay."""
         servers = range(self.t.n_servers)
         with self.replay_lock:
-            replies = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k)) for k in servers])
+            commits = [self.t.commit(k, self.rank, c, self.incarnations.get(k)) for k in servers]
+            replies = self.t.wait(commits)
+        for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
+            self._check(server, reply)
         for k, reply in zip(servers, replies):
             while self._check(k, reply) or reply.get("refused"):
                 with self.replay_lock:

@@ -200,7 +200,8 @@ class WorkerCore:
             wire.set_values(self.pc, values, self._params)
 
     def _rewind_if_lost(self, server: int) -> None:
-        """Redo this worker's iterations that ``server`` lost and the push log cannot replay.
+        """Replay this worker's iterations that ``server`` lacks from the push log, or redo
+        them when the log cannot.
 
         That happens when a shard restored from its checkpoint needs pushes from a
         worker process that died meanwhile (its log died with it): no one can replay
@@ -212,10 +213,17 @@ class WorkerCore:
             return
         with self.log_lock:
             replayable = done + 1 in self.log.get(server, {})
-        if not replayable:
-            self.clock = self.committed = done + 1
-            self.admitted = None
-            raise _Rewound(done + 1)
+        if replayable:
+            # The shard lacks iterations this worker still has: send them again whatever
+            # incarnation it says it is (a replay the restart check missed; duplicates are dropped).
+            with self.replay_lock:
+                inc = self.incarnations.get(server)
+                if inc is not None:
+                    self._replay_locked(server, inc)
+            return
+        self.clock = self.committed = done + 1
+        self.admitted = None
+        raise _Rewound(done + 1)
 
     def _sync_replicas(self, upto: int, board: dict | None = None) -> None:
         """Apply every complete iteration in [applied, upto) to the replicas, in order

@@ -93,13 +93,14 @@ def test_a_parameters_deferred_gradient_matches_numpy(backend, uses):
     ({"OMP_NUM_THREADS": "2"}, "openblas 2"),  # OpenBLAS reads the usual variables itself
     ({"DYNAGRAPH_BLAS": "eigen"}, "eigen 1"),
 ])
-def test_the_backend_and_threads_at_import(env, want):
+def test_the_backend_and_threads_at_import(env, want, tmp_path):
     import os
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(dy.__file__)))
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     code = "import dynagraph as dy; print(dy.blas_info().split()[0], dy.get_num_threads())"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+    # Outside the source tree, so that the dynagraph under test is imported, not an unbuilt ./dynagraph.
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
                          env={**base, "PYTHONPATH": root, **env}).stdout.strip()
     assert out == want

@@ -75,7 +75,7 @@ class WorkerCore:
         self.clock = 0
         self.committed = 0      # iterations < committed are committed on every server (replays commit them)
         self.until = None       # run()'s target clock
-        self.admitted = None    # (clock, min clock) of an admission already granted
+        self.admitted = None    # (clock, min clock, board or None) of an admission already granted
         self.losses: list[float] = []
         self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
         if initial is not None:
@@ -194,12 +194,12 @@ class WorkerCore:
                         f"worker is {done}; worker {self.rank} is at iteration {self.clock} and can replay "
                         f"{logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
                 self.replay_if_restarted(k)
-                self._rewind_if_lost(k)
+                self._recover_lost(k)
                 time.sleep(0.01)
             self.bytes.receive("pull", values)
             wire.set_values(self.pc, values, self._params)
 
-    def _rewind_if_lost(self, server: int) -> None:
+    def _recover_lost(self, server: int) -> None:
         """Replay this worker's iterations that ``server`` lacks from the push log, or redo
         them when the log cannot.
 

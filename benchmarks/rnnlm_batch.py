@@ -17,6 +17,11 @@ order of the minibatches is shuffled once (same order for every library).
   applied once to all time steps (``dy.concatenate_to_batch`` of the LSTM
   outputs, one ``pickneglogsoftmax_batch``), as PyTorch does: same maths, one
   GEMM instead of T skinny ones (``--no-one-softmax`` leaves it out).
+* "dynagraph autobatched" and "DyNet autobatched" run the per-step function
+  unchanged with each library's autobatching executor on: dynagraph's
+  scheduler lets the per-step softmax products wait for the last step and
+  runs them as one GEMM, as the 1-softmax form does by hand
+  (``--no-autobatch`` leaves both out).
 
 Reports training words per second (forward + backward + update; ``<eos>``
 counts as a word) for each minibatch size, the ratios, and the peak resident
@@ -45,8 +50,11 @@ import common  # noqa: E402
 HERE = Path(__file__).resolve().parent
 PTB_DIR = Path(os.environ.get("DYNAGRAPH_PTB_DIR", common.REPO.parent / "shared" / "data" / "ptb"))
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch",
-              "dynagraph-1sm": "dynagraph 1-softmax"}
-VARIANTS = {"dynagraph-1sm": "dynagraph"}  # extra series: the library it runs on
+              "dynagraph-1sm": "dynagraph 1-softmax", "dynagraph-ab": "dynagraph autobatched",
+              "dynet-ab": "DyNet autobatched"}
+# Extra series: the library each runs on. "-ab": the per-step code unchanged, with the
+# library's autobatching executor on (it may merge the per-step softmax products).
+VARIANTS = {"dynagraph-1sm": "dynagraph", "dynagraph-ab": "dynagraph", "dynet-ab": "dynet"}
 SIZES = (64, 16, 4, 1)
 EMB, HID, LR = 128, 256, 0.001
 EOS = "<eos>"
@@ -153,7 +161,7 @@ def worker(series: str, data_path: str, size: int, repeats: int) -> None:
     with open(data_path) as f:
         blob = json.load(f)
     lib = VARIANTS.get(series, series)
-    mod = common.import_library(lib)
+    mod = common.import_library(lib, autobatch=series.endswith("-ab"))
     if lib != "torch":
         missing = [op for op in ("lookup_batch", "pickneglogsoftmax_batch", "sum_batches", "VanillaLSTMBuilder")
                    if not hasattr(mod, op)]
@@ -163,7 +171,7 @@ def worker(series: str, data_path: str, size: int, repeats: int) -> None:
     if lib == "torch":
         train, _keep = torch_model(mod, blob["vocab"])
     else:
-        train, _keep = dynet_model(mod, blob["vocab"], one_softmax=series in VARIANTS)
+        train, _keep = dynet_model(mod, blob["vocab"], one_softmax=series == "dynagraph-1sm")
     batches = minibatches(blob["sents"], size)
     secs, results = common.time_passes(train, batches, repeats, warmup=2)
     words = sum(n for _, n in results)
@@ -227,6 +235,15 @@ def report(res: dict) -> str:
             row += [common.ratio(rate(p, size), rate("dynagraph", size), lower_is_better=False) for p in peers]
         rows.append(row)
     onesm = "dynagraph-1sm" in libs and "torch" in libs
+
+    def ratios(mine, peer):
+        return ", ".join(f"{s}: {common.ratio(rate(peer, s), rate(mine, s), lower_is_better=False)}" for s in sizes)
+
+    autobatched = []
+    if "dynagraph-ab" in libs:
+        autobatched = ["autobatched (the same per-step code, executor switched): dynagraph / DyNet "
+                       + (ratios("dynagraph-ab", "dynet-ab") if "dynet-ab" in libs else "-")
+                       + "; dynagraph / PyTorch " + (ratios("dynagraph-ab", "torch") if "torch" in libs else "-")]
     out = [f"rnnlm-batch: LSTM LM on PTB train ({res['sentences']} random sentences, {res['words']} words, "
            f"vocab {res['vocab']}), emb {EMB}, hid {HID}, Adam, training words/s; "
            f"median of {res['rounds']}x{res['repeats']} passes",
@@ -234,8 +251,8 @@ def report(res: dict) -> str:
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster). PyTorch: fused nn.LSTM + one Linear "
            "over all steps; DyNet/dynagraph: VanillaLSTMBuilder + a softmax per step (dynet-benchmark's code)"
            + ("; dynagraph 1-softmax: one softmax over all steps (1-softmax / PyTorch: "
-              + ", ".join(f"{s}: {common.ratio(rate('torch', s), rate('dynagraph-1sm', s), lower_is_better=False)}"
-                          for s in sizes) + ")." if onesm else "."),
+              + ratios("dynagraph-1sm", "torch") + ")." if onesm else "."),
+           *autobatched,
            "mean loss per word of the last pass at minibatch 64 (sanity check; initial values differ): "
            + ", ".join(f"{LIB_TITLES[l]} {res['mean_loss'][l]['64']:.3f}" for l in libs
                        if "64" in res["mean_loss"].get(l, {})),
@@ -263,6 +280,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="minibatch sizes")
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
     ap.add_argument("--no-one-softmax", action="store_true", help="leave out the 'dynagraph 1-softmax' series")
+    ap.add_argument("--no-autobatch", action="store_true", help="leave out the autobatched series")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
     ap.add_argument("--repeats", type=int, default=1, help="timed passes over the sentences per worker")
     ap.add_argument("--json", type=Path, default=None, help="results file (default: rnnlm_batch.json here)")
@@ -277,7 +295,9 @@ def main(argv=None) -> None:
     else:
         a.json = a.json or HERE / "rnnlm_batch.json"
         a.plot = a.plot or HERE / "rnnlm_batch.png"
-    series = tuple(a.libs) + (() if a.no_one_softmax or "dynagraph" not in a.libs else tuple(VARIANTS))
+    extra = [v for v, lib in VARIANTS.items() if lib in a.libs
+             and not (a.no_one_softmax and v == "dynagraph-1sm") and not (a.no_autobatch and v.endswith("-ab"))]
+    series = tuple(a.libs) + tuple(extra)
     res = run(a.sentences, tuple(a.sizes), series, a.rounds, a.repeats)
     if res is None:
         print(f"rnnlm_batch: skipped, no PTB at {PTB_DIR} (set DYNAGRAPH_PTB_DIR)")

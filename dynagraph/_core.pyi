@@ -7,7 +7,7 @@ import numpy
 import typing
 
 from dynagraph.values import Tensor
-__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class Expression:
     """
     A node of the current computation graph (stale after renew_cg()).
@@ -447,6 +447,8 @@ def forward_all(arg0: collections.abc.Sequence[Expression]) -> None:
     ...
 def get_autobatch() -> bool:
     ...
+def get_autobatch_policy() -> str:
+    ...
 def get_num_threads() -> int:
     """
     Threads the BLAS may use for one large matrix product (1 without one).
@@ -656,6 +658,10 @@ def selu(x: Expression) -> Expression:
 def set_autobatch(arg0: bool) -> None:
     """
     Switch the autobatching executor on or off.
+    """
+def set_autobatch_policy(arg0: str) -> None:
+    """
+    Which ready group the autobatching executor runs next: 'height' (longest remaining path, the default) or 'depth' (DyNet's rule: closest to the inputs).
     """
 def set_collect_factors(on: bool, cap: bool = False) -> None:
     """

@@ -51,25 +51,99 @@ trees = st.recursive(
 )
 
 
-def run(forest, autobatch, seed):
+def build_minibatched_forest(p, forest, batch):
+    """As build_forest, with every tree run over a minibatch of `batch` (lookup_batch, batched losses)."""
+    losses = []
+    for n, tree in enumerate(forest):
+        def enc(t):
+            if isinstance(t, int):
+                return dy.lookup_batch(p["E"], [(t + k) % 10 for k in range(batch)])
+            if t[0] == "chain":
+                h = enc(t[1])
+                for _ in range(t[2]):
+                    h = dy.tanh(p["U"] * h + p["b"])
+                return h
+            left, right = enc(t[1]), enc(t[2])
+            if t[0] == "gate":
+                return dy.logistic(p["U"] * left + dy.cmult(right, p["b"]))
+            return dy.tanh(p["W"] * dy.concatenate([left, right]) + p["b"])
+        h = enc(tree)
+        labels = [(n + k) % DIM for k in range(batch)]
+        loss = dy.pickneglogsoftmax_batch(h, labels) + dy.pick_batch(h, labels)
+        if n % 2:  # a mask, as for sentences that ended: a non-parameter batched operand
+            loss = dy.cmult(loss, dy.inputTensor(np.arange(batch, dtype=np.float32) % 2, batched=True))
+        losses.append(loss)
+    return dy.sum_batches(dy.esum(losses))
+
+
+def run(forest, autobatch, seed, batch=0, policy="height"):
     pc, p = make_model(seed)
+    dy.set_autobatch_policy(policy)
     dy.renew_cg(autobatching=autobatch)
-    loss = build_forest(p, forest)
+    loss = build_minibatched_forest(p, forest, batch) if batch else build_forest(p, forest)
     value = loss.value()
     loss.backward()
     grads = {k: v.grad_as_array().copy() for k, v in p.items()}
     dy.renew_cg(autobatching=False)
+    dy.set_autobatch_policy("height")
     return value, grads
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(forest=st.lists(trees, min_size=1, max_size=5), seed=st.integers(1, 1000))
-def test_batched_equals_unbatched(forest, seed):
-    v0, g0 = run(forest, False, seed)
-    v1, g1 = run(forest, True, seed)
+def assert_same(forest, seed, batch=0, policy="height"):
+    v0, g0 = run(forest, False, seed, batch)
+    v1, g1 = run(forest, True, seed, batch, policy)
     assert v1 == pytest.approx(v0, rel=1e-5, abs=1e-5)
     for k in g0:
         np.testing.assert_allclose(g1[k], g0[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(forest=st.lists(trees, min_size=1, max_size=5), seed=st.integers(1, 1000),
+       policy=st.sampled_from(["height", "depth"]))
+def test_batched_equals_unbatched(forest, seed, policy):
+    assert_same(forest, seed, policy=policy)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(forest=st.lists(trees, min_size=1, max_size=4), seed=st.integers(1, 1000), batch=st.integers(2, 3),
+       policy=st.sampled_from(["height", "depth"]))
+def test_minibatched_graphs_batched_equal_unbatched(forest, seed, batch, policy):
+    """Nodes that are minibatches themselves (bd > 1) join groups batch after batch."""
+    assert_same(forest, seed, batch, policy)
+
+
+def test_policy_names_are_checked():
+    with pytest.raises(ValueError, match="'height' or 'depth'"):
+        dy.set_autobatch_policy("breadth")
+    assert dy.get_autobatch_policy() == "height"
+
+
+def _per_step_loss_groups(policy):
+    """A 6-step minibatched RNN with a softmax loss at every step (dynet-benchmark's rnnlm-batch form)."""
+    pc, p = make_model(11)
+    V = pc.add_parameters((7, DIM))
+    dy.set_autobatch_policy(policy)
+    dy.renew_cg(autobatching=True)
+    h = dy.lookup_batch(p["E"], [0, 1, 2])
+    losses = []
+    for t in range(6):
+        losses.append(dy.pickneglogsoftmax_batch(V * h, [t % 7, (t + 1) % 7, (t + 2) % 7]))
+        h = dy.tanh(p["U"] * h + dy.lookup_batch(p["E"], [t, t + 1, t + 2]))
+    loss = dy.sum_batches(dy.esum(losses))
+    before = _core.autobatch_stats()["groups"]
+    value = loss.value()
+    groups = _core.autobatch_stats()["groups"] - before
+    dy.renew_cg(autobatching=False)
+    dy.set_autobatch_policy("height")
+    return value, groups
+
+
+def test_per_step_losses_wait_and_run_as_one_group_under_the_height_policy():
+    (v_depth, g_depth), (v_height, g_height) = _per_step_loss_groups("depth"), _per_step_loss_groups("height")
+    assert v_height == pytest.approx(v_depth, rel=1e-5)
+    # depth: the 6 products V*h and the 6 losses run step by step (12 groups among the rest);
+    # height: they wait for the last step and run as one product and one loss group.
+    assert g_depth - g_height == 10
 
 
 def test_autobatching_groups_same_signature_nodes():

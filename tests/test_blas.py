@@ -1,5 +1,7 @@
 """Matrix products through OpenBLAS (the scipy-openblas32 wheel) and through Eigen
 give the same values and gradients, on both sides of the size at which they switch."""
+import os
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,29 @@ def test_the_backend_and_threads_at_import(env, want, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
                          env={**base, "PYTHONPATH": root, **env}).stdout.strip()
     assert out == want
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through Linux's /proc")
+def test_loading_starts_no_idle_threads_and_more_threads_start_on_request(tmp_path):
+    """OpenBLAS's pool is sized when the library loads: one thread unless asked, so no idle thread spins."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dy.__file__)))
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    code = """if True:
+        import os, numpy as np
+        def threads(): return len(os.listdir("/proc/self/task"))
+        before = threads()
+        import dynagraph as dy
+        after = threads()
+        assert "OPENBLAS_NUM_THREADS" not in os.environ  # restored for the user's other libraries
+        dy.set_num_threads(2)
+        pc = dy.ParameterCollection(); W = pc.add_parameters((256, 256))
+        dy.renew_cg(); (W * dy.inputTensor(np.ones((256, 256), np.float32))).npvalue()
+        print(before, after, threads())
+    """
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
+                         env={**base, "PYTHONPATH": root}).stdout.split()
+    before, after, asked = map(int, out)
+    assert after == before
+    assert asked == before + 1

@@ -3,13 +3,17 @@
 //
 // Forward keeps an agenda of ready nodes bucketed by batching signature (op,
 // attributes, shapes, and the identity of parameter arguments). It repeatedly
-// runs the bucket whose nodes have the lowest average depth, as one call of
+// runs the bucket whose nodes have the longest paths left to the end of the
+// graph on average (or, as DyNet, the lowest average depth), as one call of
 // the op with a batch count equal to the bucket size: arguments that all
 // nodes share (a weight matrix) stay batch 1, the others are gathered into one
 // contiguous batch (no copy when they already are, e.g. outputs of an earlier
 // group in the same order). Each node's value is a slice of the group output.
+// Minibatched nodes join groups of the same batch size, batches end to end,
+// so per-step losses over a minibatch merge into one product with the weight.
 // Backward replays the groups in reverse with the same prototypes, so a
 // shared weight's gradient is one GEMM over the whole group.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -100,12 +104,19 @@ void ComputationGraph::forward_batched(uint32_t upto) {
         if (a[k] >= begin) users[fill[a[k] - begin]++] = j;
     }
   }
+  // Height: the longest path from a node to the end of the graph.
+  std::vector<uint32_t> height(n, 0);
+  for (uint32_t j = n; j-- > 0;)
+    for (uint32_t u = users_start[j]; u < users_start[j + 1]; ++u)
+      height[j] = std::max(height[j], height[users[u] - begin] + 1);
   // Signature of a node: equal signatures may run together.
   auto signature = [&](uint32_t j) -> uint64_t {
     const Node& nd = nodes[j];
     const BatchKind kind = batch_kind(nd.op);
-    const bool alone = kind == BatchKind::none || nd.dim.bd != 1 ||
-                       (kind == BatchKind::per_element && nd.naux != 1);
+    // A minibatched node (bd > 1) joins others of the same bd: the group's
+    // batch is the members' batches end to end. Per-element ops need one
+    // index per batch element for that.
+    const bool alone = kind == BatchKind::none || (kind == BatchKind::per_element && nd.naux != nd.dim.bd);
     if (alone) return (uint64_t(1) << 63) | j;
     uint64_t h = static_cast<uint64_t>(nd.op);
     mix(h, dim_hash(nd.dim));
@@ -123,9 +134,10 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     const uint32_t* a = args(nd);
     for (unsigned k = 0; k < nd.nargs; ++k) {
       const Node& an = nodes[a[k]];
-      if (an.dim.bd != 1) return (uint64_t(1) << 63) | j;
-      // Parameter arguments are shared by the whole group; others are gathered.
+      // Parameter arguments are shared by the whole group; others are gathered,
+      // so they must be batched like the node itself (no broadcast of bd 1).
       if (an.op == OpId::parameter) mix(h, 0x5000000000000000ull | a[k]);
+      else if (an.dim.bd != nd.dim.bd) return (uint64_t(1) << 63) | j;
       else mix(h, dim_hash(an.dim));
     }
     return h & ~(uint64_t(1) << 63);
@@ -133,6 +145,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
   struct Bucket {
     std::vector<uint32_t> nodes;
     uint64_t depth_sum = 0;
+    uint64_t height_sum = 0;
   };
   std::unordered_map<uint64_t, Bucket> agenda;
   std::vector<uint64_t> sig(n);
@@ -147,6 +160,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     Bucket& b = agenda[sig[j - begin]];
     b.nodes.push_back(j);
     b.depth_sum += depth[j - begin];
+    b.height_sum += height[j - begin];
   };
   for (uint32_t j = begin; j < end; ++j) sig[j - begin] = signature(j);
   for (uint32_t j = begin; j < end; ++j)
@@ -161,10 +175,20 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       alone.pop_back();
     } else {
       // Lowest average depth first: keeps the frontier of every sample moving together.
+      // The bucket of highest average height (longest path to the end of the
+      // graph) runs first: the critical path advances, and nodes that lead
+      // nowhere far (per-step losses, the o gate until h needs it) wait and
+      // gather with their later copies into fewer, larger groups. DyNet's rule
+      // (lowest average depth first) keeps every sample's frontier together
+      // but runs such nodes as soon as they are ready.
+      const bool by_height = batch_policy == BatchPolicy::height;
+      auto before = [by_height](const Bucket& a, const Bucket& b) {
+        return by_height ? a.height_sum * b.nodes.size() > b.height_sum * a.nodes.size()
+                         : a.depth_sum * b.nodes.size() < b.depth_sum * a.nodes.size();
+      };
       auto best = agenda.begin();
       for (auto it = agenda.begin(); it != agenda.end(); ++it)
-        if (it->second.depth_sum * best->second.nodes.size() < best->second.depth_sum * it->second.nodes.size())
-          best = it;
+        if (before(it->second, best->second)) best = it;
       batch = std::move(best->second.nodes);
       agenda.erase(best);
     }
@@ -181,11 +205,12 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       const Node& first = nodes[batch[0]];
       const unsigned N = static_cast<unsigned>(batch.size());
       grp.proto = first;
-      grp.proto.dim.bd = N;
+      grp.proto.dim.bd = N * first.dim.bd;
       if (batch_kind(first.op) == BatchKind::per_element) {  // the members' indices, in order
         grp.proto.aux0 = static_cast<uint32_t>(int_data.size());
-        grp.proto.naux = N;
-        for (uint32_t j : batch) int_data.push_back(int_data[nodes[j].aux0]);
+        grp.proto.naux = N * first.naux;
+        for (uint32_t j : batch)
+          for (unsigned i = 0; i < first.naux; ++i) int_data.push_back(int_data[nodes[j].aux0 + i]);
       }
       grp.xs.resize(first.nargs);
       for (unsigned k = 0; k < first.nargs; ++k) {
@@ -200,11 +225,11 @@ void ComputationGraph::forward_batched(uint32_t upto) {
         }
         Tensor& x = grp.xs[k];
         x.d = v0.d;
-        if (shared) {
+        if (shared && v0.d.bd == 1) {  // the op broadcasts it over the group's batch
           x.v = v0.v;
           continue;
         }
-        x.d.bd = N;
+        x.d.bd = N * v0.d.bd;
         if (contiguous) {
           x.v = v0.v;
         } else {

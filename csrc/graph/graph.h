@@ -73,6 +73,10 @@ class ComputationGraph {
   // Autobatching: forward runs groups of same-signature ready nodes as one
   // batched kernel, and backward runs the same groups in reverse (autobatch.cc).
   bool autobatch = false;
+  // Which ready group runs next: `height` (default), the one whose nodes have
+  // the longest paths left to the end of the graph, on average; `depth`,
+  // DyNet's rule, the one whose nodes are closest to the inputs, on average.
+  enum class BatchPolicy { height, depth } batch_policy = BatchPolicy::height;
   struct BatchStats {
     uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
   } batch_stats;

@@ -131,6 +131,15 @@ void bind_graph(py::module_& m) {
   });
   m.def("set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
   m.def("get_autobatch", []() { return cg().autobatch; });
+  m.def("set_autobatch_policy", [](const std::string& name) {
+    if (name == "height") cg().batch_policy = ComputationGraph::BatchPolicy::height;
+    else if (name == "depth") cg().batch_policy = ComputationGraph::BatchPolicy::depth;
+    else throw py::value_error("autobatch policy must be 'height' or 'depth', got '" + name + "'");
+  }, "Which ready group the autobatching executor runs next: 'height' (longest remaining path, the default) "
+     "or 'depth' (DyNet's rule: closest to the inputs).");
+  m.def("get_autobatch_policy", []() {
+    return std::string(cg().batch_policy == ComputationGraph::BatchPolicy::height ? "height" : "depth");
+  });
   m.def("autobatch_stats", []() {
     auto& s = cg().batch_stats;
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,

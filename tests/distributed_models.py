@@ -1,4 +1,6 @@
 """Small models and data shared by the distributed tests and benchmark."""
+import time
+
 import numpy as np
 
 import dynagraph as dy
@@ -74,3 +76,9 @@ def linear_loss(model, batch):
 def linear_data(n_samples, dim, seed=0):
     rng = np.random.default_rng(seed)
     return [rng.normal(size=dim).astype(np.float32) for _ in range(n_samples)]
+
+
+def paused_linear_loss(model, batch):
+    """linear_loss over (x, pause) samples, after sleeping the batch's largest ``pause`` (a slow worker)."""
+    time.sleep(max(p for _, p in batch))
+    return linear_loss(model, [x for x, _ in batch])

@@ -15,7 +15,7 @@ from dynagraph.distributed.optim import make_optimizer
 from dynagraph.distributed.server import ShardServer
 from dynagraph.distributed.sfb import choose_encoding, factor_counts, likely_sfb, rebuild
 from dynagraph.distributed.sharding import shard_by_size
-from dynagraph.distributed.transport import LocalTransport, NotAdmitted
+from dynagraph.distributed.transport import FactorsLost, LocalTransport, NotAdmitted
 from dynagraph.distributed.worker import WorkerCore
 
 from distributed_models import build_linear, build_mlp, linear_data, linear_loss, mlp_data, mlp_loss
@@ -251,12 +251,12 @@ def test_server_refuses_a_commit_meant_for_an_earlier_incarnation():
 
 # ---- workers and servers in one process
 def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size=4, seed=3, checkpoint_dir=None,
-               checkpoint_every=0, keep_log=False):
-    data = mlp_data(64, seed=1)
+               checkpoint_every=0, keep_log=False, build=build_mlp, loss=mlp_loss, data=None):
+    data = mlp_data(64, seed=1) if data is None else data
     shards = [data[r::n_workers] for r in range(n_workers)]
     dy.init(seed=seed)
     pc = dy.ParameterCollection()
-    build_mlp(pc)
+    build(pc)
     initial = wire.get_values(pc)
     dense, _ = wire.model_params(pc)
     replicated = {n for n, p in dense.items() if scheme != "ps" and len(p.shape()) == 2}
@@ -268,7 +268,7 @@ def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size
                            checkpoint_every=checkpoint_every) for k in range(n_servers)]
     coord = Coordinator(n_workers, staleness)
     t = LocalTransport(servers, coord)
-    workers = [WorkerCore(r, n_workers, build_mlp, mlp_loss, shards[r], t, placement, batch_size=batch_size,
+    workers = [WorkerCore(r, n_workers, build, loss, shards[r], t, placement, batch_size=batch_size,
                           scheme=scheme, optimizer=opt, initial=initial, keep_log=keep_log) for r in range(n_workers)]
     t.workers = workers
     return pc, initial, servers, coord, workers
@@ -354,6 +354,83 @@ def test_a_server_restored_while_a_worker_restarted_gets_the_lost_iterations_red
     assert restored.done == [steps - 1] * 2
     for name, want in clean_servers[0].values.items():
         np.testing.assert_allclose(restored.values[name], want, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+_LOST = object()
+
+
+@pytest.mark.parametrize("peer_waits", [False, True])
+def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits):
+    """Under "sfb" a worker's factors live as long as its process. Worker 1 dies after
+    posting iteration 2, before worker 0 applied it; the restarted process recomputes
+    the factors of its iterations still on the board and posts them again, and worker 0
+    (which may already be waiting for them) applies those. Under BSP, with every
+    parameter replicated, the job ends exactly where a run without the fault ends."""
+    def job():
+        return _local_job("sfb", n_servers=1, build=build_linear(8, 6), loss=linear_loss,
+                          data=linear_data(32, 6, seed=2))
+
+    steps = 5
+    _, _, _, _, clean = job()
+    for _ in range(steps):
+        for w in clean:
+            w.step()
+    for w in clean:
+        w._sync_replicas(steps)
+
+    _, initial, _, coord, workers = job()
+    for _ in range(3):
+        for w in workers:
+            w.step()
+    # Worker 1's process dies: the references it posted now lead nowhere.
+    t = workers[0].t
+    for posts in coord.board.values():
+        posts[1] = {name: (enc, _LOST if enc == "sfb" else where) for name, (enc, where) in posts[1].items()}
+
+    def get(refs):
+        if any(r is _LOST for r in refs):
+            raise FactorsLost("owner died")
+        return list(refs)
+
+    t.get = get
+    workers[0].factors_timeout = 20.0
+    assert coord.factor_posts(1) == {2: ["/W"]}
+    with pytest.raises(FactorsLost):
+        workers[0]._fetch_factors(2, coord.board[2])
+
+    def restart():
+        old = workers[1]
+        t.workers[1] = workers[1] = WorkerCore(1, 2, build_linear(8, 6), linear_loss, old.shard, t,
+                                               old.placement, batch_size=4,
+                                               scheme="sfb", optimizer=("sgd", {"learning_rate": 0.1}),
+                                               initial=initial)
+        assert workers[1].rejoin() == 3
+
+    if peer_waits:  # worker 0 finds the factors gone first; the restart happens while it waits
+        complete, calls = coord.complete, []
+
+        def complete_after_restart(lo, hi):
+            if not calls:
+                restart()
+            calls.append((lo, hi))
+            return complete(lo, hi)
+
+        t.complete = complete_after_restart
+        workers[0].step()
+        assert calls  # it did wait
+    else:
+        restart()
+        workers[0].step()
+    workers[1].step()
+    for _ in range(3, steps - 1):
+        for w in workers:
+            w.step()
+    for w in workers:
+        w._sync_replicas(steps)
+    want = clean[0].replica_state()["values"]["/W"]
+    assert np.abs(want - initial["/W"]).max() > 1e-3  # it trained
+    for w in workers:
+        np.testing.assert_allclose(w.replica_state()["values"]["/W"], want, rtol=1e-6, atol=1e-7)
 
 
 def test_a_replay_during_the_coordinator_call_commits_the_iteration_just_finished(tmp_path):

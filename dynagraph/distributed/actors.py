@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ObjectLostError, RayActorError
 
 from .coordinator import Coordinator
 from .server import ShardServer
-from .transport import ServerUnavailable, Transport, register_transport
+from .transport import FactorsLost, ServerUnavailable, Transport, register_transport
 from .worker import WorkerCore
 
 __all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor"]
@@ -79,11 +79,20 @@ class RayTransport(Transport):
     def clock_of(self, worker):
         return ray.get(self.coordinator.clock_of.remote(worker))
 
+    def factor_posts(self, worker):
+        return ray.get(self.coordinator.factor_posts.remote(worker))
+
+    def repost(self, worker, clock, entries):
+        ray.get(self.coordinator.repost.remote(worker, clock, entries))
+
     def put(self, obj):
         return ray.put(obj)
 
     def get(self, refs):
-        return ray.get(list(refs)) if refs else []
+        try:
+            return ray.get(list(refs)) if refs else []
+        except ObjectLostError as e:  # OwnerDiedError among others: the worker that put them died
+            raise FactorsLost(str(e)) from e
 
     def peer_replicas(self, worker):
         for rank, name in enumerate(self.worker_names):
@@ -137,6 +146,12 @@ class CoordinatorActor:
 
     async def clock_of(self, worker):
         return self.core.clock_of(worker)
+
+    async def factor_posts(self, worker):
+        return self.core.factor_posts(worker)
+
+    async def repost(self, worker, clock, entries):
+        self.core.repost(worker, clock, entries)
 
     async def clocks(self):
         return list(self.core.table.clocks)

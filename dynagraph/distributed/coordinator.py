@@ -6,6 +6,11 @@ factors) or ("ps", server index holding the dense sum). Then its clock
 becomes c + 1. Iteration t is *complete* once every worker's clock is past t;
 replicas apply complete iterations in order. Board entries are dropped once
 every worker reports it has applied them (releasing the factor objects).
+
+Factor objects live as long as the worker that put them: when one dies, its
+restarted process asks for its factor posts still on the board
+(``factor_posts``), recomputes those iterations and replaces the references
+(``repost``); peers that found the old ones gone wait for the new.
 """
 from __future__ import annotations
 
@@ -41,6 +46,20 @@ class Coordinator:
         """Board entries of complete iterations in [lo, hi): {t: {worker: entries}}."""
         hi = min(hi, self.table.min_clock())
         return {t: self.board.get(t, {}) for t in range(lo, hi)}
+
+    def factor_posts(self, worker: int) -> dict:
+        """Iterations still on the board for which ``worker`` posted factors: {t: [names]}."""
+        out = {}
+        for t, posts in self.board.items():
+            names = sorted(n for n, (enc, _) in posts.get(worker, {}).items() if enc == "sfb")
+            if names:
+                out[t] = names
+        return out
+
+    def repost(self, worker: int, clock: int, entries: dict) -> None:
+        """Replace ``worker``'s entries of iteration ``clock`` (no-op once every replica applied it)."""
+        if worker in self.board.get(clock, {}):
+            self.board[clock][worker].update(entries)
 
     def clock_of(self, worker: int) -> int:
         return self.table.clocks[worker]

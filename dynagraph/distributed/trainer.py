@@ -148,7 +148,9 @@ class Trainer:
         """Train ``epochs`` more epochs; returns per-worker reports and totals.
 
         faults: [(kind, index, clock)] kills ("server" | "worker") actor
-        ``index`` once the slowest worker reaches ``clock`` (fault-tolerance tests).
+        ``index`` once the slowest worker reaches ``clock``; a worker fault given as
+        ("worker", index, clock, "own") fires once that worker itself reaches ``clock``
+        (fault-tolerance tests).
         """
         if not self._started:
             self._start()
@@ -170,8 +172,9 @@ class Trainer:
                             or "creation task" in str(e):
                         raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
                     pending[r] = self.worker_handles[r].run.remote(target)
-            if faults and min(ray.get(self.coordinator.clocks.remote())) >= faults[0][2]:
-                kind, index, _ = faults.pop(0)
+            clocks = ray.get(self.coordinator.clocks.remote()) if faults else None
+            if faults and (clocks[faults[0][1]] if faults[0][3:] == ("own",) else min(clocks)) >= faults[0][2]:
+                kind, index = faults.pop(0)[:2]
                 handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
                 ray.kill(handle, no_restart=False)
         elapsed = time.perf_counter() - t0

@@ -9,7 +9,8 @@ come back (``ping``) and replays.
 """
 from __future__ import annotations
 
-__all__ = ["Transport", "LocalTransport", "TRANSPORTS", "register_transport", "NotAdmitted", "ServerUnavailable"]
+__all__ = ["Transport", "LocalTransport", "TRANSPORTS", "register_transport", "NotAdmitted", "ServerUnavailable",
+           "FactorsLost"]
 
 TRANSPORTS: dict = {}
 
@@ -23,6 +24,10 @@ def register_transport(name: str):
 
 class ServerUnavailable(RuntimeError):
     """A server shard is dead or restarting; the caller waits (``ping``) and retries."""
+
+
+class FactorsLost(RuntimeError):
+    """Posted factors are gone: the worker that put them died. Once restarted it posts them again."""
 
 
 class NotAdmitted(RuntimeError):
@@ -44,6 +49,8 @@ class Transport:
     def wait_min(self, clock: int) -> int: ...
     def complete(self, lo: int, hi: int) -> dict: ...
     def clock_of(self, worker: int) -> int: ...
+    def factor_posts(self, worker: int) -> dict: ...
+    def repost(self, worker: int, clock: int, entries: dict) -> None: ...
     def put(self, obj): ...
     def get(self, refs: list) -> list: ...
     def peer_replicas(self, worker: int): ...
@@ -97,6 +104,12 @@ class LocalTransport(Transport):
 
     def clock_of(self, worker):
         return self.coordinator.clock_of(worker)
+
+    def factor_posts(self, worker):
+        return self.coordinator.factor_posts(worker)
+
+    def repost(self, worker, clock, entries):
+        self.coordinator.repost(worker, clock, entries)
 
     def put(self, obj):
         return obj

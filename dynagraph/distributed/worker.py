@@ -27,7 +27,7 @@ from . import wire
 from .accounting import ByteCounter, message_bytes
 from .optim import make_optimizer
 from .sfb import choose_encoding, rebuild, replicable
-from .transport import ServerUnavailable
+from .transport import FactorsLost, ServerUnavailable
 
 __all__ = ["WorkerCore"]
 
@@ -76,6 +76,8 @@ class WorkerCore:
         self.committed = 0      # iterations < committed are committed on every server (replays commit them)
         self.until = None       # run()'s target clock
         self.admitted = None    # (clock, min clock, board or None) of an admission already granted
+        self.reposted = 0  # iterations whose factors this process computed again after a restart
+        self.factors_timeout = 300.0  # seconds to wait for a dead peer's factors to be posted again
         self.losses: list[float] = []
         self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
         if initial is not None:
@@ -85,13 +87,34 @@ class WorkerCore:
 
     # ---- (re)joining
     def rejoin(self) -> int:
-        """Continue from the coordinator's clock for this rank, with fresh replicas from a peer."""
+        """Continue from the coordinator's clock for this rank, with fresh replicas from a peer
+        (and this rank's factors that peers may still need, recomputed: they died with the
+        process that put them)."""
         self.clock = self.committed = self.t.clock_of(self.rank)
         if self.replicated and self.clock > 0:
             state = self.t.peer_replicas(self.rank)
             if state is not None:
                 self.load_replica_state(state)
+            self._redo_factor_posts()
         return self.clock
+
+    def _redo_factor_posts(self) -> None:
+        """Recompute and post again the factors of this rank's iterations still on the board.
+
+        Each is computed from the replicas as they stood before it, when the iterations
+        below it are complete (under BSP: the values the first run read), and from the
+        servers' current values; nothing is pushed (the servers have those iterations).
+        """
+        for t, names in sorted(self.t.factor_posts(self.rank).items()):
+            self._sync_replicas(t)
+            self._pull(t)
+            _, entries, _ = self._compute(t, to_servers=False)
+            lost = [n for n in names if entries.get(n, ("",))[0] != "sfb"]
+            if lost:
+                raise RuntimeError(f"worker {self.rank} redid iteration {t} but it gave no factors for "
+                                   f"{', '.join(lost)}, which it posted as factors the first time")
+            self.t.repost(self.rank, t, {n: entries[n] for n in names})
+            self.reposted += 1
 
     def replica_state(self) -> dict:
         with self.lock:
@@ -172,7 +195,7 @@ class WorkerCore:
 
     def report(self) -> dict:
         return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),
-                "timings": dict(self.timings)}
+                "timings": dict(self.timings), "reposted": self.reposted}
 
     # ---- reads
     def _pull(self, need: int, timeout: float = 300.0) -> None:
@@ -233,39 +256,70 @@ class WorkerCore:
         if board is None or any(t not in board for t in range(self.applied, upto)):
             board = self.t.complete(self.applied, upto)
         for t in sorted(board):
+            # Gathered outside the lock: waiting for a dead peer's factors must not block
+            # replica_state(), which that peer's restarted process calls to rejoin.
+            grads = self._iteration_grads(t, board[t])
             with self.lock:
-                self._apply_iteration(t, board[t])
+                views = {n: wire._dense_view(self.dense[n]) for n in grads}
+                self.replica_opt.step_many(views, grads)
                 self.applied = t + 1
                 self.own.pop(t, None)
 
-    def _apply_iteration(self, t: int, posts: dict) -> None:
+    def _iteration_grads(self, t: int, posts: dict) -> dict:
+        """Every worker's gradient of iteration t for the replicated parameters, summed.
+
+        Factors whose worker died are gone; its restarted process posts new ones
+        (``_redo_factor_posts``), which this waits for."""
+        timeout = self.factors_timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                factors = self._fetch_factors(t, posts)
+                break
+            except FactorsLost as e:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"worker {self.rank}: factors of iteration {t} were lost with the worker that put them, "
+                        f"and it did not post them again within {timeout:.0f} s (did it exhaust its restarts?)"
+                    ) from e
+                time.sleep(0.05)
+                posts = self.t.complete(t, t + 1).get(t, posts)
         parts: dict[str, list] = {}
-        wanted: dict[int, set] = {}
-        refs, ref_names = [], []
-        for w, entries in posts.items():
-            for name, (enc, where) in entries.items():
-                if enc == "sfb":
-                    if w == self.rank and name in self.own.get(t, {}):
-                        parts.setdefault(name, []).append(rebuild([self.own[t][name]]))
-                    else:
-                        refs.append(where)
-                        ref_names.append(name)
-                else:
-                    wanted.setdefault(where, set()).add(name)
-        for name, uv in zip(ref_names, self.t.get(refs)):
-            self.bytes.receive("sfb", uv)
+        for _, name, uv in sorted(factors, key=lambda f: f[0]):  # in rank order: every replica sums alike
             parts.setdefault(name, []).append(rebuild([uv]))
+        wanted: dict[int, set] = {}
+        for entries in posts.values():
+            for name, (enc, where) in entries.items():
+                if enc != "sfb":
+                    wanted.setdefault(where, set()).add(name)
         for k, names in wanted.items():
             sums = self._retry(k, lambda: self.t.pull_sums(k, self.rank, [(n, t) for n in sorted(names)]))
             self.bytes.receive("sums", sums)
             for (name, _), g in sums.items():
                 parts.setdefault(name, []).append(g)
-        grads = {n: np.sum(p, axis=0) if len(p) > 1 else p[0] for n, p in parts.items()}
-        views = {n: wire._dense_view(self.dense[n]) for n in grads}
-        self.replica_opt.step_many(views, grads)
+        return {n: np.sum(p, axis=0) if len(p) > 1 else p[0] for n, p in parts.items()}
+
+    def _fetch_factors(self, t: int, posts: dict) -> list:
+        """[(worker, name, (U, V))] of iteration t: this worker's own from memory, the others' fetched."""
+        out, refs, ref_keys = [], [], []
+        for w, entries in posts.items():
+            for name, (enc, where) in entries.items():
+                if enc != "sfb":
+                    continue
+                if w == self.rank and name in self.own.get(t, {}):
+                    out.append((w, name, self.own[t][name]))
+                else:
+                    refs.append(where)
+                    ref_keys.append((w, name))
+        for (w, name), uv in zip(ref_keys, self.t.get(refs)):
+            self.bytes.receive("sfb", uv)
+            out.append((w, name, uv))
+        return out
 
     # ---- compute and send
-    def _compute(self, c: int):
+    def _compute(self, c: int, to_servers: bool = True):
+        """Iteration c's loss, board entries and push handles (``to_servers=False``: nothing
+        is pushed, for a redo whose pushes the servers already have)."""
         dy, core = self.dy, self.dy._core
         sending: dict[int, dict] = {}  # server -> grads not yet sent
         pending_bytes: dict[int, int] = {}
@@ -275,6 +329,8 @@ class WorkerCore:
         replicated = set(self.replicated)
 
         def send(server: int, grads: dict) -> None:
+            if not to_servers:
+                return
             # Wait-free in buckets (as DDP does): a gradient leaves as soon as its server's
             # bucket holds BUCKET_BYTES, so a big matrix goes at once while a model of many
             # small parameters sends one message per server instead of one per parameter.
@@ -310,7 +366,7 @@ class WorkerCore:
             core.set_param_grad_hook(None)
             core.set_collect_factors(False)
         for name, p in self.lookups.items():
-            g = wire.lookup_grad(p)
+            g = wire.lookup_grad(p) if to_servers else None
             if g is not None:
                 send(self.placement[name], {name: g})
             p._clear_grad()

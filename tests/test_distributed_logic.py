@@ -433,6 +433,18 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         np.testing.assert_allclose(w.replica_state()["values"]["/W"], want, rtol=1e-6, atol=1e-7)
 
 
+def test_a_restarted_worker_with_no_peer_to_copy_replicas_from_says_so():
+    _, initial, _, _, workers = _local_job("sfb", n_workers=1, n_servers=1, build=build_linear(8, 6),
+                                           loss=linear_loss, data=linear_data(16, 6))
+    for _ in range(2):
+        workers[0].step()
+    t = workers[0].t
+    t.workers = [WorkerCore(0, 1, build_linear(8, 6), linear_loss, workers[0].shard, t, workers[0].placement,
+                            batch_size=4, scheme="sfb", initial=initial)]
+    with pytest.raises(RuntimeError, match="no live peer holds the replicated parameters"):
+        t.workers[0].rejoin()
+
+
 def test_a_replay_during_the_coordinator_call_commits_the_iteration_just_finished(tmp_path):
     """The shard restarts while the worker waits in the coordinator (finish, then the
     next admission) after committing iteration 2: the replay must commit 2 again."""

@@ -93,8 +93,12 @@ class WorkerCore:
         self.clock = self.committed = self.t.clock_of(self.rank)
         if self.replicated and self.clock > 0:
             state = self.t.peer_replicas(self.rank)
-            if state is not None:
-                self.load_replica_state(state)
+            if state is None:  # fresh values here would silently undo the training so far
+                raise RuntimeError(
+                    f"worker {self.rank} restarted at iteration {self.clock} and no live peer holds the "
+                    f"replicated parameters ({', '.join(self.replicated)}) to copy; the servers do not keep "
+                    f"them: resume from a job.save() checkpoint")
+            self.load_replica_state(state)
             self._redo_factor_posts()
         return self.clock
 

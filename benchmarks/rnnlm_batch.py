@@ -161,7 +161,8 @@ def worker(series: str, data_path: str, size: int, repeats: int) -> None:
     with open(data_path) as f:
         blob = json.load(f)
     lib = VARIANTS.get(series, series)
-    mod = common.import_library(lib, autobatch=series.endswith("-ab"))
+    # DyNet's autobatching cannot grow its memory pools: minibatch 64 needs more than the default 512 MB.
+    mod = common.import_library(lib, autobatch=series.endswith("-ab"), mem_mb=2048 if series == "dynet-ab" else 512)
     if lib != "torch":
         missing = [op for op in ("lookup_batch", "pickneglogsoftmax_batch", "sum_batches", "VanillaLSTMBuilder")
                    if not hasattr(mod, op)]

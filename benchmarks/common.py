@@ -188,7 +188,8 @@ def plot_throughput(series: dict[str, dict[int, float]], path: Path, *, xlabel: 
     """Throughput against batch size on log-log axes: one line per entry of
     ``series`` (label -> {size: rate}); ``flat`` draws a rate that does not
     depend on the size (an unbatched baseline) as a dotted horizontal line.
-    Lines whose labels start with the same word (the library) share a colour."""
+    Lines whose labels start with the same word (the library) share a colour
+    and differ in their markers."""
     import math
 
     import matplotlib
@@ -204,10 +205,12 @@ def plot_throughput(series: dict[str, dict[int, float]], path: Path, *, xlabel: 
     def colour(label: str) -> str:
         return colours.setdefault(label.split()[0], f"C{len(colours)}")
 
+    used: dict[str, int] = {}  # library -> lines drawn in its colour so far
     for label, pts in series.items():
         xs = sorted(pts)
         if xs:
-            ax.plot(xs, [pts[x] for x in xs], marker="o", label=label, color=colour(label),
+            n = used[label.split()[0]] = used.get(label.split()[0], -1) + 1
+            ax.plot(xs, [pts[x] for x in xs], marker="osD^v"[n % 5], label=label, color=colour(label),
                     linestyle="--" if label in dashed else "-")
     for label, r in (flat or {}).items():
         ax.axhline(r, linestyle=":", color=colour(label), label=label)

@@ -79,7 +79,9 @@ class WorkerCore:
         self.reposted = 0  # iterations whose factors this process computed again after a restart
         self.factors_timeout = 300.0  # seconds to wait for a dead peer's factors to be posted again
         self.losses: list[float] = []
-        self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0}
+        # seconds: admission, reads (replicas + pulls), compute (backward and its wait-free
+        # pushes), finish (commits, then the coordinator: under BSP/SSP also waiting for peers)
+        self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0, "read": 0.0, "finish": 0.0}
         if initial is not None:
             wire.set_values(self.pc, initial, self._params)
         if replica_state is not None:  # resuming a saved job
@@ -184,6 +186,8 @@ class WorkerCore:
         t4 = time.perf_counter()
         self.timings["wait"] += t1 - t0
         self.timings["comm"] += (t2 - t1) + (t4 - t3)
+        self.timings["read"] += t2 - t1
+        self.timings["finish"] += t4 - t3
         self.timings["compute"] += t3 - t2
         self.losses.append(loss)
         return loss

@@ -51,7 +51,8 @@ def main(argv=None) -> dict:
     job = dd.Trainer(functools.partial(train.build_model, args=targs), batch_loss, data=train_set,
                      workers=args.workers, servers=args.servers, consistency=args.consistency,
                      staleness=args.staleness, scheme=args.scheme,
-                     optimizer=("adam", {"learning_rate": targs.lr}), batch_size=targs.batch_size,
+                     optimizer=("adam", {"learning_rate": targs.lr, "clip_threshold": targs.clip}),
+                     batch_size=targs.batch_size,
                      checkpoint_dir=args.checkpoint_dir, seed=targs.seed, num_cpus=args.num_cpus)
     results = {}
     for epoch in range(targs.epochs):

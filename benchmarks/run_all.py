@@ -1,7 +1,7 @@
 """Runs every benchmark in benchmarks/ and prints their tables.
 
     python benchmarks/run_all.py            # full runs
-    python benchmarks/run_all.py --quick    # fewer repeats (a smoke test, ~1 minute)
+    python benchmarks/run_all.py --quick    # fewer repeats (a smoke test, ~3 minutes)
     python benchmarks/run_all.py --only treenn
 
 A benchmark is a module here with a ``main(argv)`` that prints its own table;

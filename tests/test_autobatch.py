@@ -21,23 +21,26 @@ def make_model(seed):
     }
 
 
+def encode(p, t, leaf):
+    """The expression of tree t: leaves through ``leaf(word)``, chains, gates and pairs."""
+    if isinstance(t, int):
+        return leaf(t)
+    if t[0] == "chain":
+        h = encode(p, t[1], leaf)
+        for _ in range(t[2]):
+            h = dy.tanh(p["U"] * h + p["b"])
+        return h
+    left, right = encode(p, t[1], leaf), encode(p, t[2], leaf)
+    if t[0] == "gate":
+        return dy.logistic(p["U"] * left + dy.cmult(right, p["b"]))
+    return dy.tanh(p["W"] * dy.concatenate([left, right]) + p["b"])
+
+
 def build_forest(p, forest):
     """forest: list of (kind, payload) trees; returns the summed loss."""
     losses = []
     for tree in forest:
-        def enc(t):
-            if isinstance(t, int):
-                return p["E"][t]
-            if t[0] == "chain":
-                h = enc(t[1])
-                for _ in range(t[2]):
-                    h = dy.tanh(p["U"] * h + p["b"])
-                return h
-            left, right = enc(t[1]), enc(t[2])
-            if t[0] == "gate":
-                return dy.logistic(p["U"] * left + dy.cmult(right, p["b"]))
-            return dy.tanh(p["W"] * dy.concatenate([left, right]) + p["b"])
-        h = enc(tree)
+        h = encode(p, tree, lambda w: p["E"][w])
         label = len(str(tree)) % DIM
         losses.append(dy.pickneglogsoftmax(h, label) + dy.squared_norm(dy.softmax(h)) + dy.pick(h, label))
     return dy.esum(losses)
@@ -55,19 +58,7 @@ def build_minibatched_forest(p, forest, batch):
     """As build_forest, with every tree run over a minibatch of `batch` (lookup_batch, batched losses)."""
     losses = []
     for n, tree in enumerate(forest):
-        def enc(t):
-            if isinstance(t, int):
-                return dy.lookup_batch(p["E"], [(t + k) % 10 for k in range(batch)])
-            if t[0] == "chain":
-                h = enc(t[1])
-                for _ in range(t[2]):
-                    h = dy.tanh(p["U"] * h + p["b"])
-                return h
-            left, right = enc(t[1]), enc(t[2])
-            if t[0] == "gate":
-                return dy.logistic(p["U"] * left + dy.cmult(right, p["b"]))
-            return dy.tanh(p["W"] * dy.concatenate([left, right]) + p["b"])
-        h = enc(tree)
+        h = encode(p, tree, lambda w: dy.lookup_batch(p["E"], [(w + k) % 10 for k in range(batch)]))
         labels = [(n + k) % DIM for k in range(batch)]
         loss = dy.pickneglogsoftmax_batch(h, labels) + dy.pick_batch(h, labels)
         if n % 2:  # a mask, as for sentences that ended: a non-parameter batched operand

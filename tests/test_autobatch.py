@@ -60,7 +60,8 @@ def build_minibatched_forest(p, forest, batch):
     for n, tree in enumerate(forest):
         h = encode(p, tree, lambda w: dy.lookup_batch(p["E"], [(w + k) % 10 for k in range(batch)]))
         labels = [(n + k) % DIM for k in range(batch)]
-        loss = dy.pickneglogsoftmax_batch(h, labels) + dy.pick_batch(h, labels)
+        loss = (dy.pickneglogsoftmax_batch(h, labels) + dy.pick_batch(h, labels)
+                + dy.squared_norm(dy.softmax(h)) + dy.dot_product(h, dy.transpose(dy.transpose(h))))
         if n % 2:  # a mask, as for sentences that ended: a non-parameter batched operand
             loss = dy.cmult(loss, dy.inputTensor(np.arange(batch, dtype=np.float32) % 2, batched=True))
         losses.append(loss)

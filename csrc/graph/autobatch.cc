@@ -174,7 +174,6 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       batch.assign(1, alone.back());
       alone.pop_back();
     } else {
-      // Lowest average depth first: keeps the frontier of every sample moving together.
       // The bucket of highest average height (longest path to the end of the
       // graph) runs first: the critical path advances, and nodes that lead
       // nowhere far (per-step losses, the o gate until h needs it) wait and

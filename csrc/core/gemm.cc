@@ -48,11 +48,38 @@ void eigen_gemm(float* Cp, const float* Ap, bool ta, const float* Bp, bool tb, u
   else C.noalias() += alpha * (A.transpose() * B.transpose());
 }
 
+// A few columns against a matrix that stays in cache (autobatched groups of 2-4
+// nodes, minibatches of 2-4): one matrix-vector product per column beats any GEMM's
+// packing; measured on Zen 3 at 128 x 128 and 128 x 256, 34-39 GFLOP/s against
+// Eigen's GEMM 8-32 and OpenBLAS's 12-30 for n = 2-4. Larger matrices would be read
+// once per column.
+constexpr unsigned kGemvMaxCols = 4;
+constexpr double kGemvMaxMatrix = 65536;  // floats: 256 kB
+
+void gemv_columns(float* Cp, const float* Ap, bool ta, const float* Bp, unsigned m, unsigned n, unsigned k,
+                  float beta, float alpha) {
+  using Vec = Eigen::Map<Eigen::VectorXf, Eigen::Unaligned>;
+  using CVec = Eigen::Map<const Eigen::VectorXf, Eigen::Unaligned>;
+  CMat A(Ap, ta ? k : m, ta ? m : k);
+  for (unsigned j = 0; j < n; ++j) {
+    Vec c(Cp + size_t(j) * m, m);
+    CVec x(Bp + size_t(j) * k, k);
+    if (beta == 0.f) c.setZero();
+    else if (beta != 1.f) c *= beta;
+    if (ta) c.noalias() += alpha * (A.transpose() * x);
+    else c.noalias() += alpha * (A * x);
+  }
+}
+
 }  // namespace
 
 void gemm(float* C, const float* A, bool trans_a, const float* B, bool trans_b, unsigned m, unsigned n, unsigned k,
           float beta, float alpha) {
   if (m == 0 || n == 0) return;
+  if (!trans_b && n > 1 && n <= kGemvMaxCols && k > 0 && double(m) * k <= kGemvMaxMatrix) {
+    gemv_columns(C, A, trans_a, B, m, n, k, beta, alpha);
+    return;
+  }
   const Blas& b = blas_lib();
   if (b.sgemm && k > 0 && n > 1 && m > 1 && double(m) * n * k >= kBlasMinWork) {
     b.sgemm(kColMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, A,

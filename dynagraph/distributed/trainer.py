@@ -49,6 +49,13 @@ def _split(data, n: int) -> list:
     return [data[k::n] for k in range(n)]
 
 
+def _fault_due(fault: tuple, clocks: list) -> bool:
+    """A ``fit(faults=...)`` entry fires at its clock: the slowest worker's, or with
+    ("worker", index, clock, "own") that worker's own."""
+    _, index, clock, *own = fault
+    return (clocks[index] if own == ["own"] else min(clocks)) >= clock
+
+
 class Trainer:
     """A data-parallel job: ``workers`` model replicas, ``servers`` parameter shards.
 
@@ -172,8 +179,7 @@ class Trainer:
                             or "creation task" in str(e):
                         raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
                     pending[r] = self.worker_handles[r].run.remote(target)
-            clocks = ray.get(self.coordinator.clocks.remote()) if faults else None
-            if faults and (clocks[faults[0][1]] if faults[0][3:] == ("own",) else min(clocks)) >= faults[0][2]:
+            if faults and _fault_due(faults[0], ray.get(self.coordinator.clocks.remote())):
                 kind, index = faults.pop(0)[:2]
                 handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
                 ray.kill(handle, no_restart=False)

@@ -80,8 +80,9 @@ class WorkerCore:
         self.factors_timeout = 300.0  # seconds to wait for a dead peer's factors to be posted again
         self.losses: list[float] = []
         # seconds: admission, reads (replicas + pulls), compute (backward and its wait-free
-        # pushes), finish (commits, then the coordinator: under BSP/SSP also waiting for peers)
-        self.timings = {"compute": 0.0, "wait": 0.0, "comm": 0.0, "read": 0.0, "finish": 0.0}
+        # pushes), finish (commits, then the coordinator: under BSP/SSP also waiting for peers);
+        # report() adds "comm" = read + finish
+        self.timings = {"compute": 0.0, "wait": 0.0, "read": 0.0, "finish": 0.0}
         if initial is not None:
             wire.set_values(self.pc, initial, self._params)
         if replica_state is not None:  # resuming a saved job
@@ -185,7 +186,6 @@ class WorkerCore:
         self.clock = c + 1
         t4 = time.perf_counter()
         self.timings["wait"] += t1 - t0
-        self.timings["comm"] += (t2 - t1) + (t4 - t3)
         self.timings["read"] += t2 - t1
         self.timings["finish"] += t4 - t3
         self.timings["compute"] += t3 - t2
@@ -203,7 +203,8 @@ class WorkerCore:
 
     def report(self) -> dict:
         return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),
-                "timings": dict(self.timings), "reposted": self.reposted}
+                "timings": {**self.timings, "comm": self.timings["read"] + self.timings["finish"]},
+                "reposted": self.reposted}
 
     # ---- reads
     def _pull(self, need: int, timeout: float = 300.0) -> None:

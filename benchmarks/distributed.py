@@ -11,8 +11,9 @@ Models (``--model``), both over x of 64 values with a label of +-1, loss
   per worker (K = 16 factor pairs per matrix per iteration). Little compute
   per byte: it measures the communication path.
 * ``rnn``: x read as 16 steps of 4 values, h_t = tanh(W h_{t-1} + U x_t + b)
-  with 128 hidden units, s = w2 · h_16 + b2; batch 128 per worker. About 100
-  graph nodes per sample and 68 kB of parameters: a compute-bound per-sample
+  with 128 hidden units, s = w2 · h_16 + b2; batch 1024 per worker. About 100
+  graph nodes per sample and 68 kB of parameters, ~75 ms of compute per
+  iteration against ~10 ms of communication: a compute-bound per-sample
   dynamic-graph model, the one to read scaling from
   (``python benchmarks/distributed.py --model rnn --consistency bsp ssp asp --scheme ps``).
 
@@ -148,14 +149,14 @@ def main(argv=None):
     ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"])
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--model", choices=sorted(MODELS), default="mlp", help="see above")
-    ap.add_argument("--batch", type=int, default=None, help="samples per worker-iteration (default: 16 mlp, 128 rnn)")
-    ap.add_argument("--samples-per-worker", type=int, default=None, help="default: 320 mlp, 1280 rnn")
+    ap.add_argument("--batch", type=int, default=None, help="samples per worker-iteration (default: 16 mlp, 1024 rnn)")
+    ap.add_argument("--samples-per-worker", type=int, default=None, help="default: 320 mlp, 8192 rnn")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--out", default="runs/bench-distributed")
     ap.add_argument("--projection-only", action="store_true")
     args = ap.parse_args(argv)
-    args.batch = args.batch or (128 if args.model == "rnn" else 16)
-    args.samples_per_worker = args.samples_per_worker or (1280 if args.model == "rnn" else 320)
+    args.batch = args.batch or (1024 if args.model == "rnn" else 16)
+    args.samples_per_worker = args.samples_per_worker or (8192 if args.model == "rnn" else 320)
     os.makedirs(args.out, exist_ok=True)
 
     m, n, k = 1024, 1024, 16

@@ -269,7 +269,8 @@ def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size
     coord = Coordinator(n_workers, staleness)
     t = LocalTransport(servers, coord)
     workers = [WorkerCore(r, n_workers, build, loss, shards[r], t, placement, batch_size=batch_size,
-                          scheme=scheme, optimizer=opt, initial=initial, keep_log=keep_log) for r in range(n_workers)]
+                          scheme=scheme, optimizer=opt, initial=initial, keep_log=keep_log, staleness=staleness)
+               for r in range(n_workers)]
     t.workers = workers
     return pc, initial, servers, coord, workers
 
@@ -309,6 +310,28 @@ def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
     a, b = (w.replica_state()["values"] for w in workers)
     for n in a:
         np.testing.assert_array_equal(a[n], b[n])
+
+
+@pytest.mark.parametrize("staleness", [0, 1])
+def test_the_next_read_rides_on_the_commit_when_the_shard_can_serve_it(staleness):
+    _, _, servers, coord, workers = _local_job("ps", staleness=staleness)
+    pulls = [0, 0]
+    for k, s in enumerate(servers):
+        def counted(names=None, need=None, k=k, pull=s.pull):
+            pulls[k] += 1
+            return pull(names, need)
+        s.pull = counted
+    for w in workers:
+        w.step()
+    # BSP: only the last to commit finds iteration 0 complete; with s = 1 the next read
+    # needs nothing of iteration 0, so both take it with the commit
+    assert [bool(w.read_ahead) for w in workers] == ([False, True] if staleness == 0 else [True, True])
+    before = list(pulls)
+    for w in workers:
+        w.step()
+    fallbacks = 1 if staleness == 0 else 0  # worker 0 read after admission
+    assert sum(pulls) - sum(before) == 2 * fallbacks + 2 * 2  # + each worker's read-ahead per server
+    assert all(n > 0 for n in pulls)
 
 
 def test_a_server_restored_while_a_worker_restarted_gets_the_lost_iterations_redone(tmp_path):

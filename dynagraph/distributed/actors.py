@@ -32,6 +32,9 @@ class RayTransport(Transport):
     def commit(self, server, worker, clock, incarnation=None):
         return self.servers[server].commit.remote(worker, clock, incarnation)
 
+    def push_commit(self, server, worker, clock, grads, incarnation=None, read=None, need=None):
+        return self.servers[server].push_commit.remote(worker, clock, grads, incarnation, read, need)
+
     def wait(self, handles):
         out = []
         for h in handles:

@@ -114,6 +114,19 @@ class ShardServer:
         self._maybe_checkpoint()
         return {"incarnation": self.incarnation, "checkpointed": self.checkpointed[worker]}
 
+    def push_commit(self, worker: int, clock: int, grads: dict, incarnation: str | None = None,
+                    read=None, need: int | None = None) -> dict:
+        """``push`` then ``commit``: the last gradients of an iteration and its commit in
+        one message; answers as ``commit``. With ``read`` (names), the answer also carries
+        ``values``: ``pull(read, need)`` after the commit, for the worker's next iteration
+        (None when this shard cannot serve it yet). One or two calls fewer per iteration."""
+        if grads:
+            self.push(worker, clock, grads)
+        reply = self.commit(worker, clock, incarnation)
+        if read is not None and not reply.get("refused"):
+            reply["values"] = self.pull(read, need)
+        return reply
+
     @staticmethod
     def _accumulate(acc: dict, grads: dict) -> None:
         for name, g in grads.items():

@@ -2,8 +2,8 @@
 
 Backends are registered by name: "local" (everything in this process; unit
 tests and single-process debugging) here, "ray" (actor handles and the object
-store) in ``actors.py``. Calls that may run in the background (push, commit)
-return a handle; ``wait`` turns handles into replies. A reply of
+store) in ``actors.py``. Calls that may run in the background (push, commit,
+push_commit) return a handle; ``wait`` turns handles into replies. A reply of
 ``{"failed": True}`` means the server died; the worker then waits for it to
 come back (``ping``) and replays.
 """
@@ -39,6 +39,8 @@ class Transport:
 
     def push(self, server: int, worker: int, clock: int, grads: dict): ...
     def commit(self, server: int, worker: int, clock: int, incarnation: str | None = None): ...
+    def push_commit(self, server: int, worker: int, clock: int, grads: dict, incarnation: str | None = None,
+                    read=None, need: int | None = None): ...
     def wait(self, handles: list) -> list: ...
     def pull(self, server: int, names=None, need: int | None = None) -> dict | None: ...
     def pull_sums(self, server: int, worker: int, wanted: list) -> dict: ...
@@ -70,6 +72,9 @@ class LocalTransport(Transport):
 
     def commit(self, server, worker, clock, incarnation=None):
         return self.servers[server].commit(worker, clock, incarnation)
+
+    def push_commit(self, server, worker, clock, grads, incarnation=None, read=None, need=None):
+        return self.servers[server].push_commit(worker, clock, grads, incarnation, read, need)
 
     def wait(self, handles):
         return list(handles)

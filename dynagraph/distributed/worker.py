@@ -42,7 +42,8 @@ class WorkerCore:
     def __init__(self, rank: int, n_workers: int, build, loss_fn, shard, transport, placement: dict,
                  batch_size: int = 16, scheme: str = "ps", optimizer="sgd", initial: dict | None = None,
                  iterations_per_epoch: int | None = None, wait_free: bool = True, keep_log: bool = False,
-                 seed: int = 0, replica_state: dict | None = None, replicated: list | None = None):
+                 seed: int = 0, replica_state: dict | None = None, replicated: list | None = None,
+                 staleness: float = 0):
         import dynagraph as dy  # the engine is imported where the work happens
 
         self.dy = dy
@@ -52,6 +53,7 @@ class WorkerCore:
         self.n_batches = max(1, math.ceil(len(self.shard) / batch_size))
         self.iterations_per_epoch = iterations_per_epoch or self.n_batches
         self.scheme, self.wait_free, self.keep_log, self.seed = scheme, wait_free, keep_log, seed
+        self.staleness = staleness  # the job's bound s: what a read must hold (see _finish_pushes)
         self.placement = placement  # name -> server index (replicated names: where their dense sums go)
         self.pc = dy.ParameterCollection()
         self.model = build(self.pc)
@@ -79,6 +81,9 @@ class WorkerCore:
         self.reposted = 0  # iterations whose factors this process computed again after a restart
         self.factors_timeout = 300.0  # seconds to wait for a dead peer's factors to be posted again
         self.losses: list[float] = []
+        self._order = (None, None)  # (epoch, its permutation of the shard)
+        self.read_ahead: dict[int, int] = {}  # server -> the clock its values, read with the commit, serve
+        self.min_clock = 0  # the job's minimum clock at this worker's last admission
         # seconds: admission, reads (replicas + pulls), compute (backward and its wait-free
         # pushes), finish (commits, then the coordinator: under BSP/SSP also waiting for peers);
         # report() adds "comm" = read + finish
@@ -115,7 +120,7 @@ class WorkerCore:
         for t, names in sorted(self.t.factor_posts(self.rank).items()):
             self._sync_replicas(t)
             self._pull(t)
-            _, entries, _ = self._compute(t, to_servers=False)
+            _, entries, _, _ = self._compute(t, to_servers=False)
             lost = [n for n in names if entries.get(n, ("",))[0] != "sfb"]
             if lost:
                 raise RuntimeError(f"worker {self.rank} redid iteration {t} but it gave no factors for "
@@ -140,7 +145,9 @@ class WorkerCore:
     # ---- one iteration
     def batch_for(self, clock: int) -> list:
         epoch, i = divmod(clock, self.iterations_per_epoch)
-        order = np.random.default_rng((self.seed, self.rank, epoch)).permutation(len(self.shard))
+        if self._order[0] != epoch:  # one shuffle per epoch, not per batch
+            self._order = (epoch, np.random.default_rng((self.seed, self.rank, epoch)).permutation(len(self.shard)))
+        order = self._order[1]
         i %= self.n_batches
         return [self.shard[j] for j in order[i * self.batch_size:(i + 1) * self.batch_size]]
 
@@ -164,15 +171,16 @@ class WorkerCore:
         else:
             min_clock, board = self.t.admit(self.rank, c), None
         self.admitted = None
+        self.min_clock = max(self.min_clock, min_clock)
         t1 = time.perf_counter()
         self._sync_replicas(min_clock, board)
         # Normally min_clock <= c. When redoing a lost iteration the job's minimum is
         # ahead of c: read the values of iterations < c only, as the first run did (BSP).
         self._pull(min(c, min_clock))
         t2 = time.perf_counter()
-        loss, entries, handles = self._compute(c)
+        loss, entries, handles, last = self._compute(c)
         t3 = time.perf_counter()
-        self._finish_pushes(c, handles)
+        self._finish_pushes(c, handles, last)
         # Before the coordinator call, which may block for the next admission: a replay
         # requested meanwhile must commit iteration c again.
         self.committed = max(self.committed, c + 1)
@@ -208,8 +216,9 @@ class WorkerCore:
 
     # ---- reads
     def _pull(self, need: int, timeout: float = 300.0) -> None:
+        ahead, self.read_ahead = self.read_ahead, {}
         for k, names in enumerate(self.server_names):
-            if not names:
+            if not names or ahead.get(k) == self.clock:  # read with the last commit
                 continue
             deadline = time.monotonic() + timeout
             while True:  # a shard restored from a checkpoint answers None until the replays caught it up
@@ -327,8 +336,9 @@ class WorkerCore:
 
     # ---- compute and send
     def _compute(self, c: int, to_servers: bool = True):
-        """Iteration c's loss, board entries and push handles (``to_servers=False``: nothing
-        is pushed, for a redo whose pushes the servers already have)."""
+        """Iteration c's loss, board entries, push handles and the gradients not yet sent,
+        per server (they go with the commit). ``to_servers=False``: nothing is pushed, for
+        a redo whose pushes the servers already have."""
         dy, core = self.dy, self.dy._core
         sending: dict[int, dict] = {}  # server -> grads not yet sent
         pending_bytes: dict[int, int] = {}
@@ -379,9 +389,7 @@ class WorkerCore:
             if g is not None:
                 send(self.placement[name], {name: g})
             p._clear_grad()
-        for server, grads in sending.items():
-            handles.append((server, self._push(server, c, grads)))
-        return value, entries, handles
+        return value, entries, handles, sending
 
     def _send_replicated(self, c, name, uv_list, complete, p, entries, send) -> None:
         k = sum(u.shape[1] for u, _ in uv_list)
@@ -396,24 +404,43 @@ class WorkerCore:
             entries[name] = ("ps", server)
             send(server, {name: wire.dense_grad(p)})
 
-    def _push(self, server: int, c: int, grads: dict):
+    def _log_push(self, server: int, c: int, grads: dict) -> None:
         self.bytes.send("push", grads)
         if self.keep_log:
             with self.log_lock:
                 self.log.setdefault(server, {}).setdefault(c, []).append(grads)
+
+    def _push(self, server: int, c: int, grads: dict):
+        self._log_push(server, c, grads)
         return self.t.push(server, self.rank, c, grads)
 
-    def _finish_pushes(self, c: int, handles: list) -> None:
-        """Commit iteration c on every server, then check the pushes' and commits' replies.
+    def _finish_pushes(self, c: int, handles: list, last: dict) -> None:
+        """Commit iteration c on every server (with ``last``, its gradients not yet sent
+        there, in the same message), then check the pushes' and commits' replies.
 
-        The commits go out without waiting for the pushes: a server runs one caller's
-        calls in order, so each commit arrives after this worker's pushes to it (one round
-        trip instead of two). A push lost with a dead server shows in the replies; the
-        commit, stamped with the incarnation the pushes went to, is then refused or
-        failed, and goes again after the replay."""
+        The commits go out without waiting for the earlier pushes: a server runs one
+        caller's calls in order, so each commit arrives after this worker's pushes to it
+        (one round trip instead of two). A push lost with a dead server shows in the
+        replies; the commit, stamped with the incarnation the pushes went to, is then
+        refused or failed, and goes again after the replay (which resends ``last`` too:
+        it is in the log)."""
         servers = range(self.t.n_servers)
+        # The next iteration's read rides on the commit when the shard can serve it
+        # then: it must hold every iteration below c + 1 - s (SSP's bound; BSP: all of
+        # c), and none below what the last admission already promised. It may hold
+        # more (as a later read would, by chance); otherwise _pull reads after admission.
+        read_ahead = self.until is None or c + 1 < self.until
+        need = max(self.min_clock, c + 1 - self.staleness if math.isfinite(self.staleness) else 0)
         with self.replay_lock:
-            commits = [self.t.commit(k, self.rank, c, self.incarnations.get(k)) for k in servers]
+            commits = []
+            for k in servers:
+                inc, read = self.incarnations.get(k), (self.server_names[k] or None) if read_ahead else None
+                if last.get(k) or read:
+                    if last.get(k):
+                        self._log_push(k, c, last[k])
+                    commits.append(self.t.push_commit(k, self.rank, c, last.get(k), inc, read, int(need)))
+                else:
+                    commits.append(self.t.commit(k, self.rank, c, inc))
             replies = self.t.wait(commits)
         for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
             self._check(server, reply)
@@ -421,6 +448,10 @@ class WorkerCore:
             while self._check(k, reply) or reply.get("refused"):
                 with self.replay_lock:
                     reply = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k))])[0]
+            if reply.get("values") is not None:
+                self.bytes.receive("pull", reply["values"])
+                wire.set_values(self.pc, reply["values"], self._params)
+                self.read_ahead[k] = c + 1
             if self.keep_log:
                 with self.log_lock:
                     # Every committed iteration has an entry, pushes or not: a replay commits it again.

@@ -33,9 +33,10 @@ def test_eigen_only_when_unloaded():
 
 # (rows of W, cols of W, columns of x, batch): below, at and above the BLAS threshold,
 # one column (GEMV), a batched input, and a batched weight (one product per element);
-# 2-4 columns against a cache-sized matrix (one GEMV per column) and a larger one (GEMM).
+# 2-7 columns against a cache-sized matrix (one GEMV per column), 8 against it and
+# 4 against a larger one (GEMM).
 SHAPES = [(3, 4, 2, 1), (40, 30, 20, 1), (64, 64, 16, 1), (200, 33, 1, 1), (37, 50, 9, 3),
-          (128, 128, 3, 1), (128, 256, 4, 2), (300, 256, 4, 1)]
+          (128, 128, 3, 1), (128, 256, 4, 2), (128, 256, 7, 1), (128, 128, 8, 1), (300, 256, 4, 1)]
 
 
 @pytest.mark.parametrize("m,k,n,bd", SHAPES)

@@ -48,12 +48,13 @@ void eigen_gemm(float* Cp, const float* Ap, bool ta, const float* Bp, bool tb, u
   else C.noalias() += alpha * (A.transpose() * B.transpose());
 }
 
-// A few columns against a matrix that stays in cache (autobatched groups of 2-4
-// nodes, minibatches of 2-4): one matrix-vector product per column beats any GEMM's
-// packing; measured on Zen 3 at 128 x 128 and 128 x 256, 34-39 GFLOP/s against
-// Eigen's GEMM 8-32 and OpenBLAS's 12-30 for n = 2-4. Larger matrices would be read
-// once per column.
-constexpr unsigned kGemvMaxCols = 4;
+// A few columns against a matrix that stays in cache (autobatched groups of 2-7
+// nodes, small minibatches): one matrix-vector product per column beats any GEMM's
+// packing; measured on Zen 3 at 128 x 128 and 128 x 256 (A and Aᵀ), 25-39 GFLOP/s
+// against Eigen's GEMM 8-33 and OpenBLAS's 12-30 for n = 2-7 (OpenBLAS is weakest at
+// odd n: 15-24 at n = 5 and 7); from n = 8 OpenBLAS wins (38-45). Larger matrices
+// would be read once per column.
+constexpr unsigned kGemvMaxCols = 7;
 constexpr double kGemvMaxMatrix = 65536;  // floats: 256 kB
 
 void gemv_columns(float* Cp, const float* Ap, bool ta, const float* Bp, unsigned m, unsigned n, unsigned k,

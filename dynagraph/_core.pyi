@@ -281,6 +281,8 @@ class TrainerCore:
     @property
     def updates(self) -> int:
         ...
+def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
+    ...
 def _load_blas(path: str, prefix: str) -> None:
     """
     dlopen a CBLAS library and send large matrix products to <prefix>cblas_sgemm.

@@ -33,10 +33,12 @@ def test_eigen_only_when_unloaded():
 
 # (rows of W, cols of W, columns of x, batch): below, at and above the BLAS threshold,
 # one column (GEMV), a batched input, and a batched weight (one product per element);
-# 2-7 columns against a cache-sized matrix (one GEMV per column), 8 against it and
-# 4 against a larger one (GEMM).
+# 2-7 columns against a cache-sized matrix (one GEMV per column), 8 against it (GEMM);
+# 2-12 against a larger one (gemm_skinny.h: partial row blocks, an odd column count,
+# blocks of 4 columns and the rest; the products past its bounds go to GEMM).
 SHAPES = [(3, 4, 2, 1), (40, 30, 20, 1), (64, 64, 16, 1), (200, 33, 1, 1), (37, 50, 9, 3),
-          (128, 128, 3, 1), (128, 256, 4, 2), (128, 256, 7, 1), (128, 128, 8, 1), (300, 256, 4, 1)]
+          (128, 128, 3, 1), (128, 256, 4, 2), (128, 256, 7, 1), (128, 128, 8, 1), (300, 256, 4, 1),
+          (301, 257, 3, 1), (300, 256, 2, 2), (520, 130, 10, 1), (1030, 70, 5, 1)]
 
 
 @pytest.mark.parametrize("m,k,n,bd", SHAPES)
@@ -135,3 +137,32 @@ def test_loading_starts_no_idle_threads_and_more_threads_start_on_request(tmp_pa
     before, after, asked = map(int, out)
     assert after == before
     assert asked == before + 1
+
+
+# (m, n, k, trans_a): each kernel behind gemm() — the skinny ones (partial row blocks,
+# several column panels, an odd column count, 1-4 column blocks), GEMV per column,
+# GEMM — with beta 0 (C holds NaN: never read), 1 and 0.5.
+GEMM_CASES = [(300, 3, 256, False), (1001, 4, 131, False), (301, 2, 257, True), (256, 11, 300, True),
+              (128, 5, 128, False), (64, 9, 64, True), (33, 6, 2100, False)]
+
+
+@pytest.mark.parametrize("m,n,k,trans_a", GEMM_CASES)
+@pytest.mark.parametrize("beta,alpha", [(0.0, 1.0), (1.0, 1.0), (0.5, -2.0)])
+def test_gemm_kernels_match_numpy(backend, m, n, k, trans_a, beta, alpha):
+    rng = np.random.default_rng(m + n + k)
+    A = np.asfortranarray(rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32))
+    B = np.asfortranarray(rng.standard_normal((k, n)).astype(np.float32))
+    C0 = rng.standard_normal((m, n)).astype(np.float32)
+    C = np.asfortranarray(np.full((m, n), np.nan, np.float32) if beta == 0 else C0.copy())
+    dy._core._gemm(C, A, trans_a, B, False, beta, alpha)
+    want = alpha * ((A.T if trans_a else A).astype(np.float64) @ B) + (beta * C0 if beta else 0)
+    np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-3)
+
+
+def test_gemm_refuses_arrays_it_would_have_to_copy():
+    A = np.asfortranarray(np.ones((4, 3), np.float32))
+    B = np.asfortranarray(np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="float32"):
+        dy._core._gemm(np.zeros((4, 2), np.float64, order="F"), A, False, B, False, 0.0, 1.0)
+    with pytest.raises(ValueError, match="shapes do not agree: C 4x2, A 4x3, B 2x3"):
+        dy._core._gemm(np.zeros((4, 2), np.float32, order="F"), A, False, np.asfortranarray(B.T), False, 0.0, 1.0)

@@ -2,6 +2,9 @@
 #include "core/gemm.h"
 #include "python/bindings.h"
 
+#include <pybind11/numpy.h>
+#include <string>
+
 namespace dg::py_bind {
 
 void bind_blas(py::module_& m) {
@@ -10,6 +13,28 @@ void bind_blas(py::module_& m) {
   m.def("_unload_blas", &blas::unload, "Send every matrix product to Eigen again.");
   m.def("blas_info", &blas::describe, "Which library runs large matrix products: 'openblas <path>' or 'eigen'.");
   m.def("get_num_threads", &blas::threads, "Threads the BLAS may use for one large matrix product (1 without one).");
+  // C = beta C + alpha op(A) op(B) through the same dispatch as every product (tests
+  // reach each kernel with it). Column-major float32 arrays; C is written in place.
+  m.def(
+      "_gemm",
+      [](py::array C, py::array A, bool trans_a, py::array B, bool trans_b, float beta, float alpha) {
+        for (auto* a : {&C, &A, &B})  // no conversion: C must be the caller's own array
+          if (a->ndim() != 2 || !(a->flags() & py::array::f_style) || !a->dtype().is(py::dtype::of<float>()))
+            throw py::value_error("_gemm: C, A and B must be 2-d Fortran-ordered float32 arrays");
+        if (!C.writeable()) throw py::value_error("_gemm: C is read-only");
+        const auto m = C.shape(0), n = C.shape(1);
+        const auto k = trans_a ? A.shape(0) : A.shape(1);
+        if ((trans_a ? A.shape(1) : A.shape(0)) != m || (trans_b ? B.shape(1) : B.shape(0)) != k ||
+            (trans_b ? B.shape(0) : B.shape(1)) != n)
+          throw py::value_error("_gemm: shapes do not agree: C " + std::to_string(m) + "x" + std::to_string(n) +
+                                ", A " + std::to_string(A.shape(0)) + "x" + std::to_string(A.shape(1)) + ", B " +
+                                std::to_string(B.shape(0)) + "x" + std::to_string(B.shape(1)));
+        gemm(static_cast<float*>(C.mutable_data()), static_cast<const float*>(A.data()), trans_a,
+             static_cast<const float*>(B.data()), trans_b, unsigned(m), unsigned(n), unsigned(k), beta,
+             alpha);
+      },
+      py::arg("C"), py::arg("A"), py::arg("trans_a"), py::arg("B"), py::arg("trans_b"), py::arg("beta"),
+      py::arg("alpha"));
   m.def("set_num_threads", &blas::set_threads, py::arg("n"),
         "Threads the BLAS may use for one large matrix product; the graph itself runs on one thread.");
 }

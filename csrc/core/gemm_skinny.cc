@@ -106,17 +106,31 @@ void tn_columns(float* C, const float* A, const float* B, unsigned m, unsigned k
     }
 }
 
-// Calls kernel<N> on blocks of up to kCols columns of B and C.
-template <typename F1, typename F2, typename F3, typename F4>
-void by_columns(unsigned n, size_t b_stride, size_t c_stride, const float* B, float* C, F1 f1, F2 f2, F3 f3, F4 f4) {
+struct NN {  // A B
+  template <int N>
+  static void run(float* C, const float* A, const float* B, unsigned m, unsigned k, float beta, float alpha) {
+    nn_columns<N>(C, A, B, m, k, beta, alpha);
+  }
+};
+struct TN {  // Aᵀ B
+  template <int N>
+  static void run(float* C, const float* A, const float* B, unsigned m, unsigned k, float beta, float alpha) {
+    tn_columns<N>(C, A, B, m, k, beta, alpha);
+  }
+};
+
+// Kernel::run<N> on blocks of up to kCols columns of B (b_rows long) and C (c_rows long).
+template <class Kernel>
+void by_columns(float* C, const float* A, const float* B, unsigned m, unsigned n, unsigned k, float beta, float alpha,
+                size_t b_rows, size_t c_rows) {
   for (unsigned j0 = 0; j0 < n; j0 += kCols) {
-    const float* b = B + j0 * b_stride;
-    float* c = C + j0 * c_stride;
+    const float* b = B + j0 * b_rows;
+    float* c = C + j0 * c_rows;
     switch (n - j0 < kCols ? n - j0 : kCols) {
-      case 1: f1(c, b); break;
-      case 2: f2(c, b); break;
-      case 3: f3(c, b); break;
-      default: f4(c, b); break;
+      case 1: Kernel::template run<1>(c, A, b, m, k, beta, alpha); break;
+      case 2: Kernel::template run<2>(c, A, b, m, k, beta, alpha); break;
+      case 3: Kernel::template run<3>(c, A, b, m, k, beta, alpha); break;
+      default: Kernel::template run<4>(c, A, b, m, k, beta, alpha); break;
     }
   }
 }
@@ -125,20 +139,12 @@ void by_columns(unsigned n, size_t b_stride, size_t c_stride, const float* B, fl
 
 void skinny_gemm_nn(float* C, const float* A, const float* B, unsigned m, unsigned n, unsigned k, float beta,
                     float alpha) {
-  by_columns(
-      n, k, m, B, C, [&](float* c, const float* b) { nn_columns<1>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { nn_columns<2>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { nn_columns<3>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { nn_columns<4>(c, A, b, m, k, beta, alpha); });
+  by_columns<NN>(C, A, B, m, n, k, beta, alpha, k, m);
 }
 
 void skinny_gemm_tn(float* C, const float* A, const float* B, unsigned m, unsigned n, unsigned k, float beta,
                     float alpha) {
-  by_columns(
-      n, m, k, B, C, [&](float* c, const float* b) { tn_columns<1>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { tn_columns<2>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { tn_columns<3>(c, A, b, m, k, beta, alpha); },
-      [&](float* c, const float* b) { tn_columns<4>(c, A, b, m, k, beta, alpha); });
+  by_columns<TN>(C, A, B, m, n, k, beta, alpha, m, k);
 }
 
 }  // namespace dg

@@ -9,6 +9,7 @@ ray = pytest.importorskip("ray")
 import dynagraph as dy  # noqa: E402
 import dynagraph.distributed as dd  # noqa: E402
 from dynagraph.distributed import cost_model  # noqa: E402
+from dynagraph.distributed.trainer import LOCAL_RAY_CONFIG  # noqa: E402
 
 from distributed_models import (accuracy, build_linear, build_mlp, linear_data, linear_loss, mlp_data,  # noqa: E402
                                 mlp_loss, paused_linear_loss)
@@ -24,7 +25,8 @@ def cluster(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("ray-cwd"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": _root() + os.pathsep + _here()}})
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": _root() + os.pathsep + _here()}},
+             _system_config=LOCAL_RAY_CONFIG)  # as Trainer's own local cluster
     try:
         yield
     finally:

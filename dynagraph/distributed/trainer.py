@@ -30,9 +30,10 @@ __all__ = ["Trainer", "connect"]
 # Pulls and pushes of a few hundred kB are the traffic of every iteration. Ray sends
 # objects up to 100 KiB inside the call and puts larger ones in the shared-memory
 # store, which costs two more hops through the local raylet: a 245 kB pull took
-# 3.8 ms against 1.7-2.0 ms sent inline (2 vCPUs, 2026-12-01). Above 4 MiB the
-# store's zero-copy reads win again. Only for a cluster we start; an existing one
-# keeps its own settings (docs/distributed.md shows the `ray start` flag).
+# 3.8 ms against 1.7-2.0 ms sent inline (2 vCPUs, 2026-12-01). The cap stays at a
+# few MiB, where copying through the call (unmeasured here) should lose to the
+# store's zero-copy reads. Only for a cluster we start; an existing one keeps its
+# own settings (docs/distributed.md shows the `ray start` flag).
 LOCAL_RAY_CONFIG = {"max_direct_call_object_size": 4 * 1024 * 1024}
 
 

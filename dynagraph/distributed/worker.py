@@ -426,15 +426,16 @@ class WorkerCore:
         it is in the log)."""
         servers = range(self.t.n_servers)
         # The next iteration's read rides on the commit when the shard can serve it
-        # then: it must hold every iteration below c + 1 - s (SSP's bound; BSP: all of
-        # c), and none below what the last admission already promised. It may hold
-        # more (as a later read would, by chance); otherwise _pull reads after admission.
+        # then: when it holds every iteration below c + 1 - s (SSP's bound; BSP: all of
+        # c) and below the minimum clock the last admission reported. It may hold more
+        # (as a later read may); if it cannot serve it, _pull reads after admission.
         read_ahead = self.until is None or c + 1 < self.until
         need = max(self.min_clock, c + 1 - self.staleness if math.isfinite(self.staleness) else 0)
         with self.replay_lock:
             commits = []
             for k in servers:
-                inc, read = self.incarnations.get(k), (self.server_names[k] or None) if read_ahead else None
+                inc = self.incarnations.get(k)
+                read = self.server_names[k] if read_ahead and self.server_names[k] else None
                 if last.get(k) or read:
                     if last.get(k):
                         self._log_push(k, c, last[k])

@@ -237,8 +237,12 @@ class WorkerCore:
                 self.replay_if_restarted(k)
                 self._recover_lost(k)
                 time.sleep(0.01)
-            self.bytes.receive("pull", values)
-            wire.set_values(self.pc, values, self._params)
+            self._take_values(values)
+
+    def _take_values(self, values: dict) -> None:
+        """Server-held parameters read from a shard (by a pull or with a commit)."""
+        self.bytes.receive("pull", values)
+        wire.set_values(self.pc, values, self._params)
 
     def _recover_lost(self, server: int) -> None:
         """Replay this worker's iterations that ``server`` lacks from the push log, or redo
@@ -434,14 +438,11 @@ class WorkerCore:
         with self.replay_lock:
             commits = []
             for k in servers:
-                inc = self.incarnations.get(k)
+                if last.get(k):
+                    self._log_push(k, c, last[k])
                 read = self.server_names[k] if read_ahead and self.server_names[k] else None
-                if last.get(k) or read:
-                    if last.get(k):
-                        self._log_push(k, c, last[k])
-                    commits.append(self.t.push_commit(k, self.rank, c, last.get(k), inc, read, int(need)))
-                else:
-                    commits.append(self.t.commit(k, self.rank, c, inc))
+                commits.append(self.t.push_commit(k, self.rank, c, last.get(k), self.incarnations.get(k), read,
+                                                  int(need)))
             replies = self.t.wait(commits)
         for (server, _), reply in zip(handles, self.t.wait([h for _, h in handles])):
             self._check(server, reply)
@@ -450,8 +451,7 @@ class WorkerCore:
                 with self.replay_lock:
                     reply = self.t.wait([self.t.commit(k, self.rank, c, self.incarnations.get(k))])[0]
             if reply.get("values") is not None:
-                self.bytes.receive("pull", reply["values"])
-                wire.set_values(self.pc, reply["values"], self._params)
+                self._take_values(reply["values"])
                 self.read_ahead[k] = c + 1
             if self.keep_log:
                 with self.log_lock:

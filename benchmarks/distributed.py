@@ -96,15 +96,16 @@ def data(n, seed=0):
 def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
     job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1], data=data(workers * samples_per_worker),
                      workers=workers, servers=1,
-                     consistency=consistency, staleness=2, scheme=scheme,
-                     optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch)
+                     consistency=consistency, staleness=2, scheme=scheme.split("-")[0],
+                     optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch,
+                     link="bytes" if scheme == "hybrid-bytes" else "measure")
     try:
         job.fit(epochs=1)  # warm-up: actor start, first pulls
         out = job.fit(epochs=epochs)
     finally:
         job.shutdown()
     b = out["worker_bytes"]
-    return {"workers": workers, "consistency": consistency, "scheme": scheme,
+    return {"workers": workers, "consistency": consistency, "scheme": scheme, "replicated": job.replicated,
             "samples_per_second": round(out["samples_per_second"], 1),
             "bytes_per_worker_iteration": round(b["total"] / out["iterations"] / workers),
             "bytes_by_kind": {**{"sent_" + k: v for k, v in b["sent"].items()},
@@ -146,7 +147,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--consistency", nargs="+", default=["bsp", "ssp", "asp"])
-    ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"])
+    ap.add_argument("--scheme", nargs="+", default=["ps", "sfb", "hybrid"],
+                    choices=["ps", "sfb", "hybrid", "hybrid-bytes"],
+                    help="hybrid-bytes: hybrid by Poseidon's rule on bytes alone (hybrid weighs them with the "
+                         "measured link)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--model", choices=sorted(MODELS), default="mlp", help="see above")
     ap.add_argument("--batch", type=int, default=None, help="samples per worker-iteration (default: 16 mlp, 1024 rnn)")
@@ -175,15 +179,19 @@ def main(argv=None):
     results = {"model": args.model, "batch": args.batch, "projection": proj, "runs": []}
     if not args.projection_only:
         dd.connect(num_cpus=args.num_cpus)
+        if any(s.startswith("hybrid") for s in args.scheme):
+            link = dd.measure_link()
+            results["link"] = {"latency_s": link.latency, "bandwidth_bytes_per_s": link.bandwidth}
+            print(f"measured link: {link.latency * 1e3:.2f} ms round trip, {link.bandwidth / 1e6:.0f} MB/s")
         for w in args.workers:
             for c in args.consistency:
                 for s in args.scheme:
                     t0 = time.perf_counter()
                     r = run_one(w, c, s, args.epochs, args.batch, args.samples_per_worker, args.model)
                     results["runs"].append(r)
-                    print(f"workers={w} {c:3s} {s:6s}: {r['samples_per_second']:7.1f} samples/s, "
-                          f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration "
-                          f"({time.perf_counter() - t0:.1f}s)", flush=True)
+                    print(f"workers={w} {c:3s} {s:12s}: {r['samples_per_second']:7.1f} samples/s, "
+                          f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration, "
+                          f"replicated {r['replicated'] or '-'} ({time.perf_counter() - t0:.1f}s)", flush=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"results: {os.path.join(args.out, 'results.json')}")

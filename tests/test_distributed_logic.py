@@ -13,7 +13,8 @@ from dynagraph.distributed.consistency import ClockTable, staleness_for
 from dynagraph.distributed.coordinator import Coordinator
 from dynagraph.distributed.optim import make_optimizer
 from dynagraph.distributed.server import ShardServer
-from dynagraph.distributed.sfb import choose_encoding, factor_counts, likely_sfb, rebuild
+from dynagraph.distributed.link import Link
+from dynagraph.distributed.sfb import choose_encoding, factor_counts, likely_sfb, rebuild, rebuild_seconds
 from dynagraph.distributed.sharding import shard_by_size
 from dynagraph.distributed.transport import FactorsLost, LocalTransport, NotAdmitted
 from dynagraph.distributed.worker import WorkerCore
@@ -126,6 +127,35 @@ def test_hybrid_replicates_the_matrices_that_go_as_factors_in_most_probed_batche
     assert likely_sfb(shapes, [small, big, big], n_workers=2, n_servers=1) == []
     mlp = build_mlp(dy.ParameterCollection())  # 8 samples: 8 x (8 + 4) factor values > 8 x 4 gradient values
     assert factor_counts(mlp, mlp_loss, mlp_data(8), ["/W1"]) == {"/W1": None}
+
+
+def test_hybrid_with_a_link_replicates_only_where_the_saved_bytes_outlast_the_extra_round_trip():
+    # Poseidon's example: 1024 x 1024, K = 16, 8 workers: factors are 4.6x fewer values per worker.
+    shapes, probes = {"/W": (1024, 1024)}, [{"/W": 16}] * 3
+    assert likely_sfb(shapes, probes, n_workers=8, n_servers=8) == ["/W"]  # bytes alone
+    gigabit = Link(latency=1e-3, bandwidth=1.25e8)  # 6.6 MB saved per iteration: 53 ms on the wire
+    assert likely_sfb(shapes, probes, 8, 8, link=gigabit) == ["/W"]
+    # The same bytes at memory speed save 0.07 ms, less than rebuilding 8 contributions of U Vᵀ.
+    assert likely_sfb(shapes, probes, 8, 8, link=Link(latency=1e-3, bandwidth=1e11)) == []
+    # A small matrix: 91 kB saved, worth it on a slow link, not against a 1 ms round trip at 1 GB/s.
+    shapes, probes = {"/W": (128, 96)}, [{"/W": 4}] * 3
+    assert likely_sfb(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e7)) == ["/W"]
+    assert likely_sfb(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e9)) == []
+    # Two candidates that only together beat the round trip are kept together.
+    shapes = {"/A": (128, 96), "/B": (128, 96)}
+    probes = [{"/A": 4, "/B": 4}] * 3
+    one = 2 * (128 * 96 - 4 * 224) * 4  # bytes one of them saves per iteration with 2 workers
+    link = Link(latency=1.5 * one / 1e8, bandwidth=1e8)
+    assert likely_sfb(shapes, probes, 2, 1, link=link) == ["/A", "/B"]
+    assert likely_sfb({"/A": (128, 96)}, [{"/A": 4}] * 3, 2, 1, link=link) == []
+    with pytest.raises(ValueError, match="bandwidth > 0"):
+        Link(latency=1e-3, bandwidth=0)
+
+
+def test_rebuild_seconds_times_the_replicas_work():
+    small = rebuild_seconds((64, 64), 4, 2)
+    big = rebuild_seconds((1024, 1024), 16, 4)
+    assert 0 < small < big
 
 
 def test_rebuild_is_sum_of_products():

@@ -9,6 +9,7 @@ ray = pytest.importorskip("ray")
 import dynagraph as dy  # noqa: E402
 import dynagraph.distributed as dd  # noqa: E402
 from dynagraph.distributed import cost_model  # noqa: E402
+from dynagraph.distributed.sfb import likely_sfb  # noqa: E402
 from dynagraph.distributed.trainer import LOCAL_RAY_CONFIG  # noqa: E402
 
 from distributed_models import (accuracy, build_linear, build_mlp, linear_data, linear_loss, mlp_data,  # noqa: E402
@@ -136,22 +137,40 @@ def test_a_new_job_never_loads_an_old_jobs_server_checkpoints(cluster, jobs, tmp
     assert not os.path.exists(new.server_checkpoint_dir)
 
 
-@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
+@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid", "hybrid-fast"])
 def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_path):
     m, n, k, workers, iters = 128, 96, 4, 2, 4
+    # hybrid over a slow link (100 Mb/s): K = 4 factor pairs per worker beat the dense gradient,
+    # in the probe and in every iteration; over a fast one (10 GB/s) the 91 kB they save per
+    # iteration are not worth the replica's extra round trip, and it is PS.
+    link = {"hybrid": dd.Link(latency=1e-3, bandwidth=1.25e7), "hybrid-fast": dd.Link(latency=1e-3, bandwidth=1e10)}
     job = dd.Trainer(build_linear(m, n), linear_loss, data=linear_data(workers * k * iters, n), workers=workers,
-                     servers=1, consistency="bsp", scheme=scheme, optimizer=("sgd", {"learning_rate": 0.01}),
-                     batch_size=k, checkpoint_dir=str(tmp_path))
+                     servers=1, consistency="bsp", scheme=scheme.split("-")[0],
+                     optimizer=("sgd", {"learning_rate": 0.01}), batch_size=k, checkpoint_dir=str(tmp_path),
+                     link=link.get(scheme, "measure"))
     jobs.append(job)
     out = job.fit(epochs=1)
     assert out["iterations"] == iters
-    # hybrid: K = 4 factor pairs per worker beat the dense gradient, in the probe and in every iteration
-    assert job.replicated == ([] if scheme == "ps" else ["/W"])
-    want = cost_model.worker_values("sfb" if scheme == "hybrid" else scheme, m, n, k, workers) * 4  # float32
+    encoding = {"hybrid": "sfb", "hybrid-fast": "ps"}.get(scheme, scheme)
+    assert job.replicated == ([] if encoding == "ps" else ["/W"])
+    want = cost_model.worker_values(encoding, m, n, k, workers) * 4  # float32
     for rep in out["reports"]:
         b = rep["bytes"]
         got = (b["total"]) / iters
         assert abs(got - want) / want < 0.05, (scheme, got, want, b)
+
+
+def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_path):
+    link = dd.measure_link()
+    assert 0 < link.latency < 1.0 and link.bandwidth > 1e6, link
+    assert dd.measure_link() is link  # once per process and cluster
+    job = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(64, 96), workers=2, servers=1,
+                     consistency="bsp", scheme="hybrid", batch_size=4, checkpoint_dir=str(tmp_path))
+    jobs.append(job)
+    assert job.link is link
+    assert job.replicated == likely_sfb({"/W": (128, 96)}, [{"/W": 4}] * 3, 2, 1, link=link)
+    with pytest.raises(ValueError, match="link must be"):
+        dd.Trainer(build_linear(8, 8), linear_loss, data=linear_data(8, 8), scheme="hybrid", link="fast")
 
 
 @pytest.mark.parametrize("faults", [
@@ -209,10 +228,10 @@ def test_a_killed_worker_posts_again_the_factors_that_died_with_it(cluster, jobs
         dy.init(seed=5)
         job = dd.Trainer(build_linear(64, 64), paused_linear_loss, data=shards, workers=2, servers=1,
                          consistency="bsp", scheme=scheme, optimizer=("sgd", {"learning_rate": 0.05}),
-                         batch_size=8, checkpoint_dir=str(directory))
+                         batch_size=8, checkpoint_dir=str(directory), link="bytes")
         jobs.append(job)
         out = job.fit(epochs=1, faults=faults)
-        assert job.replicated == ["/W"]  # hybrid: the probe finds K = 8 columns cheaper than 64 x 64
+        assert job.replicated == ["/W"]  # hybrid by bytes: the probe finds K = 8 columns cheaper than 64 x 64
         values = {k: np.array(v) for k, v in job.values().items()}
         job.shutdown()
         return out, values

@@ -9,7 +9,7 @@
 Only this package imports Ray (``import dynagraph`` does not). The logic lives
 in plain classes, unit-tested without a cluster: ``optim`` (update rules),
 ``sharding``, ``consistency`` (clocks), ``coordinator``, ``cost_model``,
-``sfb``, ``accounting``, ``checkpoint``, ``server`` and ``worker``;
+``sfb``, ``link`` (measured latency and bandwidth), ``accounting``, ``checkpoint``, ``server`` and ``worker``;
 ``actors`` wraps them with ``ray.remote`` and ``trainer`` drives a job.
 See docs/distributed.md.
 """
@@ -20,10 +20,11 @@ import ray  # noqa: F401  (this package is the one place dynagraph imports Ray)
 from .accounting import ByteCounter, message_bytes
 from .consistency import ClockTable, staleness_for
 from .cost_model import best_scheme, projection, ps_cost, sfb_cost, worker_values
+from .link import Link, measure_link
 from .optim import OPTIMIZERS, Adagrad, Adam, Momentum, Optimizer, SGD, make_optimizer
 from .sharding import shard_by_size
 from .trainer import Trainer, connect
 
-__all__ = ["Trainer", "connect", "ByteCounter", "message_bytes", "ClockTable", "staleness_for", "best_scheme",
+__all__ = ["Trainer", "connect", "Link", "measure_link", "ByteCounter", "message_bytes", "ClockTable", "staleness_for", "best_scheme",
            "projection", "ps_cost", "sfb_cost", "worker_values", "OPTIMIZERS", "Optimizer", "SGD", "Momentum",
            "Adagrad", "Adam", "make_optimizer", "shard_by_size"]

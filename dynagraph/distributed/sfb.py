@@ -8,11 +8,13 @@ sum of all workers' contributions — identical on every replica.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from .cost_model import best_scheme
+from .cost_model import best_scheme, worker_values
 
-__all__ = ["choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb"]
+__all__ = ["choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb", "rebuild_seconds"]
 
 
 def replicable(shape: tuple) -> bool:
@@ -70,15 +72,46 @@ def factor_counts(model, loss_fn, batch, names) -> dict:
     return {n: None if n in dense or n not in ks else ks[n] for n in names}
 
 
-def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int) -> list:
-    """Hybrid's replicated parameters: those that ``choose_encoding`` sends as factors
-    in most probed batches (``probes``: factor_counts results). A replicated parameter
-    costs an extra round trip whenever its gradient travels dense after all, so one
-    that would nearly always go dense stays on the servers."""
-    out = []
+def rebuild_seconds(shape: tuple, k: int, n_workers: int, repeats: int = 3) -> float:
+    """Measured time for a replica to rebuild one iteration of an M x N matrix from
+    ``n_workers`` contributions of K factor pairs each (what SFB adds to every worker)."""
+    m, n = shape
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32))
+             for _ in range(n_workers)]
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rebuild(pairs)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=None) -> list:
+    """Hybrid's replicated parameters, from ``probes`` (factor_counts of a few batches).
+
+    A candidate is a matrix that ``choose_encoding`` sends as factors in most probed
+    batches (a replicated parameter costs an extra round trip whenever its gradient
+    travels dense after all). Without a ``link`` (a :class:`~.link.Link`) that is the
+    choice: Poseidon's rule, bytes alone. With one, bytes become time: a candidate
+    stays when the bytes it saves per iteration take longer to move than its replica
+    takes to rebuild the gradient, and the candidates kept must together save more
+    than the one extra round trip per iteration of the replica path. On one machine,
+    where bytes move at memory speed, that usually leaves every matrix on the servers.
+    """
+    candidates = {}
     for name, shape in shapes.items():
-        votes = sum(k is not None and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"
-                    for k in (p[name] for p in probes))
-        if 2 * votes > len(probes):
-            out.append(name)
-    return sorted(out)
+        ks = [p[name] for p in probes]
+        votes = [k for k in ks if k is not None
+                 and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"]
+        if 2 * len(votes) > len(probes):
+            candidates[name] = int(np.median(votes))
+    if link is None:
+        return sorted(candidates)
+    gains = {}
+    for name, k in candidates.items():
+        m, n = shapes[name]
+        saved = (worker_values("ps", m, n, k, n_workers) - worker_values("sfb", m, n, k, n_workers)) * 4  # float32
+        gains[name] = link.seconds(saved) - rebuild_seconds((m, n), k, n_workers)
+    kept = {name: g for name, g in gains.items() if g > 0}
+    return sorted(kept) if sum(kept.values()) > link.latency else []

@@ -20,6 +20,7 @@ from . import checkpoint, wire
 from .accounting import ByteCounter
 from .actors import make_coordinator, make_server, make_worker
 from .consistency import staleness_for
+from .link import Link, measure_link
 from .optim import Optimizer, make_optimizer
 from .sfb import factor_counts, likely_sfb, replicable
 from .sharding import shard_by_size
@@ -78,6 +79,10 @@ class Trainer:
         (per matrix and iteration, the cheaper of the two by Poseidon's rule;
         only matrices that go as factors in most of a few batches probed here
         are replicated, the rest stay on the servers as under "ps").
+    link: how hybrid turns bytes into time when it picks the replicated matrices:
+        "measure" (the default: an actor round trip with and without 2 MB, once
+        per process and cluster), a ``Link(latency, bandwidth)`` to state the
+        network, or "bytes" for Poseidon's rule on bytes alone.
     optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
     """
@@ -85,9 +90,12 @@ class Trainer:
     def __init__(self, build, loss_fn, data, workers: int = 2, servers: int = 1, consistency: str = "bsp",
                  staleness: int | None = None, scheme: str = "ps", optimizer="sgd", batch_size: int = 16,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, wait_free: bool = True,
-                 seed: int = 0, num_cpus: int | None = None):
+                 seed: int = 0, num_cpus: int | None = None, link="measure"):
         if scheme not in ("ps", "sfb", "hybrid"):
             raise ValueError(f"scheme must be 'ps', 'sfb' or 'hybrid', got {scheme!r}")
+        if not (isinstance(link, Link) or link in ("measure", "bytes")):
+            raise ValueError(f"link must be 'measure', 'bytes' or a Link(latency, bandwidth), got {link!r}")
+        self.link = link
         self.staleness = staleness_for(consistency, staleness)
         self.consistency, self.scheme = consistency, scheme
         self.build, self.loss_fn = build, loss_fn
@@ -130,7 +138,12 @@ class Trainer:
                   for i in range(0, min(len(shard), batches * self.batch_size), self.batch_size)]
         for p in [*dense.values(), *wire.model_params(self._pc)[1].values()]:
             p._clear_grad()  # the values are untouched; no gradient stays behind either
-        return likely_sfb(shapes, probes, self.n_workers, self.n_servers)
+        by_bytes = likely_sfb(shapes, probes, self.n_workers, self.n_servers)
+        if not by_bytes or self.link == "bytes":
+            return by_bytes
+        if self.link == "measure":
+            self.link = measure_link()
+        return likely_sfb(shapes, probes, self.n_workers, self.n_servers, link=self.link)
 
     # ---- actors
     def _start(self) -> None:

@@ -16,6 +16,9 @@ Models (``--model``), both over x of 64 values with a label of +-1, loss
   iteration against ~10 ms of communication: a compute-bound per-sample
   dynamic-graph model, the one to read scaling from
   (``python benchmarks/distributed.py --model rnn --consistency bsp ssp asp --scheme ps``).
+* ``wide``: s = w2 · tanh(W1 tanh(W0 x) + b1), W1 of 1024 x 1024 (4 MB), batch 16
+  per worker: Poseidon's example layer, where factors are 32x smaller than the
+  gradient. It tests whether hybrid picks SFB when SFB is the faster scheme.
 
 Writes a JSON summary and, when matplotlib is installed, a PNG of the projection.
 """
@@ -83,7 +86,26 @@ def loss_fn(net, batch):
     return dy.esum(terms)
 
 
-MODELS = {"mlp": (Net, loss_fn), "rnn": (RNN, rnn_loss)}  # --model: (model class, loss)
+class Wide:
+    HID = 1024
+
+    def __init__(self, pc):
+        self.W0 = pc.add_parameters((self.HID, IN), name="W0")
+        self.W1 = pc.add_parameters((self.HID, self.HID), name="W1")
+        self.b1 = pc.add_parameters(self.HID, name="b1", init=0.0)
+        self.w2 = pc.add_parameters((1, self.HID), name="w2")
+
+
+def wide_loss(net, batch):
+    W0, W1, b1, w2 = (dy.parameter(p) for p in (net.W0, net.W1, net.b1, net.w2))
+    terms = []
+    for x, y in batch:
+        h = dy.tanh(dy.affine_transform([b1, W1, dy.tanh(W0 * dy.inputVector(x))]))
+        terms.append(-dy.log_sigmoid((w2 * h) * float(y)))
+    return dy.esum(terms)
+
+
+MODELS = {"mlp": (Net, loss_fn), "rnn": (RNN, rnn_loss), "wide": (Wide, wide_loss)}  # --model: (class, loss)
 
 
 def data(n, seed=0):

@@ -1,4 +1,5 @@
 """dynagraph.distributed's logic classes, without a Ray cluster."""
+import functools
 import math
 import os
 
@@ -129,32 +130,41 @@ def test_hybrid_replicates_the_matrices_that_go_as_factors_in_most_probed_batche
     assert factor_counts(mlp, mlp_loss, mlp_data(8), ["/W1"]) == {"/W1": None}
 
 
-def test_hybrid_with_a_link_replicates_only_where_the_saved_bytes_outlast_the_extra_round_trip():
-    # Poseidon's example: 1024 x 1024, K = 16, 8 workers: factors are 4.6x fewer values per worker.
+def _rebuild_at_10_gflops(shape, k):  # a fixed rebuild time, so the rule's arithmetic is what is tested
+    return 2.0 * shape[0] * shape[1] * k / 1e10
+
+
+def test_hybrid_with_a_link_replicates_only_where_the_saved_time_outlasts_the_replica_path():
+    rule = functools.partial(likely_sfb, rebuild_time=_rebuild_at_10_gflops)
+    # Poseidon's example: 1024 x 1024, K = 16, 8 workers.
     shapes, probes = {"/W": (1024, 1024)}, [{"/W": 16}] * 3
     assert likely_sfb(shapes, probes, n_workers=8, n_servers=8) == ["/W"]  # bytes alone
-    gigabit = Link(latency=1e-3, bandwidth=1.25e8)  # 6.6 MB saved per iteration: 53 ms on the wire
-    assert likely_sfb(shapes, probes, 8, 8, link=gigabit) == ["/W"]
-    # The same bytes at memory speed save 0.07 ms, less than rebuilding 8 contributions of U Vᵀ.
-    assert likely_sfb(shapes, probes, 8, 8, link=Link(latency=1e-3, bandwidth=1e11)) == []
-    # A small matrix: 91 kB saved, worth it on a slow link, not against a 1 ms round trip at 1 GB/s.
+    # PS: its server moves 8 pushes and 8 pulls of 4 MB, 0.54 s at 1 Gb/s; SFB 1.8 MB and 8 rebuilds (27 ms).
+    gigabit = Link(latency=1e-3, bandwidth=1.25e8)
+    assert rule(shapes, probes, 8, 8, link=gigabit) == ["/W"]
+    # The same bytes at memory speed take 0.7 ms: less than the rebuilds.
+    assert rule(shapes, probes, 8, 8, link=Link(latency=1e-3, bandwidth=1e11)) == []
+    # A small matrix: 189 kB saved, worth it at 10 MB/s, not against two 1 ms round trips at 1 GB/s.
     shapes, probes = {"/W": (128, 96)}, [{"/W": 4}] * 3
-    assert likely_sfb(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e7)) == ["/W"]
-    assert likely_sfb(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e9)) == []
-    # Two candidates that only together beat the round trip are kept together.
-    shapes = {"/A": (128, 96), "/B": (128, 96)}
-    probes = [{"/A": 4, "/B": 4}] * 3
-    one = 2 * (128 * 96 - 4 * 224) * 4  # bytes one of them saves per iteration with 2 workers
-    link = Link(latency=1.5 * one / 1e8, bandwidth=1e8)
-    assert likely_sfb(shapes, probes, 2, 1, link=link) == ["/A", "/B"]
-    assert likely_sfb({"/A": (128, 96)}, [{"/A": 4}] * 3, 2, 1, link=link) == []
+    assert rule(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e7)) == ["/W"]
+    assert rule(shapes, probes, 2, 1, link=Link(latency=1e-3, bandwidth=1e9)) == []
+    # Two candidates that only together beat the two round trips are kept together.
+    one = (2 * 128 * 96 * 2 - 2 * 4 * 224) * 4  # bytes one of them saves per iteration with 2 workers
+    link = Link(latency=0.75 * one / 1e8, bandwidth=1e8)
+    pair = {"/A": (128, 96), "/B": (128, 96)}
+    assert rule(pair, [{"/A": 4, "/B": 4}] * 3, 2, 1, link=link) == ["/A", "/B"]
+    assert rule({"/A": (128, 96)}, [{"/A": 4}] * 3, 2, 1, link=link) == []
+    # A batch whose factors went dense saves nothing: 2 of 3 probes save too little here.
+    link = Link(latency=0.4 * one / 1e8, bandwidth=1e8)
+    assert rule({"/A": (128, 96)}, [{"/A": 4}] * 3, 2, 1, link=link) == ["/A"]
+    assert rule({"/A": (128, 96)}, [{"/A": 4}, {"/A": 4}, {"/A": None}], 2, 1, link=link) == []
     with pytest.raises(ValueError, match="bandwidth > 0"):
         Link(latency=1e-3, bandwidth=0)
 
 
-def test_rebuild_seconds_times_the_replicas_work():
-    small = rebuild_seconds((64, 64), 4, 2)
-    big = rebuild_seconds((1024, 1024), 16, 4)
+def test_rebuild_seconds_times_one_contribution():
+    small = min(rebuild_seconds((64, 64), 4) for _ in range(3))
+    big = min(rebuild_seconds((1024, 1024), 16) for _ in range(3))
     assert 0 < small < big
 
 

@@ -141,8 +141,8 @@ def test_a_new_job_never_loads_an_old_jobs_server_checkpoints(cluster, jobs, tmp
 def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_path):
     m, n, k, workers, iters = 128, 96, 4, 2, 4
     # hybrid over a slow link (100 Mb/s): K = 4 factor pairs per worker beat the dense gradient,
-    # in the probe and in every iteration; over a fast one (10 GB/s) the 91 kB they save per
-    # iteration are not worth the replica's extra round trip, and it is PS.
+    # in the probe and in every iteration; over a fast one (10 GB/s) the 189 kB they save per
+    # iteration are not worth the replica path's extra round trips, and it is PS.
     link = {"hybrid": dd.Link(latency=1e-3, bandwidth=1.25e7), "hybrid-fast": dd.Link(latency=1e-3, bandwidth=1e10)}
     job = dd.Trainer(build_linear(m, n), linear_loss, data=linear_data(workers * k * iters, n), workers=workers,
                      servers=1, consistency="bsp", scheme=scheme.split("-")[0],
@@ -163,7 +163,7 @@ def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_pat
 def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_path):
     link = dd.measure_link()
     assert 0 < link.latency < 1.0 and link.bandwidth > 1e6, link
-    assert dd.measure_link() is link  # once per process and cluster
+    assert dd.measure_link() is link  # once per driver and cluster
     job = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(64, 96), workers=2, servers=1,
                      consistency="bsp", scheme="hybrid", batch_size=4, checkpoint_dir=str(tmp_path))
     jobs.append(job)

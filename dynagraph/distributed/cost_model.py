@@ -19,7 +19,7 @@ element size (4 for float32).
 """
 from __future__ import annotations
 
-__all__ = ["ps_cost", "sfb_cost", "best_scheme", "worker_values", "projection"]
+__all__ = ["ps_cost", "sfb_cost", "best_scheme", "worker_values", "server_values", "projection"]
 
 
 def ps_cost(m: int, n: int, p1: int, p2: int) -> float:
@@ -44,6 +44,12 @@ def worker_values(scheme: str, m: int, n: int, k: int, p1: int) -> float:
     if scheme == "sfb":
         return 2.0 * k * (p1 - 1) * (m + n)
     raise ValueError(f"scheme must be 'ps' or 'sfb', got {scheme!r}")
+
+
+def server_values(m: int, n: int, p1: int) -> float:
+    """Values the server holding an M x N matrix moves per iteration under PS: every
+    worker's push and pull (a matrix lives whole on one server)."""
+    return 2.0 * m * n * p1
 
 
 def projection(m: int, n: int, k: int, workers=(8, 16, 32, 64, 128, 256), servers=None, itemsize: int = 4):

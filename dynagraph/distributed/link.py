@@ -52,32 +52,53 @@ def _remote_node_strategy():
     return NodeAffinitySchedulingStrategy(node_id=others[0], soft=True)
 
 
-_measured: dict = {}  # one measurement per cluster and process: jobs in a test session share it
+_measured: dict = {}  # one measurement per cluster and driver: jobs in a test session share it
 
 
-def measure_link(payload_bytes: int = 2 << 20, repeats: int = 5) -> Link:
-    """Round trips of an actor call with an empty and a ``payload_bytes`` argument:
-    latency is the fastest empty one, bandwidth the payload over the extra time.
-    Costs about a second (the actor's process start), once per job id."""
-    key = ray.get_runtime_context().get_job_id()
+def _cluster_key():
+    context = ray.get_runtime_context()
+    # A new local cluster starts its job ids again: the session tells clusters apart.
+    session = context.get_session_name() if hasattr(context, "get_session_name") else context.gcs_address
+    return session, context.get_job_id()
+
+
+def measure_link(small_bytes: int = 1 << 20, large_bytes: int = 3 << 20, repeats: int = 5,
+                 timeout: float = 60.0) -> Link:
+    """Round trips of an actor call with an empty argument (latency: the fastest) and
+    with ``small_bytes`` and ``large_bytes`` (bandwidth: the slope between the two, so
+    both go the same way, inline or through the object store, whatever the cluster's
+    inline limit). Costs about two seconds, mostly the actor's process start, once per
+    driver and cluster; raises TimeoutError when the probe actor does not answer."""
+    key = _cluster_key()
     if key in _measured:
         return _measured[key]
     receiver = _Receiver.options(scheduling_strategy=_remote_node_strategy()).remote()
-    small, big = np.zeros(1, np.float32), np.zeros(payload_bytes // 4, np.float32)
+    empty = np.zeros(0, np.float32)
+    small, large = np.zeros(small_bytes // 4, np.float32), np.zeros(large_bytes // 4, np.float32)
+    answered = False
     try:
-        ray.get(receiver.received.remote(small))  # waits for the actor's process to start
-        t_small, t_big = _fastest(receiver, small, repeats), _fastest(receiver, big, repeats)
+        try:  # waits for the actor's process to start
+            ray.get(receiver.received.remote(empty), timeout=timeout)
+            t_empty, t_small, t_large = (_fastest(receiver, x, repeats, timeout) for x in (empty, small, large))
+            answered = True
+        except ray.exceptions.GetTimeoutError:
+            raise TimeoutError(f"measure_link: the probe actor did not answer within {timeout} s") from None
     finally:
-        ray.kill(receiver)
-    link = Link(latency=t_small, bandwidth=payload_bytes / max(t_big - t_small, 1e-6))
+        if answered:  # let it exit on its own: no killed process in the logs
+            receiver.__ray_terminate__.remote()
+        else:
+            ray.kill(receiver)
+    # A slope lost in the noise (a loaded machine) is read as at most 100 GB/s.
+    slope = max(t_large - t_small, (large.nbytes - small.nbytes) / 1e11)
+    link = Link(latency=t_empty, bandwidth=(large.nbytes - small.nbytes) / slope)
     _measured[key] = link
     return link
 
 
-def _fastest(receiver, payload, repeats: int) -> float:
+def _fastest(receiver, payload, repeats: int, timeout: float) -> float:
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        ray.get(receiver.received.remote(payload))
+        ray.get(receiver.received.remote(payload), timeout=timeout)
         best = min(best, time.perf_counter() - t0)
     return best

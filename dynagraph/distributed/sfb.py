@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .cost_model import best_scheme, worker_values
+from .cost_model import best_scheme, server_values, worker_values
 
 __all__ = ["choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb", "rebuild_seconds"]
 
@@ -72,46 +72,63 @@ def factor_counts(model, loss_fn, batch, names) -> dict:
     return {n: None if n in dense or n not in ks else ks[n] for n in names}
 
 
-def rebuild_seconds(shape: tuple, k: int, n_workers: int, repeats: int = 3) -> float:
-    """Measured time for a replica to rebuild one iteration of an M x N matrix from
-    ``n_workers`` contributions of K factor pairs each (what SFB adds to every worker)."""
+def rebuild_seconds(shape: tuple, k: int, repeats: int = 3) -> float:
+    """Measured time to rebuild one worker's contribution U Vᵀ to an M x N matrix from
+    K factor pairs, on one thread as workers run (they start with OMP_NUM_THREADS=1)."""
+    from threadpoolctl import threadpool_limits
+
     m, n = shape
     rng = np.random.default_rng(0)
-    pairs = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32))
-             for _ in range(n_workers)]
+    pair = (rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32))
     best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        rebuild(pairs)
-        best = min(best, time.perf_counter() - t0)
+    with threadpool_limits(1):
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            rebuild([pair])
+            best = min(best, time.perf_counter() - t0)
     return best
 
 
-def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=None) -> list:
+# What a replica path adds to an iteration over PS: fetching the peers' factors from the
+# object store and asking the coordinator which iterations are complete.
+REPLICA_ROUND_TRIPS = 2
+
+
+def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=None,
+               rebuild_time=rebuild_seconds) -> list:
     """Hybrid's replicated parameters, from ``probes`` (factor_counts of a few batches).
 
     A candidate is a matrix that ``choose_encoding`` sends as factors in most probed
     batches (a replicated parameter costs an extra round trip whenever its gradient
     travels dense after all). Without a ``link`` (a :class:`~.link.Link`) that is the
-    choice: Poseidon's rule, bytes alone. With one, bytes become time: a candidate
-    stays when the bytes it saves per iteration take longer to move than its replica
-    takes to rebuild the gradient, and the candidates kept must together save more
-    than the one extra round trip per iteration of the replica path. On one machine,
-    where bytes move at memory speed, that usually leaves every matrix on the servers.
+    choice: Poseidon's rule, bytes alone. With one, bytes become time. Per probed batch
+    a candidate saves the time its PS traffic takes on the link (on the server that
+    holds it: every worker's push and pull) less its SFB traffic and the P₁ rebuilds
+    of U Vᵀ each replica does (``rebuild_time(shape, k)`` seconds each); a batch whose
+    gradient would go dense saves nothing. Candidates whose mean saving is positive
+    stay, if together they save more than the replica path's REPLICA_ROUND_TRIPS extra
+    round trips per iteration. On one machine, where bytes move at memory speed, that
+    leaves most matrices on the servers.
     """
-    candidates = {}
+    candidates = []
     for name, shape in shapes.items():
-        ks = [p[name] for p in probes]
-        votes = [k for k in ks if k is not None
-                 and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"]
-        if 2 * len(votes) > len(probes):
-            candidates[name] = int(np.median(votes))
+        votes = sum(k is not None and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"
+                    for k in (p[name] for p in probes))
+        if 2 * votes > len(probes):
+            candidates.append(name)
     if link is None:
         return sorted(candidates)
-    gains = {}
-    for name, k in candidates.items():
-        m, n = shapes[name]
-        saved = (worker_values("ps", m, n, k, n_workers) - worker_values("sfb", m, n, k, n_workers)) * 4  # float32
-        gains[name] = link.seconds(saved) - rebuild_seconds((m, n), k, n_workers)
+    rebuilds: dict = {}  # (shape, k) -> seconds: probes often repeat a K
+
+    def saving(shape, k) -> float:
+        if k is None or choose_encoding("hybrid", shape, k, True, n_workers, n_servers) != "sfb":
+            return 0.0
+        m, n = shape
+        if (shape, k) not in rebuilds:
+            rebuilds[shape, k] = rebuild_time(shape, k)
+        saved = (server_values(m, n, n_workers) - worker_values("sfb", m, n, k, n_workers)) * 4  # float32
+        return link.seconds(saved) - n_workers * rebuilds[shape, k]
+
+    gains = {name: float(np.mean([saving(shapes[name], p[name]) for p in probes])) for name in candidates}
     kept = {name: g for name, g in gains.items() if g > 0}
-    return sorted(kept) if sum(kept.values()) > link.latency else []
+    return sorted(kept) if sum(kept.values()) > REPLICA_ROUND_TRIPS * link.latency else []

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 
 import numpy as np
 import ray
@@ -80,8 +81,9 @@ class Trainer:
         only matrices that go as factors in most of a few batches probed here
         are replicated, the rest stay on the servers as under "ps").
     link: how hybrid turns bytes into time when it picks the replicated matrices:
-        "measure" (the default: an actor round trip with and without 2 MB, once
-        per process and cluster), a ``Link(latency, bandwidth)`` to state the
+        "measure" (the default: actor round trips with 0, 1 and 3 MiB, once per
+        driver and cluster, when some matrix is a candidate; ``job.link`` then
+        holds the measured ``Link``), a ``Link(latency, bandwidth)`` to state the
         network, or "bytes" for Poseidon's rule on bytes alone.
     optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
@@ -142,7 +144,12 @@ class Trainer:
         if not by_bytes or self.link == "bytes":
             return by_bytes
         if self.link == "measure":
-            self.link = measure_link()
+            try:
+                self.link = measure_link()
+            except TimeoutError as e:
+                warnings.warn(f"{e}; hybrid falls back to Poseidon's rule on bytes alone", RuntimeWarning)
+                self.link = "bytes"
+                return by_bytes
         return likely_sfb(shapes, probes, self.n_workers, self.n_servers, link=self.link)
 
     # ---- actors

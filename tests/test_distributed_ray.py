@@ -167,8 +167,23 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     job = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(64, 96), workers=2, servers=1,
                      consistency="bsp", scheme="hybrid", batch_size=4, checkpoint_dir=str(tmp_path))
     jobs.append(job)
-    assert job.link is link
+    assert job.link == "measure"  # the choice waits for its first use
     assert job.replicated == likely_sfb({"/W": (128, 96)}, [{"/W": 4}] * 3, 2, 1, link=link)
+    assert job.link is link
+    # load() takes a saved job's choice, made here over a slow link, without probing or measuring.
+    slow = dict(workers=2, servers=1, consistency="bsp", scheme="hybrid", batch_size=4)
+    first = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(16, 96), **slow,
+                       checkpoint_dir=str(tmp_path / "first"), link=dd.Link(latency=1e-3, bandwidth=1.25e7))
+    jobs.append(first)
+    first.fit(epochs=1)
+    assert first.replicated == ["/W"]
+    first.save(str(tmp_path / "saved"))
+    first.shutdown()
+    again = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(16, 96), **slow,
+                       checkpoint_dir=str(tmp_path / "again"))
+    jobs.append(again)
+    again.load(str(tmp_path / "saved"))
+    assert again.replicated == ["/W"] and again.link == "measure"
     with pytest.raises(ValueError, match="link must be"):
         dd.Trainer(build_linear(8, 8), linear_loss, data=linear_data(8, 8), scheme="hybrid", link="fast")
 

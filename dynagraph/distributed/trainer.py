@@ -115,9 +115,8 @@ class Trainer:
         self._model = build(self._pc)
         self.initial = wire.get_values(self._pc)
         dense, _ = wire.model_params(self._pc)
-        self.replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
-        if scheme == "hybrid" and self.replicated:
-            self.replicated = self._probe_hybrid(dense)
+        self._replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
+        self._probe_pending = scheme == "hybrid" and bool(self._replicated)  # decided on first use (see replicated)
         sizes = {n: v.size for n, v in self.initial.items()}
         self.placement = {n: k for k, names in enumerate(shard_by_size(sizes, self.n_servers)) for n in names}
         self.job = uuid.uuid4().hex[:8]
@@ -131,11 +130,20 @@ class Trainer:
         self._last_bytes = None
         self._learning_rate_set = False
 
+    @property
+    def replicated(self) -> list:
+        """The matrices replicated on the workers (sent as factors). Under "hybrid" the
+        first use probes the data (and measures the link); ``load`` restores a saved job's."""
+        if self._probe_pending:
+            self._probe_pending = False
+            self._replicated = self._probe_hybrid(wire.model_params(self._pc)[0])
+        return self._replicated
+
     def _probe_hybrid(self, dense: dict, batches: int = 3) -> list:
         """Which matrices the hybrid scheme replicates: a few local backward passes over
         the first batches of shard 0 count each matrix's factors (K varies with the data)."""
         shard = self.shards[0]
-        shapes = {n: tuple(dense[n].shape()) for n in self.replicated}
+        shapes = {n: tuple(dense[n].shape()) for n in self._replicated}
         probes = [factor_counts(self._model, self.loss_fn, shard[i:i + self.batch_size], list(shapes))
                   for i in range(0, min(len(shard), batches * self.batch_size), self.batch_size)]
         for p in [*dense.values(), *wire.model_params(self._pc)[1].values()]:
@@ -297,7 +305,7 @@ class Trainer:
         if state["placement"] != self.placement or state["scheme"] != self.scheme:
             raise ValueError("load(): the saved job had a different parameter placement or scheme")
         # Which matrices live on the workers is part of the saved state (hybrid probes the data for it).
-        self.replicated = list(state.get("replicated", self.replicated))
+        self._replicated, self._probe_pending = list(state.get("replicated", self._replicated)), False
         self._state = state
 
     def shutdown(self) -> None:

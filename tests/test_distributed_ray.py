@@ -160,7 +160,7 @@ def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_pat
         assert abs(got - want) / want < 0.05, (scheme, got, want, b)
 
 
-def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_path):
+def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_path, capsys):
     link = dd.measure_link()
     assert 0 < link.latency < 1.0 and link.bandwidth > 1e6, link
     assert dd.measure_link() is link  # once per driver and cluster
@@ -175,7 +175,10 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     first = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(16, 96), **slow,
                        checkpoint_dir=str(tmp_path / "first"), link=dd.Link(latency=1e-3, bandwidth=1.25e7))
     jobs.append(first)
-    first.fit(epochs=1)
+    first.fit(epochs=1, progress=True)
+    assert "fit: 100%" in capsys.readouterr().err and first.iterations_per_epoch == 2
+    first.fit(epochs=1)  # stderr is not a terminal here: no bar
+    assert "fit" not in capsys.readouterr().err
     assert first.replicated == ["/W"]
     first.save(str(tmp_path / "saved"))
     first.shutdown()

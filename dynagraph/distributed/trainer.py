@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -16,6 +17,7 @@ import warnings
 import numpy as np
 import ray
 from ray.exceptions import RayActorError
+from tqdm import tqdm
 
 from . import checkpoint, wire
 from .accounting import ByteCounter
@@ -66,6 +68,31 @@ def _fault_due(fault: tuple, clocks: list) -> bool:
     ("worker", index, clock, "own") that worker's own."""
     _, index, clock, *own = fault
     return (clocks[index] if own == ["own"] else min(clocks)) >= clock
+
+
+class _ProgressBar:
+    """``fit``'s tqdm bar over the slowest worker's clock, read from the coordinator at
+    most twice a second (an actor call each time)."""
+
+    def __init__(self, start: int, target: int, coordinator, show: bool | None):
+        self.start, self.coordinator, self.last = start, coordinator, 0.0
+        if show is None:
+            show = sys.stderr.isatty()
+        self.bar = tqdm(total=target - start, desc="fit", unit="it", leave=False, dynamic_ncols=True) \
+            if show else None
+
+    def poll(self) -> None:
+        if self.bar is None or time.monotonic() - self.last < 0.5:
+            return
+        self.last = time.monotonic()
+        self.bar.n = max(0, min(ray.get(self.coordinator.clocks.remote())) - self.start)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.n = self.bar.total
+            self.bar.refresh()
+            self.bar.close()
 
 
 class Trainer:
@@ -189,13 +216,15 @@ class Trainer:
         if self._learning_rate_set:  # a resumed state carries its own rate: the one set since wins
             self.set_learning_rate(self.learning_rate)
 
-    def fit(self, epochs: int = 1, faults=()) -> dict:
+    def fit(self, epochs: int = 1, faults=(), progress: bool | None = None) -> dict:
         """Train ``epochs`` more epochs; returns per-worker reports and totals.
 
         faults: [(kind, index, clock)] kills ("server" | "worker") actor
         ``index`` once the slowest worker reaches ``clock``; a worker fault given as
         ("worker", index, clock, "own") fires once that worker itself reaches ``clock``
         (fault-tolerance tests).
+        progress: a progress bar of the slowest worker's iterations (tqdm, on stderr);
+        by default shown when stderr is a terminal.
         """
         if not self._started:
             self._start()
@@ -204,6 +233,7 @@ class Trainer:
         pending = {r: w.run.remote(target) for r, w in enumerate(self.worker_handles)}
         reports, faults = {}, sorted(faults, key=lambda f: f[2])
         restarts = 0
+        bar = _ProgressBar(self.clock, target, self.coordinator, progress)
         while pending:
             done, _ = ray.wait(list(pending.values()), timeout=0.05)
             for ref in done:
@@ -221,6 +251,8 @@ class Trainer:
                 kind, index = faults.pop(0)[:2]
                 handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
                 ray.kill(handle, no_restart=False)
+            bar.poll()
+        bar.close()
         elapsed = time.perf_counter() - t0
         iterations = target - self.clock
         self.clock = target

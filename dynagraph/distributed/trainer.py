@@ -77,7 +77,7 @@ class _ProgressBar:
     def __init__(self, start: int, target: int, coordinator, show: bool | None):
         self.start, self.coordinator, self.last = start, coordinator, 0.0
         if show is None:
-            show = sys.stderr.isatty()
+            show = getattr(sys.stderr, "isatty", lambda: False)()
         self.bar = tqdm(total=target - start, desc="fit", unit="it", leave=False, dynamic_ncols=True) \
             if show else None
 
@@ -88,11 +88,13 @@ class _ProgressBar:
         self.bar.n = max(0, min(ray.get(self.coordinator.clocks.remote())) - self.start)
         self.bar.refresh()
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         if self.bar is not None:
-            self.bar.n = self.bar.total
-            self.bar.refresh()
+            if finished:
+                self.bar.n = self.bar.total
+                self.bar.refresh()
             self.bar.close()
+            self.bar = None
 
 
 class Trainer:
@@ -109,9 +111,10 @@ class Trainer:
         are replicated, the rest stay on the servers as under "ps").
     link: how hybrid turns bytes into time when it picks the replicated matrices:
         "measure" (the default: actor round trips with 0, 1 and 3 MiB, once per
-        driver and cluster, when some matrix is a candidate; ``job.link`` then
-        holds the measured ``Link``), a ``Link(latency, bandwidth)`` to state the
-        network, or "bytes" for Poseidon's rule on bytes alone.
+        driver and cluster, when some matrix is a candidate; the choice is made on
+        the first use of ``job.replicated``, at the latest by ``fit``, and ``job.link``
+        then holds the measured ``Link``), a ``Link(latency, bandwidth)`` to state
+        the network, or "bytes" for Poseidon's rule on bytes alone.
     optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
     """
@@ -143,7 +146,9 @@ class Trainer:
         self.initial = wire.get_values(self._pc)
         dense, _ = wire.model_params(self._pc)
         self._replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
-        self._probe_pending = scheme == "hybrid" and bool(self._replicated)  # decided on first use (see replicated)
+        # Hybrid counts factors here (local passes: the driver's graph is renewed now, not
+        # at fit) and decides on first use of `replicated`, which load() may settle instead.
+        self._probes = self._probe_factors(dense) if scheme == "hybrid" and self._replicated else None
         sizes = {n: v.size for n, v in self.initial.items()}
         self.placement = {n: k for k, names in enumerate(shard_by_size(sizes, self.n_servers)) for n in names}
         self.job = uuid.uuid4().hex[:8]
@@ -160,21 +165,26 @@ class Trainer:
     @property
     def replicated(self) -> list:
         """The matrices replicated on the workers (sent as factors). Under "hybrid" the
-        first use probes the data (and measures the link); ``load`` restores a saved job's."""
-        if self._probe_pending:
-            self._probe_pending = False
-            self._replicated = self._probe_hybrid(wire.model_params(self._pc)[0])
+        first use decides (and may measure the link); ``load`` restores a saved job's."""
+        if self._probes is not None:
+            self._replicated = self._choose_replicated(*self._probes)
+            self._probes = None
         return self._replicated
 
-    def _probe_hybrid(self, dense: dict, batches: int = 3) -> list:
-        """Which matrices the hybrid scheme replicates: a few local backward passes over
-        the first batches of shard 0 count each matrix's factors (K varies with the data)."""
+    def _probe_factors(self, dense: dict, batches: int = 3) -> tuple:
+        """A few local backward passes over the first batches of shard 0 count each
+        candidate matrix's factors (K varies with the data): (shapes, probes)."""
         shard = self.shards[0]
         shapes = {n: tuple(dense[n].shape()) for n in self._replicated}
         probes = [factor_counts(self._model, self.loss_fn, shard[i:i + self.batch_size], list(shapes))
                   for i in range(0, min(len(shard), batches * self.batch_size), self.batch_size)]
         for p in [*dense.values(), *wire.model_params(self._pc)[1].values()]:
             p._clear_grad()  # the values are untouched; no gradient stays behind either
+        return shapes, probes
+
+    def _choose_replicated(self, shapes: dict, probes: list) -> list:
+        """Hybrid's replicated matrices: Poseidon's rule on the probes, then (unless
+        link="bytes") the time the bytes take on the link against the replica path."""
         by_bytes = likely_sfb(shapes, probes, self.n_workers, self.n_servers)
         if not by_bytes or self.link == "bytes":
             return by_bytes
@@ -234,24 +244,28 @@ class Trainer:
         reports, faults = {}, sorted(faults, key=lambda f: f[2])
         restarts = 0
         bar = _ProgressBar(self.clock, target, self.coordinator, progress)
-        while pending:
-            done, _ = ray.wait(list(pending.values()), timeout=0.05)
-            for ref in done:
-                r = next(k for k, v in pending.items() if v == ref)
-                try:
-                    reports[r] = ray.get(ref)
-                    del pending[r]
-                except RayActorError as e:  # the worker died: Ray restarts it; ask it to go on
-                    restarts += 1
-                    if restarts > 2 * self.n_workers + 3 or getattr(e, "actor_init_failed", False) \
-                            or "creation task" in str(e):
-                        raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
-                    pending[r] = self.worker_handles[r].run.remote(target)
-            if faults and _fault_due(faults[0], ray.get(self.coordinator.clocks.remote())):
-                kind, index = faults.pop(0)[:2]
-                handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
-                ray.kill(handle, no_restart=False)
-            bar.poll()
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending.values()), timeout=0.05)
+                for ref in done:
+                    r = next(k for k, v in pending.items() if v == ref)
+                    try:
+                        reports[r] = ray.get(ref)
+                        del pending[r]
+                    except RayActorError as e:  # the worker died: Ray restarts it; ask it to go on
+                        restarts += 1
+                        if restarts > 2 * self.n_workers + 3 or getattr(e, "actor_init_failed", False) \
+                                or "creation task" in str(e):
+                            raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
+                        pending[r] = self.worker_handles[r].run.remote(target)
+                if faults and _fault_due(faults[0], ray.get(self.coordinator.clocks.remote())):
+                    kind, index = faults.pop(0)[:2]
+                    handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
+                    ray.kill(handle, no_restart=False)
+                bar.poll()
+        except BaseException:
+            bar.close(finished=False)
+            raise
         bar.close()
         elapsed = time.perf_counter() - t0
         iterations = target - self.clock
@@ -337,7 +351,7 @@ class Trainer:
         if state["placement"] != self.placement or state["scheme"] != self.scheme:
             raise ValueError("load(): the saved job had a different parameter placement or scheme")
         # Which matrices live on the workers is part of the saved state (hybrid probes the data for it).
-        self._replicated, self._probe_pending = list(state.get("replicated", self._replicated)), False
+        self._replicated, self._probes = list(state.get("replicated", self._replicated)), None
         self._state = state
 
     def shutdown(self) -> None:

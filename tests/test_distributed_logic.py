@@ -419,6 +419,51 @@ def test_a_server_restored_while_a_worker_restarted_gets_the_lost_iterations_red
         np.testing.assert_allclose(restored.values[name], want, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
+def test_a_restarted_worker_ahead_of_its_peer_redoes_lost_iterations_instead_of_waiting(tmp_path):
+    """The same two faults, but worker 1 had finished one iteration more than worker 0
+    (under BSP it may start iteration c + 1 while worker 0 has not yet started it). Its
+    restarted process would wait to be admitted to 6 for worker 0, who waits for the
+    shard to get worker 1's lost iterations: a deadlock (a CI run hit it). While its
+    admission waits, worker 1 finds them lost and redoes them first."""
+    def job(directory):
+        return _local_job("ps", n_servers=1, checkpoint_dir=str(directory), checkpoint_every=3, keep_log=True)
+
+    steps = 8
+    _, _, clean_servers, _, clean_workers = job(tmp_path / "clean")
+    for _ in range(steps):
+        for w in clean_workers:
+            w.step()
+
+    _, initial, servers, coord, workers = job(tmp_path / "faulty")
+    for _ in range(5):
+        for w in workers:
+            w.step()
+    workers[1].step()  # iteration 5: worker 1 is one ahead
+    assert coord.table.clocks == [5, 6] and servers[0].checkpointed == [2, 2]
+    restored = ShardServer(0, {}, 2, ("sgd", {"learning_rate": 0.1}), aggregate=True,
+                           checkpoint_dir=str(tmp_path / "faulty"), checkpoint_every=3)
+    t = workers[0].t
+    t.servers[0] = restored
+    t.workers[1] = workers[1] = WorkerCore(1, 2, build_mlp, mlp_loss, workers[1].shard, t, workers[1].placement,
+                                           batch_size=4, optimizer=("sgd", {"learning_rate": 0.1}),
+                                           initial=initial, keep_log=True)
+    assert workers[1].rejoin() == 6
+    workers[0].replay_if_restarted(0)
+    assert restored.done == [4, 2]
+    workers[1].step()  # not admitted to 6 yet: finds 3, 4 and 5 lost and redoes 3
+    assert restored.done == [4, 3] and workers[1].clock == 4
+    workers[1].step()
+    workers[1].step()
+    assert restored.done == [4, 5] and workers[1].clock == 6
+    for _ in range(5, steps):
+        for w in workers:
+            if w.clock < steps:
+                w.step()
+    assert restored.done == [steps - 1] * 2
+    for name, want in clean_servers[0].values.items():
+        np.testing.assert_allclose(restored.values[name], want, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
 _LOST = object()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import ray
-from ray.exceptions import ObjectLostError, RayActorError
+from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError
 
 from .coordinator import Coordinator
 from .server import ShardServer
@@ -62,16 +62,28 @@ class RayTransport(Transport):
     def done(self, server):
         return self._call(self.servers[server].status.remote())["done"]
 
-    def admit(self, worker, clock):
-        return ray.get(self.coordinator.admit.remote(worker, clock))
+    def admit(self, worker, clock, check=None):
+        return self._await_coordinator(self.coordinator.admit.remote(worker, clock), check)
 
     def finish(self, worker, clock, entries, applied):
         return ray.get(self.coordinator.finish.remote(worker, clock, entries, applied))
 
-    def finish_and_admit(self, worker, clock, entries, applied, with_board=False):
+    def finish_and_admit(self, worker, clock, entries, applied, with_board=False, check=None):
         """finish(clock) then admit(clock + 1) in one round trip; returns admit's answer and,
         ``with_board``, the board entries of complete iterations from ``applied`` on."""
-        return ray.get(self.coordinator.finish_and_admit.remote(worker, clock, entries, applied, with_board))
+        return self._await_coordinator(
+            self.coordinator.finish_and_admit.remote(worker, clock, entries, applied, with_board), check)
+
+    @staticmethod
+    def _await_coordinator(ref, check, every: float = 1.0):
+        """An admission may wait on peers for long; ``check`` runs about every second
+        meanwhile and may raise to give the wait up (the coordinator still grants it
+        in time and logs that start: one more row, within the bound like any other)."""
+        while True:
+            try:
+                return ray.get(ref, timeout=every if check is not None else None)
+            except GetTimeoutError:
+                check()
 
     def wait_min(self, clock):
         return ray.get(self.coordinator.wait_min.remote(clock))

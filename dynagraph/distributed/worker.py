@@ -169,7 +169,7 @@ class WorkerCore:
         if self.admitted is not None and self.admitted[0] == c:
             _, min_clock, board = self.admitted
         else:
-            min_clock, board = self.t.admit(self.rank, c), None
+            min_clock, board = self.t.admit(self.rank, c, check=self._redo_if_lost), None
         self.admitted = None
         self.min_clock = max(self.min_clock, min_clock)
         t1 = time.perf_counter()
@@ -188,7 +188,7 @@ class WorkerCore:
             # One round trip instead of three: the next iteration's admission, and the board
             # entries the replicas will apply, ride on this finish.
             self.admitted = (c + 1, *self.t.finish_and_admit(self.rank, c, entries, self.applied,
-                                                             bool(self.replicated)))
+                                                             bool(self.replicated), check=self._redo_if_lost))
         else:
             self.t.finish(self.rank, c, entries, self.applied)
         self.clock = c + 1
@@ -243,6 +243,14 @@ class WorkerCore:
         """Server-held parameters read from a shard (by a pull or with a commit)."""
         self.bytes.receive("pull", values)
         wire.set_values(self.pc, values, self._params)
+
+    def _redo_if_lost(self) -> None:
+        """While an admission waits: a shard restored from its checkpoint may lack
+        iterations of this worker that only this worker can give it, and the peers the
+        admission waits for may be waiting for exactly those (a restarted worker whose
+        clock ran ahead of theirs before the faults). Replay them, or redo them now."""
+        for k in range(self.t.n_servers):
+            self._recover_lost(k)
 
     def _recover_lost(self, server: int) -> None:
         """Replay this worker's iterations that ``server`` lacks from the push log, or redo

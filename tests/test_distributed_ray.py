@@ -1,5 +1,6 @@
 """dynagraph.distributed on a local Ray cluster (2 CPUs): convergence, SSP bound, bytes, faults."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -189,6 +190,32 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     assert again.replicated == ["/W"] and again.link == "measure"
     with pytest.raises(ValueError, match="link must be"):
         dd.Trainer(build_linear(8, 8), linear_loss, data=linear_data(8, 8), scheme="hybrid", link="fast")
+
+
+class _GiveUp(Exception):
+    pass
+
+
+def test_an_admission_wait_runs_the_check_and_can_be_given_up(cluster):
+    from dynagraph.distributed.actors import RayTransport
+
+    @ray.remote(num_cpus=0)
+    def slow_answer():
+        time.sleep(5)
+        return 1
+
+    calls = []
+
+    def check():
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise _GiveUp
+
+    t0 = time.monotonic()
+    with pytest.raises(_GiveUp):
+        RayTransport._await_coordinator(slow_answer.remote(), check, every=0.2)
+    assert len(calls) == 2 and time.monotonic() - t0 < 3
+    assert RayTransport._await_coordinator(ray.put(7), check) == 7 and len(calls) == 2  # an answer at hand: no check
 
 
 @pytest.mark.parametrize("faults", [

@@ -426,6 +426,32 @@ def test_a_server_restored_while_a_worker_restarted_gets_the_lost_iterations_red
         np.testing.assert_allclose(restored.values[name], want, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
+def test_a_worker_restarted_after_its_last_iteration_still_redoes_what_the_shard_lost(tmp_path):
+    """Worker 1 finished every iteration of the run (one more than worker 0) before it
+    and the shard died. Restarted at its target clock, it has no iteration left to
+    step, yet the restored shard lacks its iterations 3-5, which worker 0 needs: run()
+    redoes them before it returns."""
+    _, initial, servers, coord, workers = _local_job("ps", n_servers=1, checkpoint_dir=str(tmp_path),
+                                                     checkpoint_every=3, keep_log=True)
+    for _ in range(5):
+        for w in workers:
+            w.step()
+    workers[1].run(6)
+    restored = ShardServer(0, {}, 2, ("sgd", {"learning_rate": 0.1}), aggregate=True,
+                           checkpoint_dir=str(tmp_path), checkpoint_every=3)
+    t = workers[0].t
+    t.servers[0] = restored
+    t.workers[1] = workers[1] = WorkerCore(1, 2, build_mlp, mlp_loss, workers[1].shard, t, workers[1].placement,
+                                           batch_size=4, optimizer=("sgd", {"learning_rate": 0.1}),
+                                           initial=initial, keep_log=True)
+    assert workers[1].rejoin() == 6
+    workers[0].replay_if_restarted(0)
+    assert restored.done == [4, 2]
+    assert workers[1].run(6)["clock"] == 6 and restored.done == [4, 5]
+    workers[0].run(6)
+    assert restored.done == [5, 5]
+
+
 _LOST = object()
 
 

@@ -85,8 +85,8 @@ class RayTransport(Transport):
             except GetTimeoutError:
                 check()
 
-    def wait_min(self, clock):
-        return ray.get(self.coordinator.wait_min.remote(clock))
+    def wait_min(self, clock, check=None):
+        return self._await_coordinator(self.coordinator.wait_min.remote(clock), check)
 
     def complete(self, lo, hi):
         return ray.get(self.coordinator.complete.remote(lo, hi))

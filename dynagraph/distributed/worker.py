@@ -203,11 +203,16 @@ class WorkerCore:
     def run(self, until: int) -> dict:
         """Steps to clock ``until``, then brings the replicas up to date with every worker's iterations."""
         self.until = until
-        while self.clock < until:
-            self.step()
-        if self.replicated:
-            self._sync_replicas(self.t.wait_min(until))
-        return self.report()
+        while True:
+            while self.clock < until:
+                self.step()
+            try:  # a process restarted at `until` may still owe a restored shard its last iterations
+                self._redo_if_lost()
+                if self.replicated:
+                    self._sync_replicas(self.t.wait_min(until, check=self._redo_if_lost))
+                return self.report()
+            except _Rewound:
+                continue
 
     def report(self) -> dict:
         return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),

@@ -110,18 +110,17 @@ def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=
     round trips per iteration. On one machine, where bytes move at memory speed, that
     leaves most matrices on the servers.
     """
-    candidates = []
-    for name, shape in shapes.items():
-        votes = sum(k is not None and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"
-                    for k in (p[name] for p in probes))
-        if 2 * votes > len(probes):
-            candidates.append(name)
+    def as_factors(shape, k) -> bool:  # k: one probe's factor count, None where incomplete
+        return k is not None and choose_encoding("hybrid", shape, k, True, n_workers, n_servers) == "sfb"
+
+    candidates = [name for name, shape in shapes.items()
+                  if 2 * sum(as_factors(shape, p[name]) for p in probes) > len(probes)]
     if link is None:
         return sorted(candidates)
     rebuilds: dict = {}  # (shape, k) -> seconds: probes often repeat a K
 
     def saving(shape, k) -> float:
-        if k is None or choose_encoding("hybrid", shape, k, True, n_workers, n_servers) != "sfb":
+        if not as_factors(shape, k):
             return 0.0
         m, n = shape
         if (shape, k) not in rebuilds:

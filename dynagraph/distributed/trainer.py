@@ -263,10 +263,8 @@ class Trainer:
                     handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
                     ray.kill(handle, no_restart=False)
                 bar.poll()
-        except BaseException:
-            bar.close(finished=False)
-            raise
-        bar.close()
+        finally:
+            bar.close(finished=not pending)  # an error leaves the bar where it stopped
         elapsed = time.perf_counter() - t0
         iterations = target - self.clock
         self.clock = target

@@ -102,6 +102,18 @@ class Parameters:
     """
     A parameter tensor owned by a ParameterCollection.
     """
+    @staticmethod
+    def populate_from_textfile(*args, **kwargs):
+        """
+        populate(self: dynagraph._core.Parameters, fname: str, key: str = '') -> None
+        """
+    @staticmethod
+    def write_to_textfile(*args, **kwargs):
+        """
+        save(self: dynagraph._core.Parameters, fname: str, key: str = '', append: bool = False) -> None
+        
+        Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
+        """
     def __repr__(self) -> str:
         ...
     def _clear_grad(self) -> None:
@@ -116,7 +128,7 @@ class Parameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
-    def backward(self, *args):
+    def backward(self, *args, **kwargs):
         """
         Expression.backward of this parameter's node in the current graph.
         """
@@ -126,13 +138,13 @@ class Parameters:
         ...
     def expr(self, update: bool = True) -> Expression:
         ...
-    def forward(self, *args):
+    def forward(self, *args, **kwargs):
         """
         Expression.forward of this parameter's node in the current graph.
         """
     def grad_as_array(self) -> numpy.ndarray:
         ...
-    def gradient(self, *args):
+    def gradient(self, *args, **kwargs):
         """
         Expression.gradient of this parameter's node in the current graph.
         """
@@ -140,13 +152,17 @@ class Parameters:
         ...
     def name(self) -> str:
         ...
-    def npvalue(self, *args):
+    def npvalue(self, *args, **kwargs):
         """
         Expression.npvalue of this parameter's node in the current graph.
         """
     def populate(self, fname: str, key: str = '') -> None:
         ...
-    def scalar_value(self, *args):
+    def save(self, fname: str, key: str = '', append: bool = False) -> None:
+        """
+        Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
+        """
+    def scalar_value(self, *args, **kwargs):
         """
         Expression.scalar_value of this parameter's node in the current graph.
         """
@@ -160,11 +176,15 @@ class Parameters:
         ...
     def shape(self) -> typing.Any:
         ...
-    def value(self, *args):
+    def tensor_value(self, *args, **kwargs):
+        """
+        Expression.tensor_value of this parameter's node in the current graph.
+        """
+    def value(self, *args, **kwargs):
         """
         Expression.value of this parameter's node in the current graph.
         """
-    def vec_value(self, *args):
+    def vec_value(self, *args, **kwargs):
         """
         Expression.vec_value of this parameter's node in the current graph.
         """
@@ -174,6 +194,18 @@ class LookupParameters:
     """
     A table of parameter rows (embeddings).
     """
+    @staticmethod
+    def populate_from_textfile(*args, **kwargs):
+        """
+        populate(self: dynagraph._core.LookupParameters, fname: str, key: str = '') -> None
+        """
+    @staticmethod
+    def write_to_textfile(*args, **kwargs):
+        """
+        save(self: dynagraph._core.LookupParameters, fname: str, key: str = '', append: bool = False) -> None
+        
+        Writes this table as one entry of DyNet's text format, named `key` (default: its name).
+        """
     def __getitem__(self, i):
         ...
     def __repr__(self) -> str:
@@ -194,10 +226,30 @@ class LookupParameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
+    def backward(self, *args, **kwargs):
+        """
+        Expression.backward of this lookup table's whole-table node in the current graph.
+        """
     def batch(self, i):
         ...
+    def dim(self):
+        """
+        ((row shape..., rows), 1): the whole table's expression shape, as DyNet's.
+        """
+    def expr(self, update: bool = True) -> Expression:
+        """
+        The whole table as one (row shape..., rows) expression.
+        """
+    def forward(self, *args, **kwargs):
+        """
+        Expression.forward of this lookup table's whole-table node in the current graph.
+        """
     def grad_as_array(self) -> numpy.ndarray:
         ...
+    def gradient(self, *args, **kwargs):
+        """
+        Expression.gradient of this lookup table's whole-table node in the current graph.
+        """
     def init_from_array(self, arr: typing.Any) -> None:
         ...
     def init_row(self, i: int, row: collections.abc.Sequence[float]) -> None:
@@ -206,13 +258,33 @@ class LookupParameters:
         ...
     def name(self) -> str:
         ...
+    def npvalue(self, *args, **kwargs):
+        """
+        Expression.npvalue of this lookup table's whole-table node in the current graph.
+        """
     def populate(self, fname: str, key: str = '') -> None:
         ...
     def row_as_array(self, row: int) -> numpy.ndarray:
         ...
+    def row_grad_as_array(self, row):
+        """
+        The gradient of one row, shaped like the row.
+        """
     def rows_as_array(self, rows):
         """
         The given rows as one array of shape (len(rows), *row_shape).
+        """
+    def rows_grad_as_array(self, rows):
+        """
+        The gradients of the given rows, one array of shape (len(rows), *row_shape).
+        """
+    def save(self, fname: str, key: str = '', append: bool = False) -> None:
+        """
+        Writes this table as one entry of DyNet's text format, named `key` (default: its name).
+        """
+    def scalar_value(self, *args, **kwargs):
+        """
+        Expression.scalar_value of this lookup table's whole-table node in the current graph.
         """
     def scale(self, s: float) -> None:
         ...
@@ -222,6 +294,18 @@ class LookupParameters:
         ...
     def shape(self) -> tuple:
         ...
+    def tensor_value(self, *args, **kwargs):
+        """
+        Expression.tensor_value of this lookup table's whole-table node in the current graph.
+        """
+    def value(self, *args, **kwargs):
+        """
+        Expression.value of this lookup table's whole-table node in the current graph.
+        """
+    def vec_value(self, *args, **kwargs):
+        """
+        Expression.vec_value of this lookup table's whole-table node in the current graph.
+        """
     def zero(self) -> None:
         ...
 class ParameterCollectionCore:
@@ -289,6 +373,10 @@ def _load_blas(path: str, prefix: str) -> None:
     """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
+def _saved_dim(fname: str, lookup: bool, key: str) -> tuple:
+    """
+    ((shape), batch) of the entry saved under `key`.
+    """
 def _unload_blas() -> None:
     """
     Send every matrix product to Eigen again.
@@ -367,7 +455,11 @@ def concatenate_to_batch(xs: collections.abc.Sequence[Expression]) -> Expression
     """
     The batch elements of all xs, as one batch.
     """
+@typing.overload
 def const_parameter(p: Parameters) -> Expression:
+    ...
+@typing.overload
+def const_parameter(p: LookupParameters) -> Expression:
     ...
 def constant(dim: typing.Any, val: float, batch_size: int = 1) -> Expression:
     ...
@@ -583,7 +675,11 @@ def op_table() -> list:
     """
 def pairwise_rank_loss(x: Expression, y: Expression, m: float = 1.0) -> Expression:
     ...
+@typing.overload
 def parameter(p: Parameters) -> Expression:
+    ...
+@typing.overload
+def parameter(p: LookupParameters) -> Expression:
     ...
 def pick(e: Expression, index: typing.Any = 0, dim: int = 0) -> Expression:
     """

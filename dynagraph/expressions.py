@@ -85,17 +85,41 @@ def parameter_expr(p: Parameters, update: bool = True) -> Expression:
 
 
 # ---- conveniences on parameters that need no C++ fast path
+def _row_index(table: LookupParameters, row) -> int:
+    r, n = int(row), table.shape()[0]
+    if not 0 <= r < n:
+        raise IndexError(f"row {r} out of range for {table.name()} with {n} rows")
+    return r
+
+
 def _install_parameter_methods() -> None:
-    def lift(name):
-        def method(self, *args):
-            return getattr(_core.parameter(self), name)(*args)
+    def lift(name, what):
+        def method(self, *args, **kwargs):
+            return getattr(_core.parameter(self), name)(*args, **kwargs)
         method.__name__ = name
-        method.__doc__ = f"Expression.{name} of this parameter's node in the current graph."
+        method.__doc__ = f"Expression.{name} of {what} node in the current graph."
         return method
 
-    for name in ("value", "npvalue", "scalar_value", "vec_value", "forward", "backward", "gradient"):
+    # As in DyNet, where both classes derive from Expression: a lookup table
+    # stands for the whole table, a (row shape..., rows) matrix.
+    for name in ("value", "npvalue", "scalar_value", "vec_value", "tensor_value", "forward", "backward",
+                 "gradient"):
         if not hasattr(Parameters, name):
-            setattr(Parameters, name, lift(name))
+            setattr(Parameters, name, lift(name, "this parameter's"))
+        if not hasattr(LookupParameters, name):
+            setattr(LookupParameters, name, lift(name, "this lookup table's whole-table"))
+    LookupParameters.dim = lambda self: _core.parameter(self).dim()
+    LookupParameters.dim.__doc__ = "((row shape..., rows), 1): the whole table's expression shape, as DyNet's."
+
+    def row_grad_as_array(self, row):
+        """The gradient of one row, shaped like the row."""
+        return self.grad_as_array()[_row_index(self, row)]
+
+    def rows_grad_as_array(self, rows):
+        """The gradients of the given rows, one array of shape (len(rows), *row_shape)."""
+        return self.grad_as_array()[[_row_index(self, r) for r in rows]]
+    LookupParameters.row_grad_as_array = row_grad_as_array
+    LookupParameters.rows_grad_as_array = rows_grad_as_array
 
     base_getitem = LookupParameters.__getitem__
 

@@ -14,6 +14,9 @@ from ._config import rng
 
 Parameters = _core.Parameters
 LookupParameters = _core.LookupParameters
+for _cls in (Parameters, LookupParameters):  # DyNet's other names for one entry's I/O
+    _cls.write_to_textfile = _cls.save
+    _cls.populate_from_textfile = _cls.populate
 
 __all__ = [
     "ParameterCollection", "Model", "Parameters", "LookupParameters", "PyInitializer",
@@ -214,7 +217,23 @@ class ParameterCollection:
     populate_from_textfile = populate
 
     def load_param(self, fname: str, key: str) -> Parameters:
-        raise NotImplementedError("load_param is deprecated in DyNet; use populate()")
+        """Adds a parameter with the shape and values saved under ``key`` and returns it.
+
+        It is named by the key's last part within this collection (DyNet names it
+        by the whole key even when that name is taken; names here stay unique).
+        """
+        (shape, _), name = _core._saved_dim(str(fname), False, key), _last_part(key)
+        p = self.add_parameters(shape, init=ConstInitializer(0.0), name=name)
+        p.populate(str(fname), key)
+        return p
+
+    def load_lookup_param(self, fname: str, key: str) -> LookupParameters:
+        """Adds a lookup table with the shape and rows saved under ``key`` and returns it
+        (named as by :meth:`load_param`)."""
+        (shape, _), name = _core._saved_dim(str(fname), True, key), _last_part(key)
+        p = self.add_lookup_parameters((shape[-1],) + tuple(shape[:-1]), init=ConstInitializer(0.0), name=name)
+        p.populate(str(fname), key)
+        return p
 
     # ---- dict interface (used by dynagraph.distributed)
     def to_dict(self) -> dict:
@@ -232,6 +251,12 @@ class ParameterCollection:
 
     def __repr__(self) -> str:
         return f"<ParameterCollection {self.name()} with {self.parameter_count()} values>"
+
+
+def _last_part(key: str) -> str:
+    if not key or not key.strip("/"):
+        raise ValueError(f"load_param: needs the key of one entry (e.g. '/W'), got {key!r}")
+    return key.rstrip("/").rsplit("/", 1)[-1]
 
 
 Model = ParameterCollection

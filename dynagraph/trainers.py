@@ -24,6 +24,7 @@ class Trainer:
         self._t = _core.TrainerCore(kind, core_pc, [float(h) for h in hyper])
         self._t.check_finite = _config.settings.check_finite
         self.model = m
+        self._pc = core_pc
 
     def update(self) -> None:
         """Applies the accumulated gradients, then zeroes them."""
@@ -33,7 +34,29 @@ class Trainer:
         """Deprecated in DyNet; kept for old scripts (does nothing)."""
 
     def update_subset(self, updated_params, updated_lookups) -> None:
-        raise NotImplementedError("update_subset is not supported; use Parameters.set_updated(False) instead")
+        """Updates only the parameters and lookup tables at these indices of the
+        collection's ``parameters_list()`` and ``lookup_parameters_list()``; the
+        others keep their gradients for a later update. (DyNet calls this a last
+        resort; ``set_updated(False)`` on what should stay fixed is the usual way.)"""
+        groups = [(self._pc.parameters_list(), updated_params, "parameter"),
+                  (self._pc.lookup_parameters_list(), updated_lookups, "lookup parameter")]
+        saved = []
+        try:
+            for items, indices, what in groups:
+                chosen = set()
+                for i in indices:
+                    i = int(i)
+                    if not 0 <= i < len(items):
+                        raise IndexError(f"update_subset: {what} index {i} out of range for a collection "
+                                         f"with {len(items)}")
+                    chosen.add(i)
+                for i, p in enumerate(items):
+                    saved.append((p, p.is_updated()))
+                    p.set_updated(saved[-1][1] and i in chosen)
+            self._t.update()
+        finally:
+            for p, flag in saved:
+                p.set_updated(flag)
 
     def restart(self, learning_rate: float | None = None) -> None:
         """Forgets the optimiser state (moments); optionally sets a new learning rate."""

@@ -98,6 +98,86 @@ def test_variational_dropout_masks():
         b.set_dropout(1.0)
 
 
+# Which parameters take x in each builder (DyNet's order); the rest are zeroed so
+# that a step's output is 0 exactly where the input's dropout mask is 0.
+X_WEIGHTS = {"SimpleRNNBuilder": (0,), "VanillaLSTMBuilder": (0,), "CoupledLSTMBuilder": (0, 4, 8)}
+
+
+def _zero_pattern_per_step(b, steps, batch, set_masks=None):
+    """Feeds ones for ``steps`` steps; returns, per step, the (dim, batch) bool
+    array of outputs that are 0 (dropped inputs)."""
+    n = b.input_dim
+    for p in b.get_parameters()[0]:
+        p.set_value(np.zeros(p.shape()))
+    for k in X_WEIGHTS[type(b).__name__]:
+        w = b.get_parameters()[0][k]
+        w.set_value(np.tile(np.eye(n), (w.shape()[0] // n, 1)))
+    dy.renew_cg()
+    s = b.initial_state()
+    if set_masks is not None:
+        b.set_dropout_masks(set_masks)
+    x = dy.inputTensor(np.ones((n, batch)), batched=True)
+    out = [o.npvalue().reshape(n, batch) for o in s.transduce([x] * steps)]
+    return [np.abs(o) < 1e-7 for o in out]
+
+
+@pytest.mark.parametrize("name", sorted(X_WEIGHTS))
+def test_dropout_masks_are_per_sequence_and_per_batch_element(name):
+    """As DyNet's builders: one mask per sequence (the same units dropped at every
+    step), drawn per batch element unless set_dropout_masks(1) asks for one."""
+    dy.reset_random_seed(5)
+    b = getattr(dy, name)(1, 16, 16, dy.ParameterCollection())
+    b.set_dropout(0.5)
+    zeros = _zero_pattern_per_step(b, steps=4, batch=3)
+    for z in zeros[1:]:
+        np.testing.assert_array_equal(z, zeros[0])
+    assert 0 < zeros[0].sum() < zeros[0].size
+    assert not (zeros[0][:, [0]] == zeros[0]).all(), "every batch element got the same mask"
+    shared = _zero_pattern_per_step(b, steps=2, batch=3, set_masks=1)[0]
+    assert (shared[:, [0]] == shared).all()
+    b.disable_dropout()
+    assert not _zero_pattern_per_step(b, steps=2, batch=3)[1].any()
+
+
+def test_gru_drops_its_input_afresh_each_step():
+    """DyNet's GRUBuilder calls dropout() on each step's input: no masks."""
+    dy.reset_random_seed(6)
+    b = dy.GRUBuilder(1, 16, 16, dy.ParameterCollection())
+    b.set_dropout(0.5)
+    dy.renew_cg()
+    s = b.initial_state()
+    x = dy.inputVector(np.ones(16))
+    # h_1 = z * tanh(W_xh x' + b): with W_xz = 0 (z = 1/2) and W_xh = I, 0 where x' is.
+    for k, p in enumerate(b.get_parameters()[0]):
+        p.set_value(np.eye(16) if k == 6 else np.zeros(p.shape()))
+    patterns = {tuple(np.abs(b.initial_state().add_input(x).output().npvalue()) < 1e-7) for _ in range(6)}
+    assert len(patterns) > 1
+    with pytest.raises(AttributeError, match="no masks"):
+        b.set_dropout_masks(1)
+
+
+def test_fast_lstm_applies_no_dropout_and_says_so():
+    rng = np.random.default_rng(7)
+    b = dy.FastLSTMBuilder(1, 4, 4, dy.ParameterCollection())
+    dy.renew_cg()
+    xs = [vec(rng, 4) for _ in range(3)]
+    clean = [o.npvalue() for o in b.initial_state().transduce(xs)]
+    with pytest.warns(UserWarning, match="FastLSTMBuilder applies no dropout"):
+        b.set_dropout(0.5)
+    for a, c in zip((o.npvalue() for o in b.initial_state().transduce(xs)), clean):
+        np.testing.assert_allclose(a, c)
+
+
+def test_set_dropout_masks_needs_a_sequence():
+    b = dy.SimpleRNNBuilder(1, 3, 3, dy.ParameterCollection())
+    with pytest.raises(RuntimeError, match="call initial_state"):
+        b.set_dropout_masks(2)
+    dy.renew_cg()
+    b.initial_state()
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        b.set_dropout_masks(0)
+
+
 def test_stacked_state_and_birnn_shapes():
     rng = np.random.default_rng(4)
     pc = dy.ParameterCollection()

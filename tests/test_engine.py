@@ -64,6 +64,85 @@ def test_lookup_sparse_gradient(pc):
     assert E._touched_rows() == []
 
 
+def _tied_loss(E, h, k):
+    """Tied embeddings: the table's transpose as the output layer, plus one row looked up."""
+    logits = dy.transpose(dy.parameter(E)) * dy.inputVector(h)
+    return dy.pickneglogsoftmax(logits, k) + dy.sum_elems(dy.cmult(E[1], dy.inputVector(h)))
+
+
+def test_lookup_table_gradient(pc):
+    """parameter(lookup) is the whole table, (dim, rows) as in DyNet, and its gradient
+    reaches every row: against NumPy and against finite differences."""
+    E = pc.add_lookup_parameters((5, 3))
+    h, k = np.array([0.5, -1.0, 2.0]), 3
+    dy.renew_cg()
+    table = dy.parameter(E)
+    assert table.dim() == ((3, 5), 1) and E.dim() == ((3, 5), 1)
+    assert dy.parameter(E).vindex == table.vindex == E.expr().vindex  # one node per graph
+    np.testing.assert_array_equal(table.npvalue(), E.as_array().T)
+    loss = _tied_loss(E, h, k)
+    loss.backward()
+    e = E.as_array().astype(np.float64)
+    z = e @ h
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    through_table = np.outer(p - np.eye(5)[k], h)
+    expected = through_table.copy()
+    expected[1] += h  # the lookup's share
+    assert loss.value() == pytest.approx(-np.log(p[k]) + e[1] @ h, rel=1e-5)
+    np.testing.assert_allclose(E.grad_as_array(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(E.row_grad_as_array(1), expected[1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(E.gradient(), through_table.T, rtol=1e-4, atol=1e-5)  # the table node's
+    assert sorted(E._touched_rows()) == list(range(5))
+    eps = 1e-3
+    for r, c in [(0, 0), (1, 2), (3, 1)]:
+        losses = []
+        for sign in (1, -1):
+            moved = e.copy()
+            moved[r, c] += sign * eps
+            E.init_from_array(moved)
+            dy.renew_cg()
+            losses.append(_tied_loss(E, h, k).value())
+        assert (losses[0] - losses[1]) / (2 * eps) == pytest.approx(expected[r, c], rel=2e-2, abs=2e-3)
+
+
+def test_lookup_table_as_an_expression_and_constant(pc):
+    E = pc.add_lookup_parameters((4, 2, 3))  # rows of shape (2, 3): the table is (2, 3, 4)
+    dy.renew_cg()
+    assert dy.tanh(E).dim() == ((2, 3, 4), 1)       # stands for its table, as DyNet's does
+    np.testing.assert_allclose(E.npvalue(), np.moveaxis(E.as_array(), 0, -1), rtol=1e-6)
+    F = pc.add_lookup_parameters((4, 3))
+    dy.renew_cg()
+    assert (F * dy.inputVector([1.0, 2.0, 3.0, 4.0])).dim() == ((3,), 1)
+    dy.sum_elems(dy.const_parameter(F) * dy.inputVector([1.0, 2.0, 3.0, 4.0])).backward()
+    assert not F.grad_as_array().any() and F._touched_rows() == []
+    with pytest.raises(ValueError, match="not a single value"):
+        F.scalar_value()
+    with pytest.raises(IndexError, match="row 4 out of range"):
+        F.row_grad_as_array(4)
+
+
+def test_lookup_table_update_and_autobatch(pc):
+    """A trainer updates every row of a table used whole; autobatching gives the
+    same gradient."""
+    E = pc.add_lookup_parameters((5, 3))
+    h = np.array([0.5, -1.0, 2.0])
+    grads = []
+    for autobatch in (False, True):
+        dy.init(autobatch=autobatch)
+        dy.renew_cg()
+        dy.esum([_tied_loss(E, h, k) for k in (0, 3)]).backward()
+        grads.append(E.grad_as_array().copy())
+        E._clear_grad()
+    dy.init(autobatch=False)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+    before = E.as_array().copy()
+    dy.renew_cg()
+    _tied_loss(E, h, 2).backward()
+    trainer = dy.SimpleSGDTrainer(pc, learning_rate=0.1)
+    trainer.update()
+    assert (np.abs(E.as_array() - before).sum(axis=1) > 0).all()
+
+
 def test_lookup_single_row_and_getitem(pc):
     E = pc.add_lookup_parameters((4, 2))
     dy.renew_cg()

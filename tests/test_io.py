@@ -114,3 +114,50 @@ def test_single_parameter_populate_by_key(tmp_path):
     np.testing.assert_array_equal(E2.as_array(), E.as_array())
     with pytest.raises(ValueError, match="no #Parameter# entry named '/nope'"):
         W2.populate(str(path), "/nope")
+
+
+def test_one_parameter_saved_and_read_back_by_key(tmp_path):
+    """Parameters.save / write_to_textfile write one entry (appending when asked);
+    populate_from_textfile reads it back; DyNet reads the entries too."""
+    pc, W, b, E = make(6)
+    path = str(tmp_path / "one.txt")
+    W.save(path, "/first")
+    W.write_to_textfile(path, key="/second", append=True)
+    E.save(path, append=True)                      # under its own name
+    with open(path) as f:
+        headers = [line.split()[:3] for line in f if line.startswith("#")]
+    assert headers == [["#Parameter#", "/first", "{3,2}"], ["#Parameter#", "/second", "{3,2}"],
+                       ["#LookupParameter#", "/E", "{2,4}"]]
+    pc2, W2, b2, E2 = make(7)
+    W2.populate_from_textfile(path, "/second")
+    E2.populate_from_textfile(path, "/E")
+    np.testing.assert_array_equal(W2.as_array(), W.as_array())
+    np.testing.assert_array_equal(E2.as_array(), E.as_array())
+    dynet = pytest.importorskip("dynet")
+    m = dynet.ParameterCollection()
+    W3 = m.add_parameters((3, 2))
+    W3.populate(path, "/first")
+    np.testing.assert_allclose(W3.as_array(), W.as_array(), rtol=1e-7)
+
+
+def test_load_param_adds_what_the_file_holds(tmp_path):
+    pc, W, b, E = make(8)
+    F = pc.add_lookup_parameters((5, 2, 3), name="F")
+    path = str(tmp_path / "m.txt")
+    pc.save(path)
+    fresh = dy.ParameterCollection()
+    enc = fresh.add_subcollection("dec")
+    b2 = enc.load_param(path, "/enc/_0")
+    assert b2.name() == "/dec/_0" and b2.shape() == (3,)
+    np.testing.assert_array_equal(b2.as_array(), b.as_array())
+    F2 = fresh.load_lookup_param(path, "/F")
+    assert F2.name() == "/F" and F2.shape() == (5, 2, 3)
+    np.testing.assert_array_equal(F2.as_array(), F.as_array())
+    again = fresh.load_param(path, "/W")
+    assert again.name() == "/W" and fresh.load_param(path, "/W").name() == "/W_1"  # names stay unique
+    with pytest.raises(ValueError, match="no #Parameter# entry named '/nope'"):
+        fresh.load_param(path, "/nope")
+    with pytest.raises(ValueError, match="no #LookupParameter# entry named '/W'"):
+        fresh.load_lookup_param(path, "/W")
+    with pytest.raises(ValueError, match="needs the key of one entry"):
+        fresh.load_param(path, "")

@@ -149,6 +149,28 @@ def test_updated_flag_freezes_a_parameter():
     np.testing.assert_array_equal(w.as_array(), before)
 
 
+def test_update_subset_updates_only_the_listed_indices():
+    pc = dy.ParameterCollection()
+    a, b = pc.add_parameters(2, init=1.0), pc.add_parameters(2, init=1.0)
+    E = pc.add_lookup_parameters((3, 2), init=1.0)
+    b.set_updated(False)  # a flag set by the user survives update_subset
+    t = dy.SimpleSGDTrainer(pc, learning_rate=0.5)
+    t.set_clip_threshold(0)
+    dy.renew_cg()
+    dy.sum_elems(a + b + E[0]).backward()
+    t.update_subset([0, 1], [])
+    np.testing.assert_allclose(a.as_array(), [0.5, 0.5])
+    np.testing.assert_allclose(b.as_array(), [1.0, 1.0])     # listed, but frozen by its flag
+    np.testing.assert_allclose(E.as_array()[0], [1.0, 1.0])  # not listed: keeps its gradient
+    np.testing.assert_allclose(E.grad_as_array()[0], [1.0, 1.0])
+    assert not b.is_updated() and E.is_updated()
+    t.update_subset([], [0])
+    np.testing.assert_allclose(E.as_array()[0], [0.5, 0.5])
+    with pytest.raises(IndexError, match="parameter index 2 out of range"):
+        t.update_subset([2], [])
+    assert a.is_updated() and not b.is_updated()
+
+
 def test_dense_lookup_updates_touch_every_row():
     dy.init(seed=2)
     pc = dy.ParameterCollection()

@@ -50,6 +50,20 @@ Expression parameter(ParameterStorage& p, bool update) {
   return e;
 }
 
+Expression lookup_table(LookupParameterStorage& p, bool update) {
+  ComputationGraph& g = G();
+  if (p.node_epoch == g.epoch() && p.node_const == !update) return Expression{p.node_index, g.version()};
+  Node n = proto(OpId::lookup_table);
+  n.dim = p.full_dim();
+  n.ptr = &p;
+  n.needs_grad = update;
+  Expression e = g.add(n, nullptr, 0);
+  p.node_epoch = g.epoch();
+  p.node_index = e.i;
+  p.node_const = !update;
+  return e;
+}
+
 Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count, bool batched, bool update) {
   ComputationGraph& g = G();
   if (count == 0) throw ValueError("lookup_batch: needs at least one index");

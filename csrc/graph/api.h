@@ -17,6 +17,8 @@ Expression constant(const Dim& d, float value);
 Expression random(OpId op, const Dim& d, float a, float b);
 Expression parameter(ParameterStorage& p, bool update);
 Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned n, bool batched, bool update);
+// The whole table as one (row shape..., rows) expression (DyNet's parameter(lookup)).
+Expression lookup_table(LookupParameterStorage& p, bool update);
 
 // Generic forms, for ops whose only attributes are f0/f1/i0/i1 and int lists.
 Expression op1(OpId op, const Expression& x, float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);

@@ -310,7 +310,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
       if (first.needs_grad) {
         impl.backward(*this, grp.proto, nullptr, grp.y, dy, 0, dy);
-        if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup);
+        if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup || first.op == OpId::lookup_table);
       }
       continue;
     }

@@ -194,7 +194,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
     impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
-    if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup);
+    if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup || n.op == OpId::lookup_table);
   }
 }
 

@@ -70,6 +70,19 @@ void lookup_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&
   }
 }
 
+// lookup_table: the whole table as one (row shape..., rows) tensor, as DyNet's
+// parameter(LookupParameter) gives it (tied embeddings, E^T h). Rows are
+// contiguous, so the value aliases the storage; backward writes every row.
+void lookup_table_fwd(ComputationGraph&, const Node& n, const Tensor*, Tensor& y) {
+  y.v = static_cast<LookupParameterStorage*>(n.ptr)->values.data();
+}
+void lookup_table_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor&,
+                      const Tensor& dy, unsigned, Tensor&) {
+  auto* p = static_cast<LookupParameterStorage*>(n.ptr);
+  VecMap(p->grad.data(), p->grad.size()) += dy.vec();
+  p->all_touched = true;
+}
+
 // Random inputs: sampled once at forward; f0/f1 are the distribution's parameters.
 template <class Dist>
 void sample(ComputationGraph& g, Tensor& y, Dist dist) {
@@ -103,6 +116,7 @@ DG_DEFINE_OP(input, preset_dim, input_fwd, no_backward)
 DG_DEFINE_OP(constant, preset_dim, constant_fwd, no_backward)
 DG_DEFINE_OP(parameter, preset_dim, parameter_fwd, parameter_bwd)
 DG_DEFINE_OP(lookup, lookup_dim, lookup_fwd, lookup_bwd)
+DG_DEFINE_OP(lookup_table, preset_dim, lookup_table_fwd, lookup_table_bwd)
 DG_DEFINE_OP(random_normal, preset_dim, random_normal_fwd, no_backward)
 DG_DEFINE_OP(random_uniform, preset_dim, random_uniform_fwd, no_backward)
 DG_DEFINE_OP(random_bernoulli, preset_dim, random_bernoulli_fwd, no_backward)

@@ -115,21 +115,19 @@ void check_shape(const std::string& path, const Entry& e, const std::string& tar
                      " has shape " + dim_text(d));
 }
 
-}  // namespace
-
-void save_collection(const ParameterCollection& pc, const std::string& path, const std::string& key,
-                     bool append) {
+// The file's current text when appending, else nothing.
+std::string existing_text(const std::string& path, bool append) {
   std::string out;
   if (append) {
     std::ifstream old(path, std::ios::binary);
     if (old) out.assign(std::istreambuf_iterator<char>(old), std::istreambuf_iterator<char>());
   }
-  std::string k = key;
-  while (!k.empty() && k.back() == '/') k.pop_back();
-  for (auto& p : pc.parameters_list())
-    write_entry(out, "Parameter", renamed(p->name, pc.name(), k), p->dim, p->values);
-  for (auto& p : pc.lookup_parameters_list())
-    write_entry(out, "LookupParameter", renamed(p->name, pc.name(), k), p->full_dim(), p->values);
+  return out;
+}
+
+// Writes `out` to a temporary file, then renames it over `path`: a crash
+// leaves the old file or the new one, never half of one.
+void write_atomically(const std::string& path, const std::string& out) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -142,6 +140,32 @@ void save_collection(const ParameterCollection& pc, const std::string& path, con
     std::remove(tmp.c_str());
     throw IOError(path + ": cannot move the new file into place: " + std::strerror(errno));
   }
+}
+
+}  // namespace
+
+void save_collection(const ParameterCollection& pc, const std::string& path, const std::string& key,
+                     bool append) {
+  std::string out = existing_text(path, append);
+  std::string k = key;
+  while (!k.empty() && k.back() == '/') k.pop_back();
+  for (auto& p : pc.parameters_list())
+    write_entry(out, "Parameter", renamed(p->name, pc.name(), k), p->dim, p->values);
+  for (auto& p : pc.lookup_parameters_list())
+    write_entry(out, "LookupParameter", renamed(p->name, pc.name(), k), p->full_dim(), p->values);
+  write_atomically(path, out);
+}
+
+void save_parameter(const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+  std::string out = existing_text(path, append);
+  write_entry(out, "Parameter", key.empty() ? p.name : key, p.dim, p.values);
+  write_atomically(path, out);
+}
+
+void save_lookup(const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+  std::string out = existing_text(path, append);
+  write_entry(out, "LookupParameter", key.empty() ? p.name : key, p.full_dim(), p.values);
+  write_atomically(path, out);
 }
 
 void populate_collection(ParameterCollection& pc, const std::string& path, const std::string& key) {
@@ -176,6 +200,11 @@ Entry& find_entry(std::vector<Entry>& entries, const std::string& path, const st
   throw ValueError(path + ": no " + kind + " entry named '" + key + "'");
 }
 }  // namespace
+
+Dim saved_dim(const std::string& path, bool lookup, const std::string& key) {
+  auto entries = read_entries(path);
+  return find_entry(entries, path, lookup ? "#LookupParameter#" : "#Parameter#", key).dim;
+}
 
 void populate_parameter(ParameterStorage& p, const std::string& path, const std::string& key) {
   auto entries = read_entries(path);

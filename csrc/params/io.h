@@ -16,6 +16,11 @@ void save_collection(const ParameterCollection& pc, const std::string& path, con
 // Fills the collection's parameters, in order, from the file's entries whose
 // names start with `key`; shapes must match.
 void populate_collection(ParameterCollection& pc, const std::string& path, const std::string& key);
+// One parameter as one entry, named `key` (its own name when key is empty).
+void save_parameter(const ParameterStorage& p, const std::string& path, const std::string& key, bool append);
+void save_lookup(const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append);
+// The shape saved under `key` (lookup tables: row shape, then the row count).
+Dim saved_dim(const std::string& path, bool lookup, const std::string& key);
 // Single parameters: the entry named `key` (or the first entry when key is empty).
 void populate_parameter(ParameterStorage& p, const std::string& path, const std::string& key);
 void populate_lookup(LookupParameterStorage& p, const std::string& path, const std::string& key);

@@ -35,6 +35,10 @@ struct LookupParameterStorage {
   std::vector<char> is_touched;
   bool updated = true;
   bool all_touched = false;  // set when a dense gradient was written
+  // Node cache for the whole-table node (lookup_table), as for parameters.
+  uint64_t node_epoch = ~0ull;
+  uint32_t node_index = 0;
+  bool node_const = false;
 
   LookupParameterStorage(std::string n, const Dim& row, unsigned count)
       : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count, 0.f),

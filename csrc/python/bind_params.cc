@@ -82,6 +82,10 @@ void bind_params(py::module_& m) {
       .def("populate", [](ParameterStorage& p, const std::string& path, const std::string& key) {
         populate_parameter(p, path, key);
       }, py::arg("fname"), py::arg("key") = "")
+      .def("save", [](const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+        save_parameter(p, path, key, append);
+      }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
+         "Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().grad, self); })
       .def("_mark_grad", [](ParameterStorage& p) { p.nonzero_grad = true; })
@@ -121,6 +125,12 @@ void bind_params(py::module_& m) {
       .def("populate", [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
         populate_lookup(p, path, key);
       }, py::arg("fname"), py::arg("key") = "")
+      .def("save", [](const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+        save_lookup(p, path, key, append);
+      }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
+         "Writes this table as one entry of DyNet's text format, named `key` (default: its name).")
+      .def("expr", [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); },
+           py::arg("update") = true, "The whole table as one (row shape..., rows) expression.")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().grad, self); })
       .def("_touched_rows", [](const LookupParameterStorage& p) {
@@ -165,6 +175,12 @@ void bind_params(py::module_& m) {
   // ---- expression functions over parameters
   m.def("parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));
   m.def("const_parameter", [](ParameterStorage& p) { return api::parameter(p, false); }, py::arg("p"));
+  // A lookup table as a whole: a (row shape..., rows) matrix, e.g. for tied embeddings.
+  m.def("parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, true); }, py::arg("p"));
+  m.def("const_parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, false); }, py::arg("p"));
+  m.def("_saved_dim", [](const std::string& path, bool lookup, const std::string& key) {
+    return dim_to_py(saved_dim(path, lookup, key));
+  }, py::arg("fname"), py::arg("lookup"), py::arg("key"), "((shape), batch) of the entry saved under `key`.");
   m.def("lookup", [](LookupParameterStorage& p, long index, bool update) {
     if (index < 0 || index >= static_cast<long>(p.rows))
       throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
@@ -186,6 +202,7 @@ void bind_params(py::module_& m) {
   // Parameters stand for their node wherever an Expression is expected (DyNet >= 2.1):
   // the Expression type caster converts them, and they share Expression's operators.
   install_operators(m.attr("Parameters"));
+  install_operators(m.attr("LookupParameters"));
   py::class_<LookupParameterStorage, LookupPtr>(m.attr("LookupParameters"))
       .def("__getitem__", [](LookupParameterStorage& p, long index) {
         if (index < 0 || index >= static_cast<long>(p.rows))

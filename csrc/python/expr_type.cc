@@ -64,6 +64,10 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
     e = api::parameter(h.cast<ParameterStorage&>(), true);
     return Kind::expr;
   }
+  if (py::isinstance<LookupParameterStorage>(h)) {
+    e = api::lookup_table(h.cast<LookupParameterStorage&>(), true);
+    return Kind::expr;
+  }
   return Kind::other;
 }
 
@@ -254,9 +258,14 @@ bool type_caster<dg::Expression>::load(handle src, bool convert) {
     value = dg::py_bind::expr_of(src.ptr());
     return true;
   }
-  // Parameters stand for their node in the current graph (DyNet >= 2.1).
+  // Parameters stand for their node in the current graph (DyNet >= 2.1), and
+  // lookup parameters for their whole table.
   if (convert && isinstance<dg::ParameterStorage>(src)) {
     value = dg::api::parameter(src.cast<dg::ParameterStorage&>(), true);
+    return true;
+  }
+  if (convert && isinstance<dg::LookupParameterStorage>(src)) {
+    value = dg::api::lookup_table(src.cast<dg::LookupParameterStorage&>(), true);
     return true;
   }
   return false;

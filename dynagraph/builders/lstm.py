@@ -12,11 +12,13 @@ All states are (hidden_dim,) vectors with the batch size of the inputs.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import _core
 from .._per_graph import PerGraph
-from .rnn import _dropout_mask, _RNNBuilder
+from .rnn import _check_rate, _RNNBuilder
 
 __all__ = ["VanillaLSTMBuilder", "LSTMBuilder", "CompactVanillaLSTMBuilder", "SparseLSTMBuilder",
            "CoupledLSTMBuilder", "FastLSTMBuilder"]
@@ -44,7 +46,8 @@ class VanillaLSTMBuilder(_RNNBuilder):
     layer's weights, in DyNet's order (h gain, h bias, x gain, x bias, c gain, c bias).
 
     Dropout (``set_dropouts(d, d_h)``) is variational: one mask for x and one
-    for h per sequence, drawn by ``initial_state()``.
+    for h per sequence and batch element, drawn at the sequence's first step
+    (or by ``set_dropout_masks(batch_size)`` after ``initial_state()``).
 
     With the default forget bias of 1 and no layer norm, a step is DyNet's
     three fused nodes (``vanilla_lstm_gates``, ``vanilla_lstm_c``,
@@ -60,7 +63,6 @@ class VanillaLSTMBuilder(_RNNBuilder):
         self.ln_lstm, self.forget_bias = bool(ln_lstm), float(forget_bias)
         self._ln = []
         super().__init__(layers, input_dim, hidden_dim, model)
-        self._last_seq = None
         self._ln_exprs_cache = PerGraph(lambda: [[_core.parameter(q) for q in group] for group in self._ln])
         self._zero_state = PerGraph(lambda: _core.zeros((self.hidden_dim,)))  # the first step's h and c
 
@@ -79,38 +81,10 @@ class VanillaLSTMBuilder(_RNNBuilder):
     def _ln_exprs(self, layer):
         return self._ln_exprs_cache.get()[layer]
 
-    # ---- dropout masks (variational)
-    def _new_masks(self, batch_size: int = 1):
-        if self.dropout_rate == 0.0 and self.dropout_rate_h == 0.0:
-            return None
-        masks = []
-        for layer in range(self.layers):
-            in_dim = self.input_dim if layer == 0 else self.hidden_dim
-            mx = _dropout_mask(in_dim, self.dropout_rate, batch_size) if self.dropout_rate else None
-            mh = _dropout_mask(self.hidden_dim, self.dropout_rate_h, batch_size) if self.dropout_rate_h else None
-            masks.append((mx, mh))
-        return masks
-
-    def initial_state(self, vecs=None, update: bool = True):
-        state = super().initial_state(vecs, update)
-        self._last_seq = state._seq
-        return state
-
-    def set_dropout_masks(self, batch_size: int = 1) -> None:
-        """Draws fresh masks (with ``batch_size`` samples) for the latest sequence."""
-        if self._last_seq is None:
-            raise RuntimeError(f"{type(self).__name__}.set_dropout_masks: call initial_state() first")
-        self._last_seq.masks = self._new_masks(int(batch_size))
-
     # ---- the cell
     def _cell(self, layer, x, h, c, p, seq):
         H = self.hidden_dim
-        if seq.masks is not None:
-            mx, mh = seq.masks[layer]
-            if mx is not None:
-                x = _core.cmult(x, mx)
-            if mh is not None and h is not None:
-                h = _core.cmult(h, mh)
+        x, h = self._masked(seq, layer, x, h)
         wx, wh = self._weights(p, layer)
         if not self.ln_lstm and self.forget_bias == 1.0:
             # DyNet's fused kernels (forget bias 1 built in): 3 nodes a step instead of 16.
@@ -210,12 +184,31 @@ class CoupledLSTMBuilder(_RNNBuilder):
         o = σ(W_xo x + W_ho h + W_co c_t + b_o)        h_t = o ∘ tanh(c_t)
 
     Per layer (DyNet's order): W_xi (H, I), W_hi (H, H), W_ci (H, H), b_i,
-    W_xo, W_ho, W_co, b_o, W_xc, W_hc, b_c.  Dropout is drawn per step.
+    W_xo, W_ho, W_co, b_o, W_xc, W_hc, b_c.
+
+    Dropout is variational, as in DyNet: per sequence, masks for x, h and c
+    (rates ``set_dropouts(d, d_h, d_c)``; ``set_dropout(d)`` sets all three).
+    The c mask drops the peephole inputs: c_{t-1} into the input gate and c_t
+    into the output gate (the cell itself is carried undropped).
     """
 
     _name = "lstm-builder"
     _has_cell = True
     _peepholes = True
+    _mask_rates = ("dropout_rate", "dropout_rate_h", "dropout_rate_c")
+    dropout_rate_c = 0.0
+
+    def set_dropout(self, d: float) -> None:
+        super().set_dropout(d)
+        self.dropout_rate_c = self.dropout_rate
+
+    def set_dropouts(self, d: float, d_h: float, d_c: float | None = None) -> None:
+        super().set_dropouts(d, d_h)
+        self.dropout_rate_c = self.dropout_rate_h if d_c is None else _check_rate(d_c)
+
+    def disable_dropout(self) -> None:
+        super().disable_dropout()
+        self.dropout_rate_c = 0.0
 
     def _make_layer(self, pc, in_dim, i):
         return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, self.hidden_dim))
@@ -230,16 +223,21 @@ class CoupledLSTMBuilder(_RNNBuilder):
                             pc.add_parameters((H,), init=0.0)])
 
     def _cell(self, layer, x, h, c, p, seq):
-        x, h = self._step_dropout(x, h, layer)
+        x, h = self._masked(seq, layer, x, h)
+        mc = seq.masks[layer][2] if seq.masks is not None and self.dropout_rate_c > 0.0 else None
+
+        def peep(cell):  # the cell as a peephole sees it
+            return cell if mc is None else _core.cmult(cell, mc)
+
         rec = [] if h is None else [p[1], h]
         a_i = _core.affine_transform([p[3], p[0], x] + rec)
         if c is not None and self._peepholes:
-            a_i = a_i + p[2] * c
+            a_i = a_i + p[2] * peep(c)
         i = _core.logistic(a_i)
         g = _core.tanh(_core.affine_transform([p[10], p[8], x] + ([] if h is None else [p[9], h])))
         c_new = _core.cmult(i, g) if c is None else c + _core.cmult(i, g - c)
         a_o = _core.affine_transform([p[7], p[4], x] + ([] if h is None else [p[5], h]))
-        o = _core.logistic(a_o + p[6] * c_new if self._peepholes else a_o)
+        o = _core.logistic(a_o + p[6] * peep(c_new) if self._peepholes else a_o)
         return _core.cmult(o, _core.tanh(c_new)), c_new
 
 
@@ -252,11 +250,28 @@ class FastLSTMBuilder(CoupledLSTMBuilder):
         i = σ(W_xi x + W_hi h + b_i)     g = tanh(W_xc x + W_hc h + b_c)
         c_t = (1 - i) ∘ c_{t-1} + i ∘ g     o = σ(W_xo x + W_ho h + b_o)     h_t = o ∘ tanh(c_t)
 
-    (checked against dynet38 in tests/test_compare_builders.py).
+    (checked against dynet38 in tests/test_compare_builders.py). DyNet 2.2's
+    FastLSTMBuilder also applies no dropout; so does this one, and says so when
+    a rate is set.
     """
 
     _name = "fast-lstm-builder"
     _peepholes = False
+
+    def _dropping(self) -> bool:
+        return False
+
+    def _masked(self, seq, layer, x, h):
+        return x, h
+
+    def set_dropouts(self, d: float, d_h: float, d_c: float | None = None) -> None:
+        super().set_dropouts(d, d_h, d_c)
+        if self.dropout_rate or self.dropout_rate_h or self.dropout_rate_c:
+            warnings.warn("FastLSTMBuilder applies no dropout (as DyNet's); use VanillaLSTMBuilder "
+                          "or CoupledLSTMBuilder for dropout", stacklevel=2)
+
+    def set_dropout(self, d: float) -> None:
+        self.set_dropouts(d, d, d)
 
     def _make_layer(self, pc, in_dim, i):
         return self._make_peephole_layer(pc, in_dim, (self.hidden_dim, 1))

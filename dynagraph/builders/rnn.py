@@ -31,7 +31,8 @@ def _check_rate(rate) -> float:
 
 
 class _Sequence:
-    """What one sequence shares across its steps: parameter expressions, dropout masks."""
+    """What one sequence shares across its steps: parameter expressions, dropout masks
+    (None until the first step or ``set_dropout_masks`` draws them)."""
 
     __slots__ = ("exprs", "masks")
 
@@ -168,6 +169,7 @@ class _RNNBuilder:
                                                        for p in layer] for layer in self._params])
         self.dropout_rate = 0.0
         self.dropout_rate_h = 0.0
+        self._last_seq = None  # the sequence set_dropout_masks draws for
 
     # ---- parameters
     def get_parameters(self) -> list:
@@ -193,14 +195,54 @@ class _RNNBuilder:
     def disable_dropout(self) -> None:
         self.dropout_rate = self.dropout_rate_h = 0.0
 
-    def _new_masks(self):
-        return None
+    # Variational dropout, as DyNet's builders draw it: one mask per sequence for
+    # each layer's input and recurrent vector (``_mask_rates`` names the rates, in
+    # the order of the masks), drawn at the sequence's first step with that
+    # input's batch size (one mask per batch element), or by set_dropout_masks.
+    # A mask applies while its rate is positive. GRUBuilder overrides _masked
+    # with DyNet's fresh per-step dropout of the input.
+    _mask_rates = ("dropout_rate", "dropout_rate_h")
+
+    def _dropping(self) -> bool:
+        return any(getattr(self, r) > 0.0 for r in self._mask_rates)
+
+    def _new_masks(self, batch_size: int) -> list:
+        """Per layer, a tuple with one mask per rate (None where the rate is 0)."""
+        masks = []
+        for layer in range(self.layers):
+            dims = ((self.input_dim if layer == 0 else self.hidden_dim),) + (self.hidden_dim,) * (len(self._mask_rates) - 1)
+            masks.append(tuple(_dropout_mask(n, getattr(self, r), batch_size) if getattr(self, r) > 0.0 else None
+                               for n, r in zip(dims, self._mask_rates)))
+        return masks
+
+    def set_dropout_masks(self, batch_size: int = 1) -> None:
+        """Draws fresh masks, ``batch_size`` samples each, for the sequence the last
+        ``initial_state()`` started (call it after that, as in DyNet). Without it a
+        sequence draws its masks at its first step, one per batch element."""
+        if self._last_seq is None:
+            raise RuntimeError(f"{type(self).__name__}.set_dropout_masks: call initial_state() first")
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"{type(self).__name__}.set_dropout_masks: batch_size must be >= 1, got {batch_size}")
+        self._last_seq.masks = self._new_masks(batch_size)
+
+    def _masked(self, seq, layer: int, x, h):
+        """The layer's input and recurrent vector times their masks (DyNet drops h
+        only when a previous state exists)."""
+        if seq.masks is None:
+            return x, h
+        mx, mh = seq.masks[layer][:2]
+        if mx is not None and self.dropout_rate > 0.0:
+            x = _core.cmult(x, mx)
+        if mh is not None and h is not None and self.dropout_rate_h > 0.0:
+            h = _core.cmult(h, mh)
+        return x, h
 
     # ---- sequences
     def initial_state(self, vecs=None, update: bool = True) -> RNNState:
         """Starts a sequence.  ``vecs``: initial state as in ``RNNState.s()``
         (LSTMs: ``layers`` cells then ``layers`` hs; others: ``layers`` hs)."""
-        seq = _Sequence(self._exprs(update), self._new_masks())
+        seq = self._last_seq = _Sequence(self._exprs(update))
         if vecs is None:
             return RNNState(self, seq, None, None, None)
         n = self.layers * (2 if self._has_cell else 1)
@@ -230,6 +272,8 @@ class _RNNBuilder:
         if shape[0] != self.input_dim or any(d != 1 for d in shape[1:]):
             raise ValueError(f"{type(self).__name__}.add_input: expected an input of dimension "
                              f"({self.input_dim},), got {shape}")
+        if seq.masks is None and self._dropping():
+            seq.masks = self._new_masks(x.dim()[1])
         new_h, new_c = [], []
         for layer in range(self.layers):
             h, c = self._cell(layer, x, hs[layer] if hs else None, cs[layer] if cs else None,
@@ -238,14 +282,6 @@ class _RNNBuilder:
             new_c.append(c)
             x = h
         return new_h, (new_c if self._has_cell else None)
-
-    def _step_dropout(self, x, h, layer: int):
-        """Fresh per-step dropout of the input and recurrent vectors (DyNet's non-variational RNNs)."""
-        if self.dropout_rate > 0.0:
-            x = _core.cmult(x, _dropout_mask(x.dim()[0][0], self.dropout_rate, x.dim()[1]))
-        if h is not None and self.dropout_rate_h > 0.0:
-            h = _core.cmult(h, _dropout_mask(self.hidden_dim, self.dropout_rate_h, h.dim()[1]))
-        return x, h
 
     # ---- saving
     @property
@@ -277,7 +313,7 @@ class SimpleRNNBuilder(_RNNBuilder):
         return (pc.add_parameters((H, in_dim)), pc.add_parameters((H, H)), pc.add_parameters((H,), init=0.0))
 
     def _cell(self, layer, x, h, c, p, seq):
-        x, h = self._step_dropout(x, h, layer)
+        x, h = self._masked(seq, layer, x, h)
         if h is None:
             return _core.tanh(_core.affine_transform([p[2], p[0], x])), None
         return _core.tanh(_core.affine_transform([p[2], p[0], x, p[1], h])), None
@@ -302,8 +338,20 @@ class GRUBuilder(_RNNBuilder):
             out += [pc.add_parameters((H, in_dim)), pc.add_parameters((H, H)), pc.add_parameters((H,), init=0.0)]
         return tuple(out)
 
+    def _masked(self, seq, layer, x, h):
+        """DyNet's GRU drops each layer's input afresh at every step (no masks, no d_h)."""
+        if self.dropout_rate > 0.0:
+            x = _core.cmult(x, _dropout_mask(x.dim()[0][0], self.dropout_rate, x.dim()[1]))
+        return x, h
+
+    def _dropping(self) -> bool:
+        return False
+
+    def set_dropout_masks(self, batch_size: int = 1) -> None:
+        raise AttributeError("GRUBuilder draws its dropout afresh at every step and has no masks (as in DyNet)")
+
     def _cell(self, layer, x, h, c, p, seq):
-        x, _ = self._step_dropout(x, None, layer)
+        x, _ = self._masked(seq, layer, x, None)
         if h is None:
             z = _core.logistic(_core.affine_transform([p[2], p[0], x]))
             cand = _core.tanh(_core.affine_transform([p[8], p[6], x]))

@@ -114,6 +114,7 @@ SPECS += [
            name="plus_input"),
     OpSpec("parameter", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_parameter_gradient"}),
     OpSpec("lookup", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_lookup_sparse_gradient"}),
+    OpSpec("lookup_table", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_lookup_table_gradient"}),
 ] + [
     OpSpec(op, None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_random_distributions"})
     for op in ("random_normal", "random_uniform", "random_bernoulli", "random_gumbel")

@@ -82,11 +82,11 @@ class ComputationGraph:
     def revert(self) -> None:
         _core.cg_revert()
 
-    def forward(self, expr) -> None:
-        _node(expr).forward()
+    def forward(self, index) -> None:
+        _node(index).forward()
 
-    def backward(self, expr, full: bool = False) -> None:
-        _node(expr).backward(full)
+    def backward(self, index, full: bool = False) -> None:
+        _node(index).backward(full)
 
     def size(self) -> int:
         return _core.graph_size()
@@ -150,9 +150,10 @@ def cg() -> ComputationGraph:
     return _CG
 
 
-def forward(expressions) -> None:
-    """Evaluates a list of expressions (DyNet's dy.forward)."""
-    _core.forward_all(list(expressions))
+def forward(exps, recalculate: bool = False) -> None:
+    """Evaluates a list of expressions (DyNet's dy.forward); ``recalculate``
+    evaluates the whole graph again (after inputs or parameters changed)."""
+    _core.forward_all(list(exps), bool(recalculate))
 
 
 def load_generator(basename: str, params):

@@ -53,16 +53,33 @@ def _flags_from_argv(argv) -> dict:
     return out
 
 
-def init(seed: int | None = None, autobatch: bool | None = None, mem=None, device: str | None = None,
-         check_finite: bool | None = None) -> None:
+def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | None = None, mem=None,
+         device: str | None = None, check_finite: bool | None = None) -> None:
     """Configure the engine (may be called again; later values win).
+
+    The first call (or first use of the engine) also takes, for what it is not
+    given, the values of ``dynet_config.set(...)`` and DyNet's command-line flags
+    (``--dynet-seed``, ``--dynet-autobatch``, ``--dynet-mem``, ``--dynet-devices``),
+    as DyNet's ``init()`` does.
 
     seed: random seed for initializers and random ops (0 = nondeterministic, as DyNet).
     autobatch: run per-sample graphs batched (the autobatching executor).
     mem: initial memory pool size in MB (pools grow on demand; this only pre-sizes them).
     device: "CPU" (this build) — "GPU:0" needs a CUDA build.
     check_finite: trainers raise on NaN/inf gradients instead of applying them.
+    shared_parameters: DyNet's shared-memory parameters for multi-process
+    training; not supported (``dynagraph.distributed`` trains across processes).
     """
+    if shared_parameters:
+        raise ValueError("init(shared_parameters=True): DyNet's shared-memory parameters are not supported; "
+                         "dynagraph.distributed trains across processes instead")
+    if not settings.initialized:
+        flags = dict(dynet_config._values)
+        flags.update(_flags_from_argv(sys.argv))
+        seed = int(flags.get("seed", 0)) if seed is None else seed
+        autobatch = flags.get("autobatch") if autobatch is None else autobatch
+        mem = flags.get("mem") if mem is None else mem
+        device = flags.get("device") if device is None else device
     if seed is not None:
         settings.seed = int(seed)
         settings.rng = np.random.default_rng(settings.seed if settings.seed else None)
@@ -85,12 +102,8 @@ def init(seed: int | None = None, autobatch: bool | None = None, mem=None, devic
 
 def ensure_initialized() -> None:
     """First use: apply dynet_config values, then DyNet flags found in sys.argv."""
-    if settings.initialized:
-        return
-    flags = dict(dynet_config._values)
-    flags.update(_flags_from_argv(sys.argv))
-    init(seed=int(flags.get("seed", 0)), autobatch=flags.get("autobatch"), mem=flags.get("mem"),
-         device=flags.get("device"))
+    if not settings.initialized:
+        init()
 
 
 def rng() -> np.random.Generator:
@@ -124,8 +137,8 @@ class DynetParams:
     def set_mem(self, mem) -> None:
         self.mem_descriptor = str(mem)
 
-    def set_random_seed(self, seed: int) -> None:
-        self.random_seed = int(seed)
+    def set_random_seed(self, random_seed: int) -> None:
+        self.random_seed = int(random_seed)
 
     def set_autobatch(self, autobatch) -> None:
         self.autobatch = int(autobatch)
@@ -133,14 +146,14 @@ class DynetParams:
     def set_profiling(self, profiling) -> None:
         self.profiling = int(profiling)
 
-    def set_weight_decay(self, wd: float) -> None:
-        self.weight_decay = float(wd)
+    def set_weight_decay(self, weight_decay: float) -> None:
+        self.weight_decay = float(weight_decay)
 
-    def set_shared_parameters(self, shared: bool) -> None:
-        self.shared_parameters = bool(shared)
+    def set_shared_parameters(self, shared_parameters: bool) -> None:
+        self.shared_parameters = bool(shared_parameters)
 
-    def set_requested_gpus(self, n: int) -> None:
-        self.requested_gpus = int(n)
+    def set_requested_gpus(self, requested_gpus: int) -> None:
+        self.requested_gpus = int(requested_gpus)
 
     def from_config(self, conf) -> None:
         """Takes ``mem``, ``seed``, ``autobatch``, ... from a dict (or an object with those attributes)."""

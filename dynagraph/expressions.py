@@ -8,14 +8,15 @@ import numpy as np
 
 from . import _core
 from ._core import Expression, LookupParameters, Parameters
+from .devices import _check_device
 
 __all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr",
            "mean_elems", "mean_dim", "mean_batches"]
 
 
-def vecInput(dim: int) -> Expression:
+def vecInput(dim: int, device: str = "") -> Expression:
     """A zero vector input of length ``dim`` (DyNet's vecInput)."""
-    return _core.inputVector([0.0] * int(dim))
+    return _core.inputVector([0.0] * int(dim), device)
 
 
 def matInput(d1: int, d2: int) -> Expression:
@@ -23,8 +24,9 @@ def matInput(d1: int, d2: int) -> Expression:
     return _core.inputTensor(np.zeros((int(d1), int(d2)), dtype=np.float32))
 
 
-def one_hot(d: int, idx, batch_size: int | None = None) -> Expression:
+def one_hot(d: int, idx, device: str = "") -> Expression:
     """One-hot vector(s) of length ``d``: ``idx`` an int, or a list of ints for a batch."""
+    _check_device(device)
     if isinstance(idx, (list, tuple, np.ndarray)):
         idx = [int(i) for i in idx]
         arr = np.zeros((d, len(idx)), dtype=np.float32)
@@ -41,9 +43,9 @@ def one_hot(d: int, idx, batch_size: int | None = None) -> Expression:
     return _core.inputVector(v)
 
 
-def colwise_add(x: Expression, bias: Expression) -> Expression:
-    """Adds the column vector ``bias`` (m,) to every column of ``x`` (m, n)."""
-    return x + bias
+def colwise_add(x: Expression, y: Expression) -> Expression:
+    """Adds the column vector ``y`` (m,) to every column of ``x`` (m, n)."""
+    return x + y
 
 
 def average(xs) -> Expression:

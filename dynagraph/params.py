@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _core
 from ._config import rng
+from .devices import _check_device
 
 Parameters = _core.Parameters
 LookupParameters = _core.LookupParameters
@@ -36,15 +37,23 @@ class PyInitializer:
 
 
 class GlorotInitializer(PyInitializer):
-    """Uniform in ±gain·sqrt(6 / sum of the axes) (for lookups: of one row's axes)."""
+    """Uniform in ±gain·sqrt(3n / (sum of the n axes)) — sqrt(6 / (fan_in + fan_out))
+    for a matrix — as DyNet computes it. The axes are all of the shape (a lookup
+    table's row count included), or with ``is_lookup=True`` one row's axes only.
+    Four axes are a convolution filter (h, w, in, out): ±gain·sqrt(6 / (h·w·(in + out)))."""
 
     def __init__(self, is_lookup: bool = False, gain: float = 1.0):
         self.is_lookup, self.gain = is_lookup, gain
 
     def initialize(self, shape, is_lookup=False):
-        axes = shape[1:] if (is_lookup or self.is_lookup) else shape
-        scale = self.gain * math.sqrt(6.0 / max(1, sum(axes)))
-        return rng().uniform(-scale, scale, size=shape)
+        axes = tuple(shape[1:]) if self.is_lookup else tuple(shape)
+        if not axes:
+            raise ValueError(f"GlorotInitializer(is_lookup=True) needs rows with at least one axis, got {shape}")
+        if len(axes) == 4:
+            bound = self.gain * math.sqrt(6.0 / (axes[0] * axes[1] * (axes[2] + axes[3])))
+        else:
+            bound = self.gain * math.sqrt(3.0 * len(axes) / sum(axes))
+        return rng().uniform(-bound, bound, size=shape)
 
 
 class SaxeInitializer(PyInitializer):
@@ -133,17 +142,38 @@ def _shape(dim) -> tuple:
     return shape
 
 
-def _initial_values(init, shape, is_lookup, scale=1.0):
+def _initializer(init, shape, is_lookup, scale, mean, std) -> PyInitializer:
+    """DyNet's ``init`` argument: None (Glorot over every axis, lookup tables'
+    row count included), a number, an array, an initializer, or a name;
+    ``scale`` is the bound of ``"uniform"``, ``mean``/``std`` those of ``"normal"``."""
     if init is None:
-        init = GlorotInitializer(is_lookup=is_lookup)
-    elif isinstance(init, (int, float)):
-        init = ConstInitializer(float(init))
-    elif isinstance(init, np.ndarray):
-        init = NumpyInitializer(init)
+        return GlorotInitializer()
+    if isinstance(init, (bool, np.bool_)):
+        raise TypeError(f"init must be an initializer, a number, a name or a NumPy array, got {init!r}")
+    if isinstance(init, (int, float, np.integer, np.floating)):
+        return ConstInitializer(float(init))
+    if isinstance(init, np.ndarray):
+        return NumpyInitializer(init)
+    if isinstance(init, str):
+        named = {
+            "glorot": GlorotInitializer,
+            "identity": IdentityInitializer,
+            "uniform": lambda: UniformInitializer(scale),
+            "normal": lambda: NormalInitializer(mean, std * std),
+            # variance 1 / (2 · the last axis of a row), as DyNet's "he"
+            "he": lambda: NormalInitializer(0.0, 1.0 / (2 * shape[-1])),
+        }
+        if init not in named:
+            raise ValueError(f"Didn't recognize initializer {init!r}: expected one of {sorted(named)}")
+        return named[init]()
     if not isinstance(init, PyInitializer):
-        raise TypeError(f"init must be an initializer, a number or a NumPy array, got {type(init).__name__}")
-    values = np.asarray(init.initialize(shape, is_lookup), dtype=np.float32)
-    return values * scale if scale != 1.0 else values
+        raise TypeError(f"init must be an initializer, a number, a name or a NumPy array, got {type(init).__name__}")
+    return init
+
+
+def _initial_values(init, shape, is_lookup, scale=1.0, mean=0.0, std=1.0):
+    init = _initializer(init, shape, is_lookup, scale, mean, std)
+    return np.asarray(init.initialize(shape, is_lookup), dtype=np.float32)
 
 
 class ParameterCollection:
@@ -158,18 +188,29 @@ class ParameterCollection:
         self._c = _core_pc if _core_pc is not None else _core.ParameterCollectionCore()
 
     # ---- adding
-    def add_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0) -> Parameters:
+    def add_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0,
+                       mean: float = 0.0, std: float = 1.0) -> Parameters:
+        """A new parameter of shape ``dim``. ``init``: None (Glorot), a number, an array,
+        an initializer, or one of ``"glorot"``, ``"identity"``, ``"he"``, ``"uniform"``
+        (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
+        _check_device(device)
         shape = _shape(dim)
+        values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
-        p.set_value(_initial_values(init, shape, False, scale))
+        p.set_value(values)
         return p
 
-    def add_lookup_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0) -> LookupParameters:
-        shape = _shape(dim)
+    def add_lookup_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0,
+                              mean: float = 0.0, std: float = 1.0) -> LookupParameters:
+        """A new table of ``dim[0]`` rows of shape ``dim[1:]`` (an int ``n``: n rows of one
+        value); ``init`` as for :meth:`add_parameters`."""
+        _check_device(device)
+        shape = (int(dim), 1) if isinstance(dim, (int, np.integer)) else _shape(dim)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
+        values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)
-        p.init_from_array(_initial_values(init, shape, True, scale))
+        p.init_from_array(values)
         return p
 
     def parameters_from_numpy(self, array, name: str = "", device: str = "") -> Parameters:
@@ -180,8 +221,8 @@ class ParameterCollection:
         array = np.asarray(array, dtype=np.float32)
         return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name)
 
-    def add_subcollection(self, name: str = "") -> "ParameterCollection":
-        return ParameterCollection(self._c.add_subcollection(name))
+    def add_subcollection(self, name: str | None = None) -> "ParameterCollection":
+        return ParameterCollection(self._c.add_subcollection(name or ""))
 
     # ---- inspecting
     def parameters_list(self) -> list:
@@ -213,7 +254,10 @@ class ParameterCollection:
     def populate(self, fname: str, key: str = "") -> None:
         self._c.populate(str(fname), key)
 
-    write_to_textfile = save
+    def write_to_textfile(self, fname: str, key: str = "", append: bool = False) -> None:
+        """:meth:`save` under DyNet's other name (whose second argument is ``key``)."""
+        self.save(fname, key, append)
+
     populate_from_textfile = populate
 
     def load_param(self, fname: str, key: str) -> Parameters:

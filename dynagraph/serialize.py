@@ -168,8 +168,8 @@ def _read_meta(meta_path: str) -> dict:
     return meta
 
 
-def load(basename: str, model) -> list:
-    """Re-creates the objects saved under ``basename`` inside ``model`` (a
+def load(basename: str, params) -> list:
+    """Re-creates the objects saved under ``basename`` inside ``params`` (a
     ParameterCollection), sets their values and returns them in order."""
     basename = os.fspath(basename)
     meta_path, data_path = basename + ".meta", basename + ".data"
@@ -184,14 +184,14 @@ def load(basename: str, model) -> list:
         try:
             kind = entry["kind"]
             if kind == "parameters":
-                obj = model.add_parameters(tuple(entry["shape"]))
+                obj = params.add_parameters(tuple(entry["shape"]))
                 obj.populate(data_path, key + "_0")
             elif kind == "lookup":
-                obj = model.add_lookup_parameters(tuple(entry["shape"]))
+                obj = params.add_lookup_parameters(tuple(entry["shape"]))
                 obj.populate(data_path, key + "_0")
             elif kind == "object":
                 cls = _resolve(entry["class"])
-                obj = cls.from_spec(_decode(entry["spec"]), model)
+                obj = cls.from_spec(_decode(entry["spec"]), params)
                 obj.param_collection().populate(data_path, key)
             else:
                 raise ValueError(f"unknown object kind {kind!r}")

@@ -88,8 +88,8 @@ class Trainer:
     def learning_rate(self, lr: float) -> None:
         self._t.learning_rate = float(lr)
 
-    def set_learning_rate(self, lr: float) -> None:
-        self.learning_rate = lr
+    def set_learning_rate(self, value: float) -> None:
+        self.learning_rate = value
 
     @property
     def updates(self) -> int:

@@ -200,6 +200,9 @@ class _VectorHolder(_Holder):
     def get(self) -> list:
         return list(self._v)
 
+    def set(self, newval) -> None:
+        self._v = self._convert(newval)
+
     def size(self) -> int:
         return len(self._v)
 

@@ -31,6 +31,26 @@ def test_dynet_flags_in_argv_are_honoured_at_first_use(fresh_config, monkeypatch
     np.testing.assert_array_equal(a, b)
 
 
+def test_an_explicit_first_init_reads_the_flags_too(fresh_config, monkeypatch):
+    """DyNet programs call dy.init() themselves; it still honours --dynet-* flags for
+    what it is not given, and later calls do not read them again."""
+    monkeypatch.setattr(sys, "argv", ["prog", "--dynet-seed", "31", "--dynet-autobatch", "1"])
+    dy.init()
+    assert _config.settings.seed == 31 and _core.get_autobatch()
+    dy.init(seed=4)
+    assert _config.settings.seed == 4 and _core.get_autobatch()
+    _config.settings.initialized = False
+    dy.init(autobatch=False)  # what is given wins over the flags
+    assert _config.settings.seed == 31 and not _core.get_autobatch()
+
+
+def test_init_shared_parameters_is_refused_clearly():
+    dy.init(shared_parameters=None)
+    dy.init(False)
+    with pytest.raises(ValueError, match="shared-memory parameters are not supported"):
+        dy.init(True)
+
+
 def test_flag_with_equals_sign(fresh_config, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["prog", "--dynet-seed=7"])
     dy.renew_cg()

@@ -256,6 +256,29 @@ def test_lazy_incremental_forward():
     dy.forward([z])
 
 
+def test_forward_recalculate_sees_changed_parameters(pc):
+    W = pc.add_parameters(2, init=1.0)
+    dy.renew_cg()
+    y = W * 2.0
+    dy.forward([y])
+    assert y.value() == [2.0, 2.0]
+    W.set_value(np.array([3.0, 4.0]))
+    dy.forward([y])                      # already computed: kept
+    assert y.value() == [2.0, 2.0]
+    dy.forward(exps=[y], recalculate=True)
+    assert y.value() == [6.0, 8.0]
+
+
+def test_parameter_expr_is_constant_by_default_as_in_dynet(pc):
+    W = pc.add_parameters(2, init=1.0)
+    dy.renew_cg()
+    dy.sum_elems(W.expr()).backward()
+    assert not W.grad_as_array().any()
+    dy.renew_cg()
+    dy.sum_elems(W.expr(update=True)).backward()
+    np.testing.assert_array_equal(W.grad_as_array(), [1.0, 1.0])
+
+
 def test_checkpoint_and_revert():
     dy.renew_cg()
     x = dy.inputVector([1.0, 2.0])

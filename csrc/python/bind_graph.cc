@@ -121,14 +121,15 @@ void bind_graph(py::module_& m) {
   m.def("cg_checkpoint", []() { cg().checkpoint(); });
   m.def("cg_revert", []() { cg().revert(); });
   m.def("graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");
-  m.def("forward_all", [](const std::vector<Expression>& es) {
+  m.def("forward_all", [](const std::vector<Expression>& es, bool recalculate) {
     uint32_t top = 0;
     for (auto& e : es) {
       cg().check(e);
       if (e.i > top) top = e.i;
     }
+    if (recalculate) cg().invalidate();
     if (!es.empty()) cg().forward(top);
-  });
+  }, py::arg("exps"), py::arg("recalculate") = false);
   m.def("set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
   m.def("get_autobatch", []() { return cg().autobatch; });
   m.def("set_autobatch_policy", [](const std::string& name) {

@@ -14,22 +14,35 @@ float gradient_mode(const std::string& mode) {
   if (mode == "straight_through_gradient") return 1.f;
   throw ValueError("gradient_mode must be 'zero_gradient' or 'straight_through_gradient', got '" + mode + "'");
 }
+// DyNet's device argument: the default "" costs nothing; other names are checked
+// by dynagraph.devices, the one place that knows which devices this build has.
+void check_device(const std::string& device) {
+  if (!device.empty()) py::module_::import("dynagraph.devices").attr("_check_device")(device);
+}
 }  // namespace
 
 void bind_ops_core(py::module_& m) {
-  // ---- inputs
-  m.def("inputTensor", &input_from_array, py::arg("arr"), py::arg("batched") = false);
-  m.def("inputVector", [](const std::vector<float>& v) {
+  // ---- inputs (every input can be overwritten later with Expression.set, so
+  // DyNet's reusable_expr changes nothing here)
+  m.def("inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
+    check_device(device);
+    return input_from_array(arr, batched);
+  }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false);
+  m.def("inputVector", [](const std::vector<float>& v, const std::string& device) {
+    check_device(device);
     if (v.empty()) throw ValueError("inputVector: empty vector");
     return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}));
-  }, py::arg("v"));
+  }, py::arg("v"), py::arg("device") = "");
   m.def("inputMatrix", [](const std::vector<float>& v, const py::object& d) {
     Dim dim = dim_from(d);
     if (dim.size() != v.size())
       throw ValueError("inputMatrix: " + std::to_string(v.size()) + " values do not fill shape " + dim.str());
     return api::input(v.data(), dim);
   }, py::arg("v"), py::arg("d"));
-  m.def("scalarInput", [](float x) { return api::input(&x, Dim({1})); }, py::arg("s"));
+  m.def("scalarInput", [](float x, const std::string& device) {
+    check_device(device);
+    return api::input(&x, Dim({1}));
+  }, py::arg("s"), py::arg("device") = "");
   m.def("constant", [](const py::object& d, float val, long batch_size) {
     return api::constant(dim_from(d, batch_size), val);
   }, py::arg("dim"), py::arg("val"), py::arg("batch_size") = 1);

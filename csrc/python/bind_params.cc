@@ -77,8 +77,10 @@ void bind_params(py::module_& m) {
       }, py::arg("left"), py::arg("right"))
       .def("set_updated", [](ParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const ParameterStorage& p) { return p.updated; })
+      // DyNet 2.2's default: W.expr() is constant (W itself, or dy.parameter(W), trains).
       .def("expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); },
-           py::arg("update") = true)
+           py::arg("update") = false,
+           "This parameter's node; update=False (the default, as in DyNet) keeps it out of training.")
       .def("populate", [](ParameterStorage& p, const std::string& path, const std::string& key) {
         populate_parameter(p, path, key);
       }, py::arg("fname"), py::arg("key") = "")

@@ -59,6 +59,10 @@ class VanillaLSTMBuilder(_RNNBuilder):
     _name = "vanilla-lstm-builder"
     _has_cell = True
 
+    def set_dropouts(self, d: float, d_r: float) -> None:
+        """Dropout rates of the input (``d``) and of the recurrent h (``d_r``)."""
+        super().set_dropouts(d, d_r)
+
     def __init__(self, layers, input_dim, hidden_dim, model, ln_lstm: bool = False, forget_bias: float = 1.0):
         self.ln_lstm, self.forget_bias = bool(ln_lstm), float(forget_bias)
         self._ln = []
@@ -163,8 +167,9 @@ class SparseLSTMBuilder(VanillaLSTMBuilder):
         mh = _core.const_parameter(self._params[layer][4])
         return _core.cmult(p[0], mx), _core.cmult(p[1], mh)
 
-    def set_sparsity(self, percent: float) -> None:
-        """Masks out the ``percent`` (0..1) smallest-magnitude weights of every matrix."""
+    def set_sparsity(self, sparsity: float) -> None:
+        """Masks out the fraction ``sparsity`` (0..1) of smallest-magnitude weights of every matrix."""
+        percent = sparsity
         if not 0.0 <= percent < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {percent}")
         for layer in self._params:

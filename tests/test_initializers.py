@@ -1,0 +1,77 @@
+"""Parameter initialisation as DyNet does it: the default Glorot bound for every
+shape, the named initialisers of add_parameters, and what ``scale`` touches.
+
+Large tensors make the sample extremes and deviations match the distribution's
+to well under the tolerances used here; each case is also compared with dynet38.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import dynagraph as dy
+
+
+def glorot_bound(axes):
+    if len(axes) == 4:
+        return math.sqrt(6.0 / (axes[0] * axes[1] * (axes[2] + axes[3])))
+    return math.sqrt(3.0 * len(axes) / sum(axes))
+
+
+CASES = [  # (kind, shape, kwargs, statistic, expected)
+    ("param", (300,), {}, "max", glorot_bound((300,))),
+    ("param", (200, 400), {}, "max", glorot_bound((200, 400))),
+    ("param", (3, 5, 7, 11), {}, "max", glorot_bound((3, 5, 7, 11))),    # a convolution filter
+    ("param", (20, 30, 40), {}, "max", glorot_bound((20, 30, 40))),
+    ("param", (200, 400), {"scale": 5.0}, "max", glorot_bound((200, 400))),  # scale is for "uniform" only
+    ("lookup", (400, 200), {}, "max", glorot_bound((400, 200))),          # the row count counts
+    ("lookup", (1000, 3, 4), {}, "max", glorot_bound((1000, 3, 4))),
+    ("lookup", (1000, 3, 4), {"init": dy.GlorotInitializer(is_lookup=True)}, "max", glorot_bound((3, 4))),
+    ("param", (200, 400), {"init": dy.GlorotInitializer(gain=2.0)}, "max", 2 * glorot_bound((200, 400))),
+    ("param", (200, 400), {"init": "glorot"}, "max", glorot_bound((200, 400))),
+    ("param", (200, 400), {"init": "uniform", "scale": 0.5}, "max", 0.5),
+    ("param", (200, 400), {"init": "normal", "mean": 1.0, "std": 0.1}, "std", 0.1),
+    ("param", (200, 400), {"init": "he"}, "std", math.sqrt(1 / (2 * 400))),
+    ("lookup", (400, 200), {"init": "he"}, "std", math.sqrt(1 / (2 * 200))),
+]
+
+
+def _stat(values, statistic):
+    return float(np.abs(values).max()) if statistic == "max" else float(values.std())
+
+
+def _make(lib, kind, shape, kwargs):
+    pc = lib.ParameterCollection()
+    if lib is not dy and isinstance(kwargs.get("init"), dy.GlorotInitializer):
+        g = kwargs["init"]
+        kwargs = dict(kwargs, init=lib.GlorotInitializer(is_lookup=g.is_lookup, gain=g.gain))
+    add = pc.add_parameters if kind == "param" else pc.add_lookup_parameters
+    return np.asarray(add(shape, **kwargs).as_array())
+
+
+@pytest.mark.parametrize("kind,shape,kwargs,statistic,expected", CASES,
+                         ids=[f"{c[0]}{c[1]}{sorted(c[2])}" for c in CASES])
+def test_initial_values_follow_dynet(kind, shape, kwargs, statistic, expected):
+    dy.init(seed=11)
+    ours = _stat(_make(dy, kind, shape, kwargs), statistic)
+    assert ours == pytest.approx(expected, rel=0.02)
+    if statistic == "max":
+        assert ours <= expected * (1 + 1e-6)
+    dynet = pytest.importorskip("dynet")
+    assert ours == pytest.approx(_stat(_make(dynet, kind, shape, kwargs), statistic), rel=0.03)
+
+
+def test_named_and_numeric_inits():
+    pc = dy.ParameterCollection()
+    np.testing.assert_array_equal(pc.add_parameters(3, init=2, scale=5.0).as_array(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(pc.add_parameters((3, 3), init="identity").as_array(), np.eye(3))
+    assert pc.add_lookup_parameters(7).shape() == (7, 1)
+    assert pc.add_parameters(2, init="normal").as_array().shape == (2,)
+    before = len(pc.parameters_list())
+    with pytest.raises(ValueError, match="Didn't recognize initializer 'saxe'"):
+        pc.add_parameters((2, 2), init="saxe")
+    with pytest.raises(TypeError, match="init must be"):
+        pc.add_parameters(2, init=True)
+    with pytest.raises(RuntimeError, match="Invalid device name: GPU:0"):
+        pc.add_parameters(2, device="GPU:0")
+    assert len(pc.parameters_list()) == before  # a refused parameter is not half-made

@@ -19,6 +19,9 @@ Models (``--model``), both over x of 64 values with a label of +-1, loss
 * ``wide``: s = w2 · tanh(W1 tanh(W0 x) + b1), W1 of 1024 x 1024 (4 MB), batch 16
   per worker: Poseidon's example layer, where factors are 32x smaller than the
   gradient. It tests whether hybrid picks SFB when SFB is the faster scheme.
+* ``layer``: that layer alone, s = sum(tanh(W x)) / 32 over x of 1024 values,
+  batch 16: the issue's "1024 x 1024 layer with K = 16", for its bytes
+  (``--model layer --workers 8 --consistency bsp --scheme ps sfb --epochs 1``).
 
 Writes a JSON summary and, when matplotlib is installed, a PNG of the projection.
 """
@@ -105,18 +108,33 @@ def wide_loss(net, batch):
     return dy.esum(terms)
 
 
-MODELS = {"mlp": (Net, loss_fn), "rnn": (RNN, rnn_loss), "wide": (Wide, wide_loss)}  # --model: (class, loss)
+class Layer:
+    DIM = 1024
+
+    def __init__(self, pc):
+        self.W = pc.add_parameters((self.DIM, self.DIM), name="W")
 
 
-def data(n, seed=0):
+def layer_loss(net, batch):
+    W = dy.parameter(net.W)
+    return dy.esum([-dy.log_sigmoid(dy.sum_elems(dy.tanh(W * dy.inputVector(x))) * (float(y) / 32))
+                    for x, y in batch])
+
+
+MODELS = {"mlp": (Net, loss_fn), "rnn": (RNN, rnn_loss), "wide": (Wide, wide_loss),  # --model: (class, loss)
+          "layer": (Layer, layer_loss)}
+INPUTS = {"layer": Layer.DIM}  # input size where it is not IN
+
+
+def data(n, seed=0, dim=IN):
     rng = np.random.default_rng(seed)
-    w = rng.normal(size=IN)
-    xs = rng.normal(size=(n, IN)).astype(np.float32)
+    w = rng.normal(size=dim)
+    xs = rng.normal(size=(n, dim)).astype(np.float32)
     return [(list(x), 1 if x @ w > 0 else -1) for x in xs]
 
 
 def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
-    job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1], data=data(workers * samples_per_worker),
+    job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1], data=data(workers * samples_per_worker, dim=INPUTS.get(model, IN)),
                      workers=workers, servers=1,
                      consistency=consistency, staleness=2, scheme=scheme.split("-")[0],
                      optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch,
@@ -130,6 +148,8 @@ def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, mod
     return {"workers": workers, "consistency": consistency, "scheme": scheme, "replicated": job.replicated,
             "samples_per_second": round(out["samples_per_second"], 1),
             "bytes_per_worker_iteration": round(b["total"] / out["iterations"] / workers),
+            "server_bytes_per_iteration": (None if out["server_bytes"] is None
+                                           else round(out["server_bytes"]["total"] / out["iterations"])),
             "bytes_by_kind": {**{"sent_" + k: v for k, v in b["sent"].items()},
                               **{"received_" + k: v for k, v in b["received"].items()}},
             "iterations": out["iterations"], "seconds": round(out["seconds"], 2)}
@@ -142,6 +162,23 @@ def projection(m=1024, n=1024, k=16):
         out.append({"workers": p1, "servers": p2, "ps_bytes_per_machine": ps, "sfb_bytes_per_machine": sfb,
                     "best": best, "ps_over_sfb": round(ps / sfb, 2)})
     return out
+
+
+def busiest_node_lines(runs) -> list:
+    """PS against SFB by the bytes through the busiest node per iteration, measured: under
+    PS the one server (every worker's push and pull), under SFB any worker (its factors
+    to and from each peer). Poseidon's cost model with one server predicts this ratio."""
+    lines = []
+    for ps in (r for r in runs if r["scheme"] == "ps" and r["server_bytes_per_iteration"]):
+        for sfb in (r for r in runs if r["scheme"] == "sfb" and r["workers"] == ps["workers"]
+                    and r["consistency"] == ps["consistency"]):
+            busiest_ps = max(ps["server_bytes_per_iteration"], ps["bytes_per_worker_iteration"])
+            busiest_sfb = max(sfb["bytes_per_worker_iteration"], sfb["server_bytes_per_iteration"] or 0)
+            lines.append(f"busiest node per iteration, {ps['workers']} workers {ps['consistency']}: "
+                         f"PS {busiest_ps / 1e6:.2f} MB (the server) vs SFB {busiest_sfb / 1e6:.3f} MB (a worker) "
+                         f"-> {busiest_ps / busiest_sfb:.1f}x fewer; per worker "
+                         f"{ps['bytes_per_worker_iteration'] / sfb['bytes_per_worker_iteration']:.1f}x")
+    return lines
 
 
 def plot(rows, path):
@@ -214,6 +251,8 @@ def main(argv=None):
                     print(f"workers={w} {c:3s} {s:12s}: {r['samples_per_second']:7.1f} samples/s, "
                           f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration, "
                           f"replicated {r['replicated'] or '-'} ({time.perf_counter() - t0:.1f}s)", flush=True)
+        for line in busiest_node_lines(results["runs"]):
+            print(line)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"results: {os.path.join(args.out, 'results.json')}")

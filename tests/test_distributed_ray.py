@@ -159,6 +159,12 @@ def test_bytes_per_iteration_match_the_cost_model(cluster, jobs, scheme, tmp_pat
         b = rep["bytes"]
         got = (b["total"]) / iters
         assert abs(got - want) / want < 0.05, (scheme, got, want, b)
+    # The server holding W moves every worker's push and pull under PS, nothing for it under SFB.
+    at_server, ps_server = out["server_bytes"]["total"] / iters, cost_model.server_values(m, n, workers) * 4
+    if encoding == "ps":
+        assert abs(at_server - ps_server) / ps_server < 0.05, (scheme, at_server, ps_server, out["server_bytes"])
+    else:
+        assert at_server < 0.01 * ps_server, (scheme, at_server, out["server_bytes"])
 
 
 def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_path, capsys):

@@ -97,6 +97,23 @@ class _ProgressBar:
             self.bar = None
 
 
+def _merged(snapshots) -> dict:
+    total = ByteCounter()
+    for snap in snapshots:
+        total.merge(snap)
+    return total.snapshot()
+
+
+def _since(now: dict, before: dict | None) -> tuple:
+    """(now - before, now) for cumulative byte snapshots (before None: nothing yet)."""
+    share = ByteCounter()
+    share.merge(now)
+    if before is not None:
+        share.merge({"sent": {k: -v for k, v in before["sent"].items()},
+                     "received": {k: -v for k, v in before["received"].items()}})
+    return share.snapshot(), now
+
+
 class Trainer:
     """A data-parallel job: ``workers`` model replicas, ``servers`` parameter shards.
 
@@ -159,7 +176,8 @@ class Trainer:
         self.history: list[dict] = []
         self._state = None  # from load(): server states, replica state, clock
         self._started = False
-        self._last_bytes = None
+        self._last_bytes = None         # cumulative worker and server counts at the last fit's end
+        self._last_server_bytes = None
         self._learning_rate_set = False
 
     @property
@@ -227,7 +245,11 @@ class Trainer:
             self.set_learning_rate(self.learning_rate)
 
     def fit(self, epochs: int = 1, faults=(), progress: bool | None = None) -> dict:
-        """Train ``epochs`` more epochs; returns per-worker reports and totals.
+        """Train ``epochs`` more epochs; returns per-worker reports and totals:
+        ``iterations``, ``seconds``, ``samples_per_second``, ``worker_bytes`` and
+        ``server_bytes`` (this call's bytes, ``{"sent": {kind: n}, "received": ...,
+        "total": n}``; ``server_bytes`` is None when a server restarted meanwhile),
+        ``restarts``, ``clock_log``, ``reports``.
 
         faults: [(kind, index, clock)] kills ("server" | "worker") actor
         ``index`` once the slowest worker reaches ``clock``; a worker fault given as
@@ -273,18 +295,25 @@ class Trainer:
         return summary
 
     def _summarise(self, reports, elapsed, iterations, restarts) -> dict:
-        total = ByteCounter()  # reports are cumulative per worker process: keep this fit's share
-        for rep in reports.values():
-            total.merge(rep["bytes"])
-        cumulative = total.snapshot()
-        if self._last_bytes is not None:
-            total.merge({"sent": {k: -v for k, v in self._last_bytes["sent"].items()},
-                         "received": {k: -v for k, v in self._last_bytes["received"].items()}})
-        self._last_bytes = cumulative
+        # Counters are cumulative per actor process: keep this fit's share.
+        worker_bytes, self._last_bytes = _since(_merged(rep["bytes"] for rep in reports.values()), self._last_bytes)
+        # A restarted server counts from zero again: its share of this fit is then unknown (None).
+        try:
+            statuses = ray.get([h.status.remote() for h in self.server_handles], timeout=60)
+        except (RayActorError, ray.exceptions.GetTimeoutError):
+            statuses = None
+        server_bytes, last = None, self._last_server_bytes
+        self._last_server_bytes = None
+        if statuses is not None:
+            incarnations = [s["incarnation"] for s in statuses]
+            now = _merged(s["bytes"] for s in statuses)
+            if last is None or last[0] == incarnations:
+                server_bytes, _ = _since(now, last[1] if last else None)
+            self._last_server_bytes = (incarnations, now)
         samples = iterations * self.batch_size * self.n_workers
         return {"reports": [reports[r] for r in sorted(reports)], "seconds": elapsed, "iterations": iterations,
                 "samples_per_second": samples / elapsed if elapsed else float("nan"),
-                "worker_bytes": total.snapshot(), "restarts": restarts,
+                "worker_bytes": worker_bytes, "server_bytes": server_bytes, "restarts": restarts,
                 "clock_log": ray.get(self.coordinator.clock_log.remote())}
 
     def set_learning_rate(self, learning_rate: float) -> None:

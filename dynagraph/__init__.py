@@ -135,13 +135,17 @@ _CG = ComputationGraph()
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False, autobatching=None) -> ComputationGraph:
     """Starts a new graph; expressions built before become stale.
 
+    immediate_compute: evaluate each expression as it is built, so an error
+    surfaces at the line that built it (slower; for debugging).
+    check_validity: raise ValueError when an evaluated value holds NaN or inf,
+    naming the node (with ``immediate_compute``, at the line that built it).
     autobatching: True/False switches the autobatching executor (as DyNet's
     ``--dynet-autobatch``); None keeps the current setting.
     """
     _config.ensure_initialized()
     if autobatching is not None:
         _core.set_autobatch(bool(autobatching))
-    _core.renew_cg()
+    _core.renew_cg(bool(immediate_compute), bool(check_validity))
     return _CG
 
 

@@ -731,9 +731,9 @@ def random_uniform(dim: typing.Any, left: float, right: float, batch_size: int =
     ...
 def rectify(x: Expression) -> Expression:
     ...
-def renew_cg() -> None:
+def renew_cg(immediate_compute: bool = False, check_validity: bool = False) -> None:
     """
-    Drops the current graph; expressions made before are stale.
+    Drops the current graph (expressions made before are stale); the flags hold for the new graph.
     """
 def reshape(x: Expression, d: typing.Any, batch_size: int = 1) -> Expression:
     """

@@ -279,6 +279,23 @@ def test_parameter_expr_is_constant_by_default_as_in_dynet(pc):
     np.testing.assert_array_equal(W.grad_as_array(), [1.0, 1.0])
 
 
+def test_immediate_compute_and_check_validity():
+    """renew_cg(immediate_compute=True) evaluates each node as it is built;
+    check_validity raises at the node whose value holds NaN or inf, there and then."""
+    dy.renew_cg(immediate_compute=True, check_validity=True)
+    x = dy.inputVector([1.0, -1.0])
+    y = x + 1.0
+    assert dy.cg().size() == 2 and y.value() == [2.0, 0.0]
+    with pytest.raises(ValueError, match=r"check_validity: the value of node 2 \(log, shape \{2\}\) holds NaN or inf"):
+        dy.log(y)
+    dy.renew_cg(check_validity=True)  # lazy: raised when evaluated
+    z = dy.sqrt(dy.inputVector([1.0, -1.0])) * 2.0
+    with pytest.raises(ValueError, match=r"node 1 \(sqrt"):
+        z.value()
+    dy.renew_cg()                      # the flags hold for one graph
+    assert np.isnan(dy.sqrt(dy.inputVector([-1.0])).value())
+
+
 def test_checkpoint_and_revert():
     dy.renew_cg()
     x = dy.inputVector([1.0, 2.0])

@@ -62,7 +62,9 @@ Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
   arg_pool.insert(arg_pool.end(), args, args + nargs);
   nodes.push_back(n);
   values_.emplace_back();
-  return Expression{static_cast<uint32_t>(nodes.size() - 1), version_};
+  Expression e{static_cast<uint32_t>(nodes.size() - 1), version_};
+  if (immediate_compute) forward(e.i);
+  return e;
 }
 
 void ComputationGraph::eval_node(uint32_t i) {
@@ -78,10 +80,19 @@ void ComputationGraph::eval_node(uint32_t i) {
 
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
+  const uint32_t before = evaluated_;
   if (autobatch) {
     forward_batched(upto);
   } else {
     while (evaluated_ <= upto) eval_node(evaluated_++);
+  }
+  if (check_validity) {
+    for (uint32_t i = before; i < evaluated_; ++i) {
+      const Tensor& v = values_[i];
+      if (v.v && !v.vec().allFinite())
+        throw ValueError("check_validity: the value of node " + std::to_string(i) + " (" +
+                         op_impl(nodes[i].op).name + ", shape " + v.d.str() + ") holds NaN or inf");
+    }
   }
   return values_[upto];
 }

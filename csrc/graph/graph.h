@@ -73,6 +73,11 @@ class ComputationGraph {
   // Autobatching: forward runs groups of same-signature ready nodes as one
   // batched kernel, and backward runs the same groups in reverse (autobatch.cc).
   bool autobatch = false;
+  // DyNet's renew_cg(immediate_compute, check_validity), for one graph:
+  // evaluate every node as it is added (errors surface at the line that built
+  // it), and raise when an evaluated value holds NaN or inf.
+  bool immediate_compute = false;
+  bool check_validity = false;
   // Which ready group runs next: `height` (default), the one whose nodes have
   // the longest paths left to the end of the graph, on average; `depth`,
   // DyNet's rule, the one whose nodes are closest to the inputs, on average.

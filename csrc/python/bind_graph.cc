@@ -113,7 +113,12 @@ void bind_graph(py::module_& m) {
     return "<Expression node " + std::to_string(e.i) + " of graph " + std::to_string(e.version) + ">";
   });
 
-  m.def("renew_cg", []() { cg().clear(); }, "Drops the current graph; expressions made before are stale.");
+  m.def("renew_cg", [](bool immediate_compute, bool check_validity) {
+    cg().clear();
+    cg().immediate_compute = immediate_compute;
+    cg().check_validity = check_validity;
+  }, py::arg("immediate_compute") = false, py::arg("check_validity") = false,
+     "Drops the current graph (expressions made before are stale); the flags hold for the new graph.");
   m.def("cg_version", []() { return cg().version(); });
   m.def("cg_epoch", []() { return cg().epoch(); },
         "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "

@@ -23,6 +23,7 @@ class _Settings:
     mem: int = 0
     autobatch: bool = False
     check_finite: bool = False
+    weight_decay: float = 0.0  # DyNet's global default for new ParameterCollections
     device: str = "CPU"
     initialized: bool = False
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
@@ -41,7 +42,7 @@ def _parse_mem(mem) -> int:
 def _flags_from_argv(argv) -> dict:
     out = {}
     names = {"--dynet-seed": "seed", "--dynet-mem": "mem", "--dynet-autobatch": "autobatch",
-             "--dynet-devices": "device", "--dynet-gpus": "gpus"}
+             "--dynet-devices": "device", "--dynet-gpus": "gpus", "--dynet-weight-decay": "weight_decay"}
     it = iter(range(len(argv)))
     for i in it:
         arg = argv[i]
@@ -54,19 +55,21 @@ def _flags_from_argv(argv) -> dict:
 
 
 def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | None = None, mem=None,
-         device: str | None = None, check_finite: bool | None = None) -> None:
+         device: str | None = None, check_finite: bool | None = None, weight_decay: float | None = None) -> None:
     """Configure the engine (may be called again; later values win).
 
     The first call (or first use of the engine) also takes, for what it is not
     given, the values of ``dynet_config.set(...)`` and DyNet's command-line flags
-    (``--dynet-seed``, ``--dynet-autobatch``, ``--dynet-mem``, ``--dynet-devices``),
-    as DyNet's ``init()`` does.
+    (``--dynet-seed``, ``--dynet-autobatch``, ``--dynet-mem``, ``--dynet-devices``,
+    ``--dynet-weight-decay``), as DyNet's ``init()`` does.
 
     seed: random seed for initializers and random ops (0 = nondeterministic, as DyNet).
     autobatch: run per-sample graphs batched (the autobatching executor).
     mem: initial memory pool size in MB (pools grow on demand; this only pre-sizes them).
     device: "CPU" (this build) — "GPU:0" needs a CUDA build.
     check_finite: trainers raise on NaN/inf gradients instead of applying them.
+    weight_decay: L2 decay that ParameterCollections made afterwards start with
+    (DyNet's global ``weight_decay``; ``pc.set_weight_decay`` changes one).
     shared_parameters: DyNet's shared-memory parameters for multi-process
     training; not supported (``dynagraph.distributed`` trains across processes).
     """
@@ -80,6 +83,12 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         autobatch = flags.get("autobatch") if autobatch is None else autobatch
         mem = flags.get("mem") if mem is None else mem
         device = flags.get("device") if device is None else device
+        weight_decay = flags.get("weight_decay") if weight_decay is None else weight_decay
+    if weight_decay is not None:
+        weight_decay = float(weight_decay)
+        if not 0.0 <= weight_decay < 1.0:
+            raise ValueError(f"weight decay must be in [0, 1), got {weight_decay}")
+        settings.weight_decay = weight_decay
     if seed is not None:
         settings.seed = int(seed)
         settings.rng = np.random.default_rng(settings.seed if settings.seed else None)
@@ -133,6 +142,7 @@ class DynetParams:
         self.random_seed = int(flags.get("seed", self.random_seed))
         self.mem_descriptor = flags.get("mem", self.mem_descriptor)
         self.autobatch = int(flags.get("autobatch", self.autobatch))
+        self.weight_decay = float(flags.get("weight_decay", self.weight_decay))
 
     def set_mem(self, mem) -> None:
         self.mem_descriptor = str(mem)
@@ -177,7 +187,8 @@ class DynetParams:
     def init(self) -> None:
         if self.requested_gpus:
             raise ValueError("this dynagraph build is CPU-only: requested_gpus must be 0")
-        init(seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor)
+        init(seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor,
+             weight_decay=self.weight_decay)
 
 
 def init_from_params(params: DynetParams) -> None:
@@ -193,7 +204,13 @@ class _DynetConfig:
 
     def set(self, mem=512, random_seed=0, autobatch=0, profiling=0, weight_decay=0, shared_parameters=0,
             requested_gpus=0, gpu_mask=None) -> None:
-        self._values = {"mem": mem, "seed": random_seed, "autobatch": autobatch}
+        """Values for the first initialisation (``profiling`` is accepted and does nothing)."""
+        if int(requested_gpus) or (gpu_mask is not None and any(int(g) for g in gpu_mask)):
+            raise ValueError("this dynagraph build is CPU-only: requested_gpus and gpu_mask must ask for none")
+        if shared_parameters:
+            raise ValueError("shared_parameters: DyNet's shared-memory parameters are not supported; "
+                             "dynagraph.distributed trains across processes instead")
+        self._values = {"mem": mem, "seed": random_seed, "autobatch": autobatch, "weight_decay": weight_decay}
 
     def set_gpu(self, flag=True) -> None:
         if flag:

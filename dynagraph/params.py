@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import _core
-from ._config import rng
+from ._config import ensure_initialized, rng, settings
 from .devices import _check_device
 
 Parameters = _core.Parameters
@@ -185,7 +185,11 @@ class ParameterCollection:
     """
 
     def __init__(self, _core_pc=None):
-        self._c = _core_pc if _core_pc is not None else _core.ParameterCollectionCore()
+        if _core_pc is None:
+            ensure_initialized()
+            _core_pc = _core.ParameterCollectionCore()
+            _core_pc.weight_decay = settings.weight_decay  # DyNet's global default
+        self._c = _core_pc
 
     # ---- adding
     def add_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0,
@@ -215,14 +219,18 @@ class ParameterCollection:
 
     def parameters_from_numpy(self, array, name: str = "", device: str = "") -> Parameters:
         array = np.asarray(array, dtype=np.float32)
+        _check_device(device)
         return self.add_parameters(array.shape, init=NumpyInitializer(array), name=name)
 
     def lookup_parameters_from_numpy(self, array, name: str = "", device: str = "") -> LookupParameters:
         array = np.asarray(array, dtype=np.float32)
+        _check_device(device)
         return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name)
 
     def add_subcollection(self, name: str | None = None) -> "ParameterCollection":
-        return ParameterCollection(self._c.add_subcollection(name or ""))
+        sub = self._c.add_subcollection(name or "")
+        sub.weight_decay = self._c.weight_decay  # as DyNet's: the parent's decay at the time
+        return ParameterCollection(sub)
 
     # ---- inspecting
     def parameters_list(self) -> list:

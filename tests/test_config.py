@@ -11,6 +11,7 @@ from dynagraph import _config, _core
 @pytest.fixture
 def fresh_config(monkeypatch):
     monkeypatch.setattr(_config.settings, "initialized", False)
+    monkeypatch.setattr(_config.settings, "weight_decay", 0.0)
     monkeypatch.setattr(_config.dynet_config, "_values", {})
     yield
     _core.set_autobatch(False)
@@ -49,6 +50,33 @@ def test_init_shared_parameters_is_refused_clearly():
     dy.init(False)
     with pytest.raises(ValueError, match="shared-memory parameters are not supported"):
         dy.init(True)
+
+
+def test_global_weight_decay_is_the_default_of_new_collections(fresh_config, monkeypatch):
+    """DyNet's --dynet-weight-decay / dynet_config.set(weight_decay=) / DynetParams:
+    collections made afterwards start with it."""
+    monkeypatch.setattr(sys, "argv", ["prog", "--dynet-weight-decay", "0.1"])
+    assert dy.ParameterCollection().get_weight_decay() == pytest.approx(0.1)
+    _config.settings.initialized = False
+    monkeypatch.setattr(sys, "argv", ["prog"])
+    dy.dynet_config.set(weight_decay=0.05)
+    pc = dy.ParameterCollection()
+    assert pc.get_weight_decay() == pytest.approx(0.05)
+    assert pc.add_subcollection("sub").get_weight_decay() == pytest.approx(0.05)
+    p = dy.DynetParams()
+    p.set_weight_decay(0.2)
+    p.init()
+    assert dy.ParameterCollection().get_weight_decay() == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"weight decay must be in \[0, 1\)"):
+        dy.init(weight_decay=1.5)
+
+
+def test_dynet_config_refuses_what_this_build_cannot_do(fresh_config):
+    with pytest.raises(ValueError, match="CPU-only"):
+        dy.dynet_config.set(requested_gpus=1)
+    with pytest.raises(ValueError, match="shared-memory parameters are not supported"):
+        dy.dynet_config.set(shared_parameters=1)
+    dy.dynet_config.set(profiling=1)  # accepted, as a no-op
 
 
 def test_flag_with_equals_sign(fresh_config, monkeypatch):

@@ -1,4 +1,4 @@
-"""DyNet's ``dy.save(basename, objects)`` / ``dy.load(basename, model)``.
+"""DyNet's ``dy.save(basename, objects)`` / ``dy.load(basename, params)``.
 
 Saved objects are Parameters, LookupParameters, builders, and user objects
 that follow DyNet's protocol: a ``spec`` attribute, a ``param_collection()``
@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _core
 from .params import NumpyInitializer, ParameterCollection
+from .serialize_dynet import is_dynet_meta, load_dynet
 
 __all__ = ["save", "load"]
 
@@ -170,12 +171,15 @@ def _read_meta(meta_path: str) -> dict:
 
 def load(basename: str, params) -> list:
     """Re-creates the objects saved under ``basename`` inside ``params`` (a
-    ParameterCollection), sets their values and returns them in order."""
+    ParameterCollection), sets their values and returns them in order. Files
+    written by DyNet's own ``dy.save`` load too (see :mod:`.serialize_dynet`)."""
     basename = os.fspath(basename)
     meta_path, data_path = basename + ".meta", basename + ".data"
-    meta = _read_meta(meta_path)
-    if not os.path.exists(data_path):
+    if not os.path.exists(data_path) and os.path.exists(meta_path):
         raise FileNotFoundError(f"{data_path}: data file missing (meta file {meta_path} exists)")
+    if is_dynet_meta(meta_path):
+        return list(load_dynet(meta_path, data_path, params))
+    meta = _read_meta(meta_path)
     if _sha256(data_path) != meta.get("data_sha256"):
         raise ValueError(f"{data_path}: corrupt or truncated, or not the data file written with {meta_path}")
     out = []

@@ -92,3 +92,61 @@ def test_unsaveable_objects_and_no_leftover_temp_files(tmp_path):
     with pytest.raises(TypeError, match="cannot store function"):
         dy.save(str(tmp_path / "x"), [mlp])
     assert list(tmp_path.iterdir()) == []
+
+
+class Scorer:
+    """A user object with DyNet's save protocol, importable by its module path."""
+
+    def __init__(self, model, dim):
+        self.pc = model.add_subcollection("scorer")
+        self.w = self.pc.add_parameters((1, dim))
+        self.spec = (dim,)
+
+    def param_collection(self):
+        return self.pc
+
+    @staticmethod
+    def from_spec(spec, model):
+        return Scorer(model, *spec)
+
+
+def test_loads_what_dynet_saved(tmp_path):
+    """A model saved by DyNet's dy.save loads with dy.load and computes what DyNet computes."""
+    dynet = pytest.importorskip("dynet")
+    import test_serialize as here  # Scorer must pickle under an importable module name
+    base = str(tmp_path / "dynet_model")
+    m = dynet.ParameterCollection()
+    W = m.add_parameters((3, 4), name="W")
+    E = m.add_lookup_parameters((5, 4), name="E")
+    lstm = dynet.VanillaLSTMBuilder(2, 4, 3, m)
+    bi = dynet.BiRNNBuilder(1, 4, 6, m, dynet.SimpleRNNBuilder)
+    scorer = here.Scorer(m, 3)
+    dynet.save(base, [W, E, lstm, bi, scorer])
+    x = np.arange(4, dtype=np.float32) / 4
+
+    def run(lib, objs):
+        W, E, lstm, bi, scorer = objs
+        lib.renew_cg()
+        xs = [E[1], E[3], lib.inputVector(list(x))]
+        h = lstm.initial_state().transduce(xs)[-1]
+        return np.concatenate([(W * xs[2]).npvalue().ravel(), h.npvalue().ravel(),
+                               bi.transduce(xs)[-1].npvalue().ravel(), (scorer.w * h).npvalue().ravel()])
+
+    expected = run(dynet, [W, E, lstm, bi, scorer])
+    pc = dy.ParameterCollection()
+    loaded = dy.load(base, pc)
+    assert [type(o).__name__ for o in loaded] == ["Parameters", "LookupParameters", "VanillaLSTMBuilder",
+                                                   "BiRNNBuilder", "Scorer"]
+    np.testing.assert_array_equal(loaded[0].as_array(), W.as_array())
+    np.testing.assert_array_equal(loaded[1].as_array(), E.as_array())
+    np.testing.assert_allclose(run(dy, loaded), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_dynet_meta_may_name_only_what_a_save_needs(tmp_path):
+    import pickle
+    base = str(tmp_path / "evil")
+    open(base + ".data", "w").close()
+    with open(base + ".meta", "wb") as f:
+        pickle.dump((__import__("os").system, ("true",), "/x/"), f)
+    with pytest.raises(ValueError, match="refusing to load posix.system"):
+        dy.load(base, dy.ParameterCollection())

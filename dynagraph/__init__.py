@@ -34,7 +34,7 @@ _blas.load()  # large matrix products to OpenBLAS when its wheel is installed
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
     "inputTensor", "inputVector", "inputMatrix", "scalarInput", "constant", "zeros", "ones",
-    "random_normal", "random_uniform", "random_bernoulli", "random_gumbel", "parameter", "const_parameter",
+    "random_normal", "random_uniform", "random_bernoulli", "random_gumbel",
     "lookup", "lookup_batch", "cmult", "cdiv", "pow", "bmin", "bmax", "esum", "emax", "affine_transform",
     "dot_product", "transpose", "inverse", "logdet", "trace_of_product", "tanh", "logistic", "log_sigmoid",
     "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
@@ -126,7 +126,11 @@ class ComputationGraph:
 
 
 def _node(index) -> Expression:
-    return index if isinstance(index, Expression) else _core.node_expression(int(index))
+    if isinstance(index, Expression):
+        return index
+    if isinstance(index, (_core.Parameters, _core.LookupParameters)):
+        return _core.parameter(index)
+    return _core.node_expression(int(index))
 
 
 _CG = ComputationGraph()

@@ -39,6 +39,20 @@ def _parse_mem(mem) -> int:
     return int(mem)
 
 
+def _dynet_config_module_values() -> dict:
+    """What a program set with DyNet's own ``import dynet_config; dynet_config.set(...)``
+    (that module keeps it in ``builtins.__DYNET_CONFIG``), so such a program keeps its
+    seed and settings when ``import dynet as dy`` becomes ``import dynagraph as dy``."""
+    import builtins
+    conf = getattr(builtins, "__DYNET_CONFIG", None)
+    if not isinstance(conf, dict):
+        return {}
+    if conf.get("requested_gpus") or getattr(builtins, "__DYNET_GPU", None):
+        raise ValueError("dynet_config asked for a GPU, but this dynagraph build is CPU-only")
+    names = {"seed": "seed", "mem": "mem", "autobatch": "autobatch", "weight_decay": "weight_decay"}
+    return {names[k]: v for k, v in conf.items() if k in names and v is not None}
+
+
 def _flags_from_argv(argv) -> dict:
     out = {}
     names = {"--dynet-seed": "seed", "--dynet-mem": "mem", "--dynet-autobatch": "autobatch",
@@ -77,7 +91,8 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         raise ValueError("init(shared_parameters=True): DyNet's shared-memory parameters are not supported; "
                          "dynagraph.distributed trains across processes instead")
     if not settings.initialized:
-        flags = dict(dynet_config._values)
+        flags = _dynet_config_module_values()
+        flags.update(dynet_config._values)
         flags.update(_flags_from_argv(sys.argv))
         seed = int(flags.get("seed", 0)) if seed is None else seed
         autobatch = flags.get("autobatch") if autobatch is None else autobatch

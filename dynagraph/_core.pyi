@@ -7,11 +7,16 @@ import numpy
 import typing
 
 from dynagraph.values import Tensor
-__all__: list[str] = ['Expression', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+class IndexOutOfRange(IndexError, ValueError):
+    """
+    An index out of range: an IndexError and a ValueError (DyNet's kind).
+    """
 class Expression:
     """
     A node of the current computation graph (stale after renew_cg()).
     """
+    __array_ufunc__ = None
     def __add__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return self+value.
@@ -35,6 +40,10 @@ class Expression:
         """
         -self
         """
+    def __pow__(self, value, mod = None):
+        """
+        Return pow(self, value, mod).
+        """
     def __radd__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return value+self.
@@ -44,6 +53,10 @@ class Expression:
     def __rmul__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return value*self.
+        """
+    def __rpow__(self, value, mod = None):
+        """
+        Return pow(value, self, mod).
         """
     def __rsub__(self, value: Expression | Parameters | float) -> Expression:
         """
@@ -102,6 +115,7 @@ class Parameters:
     """
     A parameter tensor owned by a ParameterCollection.
     """
+    __array_ufunc__ = None
     @staticmethod
     def populate_from_textfile(*args, **kwargs):
         """
@@ -114,6 +128,8 @@ class Parameters:
         
         Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
         """
+    def __getitem__(self, key):
+        ...
     def __repr__(self) -> str:
         ...
     def _clear_grad(self) -> None:
@@ -192,10 +208,19 @@ class Parameters:
         """
     def zero(self) -> None:
         ...
+    @property
+    def cg_version(self):
+        ...
+    @property
+    def vindex(self):
+        """
+        The index of this parameter's node in the current graph.
+        """
 class LookupParameters:
     """
     A table of parameter rows (embeddings).
     """
+    __array_ufunc__ = None
     @staticmethod
     def populate_from_textfile(*args, **kwargs):
         """
@@ -310,6 +335,14 @@ class LookupParameters:
         """
     def zero(self) -> None:
         ...
+    @property
+    def cg_version(self):
+        ...
+    @property
+    def vindex(self):
+        """
+        The index of this parameter's node in the current graph.
+        """
 class ParameterCollectionCore:
     def __init__(self) -> None:
         ...
@@ -580,7 +613,9 @@ def huber_distance(x: Expression, y: Expression, c: float = 1.3450000286102295) 
 def inputMatrix(v: collections.abc.Sequence[float], d: typing.Any) -> Expression:
     ...
 def inputTensor(arr: typing.Any, batched: bool = False, device: str = '', reusable_expr: bool = False) -> Expression:
-    ...
+    """
+    A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list of NumPy arrays is a batch of them.
+    """
 def inputVector(v: collections.abc.Sequence[float], device: str = '') -> Expression:
     ...
 def inverse(x: Expression) -> Expression:

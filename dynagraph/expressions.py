@@ -10,8 +10,32 @@ from . import _core
 from ._core import Expression, LookupParameters, Parameters
 from .devices import _check_device
 
-__all__ = ["vecInput", "matInput", "one_hot", "colwise_add", "average", "parameter_expr",
+__all__ = ["parameter", "const_parameter", "vecInput", "matInput", "one_hot", "colwise_add", "average",
+           "parameter_expr",
            "mean_elems", "mean_dim", "mean_batches"]
+
+
+def _parameters(what: str, params) -> tuple:
+    for p in params:
+        if not isinstance(p, (Parameters, LookupParameters)):
+            raise TypeError(f"{what}: expected Parameters or LookupParameters, got {type(p).__name__}")
+    return params
+
+
+def parameter(*params):
+    """Returns its arguments (one, or a tuple), as DyNet 2.2's ``dy.parameter`` does:
+    a parameter stands for its node in whatever graph it is used in (a lookup
+    table for the whole table), so what this returns stays valid after
+    ``renew_cg()``."""
+    _parameters("parameter", params)
+    return params[0] if len(params) == 1 else params
+
+
+def const_parameter(*params):
+    """The parameters' values as constants of the current graph (no gradient):
+    one expression, or a list of them."""
+    exprs = [_core.const_parameter(p) for p in _parameters("const_parameter", params)]
+    return exprs[0] if len(exprs) == 1 else exprs
 
 
 def vecInput(dim: int, device: str = "") -> Expression:
@@ -140,6 +164,11 @@ def _install_parameter_methods() -> None:
 
 _install_parameter_methods()
 
+# NumPy must not take `array + expression` into an object array of expressions:
+# with this it returns NotImplemented, and Python raises TypeError.
+for _cls in (Expression, Parameters, LookupParameters):
+    _cls.__array_ufunc__ = None
+
 
 # ---- indexing: x[i], x[i:j], x[i:j:k], x[i, j:k, ...] (DyNet's Expression.__getitem__)
 def _expression_getitem(self: Expression, key) -> Expression:
@@ -191,3 +220,10 @@ def _expression_getitem(self: Expression, key) -> Expression:
 
 
 Expression.__getitem__ = _expression_getitem
+# A parameter indexes as its node does (DyNet's Parameters is an Expression);
+# a lookup table's [i] stays its row lookup.
+Parameters.__getitem__ = lambda self, key: _expression_getitem(_core.parameter(self), key)
+for _cls in (Parameters, LookupParameters):
+    _cls.vindex = property(lambda self: _core.parameter(self).vindex,
+                           doc="The index of this parameter's node in the current graph.")
+    _cls.cg_version = property(lambda self: _core.parameter(self).cg_version)

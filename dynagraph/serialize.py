@@ -95,6 +95,12 @@ def _decode(value):
     return value
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -147,6 +153,8 @@ def save(basename: str, objects) -> None:
             json.dump(meta, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
+        for tmp in (data_tmp, meta_tmp):  # mkstemp makes 0600 files; give them the usual mode
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(data_tmp, basename + ".data")
         os.replace(meta_tmp, basename + ".meta")
     except BaseException:

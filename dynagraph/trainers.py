@@ -7,6 +7,8 @@ Every trainer clips the global gradient norm to 5 by default
 """
 from __future__ import annotations
 
+import sys
+
 from . import _config, _core
 
 __all__ = ["Trainer", "SimpleSGDTrainer", "CyclicalSGDTrainer", "MomentumSGDTrainer", "AdagradTrainer",
@@ -62,8 +64,11 @@ class Trainer:
         """Forgets the optimiser state (moments); optionally sets a new learning rate."""
         self._t.restart(-1.0 if learning_rate is None else float(learning_rate))
 
-    def status(self) -> str:
-        return self._t.status()
+    def status(self) -> None:
+        """Prints DyNet's status line to stderr, ``[lr=... clips=... updates=...] ``,
+        counting clips and updates since the previous call."""
+        sys.stderr.write(self._t.status())
+        sys.stderr.flush()
 
     def set_sparse_updates(self, su: bool) -> None:
         self._t.sparse_updates = bool(su)
@@ -71,7 +76,7 @@ class Trainer:
     def set_clip_threshold(self, thr: float) -> None:
         """Clip the global gradient norm to ``thr``; ``thr <= 0`` disables clipping."""
         self._t.clipping_enabled = thr > 0
-        self._t.clip_threshold = float(thr)
+        self._t.clip_threshold = float(thr) if thr > 0 else 0.0  # as DyNet's
 
     def get_clip_threshold(self) -> float:
         return self._t.clip_threshold

@@ -95,7 +95,7 @@ def test_gradient_clipping_scales_to_threshold():
     np.testing.assert_allclose(step, expected, rtol=1e-5)
 
 
-def test_clipping_applies_when_norm_exceeds_threshold():
+def test_clipping_applies_when_norm_exceeds_threshold(capsys):
     dy.init(seed=1)
     pc = dy.ParameterCollection()
     w = pc.add_parameters(2, init=dy.ConstInitializer(0.0))
@@ -105,7 +105,12 @@ def test_clipping_applies_when_norm_exceeds_threshold():
     dy.dot_product(w, dy.inputVector([30.0, 40.0])).backward()  # |g| = 50
     t.update()
     np.testing.assert_allclose(w.as_array(), [-3.0, -4.0], rtol=1e-6)
-    assert "clips=1" in t.status()
+    assert t.status() is None
+    assert capsys.readouterr().err == "[lr=1 clips=1 updates=1] "  # DyNet's line, on stderr
+    t.status()                                                     # counts since the last call
+    assert capsys.readouterr().err == "[lr=1 clips=0 updates=0] "
+    t.set_clip_threshold(-1)
+    assert t.get_clip_threshold() == 0.0
 
 
 def test_learning_rate_and_restart():

@@ -2,6 +2,7 @@
 // inputs is one GEMM over the inputs laid side by side (k x n*B).
 #include <Eigen/LU>
 #include <cmath>
+#include <cstring>
 
 #include "ops/common.h"
 
@@ -54,7 +55,8 @@ void gemm_grad_b(const Tensor& A, const Tensor& dY, Tensor& dB) {
 Dim product_dim(const char* op, const Dim* xs, const Dim& a, const Dim& b, unsigned nshow) {
   if (a.nd > 2 || b.nd > 2) shape_error(op, "operands must be vectors or matrices", xs, nshow);
   if (a.cols() != b.rows()) shape_error(op, "inner dimensions differ", xs, nshow);
-  Dim r = b.nd == 1 || b.cols() == 1 ? Dim({a.rows()}) : Dim({a.rows(), b.cols()});
+  // As DyNet: a vector operand gives a vector, an (n, 1) matrix an (m, 1) matrix.
+  Dim r = b.nd == 1 ? Dim({a.rows()}) : Dim({a.rows(), b.cols()});
   if (a.bd != 1 && b.bd != 1 && a.bd != b.bd) shape_error(op, "batch sizes differ", xs, nshow);
   r.bd = a.bd > b.bd ? a.bd : b.bd;
   return r;
@@ -85,25 +87,34 @@ void matmul_bwd(ComputationGraph& g, const Node&, const Tensor* xs, const Tensor
 }
 
 // ---- affine_transform: y = x0 + x1*x2 + x3*x4 + ...
+// The result has the products' shape, a vector when they have one column (as
+// DyNet's); the bias is that shape or one column, added to every column.
 Dim affine_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   if (n.nargs % 2 == 0 || n.nargs == 0)
     shape_error("affine_transform", "needs an odd number of arguments (b, W1, x1, W2, x2, ...)", xs, n.nargs);
-  Dim r = xs[0];
+  if (n.nargs == 1) return xs[0];
+  const Dim& bias = xs[0];
+  Dim r;
   for (unsigned k = 1; k < n.nargs; k += 2) {
     Dim p = product_dim("affine_transform", xs, xs[k], xs[k + 1], n.nargs);
-    if (!p.single_equal(r)) shape_error("affine_transform", "a product's shape differs from the bias", xs, n.nargs);
+    if (p.cols() == 1) p = Dim({p.rows()}, p.bd);
+    if (k == 1) r = p;
+    else if (!p.single_equal(r)) shape_error("affine_transform", "the products' shapes differ", xs, n.nargs);
     if (r.bd != 1 && p.bd != 1 && p.bd != r.bd) shape_error("affine_transform", "batch sizes differ", xs, n.nargs);
     if (p.bd > r.bd) r.bd = p.bd;
   }
+  if (bias.nd > 2 || bias.rows() != r.rows() || (bias.cols() != 1 && bias.cols() != r.cols()))
+    shape_error("affine_transform", "the bias must have the products' shape or be one column of it", xs, n.nargs);
+  if (bias.bd != 1 && r.bd != 1 && bias.bd != r.bd) shape_error("affine_transform", "batch sizes differ", xs, n.nargs);
+  if (bias.bd > r.bd) r.bd = bias.bd;
   return r;
 }
 void affine_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
   alloc(g, y);
-  unsigned bs = y.d.batch_size();
-  if (xs[0].d.bd == y.d.bd) {
-    y.arr() = xs[0].arr();
-  } else {
-    for (unsigned b = 0; b < y.d.bd; ++b) ArrMap(y.v + b * bs, bs) = xs[0].arr();
+  const unsigned bs = y.d.batch_size(), bias_size = xs[0].d.batch_size();
+  for (unsigned b = 0; b < y.d.bd; ++b) {  // the bias, repeated over columns and batch as needed
+    const float* src = xs[0].v + (xs[0].d.bd == 1 ? 0 : b) * bias_size;
+    for (unsigned c = 0; c < bs; c += bias_size) std::memcpy(y.v + b * bs + c, src, sizeof(float) * bias_size);
   }
   for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
 }

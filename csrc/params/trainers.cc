@@ -19,9 +19,10 @@ void Trainer::restart(float lr) {
   if (lr >= 0.f) learning_rate = lr;
 }
 
-std::string Trainer::status() const {
+std::string Trainer::status() {
   std::ostringstream os;
-  os << "[" << kind() << " lr=" << learning_rate << " clips=" << clips << " updates=" << updates << "]";
+  os << "[lr=" << learning_rate << " clips=" << clips_since_status << " updates=" << updates_since_status << "] ";
+  updates_since_status = clips_since_status = 0;
   return os.str();
 }
 
@@ -56,6 +57,7 @@ void Trainer::update() {
     double norm = std::sqrt(sq);
     if (norm > clip_threshold) {
       ++clips;
+      ++clips_since_status;
       gscale = static_cast<float>(clip_threshold / norm);
     }
   }
@@ -95,6 +97,7 @@ void Trainer::update() {
   }
   after_update();
   ++updates;
+  ++updates_since_status;
 }
 
 namespace {

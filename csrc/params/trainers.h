@@ -20,7 +20,9 @@ class Trainer {
   void update();
   // Resets the optimiser's moments (and the learning rate if given >= 0).
   void restart(float lr = -1.f);
-  std::string status() const;
+  // DyNet's status line, "[lr=... clips=... updates=...] ", counting since the
+  // previous call (which it resets).
+  std::string status();
   virtual std::string kind() const = 0;
 
   float learning_rate;
@@ -30,6 +32,7 @@ class Trainer {
   bool check_finite = false;  // raise instead of applying a NaN/inf gradient
   unsigned updates = 0;
   unsigned clips = 0;
+  unsigned updates_since_status = 0, clips_since_status = 0;
 
  protected:
   // Applies the rule to n values at x with gradient g (already scaled by gscale).

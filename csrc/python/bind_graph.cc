@@ -34,8 +34,12 @@ py::array to_numpy(const Tensor& t) {
     shape.push_back(t.d.bd);
     strides.push_back(stride);
   }
-  py::array_t<float> out(shape, strides);
-  std::memcpy(out.mutable_data(), t.v, sizeof(float) * t.d.size());
+  // float64, as DyNet hands values out (its arrays are built from Python floats).
+  for (auto& s : strides) s *= sizeof(double) / sizeof(float);
+  py::array_t<double> out(shape, strides);
+  double* dst = out.mutable_data();
+  const unsigned n = t.d.size();
+  for (unsigned i = 0; i < n; ++i) dst[i] = t.v[i];
   return std::move(out);
 }
 

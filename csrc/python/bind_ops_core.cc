@@ -26,8 +26,19 @@ void bind_ops_core(py::module_& m) {
   // DyNet's reusable_expr changes nothing here)
   m.def("inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
     check_device(device);
+    // As DyNet: a list of NumPy arrays is a batch, one array per batch element.
+    if (py::isinstance<py::list>(arr) && py::len(arr) > 0) {
+      bool all_arrays = true;
+      for (py::handle item : arr) all_arrays = all_arrays && py::isinstance<py::array>(item);
+      if (all_arrays) {
+        py::object stacked = py::module_::import("numpy").attr("stack")(arr, py::arg("axis") = -1);
+        return input_from_array(stacked, true);
+      }
+    }
     return input_from_array(arr, batched);
-  }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false);
+  }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false,
+     "A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list "
+     "of NumPy arrays is a batch of them.");
   m.def("inputVector", [](const std::vector<float>& v, const std::string& device) {
     check_device(device);
     if (v.empty()) throw ValueError("inputVector: empty vector");

@@ -42,6 +42,45 @@ void set_error_from_current_exception() {
 
 namespace {
 
+// Parameters and lookup parameters stand for their nodes wherever an expression is
+// expected (dy.parameter(p) returns p, as DyNet 2.2's does), so their conversion
+// is on the graph-building path: an exact type check and the instance's C++
+// pointer, without pybind11's type lookups.
+PyTypeObject* g_param_type = nullptr;
+PyTypeObject* g_lookup_type = nullptr;
+
+template <class T>
+T& storage_of(PyObject* o) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  return *static_cast<T*>(inst->get_value_and_holder().value_ptr());
+}
+
+}  // namespace
+
+bool parameter_node(PyObject* o, Expression& e) {
+  PyTypeObject* t = Py_TYPE(o);
+  if (t == g_param_type) {
+    e = api::parameter(storage_of<ParameterStorage>(o), true);
+    return true;
+  }
+  if (t == g_lookup_type) {
+    e = api::lookup_table(storage_of<LookupParameterStorage>(o), true);
+    return true;
+  }
+  py::handle h(o);  // a subclass: the general way
+  if (py::isinstance<ParameterStorage>(h)) {
+    e = api::parameter(h.cast<ParameterStorage&>(), true);
+    return true;
+  }
+  if (py::isinstance<LookupParameterStorage>(h)) {
+    e = api::lookup_table(h.cast<LookupParameterStorage&>(), true);
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
 // Operand kinds for the number protocol.
 enum class Kind { expr, number, parameter, other };
 
@@ -59,16 +98,7 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
     c = static_cast<float>(d);
     return Kind::number;
   }
-  py::handle h(o);
-  if (py::isinstance<ParameterStorage>(h)) {
-    e = api::parameter(h.cast<ParameterStorage&>(), true);
-    return Kind::expr;
-  }
-  if (py::isinstance<LookupParameterStorage>(h)) {
-    e = api::lookup_table(h.cast<LookupParameterStorage&>(), true);
-    return Kind::expr;
-  }
-  return Kind::other;
+  return parameter_node(o, e) ? Kind::expr : Kind::other;
 }
 
 // One implementation of the four operators; `rev` is the op for number (op) expr.
@@ -116,9 +146,20 @@ PyObject* nb_div(PyObject* a, PyObject* b) {
       },
       [](float c, const Expression& x) { return api::op1(OpId::scalar_div, x, c); });
 }
+// x ** y: the element-wise power (DyNet's x ** 2); a number on either side is a
+// one-element constant, broadcast.
+PyObject* nb_pow(PyObject* a, PyObject* b, PyObject* mod) {
+  if (mod != Py_None) Py_RETURN_NOTIMPLEMENTED;
+  return binary_operator<OpId::pow>(
+      a, b, [](const Expression& x, float c) { return api::op2(OpId::pow, x, api::constant(Dim({1}), c)); },
+      [](float c, const Expression& x) { return api::op2(OpId::pow, api::constant(Dim({1}), c), x); });
+}
 PyObject* nb_neg(PyObject* a) {
   try {
-    return new_expr(api::op1(OpId::negate, expr_of(a)));
+    Expression e;
+    float c;
+    if (kind_of(a, e, c) != Kind::expr) Py_RETURN_NOTIMPLEMENTED;
+    return new_expr(api::op1(OpId::negate, e));
   } catch (...) {
     set_error_from_current_exception();
     return nullptr;
@@ -228,6 +269,7 @@ void init_expr_type(py::module_& m) {
       {Py_nb_subtract, reinterpret_cast<void*>(nb_sub)},
       {Py_nb_multiply, reinterpret_cast<void*>(nb_mul)},
       {Py_nb_true_divide, reinterpret_cast<void*>(nb_div)},
+      {Py_nb_power, reinterpret_cast<void*>(nb_pow)},
       {Py_nb_negative, reinterpret_cast<void*>(nb_neg)},
       {0, nullptr},
   };
@@ -241,11 +283,15 @@ void init_expr_type(py::module_& m) {
 
 void install_operators(py::handle type) {
   auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());
+  if (type.is(py::type::of<ParameterStorage>())) g_param_type = t;
+  if (type.is(py::type::of<LookupParameterStorage>())) g_lookup_type = t;
   if (!t->tp_as_number) throw Error("install_operators: type has no number protocol");
   t->tp_as_number->nb_add = nb_add;
   t->tp_as_number->nb_subtract = nb_sub;
   t->tp_as_number->nb_multiply = nb_mul;
   t->tp_as_number->nb_true_divide = nb_div;
+  t->tp_as_number->nb_power = nb_pow;
+  t->tp_as_number->nb_negative = nb_neg;
   PyType_Modified(t);
 }
 
@@ -260,15 +306,7 @@ bool type_caster<dg::Expression>::load(handle src, bool convert) {
   }
   // Parameters stand for their node in the current graph (DyNet >= 2.1), and
   // lookup parameters for their whole table.
-  if (convert && isinstance<dg::ParameterStorage>(src)) {
-    value = dg::api::parameter(src.cast<dg::ParameterStorage&>(), true);
-    return true;
-  }
-  if (convert && isinstance<dg::LookupParameterStorage>(src)) {
-    value = dg::api::lookup_table(src.cast<dg::LookupParameterStorage&>(), true);
-    return true;
-  }
-  return false;
+  return convert && dg::py_bind::parameter_node(src.ptr(), value);
 }
 
 }  // namespace pybind11::detail

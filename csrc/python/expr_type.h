@@ -30,6 +30,9 @@ PyObject* new_expr(const Expression& e);
 void init_expr_type(pybind11::module_& m);
 // Fast CPython-level functions for unary and binary ops without attributes.
 void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, const char* doc);
+// The node a Parameters or LookupParameters object stands for in the current
+// graph (false for anything else).
+bool parameter_node(PyObject* o, Expression& e);
 // Gives another type (Parameters) the same +, -, *, / as Expression, in C.
 void install_operators(pybind11::handle type);
 // Sets the Python error for the exception being handled (dg errors, pybind11 errors).

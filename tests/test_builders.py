@@ -79,14 +79,20 @@ def test_update_false_freezes_parameters():
         assert (total == 0) == frozen
 
 
-def test_variational_dropout_masks():
-    rng = np.random.default_rng(3)
-    b = dy.VanillaLSTMBuilder(1, 4, 4, dy.ParameterCollection())
+def _outputs_with_and_without_dropout(name, seed, set_dropout):
+    """(clean, dropped, builder, inputs): a 1-layer builder's outputs over three inputs, before and
+    after set_dropout(builder)."""
+    rng = np.random.default_rng(seed)
+    b = getattr(dy, name)(1, 4, 4, dy.ParameterCollection())
     dy.renew_cg()
     xs = [vec(rng, 4) for _ in range(3)]
     clean = [o.npvalue() for o in b.initial_state().transduce(xs)]
-    b.set_dropouts(0.5, 0.5)
-    noisy = [o.npvalue() for o in b.initial_state().transduce(xs)]
+    set_dropout(b)
+    return clean, [o.npvalue() for o in b.initial_state().transduce(xs)], b, xs
+
+
+def test_variational_dropout_masks():
+    clean, noisy, b, xs = _outputs_with_and_without_dropout("VanillaLSTMBuilder", 3, lambda b: b.set_dropouts(0.5, 0.5))
     assert not all(np.allclose(a, c) for a, c in zip(noisy, clean))
     b.initial_state()
     b.set_dropout_masks(batch_size=2)
@@ -157,14 +163,9 @@ def test_gru_drops_its_input_afresh_each_step():
 
 
 def test_fast_lstm_applies_no_dropout_and_says_so():
-    rng = np.random.default_rng(7)
-    b = dy.FastLSTMBuilder(1, 4, 4, dy.ParameterCollection())
-    dy.renew_cg()
-    xs = [vec(rng, 4) for _ in range(3)]
-    clean = [o.npvalue() for o in b.initial_state().transduce(xs)]
     with pytest.warns(UserWarning, match="FastLSTMBuilder applies no dropout"):
-        b.set_dropout(0.5)
-    for a, c in zip((o.npvalue() for o in b.initial_state().transduce(xs)), clean):
+        clean, dropped, _, _ = _outputs_with_and_without_dropout("FastLSTMBuilder", 7, lambda b: b.set_dropout(0.5))
+    for a, c in zip(dropped, clean):
         np.testing.assert_allclose(a, c)
 
 

@@ -35,12 +35,15 @@ Expression random(OpId op, const Dim& d, float a, float b) {
   return G().add(n, nullptr, 0);
 }
 
-Expression parameter(ParameterStorage& p, bool update) {
+namespace {
+// One node per parameter (and constness) per graph: later uses share it. The
+// storage's node_epoch/node_index/node_const remember it.
+template <class Storage>
+Expression shared_node(Storage& p, OpId op, const Dim& d, bool update) {
   ComputationGraph& g = G();
-  // One node per parameter (and constness) per graph: later uses share it.
   if (p.node_epoch == g.epoch() && p.node_const == !update) return Expression{p.node_index, g.version()};
-  Node n = proto(OpId::parameter);
-  n.dim = p.dim;
+  Node n = proto(op);
+  n.dim = d;
   n.ptr = &p;
   n.needs_grad = update;
   Expression e = g.add(n, nullptr, 0);
@@ -49,19 +52,12 @@ Expression parameter(ParameterStorage& p, bool update) {
   p.node_const = !update;
   return e;
 }
+}  // namespace
+
+Expression parameter(ParameterStorage& p, bool update) { return shared_node(p, OpId::parameter, p.dim, update); }
 
 Expression lookup_table(LookupParameterStorage& p, bool update) {
-  ComputationGraph& g = G();
-  if (p.node_epoch == g.epoch() && p.node_const == !update) return Expression{p.node_index, g.version()};
-  Node n = proto(OpId::lookup_table);
-  n.dim = p.full_dim();
-  n.ptr = &p;
-  n.needs_grad = update;
-  Expression e = g.add(n, nullptr, 0);
-  p.node_epoch = g.epoch();
-  p.node_index = e.i;
-  p.node_const = !update;
-  return e;
+  return shared_node(p, OpId::lookup_table, p.full_dim(), update);
 }
 
 Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count, bool batched, bool update) {

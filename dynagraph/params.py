@@ -142,7 +142,7 @@ def _shape(dim) -> tuple:
     return shape
 
 
-def _initializer(init, shape, is_lookup, scale, mean, std) -> PyInitializer:
+def _initializer(init, shape, scale, mean, std) -> PyInitializer:
     """DyNet's ``init`` argument: None (Glorot over every axis, lookup tables'
     row count included), a number, an array, an initializer, or a name;
     ``scale`` is the bound of ``"uniform"``, ``mean``/``std`` those of ``"normal"``."""
@@ -172,7 +172,7 @@ def _initializer(init, shape, is_lookup, scale, mean, std) -> PyInitializer:
 
 
 def _initial_values(init, shape, is_lookup, scale=1.0, mean=0.0, std=1.0):
-    init = _initializer(init, shape, is_lookup, scale, mean, std)
+    init = _initializer(init, shape, scale, mean, std)
     return np.asarray(init.initialize(shape, is_lookup), dtype=np.float32)
 
 

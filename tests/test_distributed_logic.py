@@ -139,7 +139,8 @@ def test_hybrid_with_a_link_replicates_only_where_the_saved_time_outlasts_the_re
     # Poseidon's example: 1024 x 1024, K = 16, 8 workers.
     shapes, probes = {"/W": (1024, 1024)}, [{"/W": 16}] * 3
     assert likely_sfb(shapes, probes, n_workers=8, n_servers=8) == ["/W"]  # bytes alone
-    # PS: its server moves 8 pushes and 8 pulls of 4 MB, 0.54 s at 1 Gb/s; SFB 1.8 MB and 8 rebuilds (27 ms).
+    # PS: its server moves 8 pushes and 8 pulls of 4 MB, 0.54 s at 1 Gb/s; SFB 1.8 MB and one rebuild
+    # from all 8 workers' factors (K·P₁ = 128 columns, 27 ms).
     gigabit = Link(latency=1e-3, bandwidth=1.25e8)
     assert rule(shapes, probes, 8, 8, link=gigabit) == ["/W"]
     # The same bytes at memory speed take 0.7 ms: less than the rebuilds.

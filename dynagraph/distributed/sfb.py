@@ -43,12 +43,13 @@ def choose_encoding(scheme: str, shape: tuple, k: int, complete: bool, n_workers
 
 
 def rebuild(factors) -> np.ndarray:
-    """Σ U Vᵀ over a list of (U, V) pairs."""
-    total = None
-    for u, v in factors:
-        g = u @ v.T
-        total = g if total is None else total + g
-    return total
+    """Σ U Vᵀ over a list of (U, V) pairs, as one product of the concatenated
+    factors (one pass over the M x N result however many workers sent them)."""
+    factors = list(factors)
+    if len(factors) == 1:
+        u, v = factors[0]
+        return u @ v.T
+    return np.concatenate([u for u, _ in factors], axis=1) @ np.concatenate([v for _, v in factors], axis=1).T
 
 
 def factor_counts(model, loss_fn, batch, names) -> dict:
@@ -103,8 +104,9 @@ def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=
     travels dense after all). Without a ``link`` (a :class:`~.link.Link`) that is the
     choice: Poseidon's rule, bytes alone. With one, bytes become time. Per probed batch
     a candidate saves the time its PS traffic takes on the link (on the server that
-    holds it: every worker's push and pull) less its SFB traffic and the P₁ rebuilds
-    of U Vᵀ each replica does (``rebuild_time(shape, k)`` seconds each); a batch whose
+    holds it: every worker's push and pull) less its SFB traffic and the rebuild of
+    U Vᵀ from all P₁ workers' factors each replica does (one product with K·P₁
+    columns, ``rebuild_time(shape, k * P₁)`` seconds); a batch whose
     gradient would go dense saves nothing. Candidates whose mean saving is positive
     stay, if together they save more than the replica path's REPLICA_ROUND_TRIPS extra
     round trips per iteration. On one machine, where bytes move at memory speed, that
@@ -123,10 +125,10 @@ def likely_sfb(shapes: dict, probes: list, n_workers: int, n_servers: int, link=
         if not as_factors(shape, k):
             return 0.0
         m, n = shape
-        if (shape, k) not in rebuilds:
-            rebuilds[shape, k] = rebuild_time(shape, k)
+        if (shape, k) not in rebuilds:  # a replica rebuilds all P₁ workers' factors as one product
+            rebuilds[shape, k] = rebuild_time(shape, k * n_workers)
         saved = (server_values(m, n, n_workers) - worker_values("sfb", m, n, k, n_workers)) * 4  # float32
-        return link.seconds(saved) - n_workers * rebuilds[shape, k]
+        return link.seconds(saved) - rebuilds[shape, k]
 
     gains = {name: float(np.mean([saving(shapes[name], p[name]) for p in probes])) for name in candidates}
     kept = {name: g for name, g in gains.items() if g > 0}

@@ -17,6 +17,7 @@ rows as (rows, values). Every message is counted in ``self.bytes``.
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -319,9 +320,10 @@ class WorkerCore:
                     ) from e
                 time.sleep(0.05)
                 posts = self.t.complete(t, t + 1).get(t, posts)
-        parts: dict[str, list] = {}
+        pairs: dict[str, list] = {}
         for _, name, uv in sorted(factors, key=lambda f: f[0]):  # in rank order: every replica sums alike
-            parts.setdefault(name, []).append(rebuild([uv]))
+            pairs.setdefault(name, []).append(uv)
+        parts = {name: [rebuild(uvs)] for name, uvs in pairs.items()}
         wanted: dict[int, set] = {}
         for entries in posts.values():
             for name, (enc, where) in entries.items():
@@ -332,7 +334,7 @@ class WorkerCore:
             self.bytes.receive("sums", sums)
             for (name, _), g in sums.items():
                 parts.setdefault(name, []).append(g)
-        return {n: np.sum(p, axis=0) if len(p) > 1 else p[0] for n, p in parts.items()}
+        return {n: functools.reduce(np.add, p) for n, p in parts.items()}
 
     def _fetch_factors(self, t: int, posts: dict) -> list:
         """[(worker, name, (U, V))] of iteration t: this worker's own from memory, the others' fetched."""

@@ -89,6 +89,11 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
     e = expr_of(o);
     return Kind::expr;
   }
+  PyTypeObject* t = Py_TYPE(o);
+  if (t == g_param_type) {  // parameters next: used on every graph-building step
+    e = api::parameter(storage_of<ParameterStorage>(o), true);
+    return Kind::expr;
+  }
   if (PyFloat_Check(o) || PyLong_Check(o)) {
     double d = PyFloat_AsDouble(o);
     if (d == -1.0 && PyErr_Occurred()) {

@@ -22,7 +22,8 @@ struct ExprObject {
 
 extern PyTypeObject* expr_type;
 
-inline bool is_expr(PyObject* o) { return Py_TYPE(o) == expr_type || PyObject_TypeCheck(o, expr_type); }
+// Expression cannot be subclassed (no Py_TPFLAGS_BASETYPE), so the exact type is the test.
+inline bool is_expr(PyObject* o) { return Py_TYPE(o) == expr_type; }
 inline const Expression& expr_of(PyObject* o) { return reinterpret_cast<ExprObject*>(o)->e; }
 PyObject* new_expr(const Expression& e);
 

@@ -137,13 +137,18 @@ def _install_parameter_methods() -> None:
     LookupParameters.dim = lambda self: _core.parameter(self).dim()
     LookupParameters.dim.__doc__ = "((row shape..., rows), 1): the whole table's expression shape, as DyNet's."
 
+    def _grad_rows(self):  # the gradient as (rows, *row_shape), a view: no copy of the table
+        shape = self.shape()
+        return self._grad_view().reshape((shape[0],) + tuple(reversed(shape[1:]))).transpose(
+            (0,) + tuple(range(len(shape) - 1, 0, -1)))
+
     def row_grad_as_array(self, row):
-        """The gradient of one row, shaped like the row."""
-        return self.grad_as_array()[_row_index(self, row)]
+        """The gradient of one row, shaped like the row (float64, a copy)."""
+        return _grad_rows(self)[_row_index(self, row)].astype(np.float64)
 
     def rows_grad_as_array(self, rows):
         """The gradients of the given rows, one array of shape (len(rows), *row_shape)."""
-        return self.grad_as_array()[[_row_index(self, r) for r in rows]]
+        return _grad_rows(self)[[_row_index(self, r) for r in rows]].astype(np.float64)
     LookupParameters.row_grad_as_array = row_grad_as_array
     LookupParameters.rows_grad_as_array = rows_grad_as_array
 

@@ -10,12 +10,14 @@ whose specs and parameter orders are DyNet's.
 
 Unpickling runs code named by the file, so only what such a file needs may be
 named: DyNet's builders, classes with a ``from_spec`` (the user objects DyNet
-saves), and plain data (numbers, strings, tuples, lists, dicts, sets, NumPy
-arrays). Anything else is refused with an error naming it.
+saves) from modules the program has already imported, and plain data
+(numbers, strings, tuples, lists, dicts, sets, NumPy arrays). Anything else is
+refused with an error naming it.
 """
 from __future__ import annotations
 
 import pickle
+import sys
 
 PICKLE_START = 0x80  # the protocol opcode every pickle (protocol >= 2) starts with
 
@@ -41,6 +43,8 @@ class _MetaUnpickler(pickle.Unpickler):
             return getattr(dynagraph, name)
         if (module, name) in _PLAIN_DATA:
             return super().find_class(module, name)
+        if module not in sys.modules:  # importing it would run its code: the program imports it first
+            raise pickle.UnpicklingError(f"{module}.{name}: import {module} before dy.load (the file names it)")
         found = super().find_class(module, name)
         if isinstance(found, type) and callable(getattr(found, "from_spec", None)):
             return found

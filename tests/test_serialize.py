@@ -150,3 +150,26 @@ def test_a_dynet_meta_may_name_only_what_a_save_needs(tmp_path):
         pickle.dump((__import__("os").system, ("true",), "/x/"), f)
     with pytest.raises(ValueError, match="refusing to load posix.system"):
         dy.load(base, dy.ParameterCollection())
+
+
+def test_a_dynet_meta_naming_a_module_not_imported_is_refused(tmp_path, monkeypatch):
+    """Loading would import the module the file names and run its code: the program imports it first."""
+    import pickle
+    import sys
+    import types
+    fake = types.ModuleType("not_imported_here")
+
+    class Builder:
+        @staticmethod
+        def from_spec(spec, model):  # pragma: no cover - never reached
+            raise AssertionError
+    Builder.__module__, Builder.__qualname__ = fake.__name__, "Builder"
+    fake.Builder = Builder
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    base = str(tmp_path / "m")
+    open(base + ".data", "w").close()
+    with open(base + ".meta", "wb") as f:
+        pickle.dump((Builder, (1,), "/b/"), f)
+    monkeypatch.delitem(sys.modules, fake.__name__)
+    with pytest.raises(ValueError, match="import not_imported_here before dy.load"):
+        dy.load(base, dy.ParameterCollection())

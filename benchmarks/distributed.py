@@ -134,7 +134,8 @@ def data(n, seed=0, dim=IN):
 
 
 def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
-    job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1], data=data(workers * samples_per_worker, dim=INPUTS.get(model, IN)),
+    job = dd.Trainer(functools.partial(build, model=model), MODELS[model][1],
+                     data=data(workers * samples_per_worker, dim=INPUTS.get(model, IN)),
                      workers=workers, servers=1,
                      consistency=consistency, staleness=2, scheme=scheme.split("-")[0],
                      optimizer=("adam", {"learning_rate": 1e-3}), batch_size=batch,

@@ -22,9 +22,19 @@ py::tuple dim_to_py(const Dim& d) {
   return py::make_tuple(axes, d.bd);
 }
 
+py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::ssize_t> strides, const float* v,
+                        size_t n) {
+  // float64, as DyNet hands values out (its arrays are built from Python floats).
+  for (auto& s : strides) s *= sizeof(double);
+  py::array_t<double> out(shape, strides);
+  double* dst = out.mutable_data();
+  for (size_t i = 0; i < n; ++i) dst[i] = v[i];
+  return std::move(out);
+}
+
 py::array to_numpy(const Tensor& t) {
   std::vector<py::ssize_t> shape, strides;
-  py::ssize_t stride = sizeof(float);
+  py::ssize_t stride = 1;
   for (unsigned i = 0; i < t.d.nd; ++i) {
     shape.push_back(t.d.d[i]);
     strides.push_back(stride);
@@ -34,13 +44,7 @@ py::array to_numpy(const Tensor& t) {
     shape.push_back(t.d.bd);
     strides.push_back(stride);
   }
-  // float64, as DyNet hands values out (its arrays are built from Python floats).
-  for (auto& s : strides) s *= sizeof(double) / sizeof(float);
-  py::array_t<double> out(shape, strides);
-  double* dst = out.mutable_data();
-  const unsigned n = t.d.size();
-  for (unsigned i = 0; i < n; ++i) dst[i] = t.v[i];
-  return std::move(out);
+  return widened_array(shape, strides, t.v, t.d.size());
 }
 
 Expression input_from_array(const py::object& obj, bool batched) {

@@ -17,17 +17,14 @@ py::array param_array(const AlignedFloats& v, const Dim& d) {
   return to_numpy(t);
 }
 py::array lookup_array(const LookupParameterStorage& p, const AlignedFloats& v) {
-  std::vector<py::ssize_t> shape{p.rows}, strides{static_cast<py::ssize_t>(p.row_size() * sizeof(double))};
-  py::ssize_t s = sizeof(double);
+  std::vector<py::ssize_t> shape{p.rows}, strides{static_cast<py::ssize_t>(p.row_size())};
+  py::ssize_t s = 1;
   for (unsigned i = 0; i < p.row_dim.nd; ++i) {
     shape.push_back(p.row_dim.d[i]);
     strides.push_back(s);
     s *= p.row_dim.d[i];
   }
-  py::array_t<double> out(shape, strides);  // float64, as DyNet's
-  double* dst = out.mutable_data();
-  for (size_t i = 0; i < v.size(); ++i) dst[i] = v[i];
-  return std::move(out);
+  return widened_array(shape, strides, v.data(), v.size());
 }
 // Zero-copy flat view of a storage vector; `owner` keeps the storage alive.
 py::array flat_view(AlignedFloats& v, py::handle owner) {

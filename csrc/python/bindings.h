@@ -38,6 +38,9 @@ Dim dim_from(const py::object& shape, long batch = 1);
 py::tuple dim_to_py(const Dim& d);
 // A copy of t as a NumPy array: shape = axes (+ batch as a last axis when > 1).
 py::array to_numpy(const Tensor& t);
+// A float64 copy of n float32 values, with shape and strides (in elements) as given.
+py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::ssize_t> strides, const float* v,
+                        size_t n);
 // NumPy/list input: float32, Fortran order; `batched` takes the last axis as the batch.
 Expression input_from_array(const py::object& arr, bool batched);
 

@@ -169,13 +169,12 @@ class SparseLSTMBuilder(VanillaLSTMBuilder):
 
     def set_sparsity(self, sparsity: float) -> None:
         """Masks out the fraction ``sparsity`` (0..1) of smallest-magnitude weights of every matrix."""
-        percent = sparsity
-        if not 0.0 <= percent < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {percent}")
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         for layer in self._params:
             for w, m in ((layer[0], layer[3]), (layer[1], layer[4])):
                 values = np.abs(w.as_array())
-                k = int(values.size * percent)
+                k = int(values.size * sparsity)
                 mask = np.ones(values.size, dtype=np.float32)
                 mask[np.argsort(values, axis=None, kind="stable")[:k]] = 0.0
                 m.set_value(mask.reshape(values.shape))

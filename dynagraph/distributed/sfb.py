@@ -74,8 +74,9 @@ def factor_counts(model, loss_fn, batch, names) -> dict:
 
 
 def rebuild_seconds(shape: tuple, k: int, repeats: int = 3) -> float:
-    """Measured time to rebuild one worker's contribution U Vᵀ to an M x N matrix from
-    K factor pairs, on one thread as workers run (they start with OMP_NUM_THREADS=1)."""
+    """Measured time of one product U Vᵀ rebuilding an M x N matrix from K factor
+    columns (a replica's rebuild of all workers' factors is one such product with
+    K·P₁ columns), on one thread as workers run (they start with OMP_NUM_THREADS=1)."""
     from threadpoolctl import threadpool_limits
 
     m, n = shape

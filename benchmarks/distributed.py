@@ -23,7 +23,8 @@ Models (``--model``), both over x of 64 values with a label of +-1, loss
   batch 16: the issue's "1024 x 1024 layer with K = 16", for its bytes
   (``--model layer --workers 8 --consistency bsp --scheme ps sfb --epochs 1``).
 
-Writes a JSON summary and, when matplotlib is installed, a PNG of the projection.
+Writes a JSON summary and, when matplotlib is installed, PNGs of the projection and
+of throughput against workers (`--workers 1 2 4`).
 """
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def data(n, seed=0, dim=IN):
     rng = np.random.default_rng(seed)
     w = rng.normal(size=dim)
     xs = rng.normal(size=(n, dim)).astype(np.float32)
-    return [(list(x), 1 if x @ w > 0 else -1) for x in xs]
+    return [(x, 1 if x @ w > 0 else -1) for x in xs]  # arrays: actors receive them in one pickle
 
 
 def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, model="mlp"):
@@ -147,6 +148,7 @@ def run_one(workers, consistency, scheme, epochs, batch, samples_per_worker, mod
         job.shutdown()
     b = out["worker_bytes"]
     return {"workers": workers, "consistency": consistency, "scheme": scheme, "replicated": job.replicated,
+            "trial": job.trial,
             "samples_per_second": round(out["samples_per_second"], 1),
             "bytes_per_worker_iteration": round(b["total"] / out["iterations"] / workers),
             "server_bytes_per_iteration": (None if out["server_bytes"] is None
@@ -203,6 +205,40 @@ def plot(rows, path):
     print(f"plot: {path}")
 
 
+def plot_throughput(runs, path, model):
+    """Samples/s against workers, one line per consistency and scheme (medians of repeats),
+    beside the ideal of the cores present: one worker's rate x min(W, cores)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    series: dict = {}
+    for r in runs:
+        series.setdefault((r["consistency"], r["scheme"]), {}).setdefault(r["workers"], []).append(
+            r["samples_per_second"])
+    if not any(len(points) > 1 for points in series.values()):
+        return  # one worker count: nothing to plot against
+    plt.figure(figsize=(5.5, 3.8))
+    for (consistency, scheme), points in sorted(series.items()):
+        ws = sorted(points)
+        plt.plot(ws, [float(np.median(points[w])) for w in ws], "o-", label=f"{consistency} {scheme}")
+    one = [float(np.median(p[1])) for p in series.values() if 1 in p]
+    if one:
+        ws = sorted({w for p in series.values() for w in p})
+        cores = os.cpu_count() or 1
+        plt.plot(ws, [np.mean(one) * min(w, cores) for w in ws], "k--", label=f"1 worker x min(W, {cores} cores)")
+    plt.xlabel("workers")
+    plt.ylabel("samples per second")
+    plt.title(f"dynagraph.distributed, model {model}")
+    plt.xticks(sorted({w for p in series.values() for w in p}))
+    plt.legend(fontsize=7)
+    plt.tight_layout()
+    plt.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -252,8 +288,13 @@ def main(argv=None):
                     print(f"workers={w} {c:3s} {s:12s}: {r['samples_per_second']:7.1f} samples/s, "
                           f"{r['bytes_per_worker_iteration'] / 1e3:7.1f} kB per worker-iteration, "
                           f"replicated {r['replicated'] or '-'} ({time.perf_counter() - t0:.1f}s)", flush=True)
+                    if r["trial"]:
+                        print("    trial, ms per iteration: " + ", ".join(
+                            f"{'+'.join(t['replicated']) or 'PS'} {t['seconds_per_iteration'] * 1e3:.0f}"
+                            for t in r["trial"]), flush=True)
         for line in busiest_node_lines(results["runs"]):
             print(line)
+        plot_throughput(results["runs"], os.path.join(args.out, "throughput.png"), args.model)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"results: {os.path.join(args.out, 'results.json')}")

@@ -1,5 +1,6 @@
 """dynagraph.distributed on a local Ray cluster (2 CPUs): convergence, SSP bound, bytes, faults."""
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -174,9 +175,17 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     job = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(64, 96), workers=2, servers=1,
                      consistency="bsp", scheme="hybrid", batch_size=4, checkpoint_dir=str(tmp_path))
     jobs.append(job)
-    assert job.link == "measure"  # the choice waits for its first use
-    assert job.replicated == likely_sfb({"/W": (128, 96)}, [{"/W": 4}] * 3, 2, 1, link=link)
+    assert job.link == "measure" and job.trial is None  # the choice waits for its first use
+    chosen = job.replicated
     assert job.link is link
+    # The timed trial ran PS, the link rule's choice and the byte rule's (["/W"]), each as a
+    # throwaway job that is gone afterwards, and the fastest decided.
+    by_link = likely_sfb({"/W": (128, 96)}, [{"/W": 4}] * 3, 2, 1, link=link)
+    assert [t["replicated"] for t in job.trial] == [[]] + ([by_link] if by_link else []) + [["/W"]]
+    assert all(0 < t["seconds_per_iteration"] < 10 for t in job.trial), job.trial
+    assert chosen == min(job.trial, key=lambda t: t["seconds_per_iteration"])["replicated"]
+    assert not [a for a in ray.util.list_named_actors() if "worker" in a or "server" in a]
+    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("dynagraph-trial-")]
     # load() takes a saved job's choice, made here over a slow link, without probing or measuring.
     slow = dict(workers=2, servers=1, consistency="bsp", scheme="hybrid", batch_size=4)
     first = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(16, 96), **slow,
@@ -196,6 +205,27 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     assert again.replicated == ["/W"] and again.link == "measure"
     with pytest.raises(ValueError, match="link must be"):
         dd.Trainer(build_linear(8, 8), linear_loss, data=linear_data(8, 8), scheme="hybrid", link="fast")
+
+
+@pytest.mark.parametrize("faster", [[], ["/W"]])
+def test_hybrid_keeps_the_configuration_that_ran_fastest_in_its_trial(cluster, jobs, monkeypatch, faster):
+    # Whatever the rules say, the timed trial decides: here the link (a fast one) leaves
+    # W on the server and bytes alone would replicate it; the trial's times pick.
+    monkeypatch.setattr("dynagraph.distributed.trainer.measure_link", lambda: dd.Link(latency=1e-3, bandwidth=1e10))
+    timed = []
+
+    def seconds(self, replicated):
+        timed.append(replicated)
+        return 0.1 if replicated == faster else 0.2
+
+    monkeypatch.setattr(dd.Trainer, "_seconds_per_iteration", seconds)
+    job = dd.Trainer(build_linear(128, 96), linear_loss, data=linear_data(64, 96), workers=2, servers=1,
+                     consistency="bsp", scheme="hybrid", batch_size=4)
+    jobs.append(job)
+    assert job.replicated == faster
+    assert timed == [[], ["/W"]]
+    assert job.trial == [{"replicated": [], "seconds_per_iteration": 0.1 if faster == [] else 0.2},
+                         {"replicated": ["/W"], "seconds_per_iteration": 0.1 if faster else 0.2}]
 
 
 class _GiveUp(Exception):

@@ -5,6 +5,7 @@ With no Ray address, ``connect`` starts a local cluster (bounded CPUs); with
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import shutil
@@ -39,6 +40,11 @@ __all__ = ["Trainer", "connect"]
 # store's zero-copy reads. Only for a cluster we start; an existing one keeps its
 # own settings (docs/distributed.md shows the `ray start` flag).
 LOCAL_RAY_CONFIG = {"max_direct_call_object_size": 4 * 1024 * 1024}
+
+# Hybrid's timed trial (link="measure"): iterations per configuration before timing
+# (actor start, first pulls), and best of TRIAL_BLOCKS blocks of TRIAL_BLOCK iterations,
+# which keeps one slow moment of a shared machine from deciding.
+TRIAL_WARMUP, TRIAL_BLOCK, TRIAL_BLOCKS = 2, 3, 2
 
 
 def connect(num_cpus: int | None = None) -> None:
@@ -97,6 +103,18 @@ class _ProgressBar:
             self.bar = None
 
 
+def _await_dead(handles, timeout: float = 10.0) -> None:
+    """Waits (at most ``timeout`` seconds in all) until each killed actor answers as dead."""
+    deadline = time.monotonic() + timeout
+    for h in handles:
+        while time.monotonic() < deadline:
+            try:
+                ray.get(h.__ray_ready__.remote(), timeout=max(0.01, deadline - time.monotonic()))
+            except (RayActorError, ray.exceptions.GetTimeoutError):
+                break
+            time.sleep(0.01)
+
+
 def _merged(snapshots) -> dict:
     total = ByteCounter()
     for snap in snapshots:
@@ -127,11 +145,14 @@ class Trainer:
         only matrices that go as factors in most of a few batches probed here
         are replicated, the rest stay on the servers as under "ps").
     link: how hybrid turns bytes into time when it picks the replicated matrices:
-        "measure" (the default: actor round trips with 0, 1 and 3 MiB, once per
-        driver and cluster, when some matrix is a candidate; the choice is made on
-        the first use of ``job.replicated``, at the latest by ``fit``, and ``job.link``
-        then holds the measured ``Link``), a ``Link(latency, bandwidth)`` to state
-        the network, or "bytes" for Poseidon's rule on bytes alone.
+        "measure" (the default, when some matrix is a candidate: actor round trips
+        with 0, 1 and 3 MiB, once per driver and cluster, then a timed trial: a few
+        iterations of a throwaway job with every parameter on the servers, one with the
+        link rule's choice and one with the byte rule's, and the fastest is kept;
+        ``job.link`` then holds the measured ``Link`` and ``job.trial`` the timings),
+        a ``Link(latency, bandwidth)`` to state the network (no trial), or "bytes" for
+        Poseidon's rule on bytes alone. The choice is made on the first use of
+        ``job.replicated``, at the latest by ``fit``.
     optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
     """
@@ -179,6 +200,7 @@ class Trainer:
         self._last_bytes = None         # cumulative worker and server counts at the last fit's end
         self._last_server_bytes = None
         self._learning_rate_set = False
+        self.trial = None  # hybrid with link="measure": [{"replicated", "seconds_per_iteration"}] timed
 
     @property
     def replicated(self) -> list:
@@ -202,18 +224,48 @@ class Trainer:
 
     def _choose_replicated(self, shapes: dict, probes: list) -> list:
         """Hybrid's replicated matrices: Poseidon's rule on the probes, then (unless
-        link="bytes") the time the bytes take on the link against the replica path."""
+        link="bytes") the time the bytes take on the link against the replica path;
+        with link="measure", a timed trial of those choices and of PS settles it."""
         by_bytes = likely_sfb(shapes, probes, self.n_workers, self.n_servers)
         if not by_bytes or self.link == "bytes":
             return by_bytes
-        if self.link == "measure":
-            try:
-                self.link = measure_link()
-            except TimeoutError as e:
-                warnings.warn(f"{e}; hybrid falls back to Poseidon's rule on bytes alone", RuntimeWarning)
-                self.link = "bytes"
-                return by_bytes
-        return likely_sfb(shapes, probes, self.n_workers, self.n_servers, link=self.link)
+        if isinstance(self.link, Link):  # a stated network: the rule's word is final
+            return likely_sfb(shapes, probes, self.n_workers, self.n_servers, link=self.link)
+        try:
+            self.link = measure_link()
+        except TimeoutError as e:
+            warnings.warn(f"{e}; hybrid falls back to Poseidon's rule on bytes alone", RuntimeWarning)
+            self.link = "bytes"
+            return by_bytes
+        by_link = likely_sfb(shapes, probes, self.n_workers, self.n_servers, link=self.link)
+        configurations = []
+        for c in ([], by_link, by_bytes):
+            if c not in configurations:
+                configurations.append(c)
+        self.trial = [{"replicated": c, "seconds_per_iteration": self._seconds_per_iteration(c)}
+                      for c in configurations]
+        return min(self.trial, key=lambda t: t["seconds_per_iteration"])["replicated"]
+
+    def _seconds_per_iteration(self, replicated: list) -> float:
+        """A throwaway job with ``replicated`` on the workers, from the same initial values
+        over the same batches: TRIAL_WARMUP iterations, then the fastest of TRIAL_BLOCKS
+        blocks of TRIAL_BLOCK iterations, in seconds per iteration."""
+        trial = copy.copy(self)
+        trial.job = uuid.uuid4().hex[:8]
+        trial.checkpoint_dir = tempfile.mkdtemp(prefix="dynagraph-trial-")
+        trial._temporary_checkpoint_dir = True
+        trial.server_checkpoint_dir = os.path.join(trial.checkpoint_dir, f"job-{trial.job}")
+        trial._replicated, trial._probes, trial._state, trial._started = list(replicated), None, None, False
+        trial.clock, trial.history = 0, []
+        try:
+            trial._run_until(TRIAL_WARMUP, progress=False)
+            best = float("inf")
+            for b in range(TRIAL_BLOCKS):
+                _, seconds, _ = trial._run_until(TRIAL_WARMUP + (b + 1) * TRIAL_BLOCK, progress=False)
+                best = min(best, seconds / TRIAL_BLOCK)
+            return best
+        finally:
+            trial.shutdown()
 
     # ---- actors
     def _start(self) -> None:
@@ -258,9 +310,18 @@ class Trainer:
         progress: a progress bar of the slowest worker's iterations (tqdm, on stderr);
         by default shown when stderr is a terminal.
         """
+        target = self.clock + epochs * self.iterations_per_epoch
+        reports, elapsed, restarts = self._run_until(target, faults, progress)
+        iterations = target - self.clock
+        self.clock = target
+        summary = self._summarise(reports, elapsed, iterations, restarts)
+        self.history.append(summary)
+        return summary
+
+    def _run_until(self, target: int, faults=(), progress: bool | None = None) -> tuple:
+        """Every worker runs to clock ``target``: (reports by rank, seconds, restarts)."""
         if not self._started:
             self._start()
-        target = self.clock + epochs * self.iterations_per_epoch
         t0 = time.perf_counter()
         pending = {r: w.run.remote(target) for r, w in enumerate(self.worker_handles)}
         reports, faults = {}, sorted(faults, key=lambda f: f[2])
@@ -287,12 +348,7 @@ class Trainer:
                 bar.poll()
         finally:
             bar.close(finished=not pending)  # an error leaves the bar where it stopped
-        elapsed = time.perf_counter() - t0
-        iterations = target - self.clock
-        self.clock = target
-        summary = self._summarise(reports, elapsed, iterations, restarts)
-        self.history.append(summary)
-        return summary
+        return reports, time.perf_counter() - t0, restarts
 
     def _summarise(self, reports, elapsed, iterations, restarts) -> dict:
         # Counters are cumulative per actor process: keep this fit's share.
@@ -382,10 +438,14 @@ class Trainer:
         self._state = state
 
     def shutdown(self) -> None:
-        for h in getattr(self, "worker_handles", []) + getattr(self, "server_handles", []):
-            ray.kill(h, no_restart=True)
+        """Kills the job's actors and returns once Ray reports them dead (a job started
+        next, such as the real job after hybrid's trial, gets the cores to itself)."""
+        handles = getattr(self, "worker_handles", []) + getattr(self, "server_handles", [])
         if getattr(self, "coordinator", None) is not None:
-            ray.kill(self.coordinator, no_restart=True)
+            handles.append(self.coordinator)
+        for h in handles:
+            ray.kill(h, no_restart=True)
+        _await_dead(handles)
         self._started = False
         # The servers' fault-tolerance checkpoints die with the job (save() is for resuming).
         shutil.rmtree(self.checkpoint_dir if self._temporary_checkpoint_dir else self.server_checkpoint_dir,

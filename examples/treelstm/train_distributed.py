@@ -55,10 +55,13 @@ def main(argv=None) -> dict:
                      batch_size=targs.batch_size,
                      checkpoint_dir=args.checkpoint_dir, seed=targs.seed, num_cpus=args.num_cpus)
     if args.scheme == "hybrid":
-        chosen = job.replicated  # the first use decides (and may measure the link)
+        chosen = job.replicated  # the first use decides (and may measure the link and time a trial)
         link = f"link {job.link.latency * 1e3:.2f} ms, {job.link.bandwidth / 1e6:.0f} MB/s" \
             if isinstance(job.link, dd.Link) else "no matrix worth measuring the link for"
         print(f"hybrid: matrices sent as sufficient factors: {', '.join(chosen) or 'none'} ({link})")
+        for t in job.trial or []:  # the timed trial, when the rules had candidates
+            print(f"  trial: {', '.join(t['replicated']) or 'all on the servers'}: "
+                  f"{t['seconds_per_iteration'] * 1e3:.0f} ms per iteration")
     results = {}
     for epoch in range(targs.epochs):
         if epoch >= targs.epochs / 2:  # train.py's schedule: decay after each epoch past half

@@ -295,7 +295,7 @@ class LookupParameters:
         ...
     def row_grad_as_array(self, row):
         """
-        The gradient of one row, shaped like the row.
+        The gradient of one row, shaped like the row (float64, a copy).
         """
     def rows_as_array(self, rows):
         """
@@ -610,13 +610,13 @@ def hinge_dim(x: Expression, v: collections.abc.Sequence[collections.abc.Sequenc
     ...
 def huber_distance(x: Expression, y: Expression, c: float = 1.3450000286102295) -> Expression:
     ...
-def inputMatrix(v: collections.abc.Sequence[float], d: typing.Any) -> Expression:
+def inputMatrix(v: typing.Any, d: typing.Any) -> Expression:
     ...
 def inputTensor(arr: typing.Any, batched: bool = False, device: str = '', reusable_expr: bool = False) -> Expression:
     """
     A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list of NumPy arrays is a batch of them.
     """
-def inputVector(v: collections.abc.Sequence[float], device: str = '') -> Expression:
+def inputVector(v: typing.Any, device: str = '') -> Expression:
     ...
 def inverse(x: Expression) -> Expression:
     ...

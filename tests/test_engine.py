@@ -215,6 +215,31 @@ def test_bad_numpy_input():
     np.testing.assert_array_equal(x.npvalue(), np.arange(6).reshape(2, 3))
 
 
+def test_input_vector_and_matrix_read_numpy_arrays():
+    dy.renew_cg()
+    x = np.arange(12, dtype=np.float64) / 7
+    # Any real dtype and any stride (a slice with a step is copied, not misread).
+    np.testing.assert_allclose(dy.inputVector(x).npvalue(), x, rtol=1e-6)
+    np.testing.assert_allclose(dy.inputVector(x[1::3]).npvalue(), x[1::3], rtol=1e-6)
+    np.testing.assert_array_equal(dy.inputVector(np.arange(4, dtype=np.int32)).npvalue(), [0, 1, 2, 3])
+    np.testing.assert_array_equal(dy.inputVector(np.array([True, False])).npvalue(), [1, 0])
+    np.testing.assert_allclose(dy.inputVector(list(x.astype(np.float32))).npvalue(), x, rtol=1e-6)
+    # inputMatrix: DyNet's column-major order, from a flat array as from a list.
+    np.testing.assert_allclose(dy.inputMatrix(x[:6], (2, 3)).npvalue(), x[:6].reshape(2, 3, order="F"), rtol=1e-6)
+    np.testing.assert_allclose(dy.inputMatrix(list(x[:6]), (2, 3)).npvalue(), x[:6].reshape(2, 3, order="F"),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match=r"inputVector: expected a 1-D array, got shape \(2, 2\)"):
+        dy.inputVector(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="inputVector: expected numbers, got an array of dtype <U1"):
+        dy.inputVector(np.array(["a"]))
+    with pytest.raises(TypeError, match="inputVector: expected a list of numbers or a 1-D NumPy array, got .*str"):
+        dy.inputVector("abc")
+    with pytest.raises(ValueError, match="inputVector: empty vector"):
+        dy.inputVector(np.zeros(0))
+    with pytest.raises(ValueError, match=r"inputMatrix: 5 values do not fill shape \{2,3\}"):
+        dy.inputMatrix(np.zeros(5), (2, 3))
+
+
 def test_backward_needs_scalar(pc):
     dy.renew_cg()
     with pytest.raises(ValueError, match="backward\\(\\) needs a scalar"):

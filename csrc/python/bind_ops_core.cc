@@ -19,6 +19,42 @@ float gradient_mode(const std::string& mode) {
 void check_device(const std::string& device) {
   if (!device.empty()) py::module_::import("dynagraph.devices").attr("_check_device")(device);
 }
+
+// The numbers of a flat list or a 1-D NumPy array (any real dtype). An array is
+// read through its buffer: as a sequence pybind11 would box every element into
+// a NumPy scalar first (7.5 us for 64 floats, against 0.4 us this way).
+struct Floats {
+  py::object holder;  // the float32 array read from, when the input was an array
+  const float* begin = nullptr;
+  size_t n = 0;
+  std::vector<float> list;
+  const float* data() const { return holder ? begin : list.data(); }
+  size_t size() const { return holder ? n : list.size(); }
+};
+
+Floats floats_from(const py::handle& v, const char* fn) {
+  Floats out;
+  if (py::isinstance<py::array>(v)) {
+    auto a = py::reinterpret_borrow<py::array>(v);
+    const char kind = a.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+      throw py::type_error(std::string(fn) + ": expected numbers, got an array of dtype " + std::string(py::str(a.dtype())));
+    if (a.ndim() != 1)
+      throw ValueError(std::string(fn) + ": expected a 1-D array, got shape " + std::string(py::str(v.attr("shape"))));
+    auto f32 = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(v);
+    out.begin = f32.data();
+    out.n = static_cast<size_t>(f32.size());
+    out.holder = std::move(f32);
+    return out;
+  }
+  try {
+    out.list = py::cast<std::vector<float>>(v);
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(fn) + ": expected a list of numbers or a 1-D NumPy array, got " +
+                         std::string(py::str(py::type::of(v))));
+  }
+  return out;
+}
 }  // namespace
 
 void bind_ops_core(py::module_& m) {
@@ -39,13 +75,15 @@ void bind_ops_core(py::module_& m) {
   }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false,
      "A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list "
      "of NumPy arrays is a batch of them.");
-  m.def("inputVector", [](const std::vector<float>& v, const std::string& device) {
+  m.def("inputVector", [](const py::object& values, const std::string& device) {
     check_device(device);
-    if (v.empty()) throw ValueError("inputVector: empty vector");
+    const Floats v = floats_from(values, "inputVector");
+    if (v.size() == 0) throw ValueError("inputVector: empty vector");
     return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}));
   }, py::arg("v"), py::arg("device") = "");
-  m.def("inputMatrix", [](const std::vector<float>& v, const py::object& d) {
+  m.def("inputMatrix", [](const py::object& values, const py::object& d) {
     Dim dim = dim_from(d);
+    const Floats v = floats_from(values, "inputMatrix");
     if (dim.size() != v.size())
       throw ValueError("inputMatrix: " + std::to_string(v.size()) + " values do not fill shape " + dim.str());
     return api::input(v.data(), dim);

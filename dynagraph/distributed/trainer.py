@@ -242,8 +242,10 @@ class Trainer:
         for c in ([], by_link, by_bytes):
             if c not in configurations:
                 configurations.append(c)
+        shown = getattr(sys.stderr, "isatty", lambda: False)()  # a few seconds per configuration
         self.trial = [{"replicated": c, "seconds_per_iteration": self._seconds_per_iteration(c)}
-                      for c in configurations]
+                      for c in tqdm(configurations, desc="hybrid: timing each choice", unit="job", leave=False,
+                                    disable=not shown)]
         return min(self.trial, key=lambda t: t["seconds_per_iteration"])["replicated"]
 
     def _seconds_per_iteration(self, replicated: list) -> float:

@@ -804,7 +804,7 @@ def set_collect_factors(on: bool, cap: bool = False) -> None:
     """
 def set_initial_memory(arg0: int) -> None:
     ...
-def set_input_values(e: Expression, values: collections.abc.Sequence[float]) -> None:
+def set_input_values(e: Expression, values: typing.Any) -> None:
     """
     Overwrites the data of an input node (column-major) and invalidates the graph's values.
     """

@@ -117,7 +117,7 @@ def _set(self: Expression, values) -> None:
     Every value computed from it is recomputed at the next ``value()``.
     """
     arr = np.asarray(values, dtype=np.float32)
-    _core.set_input_values(self, arr.ravel(order="F").tolist())
+    _core.set_input_values(self, arr.ravel(order="F"))
 
 
 Expression.tensor_value = _tensor_value

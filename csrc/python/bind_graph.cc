@@ -47,6 +47,31 @@ py::array to_numpy(const Tensor& t) {
   return widened_array(shape, strides, t.v, t.d.size());
 }
 
+Floats floats_from(const py::handle& v, const char* fn) {
+  Floats out;
+  if (py::isinstance<py::array>(v)) {
+    auto a = py::reinterpret_borrow<py::array>(v);
+    const char kind = a.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+      throw py::type_error(std::string(fn) + ": expected numbers, got an array of dtype " +
+                           std::string(py::str(a.dtype())));
+    if (a.ndim() != 1)
+      throw ValueError(std::string(fn) + ": expected a 1-D array, got shape " + std::string(py::str(v.attr("shape"))));
+    auto f32 = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(v);
+    out.begin = f32.data();
+    out.n = static_cast<size_t>(f32.size());
+    out.holder = std::move(f32);
+    return out;
+  }
+  try {
+    out.list = py::cast<std::vector<float>>(v);
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(fn) + ": expected a list of numbers or a 1-D NumPy array, got " +
+                         std::string(py::str(py::type::of(v))));
+  }
+  return out;
+}
+
 Expression input_from_array(const py::object& obj, bool batched) {
   auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(obj);
   if (!arr) {
@@ -204,17 +229,18 @@ void bind_graph(py::module_& m) {
                        std::to_string(g.size()) + " nodes");
     return Expression{i, g.version()};
   }, py::arg("i"), "An Expression for node i of the current graph.");
-  m.def("set_input_values", [](const Expression& e, const std::vector<float>& values) {
+  m.def("set_input_values", [](const Expression& e, const py::object& new_values) {
     ComputationGraph& g = cg();
     g.check(e);
     Node& n = g.nodes[e.i];
     if (n.op != OpId::input)
       throw ValueError(std::string("set() can only be called on an input expression (inputVector, vecInput, "
                                    "matInput, inputTensor), not on the result of ") + op_impl(n.op).name);
+    const Floats values = floats_from(new_values, "set()");
     if (values.size() != n.naux)
       throw ValueError("set(): " + std::to_string(values.size()) + " values for an input of shape " +
                        n.dim.str() + " (" + std::to_string(n.naux) + " values)");
-    std::copy(values.begin(), values.end(), g.float_data.begin() + n.aux0);
+    std::copy(values.data(), values.data() + values.size(), g.float_data.begin() + n.aux0);
     g.invalidate();
   }, py::arg("e"), py::arg("values"),
      "Overwrites the data of an input node (column-major) and invalidates the graph's values.");

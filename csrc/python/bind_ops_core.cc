@@ -20,42 +20,6 @@ void check_device(const std::string& device) {
   if (!device.empty()) py::module_::import("dynagraph.devices").attr("_check_device")(device);
 }
 
-// The numbers of a flat list or a 1-D NumPy array (any real dtype). An array is
-// read through its buffer: as a sequence pybind11 would box every element into
-// a NumPy scalar first (5-7.5 us for 64 floats, against 0.5 us this way).
-struct Floats {
-  py::object holder;  // the float32 array read from, when the input was an array
-  const float* begin = nullptr;
-  size_t n = 0;
-  std::vector<float> list;
-  const float* data() const { return holder ? begin : list.data(); }
-  size_t size() const { return holder ? n : list.size(); }
-};
-
-Floats floats_from(const py::handle& v, const char* fn) {
-  Floats out;
-  if (py::isinstance<py::array>(v)) {
-    auto a = py::reinterpret_borrow<py::array>(v);
-    const char kind = a.dtype().kind();
-    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
-      throw py::type_error(std::string(fn) + ": expected numbers, got an array of dtype " +
-                           std::string(py::str(a.dtype())));
-    if (a.ndim() != 1)
-      throw ValueError(std::string(fn) + ": expected a 1-D array, got shape " + std::string(py::str(v.attr("shape"))));
-    auto f32 = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(v);
-    out.begin = f32.data();
-    out.n = static_cast<size_t>(f32.size());
-    out.holder = std::move(f32);
-    return out;
-  }
-  try {
-    out.list = py::cast<std::vector<float>>(v);
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string(fn) + ": expected a list of numbers or a 1-D NumPy array, got " +
-                         std::string(py::str(py::type::of(v))));
-  }
-  return out;
-}
 }  // namespace
 
 void bind_ops_core(py::module_& m) {

@@ -34,13 +34,15 @@ from zoo_common import (base_parser, batch_input, batch_values, load_digits, min
 class Baseline:
     """NVIL's control variates: running mean c and variance v of the signal, and b(x) = MLP(x)."""
 
-    def __init__(self, pc: dy.ParameterCollection, n_in: int, n_hidden: int = 32, decay: float = 0.9):
+    def __init__(self, pc: dy.ParameterCollection, n_in: int, n_hidden: int = 32, decay: float = 0.9,
+                 normalise: bool = True):
         self.hidden = (pc.add_parameters((n_hidden, n_in)), pc.add_parameters(n_hidden, init=0.0))
         self.out = (pc.add_parameters((1, n_hidden)), pc.add_parameters(1, init=0.0))
         self.c, self.v, self.decay = 0.0, 1.0, decay
         # Training adapts c and v and divides the signal by sqrt(v) (a step size, per NVIL);
         # frozen, only the centring remains, so the estimate stays that of the true gradient.
         self.frozen = False
+        self.normalise = normalise
 
     def __call__(self, x):
         h = dy.tanh(dy.affine_transform([self.hidden[1], self.hidden[0], x]))
@@ -74,7 +76,7 @@ def score_function_loss(vae: VAE, rows: np.ndarray, baseline: Baseline | None):
             weight = centred
         else:
             baseline.observe(centred, signal)
-            weight = centred / max(np.sqrt(baseline.v), 1.0)
+            weight = centred / max(np.sqrt(baseline.v), 1.0) if baseline.normalise else centred
         b_loss = dy.sum_batches(dy.square(b - dy.inputTensor(signal - baseline.c, batched=True)))
     w = dy.inputTensor(weight.astype(np.float32), batched=True)
     surrogate = -dy.sum_batches(dy.cmult(w, log_q) + log_lik - vae.kl(mean, logvar))
@@ -133,7 +135,7 @@ def train_with(estimator: str, x_train, x_test, args) -> float:
     rng = seed_everything(args.seed)
     pc = dy.ParameterCollection()
     vae = VAE(pc, 64, args.hidden, args.latent)
-    baseline = Baseline(pc, 64) if estimator == "nvil" else None
+    baseline = Baseline(pc, 64, normalise=args.normalise) if estimator == "nvil" else None
     trainer = dy.AdamTrainer(pc, args.lr)
     for _ in progress(range(args.epochs), estimator, args.quiet):
         for idx in minibatches(len(x_train), args.batch_size, rng):
@@ -157,6 +159,8 @@ def main(argv=None):
     p.add_argument("--draws", type=int, default=300, help="gradient draws per estimator")
     p.add_argument("--rows", type=int, default=8, help="images per gradient draw")
     p.add_argument("--epochs", type=int, default=40, help="epochs of the training comparison (0: skip it)")
+    p.add_argument("--no-normalise", dest="normalise", action="store_false",
+                   help="train NVIL without dividing the centred signal by its running deviation")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     args = p.parse_args(argv)

@@ -32,11 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import treenn_batched  # noqa: E402
 
 SST_DIR = Path(os.environ.get("DYNAGRAPH_SST_DIR", "/work/shared/data/sst"))
 PHASES = ("train", "forward")
 AUTOBATCH = 16  # sentences per graph and update in the autobatched phase (dynet-benchmark's setting)
-SWEEP = (1, 2, 4, 8, 16, 32, 64)  # autobatch sizes of a full run, for the plot of throughput against batch size
+SWEEP = (1, 2, 4, 8, 16, 32, 64, 256)  # trees per graph of a full run, for the plot of throughput against batch size
+THREAD_SIZES = (16, 64, 256)  # the sizes also run on all cores (dynagraph and PyTorch)
 HERE = Path(__file__).resolve().parent
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
 EMB, HID, CLASSES, LR = 128, 128, 5, 0.05
@@ -204,7 +206,7 @@ def torch_model(torch, vocab_size: int):
     return {"train": train, "forward": forward, "_keep": opt}
 
 
-def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
+def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threads: bool = False) -> None:
 
     with open(data_path) as f:
         blob = json.load(f)
@@ -215,13 +217,22 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
         if missing:
             common.emit({"lib": lib, "skipped": f"{lib} lacks {', '.join(missing)}"})
             return
-    fns = torch_model(mod, vocab_size) if lib == "torch" else dynet_model(mod, vocab_size)
+    if lib == "torch":
+        if all_threads:
+            mod.set_num_threads(os.cpu_count() or 1)
+        fns = treenn_batched.torch_level_batched_model(mod, vocab_size) if autobatch else torch_model(mod, vocab_size)
+    else:
+        fns = dynet_model(mod, vocab_size)
+    if lib == "dynagraph" and all_threads:
+        mod.set_num_threads(os.cpu_count() or 1)
     sys.setrecursionlimit(10000)
     if autobatch:
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
         secs, losses = common.time_passes(fn, batches, repeats)
-        common.emit({"lib": lib, "phase": f"train_autobatch{autobatch}", "sentences": len(data), "seconds": secs,
+        # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
+        phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"
+        common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
                      "mean_loss": sum(losses) / len(data)})
         return
     for phase in PHASES:
@@ -234,7 +245,7 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0) -> None:
 # ---------------------------------------------------------------- parent
 
 def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int = 2,
-        sizes: tuple = (AUTOBATCH,)) -> dict | str:
+        sizes: tuple = (AUTOBATCH,), threads: bool = True) -> dict | str:
     """Runs every worker ``rounds`` times, interleaved; the results as a dict, or why it was skipped."""
     train = SST_DIR / "train.txt"
     if not train.exists():
@@ -252,9 +263,13 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
     try:
         for _ in range(rounds):
             for lib in libs:
-                modes = [0] if lib == "torch" else [0, *sizes]  # PyTorch eager has no autobatching
-                for ab in modes:
+                # PyTorch's batched runs are batched by hand (by tree level); DyNet runs on one thread only.
+                modes = [(0, False)] + [(s, False) for s in sizes]
+                if lib != "dynet" and threads:
+                    modes += [(s, True) for s in sizes if s in THREAD_SIZES or len(sizes) == 1]
+                for ab, all_threads in modes:
                     args = ["--worker", lib, "--data", path, "--repeats", str(repeats), "--autobatch", str(ab)]
+                    args += ["--all-threads"] if all_threads else []
                     for r in common.run_worker(script, args):
                         if "error" in r or "skipped" in r:
                             notes.append(r.get("error") or r["skipped"])
@@ -264,8 +279,9 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
                         rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
     finally:
         os.unlink(path)
-    phases = list(PHASES) + [f"train_autobatch{s}" for s in sizes]
-    return {"task": "treenn", "sentences": len(data), "words": words, "vocab": vocab, "emb": EMB, "hidden": HID,
+    phases = list(PHASES) + [f"train_autobatch{s}{t}" for t in ("", "_threads") for s in sizes]
+    return {"flops_per_sentence": treenn_batched.flops_per_sentence(data), "sgemm_flops": _sgemm_one_thread(),
+            "cores": os.cpu_count(),"task": "treenn", "sentences": len(data), "words": words, "vocab": vocab, "emb": EMB, "hidden": HID,
             "libs": list(libs), "sizes": list(sizes), "rounds": rounds, "repeats": repeats,
             "machine": common.machine_line(),
             "sent_per_s": {lib: {ph: common.median(rates[(lib, ph)]) for ph in phases if (lib, ph) in rates}
@@ -284,18 +300,32 @@ def report(res: dict) -> str:
     headers = ["phase"] + [f"{LIB_TITLES[l]} sent/s" for l in libs]
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
+    headers += ["dynagraph % of SGEMM"]
+    flops, sgemm = res.get("flops_per_sentence"), res.get("sgemm_flops")
     rows = []
-    for phase in PHASES + tuple(f"train_autobatch{s}" for s in sizes):
+    for phase in PHASES + tuple(f"train_autobatch{s}{t}" for t in ("", "_threads") for s in sizes):
+        if not any(rate(l, phase) for l in libs):
+            continue
         row = [phase] + [common.fmt_num(rate(l, phase)) if rate(l, phase) else "-" for l in libs]
         if "dynagraph" in libs:
             row += [common.ratio(rate(p, phase), rate("dynagraph", phase), lower_is_better=False) for p in peers]
+        ours = rate("dynagraph", phase)
+        # The products' FLOPs at this rate over one core's SGEMM rate (training phases only).
+        row.append(f"{100 * ours * flops / sgemm:.0f}%" if ours and flops and sgemm and phase != "forward" else "-")
         rows.append(row)
     out = [f"treenn: binary Tree-LSTM on SST train (first {res['sentences']} sentences, {res['words']} words, "
            f"vocab {res['vocab']}), emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and "
            f"autobatched (train_autobatchN: N trees per graph and update); "
            f"median of {res['rounds']}x{res['repeats']} passes",
            res["machine"], "", common.format_table(headers, rows), "",
-           "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster).",
+           "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster). train_autobatchN: N trees per graph "
+           "and update — DyNet and dynagraph autobatched, PyTorch batched by hand by tree level "
+           f"(treenn_batched.py); _threads: all {res.get('cores')} cores (dynagraph set_num_threads, "
+           "PyTorch's default), else one thread.",
+           f"products per sentence (forward + backward, no executor can skip them): "
+           f"{res.get('flops_per_sentence', 0) / 1e6:.1f} MFLOP; this core's single-thread SGEMM, measured in "
+           f"this run: {res.get('sgemm_flops', 0) / 1e9:.1f} GFLOP/s; '% of SGEMM' = dynagraph's rate x FLOPs "
+           "/ that rate (the share of one core's product speed reached).",
            "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
            + ", ".join(f"{LIB_TITLES[l]} {res['mean_loss'][l]:.3f}" for l in libs if l in res["mean_loss"]),
            "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={res['peak_rss_mb'][l]:.0f}" for l in libs
@@ -308,12 +338,19 @@ def report(res: dict) -> str:
 def plot(res: dict, path: Path) -> None:
     """Training sentences/s against trees per graph (autobatched), unbatched rates as flat lines."""
     sps = res["sent_per_s"]
-    series = {f"{LIB_TITLES[l]} autobatched": {s: sps[l][f"train_autobatch{s}"] for s in res["sizes"]
-                                               if f"train_autobatch{s}" in sps.get(l, {})}
-              for l in res["libs"] if l != "torch"}
+    series = {f"{LIB_TITLES[l]} {'by level, by hand' if l == 'torch' else 'autobatched'}":
+              {s: sps[l][f"train_autobatch{s}"] for s in res["sizes"] if f"train_autobatch{s}" in sps.get(l, {})}
+              for l in res["libs"]}
     flat = {f"{LIB_TITLES[l]} unbatched": sps[l]["train"] for l in res["libs"] if "train" in sps.get(l, {})}
     common.plot_throughput(series, path, xlabel="trees per graph (autobatched)", ylabel="training sentences / s",
                            title=f"treenn: SST Tree-LSTM (emb {EMB}, hid {HID}), 1 CPU thread", flat=flat)
+
+
+def _sgemm_one_thread() -> float:
+    """This core's single-thread SGEMM rate (FLOP/s), NumPy's BLAS held to one thread."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return treenn_batched.sgemm_rate()
 
 
 def _count_leaves(t) -> int:
@@ -332,13 +369,15 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help=f"trees per graph of the autobatched runs (default: {' '.join(map(str, SWEEP))}; "
                          f"{AUTOBATCH} with --quick)")
+    ap.add_argument("--all-threads", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-threads", action="store_true", help="skip the all-cores runs of dynagraph and PyTorch")
     ap.add_argument("--json", type=Path, default=None, help="results file (default: treenn.json here)")
     ap.add_argument("--plot", type=Path, default=None, help="PNG plot (default: treenn.png here)")
     ap.add_argument("--quick", action="store_true",
                     help=f"200 sentences, 1 round, 1 pass, autobatch {AUTOBATCH} only; no JSON/plot unless asked")
     a = ap.parse_args(argv)
     if a.worker:
-        worker(a.worker, a.data, a.repeats, a.autobatch)
+        worker(a.worker, a.data, a.repeats, a.autobatch, a.all_threads)
         return
     if a.quick:
         a.sentences, a.rounds, a.repeats = 200, 1, 1
@@ -346,7 +385,7 @@ def main(argv=None) -> None:
     else:
         a.json = a.json or HERE / "treenn.json"
         a.plot = a.plot or HERE / "treenn.png"
-    res = run(a.sentences, tuple(a.libs), a.rounds, a.repeats, tuple(a.sizes or SWEEP))
+    res = run(a.sentences, tuple(a.libs), a.rounds, a.repeats, tuple(a.sizes or SWEEP), not a.no_threads)
     if isinstance(res, str):
         print(res)
         return

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "to_user_layout",
-           "from_user_layout"]
+__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "to_user_layout"]
 
 
 def model_params(pc) -> tuple[dict, dict]:
@@ -73,15 +72,3 @@ def to_user_layout(pc, values: dict) -> dict:
             out[name] = v
     return out
 
-
-def from_user_layout(pc, values: dict) -> dict:
-    """``pc.to_dict()`` layout -> wire layout."""
-    dense, lookups = model_params(pc)
-    out = {}
-    for name, v in values.items():
-        v = np.asarray(v, dtype=np.float32)
-        if name in lookups:
-            out[name] = np.ascontiguousarray(v.transpose((0,) + tuple(range(v.ndim - 1, 0, -1)))).reshape(v.shape[0], -1)
-        else:
-            out[name] = v
-    return out

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import wire
 from .accounting import ByteCounter, message_bytes
-from .optim import make_optimizer
+from .optim import EngineOptimizer
 from .sfb import choose_encoding, rebuild, replicable
 from .transport import FactorsLost, ServerUnavailable
 
@@ -66,10 +66,13 @@ class WorkerCore:
         self.replicated = sorted(replicated)
         self.server_names = [[n for n, s in placement.items() if s == k and n not in self.replicated]
                              for k in range(transport.n_servers)]
-        self.replica_opt = make_optimizer(optimizer)
+        # The engine's trainer over this replica's own collection, updating the replicated matrices only
+        # (the others' gradients are cleared once sent, so update() skips them).
+        self.replica_opt = EngineOptimizer(optimizer, self.pc, {n: self.dense[n] for n in self.replicated}, {})
         self.lock = threading.Lock()  # replica_state() may be called from another thread
         self.applied = 0            # replicas hold iterations [0, applied)
         self.own: dict[int, dict] = {}  # iteration -> name -> own (U, V) or dense, until applied
+        self.posts: dict[int, dict] = {}  # iteration -> this worker's board entries, until every replica applied it
         self.bytes = ByteCounter()
         self.incarnations: dict[int, str] = {}
         self.log: dict[int, dict[int, list]] = {}  # server -> iteration -> [pushed grads]
@@ -93,6 +96,11 @@ class WorkerCore:
             wire.set_values(self.pc, initial, self._params)
         if replica_state is not None:  # resuming a saved job
             self.load_replica_state(replica_state)
+        transport.attach(rank, self.coordinator_registration)
+
+    def coordinator_registration(self) -> tuple:
+        """What a restarted coordinator needs from this worker: (clock, posts, applied)."""
+        return self.clock, dict(self.posts), self.applied
 
     # ---- (re)joining
     def rejoin(self) -> int:
@@ -127,6 +135,7 @@ class WorkerCore:
                 raise RuntimeError(f"worker {self.rank} redid iteration {t} but it gave no factors for "
                                    f"{', '.join(lost)}, which it posted as factors the first time")
             self.t.repost(self.rank, t, {n: entries[n] for n in names})
+            self.posts.setdefault(t, {}).update({n: entries[n] for n in names})
             self.reposted += 1
 
     def replica_state(self) -> dict:
@@ -185,13 +194,18 @@ class WorkerCore:
         # Before the coordinator call, which may block for the next admission: a replay
         # requested meanwhile must commit iteration c again.
         self.committed = max(self.committed, c + 1)
-        if self.until is not None and c + 1 < self.until and hasattr(self.t, "finish_and_admit"):
+        if entries:  # kept until every replica applied it: a restarted coordinator rebuilds its board from them
+            self.posts[c] = entries
+        if self.until is not None and c + 1 < self.until:
             # One round trip instead of three: the next iteration's admission, and the board
             # entries the replicas will apply, ride on this finish.
-            self.admitted = (c + 1, *self.t.finish_and_admit(self.rank, c, entries, self.applied,
-                                                             bool(self.replicated), check=self._redo_if_lost))
+            min_clock, board, floor = self.t.finish_and_admit(self.rank, c, entries, self.applied,
+                                                              bool(self.replicated), check=self._redo_if_lost)
+            self.admitted = None if min_clock is None else (c + 1, min_clock, board)
         else:
-            self.t.finish(self.rank, c, entries, self.applied)
+            floor = self.t.finish(self.rank, c, entries, self.applied)
+        for t in [t for t in self.posts if t < floor]:
+            del self.posts[t]
         self.clock = c + 1
         t4 = time.perf_counter()
         self.timings["wait"] += t1 - t0
@@ -296,8 +310,7 @@ class WorkerCore:
             # replica_state(), which that peer's restarted process calls to rejoin.
             grads = self._iteration_grads(t, board[t])
             with self.lock:
-                views = {n: wire._dense_view(self.dense[n]) for n in grads}
-                self.replica_opt.step_many(views, grads)
+                self.replica_opt.step(grads)
                 self.applied = t + 1
                 self.own.pop(t, None)
 

@@ -96,6 +96,14 @@ class _ProgressBar:
             self.bar.n = max(0, min(clocks) - self.start)
             self.bar.refresh()
 
+    def close(self, finished: bool = True) -> None:
+        if self.bar is not None:
+            if finished:
+                self.bar.n = self.bar.total
+                self.bar.refresh()
+            self.bar.close()
+            self.bar = None
+
 
 def _clocks(coordinator):
     """Every worker's clock, or None while the coordinator restarts."""
@@ -133,19 +141,19 @@ class _RestartWatch:
             inc = self._ask(h.ping)
             if inc is not None and inc != self.servers[k]:
                 self.servers[k] = inc
-                ray.get([w.replay_if_restarted.remote(k) for w in job.worker_handles])
+                self._tell([w.replay_if_restarted.remote(k) for w in job.worker_handles])
         inc = self._ask(job.coordinator.incarnation)
         if inc is not None and inc != self.coordinator:
             self.coordinator = inc
-            ray.get([job.worker_handles[r].register_with_coordinator.remote() for r in finished])
+            self._tell([job.worker_handles[r].register_with_coordinator.remote() for r in finished])
 
-    def close(self, finished: bool = True) -> None:
-        if self.bar is not None:
-            if finished:
-                self.bar.n = self.bar.total
-                self.bar.refresh()
-            self.bar.close()
-            self.bar = None
+    @staticmethod
+    def _tell(refs) -> None:
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except RayActorError:  # that worker is restarting: it rejoins with fresh state anyway
+                pass
 
 
 def _await_dead(handles, timeout: float = 10.0) -> None:

@@ -137,7 +137,8 @@ class Reuse:
         frozen = self.lstm.initial_state(update=False).transduce([dy.lookup(E, b)])[-1]
         out2 = self.lstm.initial_state().transduce([dy.lookup(E, b), x])[-1]  # the builder again
         table = dy.sum_elems(dy.cmult(dy.parameter(E), dy.parameter(E))) * 0.01  # the whole table
-        return dy.sum_elems(dy.cmult(h, h) + y + out1 + frozen + dy.cmult(out2, h)) + table
+        z = dy.cmult(h, h) + y + out1 + frozen + dy.cmult(out2, h) - 1.0
+        return 0.5 * dy.squared_norm(z) + table  # bounded below: training lowers it
 
 
 def build_reuse(pc):

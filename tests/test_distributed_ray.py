@@ -380,19 +380,20 @@ def test_reused_parameters_train_as_one_process_does(cluster, jobs, tmp_path, sc
         return reuse_loss(model, data).value() / len(data)
 
     ssp = dd.Trainer(build_reuse, reuse_loss, data=data, workers=2, servers=2, consistency="ssp", staleness=1,
-                     scheme=scheme, optimizer=("sgd", {"learning_rate": 0.02}), batch_size=2,
+                     scheme=scheme, optimizer=("sgd", {"learning_rate": 0.005}), batch_size=2,
                      checkpoint_dir=str(tmp_path / "ssp"), link=dd.Link(latency=1e-3, bandwidth=1.25e7))
     jobs.append(ssp)
     ssp.fit(epochs=6)
     wire.set_values(pc, ssp.initial)
-    local = dy.SimpleSGDTrainer(pc, 0.02)
+    local = dy.SimpleSGDTrainer(pc, 0.005)
     local.set_clip_threshold(0)
     for _ in range(6):
         for i in range(0, len(data), 2):
             dy.renew_cg()
             reuse_loss(model, data[i:i + 2]).backward()
             local.update()
-    before, after, local_after = mean_loss(ssp.initial), mean_loss(ssp.values()), mean_loss(wire.get_values(pc))
+    local_values = wire.get_values(pc)  # mean_loss overwrites pc's values
+    before, after, local_after = mean_loss(ssp.initial), mean_loss(ssp.values()), mean_loss(local_values)
     print("mean loss: start", before, "SSP job", after, "local", local_after)
-    assert local_after < before - 0.1
-    assert after < before - 0.1 and abs(after - local_after) < 0.25 * (before - local_after)
+    assert local_after < 0.5 * before
+    assert after < 0.5 * before and abs(after - local_after) < 0.2 * (before - local_after)

@@ -363,7 +363,7 @@ def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
         mlp_loss(model, [x for b in batches for x in b]).backward()
         trainer.update()
     for w in workers:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
     got, want = _values(servers, workers), wire.get_values(ref)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
@@ -402,7 +402,7 @@ def test_one_step_with_reused_parameters_equals_local_sgd(scheme, consistency, n
     for w in workers:
         w.step()
     for w in workers:
-        w._sync_replicas(1)
+        w.replicas.sync(1)
     dy.renew_cg()
     loss(model, batch).backward()
     trainer.update()
@@ -414,7 +414,7 @@ def test_one_step_with_reused_parameters_equals_local_sgd(scheme, consistency, n
     if case == "issue":  # the issue's numbers
         np.testing.assert_allclose(got["/W"], [[0.7, 1.8], [2.7, 3.8]], rtol=1e-6)
     if scheme != "ps":  # the replicated matrices really were replicated
-        assert workers[0].replicated
+        assert workers[0].replicas.names
 
 
 @pytest.mark.parametrize("staleness", [0, 1])
@@ -537,7 +537,7 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         for w in clean:
             w.step()
     for w in clean:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
 
     _, initial, _, coord, workers = job()
     for _ in range(3):
@@ -554,10 +554,10 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         return list(refs)
 
     t.get = get
-    workers[0].factors_timeout = 20.0
+    workers[0].replicas.factors_timeout = 20.0
     assert coord.factor_posts(1) == {2: ["/W"]}
     with pytest.raises(FactorsLost):
-        workers[0]._fetch_factors(2, coord.board[2])
+        workers[0].replicas._fetch_factors(2, coord.board[2])
 
     def restart():
         old = workers[1]
@@ -587,7 +587,7 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         for w in workers:
             w.step()
     for w in workers:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
     want = clean[0].replica_state()["values"]["/W"]
     assert np.abs(want - initial["/W"]).max() > 1e-3  # it trained
     for w in workers:
@@ -682,7 +682,7 @@ def test_a_restarted_coordinator_is_rebuilt_from_the_workers(scheme, consistency
     assert workers[0].t.coordinator.ready and workers[0].t.coordinator.table.clocks == [4, 4]
     _step_round_robin(workers, 2)
     for w in workers:
-        w._sync_replicas(6)
+        w.replicas.sync(6)
     got = _values(servers, workers)
     # 6 iterations of batch 2 per worker: every sample of both shards (8 each) in epoch 0 and 4 of epoch 1
     seen = [x for w in workers for c in range(6) for x in w.batch_for(c)]
@@ -692,7 +692,7 @@ def test_a_restarted_coordinator_is_rebuilt_from_the_workers(scheme, consistency
         _, _, clean_servers, _, clean_workers = job()
         _step_round_robin(clean_workers, 6)
         for w in clean_workers:
-            w._sync_replicas(6)
+            w.replicas.sync(6)
         np.testing.assert_array_equal(got["/W"], _values(clean_servers, clean_workers)["/W"])
 
 
@@ -724,7 +724,7 @@ def test_lookup_gradients_send_only_touched_rows():
 def test_worker_not_wait_free_sends_one_message_per_server():
     pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
     w = workers[0]
-    w.wait_free = False
+    w.backward.wait_free = False
     calls = []
     for s in servers:
         orig = s.push
@@ -737,8 +737,8 @@ def test_worker_not_wait_free_sends_one_message_per_server():
 def test_wait_free_pushes_go_in_buckets(monkeypatch, bucket, messages):
     """Small gradients share one message per server; with a bucket of one byte every
     parameter (W1, b1, W2, b2, E) leaves on its own."""
-    from dynagraph.distributed import worker as worker_module
-    monkeypatch.setattr(worker_module, "BUCKET_BYTES", bucket)
+    from dynagraph.distributed import compute as compute_module
+    monkeypatch.setattr(compute_module, "BUCKET_BYTES", bucket)
     pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
     calls = []
     for s in servers:

@@ -9,7 +9,8 @@
 Only this package imports Ray (``import dynagraph`` does not). The logic lives
 in plain classes, unit-tested without a cluster: ``optim`` (the engine's trainers where parameters live),
 ``sharding``, ``consistency`` (clocks), ``coordinator``, ``cost_model``,
-``sfb``, ``link`` (measured latency and bandwidth), ``accounting``, ``checkpoint``, ``server`` and ``worker``;
+``sfb``, ``link`` (measured latency and bandwidth), ``accounting``, ``checkpoint``, ``server``, and the
+worker's parts: ``worker`` (the step loop), ``compute``, ``replicas``, ``session``;
 ``actors`` wraps them with ``ray.remote`` and ``trainer`` drives a job.
 See docs/distributed.md.
 """

@@ -245,8 +245,7 @@ class WorkerActor:
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """The replicas' optimizer (SFB/hybrid); a restarted worker copies it from a peer."""
-        with self.core.lock:
-            self.core.replica_opt.learning_rate = float(learning_rate)
+        self.core.replicas.set_learning_rate(learning_rate)
 
     def replay_if_restarted(self, server: int) -> None:
         """The driver saw ``server`` restart: replay this worker's pushes since its checkpoint

@@ -85,6 +85,42 @@ class ServerSession:
                 for t in [t for t in log if t <= checkpointed]:
                     del log[t]
 
+    # ---- reads
+    def read(self, server: int, names: list, need: int, clock: int, recover, timeout: float = 300.0) -> dict:
+        """``names``' values from ``server``, holding every iteration below ``need``. A shard
+        restored from its checkpoint answers None until the replays caught it up; meanwhile
+        ``recover(server)`` gives it what only this worker can."""
+        deadline = time.monotonic() + timeout
+        while True:
+            values = self.retry(server, lambda: self.t.pull(server, names, need))
+            if values is not None:
+                return values
+            if time.monotonic() > deadline:
+                logged = self.logged(server)
+                done = self.retry(server, lambda: self.t.done(server))
+                raise RuntimeError(
+                    f"server {server} came back from its checkpoint without the updates of iterations before "
+                    f"{need}, and no worker replayed them within {timeout:.0f} s: its last iteration per "
+                    f"worker is {done}; worker {self.rank} is at iteration {clock} and can replay "
+                    f"{logged[:1] + ['...'] + logged[-1:] if len(logged) > 2 else logged}")
+            self.replay_if_restarted(server)
+            recover(server)
+            time.sleep(0.01)
+
+    def recover(self, server: int, clock: int) -> int | None:
+        """Gives ``server`` the iterations below ``clock`` it lacks from this worker, by
+        replaying the push log; when the log cannot (the shard came back from its
+        checkpoint and needs pushes of a worker process that died meanwhile, taking its
+        log), returns the first iteration to redo. Under BSP the redo reads exactly the
+        values the first run read (iterations < c), so training ends where it would have."""
+        done = self.retry(server, lambda: self.t.done(server))[self.rank]
+        if done >= clock - 1:
+            return None
+        if self.has_logged(server, done + 1):
+            self.replay_logged(server)
+            return None
+        return done + 1
+
     # ---- restarts
     def check(self, server: int, reply) -> bool:
         """True when the server restarted since this worker last heard from it; this

@@ -65,10 +65,14 @@ def make_trainer(spec, pc):
 
 
 def learning_rate_of(spec) -> float:
-    """The learning rate a trainer made from ``spec`` starts with."""
+    """The learning rate a trainer made from ``spec`` starts with (as given, when it is given)."""
     import dynagraph as dy
 
-    return float(make_trainer(spec, dy.ParameterCollection()).learning_rate)
+    name, kwargs = _parse(spec)
+    for key in ("learning_rate", "alpha"):
+        if not callable(name) and key in kwargs:
+            return float(kwargs[key])
+    return float(make_trainer(spec, dy.ParameterCollection()).learning_rate)  # the trainer's default (float32)
 
 
 def with_learning_rate(spec, learning_rate: float):

@@ -46,7 +46,8 @@ def set_values(pc, values: dict, params=None) -> None:
 
 
 def dense_grad(p) -> np.ndarray:
-    return p._grad_view().reshape(p.shape(), order="F").copy()
+    # order="F": the engine's column-major layout, so writing it back (a server, a replica) is a plain copy
+    return p._grad_view().reshape(p.shape(), order="F").copy(order="F")
 
 
 def lookup_grad(p):

@@ -328,7 +328,8 @@ def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size
     opt = ("sgd", {"learning_rate": lr})
     servers = [ShardServer(k, {n: initial[n] for n, s in placement.items() if s == k and n not in replicated},
                            n_workers, opt, aggregate=staleness == 0, checkpoint_dir=checkpoint_dir,
-                           checkpoint_every=checkpoint_every, lookup_names=set(lookups)) for k in range(n_servers)]
+                           checkpoint_every=checkpoint_every, lookup_names=set(lookups),
+                           weight_decay=pc.get_weight_decay()) for k in range(n_servers)]
     coord = Coordinator(n_workers, staleness)
     t = LocalTransport(servers, coord)
     workers = [WorkerCore(r, n_workers, build, loss, shards[r], t, placement, batch_size=batch_size,
@@ -346,11 +347,19 @@ def _values(servers, workers):
     return out
 
 
+def _build_mlp_with_decay(pc):
+    pc.set_weight_decay(0.01)
+    return build_mlp(pc)
+
+
+@pytest.mark.parametrize("decay", [False, True], ids=["", "weight-decay"])
 @pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
-def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
-    pc, initial, servers, coord, workers = _local_job(scheme)
+def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme, decay):
+    """With the collection's weight decay too: servers and replicas apply it as the local trainer does."""
+    build = _build_mlp_with_decay if decay else build_mlp
+    pc, initial, servers, coord, workers = _local_job(scheme, build=build)
     ref = dy.ParameterCollection()
-    model = build_mlp(ref)
+    model = build(ref)
     wire.set_values(ref, initial)
     trainer = dy.SimpleSGDTrainer(ref, 0.1)
     trainer.set_clip_threshold(0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import warnings
 
 import ray
 from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError
@@ -152,7 +153,9 @@ class CoordinatorActor:
     admits anyone or answers for the board (``Coordinator.register``)."""
 
     def __init__(self, n_workers: int, staleness: float, start_clock: int = 0):
-        restored = ray.get_runtime_context().was_current_actor_reconstructed
+        with warnings.catch_warnings():  # Ray's own property reads a deprecated attribute
+            warnings.simplefilter("ignore", DeprecationWarning)
+            restored = ray.get_runtime_context().was_current_actor_reconstructed
         self.core = Coordinator(n_workers, staleness, start_clock, restored=restored)
         self.incarnation_id = uuid.uuid4().hex
         self._cond = None

@@ -82,3 +82,73 @@ def paused_linear_loss(model, batch):
     """linear_loss over (x, pause) samples, after sleeping the batch's largest ``pause`` (a slow worker)."""
     time.sleep(max(p for _, p in batch))
     return linear_loss(model, [x for x, _ in batch])
+
+
+class IssueReuse:
+    """Issue 24's case: W, then const_parameter(W), then W again in one graph (two trainable nodes)."""
+
+    def __init__(self, pc):
+        self.W = pc.parameters_from_numpy(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), name="W")
+
+
+def build_issue_reuse(pc):
+    return IssueReuse(pc)
+
+
+def issue_reuse_loss(model, batch):
+    terms = []
+    for x in batch:
+        x = dy.inputVector(list(x))
+        terms.append(dy.sum_elems(dy.parameter(model.W) * x + dy.const_parameter(model.W) * x
+                                  + dy.parameter(model.W) * x))
+    return dy.esum(terms)
+
+
+ISSUE_REUSE_DATA = [np.array([1.0, 2.0], np.float32), np.array([0.5, -1.0], np.float32)]
+
+
+class Reuse:
+    """Parameters reused in every way the API allows, in one graph per batch:
+
+    W: trainable, then const, then trainable again (two trainable nodes, both in
+    products whose factors SFB takes); U: the same, outside any product (a dense
+    gradient from two nodes); E: the same row looked up twice, a batched lookup
+    repeating a row, and the whole table as one expression; an LSTM builder run
+    twice (its parameters' trainable nodes, then its update=False states, then
+    trainable again)."""
+
+    def __init__(self, pc, dim=4, hidden=3, rows=6):
+        self.W = pc.add_parameters((hidden, dim), name="W")
+        self.U = pc.add_parameters(hidden, name="U")
+        self.E = pc.add_lookup_parameters((rows, dim), name="E")
+        self.lstm = dy.VanillaLSTMBuilder(1, dim, hidden, pc)
+
+    def loss(self, tokens):
+        a, b = tokens
+        W, E = self.W, self.E
+        x = dy.lookup(E, a) + dy.lookup(E, a)  # the same row twice
+        h = dy.tanh(dy.parameter(W) * x + dy.parameter(self.U))
+        h = h + dy.const_parameter(W) * dy.lookup(E, b) * 0.5 + dy.cmult(dy.const_parameter(self.U), h)
+        h = h + dy.tanh(dy.parameter(W) * dy.lookup(E, b)) + dy.cmult(dy.parameter(self.U), dy.parameter(self.U))
+        rows = dy.lookup_batch(E, [b, b, a])  # a batch repeating a row
+        y = dy.sum_batches(dy.parameter(W) * rows)
+        s = self.lstm.initial_state()
+        out1 = s.transduce([dy.lookup(E, a), dy.lookup(E, b)])[-1]
+        frozen = self.lstm.initial_state(update=False).transduce([dy.lookup(E, b)])[-1]
+        out2 = self.lstm.initial_state().transduce([dy.lookup(E, b), x])[-1]  # the builder again
+        table = dy.sum_elems(dy.cmult(dy.parameter(E), dy.parameter(E))) * 0.01  # the whole table
+        z = dy.cmult(h, h) + y + out1 + frozen + dy.cmult(out2, h) - 1.0
+        return 0.5 * dy.squared_norm(z) + table  # bounded below: training lowers it
+
+
+def build_reuse(pc):
+    return Reuse(pc)
+
+
+def reuse_loss(model, batch):
+    return dy.esum([model.loss(t) for t in batch])
+
+
+def reuse_data(n, rows=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return [tuple(int(r) for r in rng.integers(rows, size=2)) for _ in range(n)]

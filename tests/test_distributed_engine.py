@@ -13,6 +13,7 @@ def hooks():
     yield
     _core.set_param_grad_hook(None)
     _core.set_collect_factors(False)
+    dy.renew_cg(autobatching=False)
 
 
 def _model():
@@ -35,11 +36,38 @@ def test_hook_reports_each_parameter_once_after_its_consumers(hooks):
     np.testing.assert_array_equal(w_call[2], W.grad_as_array())  # final when reported
 
 
+@pytest.mark.parametrize("autobatch", [False, True])
+def test_hook_waits_for_every_trainable_node_of_a_parameter(hooks, autobatch):
+    """W, const_parameter(W), W again: two trainable nodes of W in one graph (issue 24).
+    The hook reports W once, with its whole gradient, after the last of them; a
+    parameter with one node is still reported while backward goes on below it."""
+    pc, W, b, E = _model()
+    calls = []
+    _core.set_param_grad_hook(lambda name, is_lookup: calls.append(
+        (name, W.grad_as_array().copy() if name == W.name() else None)))
+    rng = np.random.default_rng(1)
+    dy.renew_cg(autobatching=autobatch)  # the fixture turns autobatching off again
+    xs = [dy.inputVector(list(rng.normal(size=4))) for _ in range(3)]
+    h = dy.tanh(dy.parameter(W) * xs[0] + dy.parameter(b))
+    h = h + dy.const_parameter(W) * xs[1]
+    h = h + dy.parameter(W) * (xs[2] + dy.lookup(E, 1))
+    loss = dy.dot_product(h, h)
+    loss.backward()
+    names = [c[0] for c in calls]
+    assert names.count(W.name()) == 1 and names.count(b.name()) == 1
+    got = next(c[1] for c in calls if c[0] == W.name())
+    np.testing.assert_array_equal(got, W.grad_as_array())  # every node's part was in when reported
+    assert np.abs(got).sum() > 0
+
+
+@pytest.mark.parametrize("autobatch", [False, True])
 @pytest.mark.parametrize("batched", [False, True])
-def test_factors_rebuild_the_gradient(hooks, batched):
+def test_factors_rebuild_the_gradient(hooks, batched, autobatch):
+    """Also under autobatching (docs/distributed.md says factors are captured there:
+    backward then runs node by node)."""
     pc, W, b, E = _model()
     _core.set_collect_factors(True)
-    dy.renew_cg()
+    dy.renew_cg(autobatching=autobatch)
     rng = np.random.default_rng(0)
     if batched:
         X = dy.inputTensor(rng.normal(size=(4, 5)).astype(np.float32), batched=True)

@@ -12,7 +12,7 @@ from dynagraph.distributed import checkpoint, cost_model, wire
 from dynagraph.distributed.accounting import ByteCounter, message_bytes
 from dynagraph.distributed.consistency import ClockTable, staleness_for
 from dynagraph.distributed.coordinator import Coordinator
-from dynagraph.distributed.optim import make_optimizer
+from dynagraph.distributed.optim import EngineOptimizer, make_trainer
 from dynagraph.distributed.server import ShardServer
 from dynagraph.distributed.link import Link
 from dynagraph.distributed.sfb import choose_encoding, factor_counts, likely_sfb, rebuild, rebuild_seconds
@@ -20,53 +20,80 @@ from dynagraph.distributed.sharding import shard_by_size
 from dynagraph.distributed.transport import FactorsLost, LocalTransport, NotAdmitted
 from dynagraph.distributed.worker import WorkerCore
 
-from distributed_models import build_linear, build_mlp, linear_data, linear_loss, mlp_data, mlp_loss
+from distributed_models import (ISSUE_REUSE_DATA, build_issue_reuse, build_linear, build_mlp, build_reuse,
+                                issue_reuse_loss, linear_data, linear_loss, mlp_data, mlp_loss, reuse_data, reuse_loss)
 
 pytestmark = pytest.mark.distributed
 
+# Every DyNet trainer, as the distributed spec names it and as dy.<Name>Trainer takes it.
 ENGINE = {
-    "sgd": (dy.SimpleSGDTrainer, {"learning_rate": 0.1}, {"learning_rate": 0.1}),
-    "momentum": (dy.MomentumSGDTrainer, {"learning_rate": 0.1, "mom": 0.9}, {"learning_rate": 0.1, "mom": 0.9}),
-    "adagrad": (dy.AdagradTrainer, {"learning_rate": 0.1, "eps": 1e-8}, {"learning_rate": 0.1, "eps": 1e-8}),
-    "adam": (dy.AdamTrainer, {"alpha": 0.01}, {"learning_rate": 0.01}),
+    "sgd": (dy.SimpleSGDTrainer, {"learning_rate": 0.1}),
+    "cyclical": (dy.CyclicalSGDTrainer, {"learning_rate_min": 0.01, "learning_rate_max": 0.1, "step_size": 2}),
+    "momentum": (dy.MomentumSGDTrainer, {"learning_rate": 0.1, "mom": 0.9}),
+    "adagrad": (dy.AdagradTrainer, {"learning_rate": 0.1, "eps": 1e-8}),
+    "adadelta": (dy.AdadeltaTrainer, {"eps": 1e-6, "rho": 0.9}),
+    "rmsprop": (dy.RMSPropTrainer, {"learning_rate": 0.01, "eps": 1e-8, "rho": 0.9}),
+    "adam": (dy.AdamTrainer, {"alpha": 0.01}),
+    "amsgrad": (dy.AmsgradTrainer, {"alpha": 0.01}),
 }
 
 
-# ---- optimizers against the engine's trainers
+def _reference_step(pc, W, E, step):
+    dy.renew_cg()
+    y = dy.parameter(W) * dy.concatenate([dy.lookup(E, 1), dy.lookup(E, 4)])
+    loss = dy.dot_product(y, y) + dy.dot_product(dy.lookup(E, step), dy.lookup(E, step))
+    loss.backward()
+    return {"/W": wire.dense_grad(W), "/E": wire.lookup_grad(E)}
+
+
+# ---- the update rules are the engine's trainers
 @pytest.mark.parametrize("kind", sorted(ENGINE))
-def test_optimizer_matches_engine_trainer(kind):
-    cls, engine_kw, np_kw = ENGINE[kind]
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("clip", [0.0, 0.5])
+def test_shard_optimizer_steps_as_the_engine_trainer(kind, weight_decay, clip):
+    """A shard's optimizer (its own collection) steps exactly as dy.<Name>Trainer on the
+    model's collection: the rule, its state over several steps, the collection's weight
+    decay, clipping, sparse rows of a lookup table; and its state survives a checkpoint."""
+    cls, kwargs = ENGINE[kind]
     pc = dy.ParameterCollection()
+    pc.set_weight_decay(weight_decay)
     W = pc.add_parameters((3, 4), name="W")
     E = pc.add_lookup_parameters((6, 2), name="E")
-    trainer = cls(pc, **engine_kw)
-    trainer.set_clip_threshold(0)
-    opt = make_optimizer((kind, np_kw))
-    values = wire.get_values(pc)
-    for step in range(3):  # several steps: the state (moments) must match too
-        dy.renew_cg()
-        y = dy.parameter(W) * dy.concatenate([dy.lookup(E, 1), dy.lookup(E, 4)]) if hasattr(dy, "concatenate") \
-            else dy.parameter(W) * dy.inputVector([1.0, -2.0, 0.5, float(step)])
-        loss = dy.dot_product(y, y) + dy.dot_product(dy.lookup(E, step), dy.lookup(E, step))
-        loss.backward()
-        grads = {"/W": wire.dense_grad(W), "/E": wire.lookup_grad(E)}
+    trainer = cls(pc, **kwargs)
+    trainer.set_clip_threshold(clip)
+    opt = EngineOptimizer.holding((kind, {**kwargs, "clip_threshold": clip}), wire.get_values(pc), {"/E"},
+                                  weight_decay)
+    for step in range(4):  # several steps: the state (moments, Adam's step count) must match too
+        grads = _reference_step(pc, W, E, step)
         trainer.update()
-        opt.step_many(values, grads)
-        np.testing.assert_allclose(values["/W"], wire.get_values(pc)["/W"], rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(values["/E"], wire.get_values(pc)["/E"], rtol=1e-5, atol=1e-6)
+        opt.step(grads)
+        for name, v in wire.get_values(pc).items():
+            np.testing.assert_array_equal(opt.values[name], v, err_msg=f"{name} after step {step}")
+        if step == 1:  # a restarted shard: a fresh optimizer loads the state and goes on alike
+            state, values = opt.state_dict(), {n: v.copy() for n, v in opt.values.items()}
+            opt = EngineOptimizer.holding((kind, {**kwargs, "clip_threshold": clip}), values, {"/E"}, weight_decay)
+            opt.load_state_dict(state)
 
 
-def test_optimizer_clipping_scales_the_joint_norm():
-    opt = make_optimizer(("sgd", {"learning_rate": 1.0, "clip_threshold": 1.0}))
-    values = {"a": np.zeros(2, np.float32), "b": np.zeros(1, np.float32)}
-    opt.step_many(values, {"a": np.array([3.0, 0.0], np.float32), "b": np.array([4.0], np.float32)})
-    np.testing.assert_allclose(values["a"], [-0.6, 0.0], rtol=1e-6)
-    np.testing.assert_allclose(values["b"], [-0.8], rtol=1e-6)
+def test_shard_optimizer_takes_a_trainer_factory():
+    def adam(pc):
+        t = dy.AdamTrainer(pc, alpha=0.05, beta_1=0.5)
+        t.set_clip_threshold(0.1)
+        return t
+    opt = EngineOptimizer.holding(adam, {"w": np.zeros(2, np.float32)})
+    assert opt.learning_rate == pytest.approx(0.05)
+    opt.step({"w": np.array([3.0, 4.0], np.float32)})  # clipped to norm 0.1, then Adam's first step
+    np.testing.assert_allclose(opt.values["w"], [-0.05, -0.05], rtol=1e-4)
+    with pytest.raises(TypeError, match="must return a dy.Trainer"):
+        make_trainer(lambda pc: None, dy.ParameterCollection())
 
 
 def test_unknown_optimizer():
-    with pytest.raises(ValueError):
-        make_optimizer("lbfgs")
+    with pytest.raises(ValueError, match="unknown name 'lbfgs'"):
+        make_trainer("lbfgs", dy.ParameterCollection())
+    with pytest.raises(ValueError, match="expected 4 values"):
+        opt = EngineOptimizer.holding("adam", {"w": np.zeros(2, np.float32)})
+        opt.trainer._t._set_state(opt.dense["w"], np.zeros(3, np.float32))
 
 
 # ---- sharding, clocks, cost model, accounting, checkpoints
@@ -238,16 +265,11 @@ def test_learning_rate_change_applies_and_survives_a_restart(tmp_path):
     restarted.push(0, 1, g)  # the replay of iteration 1 uses the rate it was made with
     restarted.commit(0, 1)
     np.testing.assert_allclose(restarted.values["w"], [-1.25, -1.25])
-    old = make_optimizer("adam").state_dict()
-    del old["learning_rate"]  # a checkpoint written before the rate was saved
-    opt = make_optimizer(("adam", {"learning_rate": 0.5}))
-    opt.load_state_dict(old)
-    assert opt.learning_rate == 0.5
 
 
 def test_server_aggregate_mode_applies_once_per_clock():
     s = ShardServer(0, {"w": np.zeros(1, np.float32), "E": np.zeros((4, 1), np.float32)}, n_workers=2,
-                    optimizer=("sgd", {"learning_rate": 1.0}), aggregate=True)
+                    optimizer=("sgd", {"learning_rate": 1.0}), aggregate=True, lookup_names={"E"})
     s.push(0, 0, {"w": np.ones(1, np.float32), "E": (np.array([1]), np.ones((1, 1), np.float32))})
     s.commit(0, 0)
     assert s.values["w"][0] == 0  # waits for worker 1
@@ -299,14 +321,15 @@ def _local_job(scheme, n_workers=2, n_servers=2, staleness=0, lr=0.1, batch_size
     pc = dy.ParameterCollection()
     build(pc)
     initial = wire.get_values(pc)
-    dense, _ = wire.model_params(pc)
+    dense, lookups = wire.model_params(pc)
     replicated = {n for n, p in dense.items() if scheme != "ps" and len(p.shape()) == 2}
     placement = {n: k for k, names in enumerate(shard_by_size({n: v.size for n, v in initial.items()}, n_servers))
                  for n in names}
     opt = ("sgd", {"learning_rate": lr})
     servers = [ShardServer(k, {n: initial[n] for n, s in placement.items() if s == k and n not in replicated},
                            n_workers, opt, aggregate=staleness == 0, checkpoint_dir=checkpoint_dir,
-                           checkpoint_every=checkpoint_every) for k in range(n_servers)]
+                           checkpoint_every=checkpoint_every, lookup_names=set(lookups),
+                           weight_decay=pc.get_weight_decay()) for k in range(n_servers)]
     coord = Coordinator(n_workers, staleness)
     t = LocalTransport(servers, coord)
     workers = [WorkerCore(r, n_workers, build, loss, shards[r], t, placement, batch_size=batch_size,
@@ -324,11 +347,19 @@ def _values(servers, workers):
     return out
 
 
+def _build_mlp_with_decay(pc):
+    pc.set_weight_decay(0.01)
+    return build_mlp(pc)
+
+
+@pytest.mark.parametrize("decay", [False, True], ids=["", "weight-decay"])
 @pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
-def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
-    pc, initial, servers, coord, workers = _local_job(scheme)
+def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme, decay):
+    """With the collection's weight decay too: servers and replicas apply it as the local trainer does."""
+    build = _build_mlp_with_decay if decay else build_mlp
+    pc, initial, servers, coord, workers = _local_job(scheme, build=build)
     ref = dy.ParameterCollection()
-    model = build_mlp(ref)
+    model = build(ref)
     wire.set_values(ref, initial)
     trainer = dy.SimpleSGDTrainer(ref, 0.1)
     trainer.set_clip_threshold(0)
@@ -341,7 +372,7 @@ def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
         mlp_loss(model, [x for b in batches for x in b]).backward()
         trainer.update()
     for w in workers:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
     got, want = _values(servers, workers), wire.get_values(ref)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
@@ -351,6 +382,48 @@ def test_bsp_equals_single_process_sgd_on_the_global_batch(scheme):
     a, b = (w.replica_state()["values"] for w in workers)
     for n in a:
         np.testing.assert_array_equal(a[n], b[n])
+
+
+REUSE_CASES = {
+    "issue": (build_issue_reuse, issue_reuse_loss, ISSUE_REUSE_DATA),
+    "every-way": (build_reuse, reuse_loss, reuse_data(8, seed=4)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REUSE_CASES))
+@pytest.mark.parametrize("consistency,n_workers", [("bsp", 1), ("bsp", 2), ("ssp", 1), ("asp", 1)])
+@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
+def test_one_step_with_reused_parameters_equals_local_sgd(scheme, consistency, n_workers, case):
+    """Issue 24: a parameter with several trainable nodes in one graph (W, const W, W;
+    lookups of one row twice; the whole table; a builder run twice) loses no gradient
+    part under any scheme or consistency: one step equals local SGD on the same batch."""
+    build, loss, data = REUSE_CASES[case]
+    staleness = staleness_for(consistency, 1)
+    pc, initial, servers, coord, workers = _local_job(
+        scheme, n_workers=n_workers, n_servers=2, staleness=staleness, lr=0.1,
+        batch_size=len(data) // n_workers, build=build, loss=loss, data=data)
+    ref = dy.ParameterCollection()
+    model = build(ref)
+    wire.set_values(ref, initial)
+    trainer = dy.SimpleSGDTrainer(ref, 0.1)
+    trainer.set_clip_threshold(0)
+    batch = [x for w in workers for x in w.batch_for(0)]
+    for w in workers:
+        w.step()
+    for w in workers:
+        w.replicas.sync(1)
+    dy.renew_cg()
+    loss(model, batch).backward()
+    trainer.update()
+    got, want = _values(servers, workers), wire.get_values(ref)
+    assert set(got) == set(want)
+    for name in want:
+        assert not np.array_equal(want[name], initial[name]), name  # every parameter moved
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    if case == "issue":  # the issue's numbers
+        np.testing.assert_allclose(got["/W"], [[0.7, 1.8], [2.7, 3.8]], rtol=1e-6)
+    if scheme != "ps":  # the replicated matrices really were replicated
+        assert workers[0].replicas.names
 
 
 @pytest.mark.parametrize("staleness", [0, 1])
@@ -473,7 +546,7 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         for w in clean:
             w.step()
     for w in clean:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
 
     _, initial, _, coord, workers = job()
     for _ in range(3):
@@ -490,10 +563,10 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         return list(refs)
 
     t.get = get
-    workers[0].factors_timeout = 20.0
+    workers[0].replicas.factors_timeout = 20.0
     assert coord.factor_posts(1) == {2: ["/W"]}
     with pytest.raises(FactorsLost):
-        workers[0]._fetch_factors(2, coord.board[2])
+        workers[0].replicas._fetch_factors(2, coord.board[2])
 
     def restart():
         old = workers[1]
@@ -523,7 +596,7 @@ def test_a_restarted_worker_posts_again_the_factors_that_died_with_it(peer_waits
         for w in workers:
             w.step()
     for w in workers:
-        w._sync_replicas(steps)
+        w.replicas.sync(steps)
     want = clean[0].replica_state()["values"]["/W"]
     assert np.abs(want - initial["/W"]).max() > 1e-3  # it trained
     for w in workers:
@@ -568,6 +641,70 @@ def test_a_replay_during_the_coordinator_call_commits_the_iteration_just_finishe
         np.testing.assert_allclose(restored[0].values[name], want, rtol=1e-6, err_msg=name)
 
 
+def _step_round_robin(workers, rounds):
+    """Each worker steps ``rounds`` times; one not admitted yet steps after the others."""
+    for _ in range(rounds):
+        pending, refused = list(workers), 0
+        while pending:
+            w = pending.pop(0)
+            try:
+                w.step()
+                refused = 0
+            except NotAdmitted:
+                pending.append(w)
+                refused += 1
+                assert refused <= len(workers), "no worker can step"
+
+
+def test_a_restarted_coordinator_waits_for_every_workers_registration():
+    c = Coordinator(2, staleness=0, restored=True)
+    assert not c.ready and not c.admit(0, 0)
+    c.register(0, 3, {2: {"/W": ("sfb", "ref-0")}}, applied=2)
+    assert not c.ready and not c.admit(0, 3)
+    c.register(1, 4, {2: {"/W": ("ps", 0)}, 3: {"/W": ("sfb", "ref-1")}}, applied=2)
+    assert c.ready and c.table.clocks == [3, 4] and c.floor() == 2
+    assert c.admit(0, 3) and not c.admit(1, 4)  # BSP: worker 1 waits for worker 0's iteration 3
+    assert c.complete(2, 4) == {2: {0: {"/W": ("sfb", "ref-0")}, 1: {"/W": ("ps", 0)}}}
+    c.register(1, 4, {3: {"/W": ("sfb", "ref-1")}}, applied=2)  # a repeat changes nothing
+    assert c.table.clocks == [3, 4] and set(c.board) == {2, 3}
+
+
+@pytest.mark.parametrize("scheme", ["ps", "sfb"])
+@pytest.mark.parametrize("consistency", ["bsp", "ssp"])
+def test_a_restarted_coordinator_is_rebuilt_from_the_workers(scheme, consistency):
+    """The coordinator dies after iteration 2 and comes back empty; each worker registers
+    its clock, its board posts and its replicas' progress on its next call. BSP ends with
+    the values of the run without the fault; SSP (any order) with every update applied
+    exactly once: this model's gradient does not depend on the parameters, so the end
+    values are the initial ones less lr times every sample's gradient, each counted once."""
+    staleness = staleness_for(consistency, 1)
+    data = [np.array(x, np.float32) for x in np.random.default_rng(3).normal(size=(16, 2))]
+
+    def job():
+        return _local_job(scheme, staleness=staleness, batch_size=2, build=build_issue_reuse,
+                          loss=issue_reuse_loss, data=data)
+
+    _, initial, servers, coord, workers = job()
+    _step_round_robin(workers, 3)
+    workers[0].t.coordinator = Coordinator(2, staleness, restored=True)  # the restarted process
+    _step_round_robin(workers, 1)
+    assert workers[0].t.coordinator.ready and workers[0].t.coordinator.table.clocks == [4, 4]
+    _step_round_robin(workers, 2)
+    for w in workers:
+        w.replicas.sync(6)
+    got = _values(servers, workers)
+    # 6 iterations of batch 2 per worker: every sample of both shards (8 each) in epoch 0 and 4 of epoch 1
+    seen = [x for w in workers for c in range(6) for x in w.batch_for(c)]
+    want = initial["/W"] - 0.1 * 2 * np.outer(np.ones(2), np.sum(seen, axis=0))
+    np.testing.assert_allclose(got["/W"], want, rtol=1e-5, atol=1e-6)
+    if consistency == "bsp":
+        _, _, clean_servers, _, clean_workers = job()
+        _step_round_robin(clean_workers, 6)
+        for w in clean_workers:
+            w.replicas.sync(6)
+        np.testing.assert_array_equal(got["/W"], _values(clean_servers, clean_workers)["/W"])
+
+
 def test_ssp_workers_never_run_ahead_of_the_bound():
     pc, initial, servers, coord, workers = _local_job("hybrid", n_workers=3, staleness=1)
     rng = np.random.default_rng(0)
@@ -596,7 +733,7 @@ def test_lookup_gradients_send_only_touched_rows():
 def test_worker_not_wait_free_sends_one_message_per_server():
     pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
     w = workers[0]
-    w.wait_free = False
+    w.backward.wait_free = False
     calls = []
     for s in servers:
         orig = s.push
@@ -609,8 +746,8 @@ def test_worker_not_wait_free_sends_one_message_per_server():
 def test_wait_free_pushes_go_in_buckets(monkeypatch, bucket, messages):
     """Small gradients share one message per server; with a bucket of one byte every
     parameter (W1, b1, W2, b2, E) leaves on its own."""
-    from dynagraph.distributed import worker as worker_module
-    monkeypatch.setattr(worker_module, "BUCKET_BYTES", bucket)
+    from dynagraph.distributed import compute as compute_module
+    monkeypatch.setattr(compute_module, "BUCKET_BYTES", bucket)
     pc, initial, servers, coord, workers = _local_job("ps", n_workers=1, n_servers=2)
     calls = []
     for s in servers:

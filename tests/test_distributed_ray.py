@@ -10,12 +10,13 @@ ray = pytest.importorskip("ray")
 
 import dynagraph as dy  # noqa: E402
 import dynagraph.distributed as dd  # noqa: E402
-from dynagraph.distributed import cost_model  # noqa: E402
+from dynagraph.distributed import cost_model, wire  # noqa: E402
 from dynagraph.distributed.sfb import likely_sfb  # noqa: E402
 from dynagraph.distributed.trainer import LOCAL_RAY_CONFIG  # noqa: E402
 
-from distributed_models import (accuracy, build_linear, build_mlp, linear_data, linear_loss, mlp_data,  # noqa: E402
-                                mlp_loss, paused_linear_loss)
+from distributed_models import (accuracy, build_issue_reuse, build_linear, build_mlp,  # noqa: E402
+                                build_reuse, issue_reuse_loss, linear_data, linear_loss, mlp_data, mlp_loss,
+                                paused_linear_loss, reuse_data, reuse_loss)
 
 pytestmark = pytest.mark.distributed
 
@@ -322,3 +323,77 @@ def test_a_killed_worker_posts_again_the_factors_that_died_with_it(cluster, jobs
     assert out["reports"][1]["reposted"] >= 1  # the restarted process redid its posted iterations
     _, clean = run([], tmp_path / "clean")
     np.testing.assert_allclose(faulty["/W"], clean["/W"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("consistency,scheme", [("bsp", "ps"), ("bsp", "sfb"), ("ssp", "ps"), ("ssp", "sfb")])
+def test_a_killed_coordinator_is_rebuilt_and_nothing_is_lost(cluster, jobs, tmp_path, consistency, scheme):
+    """Killed mid-run, the coordinator comes back empty and the workers register their
+    clocks, board posts and replicas' progress with it. W has two trainable nodes per
+    sample (issue 24's loss), whose gradient does not depend on W: the end values are
+    W0 - lr * 2 * sum of every sample seen, each applied exactly once, in any order
+    (SSP) and under BSP exactly those of a run without the fault."""
+    data = [np.array(x, np.float32) for x in np.random.default_rng(7).normal(size=(32, 2))]
+    lr, epochs = 0.01, 2
+    job = dd.Trainer(build_issue_reuse, issue_reuse_loss, data=data, workers=2, servers=1, consistency=consistency,
+                     staleness=1, scheme=scheme, optimizer=("sgd", {"learning_rate": lr}), batch_size=2,
+                     checkpoint_dir=str(tmp_path))
+    jobs.append(job)
+    job._start()
+    first = ray.get(job.coordinator.incarnation.remote())
+    out = job.fit(epochs=epochs, faults=[("coordinator", 0, 3)])
+    assert ray.get(job.coordinator.incarnation.remote()) != first  # it was killed and came back
+    assert all(r["clock"] == job.clock == 16 for r in out["reports"])
+    assert job.replicated == ([] if scheme == "ps" else ["/W"])
+    want = job.initial["/W"] - lr * 2 * epochs * np.outer(np.ones(2), np.sum(data, axis=0))
+    np.testing.assert_allclose(job.values()["/W"], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("scheme", ["ps", "sfb", "hybrid"])
+def test_reused_parameters_train_as_one_process_does(cluster, jobs, tmp_path, scheme):
+    """Parameters reused in every way the API allows (several trainable nodes, const
+    toggles, one row looked up twice, the whole table, a builder run twice): one BSP
+    step on Ray equals local SGD on the global batch, and SSP training lowers the
+    loss as local training does."""
+    data = reuse_data(16, seed=2)
+    dy.init(seed=3)
+    job = dd.Trainer(build_reuse, reuse_loss, data=data, workers=2, servers=2, consistency="bsp", scheme=scheme,
+                     optimizer=("sgd", {"learning_rate": 0.05}), batch_size=8, checkpoint_dir=str(tmp_path),
+                     link=dd.Link(latency=1e-3, bandwidth=1.25e7))
+    jobs.append(job)
+    pc = dy.ParameterCollection()
+    model = build_reuse(pc)
+    wire.set_values(pc, job.initial)
+    trainer = dy.SimpleSGDTrainer(pc, 0.05)
+    trainer.set_clip_threshold(0)
+    job.fit(epochs=1)  # one iteration: each worker's shard is one batch of 8
+    dy.renew_cg()
+    reuse_loss(model, data).backward()
+    trainer.update()
+    got = job.values()
+    for name, v in wire.get_values(pc).items():
+        np.testing.assert_allclose(got[name], v, rtol=1e-5, atol=1e-6, err_msg=name)
+    job.shutdown()
+
+    def mean_loss(values):
+        wire.set_values(pc, values)
+        dy.renew_cg()
+        return reuse_loss(model, data).value() / len(data)
+
+    ssp = dd.Trainer(build_reuse, reuse_loss, data=data, workers=2, servers=2, consistency="ssp", staleness=1,
+                     scheme=scheme, optimizer=("sgd", {"learning_rate": 0.005}), batch_size=2,
+                     checkpoint_dir=str(tmp_path / "ssp"), link=dd.Link(latency=1e-3, bandwidth=1.25e7))
+    jobs.append(ssp)
+    ssp.fit(epochs=6)
+    wire.set_values(pc, ssp.initial)
+    local = dy.SimpleSGDTrainer(pc, 0.005)
+    local.set_clip_threshold(0)
+    for _ in range(6):
+        for i in range(0, len(data), 2):
+            dy.renew_cg()
+            reuse_loss(model, data[i:i + 2]).backward()
+            local.update()
+    local_values = wire.get_values(pc)  # mean_loss overwrites pc's values
+    before, after, local_after = mean_loss(ssp.initial), mean_loss(ssp.values()), mean_loss(local_values)
+    print("mean loss: start", before, "SSP job", after, "local", local_after)
+    assert local_after < 0.5 * before
+    assert after < 0.5 * before and abs(after - local_after) < 0.2 * (before - local_after)

@@ -114,6 +114,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   // Every node ran in a recorded group: backward by groups too -- unless sufficient factors are
   // being recorded, which only the per-node backward does (a batched product would be missing).
   if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors) {
+    param_hook_begin(evaluated_);  // batched backward visits every evaluated node
     backward_batched(from, full);
     return;
   }
@@ -131,7 +132,38 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   outer_slot_.assign(from + 1, -1);
   outer_used_ = 0;
   std::vector<Tensor> xs;
+  param_hook_begin(from + 1);
   for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
+}
+
+void ComputationGraph::param_hook_begin(uint32_t end) {
+  param_hook_left_.clear();
+  if (!on_param_grad) return;
+  // Every trainable parameter node below `end` has a gradient buffer, so backward
+  // visits each: count them per storage (sorted, so a repeat is adjacent).
+  param_hook_nodes_.clear();
+  for (uint32_t j = 0; j < end; ++j) {
+    const Node& n = nodes[j];
+    if (n.nargs == 0 && n.op == OpId::parameter && n.needs_grad) param_hook_nodes_.emplace_back(n.ptr, j);
+  }
+  param_hook_slot_.assign(end, -1);
+  std::sort(param_hook_nodes_.begin(), param_hook_nodes_.end());
+  for (size_t a = 0, b; a < param_hook_nodes_.size(); a = b) {
+    for (b = a + 1; b < param_hook_nodes_.size() && param_hook_nodes_[b].first == param_hook_nodes_[a].first;) ++b;
+    if (b - a == 1) continue;  // the usual case: one node, reported when visited
+    const int32_t slot = static_cast<int32_t>(param_hook_left_.size());
+    param_hook_left_.push_back(static_cast<uint32_t>(b - a));
+    for (size_t k = a; k < b; ++k) param_hook_slot_[param_hook_nodes_[k].second] = slot;
+  }
+}
+
+void ComputationGraph::param_hook_report(uint32_t j) {
+  const Node& n = nodes[j];
+  const bool is_lookup = n.op == OpId::lookup || n.op == OpId::lookup_table;
+  if (!is_lookup && !param_hook_left_.empty() && j < param_hook_slot_.size() && param_hook_slot_[j] >= 0 &&
+      --param_hook_left_[param_hook_slot_[j]] != 0)
+    return;  // another trainable node of this parameter has yet to add its part
+  on_param_grad(n.ptr, is_lookup);
 }
 
 void ComputationGraph::add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) {
@@ -205,7 +237,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
     impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
-    if (on_param_grad) on_param_grad(n.ptr, n.op == OpId::lookup || n.op == OpId::lookup_table);
+    if (on_param_grad) param_hook_report(j);
   }
 }
 

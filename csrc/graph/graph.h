@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/pool.h"
@@ -96,10 +97,11 @@ class ComputationGraph {
 
   // Hook run when backward has accumulated into a parameter gradient.
   // Arguments: the storage (ParameterStorage* or, when is_lookup,
-  // LookupParameterStorage*) and is_lookup. A parameter has one node per graph,
-  // so for it the gradient is final when the hook runs (backward visits
-  // nodes in reverse order and every consumer comes later); a lookup table
-  // has one node per lookup, so its gradient is final only after backward.
+  // LookupParameterStorage*) and is_lookup. For a parameter it runs once per
+  // backward, when the gradient is final: after its only trainable node, or,
+  // when the graph has several (W, const_parameter(W), W again), after the
+  // last of them that backward visits. A lookup table has one node per lookup
+  // and reports each (is_lookup): its gradient is final only after backward.
   // Used by wait-free distribution (dynagraph.distributed).
   std::function<void(void* storage, bool is_lookup)> on_param_grad;
 
@@ -136,6 +138,13 @@ class ComputationGraph {
   void eval_node(uint32_t i);
   void record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy);
   void backward_node(uint32_t j, std::vector<Tensor>& xs);
+  // on_param_grad bookkeeping, only while a hook is set: parameters with
+  // several trainable nodes among nodes [0, end) wait for their last one.
+  void param_hook_begin(uint32_t end);
+  void param_hook_report(uint32_t j);
+  std::vector<std::pair<void*, uint32_t>> param_hook_nodes_;  // (storage, node), scratch
+  std::vector<int32_t> param_hook_slot_;   // per node: index into param_hook_left_, or -1 (its only node)
+  std::vector<uint32_t> param_hook_left_;  // trainable nodes of that parameter not yet visited
   void flush_outer_products(uint32_t j);
 
   struct OuterFactor {  // dA += U V^T with U m x k and V n x k (column-major)

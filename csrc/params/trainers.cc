@@ -13,6 +13,22 @@ float* Trainer::state_for(const void* key, size_t n) {
   return s.data();
 }
 
+std::vector<float> Trainer::state_of(const void* storage) const {
+  auto it = state_.find(storage);
+  return it == state_.end() ? std::vector<float>() : std::vector<float>(it->second.begin(), it->second.end());
+}
+
+void Trainer::set_state(const void* storage, const float* data, size_t n, size_t size) {
+  if (n != 0 && n != slots() * size)
+    throw ValueError(kind() + ".set_state: expected " + std::to_string(slots() * size) + " values (" +
+                     std::to_string(slots()) + " slots of " + std::to_string(size) + "), got " + std::to_string(n));
+  if (n == 0) {
+    state_.erase(storage);
+    return;
+  }
+  state_[storage].assign(data, data + n);
+}
+
 void Trainer::restart(float lr) {
   state_.clear();
   updates = 0;

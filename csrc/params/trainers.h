@@ -24,6 +24,11 @@ class Trainer {
   // previous call (which it resets).
   std::string status();
   virtual std::string kind() const = 0;
+  // The rule's per-value state of one parameter (slots() * its size floats, slot-major;
+  // empty before its first update): dynagraph.distributed checkpoints and copies it.
+  std::vector<float> state_of(const void* storage) const;
+  // n is 0 (forget it) or slots() * size, the parameter's number of values.
+  void set_state(const void* storage, const float* data, size_t n, size_t size);
 
   float learning_rate;
   bool clipping_enabled = true;

@@ -36,7 +36,7 @@ void bind_distributed(py::module_& m) {
     cg().on_param_grad = [fn](void* storage, bool is_lookup) { fn(storage_name(storage, is_lookup), is_lookup); };
   }, py::arg("fn"),
      "Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final "
-     "(for lookup tables: after each lookup node; final only when backward returns). None removes it.");
+     "(once per backward, after the last of its trainable nodes; for lookup tables: after each lookup node, final only when backward returns). None removes it.");
 
   m.def("set_collect_factors", [](bool on, bool cap) { cg().reset_factors(on, cap); },
         py::arg("on"), py::arg("cap") = false,

@@ -142,6 +142,14 @@ void bind_params(py::module_& m) {
         return p.touched;
       }, "Rows with a gradient since the last update.")
       .def("_mark_all_grad", [](LookupParameterStorage& p) { p.all_touched = true; })
+      .def("_mark_rows", [](LookupParameterStorage& p, const std::vector<int64_t>& rows) {
+        for (int64_t r : rows) {
+          if (r < 0 || r >= static_cast<int64_t>(p.rows))
+            throw IndexError("LookupParameters._mark_rows: row " + std::to_string(r) + " out of range for " +
+                             std::to_string(p.rows) + " rows");
+        }
+        for (int64_t r : rows) p.touch(static_cast<unsigned>(r));
+      }, py::arg("rows"), "Marks rows as holding a gradient written through _grad_view (a trainer then updates them).")
       .def("_clear_grad", &LookupParameterStorage::clear_grad, "Zeroes the gradient and forgets the touched rows.")
       .def("__repr__", [](const LookupParameterStorage& p) {
         return "<LookupParameters " + p.name + " " + std::to_string(p.rows) + "x" + p.row_dim.str() + ">";

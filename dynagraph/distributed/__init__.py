@@ -7,9 +7,10 @@
 >>> job.fit(epochs=3); job.save("ckpt/")
 
 Only this package imports Ray (``import dynagraph`` does not). The logic lives
-in plain classes, unit-tested without a cluster: ``optim`` (update rules),
+in plain classes, unit-tested without a cluster: ``optim`` (the engine's trainers where parameters live),
 ``sharding``, ``consistency`` (clocks), ``coordinator``, ``cost_model``,
-``sfb``, ``link`` (measured latency and bandwidth), ``accounting``, ``checkpoint``, ``server`` and ``worker``;
+``sfb``, ``link`` (measured latency and bandwidth), ``accounting``, ``checkpoint``, ``server``, and the
+worker's parts: ``worker`` (the step loop), ``compute``, ``replicas``, ``session``;
 ``actors`` wraps them with ``ray.remote`` and ``trainer`` drives a job.
 See docs/distributed.md.
 """
@@ -21,10 +22,10 @@ from .accounting import ByteCounter, message_bytes
 from .consistency import ClockTable, staleness_for
 from .cost_model import best_scheme, projection, ps_cost, sfb_cost, worker_values
 from .link import Link, measure_link
-from .optim import OPTIMIZERS, Adagrad, Adam, Momentum, Optimizer, SGD, make_optimizer
+from .optim import TRAINERS, EngineOptimizer, make_trainer
 from .sharding import shard_by_size
 from .trainer import Trainer, connect
 
 __all__ = ["Trainer", "connect", "Link", "measure_link", "ByteCounter", "message_bytes", "ClockTable", "staleness_for", "best_scheme",
-           "projection", "ps_cost", "sfb_cost", "worker_values", "OPTIMIZERS", "Optimizer", "SGD", "Momentum",
-           "Adagrad", "Adam", "make_optimizer", "shard_by_size"]
+           "projection", "ps_cost", "sfb_cost", "worker_values", "TRAINERS", "EngineOptimizer", "make_trainer",
+           "shard_by_size"]

@@ -1,30 +1,59 @@
 """Ray wrappers: each logic class becomes an actor through a small factory.
 
-Servers and workers restart automatically (up to ``MAX_RESTARTS`` times): a server
+Every actor restarts automatically (up to ``MAX_RESTARTS`` times): a server
 reloads its last atomic checkpoint in ``__init__``; a worker rejoins at its
-clock and pulls fresh parameters. ``RayTransport`` is the "ray" backend of
-the worker's transport interface.
+clock and pulls fresh parameters; the coordinator comes back empty and is
+told their state by the workers (``RayTransport`` registers its worker when a
+coordinator call fails). ``RayTransport`` is the Ray backend of the worker's
+transport interface.
 """
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
+import warnings
 
 import ray
 from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError
 
 from .coordinator import Coordinator
 from .server import ShardServer
-from .transport import FactorsLost, ServerUnavailable, Transport, register_transport
+from .transport import FactorsLost, ServerUnavailable, Transport
 from .worker import WorkerCore
 
 __all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor"]
 
 
-@register_transport("ray")
 class RayTransport(Transport):
     def __init__(self, servers: list, coordinator, worker_names: list):
         self.servers, self.coordinator, self.worker_names = servers, coordinator, worker_names
         self.n_servers = len(servers)
+        self.rank, self.registration = None, None
+
+    def attach(self, rank, registration):
+        self.rank, self.registration = rank, registration
+
+    def register_with_coordinator(self, timeout: float = 120.0) -> None:
+        """Tell the coordinator this worker's own state (after it restarted; harmless otherwise)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ray.get(self.coordinator.register.remote(self.rank, *self.registration()))
+                return
+            except RayActorError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _coordinator_call(self, method: str, *args, check=None):
+        """A coordinator call that survives the coordinator's restart: the call failed with
+        the old process, so register with the new one and call again."""
+        while True:
+            try:
+                return self._await_coordinator(getattr(self.coordinator, method).remote(*args), check)
+            except RayActorError:
+                self.register_with_coordinator()
 
     def push(self, server, worker, clock, grads):
         return self.servers[server].push.remote(worker, clock, grads)
@@ -63,16 +92,14 @@ class RayTransport(Transport):
         return self._call(self.servers[server].status.remote())["done"]
 
     def admit(self, worker, clock, check=None):
-        return self._await_coordinator(self.coordinator.admit.remote(worker, clock), check)
+        return self._coordinator_call("admit", worker, clock, check=check)
 
     def finish(self, worker, clock, entries, applied):
-        return ray.get(self.coordinator.finish.remote(worker, clock, entries, applied))
+        return self._coordinator_call("finish", worker, clock, entries, applied)
 
     def finish_and_admit(self, worker, clock, entries, applied, with_board=False, check=None):
-        """finish(clock) then admit(clock + 1) in one round trip; returns admit's answer and,
-        ``with_board``, the board entries of complete iterations from ``applied`` on."""
-        return self._await_coordinator(
-            self.coordinator.finish_and_admit.remote(worker, clock, entries, applied, with_board), check)
+        """finish(clock) then admit(clock + 1) in one round trip."""
+        return self._coordinator_call("finish_and_admit", worker, clock, entries, applied, with_board, check=check)
 
     @staticmethod
     def _await_coordinator(ref, check, every: float = 1.0):
@@ -86,19 +113,19 @@ class RayTransport(Transport):
                 check()
 
     def wait_min(self, clock, check=None):
-        return self._await_coordinator(self.coordinator.wait_min.remote(clock), check)
+        return self._coordinator_call("wait_min", clock, check=check)
 
     def complete(self, lo, hi):
-        return ray.get(self.coordinator.complete.remote(lo, hi))
+        return self._coordinator_call("complete", lo, hi)
 
     def clock_of(self, worker):
-        return ray.get(self.coordinator.clock_of.remote(worker))
+        return self._coordinator_call("clock_of", worker)
 
     def factor_posts(self, worker):
-        return ray.get(self.coordinator.factor_posts.remote(worker))
+        return self._coordinator_call("factor_posts", worker)
 
     def repost(self, worker, clock, entries):
-        ray.get(self.coordinator.repost.remote(worker, clock, entries))
+        self._coordinator_call("repost", worker, clock, entries)
 
     def put(self, obj):
         return ray.put(obj)
@@ -121,16 +148,36 @@ class RayTransport(Transport):
 
 
 class CoordinatorActor:
-    """Async actor: ``admit`` waits (without blocking the actor) until SSP allows the start."""
+    """Async actor: ``admit`` waits (without blocking the actor) until SSP allows the start.
+    Restarted by Ray after a crash, it waits for every worker's registration before it
+    admits anyone or answers for the board (``Coordinator.register``)."""
 
     def __init__(self, n_workers: int, staleness: float, start_clock: int = 0):
-        self.core = Coordinator(n_workers, staleness, start_clock)
+        with warnings.catch_warnings():  # Ray's own property reads a deprecated attribute
+            warnings.simplefilter("ignore", DeprecationWarning)
+            restored = ray.get_runtime_context().was_current_actor_reconstructed
+        self.core = Coordinator(n_workers, staleness, start_clock, restored=restored)
+        self.incarnation_id = uuid.uuid4().hex
         self._cond = None
 
     def _condition(self) -> asyncio.Condition:
         if self._cond is None:
             self._cond = asyncio.Condition()
         return self._cond
+
+    async def _ready(self) -> None:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.core.ready)
+
+    async def register(self, worker, clock, posts, applied):
+        cond = self._condition()
+        async with cond:
+            self.core.register(worker, clock, posts, applied)
+            cond.notify_all()
+
+    async def incarnation(self):
+        return self.incarnation_id
 
     async def admit(self, worker, clock):
         cond = self._condition()
@@ -141,28 +188,31 @@ class CoordinatorActor:
     async def finish(self, worker, clock, entries, applied):
         cond = self._condition()
         async with cond:
-            m = self.core.finish(worker, clock, entries, applied)
+            self.core.finish(worker, clock, entries, applied)
             cond.notify_all()
-            return m
+            return self.core.floor()
 
     async def finish_and_admit(self, worker, clock, entries, applied, with_board=False):
-        await self.finish(worker, clock, entries, applied)
+        floor = await self.finish(worker, clock, entries, applied)
         m = await self.admit(worker, clock + 1)
-        return m, (self.core.complete(applied, m) if with_board else None)
+        return m, (self.core.complete(applied, m) if with_board else None), floor
 
     async def wait_min(self, clock):
         cond = self._condition()
         async with cond:
-            await cond.wait_for(lambda: self.core.min_clock() >= clock)
+            await cond.wait_for(lambda: self.core.ready and self.core.min_clock() >= clock)
             return self.core.min_clock()
 
     async def complete(self, lo, hi):
+        await self._ready()
         return self.core.complete(lo, hi)
 
     async def clock_of(self, worker):
+        await self._ready()
         return self.core.clock_of(worker)
 
     async def factor_posts(self, worker):
+        await self._ready()
         return self.core.factor_posts(worker)
 
     async def repost(self, worker, clock, entries):
@@ -180,8 +230,8 @@ class WorkerActor:
 
     def __init__(self, rank, n_workers, build, loss_fn, shard, servers, coordinator, worker_names, placement,
                  **options):
-        transport = RayTransport(servers, coordinator, worker_names)
-        self.core = WorkerCore(rank, n_workers, build, loss_fn, shard, transport, placement, **options)
+        self.transport = RayTransport(servers, coordinator, worker_names)
+        self.core = WorkerCore(rank, n_workers, build, loss_fn, shard, self.transport, placement, **options)
         self.joined = False
 
     def run(self, until: int) -> dict:
@@ -198,13 +248,16 @@ class WorkerActor:
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """The replicas' optimizer (SFB/hybrid); a restarted worker copies it from a peer."""
-        with self.core.lock:
-            self.core.replica_opt.learning_rate = float(learning_rate)
+        self.core.replicas.set_learning_rate(learning_rate)
 
-    def replay(self, server: int) -> None:
-        """A restored server asks for this worker's pushes since its checkpoint (runs
-        beside ``run``, which may be blocked waiting for admission)."""
+    def replay_if_restarted(self, server: int) -> None:
+        """The driver saw ``server`` restart: replay this worker's pushes since its checkpoint
+        now (runs beside ``run``, which may be blocked waiting for admission)."""
         self.core.replay_if_restarted(server)
+
+    def register_with_coordinator(self) -> None:
+        """The driver saw the coordinator restart while this worker had finished its run."""
+        self.transport.register_with_coordinator()
 
     def report(self) -> dict:
         return self.core.report()
@@ -216,26 +269,12 @@ class WorkerActor:
 MAX_RESTARTS = 10  # per actor; a failing constructor must not restart forever
 
 
-class ServerActor(ShardServer):
-    """A ShardServer that, when restored from its checkpoint, asks every worker
-    to replay (a worker blocked on admission would not notice the restart)."""
-
-    def __init__(self, *args, worker_names=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.restored:
-            for name in worker_names:
-                try:
-                    ray.get_actor(name).replay.remote(self.index)
-                except ValueError:  # that worker is itself restarting: it pulls fresh state anyway
-                    pass
-
-
 def make_server(name: str, **options):
-    return ray.remote(ServerActor).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
+    return ray.remote(ShardServer).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
 
 
 def make_coordinator(name: str):
-    return ray.remote(CoordinatorActor).options(name=name, num_cpus=0)
+    return ray.remote(CoordinatorActor).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0)
 
 
 def make_worker(name: str, num_cpus: float):

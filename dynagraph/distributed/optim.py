@@ -1,162 +1,162 @@
-"""Update rules in NumPy, applied where a parameter lives (a server shard or a replica).
+"""Update rules where a parameter lives (a server shard or a worker's replicas): the engine's trainers.
 
-The math is the engine's (``csrc/params/trainers.cc``) so that one step here
-equals one ``dy.<Name>Trainer.update()`` on the same gradient. Two deliberate
-differences: gradient clipping is off unless ``clip_threshold`` is given (and
-then it clips the norm of the gradients handed to one ``step`` call, not of the
-whole model), and Adam's step count is kept per parameter (a parameter that
-got no gradient does not age).
+There is one implementation of the update rules, ``csrc/params/trainers.cc``.
+A shard or a replica set keeps its parameters in an engine
+``ParameterCollection`` and applies a summed gradient by writing it into the
+parameters' gradient buffers and calling the DyNet trainer's ``update()``: every
+DyNet trainer is available, with the collection's weight decay and the
+trainer's clipping, and one step equals ``dy.<Name>Trainer.update()`` on the
+same gradient. A lookup table's gradient of some rows, ``(rows, values)``,
+marks just those rows, so a sparse update touches just those rows and their
+state, as in the engine.
 
-A lookup table may be updated on some rows only: ``step(name, value, grad,
-rows=r)`` with ``grad`` holding just those rows updates just those rows and
-their optimizer state, like the engine's sparse updates.
+The optimizer is described by a spec the job can ship to its actors:
+
+* a name: ``"sgd"``, ``"cyclical"``, ``"momentum"``, ``"adagrad"``,
+  ``"adadelta"``, ``"rmsprop"``, ``"adam"``, ``"amsgrad"``;
+* ``(name, kwargs)``: the DyNet trainer's keyword arguments
+  (``learning_rate`` is accepted for Adam's ``alpha``), plus
+  ``clip_threshold`` (clipping is off unless given);
+* a callable ``pc -> dy.Trainer`` that makes and configures the trainer itself.
+
+Clipping acts on the gradients of one ``step`` (a shard's share of an
+iteration, or one push under SSP), not on the whole model's: a shard never sees
+the other shards' gradients.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Adagrad", "Adam", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["EngineOptimizer", "make_trainer", "learning_rate_of", "with_learning_rate", "TRAINERS"]
+
+# spec name -> the DyNet trainer class name in dynagraph
+TRAINERS = {"sgd": "SimpleSGDTrainer", "cyclical": "CyclicalSGDTrainer", "momentum": "MomentumSGDTrainer",
+            "adagrad": "AdagradTrainer", "adadelta": "AdadeltaTrainer", "rmsprop": "RMSPropTrainer",
+            "adam": "AdamTrainer", "amsgrad": "AmsgradTrainer"}
 
 
-class Optimizer:
-    """Base: keeps per-parameter state arrays; subclasses define ``_rule``.
+def _parse(spec) -> tuple:
+    """(name, kwargs) or (callable, {})."""
+    if callable(spec):
+        return spec, {}
+    name, kwargs = (spec, {}) if isinstance(spec, str) else spec
+    if name not in TRAINERS:
+        raise ValueError(f"optimizer: unknown name {name!r}; choose one of {sorted(TRAINERS)}, "
+                         f"or give a callable pc -> dy.Trainer")
+    return name, dict(kwargs)
 
-    values, grads: float32 arrays of the same shape (any shape); for a lookup
-    table with ``rows``, values is (R, ...) and grad is (len(rows), ...).
+
+def make_trainer(spec, pc):
+    """The engine trainer ``spec`` describes, over collection ``pc``."""
+    import dynagraph as dy
+
+    name, kwargs = _parse(spec)
+    if callable(name):
+        trainer = name(pc)
+        if not isinstance(trainer, dy.Trainer):
+            raise TypeError(f"optimizer: the callable must return a dy.Trainer, got {type(trainer).__name__}")
+        return trainer
+    clip = kwargs.pop("clip_threshold", None)
+    if name in ("adam", "amsgrad") and "learning_rate" in kwargs:
+        kwargs["alpha"] = kwargs.pop("learning_rate")
+    trainer = getattr(dy, TRAINERS[name])(pc, **kwargs)
+    trainer.set_clip_threshold(float(clip) if clip else 0.0)
+    return trainer
+
+
+def learning_rate_of(spec) -> float:
+    """The learning rate a trainer made from ``spec`` starts with (as given, when it is given)."""
+    import dynagraph as dy
+
+    name, kwargs = _parse(spec)
+    for key in ("learning_rate", "alpha"):
+        if not callable(name) and key in kwargs:
+            return float(kwargs[key])
+    return float(make_trainer(spec, dy.ParameterCollection()).learning_rate)  # the trainer's default (float32)
+
+
+def with_learning_rate(spec, learning_rate: float):
+    """``spec`` with a new starting learning rate."""
+    name, kwargs = _parse(spec)
+    if callable(name):
+        def make(pc, _make=name, _lr=float(learning_rate)):
+            trainer = _make(pc)
+            trainer.learning_rate = _lr
+            return trainer
+        return make
+    key = "alpha" if name in ("adam", "amsgrad") and "alpha" in kwargs else "learning_rate"
+    return name, {**kwargs, key: float(learning_rate)}
+
+
+class EngineOptimizer:
+    """Parameters in an engine collection and the trainer that updates them.
+
+    ``values``: name -> a writable wire-layout view of each parameter's values
+    (dense: the parameter's shape; lookup table: (rows, row size)).
     """
 
-    slots = 0
+    def __init__(self, spec, pc, dense: dict, lookups: dict):
+        self.pc, self.dense, self.lookups = pc, dense, lookups
+        self.trainer = make_trainer(spec, pc)
+        self.values = {n: p._values_view().reshape(p.shape(), order="F") for n, p in dense.items()}
+        self.values.update({n: p._values_view().reshape(p.shape()[0], -1) for n, p in lookups.items()})
 
-    def __init__(self, learning_rate: float = 0.1, clip_threshold: float | None = None):
-        self.learning_rate = float(learning_rate)
-        self.clip_threshold = clip_threshold
-        self.state: dict[str, list[np.ndarray]] = {}
-        self.steps: dict[str, int] = {}
+    @classmethod
+    def holding(cls, spec, values: dict, lookup_names=(), weight_decay: float = 0.0) -> "EngineOptimizer":
+        """A collection of its own holding ``values`` (wire layout; ``lookup_names`` are
+        (rows, row size) tables), with the job's weight decay."""
+        import dynagraph as dy
 
-    def _state(self, name: str, like: np.ndarray) -> list[np.ndarray]:
-        st = self.state.get(name)
-        if st is None or (st and st[0].shape != like.shape):
-            st = self.state[name] = [np.zeros_like(like, dtype=np.float32) for _ in range(self.slots)]
-        return st
+        pc = dy.ParameterCollection()
+        pc.set_weight_decay(float(weight_decay))
+        dense, lookups = {}, {}
+        for name, v in values.items():
+            v = np.asarray(v, dtype=np.float32)
+            if name in lookup_names:
+                lookups[name] = pc.add_lookup_parameters((v.shape[0], int(np.prod(v.shape[1:], dtype=np.int64))))
+            else:
+                dense[name] = pc.add_parameters(v.shape if v.ndim else (1,))
+        opt = cls(spec, pc, dense, lookups)
+        for name, v in values.items():
+            opt.values[name][...] = np.asarray(v, dtype=np.float32).reshape(opt.values[name].shape)
+        return opt
 
-    def step(self, name: str, value: np.ndarray, grad: np.ndarray, rows=None, scale: float = 1.0) -> None:
-        """Updates ``value`` in place from ``grad`` (already summed over workers)."""
-        grad = np.asarray(grad, dtype=np.float32)
-        if scale != 1.0:
-            grad = grad * np.float32(scale)
-        t = self.steps.get(name, 0) + 1
-        self.steps[name] = t
-        state = self._state(name, value)
-        if rows is None:
-            self._rule(value, grad, state, t)
-            return
-        rows = np.asarray(rows, dtype=np.int64)
-        sub_state = [s[rows] for s in state]
-        sub_value = value[rows]
-        self._rule(sub_value, grad, sub_state, t)
-        value[rows] = sub_value
-        for s, sub in zip(state, sub_state):
-            s[rows] = sub
-
-    def step_many(self, values: dict, grads: dict) -> None:
-        """Applies a dict of gradients; grads[name] is an array or (rows, array).
-
-        With ``clip_threshold`` the joint norm of these gradients is clipped, as
-        a trainer clips its global norm.
-        """
-        scale = 1.0
-        if self.clip_threshold:
-            sq = sum(float(np.square(g[1] if isinstance(g, tuple) else g).sum()) for g in grads.values())
-            norm = np.sqrt(sq)
-            if norm > self.clip_threshold:
-                scale = self.clip_threshold / norm
+    def step(self, grads: dict) -> None:
+        """One trainer update from ``grads`` (name -> array, or (rows, array) for a
+        lookup table's rows), already summed over the workers they come from."""
         for name, g in grads.items():
             if isinstance(g, tuple):
-                self.step(name, values[name], g[1], rows=g[0], scale=scale)
+                p = self.lookups[name]
+                rows = np.asarray(g[0], dtype=np.int64)
+                view = p._grad_view().reshape(p.shape()[0], -1)
+                np.add.at(view, rows, np.asarray(g[1], dtype=np.float32).reshape(len(rows), -1))
+                p._mark_rows(rows.tolist())
             else:
-                self.step(name, values[name], g, scale=scale)
+                p = self.dense[name]
+                p._grad_view().reshape(p.shape(), order="F")[...] += g
+                p._mark_grad()
+        self.trainer.update()
 
-    def _rule(self, x: np.ndarray, g: np.ndarray, state: list, t: int) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @property
+    def learning_rate(self) -> float:
+        return float(self.trainer.learning_rate)
 
-    # ---- persistence (server checkpoints)
+    @learning_rate.setter
+    def learning_rate(self, lr: float) -> None:
+        self.trainer.learning_rate = float(lr)
+
+    # ---- persistence (server checkpoints, a restarted worker's replicas)
     def state_dict(self) -> dict:
-        return {"state": {k: [s.copy() for s in v] for k, v in self.state.items()}, "steps": dict(self.steps),
+        core = self.trainer._t
+        params = {**self.dense, **self.lookups}
+        return {"state": {n: core._state_of(p) for n, p in params.items()}, "updates": int(core.updates),
                 "learning_rate": self.learning_rate}
 
     def load_state_dict(self, d: dict) -> None:
-        self.state = {k: [np.array(s, dtype=np.float32) for s in v] for k, v in d["state"].items()}
-        self.steps = dict(d["steps"])
-        self.learning_rate = float(d.get("learning_rate", self.learning_rate))  # older checkpoints lack it
-
-
-class SGD(Optimizer):
-    """x -= lr * g"""
-
-    def _rule(self, x, g, state, t):
-        x -= np.float32(self.learning_rate) * g
-
-
-class Momentum(Optimizer):
-    """v = mom * v - lr * g; x += v"""
-
-    slots = 1
-
-    def __init__(self, learning_rate: float = 0.01, mom: float = 0.9, clip_threshold=None):
-        super().__init__(learning_rate, clip_threshold)
-        self.mom = float(mom)
-
-    def _rule(self, x, g, state, t):
-        v = state[0]
-        v *= np.float32(self.mom)
-        v -= np.float32(self.learning_rate) * g
-        x += v
-
-
-class Adagrad(Optimizer):
-    """G += g²; x -= lr * g / sqrt(G + eps)"""
-
-    slots = 1
-
-    def __init__(self, learning_rate: float = 0.1, eps: float = 1e-20, clip_threshold=None):
-        super().__init__(learning_rate, clip_threshold)
-        self.eps = float(eps)
-
-    def _rule(self, x, g, state, t):
-        G = state[0]
-        G += g * g
-        x -= np.float32(self.learning_rate) * g / np.sqrt(G + np.float32(self.eps))
-
-
-class Adam(Optimizer):
-    """m, v moving averages of g and g²; x -= lr_t * m / (sqrt(v) + eps), lr_t bias-corrected."""
-
-    slots = 2
-
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 eps: float = 1e-8, clip_threshold=None):
-        super().__init__(learning_rate, clip_threshold)
-        self.beta_1, self.beta_2, self.eps = float(beta_1), float(beta_2), float(eps)
-
-    def _rule(self, x, g, state, t):
-        m, v = state
-        b1, b2 = np.float32(self.beta_1), np.float32(self.beta_2)
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * g * g
-        lr_t = np.float32(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        x -= lr_t * m / (np.sqrt(v) + np.float32(self.eps))
-
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": Adagrad, "adam": Adam}
-
-
-def make_optimizer(spec) -> Optimizer:
-    """``"adam"``, ``("adam", {"learning_rate": 1e-3})`` or an Optimizer instance."""
-    if isinstance(spec, Optimizer):
-        return spec
-    name, kwargs = (spec, {}) if isinstance(spec, str) else spec
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[name](**dict(kwargs))
+        core = self.trainer._t
+        params = {**self.dense, **self.lookups}
+        for name, state in d["state"].items():
+            if name in params:
+                core._set_state(params[name], np.asarray(state, dtype=np.float32))
+        core.updates = int(d["updates"])
+        self.learning_rate = d["learning_rate"]

@@ -28,19 +28,20 @@ import numpy as np
 
 from . import checkpoint
 from .accounting import ByteCounter
-from .optim import make_optimizer
+from .optim import EngineOptimizer
 
 __all__ = ["ShardServer"]
 
 
 class ShardServer:
     def __init__(self, index: int, values: dict, n_workers: int, optimizer="sgd", aggregate: bool = False,
-                 checkpoint_dir: str | None = None, checkpoint_every: int = 0, state: dict | None = None):
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 0, state: dict | None = None,
+                 lookup_names=(), weight_decay: float = 0.0):
         self.index = index
         self.n_workers = n_workers
         self.aggregate = aggregate
-        self.optimizer = make_optimizer(optimizer)
-        self.values = {k: np.array(v, dtype=np.float32) for k, v in values.items()}
+        self.optimizer_spec, self.lookup_names, self.weight_decay = optimizer, set(lookup_names), weight_decay
+        self._hold(values)
         self.done = [-1] * n_workers          # last iteration committed, per worker
         self.partial: list[dict] = [{} for _ in range(n_workers)]  # clock -> set(names)
         self.pending: dict[int, dict] = {}    # aggregate mode: clock -> name -> summed grad
@@ -58,6 +59,11 @@ class ShardServer:
             self.restored = True
         if state is not None:
             self.load_state(state)
+
+    def _hold(self, values: dict) -> None:
+        """The values live in an engine collection; its trainer applies the updates (optim.py)."""
+        self.optimizer = EngineOptimizer.holding(self.optimizer_spec, values, self.lookup_names, self.weight_decay)
+        self.values = self.optimizer.values  # name -> writable view of the engine's values
 
     # ---- updates
     def push(self, worker: int, clock: int, grads: dict) -> dict:
@@ -82,7 +88,7 @@ class ShardServer:
             if self.aggregate:
                 self._accumulate(self.pending.setdefault(clock, {}), fresh)
             else:
-                self.optimizer.step_many(self.values, fresh)
+                self.optimizer.step(fresh)
         return {"incarnation": self.incarnation}
 
     def commit(self, worker: int, clock: int, incarnation: str | None = None) -> dict:
@@ -109,7 +115,7 @@ class ShardServer:
                     break
                 grads = self.pending.pop(c, {})
                 if grads:
-                    self.optimizer.step_many(self.values, {k: _as_update(v) for k, v in grads.items()})
+                    self.optimizer.step({k: _as_update(v) for k, v in grads.items()})
                 del self.committed[c]
         self._maybe_checkpoint()
         return {"incarnation": self.incarnation, "checkpointed": self.checkpointed[worker]}
@@ -202,10 +208,12 @@ class ShardServer:
                 "partial": self.partial, "pending": self.pending,
                 "committed": {c: sorted(w) for c, w in self.committed.items()},
                 "sums": {k: (v[0], sorted(v[1])) for k, v in self.sums.items()},
-                "last_checkpoint_clock": self.last_checkpoint_clock}
+                "last_checkpoint_clock": self.last_checkpoint_clock, "lookups": sorted(self.lookup_names),
+                "weight_decay": self.weight_decay}
 
     def load_state(self, state: dict) -> None:
-        self.values = {k: np.array(v, dtype=np.float32) for k, v in state["values"].items()}
+        self.lookup_names, self.weight_decay = set(state["lookups"]), state["weight_decay"]
+        self._hold(state["values"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.done = list(state["done"])
         self.checkpointed = list(self.done)
@@ -221,12 +229,6 @@ class ShardServer:
         self.optimizer.learning_rate = float(learning_rate)
         if self.path:
             self.save_checkpoint()
-
-    def set_values(self, values: dict) -> None:
-        """Overwrite values (job.load): keeps clocks, resets nothing else."""
-        for k, v in values.items():
-            if k in self.values:
-                self.values[k] = np.array(v, dtype=np.float32)
 
 
 def _as_update(acc):

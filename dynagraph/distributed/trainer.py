@@ -25,7 +25,7 @@ from .accounting import ByteCounter
 from .actors import make_coordinator, make_server, make_worker
 from .consistency import staleness_for
 from .link import Link, measure_link
-from .optim import Optimizer, make_optimizer
+from .optim import learning_rate_of, make_trainer, with_learning_rate
 from .sfb import factor_counts, likely_sfb, replicable
 from .sharding import shard_by_size
 
@@ -91,8 +91,10 @@ class _ProgressBar:
         if self.bar is None or time.monotonic() - self.last < 0.5:
             return
         self.last = time.monotonic()
-        self.bar.n = max(0, min(ray.get(self.coordinator.clocks.remote())) - self.start)
-        self.bar.refresh()
+        clocks = _clocks(self.coordinator)
+        if clocks is not None:
+            self.bar.n = max(0, min(clocks) - self.start)
+            self.bar.refresh()
 
     def close(self, finished: bool = True) -> None:
         if self.bar is not None:
@@ -101,6 +103,57 @@ class _ProgressBar:
                 self.bar.refresh()
             self.bar.close()
             self.bar = None
+
+
+def _clocks(coordinator):
+    """Every worker's clock, or None while the coordinator restarts."""
+    try:
+        return ray.get(coordinator.clocks.remote())
+    except RayActorError:
+        return None
+
+
+class _RestartWatch:
+    """The driver's side of recovery (control flows from the driver to its actors): about
+    twice a second it asks the servers and the coordinator who they are. A server that
+    came back from its checkpoint gets every worker's replay at once (a worker waiting
+    for admission would not notice); a coordinator that came back empty gets the state
+    of the workers that already finished their run (running ones register themselves)."""
+
+    def __init__(self, job):
+        self.job, self.last = job, 0.0
+        self.servers = [self._ask(h.ping) for h in job.server_handles]
+        self.coordinator = self._ask(job.coordinator.incarnation)
+
+    @staticmethod
+    def _ask(method):
+        try:
+            return ray.get(method.remote(), timeout=30)
+        except (RayActorError, ray.exceptions.GetTimeoutError):
+            return None  # restarting: the next poll sees who came back
+
+    def poll(self, finished: list) -> None:
+        if time.monotonic() - self.last < 0.5:
+            return
+        self.last = time.monotonic()
+        job = self.job
+        for k, h in enumerate(job.server_handles):
+            inc = self._ask(h.ping)
+            if inc is not None and inc != self.servers[k]:
+                self.servers[k] = inc
+                self._tell([w.replay_if_restarted.remote(k) for w in job.worker_handles])
+        inc = self._ask(job.coordinator.incarnation)
+        if inc is not None and inc != self.coordinator:
+            self.coordinator = inc
+            self._tell([job.worker_handles[r].register_with_coordinator.remote() for r in finished])
+
+    @staticmethod
+    def _tell(refs) -> None:
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except RayActorError:  # that worker is restarting: it rejoins with fresh state anyway
+                pass
 
 
 def _await_dead(handles, timeout: float = 10.0) -> None:
@@ -153,7 +206,12 @@ class Trainer:
         a ``Link(latency, bandwidth)`` to state the network (no trial), or "bytes" for
         Poseidon's rule on bytes alone. The choice is made on the first use of
         ``job.replicated``, at the latest by ``fit``.
-    optimizer: "sgd" | "momentum" | "adagrad" | "adam", or (name, kwargs).
+    optimizer: the engine's trainers do every update (servers and replicas): a name
+        ("sgd", "cyclical", "momentum", "adagrad", "adadelta", "rmsprop", "adam",
+        "amsgrad"), (name, kwargs) with the DyNet trainer's arguments (plus
+        ``clip_threshold``; clipping is off unless given), or a callable
+        ``pc -> dy.Trainer``. The collection's weight decay (set in ``build``)
+        applies as in local training.
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
     """
 
@@ -182,7 +240,10 @@ class Trainer:
         self._pc = dy.ParameterCollection()
         self._model = build(self._pc)
         self.initial = wire.get_values(self._pc)
-        dense, _ = wire.model_params(self._pc)
+        dense, lookups = wire.model_params(self._pc)
+        self._lookup_names = sorted(lookups)
+        self._weight_decay = float(self._pc.get_weight_decay())
+        make_trainer(optimizer, dy.ParameterCollection())  # a bad spec fails here, not in an actor
         self._replicated = sorted(n for n, p in dense.items() if scheme != "ps" and replicable(tuple(p.shape())))
         # Hybrid counts factors here (local passes: the driver's graph is renewed now, not
         # at fit) and decides on first use of `replicated`, which load() may settle instead.
@@ -281,7 +342,7 @@ class Trainer:
             self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
                 k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
                 checkpoint_dir=self.server_checkpoint_dir, checkpoint_every=self.checkpoint_every,
-                state=st.get("servers", [None] * self.n_servers)[k], worker_names=self.worker_names))
+                state=st.get("servers", [None] * self.n_servers)[k], lookup_names=[n for n in self._lookup_names if n in values], weight_decay=self._weight_decay))
         self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
                                                                                self.clock)
         initial = dict(self.initial)
@@ -305,8 +366,8 @@ class Trainer:
         "total": n}``; ``server_bytes`` is None when a server restarted meanwhile),
         ``restarts``, ``clock_log``, ``reports``.
 
-        faults: [(kind, index, clock)] kills ("server" | "worker") actor
-        ``index`` once the slowest worker reaches ``clock``; a worker fault given as
+        faults: [(kind, index, clock)] kills ("server" | "worker" | "coordinator") actor
+        ``index`` (0 for the coordinator) once the slowest worker reaches ``clock``; a worker fault given as
         ("worker", index, clock, "own") fires once that worker itself reaches ``clock``
         (fault-tolerance tests).
         progress: a progress bar of the slowest worker's iterations (tqdm, on stderr);
@@ -329,6 +390,7 @@ class Trainer:
         reports, faults = {}, sorted(faults, key=lambda f: f[2])
         restarts = 0
         bar = _ProgressBar(self.clock, target, self.coordinator, progress)
+        watch = _RestartWatch(self)
         try:
             while pending:
                 done, _ = ray.wait(list(pending.values()), timeout=0.05)
@@ -343,10 +405,13 @@ class Trainer:
                                 or "creation task" in str(e):
                             raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
                         pending[r] = self.worker_handles[r].run.remote(target)
-                if faults and _fault_due(faults[0], ray.get(self.coordinator.clocks.remote())):
+                clocks = _clocks(self.coordinator) if faults else None
+                if clocks is not None and _fault_due(faults[0], clocks):
                     kind, index = faults.pop(0)[:2]
-                    handle = (self.server_handles if kind == "server" else self.worker_handles)[index]
+                    handle = {"server": self.server_handles, "worker": self.worker_handles,
+                              "coordinator": [self.coordinator]}[kind][index]
                     ray.kill(handle, no_restart=False)
+                watch.poll(sorted(reports))
                 bar.poll()
         finally:
             bar.close(finished=not pending)  # an error leaves the bar where it stopped
@@ -372,7 +437,7 @@ class Trainer:
         return {"reports": [reports[r] for r in sorted(reports)], "seconds": elapsed, "iterations": iterations,
                 "samples_per_second": samples / elapsed if elapsed else float("nan"),
                 "worker_bytes": worker_bytes, "server_bytes": server_bytes, "restarts": restarts,
-                "clock_log": ray.get(self.coordinator.clock_log.remote())}
+                "clock_log": ray.get(self.coordinator.clock_log.remote())}  # since the coordinator's last start
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Changes the optimizer's learning rate on every server and replica, for the
@@ -380,11 +445,7 @@ class Trainer:
         learning_rate = float(learning_rate)
         if not learning_rate > 0:
             raise ValueError(f"set_learning_rate: the learning rate must be > 0, got {learning_rate}")
-        if isinstance(self.optimizer, Optimizer):  # for actors started later
-            self.optimizer.learning_rate = learning_rate
-        else:
-            name, kwargs = (self.optimizer, {}) if isinstance(self.optimizer, str) else self.optimizer
-            self.optimizer = (name, {**kwargs, "learning_rate": learning_rate})
+        self.optimizer = with_learning_rate(self.optimizer, learning_rate)  # for actors started later
         self._learning_rate_set = True
         if self._started:
             ray.get([h.set_learning_rate.remote(learning_rate) for h in self.server_handles + self.worker_handles])
@@ -392,7 +453,7 @@ class Trainer:
     @property
     def learning_rate(self) -> float:
         """The learning rate the next :meth:`fit` uses."""
-        return float(make_optimizer(self.optimizer).learning_rate)
+        return learning_rate_of(self.optimizer)
 
     # ---- results
     def values(self) -> dict:

@@ -1,26 +1,17 @@
 """What a worker needs from the rest of the job, behind one small interface.
 
-Backends are registered by name: "local" (everything in this process; unit
-tests and single-process debugging) here, "ray" (actor handles and the object
+Two backends: ``LocalTransport`` (everything in this process; unit tests and
+single-process debugging) here, ``RayTransport`` (actor handles and the object
 store) in ``actors.py``. Calls that may run in the background (push, commit,
 push_commit) return a handle; ``wait`` turns handles into replies. A reply of
 ``{"failed": True}`` means the server died; the worker then waits for it to
-come back (``ping``) and replays.
+come back (``ping``) and replays. A coordinator that restarted is told each
+worker's own state (``attach``'s ``registration``) by the transport before
+the worker's call goes on.
 """
 from __future__ import annotations
 
-__all__ = ["Transport", "LocalTransport", "TRANSPORTS", "register_transport", "NotAdmitted", "ServerUnavailable",
-           "FactorsLost"]
-
-TRANSPORTS: dict = {}
-
-
-def register_transport(name: str):
-    def deco(cls):
-        TRANSPORTS[name] = cls
-        return cls
-    return deco
-
+__all__ = ["Transport", "LocalTransport", "NotAdmitted", "ServerUnavailable", "FactorsLost"]
 
 class ServerUnavailable(RuntimeError):
     """A server shard is dead or restarting; the caller waits (``ping``) and retries."""
@@ -37,6 +28,10 @@ class NotAdmitted(RuntimeError):
 class Transport:
     n_servers: int
 
+    # registration() -> (clock, {t: board entries}, applied) of worker ``rank``: what a
+    # restarted coordinator needs from it (Coordinator.register).
+    def attach(self, rank: int, registration) -> None: ...
+
     def push(self, server: int, worker: int, clock: int, grads: dict): ...
     def commit(self, server: int, worker: int, clock: int, incarnation: str | None = None): ...
     def push_commit(self, server: int, worker: int, clock: int, grads: dict, incarnation: str | None = None,
@@ -49,7 +44,12 @@ class Transport:
     # check: called while an admission (or wait_min) waits (about once a second; locally,
     # before refusing); it may raise to abandon the wait (a worker that must redo lost work).
     def admit(self, worker: int, clock: int, check=None) -> int: ...
+    # finish: returns the board's floor (iterations below it are applied everywhere).
     def finish(self, worker: int, clock: int, entries: dict, applied: int) -> int: ...
+    # finish(clock), then admit(clock + 1): (min clock, or None when not admitted yet; with_board:
+    # the entries of complete iterations from ``applied`` on; the floor).
+    def finish_and_admit(self, worker: int, clock: int, entries: dict, applied: int, with_board: bool = False,
+                         check=None) -> tuple: ...
     def wait_min(self, clock: int, check=None) -> int: ...
     def complete(self, lo: int, hi: int) -> dict: ...
     def clock_of(self, worker: int) -> int: ...
@@ -60,14 +60,24 @@ class Transport:
     def peer_replicas(self, worker: int): ...
 
 
-@register_transport("local")
 class LocalTransport(Transport):
     """Servers, coordinator and peers are plain objects in this process."""
 
     def __init__(self, servers: list, coordinator, workers=None):
-        self.servers, self.coordinator = servers, coordinator
+        self.servers, self.coordinator = servers, coordinator  # tests may swap in a restarted one
         self.workers = workers if workers is not None else []
         self.n_servers = len(servers)
+        self.registrations: dict = {}
+
+    def attach(self, rank, registration):
+        self.registrations[rank] = registration
+
+    def _coord(self, worker):
+        """The coordinator, once it has ``worker``'s registration (after a restart)."""
+        c = self.coordinator
+        if worker in c.unregistered and worker in self.registrations:
+            c.register(worker, *self.registrations[worker]())
+        return c
 
     def push(self, server, worker, clock, grads):
         return self.servers[server].push(worker, clock, grads)
@@ -76,13 +86,17 @@ class LocalTransport(Transport):
         return self.servers[server].commit(worker, clock, incarnation)
 
     def push_commit(self, server, worker, clock, grads, incarnation=None, read=None, need=None):
-        return self.servers[server].push_commit(worker, clock, grads, incarnation, read, need)
+        reply = self.servers[server].push_commit(worker, clock, grads, incarnation, read, need)
+        if reply.get("values") is not None:  # a copy, as a reply from another process is
+            reply["values"] = {k: v.copy() for k, v in reply["values"].items()}
+        return reply
 
     def wait(self, handles):
         return list(handles)
 
     def pull(self, server, names=None, need=None):
-        return self.servers[server].pull(names, need)
+        values = self.servers[server].pull(names, need)  # views of the shard's values: copy them
+        return None if values is None else {k: v.copy() for k, v in values.items()}
 
     def pull_sums(self, server, worker, wanted):
         return self.servers[server].pull_sums(worker, wanted)
@@ -94,14 +108,24 @@ class LocalTransport(Transport):
         return list(self.servers[server].done)
 
     def admit(self, worker, clock, check=None):
-        if not self.coordinator.admit(worker, clock):
+        if not self._coord(worker).admit(worker, clock):
             if check is not None:
                 check()
             raise NotAdmitted(f"worker {worker} may not start iteration {clock} yet")
         return self.coordinator.min_clock()
 
     def finish(self, worker, clock, entries, applied):
-        return self.coordinator.finish(worker, clock, entries, applied)
+        c = self._coord(worker)
+        c.finish(worker, clock, entries, applied)
+        return c.floor()
+
+    def finish_and_admit(self, worker, clock, entries, applied, with_board=False, check=None):
+        floor = self.finish(worker, clock, entries, applied)
+        c = self.coordinator
+        if not c.admit(worker, clock + 1):  # in one process nothing can wait: admit at the next step
+            return None, None, floor
+        m = c.min_clock()
+        return m, (c.complete(applied, m) if with_board else None), floor
 
     def wait_min(self, clock, check=None):
         if self.coordinator.min_clock() < clock:
@@ -114,7 +138,7 @@ class LocalTransport(Transport):
         return self.coordinator.complete(lo, hi)
 
     def clock_of(self, worker):
-        return self.coordinator.clock_of(worker)
+        return self._coord(worker).clock_of(worker)
 
     def factor_posts(self, worker):
         return self.coordinator.factor_posts(worker)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "to_user_layout",
-           "from_user_layout"]
+__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "to_user_layout"]
 
 
 def model_params(pc) -> tuple[dict, dict]:
@@ -47,7 +46,8 @@ def set_values(pc, values: dict, params=None) -> None:
 
 
 def dense_grad(p) -> np.ndarray:
-    return p._grad_view().reshape(p.shape(), order="F").copy()
+    # order="F": the engine's column-major layout, so writing it back (a server, a replica) is a plain copy
+    return p._grad_view().reshape(p.shape(), order="F").copy(order="F")
 
 
 def lookup_grad(p):
@@ -73,15 +73,3 @@ def to_user_layout(pc, values: dict) -> dict:
             out[name] = v
     return out
 
-
-def from_user_layout(pc, values: dict) -> dict:
-    """``pc.to_dict()`` layout -> wire layout."""
-    dense, lookups = model_params(pc)
-    out = {}
-    for name, v in values.items():
-        v = np.asarray(v, dtype=np.float32)
-        if name in lookups:
-            out[name] = np.ascontiguousarray(v.transpose((0,) + tuple(range(v.ndim - 1, 0, -1)))).reshape(v.shape[0], -1)
-        else:
-            out[name] = v
-    return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _cuda_libs
 
-_cuda_libs.preload()  # a CUDA build's cudart/cuBLAS from the `cuda` extra's wheels (no-op otherwise)
+_cuda_libs.import_core()  # a CUDA build's cudart/cuBLAS come from the `cuda` extra's wheels
 
 from . import _blas, _config, _core  # noqa: E402
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed

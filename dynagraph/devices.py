@@ -68,7 +68,7 @@ def to_device(e: Expression, device_str) -> Expression:
     _device_id(device_str)
     name = device_str.decode() if isinstance(device_str, bytes) else str(device_str)
     if not isinstance(e, Expression):
-        e = e.expr()  # Parameters / LookupParameters, as DyNet's expression functions accept them
+        e = e.expr(True)  # Parameters / LookupParameters train, as in any other expression function
     if _core.device_name(_core.device_id(name)) == e.device():
         return e
     return _core.to_device(e, name)

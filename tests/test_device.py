@@ -199,3 +199,13 @@ def test_arena_bumps_grows_and_resets():
 def test_arena_zero_bytes_still_gets_distinct_memory():
     a = _core._TestArena()
     assert a.allocate(0) != a.allocate(0)
+
+
+def test_docs_list_exactly_the_device_ops():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / "gpu.md").read_text()
+    section = text.split("## Ops with a device kernel")[1].split("Every other op")[0]
+    listed = set(re.findall(r"^\* [^:]+: (.*)$", section, re.M))
+    names = {n for line in listed for n in re.findall(r"`(\w+)`", line)}
+    assert names == set(_core.device_op_names("EMU:0").split())

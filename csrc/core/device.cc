@@ -61,9 +61,9 @@ Device Device::parse(const std::string& s, const char* what) {
     if (index >= cuda_device_count())
       throw ValueError(std::string(what) + ": device '" + s + "' does not exist: the CUDA runtime sees " +
                        std::to_string(cuda_device_count()) + " GPU(s)");
-    if (2 + index >= static_cast<int>(kMaxDevices))
-      throw ValueError(std::string(what) + ": device '" + s + "': at most " + std::to_string(kMaxDevices - 2) +
-                       " GPUs are supported");
+    if (index > 0)  // the launchers run on the current CUDA device: one GPU per process so far
+      throw ValueError(std::string(what) + ": device '" + s +
+                       "': only GPU:0 is supported so far (run one process per GPU, e.g. with Ray)");
     return {DeviceKind::cuda, index};
   }
   throw ValueError(std::string(what) + ": invalid device name '" + s +

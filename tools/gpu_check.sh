@@ -29,7 +29,7 @@ pip install --quiet "${PIP_OFFLINE[@]}" "scikit-build-core>=0.11" "pybind11>=2.1
   numpy tqdm scipy-openblas32 pytest hypothesis
 if command -v nvcc >/dev/null; then
   echo "== nvcc: $(command -v nvcc) ($(nvcc --version | tail -1))"
-  export CMAKE_ARGS="-DCMAKE_CUDA_COMPILER=$(command -v nvcc) ${CMAKE_ARGS:-}"
+  export CMAKE_ARGS="-DCMAKE_CUDA_COMPILER=$(command -v nvcc) ${CMAKE_ARGS:-}"  # preferred over the wheel
 else
   echo "== nvcc: none on PATH, using the cuda-toolkit wheel"
   pip install --quiet "${PIP_OFFLINE[@]}" "cuda-toolkit[nvcc,cudart,cublas,cccl]==13.0.3.0"

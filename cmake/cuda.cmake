@@ -12,7 +12,8 @@
 set(DYNAGRAPH_CUDA_ARCHITECTURES "80-real;90-real;90-virtual" CACHE STRING
     "GPU architectures for nvcc (CI compiles one to save time)")
 
-if(NOT CMAKE_CUDA_COMPILER)
+set(DG_CUDA_ROOT "${CMAKE_BINARY_DIR}/cuda-toolkit")
+if(NOT CMAKE_CUDA_COMPILER OR CMAKE_CUDA_COMPILER STREQUAL "${DG_CUDA_ROOT}/bin/nvcc")
   # The wheel (a build requirement of DYNAGRAPH_BACKEND=cuda, so present in any pip build) ...
   execute_process(
     COMMAND "${Python_EXECUTABLE}" -c
@@ -22,10 +23,12 @@ if(NOT CMAKE_CUDA_COMPILER)
     # A toolkit root of symlinks: include/ and nvvm/ as they are; bin/ and lib64/ (from lib/)
     # real folders of per-entry links, since nvcc finds its root as bin/.. (which, through
     # a linked bin/, would be the wheel's own folder, without lib64/).
-    set(DG_CUDA_ROOT "${CMAKE_BINARY_DIR}/cuda-toolkit")
+    # Made anew at every configure: an isolated pip build's wheel lives in a temporary
+    # folder, so links left by an earlier build may point nowhere.
+    file(REMOVE_RECURSE "${DG_CUDA_ROOT}")
     file(MAKE_DIRECTORY "${DG_CUDA_ROOT}/lib64" "${DG_CUDA_ROOT}/bin")
     foreach(sub include nvvm)
-      if(EXISTS "${DG_CU13}/${sub}" AND NOT EXISTS "${DG_CUDA_ROOT}/${sub}")
+      if(EXISTS "${DG_CU13}/${sub}")
         file(CREATE_LINK "${DG_CU13}/${sub}" "${DG_CUDA_ROOT}/${sub}" SYMBOLIC)
       endif()
     endforeach()
@@ -35,15 +38,13 @@ if(NOT CMAKE_CUDA_COMPILER)
       file(GLOB DG_ENTRIES "${DG_CU13}/${from}/*")
       foreach(entry ${DG_ENTRIES})
         get_filename_component(name "${entry}" NAME)
-        if(NOT EXISTS "${DG_CUDA_ROOT}/${to}/${name}")
-          file(CREATE_LINK "${entry}" "${DG_CUDA_ROOT}/${to}/${name}" SYMBOLIC)
-        endif()
+        file(CREATE_LINK "${entry}" "${DG_CUDA_ROOT}/${to}/${name}" SYMBOLIC)
       endforeach()
     endforeach()
     # The wheels ship versioned shared objects only: the unversioned names the linker wants.
     foreach(lib cudart cublas cublasLt)
       file(GLOB DG_VERSIONED "${DG_CU13}/lib/lib${lib}.so.*")
-      if(DG_VERSIONED AND NOT EXISTS "${DG_CUDA_ROOT}/lib64/lib${lib}.so")
+      if(DG_VERSIONED AND NOT EXISTS "${DG_CU13}/lib/lib${lib}.so")
         list(GET DG_VERSIONED 0 DG_FIRST)
         file(CREATE_LINK "${DG_FIRST}" "${DG_CUDA_ROOT}/lib64/lib${lib}.so" SYMBOLIC)
       endif()

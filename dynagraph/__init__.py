@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _blas, _config, _core
+from . import _cuda_libs
+
+_cuda_libs.import_core()  # a CUDA build's cudart/cuBLAS come from the `cuda` extra's wheels
+
+from . import _blas, _config, _core  # noqa: E402
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import (Expression, autobatch_stats, blas_info, cg_checkpoint, cg_revert, cg_version,
                     get_autobatch_policy, get_num_threads, set_autobatch_policy, set_num_threads)

@@ -68,6 +68,20 @@ def _flags_from_argv(argv) -> dict:
     return out
 
 
+def _default_device(device) -> str:
+    """The device new inputs and parameters go to, from init(device=) or --dynet-devices
+    (DyNet's comma-separated list: the first device that is not the CPU, else the CPU)."""
+    names = [d.strip() for d in str(device).split(",") if d.strip()] or ["CPU"]
+    chosen = next((d for d in names if d.upper() != "CPU"), "CPU")
+    if chosen.upper().startswith("GPU") and not _core.have_cuda():
+        raise ValueError(f"device {chosen!r} is not available: this dynagraph build is CPU-only (no CUDA); "
+                         "build with DYNAGRAPH_BACKEND=cuda, or use the emulated device 'EMU:0'")
+    try:
+        return _core.device_name(_core.device_id(chosen))
+    except ValueError as e:
+        raise ValueError(f"init: {e}") from None
+
+
 def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | None = None, mem=None,
          device: str | None = None, check_finite: bool | None = None, weight_decay: float | None = None) -> None:
     """Configure the engine (may be called again; later values win).
@@ -80,7 +94,8 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
     seed: random seed for initializers and random ops (0 = nondeterministic, as DyNet).
     autobatch: run per-sample graphs batched (the autobatching executor).
     mem: initial memory pool size in MB (pools grow on demand; this only pre-sizes them).
-    device: "CPU" (this build) — "GPU:0" needs a CUDA build.
+    device: where new inputs and parameters go: "CPU", "EMU:0" (the emulated GPU, every
+    build) or "GPU:i" (a CUDA build); ops run on their arguments' device.
     check_finite: trainers raise on NaN/inf gradients instead of applying them.
     weight_decay: L2 decay that ParameterCollections made afterwards start with
     (DyNet's global ``weight_decay``; ``pc.set_weight_decay`` changes one).
@@ -115,10 +130,11 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         settings.mem = _parse_mem(mem)
         if settings.mem > 0:
             _core.set_initial_memory(settings.mem * (1 << 20))
+    if device is None and not settings.initialized and int(flags.get("gpus", 0) or 0) > 0:
+        device = "GPU:0"  # --dynet-gpus N: DyNet computes on the first of them by default
     if device is not None:
-        if not device.upper().startswith("CPU"):
-            raise ValueError(f"device {device!r} is not available: this dynagraph build is CPU-only")
-        settings.device = "CPU"
+        settings.device = _default_device(device)
+        _core.set_default_device(settings.device)
     if check_finite is not None:
         settings.check_finite = bool(check_finite)
     settings.initialized = True

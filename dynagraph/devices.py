@@ -1,8 +1,10 @@
-"""Computation devices, as DyNet names them ("CPU", "GPU:0", ...).
+"""Computation devices, as DyNet names them ("CPU", "GPU:0", ...), plus the emulated GPU "EMU:0".
 
-This build computes on the CPU only: ``available_devices()`` is ``["CPU"]``,
-``HAVE_CUDA`` is False, and asking for a GPU raises ``RuntimeError`` with the
-same wording DyNet uses. Every Parameters and Expression lives on the CPU.
+Every build has ``"CPU"`` and ``"EMU:0"``: the emulated device runs the CUDA
+kernel bodies on the host (docs/gpu.md), so the GPU path runs and is tested
+without a GPU. A CUDA build (``DYNAGRAPH_BACKEND=cuda``) adds ``"GPU:i"`` for
+each GPU the CUDA runtime sees; ``HAVE_CUDA`` says whether this build has CUDA.
+Asking for a GPU without one raises ``RuntimeError`` with DyNet's wording.
 """
 from __future__ import annotations
 
@@ -11,11 +13,9 @@ from ._core import Expression
 
 __all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device"]
 
-HAVE_CUDA = bool(getattr(_core, "HAVE_CUDA", False))  # a CUDA build of _core defines it
-ERRMSG = ("dynagraph was built without GPU support: this release has only the CPU backend "
-          "(the CUDA backend is not written yet).")
-
-_CPU_NAMES = ("", "CPU", "cpu")
+HAVE_CUDA = bool(_core.have_cuda())
+ERRMSG = ("dynagraph was built without GPU support: build with DYNAGRAPH_BACKEND=cuda for 'GPU:0' "
+          "(every build has the emulated device 'EMU:0').")
 
 
 class DeviceInfo:
@@ -31,24 +31,44 @@ class DeviceInfo:
 
 
 def available_devices() -> list:
-    """Names of the devices this build can compute on (``["CPU"]``)."""
-    return ["CPU"]
+    """Names of the devices this build can compute on: "CPU", "EMU:0", then "GPU:i" per GPU."""
+    return ["CPU", "EMU:0"] + [f"GPU:{i}" for i in range(_core.cuda_device_count())]
 
 
-def _check_device(name) -> None:
+def _device_id(name) -> int:
+    """The engine's number of a device name; RuntimeError (DyNet's) for an unknown or absent one."""
     if isinstance(name, bytes):
         name = name.decode()
-    if name not in _CPU_NAMES:
-        raise RuntimeError(f"Invalid device name: {name}" + ("" if HAVE_CUDA else f" ({ERRMSG})"))
+    try:
+        return _core.device_id(str(name))
+    except ValueError as e:
+        raise RuntimeError(f"Invalid device name: {name} ({e})") from None
+
+
+def _check_device(name) -> str:
+    """The canonical name of device ``name`` ("" is the default device); raises RuntimeError if unknown."""
+    if name in ("", b""):
+        return _core.get_default_device()
+    return _core.device_name(_device_id(name))
 
 
 def get_device_info(name) -> DeviceInfo:
-    """The :class:`DeviceInfo` of the device called ``name`` ("CPU")."""
-    _check_device(name)
-    return DeviceInfo(0, "CPU", "CPU")
+    """The :class:`DeviceInfo` of the device called ``name``."""
+    canonical = _check_device(name)
+    kind, _, index = canonical.partition(":")
+    return DeviceInfo(int(index or 0), canonical, kind)
 
 
 def to_device(e: Expression, device_str) -> Expression:
-    """``e`` on device ``device_str``. Everything is on the CPU, so this is ``e`` itself."""
-    _check_device(device_str)
-    return e
+    """``e``'s value on device ``device_str`` ("CPU", "EMU:0", "GPU:0"); gradients flow back.
+
+    A value moves between the CPU and one device (or stays on its device); to
+    go from one device to another, go through "CPU".
+    """
+    _device_id(device_str)
+    name = device_str.decode() if isinstance(device_str, bytes) else str(device_str)
+    if not isinstance(e, Expression):
+        e = e.expr(True)  # Parameters / LookupParameters train, as in any other expression function
+    if _core.device_name(_core.device_id(name)) == e.device():
+        return e
+    return _core.to_device(e, name)

@@ -197,35 +197,37 @@ class ParameterCollection:
         """A new parameter of shape ``dim``. ``init``: None (Glorot), a number, an array,
         an initializer, or one of ``"glorot"``, ``"identity"``, ``"he"``, ``"uniform"``
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
-        _check_device(device)
+        device = _check_device(device)
         shape = _shape(dim)
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
         p.set_value(values)
+        p._device = device
         return p
 
     def add_lookup_parameters(self, dim, init=None, name: str = "", device: str = "", scale: float = 1.0,
                               mean: float = 0.0, std: float = 1.0) -> LookupParameters:
         """A new table of ``dim[0]`` rows of shape ``dim[1:]`` (an int ``n``: n rows of one
         value); ``init`` as for :meth:`add_parameters`."""
-        _check_device(device)
+        device = _check_device(device)
         shape = (int(dim), 1) if isinstance(dim, (int, np.integer)) else _shape(dim)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
         values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)
         p.init_from_array(values)
+        p._device = device
         return p
 
     def parameters_from_numpy(self, array, name: str = "", device: str = "") -> Parameters:
         array = np.asarray(array, dtype=np.float32)
         _check_device(device)
-        return self.add_parameters(array.shape, init=NumpyInitializer(array), name=name)
+        return self.add_parameters(array.shape, init=NumpyInitializer(array), name=name, device=device)
 
     def lookup_parameters_from_numpy(self, array, name: str = "", device: str = "") -> LookupParameters:
         array = np.asarray(array, dtype=np.float32)
         _check_device(device)
-        return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name)
+        return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name, device=device)
 
     def add_subcollection(self, name: str | None = None) -> "ParameterCollection":
         sub = self._c.add_subcollection(name or "")

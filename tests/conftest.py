@@ -5,3 +5,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def gpu_count() -> int:
+    """GPUs this build can compute on (0 without a CUDA build or without a GPU)."""
+    from dynagraph import _core
+    return _core.cuda_device_count() if _core.have_cuda() else 0
+
+
+def pytest_runtest_setup(item):
+    # Tests marked `cuda` need a CUDA build and a GPU: without them they skip, saying
+    # why -- unless DYNAGRAPH_REQUIRE_GPU=1 (tools/gpu_check.sh), where that is a failure.
+    if item.get_closest_marker("cuda") is None:
+        return
+    import os
+
+    import pytest
+    from dynagraph import _core
+    if not _core.have_cuda():
+        why = "dynagraph was built without CUDA (build with DYNAGRAPH_BACKEND=cuda)"
+    elif gpu_count() == 0:
+        why = "the CUDA runtime sees no GPU"
+    else:
+        return
+    if os.environ.get("DYNAGRAPH_REQUIRE_GPU") == "1":
+        pytest.fail(f"DYNAGRAPH_REQUIRE_GPU=1 but {why}", pytrace=False)
+    pytest.skip(why)

@@ -11,7 +11,7 @@ import dynagraph as dy
 # ---- devices
 def test_devices_cpu_build():
     assert dy.HAVE_CUDA is False
-    assert dy.available_devices() == ["CPU"]
+    assert dy.available_devices() == ["CPU", "EMU:0"]  # EMU:0, the emulated GPU, is in every build
     info = dy.get_device_info("CPU")
     assert isinstance(info, dy.DeviceInfo) and (info.id, info.name) == (0, "CPU")
     with pytest.raises(RuntimeError, match="Invalid device name: GPU:0"):

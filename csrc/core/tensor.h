@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dim.h"
 
 namespace dg {
@@ -21,6 +22,7 @@ using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 struct Tensor {
   Dim d;
   float* v = nullptr;
+  DeviceId device = kCpuDevice;  // where v points: host memory, EMU:0's or a GPU's
 
   Tensor() = default;
   Tensor(const Dim& dim, float* data) : d(dim), v(data) {}

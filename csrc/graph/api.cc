@@ -10,9 +10,10 @@ Node proto(OpId op) {
 }
 }  // namespace
 
-Expression input(const float* data, const Dim& d) {
+Expression input(const float* data, const Dim& d, int device) {
   ComputationGraph& g = G();
   Node n = proto(OpId::input);
+  n.device = device >= 0 ? static_cast<DeviceId>(device) : g.default_device;
   n.dim = d;
   n.aux0 = static_cast<uint32_t>(g.float_data.size());
   n.naux = d.size();
@@ -22,6 +23,7 @@ Expression input(const float* data, const Dim& d) {
 
 Expression constant(const Dim& d, float value) {
   Node n = proto(OpId::constant);
+  n.device = G().default_device;
   n.dim = d;
   n.f0 = value;
   return G().add(n, nullptr, 0);
@@ -29,6 +31,7 @@ Expression constant(const Dim& d, float value) {
 
 Expression random(OpId op, const Dim& d, float a, float b) {
   Node n = proto(op);
+  n.device = G().default_device;
   n.dim = d;
   n.f0 = a;
   n.f1 = b;
@@ -45,6 +48,7 @@ Expression shared_node(Storage& p, OpId op, const Dim& d, bool update) {
   Node n = proto(op);
   n.dim = d;
   n.ptr = &p;
+  n.device = p.device;
   n.needs_grad = update;
   Expression e = g.add(n, nullptr, 0);
   p.node_epoch = g.epoch();
@@ -67,6 +71,7 @@ Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count,
   n.dim = p.row_dim;
   n.dim.bd = batched ? count : 1;
   n.ptr = &p;
+  n.device = p.device;
   n.needs_grad = update;
   n.aux0 = static_cast<uint32_t>(g.int_data.size());
   n.naux = count;
@@ -89,6 +94,8 @@ Expression op1(OpId op, const Expression& x, float f0, float f1, int i0, int i1)
   n.i1 = i1;
   return g.add(n, &x.i, 1);
 }
+
+Expression to_device(const Expression& x, DeviceId device) { return op1(OpId::to_device, x, 0.f, 0.f, device); }
 
 Expression op2(OpId op, const Expression& a, const Expression& b, float f0, int i0, int i1) {
   ComputationGraph& g = G();

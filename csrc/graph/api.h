@@ -12,7 +12,10 @@ namespace dg::api {
 inline ComputationGraph& G() { return cg(); }
 
 // Data entering the graph (copied now).
-Expression input(const float* data, const Dim& d);
+// device: a DeviceId, or -1 for the graph's default device.
+Expression input(const float* data, const Dim& d, int device = -1);
+// x's value on another device (DyNet's to_device).
+Expression to_device(const Expression& x, DeviceId device);
 Expression constant(const Dim& d, float value);
 Expression random(OpId op, const Dim& d, float a, float b);
 Expression parameter(ParameterStorage& p, bool update);

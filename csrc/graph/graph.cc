@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "device/dispatch.h"
 #include "ops/common.h"
 
 namespace dg {
@@ -12,6 +13,11 @@ namespace dg {
 ComputationGraph& cg() {
   static ComputationGraph g;
   return g;
+}
+
+DeviceMemory& ComputationGraph::device_memory() {
+  if (!device_memory_) device_memory_ = std::make_shared<DeviceMemory>();
+  return *device_memory_;
 }
 
 ComputationGraph::ComputationGraph() {
@@ -58,6 +64,10 @@ Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
   n.nargs = static_cast<uint16_t>(nargs);
   n.arg0 = static_cast<uint32_t>(arg_pool.size());
   n.dim = impl.dim_forward(*this, n, dims);  // throws before anything is committed
+  if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
+    assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
+    has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
+  }
   n.needs_grad = n.needs_grad || needs_grad;
   arg_pool.insert(arg_pool.end(), args, args + nargs);
   nodes.push_back(n);
@@ -75,20 +85,28 @@ void ComputationGraph::eval_node(uint32_t i) {
   Tensor& y = values_[i];
   y.d = n.dim;
   y.v = nullptr;  // ops that alias existing memory (parameters) set it themselves
+  y.device = n.device;
+  if (n.device != kCpuDevice) return device_forward(*this, n, arg_scratch_.data(), y);
   op_impl(n.op).forward(*this, n, arg_scratch_.data(), y);
 }
 
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
   const uint32_t before = evaluated_;
-  if (autobatch) {
+  if (autobatch && !has_device_nodes_) {  // the autobatching executor is CPU-only so far
     forward_batched(upto);
   } else {
     while (evaluated_ <= upto) eval_node(evaluated_++);
   }
   if (check_validity) {
     for (uint32_t i = before; i < evaluated_; ++i) {
-      const Tensor& v = values_[i];
+      Tensor v = values_[i];
+      std::vector<float> host;
+      if (v.v && v.device != kCpuDevice) {
+        host.resize(v.d.size());
+        copy_to_host(v, host.data());
+        v.v = host.data();
+      }
       if (v.v && !v.vec().allFinite())
         throw ValueError("check_validity: the value of node " + std::to_string(i) + " (" +
                          op_impl(nodes[i].op).name + ", shape " + v.d.str() + ") holds NaN or inf");
@@ -104,6 +122,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     throw ValueError("backward() needs a scalar expression (or a batch of scalars); got shape " +
                      top.dim.str());
   dx_pool.reset();
+  if (device_memory_) device_memory_->reset_grads();
   lazy_grads_ = false;  // a batched backward cut short by an error may have left it on
   has_backward_ = true;
   ++backward_serial;
@@ -113,7 +132,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   }
   // Every node ran in a recorded group: backward by groups too -- unless sufficient factors are
   // being recorded, which only the per-node backward does (a batched product would be missing).
-  if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors) {
+  if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors && !has_device_nodes_) {
     param_hook_begin(evaluated_);  // batched backward visits every evaluated node
     backward_batched(from, full);
     return;
@@ -123,12 +142,16 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   for (uint32_t j = 0; j <= from; ++j) {
     const Node& n = nodes[j];
     if (!(full || n.needs_grad)) continue;
+    if (n.device != kCpuDevice) {
+      grads_[j] = device_grad_buffer(*this, n, j == from ? 1.f : 0.f);
+      continue;
+    }
     Tensor& g = grads_[j];
     g.d = n.dim;
     g.v = dx_pool.allocate_floats(n.dim.size());
     std::memset(g.v, 0, sizeof(float) * n.dim.size());
   }
-  grads_[from].arr().setConstant(1.f);
+  if (nodes[from].device == kCpuDevice) grads_[from].arr().setConstant(1.f);
   outer_slot_.assign(from + 1, -1);
   outer_used_ = 0;
   std::vector<Tensor> xs;
@@ -231,12 +254,14 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
     touch_grad(a[k]);
     if (collect_factors && nodes[a[k]].op == OpId::parameter) record_factor(n, k, xs.data(), dy);
     current_target_ = a[k];
-    impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
+    if (n.device != kCpuDevice) device_backward(*this, n, xs.data(), values_[j], dy, k, dx);
+    else impl.backward(*this, n, xs.data(), values_[j], dy, k, dx);
   }
   current_target_ = UINT32_MAX;
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
-    impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
+    if (n.device != kCpuDevice) device_backward(*this, n, nullptr, values_[j], dy, 0, dy);
+    else impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
     if (on_param_grad) param_hook_report(j);
   }
 }
@@ -249,7 +274,9 @@ void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs
     if (entry != factors.end()) factors.erase(entry);
     dense_only.push_back(param);
   };
-  bool product = (n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1);
+  // Factors are read on the host: a product on a device sends its parameter's full gradient.
+  bool product = n.device == kCpuDevice &&
+                 ((n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1));
   // W is batch-1, so y = W x has x's batch; a batched bias (affine) breaks that.
   if (!product || xs[k + 1].d.bd != dy.d.bd) return make_dense();
   MatMap u = dy.wide(), v = xs[k + 1].wide();
@@ -293,6 +320,8 @@ void ComputationGraph::clear() {
   fx_pool.reset();
   dx_pool.reset();
   scratch_pool.reset();
+  if (device_memory_) device_memory_->reset();
+  has_device_nodes_ = false;
   evaluated_ = 0;
   has_backward_ = false;
   ++version_;

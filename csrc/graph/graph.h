@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <initializer_list>
 #include <random>
 #include <string>
@@ -14,6 +15,8 @@
 #include "ops/registry.h"
 
 namespace dg {
+
+struct DeviceMemory;  // device/dispatch.h
 
 // A handle to a node: its index plus the graph version it was made in.
 struct Expression {
@@ -67,6 +70,12 @@ class ComputationGraph {
   MemoryPool dx_pool{1 << 20};      // gradients
   MemoryPool scratch_pool{1 << 16}; // per-node memory kept from forward to backward
   std::mt19937 rng{42};
+
+  // ---- devices (device/dispatch.cc): a node runs on its arguments' device;
+  // inputs go to default_device, parameters to their storage's device.
+  DeviceId default_device = kCpuDevice;
+  uint64_t device_seed = 42;  // key of the device RNG (dropout masks)
+  DeviceMemory& device_memory();
 
   const uint32_t* args(const Node& n) const { return arg_pool.data() + n.arg0; }
   const Tensor& fx(uint32_t i) const { return values_[i]; }
@@ -183,6 +192,9 @@ class ComputationGraph {
   std::vector<uint8_t> group_zeroed_;
   bool lazy_grads_ = false;
   void touch_grad(uint32_t j);
+
+  std::shared_ptr<DeviceMemory> device_memory_;
+  bool has_device_nodes_ = false;  // some node runs on a device: per-node executor, device pools
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/device.h"
 #include "core/dim.h"
 #include "ops/op_id.h"
 
@@ -10,6 +11,7 @@ namespace dg {
 struct Node {
   OpId op;
   bool needs_grad = false;  // some argument (transitively) reaches a parameter
+  DeviceId device = kCpuDevice;  // where it runs (its arguments' device; set by the graph)
   uint16_t nargs = 0;
   uint32_t arg0 = 0;  // first argument's slot in ComputationGraph::arg_pool
   Dim dim;            // output shape, fixed at construction

@@ -14,6 +14,7 @@ struct ParameterStorage {
   AlignedFloats values, grad;
   bool updated = true;       // false: trainers skip it
   bool nonzero_grad = false; // a backward touched it since the last update
+  DeviceId device = kCpuDevice;  // where its nodes run; the values stay here, in host memory
   // Node cache: one parameter node per graph epoch.
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;
@@ -35,6 +36,7 @@ struct LookupParameterStorage {
   std::vector<char> is_touched;
   bool updated = true;
   bool all_touched = false;  // set when a dense gradient was written
+  DeviceId device = kCpuDevice;  // where its nodes run; the table stays in host memory
   // Node cache for the whole-table node (lookup_table), as for parameters.
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;

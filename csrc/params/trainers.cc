@@ -1,5 +1,7 @@
 #include "params/trainers.h"
 
+#include "device/device_ops.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -80,7 +82,9 @@ void Trainer::update() {
   const float decay = pc_->weight_decay;
   for (auto& p : params) {
     if (!p->updated || !p->nonzero_grad) continue;
-    rule(p->values.data(), p->grad.data(), state_for(p.get(), p->values.size()), p->values.size(), gscale);
+    float* state = state_for(p.get(), p->values.size());
+    if (p->device == kCpuDevice || !device_rule(p->device, p->values.data(), p->grad.data(), state, p->values.size(), gscale))
+      rule(p->values.data(), p->grad.data(), state, p->values.size(), gscale);
     if (decay > 0.f) VecMap(p->values.data(), p->values.size()) *= 1.f - decay;
     p->clear_grad();
   }
@@ -126,6 +130,10 @@ struct SGD : Trainer {
   std::string kind() const override { return "SimpleSGDTrainer"; }
   void rule(float* x, const float* g, float*, size_t n, float gs) override {
     Arr(x, n) -= (learning_rate * gs) * CArr(g, n);
+  }
+  bool device_rule(DeviceId d, float* x, const float* g, float*, size_t n, float gs) override {
+    device_ops(Device::from_id(d).kind).sgd_update(x, g, n, learning_rate, gs);
+    return true;
   }
 };
 
@@ -217,6 +225,13 @@ struct Adam : Trainer {
     } else {
       Arr(x, n) -= lr_t * m / (v.sqrt() + eps);
     }
+  }
+  bool device_rule(DeviceId d, float* x, const float* g, float* s, size_t n, float gs) override {
+    if (ams) return false;  // AMSGrad's running maximum has no device kernel yet
+    float t = static_cast<float>(updates + 1);
+    float lr_t = learning_rate * std::sqrt(1.f - std::pow(b2, t)) / (1.f - std::pow(b1, t));
+    device_ops(Device::from_id(d).kind).adam_update(x, g, s, s + n, n, lr_t, gs, b1, b2, eps);
+    return true;
   }
   float b1, b2, eps;
   bool ams;

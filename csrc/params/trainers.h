@@ -43,6 +43,9 @@ class Trainer {
   // Applies the rule to n values at x with gradient g (already scaled by gscale).
   // `state` holds this rule's per-value slots (slots() * n floats), zero-initialised.
   virtual void rule(float* x, const float* g, float* state, size_t n, float gscale) = 0;
+  // The same update run by a device's kernels, for parameters on a device;
+  // false when this rule has no device kernel (rule() then runs on the host).
+  virtual bool device_rule(DeviceId, float*, const float*, float*, size_t, float) { return false; }
   virtual unsigned slots() const { return 0; }
   virtual void after_update() {}  // runs before `updates` is incremented
   std::shared_ptr<ParameterCollection> pc_;

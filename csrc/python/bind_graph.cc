@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "device/dispatch.h"
 #include "python/bindings.h"
 
 namespace dg::py_bind {
@@ -32,7 +33,9 @@ py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::s
   return std::move(out);
 }
 
-py::array to_numpy(const Tensor& t) {
+py::array to_numpy(const Tensor& device_t) {
+  std::vector<float> staging;
+  const Tensor t = host_view(device_t, staging);
   std::vector<py::ssize_t> shape, strides;
   py::ssize_t stride = 1;
   for (unsigned i = 0; i < t.d.nd; ++i) {
@@ -72,7 +75,7 @@ Floats floats_from(const py::handle& v, const char* fn) {
   return out;
 }
 
-Expression input_from_array(const py::object& obj, bool batched) {
+Expression input_from_array(const py::object& obj, bool batched, int device) {
   auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(obj);
   if (!arr) {
     throw ValueError("inputTensor: expected a NumPy array or a (nested) list of numbers, got " +
@@ -86,16 +89,18 @@ Expression input_from_array(const py::object& obj, bool batched) {
     ds.pop_back();
   }
   if (ds.empty()) ds.push_back(1);
-  return api::input(arr.data(), Dim::from_vector(ds, batch));
+  return api::input(arr.data(), Dim::from_vector(ds, batch), device);
 }
 
 namespace {
 
-const Tensor& value_of(const Expression& e, bool recalculate) {
+// The value of e in host memory (device values are copied into a per-thread buffer).
+Tensor value_of(const Expression& e, bool recalculate) {
   ComputationGraph& g = cg();
   g.check(e);
   if (recalculate) g.invalidate();
-  return g.forward(e.i);
+  thread_local std::vector<float> staging;
+  return host_view(g.forward(e.i), staging);
 }
 
 float scalar_of(const Tensor& t) {
@@ -120,7 +125,7 @@ void bind_graph(py::module_& m) {
     return dim_to_py(cg().nodes[e.i].dim);
   }, "Shape as ((axes...), batch).");
   def_method(E, "value", [](const Expression& e, bool recalculate) -> py::object {
-    const Tensor& t = value_of(e, recalculate);
+    const Tensor t = value_of(e, recalculate);
     if (t.d.size() == 1) return py::float_(t.v[0]);
     if (t.d.nd == 1) return vec_of(t);
     return to_numpy(t);
@@ -132,7 +137,11 @@ void bind_graph(py::module_& m) {
              py::arg("recalculate") = false);
   def_method(E, "vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); },
              py::arg("recalculate") = false);
-  def_method(E, "forward", [](const Expression& e, bool recalculate) { value_of(e, recalculate); },
+  def_method(E, "forward", [](const Expression& e, bool recalculate) {
+    cg().check(e);
+    if (recalculate) cg().invalidate();
+    cg().forward(e.i);
+  },
              py::arg("recalculate") = false);
   def_method(E, "backward", [](const Expression& e, bool full) {
     cg().check(e);
@@ -184,7 +193,11 @@ void bind_graph(py::module_& m) {
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
                     py::arg("scheduler_ns") = s.scheduler_ns);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching).");
-  m.def("set_seed", [](unsigned seed) { cg().rng.seed(seed); });
+  m.def("set_seed", [](unsigned seed) {
+    cg().rng.seed(seed);
+    cg().device_seed = seed;  // device dropout: the same seed draws the same masks again
+    cg().device_memory().rng_counter = 0;
+  });
   m.def("set_initial_memory", [](size_t bytes) {
     cg().fx_pool.set_initial_bytes(bytes);
     cg().dx_pool.set_initial_bytes(bytes);

@@ -1,4 +1,5 @@
 // Expression functions of the input, arithmetic, element-wise and matmul families.
+#include "device/device_ops.h"
 #include "python/bindings.h"
 
 namespace dg::py_bind {
@@ -14,10 +15,37 @@ float gradient_mode(const std::string& mode) {
   if (mode == "straight_through_gradient") return 1.f;
   throw ValueError("gradient_mode must be 'zero_gradient' or 'straight_through_gradient', got '" + mode + "'");
 }
-// DyNet's device argument: the default "" costs nothing; other names are checked
-// by dynagraph.devices, the one place that knows which devices this build has.
-void check_device(const std::string& device) {
-  if (!device.empty()) py::module_::import("dynagraph.devices").attr("_check_device")(device);
+// DyNet's device argument: "" is the graph's default device (-1); other names are
+// checked by dynagraph.devices, the one place that words errors as DyNet does.
+int check_device(const std::string& device) {
+  if (device.empty()) return -1;
+  return py::module_::import("dynagraph.devices").attr("_device_id")(device).cast<int>();
+}
+
+// A CUDA array (CuPy, or anything with __cuda_array_interface__) copied to a
+// NumPy array: float32, C-contiguous. (Not zero-copy: an input's data are
+// kept with the graph, and uploaded to the input's device at forward.)
+py::array host_copy_of_cuda_array(const py::object& arr) {
+  if (!have_cuda())
+    throw ValueError("inputTensor: got a CUDA array, but this dynagraph build has no CUDA (DYNAGRAPH_BACKEND=cuda)");
+  py::dict cai = arr.attr("__cuda_array_interface__");
+  if (cai["typestr"].cast<std::string>() != "<f4")
+    throw ValueError("inputTensor: a CUDA array must be float32, got typestr " + cai["typestr"].cast<std::string>());
+  std::vector<py::ssize_t> shape;
+  for (auto s : cai["shape"].cast<py::tuple>()) shape.push_back(s.cast<py::ssize_t>());
+  if (cai.contains("strides") && !cai["strides"].is_none()) {
+    py::ssize_t expect = sizeof(float);
+    py::tuple strides = cai["strides"];
+    for (size_t k = shape.size(); k-- > 0;) {
+      if (shape[k] > 1 && strides[k].cast<py::ssize_t>() != expect)
+        throw ValueError("inputTensor: a CUDA array must be C-contiguous (copy it with cupy.ascontiguousarray)");
+      expect *= shape[k];
+    }
+  }
+  py::array_t<float, py::array::c_style> host(shape);
+  const auto ptr = reinterpret_cast<const void*>(cai["data"].cast<py::tuple>()[0].cast<uintptr_t>());
+  if (host.size() > 0) device_ops(DeviceKind::cuda).to_host(host.mutable_data(), ptr, sizeof(float) * host.size());
+  return std::move(host);
 }
 
 }  // namespace
@@ -26,25 +54,27 @@ void bind_ops_core(py::module_& m) {
   // ---- inputs (every input can be overwritten later with Expression.set, so
   // DyNet's reusable_expr changes nothing here)
   m.def("inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
-    check_device(device);
+    const int dev = check_device(device);
+    if (!py::isinstance<py::array>(arr) && py::hasattr(arr, "__cuda_array_interface__"))
+      return input_from_array(host_copy_of_cuda_array(arr), batched, dev);
     // As DyNet: a list of NumPy arrays is a batch, one array per batch element.
     if (py::isinstance<py::list>(arr) && py::len(arr) > 0) {
       bool all_arrays = true;
       for (py::handle item : arr) all_arrays = all_arrays && py::isinstance<py::array>(item);
       if (all_arrays) {
         py::object stacked = py::module_::import("numpy").attr("stack")(arr, py::arg("axis") = -1);
-        return input_from_array(stacked, true);
+        return input_from_array(stacked, true, dev);
       }
     }
-    return input_from_array(arr, batched);
+    return input_from_array(arr, batched, dev);
   }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false,
      "A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list "
      "of NumPy arrays is a batch of them.");
   m.def("inputVector", [](const py::object& values, const std::string& device) {
-    check_device(device);
+    const int dev = check_device(device);
     const Floats v = floats_from(values, "inputVector");
     if (v.size() == 0) throw ValueError("inputVector: empty vector");
-    return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}));
+    return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}), dev);
   }, py::arg("v"), py::arg("device") = "");
   m.def("inputMatrix", [](const py::object& values, const py::object& d) {
     Dim dim = dim_from(d);
@@ -54,8 +84,7 @@ void bind_ops_core(py::module_& m) {
     return api::input(v.data(), dim);
   }, py::arg("v"), py::arg("d"));
   m.def("scalarInput", [](float x, const std::string& device) {
-    check_device(device);
-    return api::input(&x, Dim({1}));
+    return api::input(&x, Dim({1}), check_device(device));
   }, py::arg("s"), py::arg("device") = "");
   m.def("constant", [](const py::object& d, float val, long batch_size) {
     return api::constant(dim_from(d, batch_size), val);

@@ -75,6 +75,8 @@ void bind_params(py::module_& m) {
       }, py::arg("left"), py::arg("right"))
       .def("set_updated", [](ParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const ParameterStorage& p) { return p.updated; })
+      .def_property("_device", [](const ParameterStorage& p) { return Device::from_id(p.device).name(); },
+                    [](ParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
       // DyNet 2.2's default: W.expr() is constant (W itself, or dy.parameter(W), trains).
       .def("expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); },
            py::arg("update") = false,
@@ -122,6 +124,8 @@ void bind_params(py::module_& m) {
       .def("scale_gradient", [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }, py::arg("s"))
       .def("set_updated", [](LookupParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const LookupParameterStorage& p) { return p.updated; })
+      .def_property("_device", [](const LookupParameterStorage& p) { return Device::from_id(p.device).name(); },
+                    [](LookupParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
       .def("populate", [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
         populate_lookup(p, path, key);
       }, py::arg("fname"), py::arg("key") = "")

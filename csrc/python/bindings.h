@@ -24,6 +24,9 @@ void bind_shape(py::module_& m);  // pick, ranges, select, reshape, concatenate
 void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
 void bind_conv(py::module_& m);   // conv2d, maxpooling2d, 1-D convolutions, circular products
 void bind_nn(py::module_& m);     // contractions, layer/weight norm, LSTM kernels, sparsemax
+void bind_device(py::module_& m); // devices, to_device, DLPack
+// t itself on the CPU; for a device value a host copy in `staging`.
+Tensor host_view(const Tensor& t, std::vector<float>& staging);
 
 // Adds a method (any pybind11-bindable callable) to a non-pybind11 type such as Expression.
 template <class F, class... Extra>
@@ -42,7 +45,8 @@ py::array to_numpy(const Tensor& t);
 py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::ssize_t> strides, const float* v,
                         size_t n);
 // NumPy/list input: float32, Fortran order; `batched` takes the last axis as the batch.
-Expression input_from_array(const py::object& arr, bool batched);
+// device: a DeviceId, or -1 for the graph's default device.
+Expression input_from_array(const py::object& arr, bool batched, int device = -1);
 
 // The numbers of a flat list or a 1-D NumPy array (any real dtype). An array is
 // read through its buffer: as a sequence pybind11 would box every element into

@@ -29,6 +29,7 @@ PYBIND11_MODULE(_core, m) {
     }
   });
   dg::py_bind::bind_graph(m);
+  dg::py_bind::bind_device(m);
   dg::py_bind::bind_ops_core(m);
   dg::py_bind::bind_params(m);
   dg::py_bind::bind_trainers(m);

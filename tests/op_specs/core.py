@@ -112,6 +112,9 @@ SPECS += [
     OpSpec("input", lambda x: x, vec, lambda x: x),
     OpSpec("constant", lambda x: dy.constant(x.dim()[0], 0.5, x.dim()[1]) + x, vec, lambda x: x + 0.5,
            name="plus_input"),
+    # A round trip through the emulated device: two to_device nodes, the value and its gradient unchanged.
+    OpSpec("to_device", lambda x: dy.to_device(dy.tanh(dy.to_device(x, "EMU:0")), "CPU"), vec, np.tanh,
+           name="via_EMU"),
     OpSpec("parameter", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_parameter_gradient"}),
     OpSpec("lookup", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_lookup_sparse_gradient"}),
     OpSpec("lookup_table", None, vec, None, grad=False, extra={"covered_by": "test_engine.py::test_lookup_table_gradient"}),

@@ -1,0 +1,105 @@
+// The CUDA runtime side of GPU:i: the device allocator (cudaMalloc), the
+// cuBLAS handle, error reporting, and the op table of the GPU (each family's
+// ops are instantiated for the GPU in csrc/cuda/<family>.cu).
+#include <mutex>
+#include <vector>
+
+#include "cuda/launch.cuh"
+#include "device/common.h"
+#include "device/trainer_ops.h"
+
+namespace dg {
+
+namespace cuda {
+
+void fail(const char* what, const std::string& detail) { throw Error(std::string("CUDA: ") + what + ": " + detail); }
+
+void check_blas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) fail(what, "cuBLAS status " + std::to_string(static_cast<int>(s)));
+}
+
+int current_device() {
+  int d = 0;
+  check(cudaGetDevice(&d), "cudaGetDevice");
+  return d;
+}
+
+cublasHandle_t blas_handle() {
+  static std::mutex m;
+  static std::vector<cublasHandle_t> handles;
+  std::lock_guard<std::mutex> lock(m);
+  const int d = current_device();
+  if (handles.size() <= static_cast<size_t>(d)) handles.resize(d + 1, nullptr);
+  if (!handles[d]) check_blas(cublasCreate(&handles[d]), "cublasCreate");
+  return handles[d];
+}
+
+// Device memory of GPU:index. The graph's arenas take large chunks from it
+// and keep them, so cudaMalloc is rare.
+class CudaAllocator : public Allocator {
+ public:
+  explicit CudaAllocator(int index) : index_(index) {}
+  void* allocate(size_t bytes) override {
+    check(cudaSetDevice(index_), "cudaSetDevice");
+    void* p = nullptr;
+    check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc");
+    count(static_cast<ptrdiff_t>(bytes));
+    return p;
+  }
+  void deallocate(void* p, size_t bytes) override {
+    cudaFree(p);  // no throw: called from destructors
+    count(-static_cast<ptrdiff_t>(bytes));
+  }
+
+ private:
+  int index_;
+};
+
+}  // namespace cuda
+
+int cuda_runtime_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no GPU: clear the sticky error, report none
+    return 0;
+  }
+  return n;
+}
+
+Allocator& cuda_allocator(int index) {
+  // Never destroyed: graphs in statics free their arenas at exit.
+  static auto* m = new std::mutex();
+  static auto* allocators = new std::vector<std::unique_ptr<cuda::CudaAllocator>>();
+  std::lock_guard<std::mutex> lock(*m);
+  if (index < 0 || index >= cuda_runtime_device_count())
+    throw ValueError("GPU:" + std::to_string(index) + " does not exist: the CUDA runtime sees " +
+                     std::to_string(cuda_runtime_device_count()) + " GPU(s)");
+  if (allocators->size() <= static_cast<size_t>(index)) allocators->resize(index + 1);
+  if (!(*allocators)[index]) (*allocators)[index] = std::make_unique<cuda::CudaAllocator>(index);
+  return *(*allocators)[index];
+}
+
+void register_cuda_inputs(DeviceOpTable& t);
+void register_cuda_arith(DeviceOpTable& t);
+void register_cuda_matmul(DeviceOpTable& t);
+void register_cuda_softmax_reduce(DeviceOpTable& t);
+void register_cuda_shape_noise(DeviceOpTable& t);
+
+void register_cuda_ops(DeviceOpTable& t) {
+  using B = cuda::Backend;
+  register_cuda_inputs(t);
+  register_cuda_arith(t);
+  register_cuda_matmul(t);
+  register_cuda_softmax_reduce(t);
+  register_cuda_shape_noise(t);
+  t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
+  t.copy = B::copy;
+  t.add_from_host = dev::add_from_host<B>;
+  t.to_host = B::to_host;
+  t.to_device = B::to_device;
+  t.synchronize = B::synchronize;
+  t.sgd_update = dev::sgd_update<B>;
+  t.adam_update = dev::adam_update<B>;
+}
+
+}  // namespace dg

@@ -1,0 +1,30 @@
+// The emulated device's op table: every device op instantiated with the
+// host launcher (emu::Backend), so the kernel bodies a GPU runs execute here.
+#include "device/arith_ops.h"
+#include "device/inputs_ops.h"
+#include "device/matmul_ops.h"
+#include "device/shape_noise_ops.h"
+#include "device/softmax_reduce_ops.h"
+#include "device/trainer_ops.h"
+#include "emu/emu.h"
+
+namespace dg {
+
+void register_emu_ops(DeviceOpTable& t) {
+  using B = emu::Backend;
+  dev::register_inputs<B>(t);
+  dev::register_arith<B>(t);
+  dev::register_matmul<B>(t);
+  dev::register_softmax_reduce<B>(t);
+  dev::register_shape_noise<B>(t);
+  t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
+  t.add_from_host = dev::add_from_host<B>;
+  t.copy = B::copy;
+  t.to_host = B::to_host;
+  t.to_device = B::to_device;
+  t.synchronize = B::synchronize;
+  t.sgd_update = dev::sgd_update<B>;
+  t.adam_update = dev::adam_update<B>;
+}
+
+}  // namespace dg

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The GPU check of issue 21, for a machine with a GPU and no network:
+#   1. builds the CUDA backend (system nvcc when there is one, else the
+#      cuda-toolkit wheel) into a fresh venv, from wheels in tools/gpu_wheels/
+#      (git-ignored: copy there the cp312 manylinux x86_64 wheels such a
+#      machine lacks -- scikit-build-core, pybind11, cmeel-eigen, cmake, ninja,
+#      numpy, tqdm, scipy-openblas32, pytest, hypothesis, and
+#      cuda-toolkit[nvcc,cudart,cublas,cccl]==13.0.3.0 with its nvidia-* wheels;
+#      with network, pip fetches what is missing);
+#   2. runs the `cuda` tests with DYNAGRAPH_REQUIRE_GPU=1 (no GPU is a failure,
+#      not a skip) and the emulated-device tests;
+#   3. runs the GPU benchmark (benchmarks/gpu.py): Tree-LSTM and a dim-1024
+#      chain on GPU:0 against the CPU (and PyTorch eager on the GPU if installed).
+# Budget: under 8 minutes (one architecture, the quick benchmark).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+START=$(date +%s)
+WHEELS="$PWD/tools/gpu_wheels"
+VENV="${DYNAGRAPH_GPU_VENV:-$PWD/.gpu-venv}"
+PIP_OFFLINE=()
+if [ -d "$WHEELS" ]; then PIP_OFFLINE=(--no-index --find-links "$WHEELS"); fi
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: not found"
+
+python3 -m venv "$VENV"
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+pip install --quiet "${PIP_OFFLINE[@]}" "scikit-build-core>=0.11" "pybind11>=2.12" "cmeel-eigen>=3.4" cmake ninja \
+  numpy tqdm scipy-openblas32 pytest hypothesis
+if command -v nvcc >/dev/null; then
+  echo "== nvcc: $(command -v nvcc) ($(nvcc --version | tail -1))"
+  export CMAKE_ARGS="-DCMAKE_CUDA_COMPILER=$(command -v nvcc) ${CMAKE_ARGS:-}"  # preferred over the wheel
+else
+  echo "== nvcc: none on PATH, using the cuda-toolkit wheel"
+  pip install --quiet "${PIP_OFFLINE[@]}" "cuda-toolkit[nvcc,cudart,cublas,cccl]==13.0.3.0"
+fi
+# CuPy for the DLPack / CuPy-input tests (a GPU machine of this project has it; install if offered).
+python -c "import cupy" 2>/dev/null || pip install --quiet "${PIP_OFFLINE[@]}" cupy-cuda13x || true
+
+echo "== build (DYNAGRAPH_BACKEND=cuda, sm_90)"
+DYNAGRAPH_BACKEND=cuda DYNAGRAPH_CUDA_ARCHITECTURES="${DYNAGRAPH_CUDA_ARCHITECTURES:-90-real}" \
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" timeout 300 \
+  pip install --quiet --no-build-isolation --no-deps "${PIP_OFFLINE[@]}" -e .
+python -c "import dynagraph as dy; print('devices:', dy.available_devices())"
+
+echo "== cuda tests (a missing GPU fails) and the emulated-device tests"
+DYNAGRAPH_REQUIRE_GPU=1 timeout 180 pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
+  tests/test_device_ops.py tests/test_device_training.py
+
+echo "== GPU benchmark"
+timeout 120 python benchmarks/gpu.py --quick
+echo "== gpu_check done in $(( $(date +%s) - START )) s"

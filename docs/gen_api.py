@@ -168,7 +168,8 @@ def describe(name: str, obj) -> tuple:
 
 
 def _tidy(sig: str) -> str:
-    sig = sig.replace("typing.SupportsInt | typing.SupportsIndex", "int").replace("'", "")
+    sig = sig.replace("typing.SupportsInt | typing.SupportsIndex", "int")
+    sig = re.sub(r"(: |-> )'([^']+)'", r"\1\2", sig)  # quoted annotations (not quoted defaults such as '')
     sig = sig.replace("typing.SupportsFloat | typing.SupportsIndex", "float").replace("typing.", "")
     sig = sig.replace("collections.abc.", "").replace("dynagraph._core.", "").replace("numpy.typing.", "")
     sig = sig.replace("|", "\\|")

@@ -37,7 +37,7 @@ class Expression:
     # with this it returns NotImplemented, and Python raises TypeError.
     __array_ufunc__ = None
 
-    def __getitem__(self, key):
+    def __getitem__(self, key) -> Expression:
         """Indexes the axes of an expression as NumPy does; one index more than the
         expression has axes indexes the batch, as in DyNet.
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _core
 from ._extend import extends
+from ._core import Expression
 from .values import Tensor
 
 
@@ -74,7 +75,7 @@ class _StandsForItsNode:
 
 @extends(_core.Parameters)
 class Parameters(_StandsForItsNode):
-    def __getitem__(self, key):
+    def __getitem__(self, key) -> Expression:
         """Indexes this parameter's node as an Expression is indexed (``W[0]``, ``W[:, 1]``)."""
         return _core.parameter(self)[key]
 

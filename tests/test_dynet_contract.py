@@ -429,3 +429,18 @@ def test_print_shows_node_and_graph_version_as_dynet():
             assert re.fullmatch(rf"expression \d+/{m.cg_version()}", t), t
     assert [t.split("/")[0] for t in texts["dynet"]] == [t.split("/")[0] for t in texts["dynagraph"]]
     assert texts["dynagraph"][0] == f"expression 0/{dg.cg_version()}"
+
+
+# ---------------------------------------------------------------- one error table
+
+def test_an_index_out_of_range_is_dynets_valueerror_and_an_indexerror_on_every_path():
+    pc = dg.ParameterCollection()
+    lp = pc.add_lookup_parameters((3, 2))
+    dg.renew_cg()
+    x = dg.inputVector([1.0, 2.0])
+    e = lp[0]
+    for bad in (lambda: lp[3], lambda: dg.lookup(lp, 3), lambda: dg.lookup_batch(lp, [0, 7]), lambda: lp[[0, 9]],
+                lambda: e.set(3), lambda: dg.pick(x, 2), lambda: dg._core.node_expression(10_000)):
+        with pytest.raises(dg._core.IndexOutOfRange) as info:
+            bad()
+        assert isinstance(info.value, IndexError) and isinstance(info.value, ValueError)

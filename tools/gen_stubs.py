@@ -31,6 +31,8 @@ def tidy(text: str) -> str:
     text = re.sub(r"def (__r?(?:add|sub|mul|truediv)__)\(self, value\):",
                   r"def \1(self, value: Expression | Parameters | float) -> Expression:", text)
     text = text.replace("def __neg__(self):", "def __neg__(self) -> Expression:")
+    # annotations of the Python halves of the classes (dynagraph/_expression.py, _parameters.py)
+    text = re.sub(r"\bnp\.", "numpy.", text)
     # names the Python package adds to Expression
     text = text.replace("import typing\n", "import typing\n\nfrom dynagraph.values import Tensor\n", 1)
     return text

@@ -218,7 +218,7 @@ def _vectors(lib, n, hid, seed):
 
 
 @pytest.mark.parametrize("name", LSTMS)
-@pytest.mark.parametrize("where", ["initial", "after_a_step"])
+@pytest.mark.parametrize("where", ["initial", "initial_vectors", "after_a_step"])
 def test_lstm_set_s_with_cells_only_or_cells_and_outputs(name, where):
     b_dy, b_dg = _builder_pair(name)
     layers, hid = 2, 4
@@ -226,7 +226,7 @@ def test_lstm_set_s_with_cells_only_or_cells_and_outputs(name, where):
     for lib, b in (("dynet", b_dy), ("dynagraph", b_dg)):
         m = LIBS[lib]
         m.renew_cg()
-        s = b.initial_state()
+        s = b.initial_state(_vectors(m, 2 * layers, hid, seed=5)) if where == "initial_vectors" else b.initial_state()
         if where == "after_a_step":
             s = s.add_input(m.inputVector([0.5, -0.2, 0.1]))
         got = []
@@ -239,6 +239,26 @@ def test_lstm_set_s_with_cells_only_or_cells_and_outputs(name, where):
             np.testing.assert_allclose(o, r, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", BUILDERS := ["SimpleRNNBuilder", "GRUBuilder"] + LSTMS)
+@pytest.mark.parametrize("where", ["initial", "initial_vectors", "after_a_step"])
+def test_set_h_keeps_dynets_cells(name, where):
+    """set_h replaces the outputs; an LSTM keeps the cells of the state (zeros
+    where none were set), as in DyNet."""
+    b_dy, b_dg = _builder_pair(name)
+    cells = 4 if name in LSTMS else 0  # initial cells and outputs of both layers
+    outputs = {}
+    for lib, b in (("dynet", b_dy), ("dynagraph", b_dg)):
+        m = LIBS[lib]
+        m.renew_cg()
+        s = b.initial_state(_vectors(m, cells, 4, seed=7)) if cells and where == "initial_vectors" else b.initial_state()
+        if where == "after_a_step":
+            s = s.add_input(m.inputVector([0.5, -0.2, 0.1]))
+        t = s.set_h(_vectors(m, 2, 4, seed=3))
+        outputs[lib] = [e.npvalue() for e in t.s()] + [t.add_input(m.inputVector([0.3, 0.1, -0.4])).output().npvalue()]
+    for r, o in zip(outputs["dynet"], outputs["dynagraph"]):
+        np.testing.assert_allclose(o, r, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", LSTMS)
 def test_lstm_set_s_with_another_count_is_refused_by_both(name):
     b_dy, b_dg = _builder_pair(name)
@@ -247,9 +267,6 @@ def test_lstm_set_s_with_another_count_is_refused_by_both(name):
         m.renew_cg()
         with pytest.raises(error, match="set_s"):
             b.initial_state().set_s(_vectors(m, 3, 4, seed=0))
-
-
-BUILDERS = ["SimpleRNNBuilder", "GRUBuilder"] + LSTMS
 
 
 @pytest.mark.parametrize("name", BUILDERS)

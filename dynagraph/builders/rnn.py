@@ -97,25 +97,25 @@ class RNNState:
 
     def set_h(self, es=None) -> "RNNState":
         """A new state (after this one) with the layers' h replaced by ``es``
-        (LSTMs keep this state's cells; zeros on the initial state, as in DyNet)."""
+        (LSTMs keep this state's cells: zeros where none were set, as in DyNet)."""
         b = self._builder
         es = b._check_vectors(es, b.layers, "set_h")
         c = None
         if b._has_cell:
-            c = self._c if self._prev is not None else b._zero_vectors()
+            c = self._c if self._c else b._zero_vectors()
         return RNNState(b, self._seq, es, c, self)
 
     def set_s(self, es=None) -> "RNNState":
         """A new state with the whole state replaced. LSTMs take DyNet's two forms:
         ``2 * layers`` vectors (cells, then hs), or ``layers`` vectors that set the
-        cells and keep this state's hs (zeros on the initial state)."""
+        cells and keep this state's hs (zeros where none were set)."""
         b = self._builder
         if not b._has_cell:
             return RNNState(b, self._seq, b._check_vectors(es, b.layers, "set_s"), None, self)
         es = tuple(es) if es is not None else ()
         if len(es) == b.layers:
             es = b._check_vectors(es, b.layers, "set_s")
-            h = self._h if (self._prev is not None and self._h) else b._zero_vectors()
+            h = self._h if self._h else b._zero_vectors()
             return RNNState(b, self._seq, h, es, self)
         if len(es) != 2 * b.layers:
             raise ValueError(f"{type(b).__name__}.set_s: expected {b.layers} vectors (cells) or {2 * b.layers} "

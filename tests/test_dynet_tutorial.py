@@ -1,6 +1,6 @@
-"""DyNet's API tutorial (examples/jupyter-tutorials/API.ipynb in DyNet's
-repository), its snippets rewritten as one function that runs unchanged under
-dynet38 and dynagraph; every value it computes must agree."""
+"""DyNet's tutorials (examples/jupyter-tutorials/API.ipynb and RNNs.ipynb in
+DyNet's repository), their snippets rewritten as functions that run unchanged
+under dynet38 and dynagraph; every value they compute must agree."""
 import numpy as np
 import pytest
 
@@ -102,3 +102,76 @@ def assert_same(ours, ref, where: str) -> None:
 
 def _numeric(values) -> bool:
     return all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values)
+
+
+# ---- DyNet's RNN tutorial (examples/jupyter-tutorials/RNNs.ipynb): states, branching
+# sequences, and its character language model trained a few steps with the same values.
+CHARS = list("abcdefghijklmnopqrstuvwxyz ") + ["<EOS>"]
+
+
+def char_lm(m):
+    pc = m.ParameterCollection()
+    models = {}
+    for name in ("SimpleRNNBuilder", "LSTMBuilder"):
+        rnn = getattr(m, name)(1, 8, 6, pc)
+        models[name] = (rnn, pc.add_lookup_parameters((len(CHARS), 8)), pc.add_parameters((len(CHARS), 6)),
+                        pc.add_parameters(len(CHARS)))
+    _KEEP.append((pc, models))
+    return pc, models
+
+
+def sentence_loss(m, model, sentence):
+    rnn, lookup, R, bias = model
+    m.renew_cg()
+    ids = [CHARS.index(c) for c in ["<EOS>"] + list(sentence) + ["<EOS>"]]
+    s, losses = rnn.initial_state(), []
+    for char, next_char in zip(ids, ids[1:]):
+        s = s.add_input(lookup[char])
+        probs = m.softmax(R * s.output() + bias)
+        losses.append(-m.log(m.pick(probs, next_char)))
+    return m.esum(losses)
+
+
+def rnn_tutorial(m, pc_values=None) -> dict:
+    out = {}
+    pc, models = char_lm(m)
+    if pc_values is not None:  # DyNet's initial values, in the same order
+        for p, v in zip(pc.parameters_list(), pc_values[0]):
+            p.set_value(v)
+        for p, v in zip(pc.lookup_parameters_list(), pc_values[1]):
+            p.init_from_array(v)
+    values = ([p.as_array() for p in pc.parameters_list()], [p.as_array() for p in pc.lookup_parameters_list()])
+    m.renew_cg()
+    lstm = models["LSTMBuilder"][0]
+    x1 = m.vecInput(8)
+    x1.set(np.linspace(-1, 1, 8).tolist())
+    s0 = lstm.initial_state()
+    s1 = s0.add_input(x1)
+    s3 = s1.add_input(x1).add_input(x1)
+    s4, s5 = s3.add_input(x1), s3.add_input(x1)
+    s6 = s3.prev().add_input(x1)
+    out["branches"] = [len(s1.h()), len(s1.s()), s5.prev() is s3 or s5.prev() == s3, s4.prev() == s3]
+    out["states"] = [[e.npvalue() for e in st.s()] for st in (s1, s3, s4, s5, s6)]
+    srnn = models["SimpleRNNBuilder"][0]
+    states = srnn.initial_state().add_inputs([x1, x1, x1])
+    out["add_inputs"] = [st.output().npvalue() for st in states]
+    out["transduce"] = [e.npvalue() for e in srnn.initial_state().transduce([x1, x1, x1])]
+    trainer = m.SimpleSGDTrainer(pc)
+    out["losses"] = []
+    for name in ("SimpleRNNBuilder", "LSTMBuilder"):
+        for _ in range(3):
+            loss = sentence_loss(m, models[name], "a quick brown fox")
+            out["losses"].append(loss.value())
+            loss.backward()
+            trainer.update()
+    return out, values
+
+
+def test_the_rnn_tutorial_computes_and_trains_the_same_in_both_libraries():
+    ref, values = rnn_tutorial(dy)
+    ours, _ = rnn_tutorial(dg, values)
+    assert ref.keys() == ours.keys()
+    assert ref["branches"] == ours["branches"] == [1, 2, True, True]
+    for key in ("states", "add_inputs", "transduce", "losses"):
+        assert_same(ours[key], ref[key], key)
+    assert ours["losses"][2] < ours["losses"][0] and ours["losses"][5] < ours["losses"][3]  # it learns

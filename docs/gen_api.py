@@ -80,42 +80,129 @@ def area_of(name: str, obj) -> str:
     return "Graph"
 
 
+_OVERLOAD = re.compile(r"^\d+\. (\w+)(\(.*\).*)$")
+
+
+def _first_sentence(lines) -> str:
+    """The docstring's first paragraph, as one line."""
+    text = []
+    for ln in lines:
+        if not ln:
+            if text:
+                break
+            continue
+        text.append(ln)
+    return " ".join(text)
+
+
+def _pybind_doc(obj, name: str):
+    """(signatures, description lines) of a pybind11 docstring, or None for another kind.
+
+    pybind11 writes ``name(sig) -> ret`` then the docstring, or for overloads
+    ``name(*args, **kwargs)``, "Overloaded function." and ``N. name(sig)`` per
+    overload, each followed by its own docstring."""
+    doc = getattr(obj, "__doc__", None) or ""
+    lines = [ln.strip() for ln in doc.strip().splitlines()]
+    own = getattr(obj, "__name__", name)
+    if not lines or not re.match(rf"^{re.escape(own)}\(.*\)", lines[0]):
+        return None
+    if len(lines) > 1 and lines[1] == "Overloaded function.":
+        sigs, texts = [], []
+        for ln in lines[2:]:
+            m = _OVERLOAD.match(ln)
+            if m and m.group(1) == own:
+                sigs.append(m.group(2))
+            elif ln:
+                texts.append(ln)
+        return sigs, texts
+    return [re.sub(r"^\w+", "", lines[0])], lines[1:]
+
+
+def _stub_signatures() -> dict:
+    """Signatures of _core's plain CPython functions (the fast ops), from _core.pyi."""
+    stub = Path(dynagraph.__file__).with_name("_core.pyi")
+    out: dict = {}
+    if stub.exists():
+        for m in re.finditer(r"^def (\w+)(\(.*?\)(?: -> [^:]+)?):", stub.read_text(), flags=re.M):
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+_STUBS = _stub_signatures()
+
+
 def describe(name: str, obj) -> tuple:
-    """(signature, one-line description)."""
-    doc = inspect.getdoc(obj) or ""
-    lines = [ln.strip() for ln in doc.splitlines()]
-    signature = ""
-    if lines and re.match(rf"^{re.escape(getattr(obj, '__name__', name))}\(.*\)", lines[0]):
-        signature = re.sub(r"^\w+", "", lines[0])  # pybind11: first line is the signature
-        lines = lines[1:]
-    elif callable(obj) and not isinstance(obj, type):
-        try:
-            signature = str(inspect.signature(obj))
-        except (TypeError, ValueError):
-            pass
-    elif isinstance(obj, type) and obj.__init__ is not object.__init__:
-        try:
-            signature = str(inspect.signature(obj.__init__)).replace("(self, ", "(").replace("(self)", "()")
-        except (TypeError, ValueError):
-            pass
-        if "*args, **kwargs" in signature:  # a compiled class: not made by users
-            signature = ""
+    """(signatures, one-line description)."""
+    own = getattr(obj, "__name__", name)
     if not callable(obj):
         if isinstance(obj, (bool, int, float)):
-            return "", f"`{type(obj).__name__}` constant (`{obj!r}` in this build)"
-        return "", "message string" if isinstance(obj, str) else (inspect.getdoc(type(obj)) or "").split("\n")[0]
-    text = next((ln for ln in lines if ln), "")
-    own = getattr(obj, "__name__", name)
-    if own != name and not isinstance(obj, type) or (isinstance(obj, type) and own != name):
+            return [], f"`{type(obj).__name__}` constant (`{obj!r}` in this build)"
+        if isinstance(obj, str):
+            return [], "message string"
+        return [], _first_sentence([ln.strip() for ln in (inspect.getdoc(obj) or "").splitlines()])
+    parsed = None if isinstance(obj, type) else _pybind_doc(obj, name)
+    if parsed is not None:
+        signatures, lines = parsed
+        if not any("->" in sig for sig in signatures) and _STUBS.get(own):
+            signatures = _STUBS[own]  # the fast ops' docstrings name their arguments only; the stub types them
+    else:
+        signatures, lines = [], [ln.strip() for ln in (inspect.getdoc(obj) or "").splitlines()]
+        if isinstance(obj, type):
+            init = obj.__init__
+            if init is not object.__init__ and _pybind_doc(init, "__init__") is None:
+                try:
+                    signatures = [str(inspect.signature(init)).replace("(self, ", "(").replace("(self)", "()")]
+                except (TypeError, ValueError):
+                    pass
+                if any("*args, **kwargs" in sig for sig in signatures):  # a compiled class: not made by users
+                    signatures = []
+        else:
+            try:
+                signatures = [str(inspect.signature(obj))]
+            except (TypeError, ValueError):
+                signatures = _STUBS.get(own, [])
+    text = _first_sentence(lines)
+    if own != name:
         text = f"Alias of `{own}`." + (f" {text}" if text else "")
-    return signature, text
+    return signatures, text
 
 
-def generate() -> str:
+def _tidy(sig: str) -> str:
+    sig = sig.replace("typing.SupportsInt | typing.SupportsIndex", "int")
+    sig = re.sub(r"(: |-> )'([^']+)'", r"\1\2", sig)  # quoted annotations (not quoted defaults such as '')
+    sig = sig.replace("typing.SupportsFloat | typing.SupportsIndex", "float").replace("typing.", "")
+    sig = sig.replace("collections.abc.", "").replace("dynagraph._core.", "").replace("numpy.typing.", "")
+    sig = sig.replace("|", "\\|")
+    return f"`{sig}`"
+
+
+def collect() -> dict:
+    """{area: [(name, signatures, description)]} for every name of dynagraph.__all__."""
     groups: dict = {}
     for name in dynagraph.__all__:
         obj = getattr(dynagraph, name)
         groups.setdefault(area_of(name, obj), []).append((name, *describe(name, obj)))
+    return groups
+
+
+def missing() -> list:
+    """Rows a reader could not use: no description, or a function without a signature
+    (or with pybind11's uninformative ``(*args, **kwargs)``)."""
+    out = []
+    for rows in collect().values():
+        for name, sigs, text in rows:
+            obj = getattr(dynagraph, name)
+            if not text.strip() or (text.startswith("Alias of") and text.endswith("`.")):
+                out.append(f"{name}: no description")
+            if callable(obj) and not isinstance(obj, type) and not sigs:
+                out.append(f"{name}: no signature")
+            if any("*args, **kwargs" in s for s in sigs):
+                out.append(f"{name}: signature is (*args, **kwargs)")
+    return out
+
+
+def generate() -> str:
+    groups = collect()
     out = ["# dynagraph API", "",
            "Generated from `dynagraph.__all__` and the docstrings by `python docs/gen_api.py`; "
            "do not edit by hand. Concepts: [index.md](index.md).", ""]
@@ -123,12 +210,8 @@ def generate() -> str:
         if area not in groups:
             continue
         out += [f"## {area}", "", "| name | signature | description |", "| --- | --- | --- |"]
-        for name, sig, text in sorted(groups[area], key=lambda t: t[0].lower()):
-            sig = sig.replace("typing.SupportsInt | typing.SupportsIndex", "int").replace("'", "")
-            sig = sig.replace("typing.SupportsFloat | typing.SupportsIndex", "float").replace("typing.", "")
-            sig = sig.replace("collections.abc.", "").replace("dynagraph._core.", "").replace("|", "\\|")
-            out.append(f"| `{name}` | `{sig}` | {text.replace('|', '/')} |" if sig else
-                       f"| `{name}` | | {text.replace('|', '/')} |")
+        for name, sigs, text in sorted(groups[area], key=lambda t: t[0].lower()):
+            out.append(f"| `{name}` | {'<br>'.join(_tidy(s) for s in sigs)} | {text.replace('|', '/')} |")
         out.append("")
     return "\n".join(out)
 

@@ -6,13 +6,13 @@ evaluated lazily by ``value()`` and differentiated by ``backward()``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import _cuda_libs
 
 _cuda_libs.import_core()  # a CUDA build's cudart/cuBLAS come from the `cuda` extra's wheels
 
 from . import _blas, _config, _core  # noqa: E402
+# The Python halves of Expression, Parameters and LookupParameters (their types are bound in C++).
+from . import _expression, _parameters  # noqa: E402,F401
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import (Expression, autobatch_stats, blas_info, cg_checkpoint, cg_revert, cg_version,
                     get_autobatch_policy, get_num_threads, set_autobatch_policy, set_num_threads)
@@ -37,7 +37,7 @@ _blas.load()  # large matrix products to OpenBLAS when its wheel is installed
 
 # Engine-built expression functions, re-exported under DyNet's names.
 _ENGINE_FUNCTIONS = [
-    "inputTensor", "inputVector", "inputMatrix", "scalarInput", "constant", "zeros", "ones",
+    "constant", "zeros", "ones",
     "random_normal", "random_uniform", "random_bernoulli", "random_gumbel",
     "lookup", "lookup_batch", "cmult", "cdiv", "pow", "bmin", "bmax", "esum", "emax", "affine_transform",
     "dot_product", "transpose", "inverse", "logdet", "trace_of_product", "tanh", "logistic", "log_sigmoid",
@@ -66,8 +66,6 @@ _ENGINE_FUNCTIONS = [
 ]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros
-vecInput = vecInput  # noqa: F405  (re-exported from expressions)
-matInput = matInput  # noqa: F405
 
 
 class ComputationGraph:
@@ -107,19 +105,12 @@ class ComputationGraph:
     def inputMatrixLiteral(self, v, d, batch_size: int = 1, device: str = "") -> Expression:
         """Values ``v`` in column-major order as a tensor of shape ``d`` with ``batch_size`` elements."""
         _check_device(device)
-        return inputTensorTranspose(v, d, batch_size)
+        return inputs.inputTensorTranspose(v, d, batch_size)
 
     def inputSparseTensor(self, idxs, v, dim, batch_size: int = 1, defval: float = 0.0, device: str = "") -> Expression:
         """``defval`` everywhere except at the flat column-major positions ``idxs`` (batch included)."""
         _check_device(device)
-        shape = tuple(inputs._as_shape(dim)) + (int(batch_size),)
-        flat = [int(i) for i in idxs]
-        total = int(np.prod(shape))
-        bad = [i for i in flat if not 0 <= i < total]
-        if bad:
-            raise IndexError(f"inputSparseTensor: index {bad[0]} out of range for {total} values")
-        coords = np.unravel_index(np.asarray(flat, dtype=np.int64), shape, order="F")
-        return sparse_inputTensor(coords, v, shape, batched=True, defval=defval)
+        return inputs._sparse_column_major(idxs, v, dim, batch_size, defval)
 
     def dump(self, filename: str = "", show_values: bool = True, show_gradients: bool = True,
              nan_check_only: bool = False) -> None:

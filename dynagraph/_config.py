@@ -1,9 +1,10 @@
 """Engine settings: ``dynagraph.init`` and DyNet's command-line flags.
 
-DyNet reads ``--dynet-seed``, ``--dynet-mem`` and ``--dynet-autobatch`` from
-``sys.argv`` when it is imported. We honour the same flags (and
-``dynet_config.set(...)``) but read them at first use, not at import, so that
-importing dynagraph never has side effects.
+DyNet reads ``--dynet-seed``, ``--dynet-mem``, ``--dynet-autobatch``, ... (with
+dashes or underscores) from ``sys.argv`` when it is imported, unless the program
+called ``dynet_config.set(...)`` first, whose settings it takes instead. We do
+the same, but at first use, not at import, so that importing dynagraph never
+has side effects.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _core
+from . import _core, _dynet_config
 
 __all__ = ["init", "DynetParams", "dynet_config", "reset_random_seed", "settings"]
 
@@ -39,32 +40,61 @@ def _parse_mem(mem) -> int:
     return int(mem)
 
 
-def _dynet_config_module_values() -> dict:
-    """What a program set with DyNet's own ``import dynet_config; dynet_config.set(...)``
-    (that module keeps it in ``builtins.__DYNET_CONFIG``), so such a program keeps its
-    seed and settings when ``import dynet as dy`` becomes ``import dynagraph as dy``."""
+def _dynet_config_module_values():
+    """What a program set with ``import dynet_config; dynet_config.set(...)`` (DyNet's
+    module or ours: both keep it in ``builtins.__DYNET_CONFIG``), or None when it set
+    nothing. A GPU asked for there is not an error: DyNet's CPU build runs on the CPU."""
     import builtins
     conf = getattr(builtins, "__DYNET_CONFIG", None)
     if not isinstance(conf, dict):
-        return {}
-    if conf.get("requested_gpus") or getattr(builtins, "__DYNET_GPU", None):
-        raise ValueError("dynet_config asked for a GPU, but this dynagraph build is CPU-only")
+        return None
+    if conf.get("shared_params"):
+        raise ValueError("dynet_config.set(shared_parameters=1): DyNet's shared-memory parameters are not "
+                         "supported; dynagraph.distributed trains across processes instead")
     names = {"seed": "seed", "mem": "mem", "autobatch": "autobatch", "weight_decay": "weight_decay"}
     return {names[k]: v for k, v in conf.items() if k in names and v is not None}
 
 
+# DyNet's flags, spelled with dashes or underscores (``--dynet-seed 5``,
+# ``--dynet_autobatch=1``), each with a value, as DyNet's extract_dynet_params reads them.
+_FLAG_NAMES = {"seed": "seed", "mem": "mem", "autobatch": "autobatch", "devices": "device", "gpus": "gpus",
+               "weight-decay": "weight_decay", "profiling": "profiling"}
+_GPU_ERROR = ("DyNet was not installed with GPU support. Please see the installation instructions for how to "
+              "make it possible to use GPUs.")
+
+
+def _flag_name(arg: str):
+    """``--dynet-weight_decay=…`` -> "weight-decay"; None for anything else."""
+    key = arg.partition("=")[0]
+    if not (key.startswith("--dynet-") or key.startswith("--dynet_")):
+        return None
+    return key[len("--dynet-"):].replace("_", "-")
+
+
 def _flags_from_argv(argv) -> dict:
+    """DyNet's flags found in ``argv``. A GPU asked for raises RuntimeError with DyNet's
+    message, as DyNet's CPU build does at import (this build has no GPU device)."""
     out = {}
-    names = {"--dynet-seed": "seed", "--dynet-mem": "mem", "--dynet-autobatch": "autobatch",
-             "--dynet-devices": "device", "--dynet-gpus": "gpus", "--dynet-weight-decay": "weight_decay"}
-    it = iter(range(len(argv)))
-    for i in it:
-        arg = argv[i]
-        key, _, val = arg.partition("=")
-        if key in names:
-            if not val and i + 1 < len(argv):
-                val = argv[i + 1]
-            out[names[key]] = val
+    for i, arg in enumerate(argv):
+        name = _flag_name(arg)
+        if name is None:
+            continue
+        if name == "gpu":  # DyNet's valueless --dynet-gpu
+            raise RuntimeError(_GPU_ERROR)
+        if name not in _FLAG_NAMES:
+            continue
+        _, eq, val = arg.partition("=")
+        if not eq:
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is None or nxt.startswith("--"):
+                raise ValueError(f"[dynet] {arg} expects an argument")
+            val = nxt
+        elif not val:
+            raise ValueError(f"[dynet] {arg} expects an argument")
+        if name == "gpus" or (name == "devices" and "GPU" in val):
+            raise RuntimeError(_GPU_ERROR)
+        out[_FLAG_NAMES[name]] = val
+    out.pop("profiling", None)  # accepted, as DyNet's; nothing to profile here
     return out
 
 
@@ -87,9 +117,10 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
     """Configure the engine (may be called again; later values win).
 
     The first call (or first use of the engine) also takes, for what it is not
-    given, the values of ``dynet_config.set(...)`` and DyNet's command-line flags
-    (``--dynet-seed``, ``--dynet-autobatch``, ``--dynet-mem``, ``--dynet-devices``,
-    ``--dynet-weight-decay``), as DyNet's ``init()`` does.
+    given, the values of ``dynet_config.set(...)`` or, when the program did not
+    call it, DyNet's command-line flags (``--dynet-seed``, ``--dynet-autobatch``,
+    ``--dynet-mem``, ``--dynet-devices``, ``--dynet-weight-decay``, also spelled
+    with underscores), as DyNet's import does.
 
     seed: random seed for initializers and random ops (0 = nondeterministic, as DyNet).
     autobatch: run per-sample graphs batched (the autobatching executor).
@@ -106,9 +137,11 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         raise ValueError("init(shared_parameters=True): DyNet's shared-memory parameters are not supported; "
                          "dynagraph.distributed trains across processes instead")
     if not settings.initialized:
+        # As DyNet: dynet_config.set(...) when a program called it, else the flags in
+        # sys.argv (whose GPU requests fail on this CPU-only build either way).
+        argv_flags = _flags_from_argv(sys.argv)
         flags = _dynet_config_module_values()
-        flags.update(dynet_config._values)
-        flags.update(_flags_from_argv(sys.argv))
+        flags = argv_flags if flags is None else flags
         seed = int(flags.get("seed", 0)) if seed is None else seed
         autobatch = flags.get("autobatch") if autobatch is None else autobatch
         mem = flags.get("mem") if mem is None else mem
@@ -141,7 +174,7 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
 
 
 def ensure_initialized() -> None:
-    """First use: apply dynet_config values, then DyNet flags found in sys.argv."""
+    """First use: apply dynet_config's values, or else the DyNet flags found in sys.argv."""
     if not settings.initialized:
         init()
 
@@ -212,13 +245,13 @@ class DynetParams:
         self.requested_gpus = 0
 
     def set_gpu_mask(self, gpu_mask) -> None:
-        if any(int(g) for g in gpu_mask):
-            raise ValueError("this dynagraph build is CPU-only")
+        """Accepted as DyNet's CPU build accepts it (entries 0 or 1); this build computes on the CPU."""
+        if any(int(g) not in (0, 1) for g in gpu_mask):
+            raise ValueError("gpu_mask should only contain 0 and 1s")
 
     def init(self) -> None:
-        if self.requested_gpus:
-            raise ValueError("this dynagraph build is CPU-only: requested_gpus must be 0")
-        init(seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor,
+        """Configures the engine. GPUs asked for run on the CPU, as with DyNet's CPU build."""
+        init(self.shared_parameters or None, seed=self.random_seed, autobatch=self.autobatch, mem=self.mem_descriptor,
              weight_decay=self.weight_decay)
 
 
@@ -227,28 +260,6 @@ def init_from_params(params: DynetParams) -> None:
     params.init()
 
 
-class _DynetConfig:
-    """``dynet_config.set(mem=..., random_seed=..., autobatch=...)`` before first use, as in DyNet."""
-
-    def __init__(self):
-        self._values: dict = {}
-
-    def set(self, mem=512, random_seed=0, autobatch=0, profiling=0, weight_decay=0, shared_parameters=0,
-            requested_gpus=0, gpu_mask=None) -> None:
-        """Values for the first initialisation (``profiling`` is accepted and does nothing)."""
-        if int(requested_gpus) or (gpu_mask is not None and any(int(g) for g in gpu_mask)):
-            raise ValueError("this dynagraph build is CPU-only: requested_gpus and gpu_mask must ask for none")
-        if shared_parameters:
-            raise ValueError("shared_parameters: DyNet's shared-memory parameters are not supported; "
-                             "dynagraph.distributed trains across processes instead")
-        self._values = {"mem": mem, "seed": random_seed, "autobatch": autobatch, "weight_decay": weight_decay}
-
-    def set_gpu(self, flag=True) -> None:
-        if flag:
-            raise ValueError("this dynagraph build is CPU-only")
-
-    def get(self) -> dict:
-        return dict(self._values)
-
-
-dynet_config = _DynetConfig()
+# DyNet's ``dynet_config`` module (the one ``import dynet_config`` finds where DyNet
+# is not installed): its settings live in builtins, where DyNet's copy keeps them.
+dynet_config = _dynet_config

@@ -22,6 +22,14 @@ class PerGraph:
         self._make = make
         self._epoch = self._key = self._value = None
 
+    def made(self) -> bool:
+        """Whether a value was made in the current graph (for any key)."""
+        return self._epoch is not None and self._epoch == _core.cg_epoch()
+
+    def last(self):
+        """The value made last (check :meth:`made` for whether it belongs to this graph)."""
+        return self._value
+
     def get(self, *key):
         epoch = _core.cg_epoch()
         if self._epoch != epoch or self._key != key:

@@ -1,16 +1,50 @@
-"""DyNet's less common ways of entering data: column-major raw buffers and sparse tensors.
+"""Every way of entering data into the graph, in one place.
 
-Both copy their data into the graph now, like ``inputTensor``; the resulting
+The common constructors are bound in C++ for speed (``inputTensor``,
+``inputVector``, ``inputMatrix``, ``scalarInput``: ``csrc/python/bind_ops_core.cc``)
+and re-exported from here; DyNet's other forms are written here on top of
+them: zero inputs (``vecInput``, ``matInput``), one-hot vectors, column-major
+raw buffers, sparse tensors. All copy their data into the graph now; the
 expressions accept ``Expression.set(values)`` to overwrite that data later.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from ._core import Expression
+from ._core import Expression, inputMatrix, inputTensor, inputVector, scalarInput
+from .devices import _check_device
 
-__all__ = ["inputTensorTranspose", "sparse_inputTensor"]
+__all__ = ["inputTensor", "inputVector", "inputMatrix", "scalarInput", "vecInput", "matInput", "one_hot",
+           "inputTensorTranspose", "sparse_inputTensor"]
+
+
+def vecInput(dim: int, device: str = "") -> Expression:
+    """A zero vector input of length ``dim`` (DyNet's vecInput)."""
+    return inputVector([0.0] * int(dim), device)
+
+
+def matInput(d1: int, d2: int) -> Expression:
+    """A zero matrix input of shape (d1, d2) (DyNet's matInput)."""
+    return inputTensor(np.zeros((int(d1), int(d2)), dtype=np.float32))
+
+
+def one_hot(d: int, idx, device: str = "") -> Expression:
+    """One-hot vector(s) of length ``d``: ``idx`` an int, or a list of ints for a batch."""
+    _check_device(device)
+    if isinstance(idx, (list, tuple, np.ndarray)):
+        idx = [int(i) for i in idx]
+        arr = np.zeros((d, len(idx)), dtype=np.float32)
+        for b, i in enumerate(idx):
+            if not 0 <= i < d:
+                raise IndexError(f"one_hot: index {i} out of range for dimension {d}")
+            arr[i, b] = 1.0
+        return inputTensor(arr, batched=True)
+    i = int(idx)
+    if not 0 <= i < d:
+        raise IndexError(f"one_hot: index {i} out of range for dimension {d}")
+    v = [0.0] * d
+    v[i] = 1.0
+    return inputVector(v)
 
 
 def _as_shape(dim) -> tuple:
@@ -38,7 +72,7 @@ def inputTensorTranspose(arr, dim=None, batch_size: int = 1) -> Expression:
     if int(np.prod(shape)) * batch != flat.size:
         raise ValueError(f"inputTensorTranspose: dimensions {shape} times batch size {batch} make "
                          f"{int(np.prod(shape)) * batch} values, but the array has {flat.size}")
-    return _core.inputTensor(flat.reshape(shape + (batch,), order="F"), batched=True)
+    return inputTensor(flat.reshape(shape + (batch,), order="F"), batched=True)
 
 
 def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float = 0, device: str = "") -> Expression:
@@ -49,7 +83,6 @@ def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float
     values: the values at those coordinates.
     shape: the full shape; with ``batched=True`` its last axis is the batch.
     """
-    from .devices import _check_device
     _check_device(device)
     shape = _as_shape(shape)
     vals = np.asarray(values, dtype=np.float32).ravel()
@@ -67,4 +100,17 @@ def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float
                              f"length {shape[axis]}")
     dense = np.full(shape, float(defval), dtype=np.float32)
     dense[tuple(idxs)] = vals
-    return _core.inputTensor(dense, batched=bool(batched))
+    return inputTensor(dense, batched=bool(batched))
+
+
+def _sparse_column_major(idxs, v, dim, batch_size: int = 1, defval: float = 0.0) -> Expression:
+    """``defval`` everywhere except at the flat column-major positions ``idxs`` (batch
+    included): ``ComputationGraph.inputSparseTensor``."""
+    shape = tuple(_as_shape(dim)) + (int(batch_size),)
+    flat = [int(i) for i in idxs]
+    total = int(np.prod(shape))
+    bad = [i for i in flat if not 0 <= i < total]
+    if bad:
+        raise IndexError(f"inputSparseTensor: index {bad[0]} out of range for {total} values")
+    coords = np.unravel_index(np.asarray(flat, dtype=np.int64), shape, order="F")
+    return sparse_inputTensor(coords, v, shape, batched=True, defval=defval)

@@ -13,11 +13,8 @@ from . import _core
 from ._config import ensure_initialized, rng, settings
 from .devices import _check_device
 
-Parameters = _core.Parameters
+Parameters = _core.Parameters  # their Python methods: _parameters.py
 LookupParameters = _core.LookupParameters
-for _cls in (Parameters, LookupParameters):  # DyNet's other names for one entry's I/O
-    _cls.write_to_textfile = _cls.save
-    _cls.populate_from_textfile = _cls.populate
 
 __all__ = [
     "ParameterCollection", "Model", "Parameters", "LookupParameters", "PyInitializer",

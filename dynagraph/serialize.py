@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _core
 from .params import NumpyInitializer, ParameterCollection
-from .serialize_dynet import is_dynet_meta, load_dynet
+from .serialize_dynet import is_dynet_meta, load_dynet, save_dynet
 
 __all__ = ["save", "load"]
 
@@ -135,8 +135,17 @@ def _save_one(obj, i: int, data_tmp: str, append: bool) -> dict:
             "spec": _encode(obj.spec, f"object {i} ({cls.__name__})")}
 
 
-def save(basename: str, objects) -> None:
-    """Saves ``objects`` (a list) to ``basename.data`` and ``basename.meta``."""
+def save(basename: str, objects, format: str = "dynagraph") -> None:
+    """Saves ``objects`` (a list) to ``basename.data`` and ``basename.meta``.
+
+    format: ``"dynagraph"`` (JSON meta file with a checksum of the data) or
+    ``"dynet"`` (DyNet's own files, which DyNet's ``dy.load`` reads). ``dy.load``
+    reads both.
+    """
+    if format == "dynet":
+        return save_dynet(basename, objects)
+    if format != "dynagraph":
+        raise ValueError(f"dy.save: format must be 'dynagraph' or 'dynet', got {format!r}")
     basename = os.fspath(basename)
     objects = list(objects)
     folder = os.path.dirname(os.path.abspath(basename))

@@ -1,5 +1,7 @@
-"""Reading models that DyNet's own ``dy.save`` wrote, so that a model trained with
-DyNet loads here with ``dy.load`` unchanged.
+"""DyNet's own save format, both ways: reading what DyNet's ``dy.save`` wrote (a
+model trained with DyNet loads here with ``dy.load`` unchanged), and writing it
+(``dy.save(basename, objects, format="dynet")``), so a model trained here loads
+in a DyNet deployment with DyNet's ``dy.load``.
 
 DyNet's ``basename.meta`` is a stream of pickles, one per saved object:
 ``("Parameters", name)``, ``("LookupParameters", name)``, or ``(class, spec,
@@ -8,7 +10,9 @@ values in DyNet's text format, keyed by those names. DyNet's builder classes
 (pickled as ``_dynet.<Name>``) map to dynagraph's classes of the same name,
 whose specs and parameter orders are DyNet's.
 
-Unpickling runs code named by the file, so only what such a file needs may be
+Writing pickles only names: dynagraph's builders are written as DyNet's
+(``_dynet.<Name>``), so DyNet's loader finds its own classes. Unpickling runs
+code named by the file, so only what such a file needs may be
 named: DyNet's builders, classes with a ``from_spec`` (the user objects DyNet
 saves) from modules the program has already imported, and plain data
 (numbers, strings, tuples, lists, dicts, sets, NumPy arrays). Anything else is
@@ -16,8 +20,11 @@ refused with an error naming it.
 """
 from __future__ import annotations
 
+import io
+import os
 import pickle
 import sys
+import tempfile
 
 PICKLE_START = 0x80  # the protocol opcode every pickle (protocol >= 2) starts with
 
@@ -76,3 +83,75 @@ def load_dynet(meta_path: str, data_path: str, params):
                 obj.param_collection().populate(data_path, name)
                 yield obj
             i += 1
+
+
+# ---- writing
+class _DynetPickler(pickle._Pickler):  # the Python pickler: its save_global can be overridden
+    """Pickles dynagraph's builder classes under DyNet's names (``_dynet.<Name>``)."""
+
+    def save_global(self, obj, name=None):
+        module = getattr(obj, "__module__", "") or ""
+        if module == "dynagraph" or module.startswith("dynagraph."):
+            name = getattr(obj, "__name__", "")
+            if name not in _DYNET_CLASSES:
+                raise pickle.PicklingError(
+                    f"dy.save(format='dynet'): {module}.{name} has no DyNet counterpart; DyNet could not load it "
+                    "(save it with the default format)")
+            self.write(pickle.GLOBAL + b"_dynet\n" + name.encode("ascii") + b"\n")
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def _pickled(entry, i: int) -> bytes:
+    buf = io.BytesIO()
+    try:
+        _DynetPickler(buf, protocol=2).dump(entry)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(f"dy.save(format='dynet'): object {i}: {exc}") from None
+    return buf.getvalue()
+
+
+def save_dynet(basename: str, objects) -> None:
+    """Writes ``objects`` as DyNet's ``dy.save`` does: ``basename.meta`` a pickle per
+    object, ``basename.data`` the values in DyNet's text format under the objects'
+    own names. Both files are written to temporary files first and then renamed,
+    so a failed save leaves any earlier files in place."""
+    from ._core import LookupParameters, Parameters
+    basename = os.fspath(basename)
+    folder = os.path.dirname(os.path.abspath(basename))
+    temps = []
+    try:
+        for ext in (".data", ".meta"):
+            fd, tmp = tempfile.mkstemp(prefix=os.path.basename(basename) + ext + ".", dir=folder)
+            os.close(fd)
+            temps.append(tmp)
+        data_tmp, meta_tmp = temps
+        with open(meta_tmp, "wb") as meta:
+            for i, obj in enumerate(objects):
+                if isinstance(obj, Parameters):
+                    meta.write(_pickled(("Parameters", obj.name()), i))
+                    obj.save(data_tmp, "", True)
+                elif isinstance(obj, LookupParameters):
+                    meta.write(_pickled(("LookupParameters", obj.name()), i))
+                    obj.save(data_tmp, "", True)
+                else:
+                    for attr in ("spec", "param_collection", "from_spec"):
+                        if not hasattr(obj, attr):
+                            raise TypeError(f"dy.save: object {i} ({type(obj).__name__}) has no {attr}: saved "
+                                            "objects are Parameters, LookupParameters or have spec, "
+                                            "param_collection() and from_spec()")
+                    pc = obj.param_collection()
+                    meta.write(_pickled((type(obj), obj.spec, pc.name()), i))
+                    pc.save(data_tmp, "", True)
+        mask = os.umask(0)
+        os.umask(mask)
+        for tmp in temps:  # mkstemp makes 0600 files; give them the usual mode
+            os.chmod(tmp, 0o666 & ~mask)
+        os.replace(data_tmp, basename + ".data")
+        os.replace(meta_tmp, basename + ".meta")
+    except BaseException:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise

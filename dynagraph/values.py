@@ -104,26 +104,6 @@ class Tensor:
         return self._result(np.moveaxis(idx, -1, dim), dim, num)
 
 
-def _tensor_value(self: Expression, recalculate: bool = False) -> Tensor:
-    """The value as a :class:`Tensor` (keeps shape and batch size)."""
-    return Tensor._of(self, recalculate)
-
-
-def _set(self: Expression, values) -> None:
-    """Overwrites the data of an input expression (vecInput, matInput, inputVector, inputTensor).
-
-    ``values``: a flat list in column-major order (DyNet's memory order), or an
-    array of the expression's shape (with the batch as a last axis if > 1).
-    Every value computed from it is recomputed at the next ``value()``.
-    """
-    arr = np.asarray(values, dtype=np.float32)
-    _core.set_input_values(self, arr.ravel(order="F"))
-
-
-Expression.tensor_value = _tensor_value
-Expression.set = _set
-
-
 def _forward(exps: list, recalculate: bool) -> None:
     if exps:
         if recalculate:

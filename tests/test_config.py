@@ -1,4 +1,5 @@
 """dynagraph.init and DyNet's configuration flags, read at first use."""
+import builtins
 import sys
 
 import numpy as np
@@ -12,7 +13,9 @@ from dynagraph import _config, _core
 def fresh_config(monkeypatch):
     monkeypatch.setattr(_config.settings, "initialized", False)
     monkeypatch.setattr(_config.settings, "weight_decay", 0.0)
-    monkeypatch.setattr(_config.dynet_config, "_values", {})
+    # dynet_config keeps its settings where DyNet's does, in builtins
+    monkeypatch.delattr(builtins, "__DYNET_CONFIG", raising=False)
+    monkeypatch.delattr(builtins, "__DYNET_GPU", raising=False)
     yield
     _core.set_autobatch(False)
     _config.settings.initialized = True
@@ -71,12 +74,21 @@ def test_global_weight_decay_is_the_default_of_new_collections(fresh_config, mon
         dy.init(weight_decay=1.5)
 
 
-def test_dynet_config_refuses_what_this_build_cannot_do(fresh_config):
-    with pytest.raises(ValueError, match="CPU-only"):
-        dy.dynet_config.set(requested_gpus=1)
+def test_dynet_config_gpus_run_on_the_cpu_and_shared_parameters_are_refused(fresh_config, monkeypatch):
+    """As DyNet's CPU build: a GPU asked for through dynet_config runs on the CPU."""
+    monkeypatch.setattr(sys, "argv", ["prog"])
+    dy.dynet_config.set(requested_gpus=1, random_seed=3)
+    dy.dynet_config.set_gpu()
+    assert dy.dynet_config.gpu() is True
+    dy.renew_cg()
+    assert _config.settings.seed == 3 and _config.settings.device == "CPU"
+    _config.settings.initialized = False
+    dy.dynet_config.set(shared_parameters=1)
     with pytest.raises(ValueError, match="shared-memory parameters are not supported"):
-        dy.dynet_config.set(shared_parameters=1)
+        dy.renew_cg()
+    _config.settings.initialized = False
     dy.dynet_config.set(profiling=1)  # accepted, as a no-op
+    dy.renew_cg()
 
 
 def test_flag_with_equals_sign(fresh_config, monkeypatch):

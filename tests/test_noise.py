@@ -65,13 +65,13 @@ def test_dropout_zero_is_the_identity():
         np.testing.assert_array_equal(g, np.ones_like(x))
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan")])
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan")])  # p = 1 is DyNet's NaN: test_dynet_contract.py
 @pytest.mark.parametrize("make", [lambda x, p: dy.dropout(x, p), lambda x, p: dy.dropout_dim(x, 0, p),
                                   lambda x, p: dy.dropout_batch(x, p), lambda x, p: dy.block_dropout(x, p)],
                          ids=["dropout", "dropout_dim", "dropout_batch", "block_dropout"])
 def test_dropout_probability_outside_unit_interval_raises(make, p):
     dy.renew_cg()
-    with pytest.raises(ValueError, match=r"dropout.*p must be in \[0, 1\).*\{3\}"):
+    with pytest.raises(ValueError, match=r"dropout.*p must be in \[0, 1\].*\{3\}"):
         make(dy.inputTensor(np.ones(3)), p)
 
 

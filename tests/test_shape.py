@@ -290,7 +290,9 @@ def test_getitem_errors():
     with pytest.raises(IndexError, match="index -4 out of range"):
         x[-4]
     with pytest.raises(IndexError, match="too many indices"):
-        x[0, 0, 0]
+        x[0, 0, 0, 0]
+    with pytest.raises(IndexError, match="out of range for the batch"):
+        x[0, 0, 1]  # one index more than the axes is the batch (DyNet's), of size 1 here
     with pytest.raises(TypeError, match="Expression indices must be"):
         x[1.5]
     with pytest.raises(ValueError, match="empty slice"):

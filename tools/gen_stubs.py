@@ -1,6 +1,7 @@
 """Regenerates dynagraph/_core.pyi, the type stub of the compiled engine module.
 
     pip install pybind11-stubgen && python tools/gen_stubs.py
+    python tools/gen_stubs.py --check    # exit 1 if the committed stub is stale
 
 pybind11-stubgen reads the built module; its output is then tidied: the fast
 element-wise ops (plain CPython functions without signatures) get Expression
@@ -30,17 +31,29 @@ def tidy(text: str) -> str:
     text = re.sub(r"def (__r?(?:add|sub|mul|truediv)__)\(self, value\):",
                   r"def \1(self, value: Expression | Parameters | float) -> Expression:", text)
     text = text.replace("def __neg__(self):", "def __neg__(self) -> Expression:")
+    # annotations of the Python halves of the classes (dynagraph/_expression.py, _parameters.py)
+    text = re.sub(r"\bnp\.", "numpy.", text)
     # names the Python package adds to Expression
     text = text.replace("import typing\n", "import typing\n\nfrom dynagraph.values import Tensor\n", 1)
     return text
 
 
-def main() -> int:
+def generate() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pybind11_stubgen", "dynagraph._core", "-o", tmp, "--ignore-all-errors"]
-        subprocess.run(cmd, check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
-        text = (Path(tmp) / "dynagraph" / "_core.pyi").read_text()
-    OUT.write_text(tidy(text))
+        subprocess.run(cmd, check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return tidy((Path(tmp) / "dynagraph" / "_core.pyi").read_text())
+
+
+def main() -> int:
+    text = generate()
+    if "--check" in sys.argv[1:]:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"{OUT} is stale: run python tools/gen_stubs.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
     print(f"wrote {OUT}")
     return 0
 

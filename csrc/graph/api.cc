@@ -1,5 +1,8 @@
 #include "graph/api.h"
 
+#include <algorithm>
+#include <string>
+
 namespace dg::api {
 
 namespace {
@@ -82,6 +85,44 @@ Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count,
     g.int_data.resize(n.aux0);
     throw;
   }
+}
+
+void set_input_values(const Expression& e, const float* values, size_t n) {
+  ComputationGraph& g = G();
+  g.check(e);
+  Node& node = g.nodes[e.i];
+  if (node.op != OpId::input)
+    throw ValueError(std::string("set() can only be called on an input expression (inputVector, vecInput, "
+                                 "matInput, inputTensor) or a lookup, not on the result of ") +
+                     op_impl(node.op).name);
+  if (n != node.naux)
+    throw ValueError("set(): " + std::to_string(n) + " values for an input of shape " + node.dim.str() + " (" +
+                     std::to_string(node.naux) + " values)");
+  std::copy(values, values + n, g.float_data.begin() + node.aux0);
+  g.invalidate();
+}
+
+bool is_lookup(const Expression& e) {
+  ComputationGraph& g = G();
+  g.check(e);
+  return g.nodes[e.i].op == OpId::lookup;
+}
+
+void set_lookup_indices(const Expression& e, const long* indices, size_t n) {
+  ComputationGraph& g = G();
+  g.check(e);
+  Node& node = g.nodes[e.i];
+  if (node.op != OpId::lookup) throw ValueError("set(indices) can only be called on a lookup expression");
+  auto& table = *static_cast<LookupParameterStorage*>(node.ptr);
+  if (n != node.naux)
+    throw ValueError("set(): " + std::to_string(n) + " indices for a lookup of " + std::to_string(node.naux) +
+                     " rows (a lookup keeps its batch size)");
+  for (size_t k = 0; k < n; ++k)
+    if (indices[k] < 0 || indices[k] >= static_cast<long>(table.rows))
+      throw IndexError("set(): index " + std::to_string(indices[k]) + " out of range for " + table.name + " with " +
+                       std::to_string(table.rows) + " rows");
+  std::copy(indices, indices + n, g.int_data.begin() + node.aux0);
+  g.invalidate();
 }
 
 Expression op1(OpId op, const Expression& x, float f0, float f1, int i0, int i1) {

@@ -23,6 +23,13 @@ Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned n, boo
 // The whole table as one (row shape..., rows) expression (DyNet's parameter(lookup)).
 Expression lookup_table(LookupParameterStorage& p, bool update);
 
+// Expression.set: new data for an input node (n column-major values), or new
+// row indices for a lookup node (n of them, as many as it looked up). The
+// graph's values are recomputed at the next forward.
+void set_input_values(const Expression& e, const float* values, size_t n);
+void set_lookup_indices(const Expression& e, const long* indices, size_t n);
+bool is_lookup(const Expression& e);
+
 // Generic forms, for ops whose only attributes are f0/f1/i0/i1 and int lists.
 Expression op1(OpId op, const Expression& x, float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);
 Expression op2(OpId op, const Expression& a, const Expression& b, float f0 = 0.f, int i0 = 0, int i1 = 0);

@@ -42,20 +42,19 @@ class ComputationGraph {
 
   // ---- evaluation
   const Tensor& forward(uint32_t upto);      // evaluates nodes not yet computed, up to `upto`
-  const Tensor& incremental_forward(uint32_t upto) { return forward(upto); }
   void invalidate() {  // next forward recomputes everything
     evaluated_ = 0;
     groups_.clear();
   }
   void backward(uint32_t from, bool full = false);
-  const Tensor& value(uint32_t i) { return forward(i); }
   // Gradient of node i from the last backward (zeros if it got none).
   Tensor gradient(uint32_t i) const;
 
   // ---- lifetime
   void clear();  // renew_cg(): drop all nodes and values, bump the version
   uint32_t version() const { return version_; }
-  // Bumped by clear() and revert(): caches keyed on it (parameter nodes) stay valid.
+  // Bumped by clear() and revert(): caches keyed on it (a parameter's node, a
+  // builder's per-graph expressions) are made again when it changes.
   uint64_t epoch() const { return epoch_; }
   void checkpoint();
   void revert();

@@ -14,18 +14,19 @@ namespace {
 
 Dim dropout_dim_check(const char* op, const Node& n, const Dim* xs) {
   const float p = n.f0;
-  if (!(p >= 0.f && p < 1.f))
-    shape_error(op, "dropout probability p must be in [0, 1), got " + std::to_string(p), xs, 1);
+  if (!(p >= 0.f && p <= 1.f))
+    shape_error(op, "dropout probability p must be in [0, 1], got " + std::to_string(p), xs, 1);
   return xs[0];
 }
 
-// m[0..n) = 1/(1-p) with probability 1-p, else 0.
+// m[0..n) = 1/(1-p) with probability 1-p, else 0. As in DyNet the mask is
+// (0 or 1) * 1/(1-p), so p = 1 gives 0 * inf = NaN everywhere (DyNet's values).
 float* draw_mask(ComputationGraph& g, unsigned n, float p) {
   float* m = scratch(g, n);
   const float keep = 1.f / (1.f - p);
   // mt19937 yields uniform 32-bit words: keep a unit when the word is below (1-p) * 2^32.
   const uint64_t threshold = static_cast<uint64_t>((1.0 - static_cast<double>(p)) * 4294967296.0);
-  for (unsigned k = 0; k < n; ++k) m[k] = static_cast<uint64_t>(g.rng()) < threshold ? keep : 0.f;
+  for (unsigned k = 0; k < n; ++k) m[k] = (static_cast<uint64_t>(g.rng()) < threshold ? 1.f : 0.f) * keep;
   return m;
 }
 
@@ -106,6 +107,7 @@ void dropout_any_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
   }
   MaskLayout L = layout(n, xs[0].d);
   n.mem = draw_mask(g, L.groups * L.inner, p);
+  if (n.op == OpId::block_dropout && p == 1.f) n.mem[0] = 0.f;  // DyNet drops the block to zeros here, not NaN
   alloc(g, y);
   apply_mask<false>(L, xs[0].v, n.mem, y.v);
 }

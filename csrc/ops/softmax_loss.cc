@@ -332,7 +332,8 @@ Dim pair_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
 }
 constexpr float kTiny = std::numeric_limits<float>::min();
 
-// F: (a, c, node) -> per-element value; G0/G1: derivative w.r.t. a / c.
+// VALUE: the per-element loss of a and c (C is the node's f0, huber's threshold);
+// GRAD0 / GRAD1: its derivative with respect to a / c.
 #define DG_PAIR_LOSS(NAME, VALUE, GRAD0, GRAD1)                                                       \
   void NAME##_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {                   \
     alloc(g, y);                                                                                       \

@@ -151,9 +151,10 @@ void bind_graph(py::module_& m) {
     cg().check(e);
     return to_numpy(cg().gradient(e.i));
   });
+  // DyNet's form, "expression <node>/<graph version>", which programs log.
   def_method(E, "__repr__", [](const Expression& e) {
-    return "<Expression node " + std::to_string(e.i) + " of graph " + std::to_string(e.version) + ">";
-  });
+    return "expression " + std::to_string(e.i) + "/" + std::to_string(e.version);
+  }, "\"expression N/V\": the node's number N in graph version V, as DyNet prints it.");
 
   m.def("renew_cg", [](bool immediate_compute, bool check_validity) {
     cg().clear();
@@ -161,12 +162,14 @@ void bind_graph(py::module_& m) {
     cg().check_validity = check_validity;
   }, py::arg("immediate_compute") = false, py::arg("check_validity") = false,
      "Drops the current graph (expressions made before are stale); the flags hold for the new graph.");
-  m.def("cg_version", []() { return cg().version(); });
+  m.def("cg_version", []() { return cg().version(); },
+        "The current graph's version: renew_cg() and cg_revert() start a new one (DyNet's cg_version).");
   m.def("cg_epoch", []() { return cg().epoch(); },
         "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "
         "been removed (and their node numbers reused), so caches of expressions key on this.");
-  m.def("cg_checkpoint", []() { cg().checkpoint(); });
-  m.def("cg_revert", []() { cg().revert(); });
+  m.def("cg_checkpoint", []() { cg().checkpoint(); }, "Marks the graph's current size; cg_revert() goes back to it.");
+  m.def("cg_revert", []() { cg().revert(); },
+        "Removes the nodes added since the last cg_checkpoint() (their expressions become stale).");
   m.def("graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");
   m.def("forward_all", [](const std::vector<Expression>& es, bool recalculate) {
     uint32_t top = 0;
@@ -187,7 +190,7 @@ void bind_graph(py::module_& m) {
      "or 'depth' (DyNet's rule: closest to the inputs).");
   m.def("get_autobatch_policy", []() {
     return std::string(cg().batch_policy == ComputationGraph::BatchPolicy::height ? "height" : "depth");
-  });
+  }, "The autobatching executor's rule for the next group: \"height\" (default) or \"depth\" (DyNet's).");
   m.def("autobatch_stats", []() {
     auto& s = cg().batch_stats;
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
@@ -243,20 +246,18 @@ void bind_graph(py::module_& m) {
     return Expression{i, g.version()};
   }, py::arg("i"), "An Expression for node i of the current graph.");
   m.def("set_input_values", [](const Expression& e, const py::object& new_values) {
-    ComputationGraph& g = cg();
-    g.check(e);
-    Node& n = g.nodes[e.i];
-    if (n.op != OpId::input)
-      throw ValueError(std::string("set() can only be called on an input expression (inputVector, vecInput, "
-                                   "matInput, inputTensor), not on the result of ") + op_impl(n.op).name);
+    if (api::is_lookup(e)) {  // DyNet's lookup.set(i): an index, or a list of them for lookup_batch
+      std::vector<long> idx = py::isinstance<py::sequence>(new_values) || py::isinstance<py::array>(new_values)
+                                  ? new_values.cast<std::vector<long>>()
+                                  : std::vector<long>{new_values.cast<long>()};
+      api::set_lookup_indices(e, idx.data(), idx.size());
+      return;
+    }
     const Floats values = floats_from(new_values, "set()");
-    if (values.size() != n.naux)
-      throw ValueError("set(): " + std::to_string(values.size()) + " values for an input of shape " +
-                       n.dim.str() + " (" + std::to_string(n.naux) + " values)");
-    std::copy(values.data(), values.data() + values.size(), g.float_data.begin() + n.aux0);
-    g.invalidate();
+    api::set_input_values(e, values.data(), values.size());
   }, py::arg("e"), py::arg("values"),
-     "Overwrites the data of an input node (column-major) and invalidates the graph's values.");
+     "Overwrites the data of an input node (column-major values) or a lookup's row indices, and "
+     "invalidates the graph's values.");
 }
 
 }  // namespace dg::py_bind

@@ -75,71 +75,111 @@ void bind_ops_core(py::module_& m) {
     const Floats v = floats_from(values, "inputVector");
     if (v.size() == 0) throw ValueError("inputVector: empty vector");
     return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}), dev);
-  }, py::arg("v"), py::arg("device") = "");
+  }, py::arg("v"), py::arg("device") = "", "A vector input of the numbers in v (a list or a 1-D array).");
   m.def("inputMatrix", [](const py::object& values, const py::object& d) {
     Dim dim = dim_from(d);
     const Floats v = floats_from(values, "inputMatrix");
     if (dim.size() != v.size())
       throw ValueError("inputMatrix: " + std::to_string(v.size()) + " values do not fill shape " + dim.str());
     return api::input(v.data(), dim);
-  }, py::arg("v"), py::arg("d"));
+  }, py::arg("v"), py::arg("d"), "An input of shape d from the numbers v in column-major order.");
   m.def("scalarInput", [](float x, const std::string& device) {
     return api::input(&x, Dim({1}), check_device(device));
-  }, py::arg("s"), py::arg("device") = "");
+  }, py::arg("s"), py::arg("device") = "", "A one-element input holding s.");
   m.def("constant", [](const py::object& d, float val, long batch_size) {
     return api::constant(dim_from(d, batch_size), val);
-  }, py::arg("dim"), py::arg("val"), py::arg("batch_size") = 1);
+  }, py::arg("dim"), py::arg("val"), py::arg("batch_size") = 1,
+     "A tensor of shape dim (batch_size elements) filled with val.");
   m.def("zeros", [](const py::object& d, long batch_size) { return api::constant(dim_from(d, batch_size), 0.f); },
-        py::arg("dim"), py::arg("batch_size") = 1);
+        py::arg("dim"), py::arg("batch_size") = 1, "A tensor of shape dim (batch_size elements) of zeros.");
   m.def("ones", [](const py::object& d, long batch_size) { return api::constant(dim_from(d, batch_size), 1.f); },
-        py::arg("dim"), py::arg("batch_size") = 1);
+        py::arg("dim"), py::arg("batch_size") = 1, "A tensor of shape dim (batch_size elements) of ones.");
   m.def("random_normal", [](const py::object& d, float mean, float stddev, long batch_size) {
     return api::random(OpId::random_normal, dim_from(d, batch_size), mean, stddev);
-  }, py::arg("dim"), py::arg("mean") = 0.f, py::arg("stddev") = 1.f, py::arg("batch_size") = 1);
+  }, py::arg("dim"), py::arg("mean") = 0.f, py::arg("stddev") = 1.f, py::arg("batch_size") = 1,
+     "Gaussian samples N(mean, stddev^2) of shape dim, drawn at evaluation.");
   m.def("random_uniform", [](const py::object& d, float left, float right, long batch_size) {
     return api::random(OpId::random_uniform, dim_from(d, batch_size), left, right);
-  }, py::arg("dim"), py::arg("left"), py::arg("right"), py::arg("batch_size") = 1);
+  }, py::arg("dim"), py::arg("left"), py::arg("right"), py::arg("batch_size") = 1,
+     "Uniform samples in [left, right) of shape dim, drawn at evaluation.");
   m.def("random_bernoulli", [](const py::object& d, float p, float scale, long batch_size) {
     if (p < 0.f || p > 1.f) throw ValueError("random_bernoulli: p must be in [0, 1]");
     return api::random(OpId::random_bernoulli, dim_from(d, batch_size), p, scale);
-  }, py::arg("dim"), py::arg("p"), py::arg("scale") = 1.f, py::arg("batch_size") = 1);
+  }, py::arg("dim"), py::arg("p"), py::arg("scale") = 1.f, py::arg("batch_size") = 1,
+     "scale with probability p, else 0, per element of shape dim, drawn at evaluation.");
   m.def("random_gumbel", [](const py::object& d, float mu, float beta, long batch_size) {
     return api::random(OpId::random_gumbel, dim_from(d, batch_size), mu, beta);
-  }, py::arg("dim"), py::arg("mu") = 0.f, py::arg("beta") = 1.f, py::arg("batch_size") = 1);
+  }, py::arg("dim"), py::arg("mu") = 0.f, py::arg("beta") = 1.f, py::arg("batch_size") = 1,
+     "Gumbel(mu, beta) samples of shape dim, drawn at evaluation.");
 
   // ---- arithmetic (the operators live on the Expression type itself)
-#define DG_FAST_BINARY(NAME) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y)");
-  DG_FAST_BINARY(cmult) DG_FAST_BINARY(cdiv) DG_FAST_BINARY(pow) DG_FAST_BINARY(bmin) DG_FAST_BINARY(bmax)
-  DG_FAST_BINARY(dot_product) DG_FAST_BINARY(trace_of_product)
+#define DG_FAST_BINARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y)\n\n" DOC);
+  DG_FAST_BINARY(cmult, "Element-wise product (broadcasting a size-1 axis or batch).")
+  DG_FAST_BINARY(cdiv, "Element-wise quotient x / y (broadcasting a size-1 axis or batch).")
+  DG_FAST_BINARY(pow, "Element-wise power x ** y.")
+  DG_FAST_BINARY(bmin, "Element-wise minimum of x and y.")
+  DG_FAST_BINARY(bmax, "Element-wise maximum of x and y.")
+  DG_FAST_BINARY(dot_product, "Dot product of two vectors (one value per batch element).")
+  DG_FAST_BINARY(trace_of_product, "trace(x * transpose(y)) of two matrices of one shape.")
 #undef DG_FAST_BINARY
-  m.def("esum", [](const std::vector<Expression>& xs) { return api::opn(OpId::sum, xs); }, py::arg("xs"));
-  m.def("emax", [](const std::vector<Expression>& xs) { return api::opn(OpId::max, xs); }, py::arg("xs"));
+  m.def("esum", [](const std::vector<Expression>& xs) { return api::opn(OpId::sum, xs); }, py::arg("xs"),
+        "Element-wise sum of a list of expressions of one shape.");
+  m.def("emax", [](const std::vector<Expression>& xs) { return api::opn(OpId::max, xs); }, py::arg("xs"),
+        "Element-wise maximum of a list of expressions of one shape.");
 
   // ---- matmul family
   m.def("_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
   m.def("affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
-        py::arg("exprs"));
-#define DG_FAST_UNARY(NAME) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)");
-  DG_FAST_UNARY(transpose) DG_FAST_UNARY(inverse) DG_FAST_UNARY(logdet)
+        py::arg("exprs"), "b + W1*x1 + W2*x2 + ... for exprs = [b, W1, x1, W2, x2, ...].");
+#define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)\n\n" DOC);
+  DG_FAST_UNARY(transpose, "Matrix transpose (the batch kept).")
+  DG_FAST_UNARY(inverse, "Inverse of a square matrix.")
+  DG_FAST_UNARY(logdet, "log(det(x)) of a square positive-definite matrix.")
 
   // ---- element-wise: plain unary functions, bound from one list
-  DG_FAST_UNARY(tanh) DG_FAST_UNARY(logistic) DG_FAST_UNARY(log_sigmoid) DG_FAST_UNARY(rectify)
-  DG_FAST_UNARY(selu) DG_FAST_UNARY(softsign) DG_FAST_UNARY(exp) DG_FAST_UNARY(log) DG_FAST_UNARY(sqrt)
-  DG_FAST_UNARY(square) DG_FAST_UNARY(cube) DG_FAST_UNARY(abs) DG_FAST_UNARY(erf) DG_FAST_UNARY(lgamma)
-  DG_FAST_UNARY(sin) DG_FAST_UNARY(cos) DG_FAST_UNARY(tan) DG_FAST_UNARY(asin) DG_FAST_UNARY(acos)
-  DG_FAST_UNARY(atan) DG_FAST_UNARY(sinh) DG_FAST_UNARY(cosh) DG_FAST_UNARY(asinh) DG_FAST_UNARY(acosh)
-  DG_FAST_UNARY(atanh) DG_FAST_UNARY(nobackprop) DG_FAST_UNARY(flip_gradient)
+  DG_FAST_UNARY(tanh, "Element-wise hyperbolic tangent.")
+  DG_FAST_UNARY(logistic, "Element-wise sigmoid 1 / (1 + exp(-x)).")
+  DG_FAST_UNARY(log_sigmoid, "Element-wise log(sigmoid(x)), computed stably.")
+  DG_FAST_UNARY(rectify, "Element-wise ReLU max(0, x).")
+  DG_FAST_UNARY(selu, "Element-wise scaled exponential linear unit (SELU).")
+  DG_FAST_UNARY(softsign, "Element-wise x / (1 + |x|).")
+  DG_FAST_UNARY(exp, "Element-wise exponential.")
+  DG_FAST_UNARY(log, "Element-wise natural logarithm.")
+  DG_FAST_UNARY(sqrt, "Element-wise square root.")
+  DG_FAST_UNARY(square, "Element-wise square.")
+  DG_FAST_UNARY(cube, "Element-wise cube.")
+  DG_FAST_UNARY(abs, "Element-wise absolute value.")
+  DG_FAST_UNARY(erf, "Element-wise Gauss error function.")
+  DG_FAST_UNARY(lgamma, "Element-wise log of the absolute gamma function.")
+  DG_FAST_UNARY(sin, "Element-wise sine.")
+  DG_FAST_UNARY(cos, "Element-wise cosine.")
+  DG_FAST_UNARY(tan, "Element-wise tangent.")
+  DG_FAST_UNARY(asin, "Element-wise arcsine.")
+  DG_FAST_UNARY(acos, "Element-wise arccosine.")
+  DG_FAST_UNARY(atan, "Element-wise arctangent.")
+  DG_FAST_UNARY(sinh, "Element-wise hyperbolic sine.")
+  DG_FAST_UNARY(cosh, "Element-wise hyperbolic cosine.")
+  DG_FAST_UNARY(asinh, "Element-wise inverse hyperbolic sine.")
+  DG_FAST_UNARY(acosh, "Element-wise inverse hyperbolic cosine.")
+  DG_FAST_UNARY(atanh, "Element-wise inverse hyperbolic tangent.")
+  DG_FAST_UNARY(nobackprop, "x itself, through which backward passes no gradient.")
+  DG_FAST_UNARY(flip_gradient, "x itself; backward passes the negated gradient (adversarial training).")
 #undef DG_FAST_UNARY
-  m.def("elu", [](E x, float alpha) { return api::op1(OpId::elu, x, alpha); }, py::arg("x"), py::arg("alpha") = 1.f);
-  m.def("silu", [](E x, float beta) { return api::op1(OpId::silu, x, beta); }, py::arg("x"), py::arg("beta") = 1.f);
+  m.def("elu", [](E x, float alpha) { return api::op1(OpId::elu, x, alpha); }, py::arg("x"), py::arg("alpha") = 1.f,
+        "Element-wise ELU: x for x > 0, alpha * (exp(x) - 1) otherwise.");
+  m.def("silu", [](E x, float beta) { return api::op1(OpId::silu, x, beta); }, py::arg("x"), py::arg("beta") = 1.f,
+        "Element-wise SiLU (swish) x * sigmoid(beta * x).");
   m.def("scale_gradient", [](E x, float lambd) { return api::op1(OpId::scale_gradient, x, lambd); },
-        py::arg("x"), py::arg("lambd") = 1.f);
+        py::arg("x"), py::arg("lambd") = 1.f, "x itself; backward multiplies its gradient by lambd.");
   m.def("floor", [](E x, const std::string& mode) { return api::op1(OpId::floor, x, gradient_mode(mode)); },
-        py::arg("x"), py::arg("gradient_mode") = "zero_gradient");
+        py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
+        "Element-wise floor; gradient_mode zero_gradient or straight_through_gradient.");
   m.def("ceil", [](E x, const std::string& mode) { return api::op1(OpId::ceil, x, gradient_mode(mode)); },
-        py::arg("x"), py::arg("gradient_mode") = "zero_gradient");
+        py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
+        "Element-wise ceiling; gradient_mode zero_gradient or straight_through_gradient.");
   m.def("round", [](E x, const std::string& mode) { return api::op1(OpId::round, x, gradient_mode(mode)); },
-        py::arg("x"), py::arg("gradient_mode") = "zero_gradient");
+        py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
+        "Element-wise rounding; gradient_mode zero_gradient or straight_through_gradient.");
 
 }
 

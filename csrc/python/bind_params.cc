@@ -54,6 +54,17 @@ void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const st
   std::memcpy(dst.data(), f.data(), sizeof(float) * dst.size());
 }
 
+Expression lookup_batch(LookupParameterStorage& p, const std::vector<long>& indices, bool update) {
+  std::vector<int32_t> idx(indices.size());
+  for (size_t k = 0; k < indices.size(); ++k) {
+    if (indices[k] < 0 || indices[k] >= static_cast<long>(p.rows))
+      throw IndexError("lookup_batch: index " + std::to_string(indices[k]) + " out of range for " + p.name +
+                       " with " + std::to_string(p.rows) + " rows");
+    idx[k] = static_cast<int32_t>(indices[k]);
+  }
+  return api::lookup(p, idx.data(), static_cast<unsigned>(idx.size()), true, update);
+}
+
 }  // namespace
 
 void bind_params(py::module_& m) {
@@ -199,17 +210,10 @@ void bind_params(py::module_& m) {
                        std::to_string(p.rows) + " rows");
     int32_t i = static_cast<int32_t>(index);
     return api::lookup(p, &i, 1, false, update);
-  }, py::arg("p"), py::arg("index") = 0, py::arg("update") = true);
-  m.def("lookup_batch", [](LookupParameterStorage& p, const std::vector<long>& indices, bool update) {
-    std::vector<int32_t> idx(indices.size());
-    for (size_t k = 0; k < indices.size(); ++k) {
-      if (indices[k] < 0 || indices[k] >= static_cast<long>(p.rows))
-        throw IndexError("lookup_batch: index " + std::to_string(indices[k]) + " out of range for " + p.name +
-                         " with " + std::to_string(p.rows) + " rows");
-      idx[k] = static_cast<int32_t>(indices[k]);
-    }
-    return api::lookup(p, idx.data(), static_cast<unsigned>(idx.size()), true, update);
-  }, py::arg("p"), py::arg("indices"), py::arg("update") = true);
+  }, py::arg("p"), py::arg("index") = 0, py::arg("update") = true,
+     "Row `index` of a lookup table as an expression (update=False: a constant, no gradient).");
+  m.def("lookup_batch", &lookup_batch, py::arg("p"), py::arg("indices"), py::arg("update") = true,
+        "The rows `indices` of a lookup table as one batched expression.");
 
   // Parameters stand for their node wherever an Expression is expected (DyNet >= 2.1):
   // the Expression type caster converts them, and they share Expression's operators.
@@ -222,7 +226,10 @@ void bind_params(py::module_& m) {
                            std::to_string(p.rows) + " rows");
         int32_t i = static_cast<int32_t>(index);
         return api::lookup(p, &i, 1, false, true);
-      });
+      }, py::arg("index"), "Row `index` as an expression (DyNet's lookup).")
+      .def("__getitem__", [](LookupParameterStorage& p, const std::vector<long>& indices) {
+        return lookup_batch(p, indices, true);
+      }, py::arg("indices"), "Rows `indices` as one batched expression (DyNet's lookup_batch).");
 }
 
 }  // namespace dg::py_bind

@@ -38,13 +38,13 @@ void bind_softmax_loss(py::module_& m) {
   m.def("pickneglogsoftmax", [](E x, const Ints& v) { return with_indices(OpId::pickneglogsoftmax, x, v); },
         py::arg("x"), py::arg("v"));
   m.def("pickneglogsoftmax_batch", [](E x, const Ints& vs) { return with_indices(OpId::pickneglogsoftmax, x, vs); },
-        py::arg("x"), py::arg("vs"));
+        py::arg("x"), py::arg("vs"), "-log(softmax(x)[vs[b]]) for each batch element b.");
   m.def("hinge", [](E x, int v, float mg) { return with_indices(OpId::hinge, x, {v}, mg); },
         py::arg("x"), py::arg("v"), py::arg("m") = 1.f, "sum_{j != v} max(0, x_j - x_v + m).");
   m.def("hinge", [](E x, const Ints& v, float mg) { return with_indices(OpId::hinge, x, v, mg); },
         py::arg("x"), py::arg("v"), py::arg("m") = 1.f);
   m.def("hinge_batch", [](E x, const Ints& vs, float mg) { return with_indices(OpId::hinge, x, vs, mg); },
-        py::arg("x"), py::arg("vs"), py::arg("m") = 1.f);
+        py::arg("x"), py::arg("vs"), py::arg("m") = 1.f, "hinge(x, vs[b], m) for each batch element b.");
   m.def("hinge_dim", [](E x, const Ints& v, int d, float mg) { return with_indices(OpId::hinge_dim, x, v, mg, d); },
         py::arg("x"), py::arg("v"), py::arg("d") = 0, py::arg("m") = 1.f,
         "Hinge loss along axis d of a matrix, one correct index per line (or one list per batch element).");
@@ -52,19 +52,25 @@ void bind_softmax_loss(py::module_& m) {
     return with_indices(OpId::hinge_dim, x, flatten(v), mg, d);
   }, py::arg("x"), py::arg("v"), py::arg("d") = 0, py::arg("m") = 1.f);
 
-  m.def("binary_log_loss", [](E x, E y) { return api::op2(OpId::binary_log_loss, x, y); }, py::arg("x"), py::arg("y"));
-  m.def("squared_distance", [](E x, E y) { return api::op2(OpId::squared_distance, x, y); }, py::arg("x"), py::arg("y"));
-  m.def("l1_distance", [](E x, E y) { return api::op2(OpId::l1_distance, x, y); }, py::arg("x"), py::arg("y"));
+  m.def("binary_log_loss", [](E x, E y) { return api::op2(OpId::binary_log_loss, x, y); }, py::arg("x"), py::arg("y"),
+        "Binary cross-entropy -sum(y log x + (1 - y) log(1 - x)) of probabilities x and targets y.");
+  m.def("squared_distance", [](E x, E y) { return api::op2(OpId::squared_distance, x, y); }, py::arg("x"), py::arg("y"),
+        "sum((x - y)^2), one value per batch element.");
+  m.def("l1_distance", [](E x, E y) { return api::op2(OpId::l1_distance, x, y); }, py::arg("x"), py::arg("y"),
+        "sum(|x - y|), one value per batch element.");
   m.def("huber_distance", [](E x, E y, float c) { return api::op2(OpId::huber_distance, x, y, c); },
-        py::arg("x"), py::arg("y"), py::arg("c") = 1.345f);
+        py::arg("x"), py::arg("y"), py::arg("c") = 1.345f,
+        "Huber loss of x - y: quadratic within c, linear beyond, summed.");
   m.def("pairwise_rank_loss", [](E x, E y, float mg) { return api::op2(OpId::pairwise_rank_loss, x, y, mg); },
-        py::arg("x"), py::arg("y"), py::arg("m") = 1.f);
-  m.def("squared_norm", [](E x) { return api::op1(OpId::squared_norm, x); }, py::arg("x"));
-  m.def("l2_norm", [](E x) { return api::op1(OpId::l2_norm, x); }, py::arg("x"));
+        py::arg("x"), py::arg("y"), py::arg("m") = 1.f, "Element-wise max(0, m - x + y).");
+  m.def("squared_norm", [](E x) { return api::op1(OpId::squared_norm, x); }, py::arg("x"),
+        "sum(x^2), one value per batch element.");
+  m.def("l2_norm", [](E x) { return api::op1(OpId::l2_norm, x); }, py::arg("x"),
+        "sqrt(sum(x^2)), one value per batch element.");
   m.def("poisson_loss", [](E log_lambda, int x) {
     if (x < 0) throw ValueError("poisson_loss: the target must be a non-negative integer, got " + std::to_string(x));
     return api::op1(OpId::poisson_loss, log_lambda, static_cast<float>(x));
-  }, py::arg("log_lambda"), py::arg("x"));
+  }, py::arg("log_lambda"), py::arg("x"), "Negative log-likelihood of count x under Poisson(exp(log_lambda)).");
 }
 
 }  // namespace dg::py_bind

@@ -12,19 +12,43 @@ namespace dg::py_bind {
 
 PyTypeObject* expr_type = nullptr;
 
+namespace {
+PyObject* g_index_error = nullptr;  // IndexOutOfRange; one reference kept for the process's life
+}  // namespace
+
+void init_exceptions(py::module_& m) {
+  // An index out of range is an IndexError, and also the ValueError DyNet raises
+  // for it, so `except ValueError` written for DyNet still catches it.
+  py::tuple bases = py::make_tuple(py::handle(PyExc_IndexError), py::handle(PyExc_ValueError));
+  g_index_error = PyErr_NewExceptionWithDoc(
+      "dynagraph._core.IndexOutOfRange", "An index out of range: an IndexError and a ValueError (DyNet's kind).",
+      bases.ptr(), nullptr);
+  if (!g_index_error) throw py::error_already_set();
+  m.attr("IndexOutOfRange") = py::handle(g_index_error);
+  // pybind11-bound functions reach the same table as the fast Expression paths.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error&) {
+      set_error_from_current_exception();
+    }
+  });
+}
+
 PyObject* new_expr(const Expression& e) {
   auto* o = PyObject_New(ExprObject, expr_type);
   if (o) o->e = e;
   return reinterpret_cast<PyObject*>(o);
 }
 
+// The one table from dg errors to Python exceptions (see init_exceptions).
 void set_error_from_current_exception() {
   try {
     throw;
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (const IndexError& e) {
-    PyErr_SetString(PyExc_IndexError, e.what());
+    PyErr_SetString(g_index_error ? g_index_error : PyExc_IndexError, e.what());
   } catch (const IOError& e) {
     PyErr_SetString(PyExc_OSError, e.what());
   } catch (const ValueError& e) {
@@ -106,7 +130,8 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
   return parameter_node(o, e) ? Kind::expr : Kind::other;
 }
 
-// One implementation of the four operators; `rev` is the op for number (op) expr.
+// One implementation of the binary operators (+, -, *, /, **): `right` builds
+// expr (op) number, `left` number (op) expr.
 template <OpId kExprExpr, class ScalarRight, class ScalarLeft>
 PyObject* binary_operator(PyObject* a, PyObject* b, ScalarRight right, ScalarLeft left) {
   try {

@@ -96,18 +96,32 @@ class RNNState:
         return self._builder
 
     def set_h(self, es=None) -> "RNNState":
-        """A new state (after this one) with the layers' h replaced by ``es``."""
-        es = self._builder._check_vectors(es, self._builder.layers, "set_h")
-        c = self._c if self._builder._has_cell else None
-        return RNNState(self._builder, self._seq, es, c, self)
+        """A new state (after this one) with the layers' h replaced by ``es``
+        (LSTMs keep this state's cells: zeros where none were set, as in DyNet)."""
+        b = self._builder
+        es = b._check_vectors(es, b.layers, "set_h")
+        c = None
+        if b._has_cell:
+            c = self._c if self._c else b._zero_vectors()
+        return RNNState(b, self._seq, es, c, self)
 
     def set_s(self, es=None) -> "RNNState":
-        """A new state with the whole state replaced (LSTMs: cells, then hs)."""
+        """A new state with the whole state replaced. LSTMs take DyNet's two forms:
+        ``2 * layers`` vectors (cells, then hs), or ``layers`` vectors that set the
+        cells and keep this state's hs (zeros where none were set)."""
         b = self._builder
-        es = b._check_vectors(es, b.layers * (2 if b._has_cell else 1), "set_s")
-        if b._has_cell:
-            return RNNState(b, self._seq, es[b.layers:], es[: b.layers], self)
-        return RNNState(b, self._seq, es, None, self)
+        if not b._has_cell:
+            return RNNState(b, self._seq, b._check_vectors(es, b.layers, "set_s"), None, self)
+        es = tuple(es) if es is not None else ()
+        if len(es) == b.layers:
+            es = b._check_vectors(es, b.layers, "set_s")
+            h = self._h if self._h else b._zero_vectors()
+            return RNNState(b, self._seq, h, es, self)
+        if len(es) != 2 * b.layers:
+            raise ValueError(f"{type(b).__name__}.set_s: expected {b.layers} vectors (cells) or {2 * b.layers} "
+                             f"(cells, then hs) for {b.layers} layers, got {len(es)}")
+        es = b._check_vectors(es, 2 * b.layers, "set_s")
+        return RNNState(b, self._seq, es[b.layers:], es[: b.layers], self)
 
     def __repr__(self) -> str:
         return f"<RNNState of {type(self._builder).__name__}>"
@@ -177,7 +191,12 @@ class _RNNBuilder:
         return [list(layer) for layer in self._params]
 
     def get_parameter_expressions(self) -> list:
-        return [list(layer) for layer in self._exprs(True)]
+        """Per layer, the nodes of its parameters in the current graph. As in DyNet,
+        ValueError until ``initial_state()`` has added them to this graph."""
+        if not self._param_exprs.made():
+            raise ValueError(f"{type(self).__name__}.get_parameter_expressions: call initial_state() in this "
+                             "computation graph first (after renew_cg() the parameters' expressions are stale)")
+        return [list(layer) for layer in self._param_exprs.last()]
 
     def param_collection(self):
         return self._pc
@@ -255,6 +274,10 @@ class _RNNBuilder:
         if vecs is None:
             return self.initial_state(None, update)
         return self.initial_state([_core.inputTensor(v) for v in vecs], update)
+
+    def _zero_vectors(self) -> list:
+        """One zero vector (hidden_dim,) per layer: DyNet's state where none was set."""
+        return [_core.zeros((self.hidden_dim,))] * self.layers
 
     def _check_vectors(self, es, n: int, what: str) -> tuple:
         es = tuple(es) if es is not None else ()

@@ -4,21 +4,20 @@
 
 #include "core/tensor.h"
 #include "graph/node.h"
+#include "ops/op_context.h"
 
 namespace dg {
-
-class ComputationGraph;
 
 struct OpImpl {
   const char* name;
   int arity;           // -1: variadic
   uint32_t diff_mask;  // bit i: argument i is differentiable
   // Output shape from argument shapes; throws ValueError naming the op and shapes.
-  Dim (*dim_forward)(const ComputationGraph& g, const Node& n, const Dim* xs);
+  Dim (*dim_forward)(const OpContext& ctx, const Node& n, const Dim* xs);
   // y = f(xs). y.v is freshly allocated (or pre-set by the op, see inputs.cc).
-  void (*forward)(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y);
+  void (*forward)(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y);
   // dx_i += dE/dx_i given dy = dE/dy. Accumulates, never overwrites.
-  void (*backward)(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor& y,
+  void (*backward)(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor& y,
                    const Tensor& dy, unsigned i, Tensor& dxi);
 };
 

@@ -17,7 +17,7 @@ def _includes(path: Path) -> list:
 
 
 def test_ops_do_not_include_the_graph():
-    # Transitively: every project header an op file reaches, followed through csrc/.
+    # Nothing from csrc/graph/, transitively: every project header an op file reaches.
     offenders = []
     for src in sorted(OPS.glob("*")):
         if src.suffix not in (".cc", ".h"):
@@ -26,7 +26,7 @@ def test_ops_do_not_include_the_graph():
         while todo:
             f = todo.pop()
             for inc in _includes(f):
-                if inc == "graph/graph.h" or inc == "graph/api.h":
+                if inc.startswith("graph/"):
                     offenders.append(f"{src.name} (via {f.relative_to(ROOT)})")
                 target = ROOT / "csrc" / inc
                 if target.exists() and target not in seen:

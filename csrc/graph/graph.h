@@ -14,7 +14,7 @@
 
 #include "core/pool.h"
 #include "core/tensor.h"
-#include "graph/node.h"
+#include "ops/node.h"
 #include "ops/op_context.h"
 #include "ops/registry.h"
 

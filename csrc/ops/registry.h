@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
-#include "graph/node.h"
+#include "ops/node.h"
 #include "ops/op_context.h"
 
 namespace dg {

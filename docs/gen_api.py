@@ -20,26 +20,11 @@ except ImportError:  # ... else the checkout's, built in place
 
 OUT = Path(__file__).with_name("api.md")
 
-# Engine functions (dynagraph._core) by family; anything else from _core lands in "Other operations".
-ENGINE_AREAS = {
-    "Inputs and constants": "inputTensor inputVector inputMatrix scalarInput constant zeros ones random_normal "
-                            "random_uniform random_bernoulli random_gumbel parameter const_parameter lookup "
-                            "lookup_batch",
-    "Arithmetic and linear algebra": "cmult cdiv pow bmin bmax esum emax affine_transform dot_product transpose "
-                                     "inverse logdet trace_of_product",
-    "Element-wise functions": "tanh logistic log_sigmoid rectify elu selu silu softsign exp log sqrt square cube abs "
-                              "erf lgamma sin cos tan asin acos atan sinh cosh asinh acosh atanh floor ceil round "
-                              "nobackprop flip_gradient scale_gradient",
-    "Softmax and losses": "softmax log_softmax logsumexp logsumexp_dim pickneglogsoftmax pickneglogsoftmax_batch "
-                          "hinge hinge_batch hinge_dim binary_log_loss squared_distance squared_norm l1_distance "
-                          "l2_norm huber_distance poisson_loss pairwise_rank_loss sparsemax constrained_softmax",
-    "Reductions": "sum_elems sum_batches sum_dim max_dim min_dim cumsum argmax moment_elems moment_dim "
-                  "moment_batches std_elems std_dim std_batches",
-    "Structure: picking, slicing, reshaping": "pick pick_batch pick_batch_elem pick_batch_elems pickrange "
-                                              "pick_range select_rows select_cols reshape concatenate "
-                                              "concatenate_cols concatenate_to_batch strided_select",
-    "Dropout and noise": "dropout dropout_dim dropout_batch block_dropout noise",
-}
+# Engine functions (dynagraph._core) are grouped by their op's family, as
+# csrc/ops/op_table.def lists them; anything else from _core lands in "Other operations".
+FAMILY_TITLES = [family["title"] for family in dynagraph._core.op_families()]
+_FAMILY_TITLE = {family["name"]: family["title"] for family in dynagraph._core.op_families()}
+ENGINE_AREAS = {name: _FAMILY_TITLE[row["family"]] for row in dynagraph._core.op_table() for name in row["functions"]}
 MODULE_AREAS = [  # (module prefix, area), first match wins
     ("dynagraph.expressions", "Composite operations"),
     ("dynagraph.inputs", "Inputs and constants"),
@@ -55,19 +40,18 @@ MODULE_AREAS = [  # (module prefix, area), first match wins
     ("dynagraph._core", "Other operations"),
     ("dynagraph", "Graph"),
 ]
-AREA_ORDER = ["Graph", "Configuration", "Inputs and constants", *list(ENGINE_AREAS)[1:], "Other operations",
+AREA_ORDER = ["Graph", "Configuration", *FAMILY_TITLES, "Other operations",
               "Composite operations", "Values", "Parameters and initializers", "Trainers", "Builders",
               "Output layers", "Saving and loading", "Looking at the graph", "Devices"]
 OVERRIDES = {"Saving and loading": {"load_generator"},
              "Graph": {"Expression", "cg_version", "cg_checkpoint", "cg_revert"},
              "Parameters and initializers": {"Parameters", "LookupParameters"},
-             "Inputs and constants": {"zeroes"}}
+             "Inputs and constants": {"zeroes", "parameter", "const_parameter"}}
 
 
 def area_of(name: str, obj) -> str:
-    for area, names in ENGINE_AREAS.items():
-        if name in names.split():
-            return area
+    if name in ENGINE_AREAS:
+        return ENGINE_AREAS[name]
     for area, names in OVERRIDES.items():
         if name in names:
             return area

@@ -35,35 +35,9 @@ from .values import *  # noqa: F401,F403
 
 _blas.load()  # large matrix products to OpenBLAS when its wheel is installed
 
-# Engine-built expression functions, re-exported under DyNet's names.
-_ENGINE_FUNCTIONS = [
-    "constant", "zeros", "ones",
-    "random_normal", "random_uniform", "random_bernoulli", "random_gumbel",
-    "lookup", "lookup_batch", "cmult", "cdiv", "pow", "bmin", "bmax", "esum", "emax", "affine_transform",
-    "dot_product", "transpose", "inverse", "logdet", "trace_of_product", "tanh", "logistic", "log_sigmoid",
-    "rectify", "elu", "selu", "silu", "softsign", "exp", "log", "sqrt", "square", "cube", "abs", "erf",
-    "lgamma", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-    "floor", "ceil", "round", "nobackprop", "flip_gradient", "scale_gradient",
-    # softmax / losses
-    "softmax", "log_softmax", "logsumexp", "logsumexp_dim", "pickneglogsoftmax", "pickneglogsoftmax_batch",
-    "hinge", "hinge_batch", "hinge_dim", "binary_log_loss", "squared_distance", "squared_norm", "l1_distance",
-    "l2_norm", "huber_distance", "poisson_loss", "pairwise_rank_loss",
-    # reductions
-    "sum_elems", "sum_batches", "sum_dim", "max_dim", "min_dim", "cumsum", "argmax", "moment_elems", "moment_dim",
-    "moment_batches", "std_elems", "std_dim", "std_batches",
-    # structure
-    "pick", "pick_batch", "pick_batch_elem", "pick_batch_elems", "pickrange", "pick_range", "select_rows",
-    "select_cols", "reshape", "concatenate", "concatenate_cols", "concatenate_to_batch", "strided_select",
-    # dropout and noise
-    "dropout", "dropout_dim", "dropout_batch", "block_dropout", "noise",
-    # convolution and pooling
-    "conv2d", "conv2d_bias", "maxpooling2d", "filter1d_narrow", "kmax_pooling", "fold_rows", "kmh_ngram",
-    "circ_conv", "circ_corr",
-    # contractions, normalisation, LSTM kernels, sparse normalisers
-    "contract3d_1d", "contract3d_1d_bias", "contract3d_1d_1d", "contract3d_1d_1d_bias", "layer_norm", "weight_norm",
-    "vanilla_lstm_gates", "vanilla_lstm_gates_concat", "vanilla_lstm_gates_dropout",
-    "vanilla_lstm_gates_dropout_concat", "vanilla_lstm_c", "vanilla_lstm_h", "sparsemax", "constrained_softmax",
-]
+# Engine-built expression functions, re-exported under DyNet's names: the
+# functions op_table.def lists for each op (csrc/ops/op_table.def).
+_ENGINE_FUNCTIONS = [name for row in _core.op_table() for name in row["functions"]]
 globals().update({name: getattr(_core, name) for name in _ENGINE_FUNCTIONS})
 zeroes = zeros
 

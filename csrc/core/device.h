@@ -30,6 +30,8 @@ struct Device {
   // Parses DyNet's names ("CPU", "cpu", "GPU:0", "gpu:1", "EMU:0"); throws
   // ValueError naming `what` (the caller) for anything else.
   static Device parse(const std::string& name, const char* what);
+  bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
 // Where device memory comes from. The bump arenas (core/arena.h) ask an

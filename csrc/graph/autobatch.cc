@@ -24,43 +24,13 @@ namespace dg {
 
 namespace {
 
-// How an op can join a batch. `plain`: forward/backward treat batch elements
-// independently; its int attributes (if any) are the same for the whole node,
-// so nodes join a group only when those agree. `per_element`:
-// the same, with an int attribute holding one index per batch element (a
-// group's indices are the members' indices in order). Everything else runs alone.
-enum class BatchKind { none, plain, per_element };
-
-BatchKind batch_kind(OpId op) {
-  switch (op) {
-    case OpId::lookup: case OpId::pick: case OpId::pickneglogsoftmax:
-      return BatchKind::per_element;
-    case OpId::add: case OpId::sub: case OpId::cmult: case OpId::cdiv: case OpId::pow:
-    case OpId::bmin: case OpId::bmax: case OpId::negate: case OpId::add_scalar:
-    case OpId::mul_scalar: case OpId::scalar_sub: case OpId::scalar_div: case OpId::sum:
-    case OpId::max: case OpId::matmul: case OpId::affine_transform: case OpId::dot_product:
-    case OpId::transpose: case OpId::trace_of_product:
-    case OpId::tanh: case OpId::logistic: case OpId::log_sigmoid: case OpId::rectify:
-    case OpId::elu: case OpId::selu: case OpId::silu: case OpId::softsign: case OpId::exp:
-    case OpId::log: case OpId::sqrt: case OpId::square: case OpId::cube: case OpId::abs:
-    case OpId::erf: case OpId::lgamma: case OpId::sin: case OpId::cos: case OpId::tan:
-    case OpId::asin: case OpId::acos: case OpId::atan: case OpId::sinh: case OpId::cosh:
-    case OpId::asinh: case OpId::acosh: case OpId::atanh: case OpId::floor: case OpId::ceil:
-    case OpId::round: case OpId::nobackprop: case OpId::flip_gradient: case OpId::scale_gradient:
-    case OpId::softmax: case OpId::log_softmax: case OpId::logsumexp: case OpId::logsumexp_dim:
-    case OpId::squared_distance: case OpId::l1_distance: case OpId::squared_norm: case OpId::l2_norm:
-    case OpId::sum_elems: case OpId::concatenate: case OpId::pick_range:
-    case OpId::conv2d: case OpId::conv2d_bias: case OpId::maxpooling2d: case OpId::filter1d_narrow:
-    case OpId::kmax_pooling: case OpId::fold_rows: case OpId::kmh_ngram: case OpId::circ_conv:
-    case OpId::circ_corr: case OpId::contract3d_1d: case OpId::contract3d_1d_bias:
-    case OpId::contract3d_1d_1d: case OpId::contract3d_1d_1d_bias: case OpId::layer_norm:
-    case OpId::weight_norm: case OpId::vanilla_lstm_gates: case OpId::vanilla_lstm_c:
-    case OpId::vanilla_lstm_h: case OpId::sparsemax: case OpId::constrained_softmax:
-      return BatchKind::plain;
-    default:
-      return BatchKind::none;
-  }
-}
+// Each op's batch kind (BatchKind in ops/op_id.h), from op_table.def.
+constexpr BatchKind kBatchKind[] = {
+#define DG_OP(name, family, arity, diff, batch, devices, functions) BatchKind::batch,
+#include "ops/op_table.def"
+#undef DG_OP
+};
+inline BatchKind batch_kind(OpId op) { return kBatchKind[static_cast<unsigned>(op)]; }
 
 inline void mix(uint64_t& h, uint64_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
 inline uint64_t fbits(float f) {

@@ -1,5 +1,10 @@
 // ComputationGraph: nodes in a vector, values in pools, lazy forward, backward.
 #pragma once
+// Ops see only their OpContext (ops/op_context.h); CMake compiles csrc/ops/ with
+// DG_OPS_SOURCE defined so that including this header from there fails to build.
+#ifdef DG_OPS_SOURCE
+#error "csrc/ops/ must not include graph/graph.h: ops receive an OpContext"
+#endif
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,7 +16,8 @@
 
 #include "core/pool.h"
 #include "core/tensor.h"
-#include "graph/node.h"
+#include "ops/node.h"
+#include "ops/op_context.h"
 #include "ops/registry.h"
 
 namespace dg {
@@ -24,7 +30,9 @@ struct Expression {
   uint32_t version = 0;
 };
 
-class ComputationGraph {
+// The graph is the ops' context (OpContext: pools, RNG, attribute data,
+// backward serial, device): it passes itself to every op at no cost.
+class ComputationGraph final : public OpContext {
  public:
   ComputationGraph();
 
@@ -63,12 +71,8 @@ class ComputationGraph {
   // ---- data shared with the ops
   std::vector<Node> nodes;
   std::vector<uint32_t> arg_pool;
-  std::vector<int32_t> int_data;    // variable-length int attributes (indices, axes)
-  std::vector<float> float_data;    // input values copied at construction
-  MemoryPool fx_pool{1 << 20};      // forward values
+  // (int_data, float_data, fx_pool, scratch_pool, rng: inherited from OpContext)
   MemoryPool dx_pool{1 << 20};      // gradients
-  MemoryPool scratch_pool{1 << 16}; // per-node memory kept from forward to backward
-  std::mt19937 rng{42};
 
   // ---- devices (device/dispatch.cc): a node runs on its arguments' device;
   // inputs go to default_device, parameters to their storage's device.
@@ -100,7 +104,7 @@ class ComputationGraph {
   // applied together, as one GEMM [U_1..U_T][V_1..V_T]^T, just before that
   // node's own backward runs — a weight used T times (or by T autobatched
   // groups) costs one wide GEMM instead of T passes over its gradient.
-  void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v);
+  void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) override;
 
 
   // Hook run when backward has accumulated into a parameter gradient.
@@ -112,10 +116,6 @@ class ComputationGraph {
   // and reports each (is_lookup): its gradient is final only after backward.
   // Used by wait-free distribution (dynagraph.distributed).
   std::function<void(void* storage, bool is_lookup)> on_param_grad;
-
-  // Counts backward() calls: with a node's address it identifies one node's
-  // backward within one pass, so an op can share work between its arguments.
-  uint64_t backward_serial = 0;
 
   // ---- sufficient factors (dynagraph.distributed's SFB scheme)
   // For every product W*x in which W is a parameter node (matmul's first

@@ -28,14 +28,14 @@ const float* expand(const Tensor& x, const Dim& yd, std::vector<float>& tmp) {
 
 thread_local std::vector<float> tmp_a, tmp_b, tmp_g;
 
-Dim binary_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim binary_dim(const OpContext&, const Node& n, const Dim* xs) {
   return broadcast_dim(op_impl(n.op).name, xs);
 }
 
 // y = f(a, b) over Eigen arrays of y's full size.
 template <class F>
-void binary_fwd(ComputationGraph& g, const Tensor* xs, Tensor& y, F f) {
-  alloc(g, y);
+void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
+  alloc(ctx, y);
   const unsigned n = y.d.size();
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
   ArrMap b(const_cast<float*>(expand(xs[1], y.d, tmp_b)), n);
@@ -58,31 +58,31 @@ void binary_bwd(const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
 }
 
 // ---- add / sub: gradients need no argument values.
-void add_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
+void add_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
   if (xs[0].d == y.d && xs[1].d == y.d) {
-    alloc(g, y);
+    alloc(ctx, y);
     y.arr() = xs[0].arr() + xs[1].arr();
     return;
   }
-  binary_fwd(g, xs, y, [](const ArrMap& a, const ArrMap& b) { return a + b; });
+  binary_fwd(ctx, xs, y, [](const ArrMap& a, const ArrMap& b) { return a + b; });
 }
-void add_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+void add_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
              unsigned, Tensor& dx) {
   sum_to(dy, dx);
 }
-void sub_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  binary_fwd(g, xs, y, [](const ArrMap& a, const ArrMap& b) { return a - b; });
+void sub_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  binary_fwd(ctx, xs, y, [](const ArrMap& a, const ArrMap& b) { return a - b; });
 }
-void sub_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+void sub_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
              unsigned i, Tensor& dx) {
   sum_to(dy, dx, i == 0 ? 1.f : -1.f);
 }
 
 #define DG_BINARY(NAME, FWD_EXPR, GRAD0, GRAD1)                                              \
-  void NAME##_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {            \
-    binary_fwd(g, xs, y, [](const ArrMap& a, const ArrMap& b) { return FWD_EXPR; });          \
+  void NAME##_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {            \
+    binary_fwd(ctx, xs, y, [](const ArrMap& a, const ArrMap& b) { return FWD_EXPR; });          \
   }                                                                                           \
-  void NAME##_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y,          \
+  void NAME##_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y,          \
                   const Tensor& dy, unsigned i, Tensor& dx) {                                 \
     if (i == 0)                                                                               \
       binary_bwd(xs, y, dy, i, dx,                                                            \
@@ -104,17 +104,17 @@ DG_BINARY(bmax, a.max(b), d * (a >= b).cast<float>(), d * (a < b).cast<float>())
 #undef DG_BINARY
 
 // ---- unary minus and scalar forms (f0 is the scalar)
-Dim same_dim(const ComputationGraph&, const Node&, const Dim* xs) { return xs[0]; }
+Dim same_dim(const OpContext&, const Node&, const Dim* xs) { return xs[0]; }
 
 #define DG_SCALAR(NAME, FWD_EXPR, GRAD_EXPR)                                                  \
-  void NAME##_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {          \
-    alloc(g, y);                                                                              \
+  void NAME##_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {          \
+    alloc(ctx, y);                                                                              \
     const float c = n.f0;                                                                     \
     (void)c;                                                                                  \
     auto x = xs[0].arr();                                                                     \
     y.arr() = FWD_EXPR;                                                                       \
   }                                                                                           \
-  void NAME##_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y,        \
+  void NAME##_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y,        \
                   const Tensor& dy, unsigned, Tensor& dx) {                                   \
     const float c = n.f0;                                                                     \
     (void)c;                                                                                  \
@@ -133,7 +133,7 @@ DG_SCALAR(scalar_div, c / x, -d * yv / x)
 #undef DG_SCALAR
 
 // ---- n-ary sum and element-wise max over arguments of one shape.
-Dim nary_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim nary_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = op_impl(n.op).name;
   if (n.nargs == 0) throw ValueError(std::string(op) + ": needs at least one expression");
   for (unsigned k = 1; k < n.nargs; ++k)
@@ -142,8 +142,8 @@ Dim nary_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   r.bd = joint_batch(op, xs, n.nargs);
   return r;
 }
-void sum_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void sum_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = y.d.batch_size();
   y.arr().setZero();
   for (unsigned k = 0; k < n.nargs; ++k) {
@@ -154,12 +154,12 @@ void sum_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
     }
   }
 }
-void sum_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+void sum_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
              unsigned, Tensor& dx) {
   sum_to(dy, dx);
 }
-void max_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void max_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     ArrMap yb(y.v + b * bs, bs);
@@ -168,7 +168,7 @@ void max_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
   }
 }
 // The gradient goes to the first argument that attains the maximum.
-void max_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy,
+void max_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy,
              unsigned i, Tensor& dx) {
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {

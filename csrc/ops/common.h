@@ -3,15 +3,15 @@
 #include <string>
 
 #include "core/gemm.h"
-#include "graph/graph.h"
+#include "ops/op_context.h"
 #include "ops/registry.h"
 
 namespace dg {
 
-inline void alloc(ComputationGraph& g, Tensor& y) { y.v = g.fx_pool.allocate_floats(y.d.size()); }
+inline void alloc(OpContext& ctx, Tensor& y) { y.v = ctx.fx_pool.allocate_floats(y.d.size()); }
 
 // Scratch memory that lives until renew_cg() (kept from forward to backward).
-inline float* scratch(ComputationGraph& g, size_t n) { return g.scratch_pool.allocate_floats(n); }
+inline float* scratch(OpContext& ctx, size_t n) { return ctx.scratch_pool.allocate_floats(n); }
 
 [[noreturn]] inline void shape_error(const char* op, const std::string& what, const Dim* xs,
                                      unsigned n) {

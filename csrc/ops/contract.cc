@@ -42,39 +42,39 @@ void contract_xy_bwd(const Tensor& x, const Tensor& y, const float* dm, unsigned
 }
 
 // ---- contract3d_1d(x, y[, bias])
-Dim c1_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim c1_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = n.nargs == 3 ? "contract3d_1d_bias" : "contract3d_1d";
   check_contract(op, xs, n.nargs, false);
   Dim r({xs[0][0], xs[0][1]}, joint_batch(op, xs, n.nargs));
   if (n.nargs == 3 && !xs[2].single_equal(r)) shape_error(op, "bias must have shape (a, b)", xs, n.nargs);
   return r;
 }
-void c1_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void c1_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   contract_xy(xs[0], xs[1], y.d.bd, y.v);
   if (n.nargs == 3) {
     const unsigned s = y.d.batch_size();
     for (unsigned b = 0; b < y.d.bd; ++b) VecMap(y.v + size_t(b) * s, s) += VecMap(xs[2].batch_ptr(b), s);
   }
 }
-void c1_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void c1_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
             Tensor& dx) {
   if (i == 2) sum_to(dy, dx);
   else contract_xy_bwd(xs[0], xs[1], dy.v, y.d.bd, i, dx);
 }
 
 // ---- contract3d_1d_1d(x, y, z[, bias]); M = x.y (a x b per batch element) is kept for backward.
-Dim c11_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim c11_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = n.nargs == 4 ? "contract3d_1d_1d_bias" : "contract3d_1d_1d";
   check_contract(op, xs, n.nargs, true);
   Dim r({xs[0][0]}, joint_batch(op, xs, n.nargs));
   if (n.nargs == 4 && !xs[3].single_equal(r)) shape_error(op, "bias must be a vector of length a", xs, n.nargs);
   return r;
 }
-void c11_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void c11_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned a = xs[0].d[0], bb = xs[0].d[1], bd = y.d.bd;
-  n.mem = scratch(g, size_t(a) * bb * bd);
+  n.mem = scratch(ctx, size_t(a) * bb * bd);
   contract_xy(xs[0], xs[1], bd, n.mem);
   for (unsigned b = 0; b < bd; ++b) {
     VecMap out(y.v + size_t(b) * a, a);
@@ -82,7 +82,7 @@ void c11_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
     if (n.nargs == 4) out += VecMap(xs[3].batch_ptr(b), a);
   }
 }
-void c11_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void c11_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
              Tensor& dx) {
   const unsigned a = xs[0].d[0], bb = xs[0].d[1], bd = y.d.bd;
   if (i == 3) {

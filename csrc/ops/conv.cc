@@ -116,7 +116,7 @@ void col2im_add(const Geom& g, const float* cols, float* dx) {
 thread_local std::vector<float> cols_buf, dcols_buf;
 
 // ---- conv2d(x, f[, b]); i0, i1 = strides; f0 = 1 for VALID, 0 for SAME.
-Dim conv_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim conv_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = n.nargs == 3 ? "conv2d_bias" : "conv2d";
   const Dim &x = xs[0], &f = xs[1];
   if (x.nd < 2 || x.nd > 3) shape_error(op, "input must be (H, W, C_in) feature maps", xs, n.nargs);
@@ -134,8 +134,8 @@ Dim conv_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   return Dim({g.YH, g.YW, f[3]}, joint_batch(op, xs, n.nargs));
 }
 
-void conv_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(cgr, y);
+void conv_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const Tensor &x = xs[0], &f = xs[1];
   Geom g = make_geom(x.d, f.d[0], f.d[1], n.i0, n.i1, n.f0 != 0.f);
   const unsigned P = g.P(), K = g.K(), Co = f.d[3];
@@ -149,7 +149,7 @@ void conv_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y)
   }
 }
 
-void conv_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void conv_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
               Tensor& dx) {
   const Tensor &x = xs[0], &f = xs[1];
   Geom g = make_geom(x.d, f.d[0], f.d[1], n.i0, n.i1, n.f0 != 0.f);
@@ -181,7 +181,7 @@ Geom pool_geom(const Dim& x, const Node& n) {
   return make_geom(x, lo16(n.i0), hi16(n.i0), lo16(n.i1), hi16(n.i1), n.f0 != 0.f);
 }
 
-Dim pool_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim pool_dim(const OpContext&, const Node& n, const Dim* xs) {
   const Dim& x = xs[0];
   if (x.nd < 2 || x.nd > 3) shape_error("maxpooling2d", "input must be (H, W, C) feature maps", xs, 1);
   unsigned kh = lo16(n.i0), kw = hi16(n.i0), sh = lo16(n.i1), sw = hi16(n.i1);
@@ -208,8 +208,8 @@ inline void window_cols(const Geom& g, unsigned q, long& w_lo, long& w_hi) {
   w_hi = std::min<long>(g.W, w0 + g.kw);
 }
 
-void pool_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(cgr, y);
+void pool_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   Geom g = pool_geom(xs[0].d, n);
   PoolRows rows(g);
   const unsigned xsz = xs[0].d.batch_size(), ysz = y.d.batch_size();
@@ -239,7 +239,7 @@ void pool_fwd(ComputationGraph& cgr, const Node& n, const Tensor* xs, Tensor& y)
 
 // The first maximum of each window is found branch-free: the window is scanned
 // backwards and every element equal to the maximum overwrites the position.
-void pool_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
+void pool_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
               Tensor& dx) {
   Geom g = pool_geom(xs[0].d, n);
   PoolRows rows(g);

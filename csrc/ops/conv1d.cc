@@ -22,20 +22,20 @@ Windows windows(const float* x, unsigned d, unsigned n, unsigned w) {
 }
 
 // ---- filter1d_narrow(x (d, n), f (d, w[, m])): y[k, j] = sum(x[:, j:j+w] .* f[:, :, k]), shape (m, n-w+1)
-Dim filter1d_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim filter1d_dim(const OpContext&, const Node&, const Dim* xs) {
   const Dim &x = xs[0], &f = xs[1];
   if (x.nd > 2 || f.nd > 3) shape_error("filter1d_narrow", "x must be a (d, n) matrix and f a (d, w, m) filter", xs, 2);
   if (x.rows() != f.rows()) shape_error("filter1d_narrow", "x and f must have the same number of rows", xs, 2);
   if (f[1] > x.cols()) shape_error("filter1d_narrow", "filter is wider than the input", xs, 2);
   return Dim({f[2], x.cols() - f[1] + 1}, joint_batch("filter1d_narrow", xs, 2));
 }
-void filter1d_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void filter1d_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned d = xs[0].d.rows(), n = xs[0].d.cols(), w = xs[1].d[1], m = xs[1].d[2];
   for (unsigned b = 0; b < y.d.bd; ++b)
     y.mat(b).noalias() = MatMap(xs[1].batch_ptr(b), d * w, m).transpose() * windows(xs[0].batch_ptr(b), d, n, w);
 }
-void filter1d_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void filter1d_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                   Tensor& dx) {
   const unsigned d = xs[0].d.rows(), n = xs[0].d.cols(), w = xs[1].d[1], m = xs[1].d[2];
   Eigen::MatrixXf dwin;
@@ -52,7 +52,7 @@ void filter1d_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor
 
 // ---- kmax_pooling(x, k, d): the k largest entries along axis d, in their original order.
 // The chosen positions (along the axis) are kept for backward.
-Dim kmax_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim kmax_dim(const OpContext&, const Node& n, const Dim* xs) {
   check_axis("kmax_pooling", n.i1, xs, 1);
   if (n.i0 < 1 || static_cast<unsigned>(n.i0) > xs[0][n.i1])
     shape_error("kmax_pooling", "k = " + std::to_string(n.i0) + " must be in [1, length of axis " +
@@ -61,9 +61,9 @@ Dim kmax_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   r.d[n.i1] = n.i0;
   return r;
 }
-void kmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
-  n.mem = scratch(g, y.d.size());
+void kmax_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
+  n.mem = scratch(ctx, y.d.size());
   int32_t* pos = reinterpret_cast<int32_t*>(n.mem);
   const unsigned k = n.i0;
   AxisView v(xs[0].d, n.i1);
@@ -89,7 +89,7 @@ void kmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
       }
   }
 }
-void kmax_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
+void kmax_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
               Tensor& dx) {
   const int32_t* pos = reinterpret_cast<const int32_t*>(n.mem);
   const unsigned k = n.i0;
@@ -105,7 +105,7 @@ void kmax_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& 
 }
 
 // ---- fold_rows(x, nrows): sums each group of nrows consecutive rows.
-Dim fold_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim fold_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (xs[0].nd > 2) shape_error("fold_rows", "argument must be a vector or matrix", xs, 1);
   if (n.i0 < 1 || xs[0].rows() % n.i0 != 0)
     shape_error("fold_rows", "nrows = " + std::to_string(n.i0) + " must divide the number of rows", xs, 1);
@@ -113,14 +113,14 @@ Dim fold_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   r.d[0] /= n.i0;
   return r;
 }
-void fold_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void fold_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned k = n.i0, out = y.d.rows(), cols = y.d.size() / out;
   // Each column of x, seen as k x out (row r of the result is the sum of column r).
   for (unsigned c = 0; c < cols; ++c)
     VecMap(y.v + size_t(c) * out, out) = MatMap(xs[0].v + size_t(c) * out * k, k, out).colwise().sum().transpose();
 }
-void fold_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+void fold_bwd(OpContext&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
               Tensor& dx) {
   const unsigned k = n.i0, out = y.d.rows(), cols = y.d.size() / out;
   for (unsigned c = 0; c < cols; ++c)
@@ -128,14 +128,14 @@ void fold_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y, 
 }
 
 // ---- kmh_ngram(x (d, n), m): y[:, j] = sum of columns j..j+m-1, shape (d, n-m+1)
-Dim ngram_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim ngram_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (xs[0].nd > 2) shape_error("kmh_ngram", "argument must be a matrix", xs, 1);
   if (n.i0 < 1 || static_cast<unsigned>(n.i0) > xs[0].cols())
     shape_error("kmh_ngram", "n = " + std::to_string(n.i0) + " must be in [1, number of columns]", xs, 1);
   return Dim({xs[0].rows(), xs[0].cols() - n.i0 + 1}, xs[0].bd);
 }
-void ngram_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void ngram_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned m = n.i0, d = y.d.rows(), oc = y.d.cols(), ic = xs[0].d.cols();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     MatMap x(xs[0].v + size_t(b) * d * ic, d, ic), out(y.v + size_t(b) * d * oc, d, oc);
@@ -143,7 +143,7 @@ void ngram_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) 
     for (unsigned t = 1; t < m; ++t) out += x.middleCols(t, oc);
   }
 }
-void ngram_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+void ngram_bwd(OpContext&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
                Tensor& dx) {
   const unsigned m = n.i0, d = y.d.rows(), oc = y.d.cols(), ic = dx.d.cols();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -153,7 +153,7 @@ void ngram_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y,
 }
 
 // ---- circ_conv(u, v): y_k = sum_i u_i v_{(k-i) mod n};  circ_corr(u, v): y_k = sum_i u_i v_{(i+k) mod n}
-Dim circ_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim circ_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = op_impl(n.op).name;
   if (xs[0].nd != 1 || xs[1].nd != 1 || xs[0].rows() != xs[1].rows())
     shape_error(op, "arguments must be vectors of the same length", xs, 2);
@@ -161,8 +161,8 @@ Dim circ_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
 }
 // kConv = 1: convolution (v index k - i); 0: correlation (v index i + k).
 template <int kConv>
-void circ_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void circ_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned n = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float *u = xs[0].batch_ptr(b), *v = xs[1].batch_ptr(b);
@@ -175,7 +175,7 @@ void circ_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
   }
 }
 template <int kConv>
-void circ_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned which,
+void circ_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned which,
               Tensor& dx) {
   const unsigned n = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {

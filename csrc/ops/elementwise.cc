@@ -7,7 +7,7 @@
 namespace dg {
 namespace {
 
-Dim same_dim(const ComputationGraph&, const Node&, const Dim* xs) { return xs[0]; }
+Dim same_dim(const OpContext&, const Node&, const Dim* xs) { return xs[0]; }
 
 constexpr float kSeluLambda = 1.0507009873554804934193349852946f;
 constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
@@ -27,13 +27,13 @@ inline float digamma(float x) {
 }
 
 #define DG_UNARY(NAME, FWD_EXPR, DERIV_EXPR)                                                  \
-  void NAME##_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {          \
-    alloc(g, y);                                                                              \
+  void NAME##_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {          \
+    alloc(ctx, y);                                                                              \
     auto x = xs[0].arr();                                                                     \
     (void)n;                                                                                  \
     y.arr() = FWD_EXPR;                                                                       \
   }                                                                                           \
-  void NAME##_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y,        \
+  void NAME##_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y,        \
                   const Tensor& dy, unsigned, Tensor& dx) {                                   \
     auto x = xs[0].arr();                                                                     \
     auto yv = y.arr();                                                                        \

@@ -9,28 +9,28 @@
 namespace dg {
 namespace {
 
-Dim preset_dim(const ComputationGraph&, const Node& n, const Dim*) { return n.dim; }
+Dim preset_dim(const OpContext&, const Node& n, const Dim*) { return n.dim; }
 
-void no_backward(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor&,
+void no_backward(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor&,
                  unsigned, Tensor&) {}
 
 // input: values copied from Python at construction (graph float_data).
-void input_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
-  alloc(g, y);
-  std::memcpy(y.v, g.float_data.data() + n.aux0, sizeof(float) * y.d.size());
+void input_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
+  alloc(ctx, y);
+  std::memcpy(y.v, ctx.float_data.data() + n.aux0, sizeof(float) * y.d.size());
 }
 
 // constant: every element equals f0 (zeros, ones, constant).
-void constant_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
-  alloc(g, y);
+void constant_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
+  alloc(ctx, y);
   y.arr().setConstant(n.f0);
 }
 
 // parameter: aliases the parameter's storage; backward accumulates into its gradient.
-void parameter_fwd(ComputationGraph&, const Node& n, const Tensor*, Tensor& y) {
+void parameter_fwd(OpContext&, const Node& n, const Tensor*, Tensor& y) {
   y.v = static_cast<ParameterStorage*>(n.ptr)->values.data();
 }
-void parameter_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor&,
+void parameter_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&,
                    const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<ParameterStorage*>(n.ptr);
   VecMap(p->grad.data(), p->grad.size()) += dy.vec();
@@ -38,31 +38,31 @@ void parameter_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor
 }
 
 // lookup: rows int_data[aux0 .. aux0+naux) of a LookupParameterStorage, one per batch element.
-Dim lookup_dim(const ComputationGraph& g, const Node& n, const Dim*) {
+Dim lookup_dim(const OpContext& ctx, const Node& n, const Dim*) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   for (unsigned k = 0; k < n.naux; ++k) {
-    int32_t r = g.int_data[n.aux0 + k];
+    int32_t r = ctx.int_data[n.aux0 + k];
     if (r < 0 || static_cast<unsigned>(r) >= p->rows)
       throw IndexError("lookup: index " + std::to_string(r) + " out of range for " + p->name +
                        " with " + std::to_string(p->rows) + " rows");
   }
   return n.dim;
 }
-void lookup_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
+void lookup_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   if (n.naux == 1) {  // a single row: alias the table, no copy
     y.v = p->row(idx[0]);
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   unsigned rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * rs, p->row(idx[b]), sizeof(float) * rs);
 }
-void lookup_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&,
+void lookup_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&,
                 const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   unsigned rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) {
     VecMap(p->grad_row(idx[b]), rs) += VecMap(dy.v + b * rs, rs);
@@ -73,10 +73,10 @@ void lookup_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&
 // lookup_table: the whole table as one (row shape..., rows) tensor, as DyNet's
 // parameter(LookupParameter) gives it (tied embeddings, E^T h). Rows are
 // contiguous, so the value aliases the storage; backward writes every row.
-void lookup_table_fwd(ComputationGraph&, const Node& n, const Tensor*, Tensor& y) {
+void lookup_table_fwd(OpContext&, const Node& n, const Tensor*, Tensor& y) {
   y.v = static_cast<LookupParameterStorage*>(n.ptr)->values.data();
 }
-void lookup_table_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor&,
+void lookup_table_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&,
                       const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   VecMap(p->grad.data(), p->grad.size()) += dy.vec();
@@ -85,25 +85,25 @@ void lookup_table_bwd(ComputationGraph&, const Node& n, const Tensor*, const Ten
 
 // Random inputs: sampled once at forward; f0/f1 are the distribution's parameters.
 template <class Dist>
-void sample(ComputationGraph& g, Tensor& y, Dist dist) {
-  alloc(g, y);
-  for (unsigned k = 0; k < y.d.size(); ++k) y.v[k] = dist(g.rng);
+void sample(OpContext& ctx, Tensor& y, Dist dist) {
+  alloc(ctx, y);
+  for (unsigned k = 0; k < y.d.size(); ++k) y.v[k] = dist(ctx.rng);
 }
-void random_normal_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
-  sample(g, y, std::normal_distribution<float>(n.f0, n.f1));
+void random_normal_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
+  sample(ctx, y, std::normal_distribution<float>(n.f0, n.f1));
 }
-void random_uniform_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
-  sample(g, y, std::uniform_real_distribution<float>(n.f0, n.f1));
+void random_uniform_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
+  sample(ctx, y, std::uniform_real_distribution<float>(n.f0, n.f1));
 }
-void random_bernoulli_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
+void random_bernoulli_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
   std::bernoulli_distribution bern(n.f0);
   float scale = n.f1;
-  sample(g, y, [&](std::mt19937& r) { return bern(r) ? scale : 0.f; });
+  sample(ctx, y, [&](std::mt19937& r) { return bern(r) ? scale : 0.f; });
 }
-void random_gumbel_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
+void random_gumbel_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
   std::uniform_real_distribution<float> u(0.f, 1.f);
   float mu = n.f0, beta = n.f1;
-  sample(g, y, [&](std::mt19937& r) {
+  sample(ctx, y, [&](std::mt19937& r) {
     float x = u(r);
     if (x <= 0.f) x = 1e-20f;
     return mu - beta * std::log(-std::log(x));

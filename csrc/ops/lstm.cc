@@ -44,7 +44,7 @@ const char* gates_name(const Node& n) {
   return n.i1 ? "vanilla_lstm_gates_dropout" : "vanilla_lstm_gates";
 }
 
-Dim gates_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim gates_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = gates_name(n);
   unsigned first = n.i1 ? 6 : 4;
   if (n.nargs <= first) shape_error(op, "needs at least one input x_t", xs, n.nargs);
@@ -66,12 +66,12 @@ Dim gates_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
 // Hm (H x B): the argument tensor itself when there is nothing to gather (one
 // input, no mask, a value per batch element), else a copy in scratch memory.
 // Either lives as long as the graph, so the weight gradients can be deferred
-// (ComputationGraph::add_outer_product keeps pointers).
-const float* gather_x(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
+// (OpContext::add_outer_product keeps pointers).
+const float* gather_x(OpContext& ctx, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
   const bool mask = masked && a.dropout;
   const Tensor& x0 = xs[a.first_x];
   if (a.nx == 1 && !mask && x0.d.bd == bd) return x0.v;
-  float* X = scratch(g, size_t(a.I) * bd);
+  float* X = scratch(ctx, size_t(a.I) * bd);
   for (unsigned b = 0; b < bd; ++b) {
     float* col = X + size_t(b) * a.I;
     for (unsigned k = 0; k < a.nx; ++k) {
@@ -83,11 +83,11 @@ const float* gather_x(ComputationGraph& g, const GateArgs& a, const Tensor* xs, 
   }
   return X;
 }
-const float* gather_h(ComputationGraph& g, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
+const float* gather_h(OpContext& ctx, const GateArgs& a, const Tensor* xs, unsigned bd, bool masked) {
   const bool mask = masked && a.dropout;
   const Tensor& h = xs[kH];
   if (!mask && h.d.bd == bd) return h.v;
-  float* Hm = scratch(g, size_t(a.H) * bd);
+  float* Hm = scratch(ctx, size_t(a.H) * bd);
   for (unsigned b = 0; b < bd; ++b) {
     VecMap col(Hm + size_t(b) * a.H, a.H);
     col = VecMap(h.batch_ptr(b), a.H);
@@ -133,26 +133,26 @@ void add_rows(const MatMap& G, unsigned row, Tensor& dx) {
   for (long b = 0; b < G.cols(); ++b) VecMap(dx.batch_ptr(b), len) += G.col(b).segment(row, len);
 }
 
-void gates_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void gates_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned bd = y.d.bd;
   GateArgs a = gate_args(n, xs);
   n.mem = nullptr;
   if (n.f0 > 0.f) {  // noisy copies of Wx, Wh, b
     const size_t sx = xs[kWx].d.size(), sh = xs[kWh].d.size(), sb = xs[kB].d.size();
-    n.mem = scratch(g, sx + sh + sb);
+    n.mem = scratch(ctx, sx + sh + sb);
     std::memcpy(n.mem, xs[kWx].v, sizeof(float) * sx);
     std::memcpy(n.mem + sx, xs[kWh].v, sizeof(float) * sh);
     std::memcpy(n.mem + sx + sh, xs[kB].v, sizeof(float) * sb);
     std::normal_distribution<float> noise(0.f, n.f0);
-    for (size_t k = 0; k < sx + sh + sb; ++k) n.mem[k] += noise(g.rng);
+    for (size_t k = 0; k < sx + sh + sb; ++k) n.mem[k] += noise(ctx.rng);
   }
   Weights w = weights_of(n, xs);
   const unsigned H = a.H;
   MatMap Z(y.v, 4 * H, bd);
   for (unsigned b = 0; b < bd; ++b) Z.col(b) = VecMap(w.b.batch_ptr(b), 4 * H);
-  gemm_batch(w.Wx, gather_x(g, a, xs, bd, true), bd, Z);
-  gemm_batch(w.Wh, gather_h(g, a, xs, bd, true), bd, Z);
+  gemm_batch(w.Wx, gather_x(ctx, a, xs, bd, true), bd, Z);
+  gemm_batch(w.Wh, gather_h(ctx, a, xs, bd, true), bd, Z);
   Z.middleRows(H, H).array() += 1.f;  // forget-gate bias
   Z.topRows(3 * H) = (1.f + (-Z.topRows(3 * H).array()).exp()).inverse().matrix();
   Z.bottomRows(H) = Z.bottomRows(H).array().tanh().matrix();
@@ -161,31 +161,31 @@ void gates_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) 
 // dZ = dL/d(pre-activations), through sigmoid (i, f, o) and tanh (g). Computed
 // once per node and backward pass (the backward runs once per argument) into
 // scratch memory, where it also serves as a deferred weight-gradient factor.
-float* gates_dz(ComputationGraph& g, const Node& n, const Tensor& y, const Tensor& dy, unsigned H) {
+float* gates_dz(OpContext& ctx, const Node& n, const Tensor& y, const Tensor& dy, unsigned H) {
   thread_local struct {
-    const ComputationGraph* graph = nullptr;
+    const OpContext* ctx = nullptr;
     const Node* node = nullptr;
     uint64_t serial = 0;
     float* dz = nullptr;
   } last;
-  if (last.graph == &g && last.node == &n && last.serial == g.backward_serial) return last.dz;
+  if (last.ctx == &ctx && last.node == &n && last.serial == ctx.backward_serial) return last.dz;
   const unsigned bd = y.d.bd;
   ConstMatMap G(y.v, 4 * H, bd), D(dy.v, 4 * H, bd);
-  float* dz = scratch(g, size_t(4) * H * bd);
+  float* dz = scratch(ctx, size_t(4) * H * bd);
   MatMap dZ(dz, 4 * H, bd);
   dZ.topRows(3 * H) = (D.topRows(3 * H).array() * G.topRows(3 * H).array() * (1.f - G.topRows(3 * H).array())).matrix();
   dZ.bottomRows(H) = (D.bottomRows(H).array() * (1.f - G.bottomRows(H).array().square())).matrix();
-  last = {&g, &n, g.backward_serial, dz};
+  last = {&ctx, &n, ctx.backward_serial, dz};
   return dz;
 }
 
-void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void gates_bwd(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                Tensor& dx) {
   const unsigned bd = y.d.bd;
   GateArgs a = gate_args(n, xs);
   const unsigned H = a.H;
   Weights w = weights_of(n, xs);
-  float* dz = gates_dz(g, n, y, dy, H);
+  float* dz = gates_dz(ctx, n, y, dy, H);
   MatMap dZ(dz, 4 * H, bd);
   if (i == kB) {
     for (unsigned b = 0; b < bd; ++b) VecMap(dx.batch_ptr(b), 4 * H) += dZ.col(b);
@@ -193,9 +193,9 @@ void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
   }
   if (i == kWx || i == kWh) {  // dW += dZ X^T (summed over the batch when W has batch 1)
     const unsigned k = i == kWx ? a.I : H;
-    const float* X = i == kWx ? gather_x(g, a, xs, bd, true) : gather_h(g, a, xs, bd, true);
+    const float* X = i == kWx ? gather_x(ctx, a, xs, bd, true) : gather_h(ctx, a, xs, bd, true);
     if (dx.d.bd == 1) {
-      g.add_outer_product(dx, Tensor(Dim({4 * H}, bd), dz), Tensor(Dim({k}, bd), const_cast<float*>(X)));
+      ctx.add_outer_product(dx, Tensor(Dim({4 * H}, bd), dz), Tensor(Dim({k}, bd), const_cast<float*>(X)));
     } else {
       for (unsigned b = 0; b < bd; ++b)
         dx.mat(b).noalias() += dZ.col(b) * ConstMatMap(X + size_t(b) * k, k, 1).transpose();
@@ -204,10 +204,10 @@ void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
   }
   const bool through_h = i == kH || (a.dropout && i == 5);
   const Tensor& W = through_h ? w.Wh : w.Wx;
-  MatMap T(scratch(g, size_t(W.d.cols()) * bd), W.d.cols(), bd);
+  MatMap T(scratch(ctx, size_t(W.d.cols()) * bd), W.d.cols(), bd);
   gemm_t(W, ConstMatMap(dz, 4 * H, bd), T);  // gradient of the masked x (I x B) or h (H x B)
   if (a.dropout && (i == 4 || i == 5)) {  // d mask = T .* (unmasked input)
-    const float* raw = i == 4 ? gather_x(g, a, xs, bd, false) : gather_h(g, a, xs, bd, false);
+    const float* raw = i == 4 ? gather_x(ctx, a, xs, bd, false) : gather_h(ctx, a, xs, bd, false);
     T.array() *= ConstMatMap(raw, T.rows(), bd).array();
     add_rows(T, 0, dx);
     return;
@@ -226,15 +226,15 @@ void gates_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
 }
 
 // ---- vanilla_lstm_c(c_tm1, gates) = i .* g + f .* c_tm1
-Dim cell_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim cell_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = op_impl(n.op).name;
   if (xs[0].batch_size() != xs[0].rows() || xs[1].batch_size() != xs[1].rows())
     shape_error(op, "arguments must be vectors", xs, 2);
   if (xs[1].rows() != 4 * xs[0].rows()) shape_error(op, "gates must be 4 times as long as the cell", xs, 2);
   return Dim({xs[0].rows()}, joint_batch(op, xs, 2));
 }
-void lstm_c_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void lstm_c_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned H = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* gt = xs[1].batch_ptr(b);
@@ -242,7 +242,7 @@ void lstm_c_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
                                      ArrMap(const_cast<float*>(gt) + H, H) * ArrMap(xs[0].batch_ptr(b), H);
   }
 }
-void lstm_c_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void lstm_c_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                 Tensor& dx) {
   const unsigned H = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -260,13 +260,13 @@ void lstm_c_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& 
 }
 
 // ---- vanilla_lstm_h(c_t, gates) = o .* tanh(c_t)
-void lstm_h_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void lstm_h_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned H = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b)
     ArrMap(y.v + size_t(b) * H, H) = ArrMap(xs[1].batch_ptr(b) + 2 * H, H) * ArrMap(xs[0].batch_ptr(b), H).tanh();
 }
-void lstm_h_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void lstm_h_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                 Tensor& dx) {
   const unsigned H = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {

@@ -13,7 +13,7 @@ namespace {
 //
 // Products whose other side is a single column are written with vector types,
 // so Eigen picks GEMV at compile time instead of dispatching at run time.
-// (Weight-gradient terms dA += dY X^T go through ComputationGraph::add_outer_product.)
+// (Weight-gradient terms dA += dY X^T go through OpContext::add_outer_product.)
 void gemm_acc(const Tensor& A, const Tensor& B, Tensor& Y) {
   const unsigned m = A.d.rows(), k = A.d.cols();
   if (A.d.bd == 1 && B.d.bd == Y.d.bd) {
@@ -63,33 +63,33 @@ Dim product_dim(const char* op, const Dim* xs, const Dim& a, const Dim& b, unsig
 }
 
 // ---- matmul: y = a * b
-Dim matmul_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim matmul_dim(const OpContext&, const Node&, const Dim* xs) {
   return product_dim("matmul", xs, xs[0], xs[1], 2);
 }
-void matmul_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void matmul_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   y.arr().setZero();
   gemm_acc(xs[0], xs[1], y);
 }
 // dA += dY B^T: when both sides are one column per batch element, the graph
 // collects the term per weight and applies them all as one GEMM (see add_outer_product).
-void grad_a(ComputationGraph& g, const Tensor& dY, const Tensor& B, Tensor& dA) {
+void grad_a(OpContext& ctx, const Tensor& dY, const Tensor& B, Tensor& dA) {
   if (dA.d.bd == 1 && dY.d.cols() == 1 && B.d.cols() == 1 && B.d.bd == dY.d.bd)
-    g.add_outer_product(dA, dY, B);  // one column per batch element
+    ctx.add_outer_product(dA, dY, B);  // one column per batch element
   else
     gemm_grad_a(dY, B, dA);
 }
 
-void matmul_bwd(ComputationGraph& g, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void matmul_bwd(OpContext& ctx, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
-  if (i == 0) grad_a(g, dy, xs[1], dx);
+  if (i == 0) grad_a(ctx, dy, xs[1], dx);
   else gemm_grad_b(xs[0], dy, dx);
 }
 
 // ---- affine_transform: y = x0 + x1*x2 + x3*x4 + ...
 // The result has the products' shape, a vector when they have one column (as
 // DyNet's); the bias is that shape or one column, added to every column.
-Dim affine_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim affine_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (n.nargs % 2 == 0 || n.nargs == 0)
     shape_error("affine_transform", "needs an odd number of arguments (b, W1, x1, W2, x2, ...)", xs, n.nargs);
   if (n.nargs == 1) return xs[0];
@@ -109,8 +109,8 @@ Dim affine_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   if (bias.bd > r.bd) r.bd = bias.bd;
   return r;
 }
-void affine_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void affine_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned bs = y.d.batch_size(), bias_size = xs[0].d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {  // the bias, repeated over columns and batch as needed
     const float* src = xs[0].v + (xs[0].d.bd == 1 ? 0 : b) * bias_size;
@@ -118,25 +118,25 @@ void affine_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y)
   }
   for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
 }
-void affine_bwd(ComputationGraph& g, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void affine_bwd(OpContext& ctx, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
   if (i == 0) sum_to(dy, dx);
-  else if (i % 2 == 1) grad_a(g, dy, xs[i + 1], dx);
+  else if (i % 2 == 1) grad_a(ctx, dy, xs[i + 1], dx);
   else gemm_grad_b(xs[i - 1], dy, dx);
 }
 
 // ---- dot_product: one scalar per batch element
-Dim dot_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim dot_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!xs[0].single_equal(xs[1])) shape_error("dot_product", "shapes differ", xs, 2);
   return Dim({1}, joint_batch("dot_product", xs, 2));
 }
-void dot_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void dot_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b)
     y.v[b] = VecMap(xs[0].batch_ptr(b), bs).dot(VecMap(xs[1].batch_ptr(b), bs));
 }
-void dot_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void dot_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
              unsigned i, Tensor& dx) {
   unsigned bs = xs[0].d.batch_size();
   const Tensor& other = xs[1 - i];
@@ -145,15 +145,15 @@ void dot_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, co
 }
 
 // ---- transpose (of each batch element)
-Dim transpose_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim transpose_dim(const OpContext&, const Node&, const Dim* xs) {
   if (xs[0].nd > 2) shape_error("transpose", "argument must be a vector or matrix", xs, 1);
   return Dim({xs[0].cols(), xs[0].rows()}, xs[0].bd);
 }
-void transpose_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void transpose_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   for (unsigned b = 0; b < y.d.bd; ++b) y.mat(b) = xs[0].mat(b).transpose();
 }
-void transpose_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+void transpose_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
                    unsigned, Tensor& dx) {
   for (unsigned b = 0; b < dy.d.bd; ++b) dx.mat(b) += dy.mat(b).transpose();
 }
@@ -164,32 +164,32 @@ Dim square_dim(const char* op, const Dim* xs) {
     shape_error(op, "argument must be one square matrix", xs, 1);
   return xs[0];
 }
-Dim inverse_dim(const ComputationGraph&, const Node&, const Dim* xs) { return square_dim("inverse", xs); }
-void inverse_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+Dim inverse_dim(const OpContext&, const Node&, const Dim* xs) { return square_dim("inverse", xs); }
+void inverse_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   y.mat() = xs[0].mat().inverse();
 }
-void inverse_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy,
+void inverse_bwd(OpContext&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy,
                  unsigned, Tensor& dx) {
   Eigen::MatrixXf yt = y.mat().transpose();
   dx.mat().noalias() -= yt * dy.mat() * yt;
 }
-Dim logdet_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim logdet_dim(const OpContext&, const Node&, const Dim* xs) {
   square_dim("logdet", xs);
   return Dim({1});
 }
-void logdet_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void logdet_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   Eigen::PartialPivLU<Eigen::MatrixXf> lu(xs[0].mat());
   y.v[0] = lu.matrixLU().diagonal().array().abs().log().sum();
 }
-void logdet_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void logdet_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned, Tensor& dx) {
   dx.mat() += dy.v[0] * Eigen::MatrixXf(xs[0].mat().inverse().transpose());
 }
 
 // ---- trace_of_product(a, b) = trace(a * b^T) = sum(a .* b)
-Dim trace_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim trace_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!xs[0].single_equal(xs[1])) shape_error("trace_of_product", "shapes differ", xs, 2);
   return Dim({1}, joint_batch("trace_of_product", xs, 2));
 }

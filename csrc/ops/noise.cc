@@ -21,12 +21,12 @@ Dim dropout_dim_check(const char* op, const Node& n, const Dim* xs) {
 
 // m[0..n) = 1/(1-p) with probability 1-p, else 0. As in DyNet the mask is
 // (0 or 1) * 1/(1-p), so p = 1 gives 0 * inf = NaN everywhere (DyNet's values).
-float* draw_mask(ComputationGraph& g, unsigned n, float p) {
-  float* m = scratch(g, n);
+float* draw_mask(OpContext& ctx, unsigned n, float p) {
+  float* m = scratch(ctx, n);
   const float keep = 1.f / (1.f - p);
   // mt19937 yields uniform 32-bit words: keep a unit when the word is below (1-p) * 2^32.
   const uint64_t threshold = static_cast<uint64_t>((1.0 - static_cast<double>(p)) * 4294967296.0);
-  for (unsigned k = 0; k < n; ++k) m[k] = (static_cast<uint64_t>(g.rng()) < threshold ? 1.f : 0.f) * keep;
+  for (unsigned k = 0; k < n; ++k) m[k] = (static_cast<uint64_t>(ctx.rng()) < threshold ? 1.f : 0.f) * keep;
   return m;
 }
 
@@ -82,23 +82,23 @@ MaskLayout layout(const Node& n, const Dim& x) {
   }
 }
 
-Dim dropout_dim_(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim dropout_dim_(const OpContext&, const Node& n, const Dim* xs) {
   return dropout_dim_check("dropout", n, xs);
 }
-Dim dropout_batch_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim dropout_batch_dim(const OpContext&, const Node& n, const Dim* xs) {
   return dropout_dim_check("dropout_batch", n, xs);
 }
-Dim block_dropout_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim block_dropout_dim(const OpContext&, const Node& n, const Dim* xs) {
   return dropout_dim_check("block_dropout", n, xs);
 }
-Dim dropout_dim_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim dropout_dim_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (n.i0 < 0 || static_cast<unsigned>(n.i0) >= xs[0].nd)
     shape_error("dropout_dim", "axis " + std::to_string(n.i0) + " does not exist (tensor has " +
                                    std::to_string(xs[0].nd) + " axes)", xs, 1);
   return dropout_dim_check("dropout_dim", n, xs);
 }
 
-void dropout_any_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void dropout_any_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const float p = n.f0;
   if (p == 0.f) {
     n.mem = nullptr;
@@ -106,12 +106,12 @@ void dropout_any_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
     return;
   }
   MaskLayout L = layout(n, xs[0].d);
-  n.mem = draw_mask(g, L.groups * L.inner, p);
+  n.mem = draw_mask(ctx, L.groups * L.inner, p);
   if (n.op == OpId::block_dropout && p == 1.f) n.mem[0] = 0.f;  // DyNet drops the block to zeros here, not NaN
-  alloc(g, y);
+  alloc(ctx, y);
   apply_mask<false>(L, xs[0].v, n.mem, y.v);
 }
-void dropout_any_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void dropout_any_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                      Tensor& dx) {
   if (!n.mem) {
     dx.vec() += dy.vec();
@@ -121,23 +121,23 @@ void dropout_any_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tens
 }
 
 // ---- noise: y = x + N(0, stddev^2) per unit; dy passes straight through.
-Dim noise_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim noise_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (!(n.f0 >= 0.f) || std::isinf(n.f0))
     shape_error("noise", "stddev must be finite and >= 0, got " + std::to_string(n.f0), xs, 1);
   return xs[0];
 }
-void noise_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void noise_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   if (n.f0 == 0.f) {
     y.v = xs[0].v;
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   std::normal_distribution<float> normal(0.f, n.f0);
   const float* x = xs[0].v;
   const unsigned size = y.d.size();
-  for (unsigned k = 0; k < size; ++k) y.v[k] = x[k] + normal(g.rng);
+  for (unsigned k = 0; k < size; ++k) y.v[k] = x[k] + normal(ctx.rng);
 }
-void noise_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void noise_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                Tensor& dx) {
   dx.vec() += dy.vec();
 }

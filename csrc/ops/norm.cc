@@ -21,14 +21,14 @@ Moments moments(const float* x, unsigned n) {
 }
 
 // ---- layer_norm(x, g, b) = g * (x - mean) / (sd + eps) + b
-Dim layer_norm_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim layer_norm_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!xs[1].single_equal(xs[0]) || !xs[2].single_equal(xs[0]))
     shape_error("layer_norm", "gain and bias must have the shape of x", xs, 3);
   Dim r = xs[0];
   r.bd = joint_batch("layer_norm", xs, 3);
   return r;
 }
-void layer_norm_fwd(ComputationGraph& cg, const Node&, const Tensor* xs, Tensor& y) {
+void layer_norm_fwd(OpContext& cg, const Node&, const Tensor* xs, Tensor& y) {
   alloc(cg, y);
   const unsigned n = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -38,7 +38,7 @@ void layer_norm_fwd(ComputationGraph& cg, const Node&, const Tensor* xs, Tensor&
                                          (m.sd + kLayerNormEps) + ArrMap(xs[2].batch_ptr(b), n);
   }
 }
-void layer_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void layer_norm_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                     Tensor& dx) {
   const unsigned n = y.d.batch_size();
   if (i == 2) {
@@ -63,13 +63,13 @@ void layer_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tens
 }
 
 // ---- weight_norm(w, g) = g * w / ||w||  (g has one element)
-Dim weight_norm_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim weight_norm_dim(const OpContext&, const Node&, const Dim* xs) {
   if (xs[1].batch_size() != 1) shape_error("weight_norm", "gain g must have exactly one element", xs, 2);
   Dim r = xs[0];
   r.bd = joint_batch("weight_norm", xs, 2);
   return r;
 }
-void weight_norm_fwd(ComputationGraph& cg, const Node&, const Tensor* xs, Tensor& y) {
+void weight_norm_fwd(OpContext& cg, const Node&, const Tensor* xs, Tensor& y) {
   alloc(cg, y);
   const unsigned n = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -77,7 +77,7 @@ void weight_norm_fwd(ComputationGraph& cg, const Node&, const Tensor* xs, Tensor
     VecMap(y.v + size_t(b) * n, n) = (*xs[1].batch_ptr(b) / w.norm()) * w;
   }
 }
-void weight_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void weight_norm_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                      Tensor& dx) {
   const unsigned n = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {

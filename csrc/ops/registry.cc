@@ -4,7 +4,7 @@ namespace dg {
 
 namespace {
 const OpImpl* const kTable[] = {
-#define DG_OP(name, arity, diff) &impl_##name,
+#define DG_OP(name, family, arity, diff, batch, devices, functions) &impl_##name,
 #include "ops/op_table.def"
 #undef DG_OP
 };

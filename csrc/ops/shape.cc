@@ -15,7 +15,7 @@
 namespace dg {
 namespace {
 
-const int32_t* ints(const ComputationGraph& g, const Node& n) { return g.int_data.data() + n.aux0; }
+const int32_t* ints(const OpContext& ctx, const Node& n) { return ctx.int_data.data() + n.aux0; }
 
 unsigned inner_of(const Dim& d, unsigned a) {
   unsigned s = 1;
@@ -44,14 +44,14 @@ inline void add_run(float* dst, const float* src, unsigned n) { VecMap(dst, n) +
 
 // ---- pick: index one position of axis i0, removing that axis. int_data holds one index
 // (every batch element) or one per batch element (pick_batch; i1 = 1).
-Dim pick_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim pick_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   const char* op = n.i1 ? "pick_batch" : "pick";
   const Dim& x = xs[0];
   if (n.i0 < 0) shape_error(op, "axis must be >= 0, got " + std::to_string(n.i0), xs, 1);
   unsigned a = static_cast<unsigned>(n.i0);
   check_axis(op, a, xs);
   if (n.naux == 0) shape_error(op, "needs at least one index", xs, 1);
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   for (unsigned k = 0; k < n.naux; ++k)
     if (idx[k] < 0 || static_cast<unsigned>(idx[k]) >= x[a]) index_error(op, "index", idx[k], x[a], x);
   Dim r;
@@ -71,36 +71,36 @@ Dim pick_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
 }
 // Calls f(x_offset, y_offset, run_length) for every run y takes from x (batch element b).
 template <class F>
-void pick_runs(const ComputationGraph& g, const Node& n, const Dim& x, F f, unsigned b) {
+void pick_runs(const OpContext& ctx, const Node& n, const Dim& x, F f, unsigned b) {
   unsigned a = n.i0, inner = inner_of(x, a), len = x[a], outer = outer_of(x, a);
-  unsigned k = ints(g, n)[n.naux == 1 ? 0 : b];
+  unsigned k = ints(ctx, n)[n.naux == 1 ? 0 : b];
   for (unsigned o = 0; o < outer; ++o) f((o * len + k) * inner, o * inner, inner);
 }
-void pick_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void pick_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const Tensor& x = xs[0];
   unsigned a = n.i0;
   if (y.d.bd == 1 && outer_of(x.d, a) == 1) {  // one contiguous run: a view
-    y.v = x.v + ints(g, n)[0] * inner_of(x.d, a);
+    y.v = x.v + ints(ctx, n)[0] * inner_of(x.d, a);
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   unsigned ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* src = x.batch_ptr(b);
     float* dst = y.v + b * ys;
-    pick_runs(g, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_runs(ctx, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
       if (m == 1) dst[yo] = src[xo];
       else std::memcpy(dst + yo, src + xo, sizeof(float) * m);
     }, b);
   }
 }
-void pick_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void pick_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
               Tensor& dx) {
   unsigned ys = dy.d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* dst = dx.batch_ptr(b);
     const float* src = dy.v + b * ys;
-    pick_runs(g, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_runs(ctx, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) {
       if (m == 1) dst[xo] += src[yo];
       else add_run(dst + xo, src + yo, m);
     }, b);
@@ -108,9 +108,9 @@ void pick_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, 
 }
 
 // ---- pick_batch_elems: batch elements int_data[...] of x, in that order.
-Dim pick_batch_elems_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim pick_batch_elems_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   if (n.naux == 0) shape_error("pick_batch_elems", "needs at least one batch index", xs, 1);
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   for (unsigned k = 0; k < n.naux; ++k)
     if (idx[k] < 0 || static_cast<unsigned>(idx[k]) >= xs[0].bd)
       index_error("pick_batch_elems", "batch index", idx[k], xs[0].bd, xs[0]);
@@ -118,26 +118,26 @@ Dim pick_batch_elems_dim(const ComputationGraph& g, const Node& n, const Dim* xs
   r.bd = n.naux;
   return r;
 }
-void pick_batch_elems_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  const int32_t* idx = ints(g, n);
+void pick_batch_elems_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  const int32_t* idx = ints(ctx, n);
   unsigned bs = y.d.batch_size();
   if (n.naux == 1) {
     y.v = xs[0].v + idx[0] * bs;
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * bs, xs[0].v + idx[b] * bs, sizeof(float) * bs);
 }
-void pick_batch_elems_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy,
+void pick_batch_elems_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy,
                           unsigned, Tensor& dx) {
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   unsigned bs = dy.d.batch_size();
   for (unsigned b = 0; b < n.naux; ++b) add_run(dx.v + idx[b] * bs, dy.v + b * bs, bs);
 }
 
 // ---- pick_range: positions [s, e) of axis d; int_data = {s, e, d}.
-Dim pick_range_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
-  const int32_t* p = ints(g, n);
+Dim pick_range_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
+  const int32_t* p = ints(ctx, n);
   int32_t s = p[0], e = p[1], a = p[2];
   if (a < 0) shape_error("pick_range", "axis must be >= 0, got " + std::to_string(a), xs, 1);
   check_axis("pick_range", a, xs);
@@ -153,43 +153,43 @@ Dim pick_range_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
   return r;
 }
 template <class F>
-void pick_range_runs(const ComputationGraph& g, const Node& n, const Dim& x, F f) {
-  const int32_t* p = ints(g, n);
+void pick_range_runs(const OpContext& ctx, const Node& n, const Dim& x, F f) {
+  const int32_t* p = ints(ctx, n);
   unsigned a = p[2], inner = inner_of(x, a), len = x[a], outer = outer_of(x, a);
   unsigned m = (p[1] - p[0]) * inner;
   for (unsigned o = 0; o < outer; ++o) f((o * len + p[0]) * inner, o * m, m);
 }
-void pick_range_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void pick_range_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const Tensor& x = xs[0];
-  const int32_t* p = ints(g, n);
+  const int32_t* p = ints(ctx, n);
   if (x.d.bd == 1 && outer_of(x.d, p[2]) == 1) {  // one contiguous run: a view
     y.v = x.v + p[0] * inner_of(x.d, p[2]);
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   unsigned xs_ = x.d.batch_size(), ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* src = x.v + b * xs_;
     float* dst = y.v + b * ys;
-    pick_range_runs(g, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_range_runs(ctx, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
       std::memcpy(dst + yo, src + xo, sizeof(float) * m);
     });
   }
 }
-void pick_range_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void pick_range_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                     Tensor& dx) {
   unsigned xs_ = dx.d.batch_size(), ys = dy.d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* dst = dx.v + b * xs_;
     const float* src = dy.v + b * ys;
-    pick_range_runs(g, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) { add_run(dst + xo, src + yo, m); });
+    pick_range_runs(ctx, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) { add_run(dst + xo, src + yo, m); });
   }
 }
 
 // ---- select_rows / select_cols: listed rows (axis 0) or columns (axis 1), repeats allowed.
-Dim select_rows_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim select_rows_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   if (n.naux == 0) shape_error("select_rows", "needs at least one row index", xs, 1);
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   for (unsigned k = 0; k < n.naux; ++k)
     if (idx[k] < 0 || static_cast<unsigned>(idx[k]) >= xs[0].rows())
       index_error("select_rows", "row", idx[k], xs[0].rows(), xs[0]);
@@ -197,9 +197,9 @@ Dim select_rows_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
   r.d[0] = n.naux;
   return r;
 }
-void select_rows_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
-  const int32_t* idx = ints(g, n);
+void select_rows_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
+  const int32_t* idx = ints(ctx, n);
   const unsigned R = xs[0].d.rows(), cols = xs[0].d.size() / R, m = n.naux;
   for (unsigned c = 0; c < cols; ++c) {
     const float* src = xs[0].v + c * R;
@@ -207,9 +207,9 @@ void select_rows_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
     for (unsigned k = 0; k < m; ++k) dst[k] = src[idx[k]];
   }
 }
-void select_rows_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void select_rows_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                      Tensor& dx) {
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   const unsigned R = dx.d.rows(), cols = dx.d.size() / R, m = n.naux;
   for (unsigned c = 0; c < cols; ++c) {
     float* dst = dx.v + c * R;
@@ -218,27 +218,27 @@ void select_rows_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Te
   }
 }
 
-Dim select_cols_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim select_cols_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   if (xs[0].nd > 2) shape_error("select_cols", "needs a vector or matrix", xs, 1);
   if (n.naux == 0) shape_error("select_cols", "needs at least one column index", xs, 1);
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   for (unsigned k = 0; k < n.naux; ++k)
     if (idx[k] < 0 || static_cast<unsigned>(idx[k]) >= xs[0].cols())
       index_error("select_cols", "column", idx[k], xs[0].cols(), xs[0]);
   Dim r({xs[0].rows(), n.naux}, xs[0].bd);
   return r;
 }
-void select_cols_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
-  const int32_t* idx = ints(g, n);
+void select_cols_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
+  const int32_t* idx = ints(ctx, n);
   const unsigned R = y.d.rows(), xs_ = xs[0].d.batch_size(), ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b)
     for (unsigned k = 0; k < n.naux; ++k)
       std::memcpy(y.v + b * ys + k * R, xs[0].v + b * xs_ + idx[k] * R, sizeof(float) * R);
 }
-void select_cols_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void select_cols_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                      Tensor& dx) {
-  const int32_t* idx = ints(g, n);
+  const int32_t* idx = ints(ctx, n);
   const unsigned R = dy.d.rows(), xs_ = dx.d.batch_size(), ys = dy.d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b)
     for (unsigned k = 0; k < n.naux; ++k) add_run(dx.v + b * xs_ + idx[k] * R, dy.v + b * ys + k * R, R);
@@ -246,8 +246,8 @@ void select_cols_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Te
 
 // ---- reshape: new axes in int_data, batch in i0; same memory (a view).
 // As DyNet: a batch of 1 with a per-element size that fits keeps x's batch.
-Dim reshape_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
-  std::vector<long> ds(ints(g, n), ints(g, n) + n.naux);
+Dim reshape_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
+  std::vector<long> ds(ints(ctx, n), ints(ctx, n) + n.naux);
   Dim r;
   try {
     r = Dim::from_vector(ds, n.i0);
@@ -262,14 +262,14 @@ Dim reshape_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
   shape_error("reshape", "cannot reshape to " + r.str() + " (" + std::to_string(r.size()) + " elements, input has " +
                              std::to_string(xs[0].size()) + ")", xs, 1);
 }
-void reshape_fwd(ComputationGraph&, const Node&, const Tensor* xs, Tensor& y) { y.v = xs[0].v; }
-void reshape_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void reshape_fwd(OpContext&, const Node&, const Tensor* xs, Tensor& y) { y.v = xs[0].v; }
+void reshape_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                  Tensor& dx) {
   dx.vec() += dy.vec();
 }
 
 // ---- concatenate along axis i0; batches of 1 broadcast.
-Dim concatenate_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim concatenate_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (n.nargs == 0) throw ValueError("concatenate: needs at least one expression");
   if (n.i0 < 0 || n.i0 >= static_cast<int>(kMaxDims))
     shape_error("concatenate", "axis " + std::to_string(n.i0) + " out of range [0, 4)", xs, n.nargs);
@@ -291,12 +291,12 @@ Dim concatenate_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
   r.bd = joint_batch("concatenate", xs, n.nargs);
   return r;
 }
-void concatenate_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void concatenate_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   if (n.nargs == 1 && xs[0].d.bd == y.d.bd) {
     y.v = xs[0].v;
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   const unsigned a = n.i0, inner = inner_of(y.d, a), outer = outer_of(y.d, a);
   const unsigned ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -310,7 +310,7 @@ void concatenate_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
     }
   }
 }
-void concatenate_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned i,
+void concatenate_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned i,
                      Tensor& dx) {
   const unsigned a = n.i0, inner = inner_of(dy.d, a), outer = outer_of(dy.d, a);
   const unsigned block = inner * dy.d[a], ys = dy.d.batch_size(), m = inner * dx.d[a];
@@ -328,7 +328,7 @@ void concatenate_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const T
 }
 
 // ---- concatenate_to_batch: batch elements of all arguments, in order.
-Dim concatenate_to_batch_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim concatenate_to_batch_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (n.nargs == 0) throw ValueError("concatenate_to_batch: needs at least one expression");
   Dim r = xs[0];
   r.bd = 0;
@@ -338,19 +338,19 @@ Dim concatenate_to_batch_dim(const ComputationGraph&, const Node& n, const Dim* 
   }
   return r;
 }
-void concatenate_to_batch_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
+void concatenate_to_batch_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   if (n.nargs == 1) {
     y.v = xs[0].v;
     return;
   }
-  alloc(g, y);
+  alloc(ctx, y);
   float* dst = y.v;
   for (unsigned k = 0; k < n.nargs; ++k) {
     std::memcpy(dst, xs[k].v, sizeof(float) * xs[k].d.size());
     dst += xs[k].d.size();
   }
 }
-void concatenate_to_batch_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
+void concatenate_to_batch_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                               unsigned i, Tensor& dx) {
   unsigned offset = 0;
   for (unsigned k = 0; k < i; ++k) offset += xs[k].d.size();
@@ -363,10 +363,10 @@ void concatenate_to_batch_bwd(ComputationGraph&, const Node&, const Tensor* xs, 
 struct StridedPlan {
   unsigned from[kMaxDims + 1], stride[kMaxDims + 1], count[kMaxDims + 1];
 };
-StridedPlan strided_plan(const ComputationGraph& g, const Node& n, const Dim* xs) {
+StridedPlan strided_plan(const OpContext& ctx, const Node& n, const Dim* xs) {
   const char* op = "strided_select";
   const Dim& x = xs[0];
-  const int32_t* p = ints(g, n);
+  const int32_t* p = ints(ctx, n);
   const int32_t *strides = p + 1, *froms = strides + p[0] + 1, *tos = froms + froms[-1] + 1;
   const unsigned ns = p[0], nf = froms[-1], nt = tos[-1], naxes = x.nd + 1;
   if (ns > naxes || nf > naxes || nt > naxes)
@@ -397,8 +397,8 @@ StridedPlan strided_plan(const ComputationGraph& g, const Node& n, const Dim* xs
   }
   return s;
 }
-Dim strided_select_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
-  StridedPlan s = strided_plan(g, n, xs);
+Dim strided_select_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
+  StridedPlan s = strided_plan(ctx, n, xs);
   Dim r = xs[0];
   for (unsigned i = 0; i < r.nd; ++i) r.d[i] = s.count[i];
   r.bd = s.count[kMaxDims];
@@ -424,10 +424,10 @@ void strided_runs(const StridedPlan& s, const Dim& x, F f) {
           yo += s.count[0];
         }
 }
-void strided_select_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void strided_select_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   Dim xd = xs[0].d;
-  StridedPlan s = strided_plan(g, n, &xd);
+  StridedPlan s = strided_plan(ctx, n, &xd);
   const unsigned m = s.count[0], st = s.stride[0];
   const float* x = xs[0].v;
   strided_runs(s, xd, [&](unsigned xo, unsigned yo) {
@@ -435,10 +435,10 @@ void strided_select_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Te
     else for (unsigned k = 0; k < m; ++k) y.v[yo + k] = x[xo + k * st];
   });
 }
-void strided_select_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void strided_select_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                         Tensor& dx) {
   Dim xd = dx.d;
-  StridedPlan s = strided_plan(g, n, &xd);
+  StridedPlan s = strided_plan(ctx, n, &xd);
   const unsigned m = s.count[0], st = s.stride[0];
   strided_runs(s, xd, [&](unsigned xo, unsigned yo) {
     if (st == 1) add_run(dx.v + xo, dy.v + yo, m);

@@ -39,12 +39,12 @@ const Dim& vector_arg(const char* op, const Dim* xs, unsigned nargs) {
 }
 
 // ---- softmax(x, d): normalise along axis i0
-Dim softmax_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim softmax_dim(const OpContext&, const Node& n, const Dim* xs) {
   check_axis("softmax", n.i0, xs, 1);
   return xs[0];
 }
-void softmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void softmax_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   AxisView v(y.d, n.i0);
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b)
@@ -53,7 +53,7 @@ void softmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y
       out /= out.sum();
     });
 }
-void softmax_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+void softmax_bwd(OpContext&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
                  Tensor& dx) {
   AxisView v(y.d, n.i0);
   unsigned bs = y.d.batch_size();
@@ -77,17 +77,17 @@ void softmax_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& 
 
 // ---- log_softmax(x, restrict): column-wise; with a restriction (int list) only
 // the listed entries of a vector take part, the others are -inf.
-Dim log_softmax_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim log_softmax_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   if (n.naux == 0) return xs[0];
   const Dim& x = vector_arg("log_softmax", xs, 1);
   for (unsigned k = 0; k < n.naux; ++k) {
-    int idx = g.int_data[n.aux0 + k];
+    int idx = ctx.int_data[n.aux0 + k];
     if (idx < 0 || static_cast<unsigned>(idx) >= x.rows()) index_error("log_softmax", idx, x.rows(), "restricted index");
   }
   return x;
 }
-void log_softmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void log_softmax_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned rows = y.d.rows(), bs = y.d.batch_size();
   if (n.naux == 0) {
     AxisView v(y.d, 0);
@@ -95,7 +95,7 @@ void log_softmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
       for_lines(v, xs[0].v + b * bs, y.v + b * bs, [](auto x, auto out, unsigned) { out = x - logsumexp_of(x); });
     return;
   }
-  const int32_t* r = g.int_data.data() + n.aux0;
+  const int32_t* r = ctx.int_data.data() + n.aux0;
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* x = xs[0].v + b * bs;
     float* out = y.v + b * bs;
@@ -111,7 +111,7 @@ void log_softmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tenso
       if (out[j] == 0.f) out[j] = x[j] - logz;
   }
 }
-void log_softmax_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+void log_softmax_bwd(OpContext&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
                      Tensor& dx) {
   unsigned bs = y.d.batch_size();
   if (n.naux == 0) {
@@ -139,7 +139,7 @@ void log_softmax_bwd(ComputationGraph&, const Node& n, const Tensor*, const Tens
 }
 
 // ---- logsumexp(xs): element-wise over a list of same-shaped arguments
-Dim logsumexp_dim_nary(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim logsumexp_dim_nary(const OpContext&, const Node& n, const Dim* xs) {
   if (n.nargs == 0) throw ValueError("logsumexp: needs at least one expression");
   for (unsigned k = 1; k < n.nargs; ++k)
     if (!xs[k].single_equal(xs[0])) shape_error("logsumexp", "all arguments must have the same shape", xs, n.nargs);
@@ -147,8 +147,8 @@ Dim logsumexp_dim_nary(const ComputationGraph&, const Node& n, const Dim* xs) {
   r.bd = joint_batch("logsumexp", xs, n.nargs);
   return r;
 }
-void logsumexp_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void logsumexp_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     float* out = y.v + b * bs;
@@ -165,7 +165,7 @@ void logsumexp_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor&
     }
   }
 }
-void logsumexp_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void logsumexp_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                    Tensor& dx) {
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b)
@@ -174,12 +174,12 @@ void logsumexp_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tenso
 }
 
 // ---- logsumexp_dim(x, d): reduces axis i0
-Dim logsumexp_axis_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim logsumexp_axis_dim(const OpContext&, const Node& n, const Dim* xs) {
   check_axis("logsumexp_dim", n.i0, xs, 1);
   return drop_axes(xs[0], 1u << n.i0);
 }
-void logsumexp_axis_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void logsumexp_axis_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   AxisView v(xs[0].d, n.i0);
   unsigned xbs = xs[0].d.batch_size(), ybs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -187,7 +187,7 @@ void logsumexp_axis_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Te
     for_lines(v, xs[0].v + b * xbs, xs[0].v + b * xbs, [&](auto x, auto, unsigned l) { out[l] = logsumexp_of(x); });
   }
 }
-void logsumexp_axis_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy,
+void logsumexp_axis_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy,
                         unsigned, Tensor& dx) {
   AxisView v(xs[0].d, n.i0);
   unsigned xbs = xs[0].d.batch_size(), ybs = y.d.batch_size();
@@ -201,7 +201,7 @@ void logsumexp_axis_bwd(ComputationGraph&, const Node& n, const Tensor* xs, cons
 
 // ---- pickneglogsoftmax(x, v): -log softmax(x)[v], one index per batch element.
 // Forward keeps log Z per batch element so backward is softmax(x) - onehot(v).
-void check_indices(const ComputationGraph& g, const Node& n, const char* op, const Dim* xs) {
+void check_indices(const OpContext& ctx, const Node& n, const char* op, const Dim* xs) {
   const Dim& x = vector_arg(op, xs, 1);
   if (n.naux != x.bd) {
     if (n.naux == 1)
@@ -211,19 +211,19 @@ void check_indices(const ComputationGraph& g, const Node& n, const char* op, con
                         " batch elements; the numbers must match", xs, 1);
   }
   for (unsigned k = 0; k < n.naux; ++k) {
-    int idx = g.int_data[n.aux0 + k];
+    int idx = ctx.int_data[n.aux0 + k];
     if (idx < 0 || static_cast<unsigned>(idx) >= x.rows()) index_error(op, idx, x.rows());
   }
 }
-Dim pnls_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
-  check_indices(g, n, "pickneglogsoftmax", xs);
+Dim pnls_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
+  check_indices(ctx, n, "pickneglogsoftmax", xs);
   return Dim({1}, xs[0].bd);
 }
-void pnls_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void pnls_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned rows = xs[0].d.rows();
-  n.mem = scratch(g, y.d.bd);
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  n.mem = scratch(ctx, y.d.bd);
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   for (unsigned b = 0; b < y.d.bd; ++b) {
     ArrMap x(xs[0].v + b * rows, rows);
     float logz = logsumexp_of(x);
@@ -231,10 +231,10 @@ void pnls_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
     y.v[b] = logz - x[idx[b]];
   }
 }
-void pnls_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
+void pnls_bwd(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
               Tensor& dx) {
   unsigned rows = xs[0].d.rows();
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* out = dx.v + b * rows;
     ArrMap(out, rows) += dy.v[b] * (ArrMap(xs[0].v + b * rows, rows) - n.mem[b]).exp();
@@ -243,24 +243,24 @@ void pnls_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor
 }
 
 // ---- hinge(x, v, m) = sum_{j != v} max(0, x_j - x_v + m), one index per batch element
-Dim hinge_dim_fn(const ComputationGraph& g, const Node& n, const Dim* xs) {
-  check_indices(g, n, "hinge", xs);
+Dim hinge_dim_fn(const OpContext& ctx, const Node& n, const Dim* xs) {
+  check_indices(ctx, n, "hinge", xs);
   return Dim({1}, xs[0].bd);
 }
-void hinge_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void hinge_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned rows = xs[0].d.rows();
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   for (unsigned b = 0; b < y.d.bd; ++b) {
     ArrMap x(xs[0].v + b * rows, rows);
     float s = (x - x[idx[b]] + n.f0).max(0.f).sum();
     y.v[b] = s - n.f0 * (n.f0 > 0.f);  // the j = v term contributes max(0, m)
   }
 }
-void hinge_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
+void hinge_bwd(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
                Tensor& dx) {
   unsigned rows = xs[0].d.rows();
-  const int32_t* idx = g.int_data.data() + n.aux0;
+  const int32_t* idx = ctx.int_data.data() + n.aux0;
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     const float* x = xs[0].v + b * rows;
     float* out = dx.v + b * rows;
@@ -275,7 +275,7 @@ void hinge_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tenso
 
 // ---- hinge_dim(x, v, d, m): hinge along axis d of a matrix, one correct index per
 // line (column for d = 0, row for d = 1); v shared by the batch or one list per element.
-Dim hinge_axis_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
+Dim hinge_axis_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
   const Dim& x = xs[0];
   if (x.nd != 2) shape_error("hinge_dim", "argument must be a matrix", xs, 1);
   if (n.i0 != 0 && n.i0 != 1) shape_error("hinge_dim", "axis must be 0 or 1, got " + std::to_string(n.i0), xs, 1);
@@ -284,29 +284,29 @@ Dim hinge_axis_dim(const ComputationGraph& g, const Node& n, const Dim* xs) {
     shape_error("hinge_dim", std::to_string(n.naux) + " indices were given; expected one per line along the other "
                 "axis (" + std::to_string(lines) + ") or that many per batch element", xs, 1);
   for (unsigned k = 0; k < n.naux; ++k) {
-    int idx = g.int_data[n.aux0 + k];
+    int idx = ctx.int_data[n.aux0 + k];
     if (idx < 0 || static_cast<unsigned>(idx) >= len) index_error("hinge_dim", idx, len);
   }
   return Dim({lines}, x.bd);
 }
-void hinge_axis_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void hinge_axis_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   AxisView v(xs[0].d, n.i0);
   unsigned bs = xs[0].d.batch_size(), lines = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
-    const int32_t* idx = g.int_data.data() + n.aux0 + (n.naux == lines ? 0 : b * lines);
+    const int32_t* idx = ctx.int_data.data() + n.aux0 + (n.naux == lines ? 0 : b * lines);
     float* out = y.v + b * lines;
     for_lines(v, xs[0].v + b * bs, xs[0].v + b * bs, [&](auto x, auto, unsigned l) {
       out[l] = (x - x[idx[l]] + n.f0).max(0.f).sum() - n.f0 * (n.f0 > 0.f);
     });
   }
 }
-void hinge_axis_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
+void hinge_axis_bwd(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
                     Tensor& dx) {
   AxisView v(xs[0].d, n.i0);
   unsigned bs = xs[0].d.batch_size(), lines = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
-    const int32_t* idx = g.int_data.data() + n.aux0 + (n.naux == lines ? 0 : b * lines);
+    const int32_t* idx = ctx.int_data.data() + n.aux0 + (n.naux == lines ? 0 : b * lines);
     const float* xb = xs[0].v + b * bs;
     float* ob = dx.v + b * bs;
     for (unsigned o = 0; o < v.outer; ++o)
@@ -325,7 +325,7 @@ void hinge_axis_bwd(ComputationGraph& g, const Node& n, const Tensor* xs, const 
 }
 
 // ---- losses between two same-shaped arguments, summed to one value per batch element.
-Dim pair_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim pair_dim(const OpContext&, const Node& n, const Dim* xs) {
   const char* op = op_impl(n.op).name;
   if (!xs[0].single_equal(xs[1])) shape_error(op, "arguments must have the same shape", xs, 2);
   return Dim({1}, joint_batch(op, xs, 2));
@@ -335,8 +335,8 @@ constexpr float kTiny = std::numeric_limits<float>::min();
 // VALUE: the per-element loss of a and c (C is the node's f0, huber's threshold);
 // GRAD0 / GRAD1: its derivative with respect to a / c.
 #define DG_PAIR_LOSS(NAME, VALUE, GRAD0, GRAD1)                                                       \
-  void NAME##_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {                   \
-    alloc(g, y);                                                                                       \
+  void NAME##_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {                   \
+    alloc(ctx, y);                                                                                       \
     const unsigned bs = xs[0].d.batch_size();                                                          \
     const float C = n.f0;                                                                              \
     (void)C;                                                                                           \
@@ -345,7 +345,7 @@ constexpr float kTiny = std::numeric_limits<float>::min();
       y.v[b] = (VALUE).sum();                                                                          \
     }                                                                                                  \
   }                                                                                                    \
-  void NAME##_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, \
+  void NAME##_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, \
                   unsigned i, Tensor& dx) {                                                            \
     const unsigned bs = xs[0].d.batch_size();                                                          \
     const float C = n.f0;                                                                              \
@@ -370,19 +370,19 @@ DG_PAIR_LOSS(binary_log_loss, -(c * a.max(kTiny).log() + (1.f - c) * (1.f - a).m
 #undef DG_PAIR_LOSS
 
 // ---- pairwise_rank_loss(x, y, m) = max(0, m - x + y), element-wise
-Dim rank_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim rank_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!xs[0].single_equal(xs[1])) shape_error("pairwise_rank_loss", "arguments must have the same shape", xs, 2);
   Dim r = xs[0];
   r.bd = joint_batch("pairwise_rank_loss", xs, 2);
   return r;
 }
-void rank_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void rank_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b)
     ArrMap(y.v + b * bs, bs) = (n.f0 - ArrMap(xs[0].batch_ptr(b), bs) + ArrMap(xs[1].batch_ptr(b), bs)).max(0.f);
 }
-void rank_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy, unsigned i,
+void rank_bwd(OpContext&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy, unsigned i,
               Tensor& dx) {
   unsigned bs = y.d.batch_size();
   float sign = i == 0 ? -1.f : 1.f;
@@ -392,23 +392,23 @@ void rank_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& y, co
 }
 
 // ---- norms: one value per batch element
-Dim scalar_per_batch(const ComputationGraph&, const Node&, const Dim* xs) { return Dim({1}, xs[0].bd); }
-void squared_norm_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+Dim scalar_per_batch(const OpContext&, const Node&, const Dim* xs) { return Dim({1}, xs[0].bd); }
+void squared_norm_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) y.v[b] = VecMap(xs[0].v + b * bs, bs).squaredNorm();
 }
-void squared_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
+void squared_norm_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
                       Tensor& dx) {
   unsigned bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) ArrMap(dx.v + b * bs, bs) += 2.f * dy.v[b] * ArrMap(xs[0].v + b * bs, bs);
 }
-void l2_norm_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void l2_norm_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   unsigned bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) y.v[b] = VecMap(xs[0].v + b * bs, bs).norm();
 }
-void l2_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
+void l2_norm_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned,
                  Tensor& dx) {
   unsigned bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b)
@@ -416,18 +416,18 @@ void l2_norm_bwd(ComputationGraph&, const Node&, const Tensor* xs, const Tensor&
 }
 
 // ---- poisson_loss(log_lambda, x) = exp(ll) - x * ll + lgamma(x + 1); f0 = x
-Dim poisson_dim(const ComputationGraph&, const Node& n, const Dim* xs) {
+Dim poisson_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (xs[0].batch_size() != 1) shape_error("poisson_loss", "log_lambda must be a single value", xs, 1);
   if (n.f0 < 0.f) throw ValueError("poisson_loss: the target must be a non-negative integer, got " +
                                    std::to_string(static_cast<long>(n.f0)));
   return Dim({1}, xs[0].bd);
 }
-void poisson_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void poisson_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const float c = std::lgamma(n.f0 + 1.f);
   for (unsigned b = 0; b < y.d.bd; ++b) y.v[b] = std::exp(xs[0].v[b]) - n.f0 * xs[0].v[b] + c;
 }
-void poisson_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
+void poisson_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
                  Tensor& dx) {
   for (unsigned b = 0; b < dy.d.bd; ++b) dx.v[b] += dy.v[b] * (std::exp(xs[0].v[b]) - n.f0);
 }

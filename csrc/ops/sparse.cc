@@ -17,12 +17,12 @@ namespace {
 bool is_vector(const Dim& d) { return d.batch_size() == d.rows(); }
 
 // ---- sparsemax(x)
-Dim sparsemax_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim sparsemax_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!is_vector(xs[0])) shape_error("sparsemax", "argument must be a vector", xs, 1);
   return xs[0];
 }
-void sparsemax_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void sparsemax_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   const unsigned n = y.d.rows();
   std::vector<float> z(n);
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -39,7 +39,7 @@ void sparsemax_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y
   }
 }
 // Jacobian on the support S: I - 1 1^T / |S|.
-void sparsemax_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+void sparsemax_bwd(OpContext&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
                    Tensor& dx) {
   const unsigned n = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -58,16 +58,16 @@ void sparsemax_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor& 
 }
 
 // ---- constrained_softmax(x, u); node memory keeps the active set (1 = at its bound).
-Dim csoftmax_dim(const ComputationGraph&, const Node&, const Dim* xs) {
+Dim csoftmax_dim(const OpContext&, const Node&, const Dim* xs) {
   if (!is_vector(xs[0]) || !xs[1].single_equal(xs[0]))
     shape_error("constrained_softmax", "x and the bounds u must be vectors of the same length", xs, 2);
   Dim r = xs[0];
   r.bd = joint_batch("constrained_softmax", xs, 2);
   return r;
 }
-void csoftmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
-  n.mem = scratch(g, y.d.size());
+void csoftmax_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
+  n.mem = scratch(ctx, y.d.size());
   const unsigned len = y.d.rows();
   std::vector<float> e(len);
   for (unsigned b = 0; b < y.d.bd; ++b) {
@@ -97,7 +97,7 @@ void csoftmax_fwd(ComputationGraph& g, const Node& n, const Tensor* xs, Tensor& 
 }
 // Free entries S get p_j (g_j - s / m), bounds in A get g_i - s / m, where
 // s = sum_S p_k g_k and m = 1 - sum_A u (the mass the free entries share).
-void csoftmax_bwd(ComputationGraph&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+void csoftmax_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                   Tensor& dx) {
   const unsigned len = y.d.rows();
   for (unsigned b = 0; b < y.d.bd; ++b) {

@@ -212,13 +212,33 @@ void bind_graph(py::module_& m) {
                     py::arg("scratch") = g.scratch_pool.capacity_bytes());
   }, "Bytes reserved by the graph's memory pools.");
   m.def("op_table", []() {
+    static const char* const kBatchNames[] = {"none", "plain", "per_element"};
+    auto devices = [](uint32_t bits) {
+      py::list out;
+      if (bits & DG_DEV_CPU) out.append("CPU");
+      if (bits & DG_DEV_GPU) out.append("GPU");
+      return out;
+    };
+    auto words = [](const char* text) { return py::str(text).attr("split")(); };
     py::list out;
-#define DG_OP(name, arity, diff) \
-    out.append(py::dict(py::arg("name") = #name, py::arg("arity") = arity, py::arg("diff_mask") = diff));
+#define DG_OP(name, family, arity, diff, batch, devs, functions)                                          \
+    out.append(py::dict(py::arg("name") = #name, py::arg("family") = #family, py::arg("arity") = arity,    \
+                        py::arg("diff_mask") = diff,                                                        \
+                        py::arg("batch") = kBatchNames[static_cast<int>(BatchKind::batch)],                 \
+                        py::arg("devices") = devices(devs), py::arg("functions") = words(functions)));
 #include "ops/op_table.def"
 #undef DG_OP
     return out;
-  }, "Every registered op: name, arity (-1 = any) and differentiable-argument mask.");
+  }, "Every registered op, as op_table.def lists it: name, family, arity (-1 = any), differentiable-argument "
+     "mask, autobatching kind (none, plain, per_element), devices with a kernel (CPU, GPU) and the functions "
+     "that build it.");
+  m.def("op_families", []() {
+    py::list out;
+#define DG_FAMILY(family, title) out.append(py::dict(py::arg("name") = #family, py::arg("title") = title));
+#include "ops/op_table.def"
+#undef DG_FAMILY
+    return out;
+  }, "The op families in op_table.def's order: name (csrc/ops/<name>.cc) and title.");
   m.def("node_ops", []() {
     py::list out;
     for (auto& n : cg().nodes) out.append(op_impl(n.op).name);

@@ -1,4 +1,5 @@
 // Node: one op application in a ComputationGraph. Plain data, no heap.
+// It lives beside the ops, which read it, so csrc/ops/ needs nothing from graph/.
 #pragma once
 #include <cstdint>
 

@@ -12,6 +12,8 @@ import pickle
 
 _PLAIN = {("builtins", n) for n in ("set", "frozenset", "complex", "slice", "range")} | {
     (m, "scalar") for m in ("numpy.core.multiarray", "numpy._core.multiarray")} | {
+    # protocol 5's arrays: a view of bytes the file holds, reshaped (sizes must agree)
+    (m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")} | {
     ("numpy", "ndarray"), ("numpy", "dtype")}
 _RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 
@@ -20,6 +22,13 @@ def _bytearray(*args):
     if args and not isinstance(args[0], (bytes, str)):  # bytearray(n) would allocate n bytes the file chose
         raise pickle.UnpicklingError(f"bytearray{args!r}: a pickle here may hold bytearrays of bytes only")
     return bytearray(*args)
+
+
+def _latin1_bytes(text, encoding="latin1"):
+    """How protocols 2 and lower store bytes: _codecs.encode(text, 'latin1')."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode{(text, encoding)!r}: not how a pickle stores bytes")
+    return text.encode("latin1")
 
 
 def _reconstruct(subtype, shape, dtype):
@@ -41,6 +50,8 @@ class PlainDataUnpickler(pickle.Unpickler):
             return _bytearray
         if (module, name) in _RECONSTRUCT:
             return _reconstruct
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if (module, name) in _PLAIN:
             return super().find_class(module, name)
         return self.find_other(module, name)

@@ -180,14 +180,16 @@ def _sha256(path: str) -> str:
 @contextlib.contextmanager
 def _folder_lock(path: str, exclusive: bool):
     """Serialises the switch of a save pair against other saves (exclusive) and
-    loads (shared) of files in the same folder."""
+    loads (shared) of files in the same folder. Where the folder cannot be
+    locked (a file system without flock) each rename is still atomic alone."""
     try:
         fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
     except OSError:  # no such folder: opening the file itself reports it
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
         os.close(fd)

@@ -343,3 +343,20 @@ def test_a_failed_populate_changes_no_value(tmp_path):
         other.populate(path)
     np.testing.assert_array_equal(a.as_array(), [5.0, 5.0])   # not half-populated
     np.testing.assert_array_equal(b.as_array(), [6.0] * 4)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_a_distributed_checkpoint_holds_plain_data_only(tmp_path, protocol):
+    from dynagraph.distributed import checkpoint
+    state = {"values": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "clock": 3, "done": [1, 2],
+             "sums": {"w": (np.float64(2.5), {1, 2})}, "scheme": "ps"}
+    path = tmp_path / "s.ckpt"
+    path.write_bytes(pickle.dumps(state, protocol=protocol))
+    loaded = checkpoint.load(str(path))
+    np.testing.assert_array_equal(loaded["values"]["w"], state["values"]["w"])
+    assert loaded["sums"] == state["sums"] and loaded["done"] == [1, 2]
+    marker = tmp_path / "RAN"
+    path.write_bytes(pickle.dumps({"values": Exploit(os.system, (f"touch {marker}",))}, protocol=protocol))
+    with pytest.raises(ValueError, match=r"s\.ckpt: refusing to load posix\.system: checkpoint .* plain data only"):
+        checkpoint.load(str(path))
+    assert not marker.exists()

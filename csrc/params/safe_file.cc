@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -132,6 +133,11 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     throw;
   }
   ::close(fd);  // releases the lock only after the rename
+  int folder = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder >= 0) {  // makes the rename itself durable (best effort: not every system allows it)
+    fsync(folder);
+    ::close(folder);
+  }
 }
 
 }  // namespace dg

@@ -24,7 +24,7 @@ from .trainers import *  # noqa: F401,F403
 from .trainers import __all__ as _trainers_all
 from .builders import *  # noqa: F401,F403
 from .builders import __all__ as _builders_all
-from .serialize import load, save
+from .serialize import load, save, saveable
 from . import devices, graph_tools, inputs, softmax_builders, values as _values
 from .devices import *  # noqa: F401,F403
 from .devices import _check_device
@@ -133,9 +133,9 @@ def forward(exps, recalculate: bool = False) -> None:
     _core.forward_all(list(exps), bool(recalculate))
 
 
-def load_generator(basename: str, params):
+def load_generator(basename: str, params, classes=()):
     """As :func:`load`, but yields the loaded objects one at a time (in the order they were saved)."""
-    yield from load(basename, params)
+    yield from load(basename, params, classes)
 
 
 __all__ = sorted(set(
@@ -143,5 +143,5 @@ __all__ = sorted(set(
      "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes",
      "blas_info", "get_num_threads", "set_num_threads", "set_autobatch_policy", "get_autobatch_policy",
      "autobatch_stats"]
-    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator"]
+    + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator", "saveable"]
     + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))

@@ -343,6 +343,8 @@ class LookupParameters:
         """
         The index of this parameter's node in the current graph.
         """
+class _CollectionState:
+    pass
 class ParameterCollectionCore:
     def __init__(self) -> None:
         ...
@@ -364,6 +366,18 @@ class ParameterCollectionCore:
         ...
     def save(self, fname: str, name: str = '', append: bool = False) -> None:
         ...
+    def _checkpoint(self) -> _CollectionState:
+        """
+        What the collection holds now, for _restore.
+        """
+    def _entries_text(self, name: str = '') -> bytes:
+        """
+        The entries save() writes, as bytes.
+        """
+    def _restore(self, state: _CollectionState) -> None:
+        """
+        Forgets every parameter and subcollection added since the checkpoint.
+        """
     @property
     def weight_decay(self) -> float:
         ...
@@ -408,6 +422,10 @@ def _load_blas(path: str, prefix: str) -> None:
     """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
+def _saved_entries(fname: str) -> list:
+    """
+    (kind, name, shape, value count) of every entry of a model file.
+    """
 def _saved_dim(fname: str, lookup: bool, key: str) -> tuple:
     """
     ((shape), batch) of the entry saved under `key`.

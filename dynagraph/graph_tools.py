@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _core
+from ._safe_files import check_path
 
 __all__ = ["print_graphviz", "print_text_graphviz", "dump_cg", "graphviz_source"]
 
@@ -97,7 +98,7 @@ def dump_cg(filename: str = "", show_values: bool = True, show_gradients: bool =
             out.append(_block("Gradient", grad) if grad is not None else "Gradient: none (no backward yet)\n")
     text = "".join(out)
     if filename:
-        with open(filename, "w") as f:
+        with open(check_path("dump_cg", "filename", filename), "w") as f:
             f.write(text)
     else:
         sys.stdout.write(text)

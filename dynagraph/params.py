@@ -5,12 +5,15 @@ the generator seeded by ``dynagraph.init(seed=...)``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 import numpy as np
 
 from . import _core
 from ._config import ensure_initialized, rng, settings
+from ._safe_files import check_path
 from .devices import _check_device
 
 Parameters = _core.Parameters  # their Python methods: _parameters.py
@@ -121,7 +124,7 @@ class FromFileInitializer(PyInitializer):
     """Reads whitespace-separated values (column-major, as DyNet) from a text file."""
 
     def __init__(self, fname: str):
-        self.fname = fname
+        self.fname = check_path("FromFileInitializer", "fname", fname)
 
     def initialize(self, shape, is_lookup=False):
         values = np.loadtxt(self.fname, dtype=np.float32).ravel()
@@ -137,6 +140,34 @@ def _shape(dim) -> tuple:
     if not shape:
         raise ValueError("a parameter needs at least one axis")
     return shape
+
+
+# While a model file is loaded, the values its data file holds for the object
+# being re-created: a spec cannot make from_spec allocate more than that.
+_budget = threading.local()
+
+
+@contextlib.contextmanager
+def allocation_budget(values: int, what: str):
+    """Within the block, parameters added in this thread may hold ``values`` values
+    in all; more raises ValueError naming ``what`` before anything is allocated."""
+    previous = getattr(_budget, "left", None)
+    _budget.left = [int(values), what]
+    try:
+        yield
+    finally:
+        _budget.left = previous
+
+
+def _spend_budget(shape: tuple) -> None:
+    left = getattr(_budget, "left", None)
+    if left is None:
+        return
+    n = math.prod(max(int(d), 0) for d in shape)
+    if n > left[0]:
+        raise ValueError(f"{left[1]}: re-creating it asks for a parameter of shape {tuple(shape)} ({n} values), "
+                         f"but the data file holds only {left[0]} more values for it")
+    left[0] -= n
 
 
 def _initializer(init, shape, scale, mean, std) -> PyInitializer:
@@ -196,6 +227,7 @@ class ParameterCollection:
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
         device = _check_device(device)
         shape = _shape(dim)
+        _spend_budget(shape)
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
         p.set_value(values)
@@ -210,6 +242,7 @@ class ParameterCollection:
         shape = (int(dim), 1) if isinstance(dim, (int, np.integer)) else _shape(dim)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
+        _spend_budget(shape)
         values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)
         p.init_from_array(values)
@@ -256,10 +289,14 @@ class ParameterCollection:
 
     # ---- persistence (DyNet's text format)
     def save(self, fname: str, name: str = "", append: bool = False) -> None:
-        self._c.save(str(fname), name, append)
+        """Writes every parameter in DyNet's text format; the file is replaced
+        atomically (a unique temporary beside it, renamed over it)."""
+        self._c.save(check_path("ParameterCollection.save", "fname", fname), name, append)
 
     def populate(self, fname: str, key: str = "") -> None:
-        self._c.populate(str(fname), key)
+        """Sets every parameter's values from the file (entries under ``key``);
+        on any error nothing is changed."""
+        self._c.populate(check_path("ParameterCollection.populate", "fname", fname), key)
 
     def write_to_textfile(self, fname: str, key: str = "", append: bool = False) -> None:
         """:meth:`save` under DyNet's other name (whose second argument is ``key``)."""
@@ -273,17 +310,29 @@ class ParameterCollection:
         It is named by the key's last part within this collection (DyNet names it
         by the whole key even when that name is taken; names here stay unique).
         """
-        (shape, _), name = _core._saved_dim(str(fname), False, key), _last_part(key)
-        p = self.add_parameters(shape, init=ConstInitializer(0.0), name=name)
-        p.populate(str(fname), key)
+        fname = check_path("load_param", "fname", fname)
+        (shape, _), name = _core._saved_dim(fname, False, key), _last_part(key)
+        state = self._c._checkpoint()
+        try:
+            p = self.add_parameters(shape, init=ConstInitializer(0.0), name=name)
+            p.populate(fname, key)
+        except BaseException:
+            self._c._restore(state)  # a failed load adds nothing
+            raise
         return p
 
     def load_lookup_param(self, fname: str, key: str) -> LookupParameters:
         """Adds a lookup table with the shape and rows saved under ``key`` and returns it
         (named as by :meth:`load_param`)."""
-        (shape, _), name = _core._saved_dim(str(fname), True, key), _last_part(key)
-        p = self.add_lookup_parameters((shape[-1],) + tuple(shape[:-1]), init=ConstInitializer(0.0), name=name)
-        p.populate(str(fname), key)
+        fname = check_path("load_lookup_param", "fname", fname)
+        (shape, _), name = _core._saved_dim(fname, True, key), _last_part(key)
+        state = self._c._checkpoint()
+        try:
+            p = self.add_lookup_parameters((shape[-1],) + tuple(shape[:-1]), init=ConstInitializer(0.0), name=name)
+            p.populate(fname, key)
+        except BaseException:
+            self._c._restore(state)
+            raise
         return p
 
     # ---- dict interface (used by dynagraph.distributed)

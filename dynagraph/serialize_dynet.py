@@ -16,7 +16,8 @@ code named by the file, so only what such a file needs may be
 named: DyNet's builders, classes with a ``from_spec`` (the user objects DyNet
 saves) from modules the program has already imported, and plain data
 (numbers, strings, tuples, lists, dicts, sets, NumPy arrays). Anything else is
-refused with an error naming it.
+refused with an error naming it. A spec cannot make ``from_spec`` allocate
+more values than the data file holds for that object.
 """
 from __future__ import annotations
 
@@ -26,15 +27,16 @@ import pickle
 import sys
 import tempfile
 
+from . import _core
+from ._plain_pickle import PlainDataUnpickler
+from .params import allocation_budget
+
 PICKLE_START = 0x80  # the protocol opcode every pickle (protocol >= 2) starts with
 
 # DyNet's builders and what the names in its pickles stand for here.
 _DYNET_CLASSES = ("SimpleRNNBuilder", "GRUBuilder", "LSTMBuilder", "VanillaLSTMBuilder",
                   "CompactVanillaLSTMBuilder", "CoupledLSTMBuilder", "FastLSTMBuilder",
                   "SparseLSTMBuilder", "BiRNNBuilder")
-_PLAIN_DATA = {("builtins", n) for n in ("set", "frozenset", "complex", "slice", "range", "bytearray")} | {
-    (m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")} | {
-    ("numpy", "ndarray"), ("numpy", "dtype")}
 
 
 def is_dynet_meta(meta_path: str) -> bool:
@@ -43,25 +45,47 @@ def is_dynet_meta(meta_path: str) -> bool:
     return bool(first) and first[0] == PICKLE_START
 
 
-class _MetaUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
+class _Named:
+    """A class the file names (DyNet pickles builders by reference): the file
+    may name it, never call it."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError(f"refusing to call {self.cls.__module__}.{self.cls.__qualname__}: classes in a "
+                                     "DyNet .meta file may only be named, not called")
+
+
+class _MetaUnpickler(PlainDataUnpickler):
+    def find_other(self, module, name):
         if module in ("_dynet", "dynet") and name in _DYNET_CLASSES:
             import dynagraph
-            return getattr(dynagraph, name)
-        if (module, name) in _PLAIN_DATA:
-            return super().find_class(module, name)
+            return _Named(getattr(dynagraph, name))
         if module not in sys.modules:  # importing it would run its code: the program imports it first
             raise pickle.UnpicklingError(f"{module}.{name}: import {module} before dy.load (the file names it)")
-        found = super().find_class(module, name)
+        found = pickle.Unpickler.find_class(self, module, name)
         if isinstance(found, type) and callable(getattr(found, "from_spec", None)):
-            return found
+            return _Named(found)
         raise pickle.UnpicklingError(
             f"refusing to load {module}.{name}: a DyNet .meta file may name DyNet's builders, classes "
             "with from_spec(spec, model) and plain data only")
 
 
+def _unwrap(value):
+    """The spec with each named class in place of its reference."""
+    if isinstance(value, _Named):
+        return value.cls
+    if type(value) in (tuple, list):
+        return type(value)(_unwrap(v) for v in value)
+    if type(value) is dict:
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
 def load_dynet(meta_path: str, data_path: str, params):
     """Yields the objects of a DyNet save, created in ``params`` with the saved values."""
+    saved = _core._saved_entries(data_path)
     with open(meta_path, "rb") as f:
         i = 0
         while True:
@@ -69,9 +93,13 @@ def load_dynet(meta_path: str, data_path: str, params):
                 entry = _MetaUnpickler(f).load()
             except EOFError:
                 return
-            except (pickle.UnpicklingError, AttributeError, ImportError, ValueError) as exc:
+            except (pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError, IndexError,
+                    KeyError, MemoryError, RecursionError) as exc:
                 raise ValueError(f"{meta_path}: object {i}: {exc}") from None
             if not isinstance(entry, tuple) or len(entry) not in (2, 3):
+                raise ValueError(f"{meta_path}: object {i}: not a DyNet save entry: {entry!r}")
+            entry = _unwrap(entry)
+            if len(entry) == 2 and not all(isinstance(x, str) for x in entry):
                 raise ValueError(f"{meta_path}: object {i}: not a DyNet save entry: {entry!r}")
             if entry[0] == "Parameters":
                 yield params.load_param(data_path, entry[1])
@@ -79,7 +107,13 @@ def load_dynet(meta_path: str, data_path: str, params):
                 yield params.load_lookup_param(data_path, entry[1])
             else:
                 cls, spec, name = entry
-                obj = cls.from_spec(spec, params)
+                if not isinstance(cls, type):
+                    raise ValueError(f"{meta_path}: object {i}: not a DyNet save entry: {entry!r}")
+                if not isinstance(name, str):
+                    raise ValueError(f"{meta_path}: object {i}: collection name {name!r} is not a string")
+                budget = sum(count for _, entry_name, _, count in saved if entry_name.startswith(name))
+                with allocation_budget(budget, f"{meta_path}: object {i} (data file {data_path})"):
+                    obj = cls.from_spec(spec, params)
                 obj.param_collection().populate(data_path, name)
                 yield obj
             i += 1

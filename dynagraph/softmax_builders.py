@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _config, _core
 from ._per_graph import PerGraph
+from ._safe_files import check_path
 from ._core import Expression
 
 __all__ = ["SoftmaxBuilder", "StandardSoftmaxBuilder", "ClassFactoredSoftmaxBuilder"]
@@ -143,7 +144,7 @@ def read_cluster_file(cluster_file: str, word_dict: dict) -> list:
         raise ValueError("ClassFactoredSoftmaxBuilder: word_dict should have unique ids from 0 to num_classes - 1")
     clusters: dict = {}
     seen: dict = {}
-    with open(cluster_file, encoding="utf-8") as f:
+    with open(check_path("read_cluster_file", "cluster_file", cluster_file), encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields:

@@ -16,6 +16,8 @@ import argparse
 import math
 import os
 
+from ._safe_files import check_path
+
 __all__ = ["KeepBest", "HelpFormatter"]
 
 
@@ -60,7 +62,7 @@ class KeepBest:
 
     def __init__(self, pc, path, higher_is_better: bool = True):
         self.pc = pc
-        self.path = os.fspath(path)
+        self.path = check_path("KeepBest", "path", path)
         self.higher_is_better = bool(higher_is_better)
         self.best = None
         self.best_update = None
@@ -87,9 +89,7 @@ class KeepBest:
         if not self.is_better(score):
             self.since_best += 1
             return False
-        tmp = self.path + ".tmp"        # written whole, then renamed: a crash never leaves half a checkpoint
-        self.pc.save(tmp)
-        os.replace(tmp, self.path)
+        self.pc.save(self.path)  # atomic: a crash never leaves half a checkpoint
         self.best, self.best_update, self.since_best, self._saved = score, self.updates, 0, True
         return True
 

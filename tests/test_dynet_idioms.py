@@ -117,5 +117,6 @@ def test_saved_files_get_the_usual_mode(tmp_path):
     dy.save(str(tmp_path / "m"), [W])
     mask = os.umask(0)
     os.umask(mask)
-    for ext in (".data", ".meta"):
-        assert stat.S_IMODE(os.stat(tmp_path / ("m" + ext)).st_mode) == 0o666 & ~mask
+    (data,) = tmp_path.glob("m.data.*")        # the data file the meta names
+    for path in (data, tmp_path / "m.meta"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask

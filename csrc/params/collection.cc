@@ -65,4 +65,26 @@ size_t ParameterCollection::parameter_count() const {
   return n;
 }
 
+ParameterCollection::State ParameterCollection::checkpoint() const {
+  State s;
+  s.n_order = order_.size();
+  s.n_params = params_.size();
+  s.n_lookups = lookups_.size();
+  s.n_children = children_.size();
+  s.name_uses = name_uses_;
+  s.anonymous = anonymous_;
+  for (auto& c : children_) s.children.push_back(c->checkpoint());
+  return s;
+}
+
+void ParameterCollection::restore(const State& s) {
+  order_.resize(s.n_order);
+  params_.resize(s.n_params);
+  lookups_.resize(s.n_lookups);
+  children_.resize(s.n_children);
+  name_uses_ = s.name_uses;
+  anonymous_ = s.anonymous;
+  for (size_t i = 0; i < s.children.size(); ++i) children_[i]->restore(s.children[i]);
+}
+
 }  // namespace dg

@@ -27,6 +27,17 @@ class ParameterCollection : public std::enable_shared_from_this<ParameterCollect
   const std::string& name() const { return prefix_; }
   float weight_decay = 0.f;
 
+  // What this collection and its subcollections hold now; restore() forgets
+  // everything added since (a failed load leaves the collection as it was).
+  struct State {
+    size_t n_order = 0, n_params = 0, n_lookups = 0, n_children = 0;
+    std::map<std::string, unsigned> name_uses;
+    unsigned anonymous = 0;
+    std::vector<State> children;
+  };
+  State checkpoint() const;
+  void restore(const State& s);
+
  private:
   std::string unique_name(const std::string& name);
   std::string prefix_;

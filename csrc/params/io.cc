@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "params/safe_file.h"
+
 namespace dg {
 namespace {
 
@@ -51,59 +53,114 @@ struct Entry {
   throw ValueError(path + ":" + std::to_string(line) + ": corrupt model file: " + what);
 }
 
-std::vector<Entry> read_entries(const std::string& path) {
+// An unsigned decimal number filling the whole token, or false.
+bool parse_count(const std::string& tok, unsigned long long& out) {
+  if (tok.empty() || tok.size() > 19 || tok.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::strtoull(tok.c_str(), nullptr, 10);
+  return true;
+}
+
+// The shape "{d1,d2,...}" and its element count, computed in 64 bits so that
+// no header can wrap it round.
+std::vector<long> parse_shape(const std::string& path, size_t line, const std::string& entry, const std::string& dims,
+                              unsigned long long& count) {
+  if (dims.size() < 3 || dims.front() != '{' || dims.back() != '}') corrupt(path, line, entry + "bad shape " + dims);
+  std::vector<long> ds;
+  count = 1;
+  std::stringstream dsst(dims.substr(1, dims.size() - 2));
+  for (std::string tok; std::getline(dsst, tok, ',');) {
+    unsigned long long x = 0;
+    if (!parse_count(tok, x) || x == 0 || x > 0x7fffffffULL) corrupt(path, line, entry + "bad shape " + dims);
+    if (count > (1ULL << 62) / x) corrupt(path, line, entry + "shape " + dims + " is too large");
+    count *= x;
+    ds.push_back(static_cast<long>(x));
+  }
+  return ds;
+}
+
+// The entries of a model file. Every size in a header is checked against the
+// bytes actually present before anything is allocated for it; each entry's
+// byte count and value count must match, so a cut or edited file fails
+// (naming the file, line and entry) instead of loading different values.
+// Without `with_values` the values are checked for their byte counts only.
+std::vector<Entry> read_entries(const std::string& path, bool with_values = true) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IOError(path + ": cannot open model file for reading: " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const unsigned long long file_size = static_cast<unsigned long long>(in.tellg());
+  in.seekg(0, std::ios::beg);
   std::vector<Entry> out;
-  std::string header, values;
+  std::string header, values, grads;
   size_t line = 0;
   while (std::getline(in, header)) {
     ++line;
     if (header.empty()) continue;
     Entry e;
     std::istringstream hs(header);
-    std::string dims, nbytes, grad;
-    if (!(hs >> e.kind >> e.name >> dims >> nbytes >> grad))
-      corrupt(path, line, "expected '#Parameter# name {dims} bytes ZERO_GRAD|FULL_GRAD'");
-    if (e.kind != "#Parameter#" && e.kind != "#LookupParameter#") corrupt(path, line, "unknown entry " + e.kind);
-    if (dims.size() < 3 || dims.front() != '{' || dims.back() != '}') corrupt(path, line, "bad shape " + dims);
-    std::vector<long> ds;
-    std::stringstream dsst(dims.substr(1, dims.size() - 2));
-    for (std::string tok; std::getline(dsst, tok, ',');) {
-      char* end = nullptr;
-      long x = std::strtol(tok.c_str(), &end, 10);
-      if (*end || x <= 0) corrupt(path, line, "bad shape " + dims);
-      ds.push_back(x);
-    }
+    std::vector<std::string> tokens;
+    for (std::string tok; hs >> tok;) tokens.push_back(tok);
+    const std::string entry =
+        tokens.size() >= 3 ? "entry " + tokens[1] + ": " : "the entry at line " + std::to_string(line) + ": ";
+    if (tokens.size() != 5)
+      corrupt(path, line, entry + "expected '#Parameter# name {dims} bytes ZERO_GRAD|FULL_GRAD'");
+    e.kind = tokens[0];
+    e.name = tokens[1];
+    std::string dims = tokens[2], nbytes_text = tokens[3], grad = tokens[4];
+    if (e.kind != "#Parameter#" && e.kind != "#LookupParameter#")
+      corrupt(path, line, entry + "unknown kind " + e.kind);
+    unsigned long long count = 0, nbytes = 0;
+    std::vector<long> ds = parse_shape(path, line, entry, dims, count);
+    if (!nbytes_text.empty() && nbytes_text[0] == '+') nbytes_text.erase(0, 1);  // a showpos stream's
+    if (!parse_count(nbytes_text, nbytes)) corrupt(path, line, entry + "bad byte count " + nbytes_text);
+    if (grad != "ZERO_GRAD" && grad != "FULL_GRAD")
+      corrupt(path, line, entry + "expected ZERO_GRAD or FULL_GRAD, got " + grad);
+    const unsigned lines = grad == "FULL_GRAD" ? 2 : 1;
+    // (a header cut short hits the end of the file: then nothing follows)
+    const unsigned long long remaining = in.eof() ? 0 : file_size - static_cast<unsigned long long>(in.tellg());
+    if (nbytes > remaining)
+      corrupt(path, line, entry + "the header announces " + std::to_string(nbytes) + " bytes of values but only " +
+                              std::to_string(remaining) + " follow (truncated file?)");
+    if (count > nbytes / (2 * lines))  // each value takes at least a digit and a separator
+      corrupt(path, line, entry + "shape " + dims + " needs " + std::to_string(count) + " values, more than " +
+                              std::to_string(nbytes) + " bytes can hold");
     try {
       e.dim = Dim::from_vector(ds);
     } catch (const Error& err) {
-      corrupt(path, line, err.what());
+      corrupt(path, line, entry + err.what());
     }
-    if (!std::getline(in, values)) corrupt(path, line + 1, "file ends before the values of " + e.name);
+    unsigned long long present = 0;
+    for (unsigned k = 0; k < lines; ++k) {
+      std::string& text = k == 0 ? values : grads;
+      if (!std::getline(in, text)) corrupt(path, line + 1, entry + "the file ends before its values");
+      present += text.size() + (in.eof() ? 0 : 1);
+    }
     ++line;
-    size_t want = e.dim.size();
-    e.values.reserve(want);
-    const char* p = values.c_str();
-    while (true) {
-      while (*p == ' ') ++p;
-      if (!*p || *p == '\r') break;
-      char* end = nullptr;
-      errno = 0;
-      float x = std::strtof(p, &end);
-      if (end == p) corrupt(path, line, "not a number in the values of " + e.name);
-      e.values.push_back(x);
-      p = end;
+    if (present != nbytes)
+      corrupt(path, line, entry + "the header announces " + std::to_string(nbytes) +
+                              " bytes of values, the file holds " + std::to_string(present) +
+                              " (truncated or edited file?)");
+    if (with_values) {
+      e.values.reserve(count);
+      bool extra = false;
+      for (const char* p = values.c_str();;) {
+        while (*p == ' ') ++p;
+        if (!*p || *p == '\r') break;
+        char* end = nullptr;
+        float x = std::strtof(p, &end);
+        if (end == p || (*end && *end != ' ' && *end != '\r'))
+          corrupt(path, line, entry + "not a number in its values");
+        if (e.values.size() == count) {
+          extra = true;
+          break;
+        }
+        e.values.push_back(x);
+        p = end;
+      }
+      if (extra || e.values.size() != count)
+        corrupt(path, line, entry + "shape " + dims + " needs " + std::to_string(count) + " values, the file holds " +
+                                (extra ? "more" : std::to_string(e.values.size())));
     }
-    if (e.values.size() != want)
-      corrupt(path, line, e.name + " has " + std::to_string(e.values.size()) + " values, shape " +
-                              dims + " needs " + std::to_string(want) + " (truncated file?)");
-    if (grad == "FULL_GRAD") {  // skip the gradient line
-      if (!std::getline(in, values)) corrupt(path, line + 1, "file ends before the gradient of " + e.name);
-      ++line;
-    } else if (grad != "ZERO_GRAD") {
-      corrupt(path, line - 1, "expected ZERO_GRAD or FULL_GRAD, got " + grad);
-    }
+    line += lines - 1;
     out.push_back(std::move(e));
   }
   return out;
@@ -125,71 +182,83 @@ std::string existing_text(const std::string& path, bool append) {
   return out;
 }
 
-// Writes `out` to a temporary file, then renames it over `path`: a crash
-// leaves the old file or the new one, never half of one.
-void write_atomically(const std::string& path, const std::string& out) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw IOError(path + ": cannot open for writing: " + std::strerror(errno));
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
-    f.flush();
-    if (!f) throw IOError(path + ": write failed: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw IOError(path + ": cannot move the new file into place: " + std::strerror(errno));
-  }
-}
-
 }  // namespace
 
-void save_collection(const ParameterCollection& pc, const std::string& path, const std::string& key,
-                     bool append) {
-  std::string out = existing_text(path, append);
-  std::string k = key;
+std::string collection_text(const ParameterCollection& pc, const std::string& key) {
+  std::string out, k = key;
   while (!k.empty() && k.back() == '/') k.pop_back();
   for (auto& p : pc.parameters_list())
     write_entry(out, "Parameter", renamed(p->name, pc.name(), k), p->dim, p->values);
   for (auto& p : pc.lookup_parameters_list())
     write_entry(out, "LookupParameter", renamed(p->name, pc.name(), k), p->full_dim(), p->values);
-  write_atomically(path, out);
+  return out;
+}
+
+std::string parameter_text(const ParameterStorage& p, const std::string& key) {
+  std::string out;
+  write_entry(out, "Parameter", key.empty() ? p.name : key, p.dim, p.values);
+  return out;
+}
+
+std::string lookup_text(const LookupParameterStorage& p, const std::string& key) {
+  std::string out;
+  write_entry(out, "LookupParameter", key.empty() ? p.name : key, p.full_dim(), p.values);
+  return out;
+}
+
+void save_collection(const ParameterCollection& pc, const std::string& path, const std::string& key,
+                     bool append) {
+  check_path(path, "ParameterCollection.save");
+  write_file_atomically(path, existing_text(path, append) + collection_text(pc, key));
 }
 
 void save_parameter(const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
-  std::string out = existing_text(path, append);
-  write_entry(out, "Parameter", key.empty() ? p.name : key, p.dim, p.values);
-  write_atomically(path, out);
+  check_path(path, "Parameters.save");
+  write_file_atomically(path, existing_text(path, append) + parameter_text(p, key));
 }
 
 void save_lookup(const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
-  std::string out = existing_text(path, append);
-  write_entry(out, "LookupParameter", key.empty() ? p.name : key, p.full_dim(), p.values);
-  write_atomically(path, out);
+  check_path(path, "LookupParameters.save");
+  write_file_atomically(path, existing_text(path, append) + lookup_text(p, key));
 }
 
+// Every entry is matched and checked before any value is copied: a file that
+// does not fit leaves the collection unchanged.
 void populate_collection(ParameterCollection& pc, const std::string& path, const std::string& key) {
+  check_path(path, "ParameterCollection.populate");
   auto entries = read_entries(path);
   auto params = pc.parameters_list();
   auto lookups = pc.lookup_parameters_list();
+  std::vector<std::pair<const Entry*, AlignedFloats*>> copies;
   size_t ip = 0, il = 0;
   for (auto& e : entries) {
     if (!key.empty() && e.name.compare(0, key.size(), key) != 0) continue;
     if (e.kind == "#Parameter#") {
       if (ip >= params.size()) throw ValueError(path + ": more parameters in the file than in the collection");
       check_shape(path, e, params[ip]->name, params[ip]->dim);
-      std::copy(e.values.begin(), e.values.end(), params[ip++]->values.begin());
+      copies.emplace_back(&e, &params[ip++]->values);
     } else {
       if (il >= lookups.size())
         throw ValueError(path + ": more lookup parameters in the file than in the collection");
       check_shape(path, e, lookups[il]->name, lookups[il]->full_dim());
-      std::copy(e.values.begin(), e.values.end(), lookups[il++]->values.begin());
+      copies.emplace_back(&e, &lookups[il++]->values);
     }
   }
-  if (ip != params.size() || il != lookups.size())
-    throw ValueError(path + ": the file holds " + std::to_string(ip) + " parameters and " + std::to_string(il) +
-                     " lookup parameters for this collection, which has " + std::to_string(params.size()) +
-                     " and " + std::to_string(lookups.size()));
+  if (ip != params.size() || il != lookups.size()) {
+    const std::string& missing = ip != params.size() ? params[ip]->name : lookups[il]->name;
+    throw ValueError(path + ": no entry for " + missing + " (the file holds " + std::to_string(ip) +
+                     " parameters and " + std::to_string(il) + " lookup parameters for this collection, which has " +
+                     std::to_string(params.size()) + " and " + std::to_string(lookups.size()) + ")");
+  }
+  for (auto& [e, values] : copies) std::copy(e->values.begin(), e->values.end(), values->begin());
+}
+
+std::vector<SavedEntry> saved_entries(const std::string& path) {
+  check_path(path, "saved_entries");
+  std::vector<SavedEntry> out;
+  for (auto& e : read_entries(path, false))
+    out.push_back({e.kind == "#LookupParameter#", e.name, e.dim});
+  return out;
 }
 
 namespace {
@@ -202,11 +271,13 @@ Entry& find_entry(std::vector<Entry>& entries, const std::string& path, const st
 }  // namespace
 
 Dim saved_dim(const std::string& path, bool lookup, const std::string& key) {
+  check_path(path, "load_param");
   auto entries = read_entries(path);
   return find_entry(entries, path, lookup ? "#LookupParameter#" : "#Parameter#", key).dim;
 }
 
 void populate_parameter(ParameterStorage& p, const std::string& path, const std::string& key) {
+  check_path(path, "Parameters.populate");
   auto entries = read_entries(path);
   Entry& e = find_entry(entries, path, "#Parameter#", key);
   check_shape(path, e, p.name, p.dim);
@@ -214,6 +285,7 @@ void populate_parameter(ParameterStorage& p, const std::string& path, const std:
 }
 
 void populate_lookup(LookupParameterStorage& p, const std::string& path, const std::string& key) {
+  check_path(path, "LookupParameters.populate");
   auto entries = read_entries(path);
   Entry& e = find_entry(entries, path, "#LookupParameter#", key);
   check_shape(path, e, p.name, p.full_dim());

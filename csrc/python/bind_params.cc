@@ -99,6 +99,8 @@ void bind_params(py::module_& m) {
         save_parameter(p, path, key, append);
       }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).")
+      .def("_entry_text", [](const ParameterStorage& p, const std::string& key) { return py::bytes(parameter_text(p, key)); },
+           py::arg("key") = "", "The entry save() writes, as bytes.")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<ParameterStorage&>().grad, self); })
       .def("_mark_grad", [](ParameterStorage& p) { p.nonzero_grad = true; })
@@ -144,6 +146,8 @@ void bind_params(py::module_& m) {
         save_lookup(p, path, key, append);
       }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this table as one entry of DyNet's text format, named `key` (default: its name).")
+      .def("_entry_text", [](const LookupParameterStorage& p, const std::string& key) { return py::bytes(lookup_text(p, key)); },
+           py::arg("key") = "", "The entry save() writes, as bytes.")
       .def("expr", [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); },
            py::arg("update") = true, "The whole table as one (row shape..., rows) expression.")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().values, self); })
@@ -193,7 +197,14 @@ void bind_params(py::module_& m) {
       }, py::arg("fname"), py::arg("name") = "", py::arg("append") = false)
       .def("populate", [](ParameterCollection& pc, const std::string& path, const std::string& key) {
         populate_collection(pc, path, key);
-      }, py::arg("fname"), py::arg("key") = "");
+      }, py::arg("fname"), py::arg("key") = "")
+      .def("_entries_text", [](const ParameterCollection& pc, const std::string& key) {
+        return py::bytes(collection_text(pc, key));
+      }, py::arg("name") = "", "The entries save() writes, as bytes.")
+      .def("_checkpoint", &ParameterCollection::checkpoint, "What the collection holds now, for _restore.")
+      .def("_restore", &ParameterCollection::restore, py::arg("state"),
+           "Forgets every parameter and subcollection added since the checkpoint.");
+  py::class_<ParameterCollection::State>(m, "_CollectionState");
 
   // ---- expression functions over parameters
   m.def("parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));
@@ -204,6 +215,13 @@ void bind_params(py::module_& m) {
   m.def("_saved_dim", [](const std::string& path, bool lookup, const std::string& key) {
     return dim_to_py(saved_dim(path, lookup, key));
   }, py::arg("fname"), py::arg("lookup"), py::arg("key"), "((shape), batch) of the entry saved under `key`.");
+  m.def("_saved_entries", [](const std::string& path) {
+    py::list out;
+    for (auto& e : saved_entries(path))
+      out.append(py::make_tuple(e.lookup ? "lookup" : "parameters", e.name, dim_to_py(e.dim)[0],
+                                static_cast<unsigned long long>(e.dim.size())));
+    return out;
+  }, py::arg("fname"), "(kind, name, shape, value count) of every entry of a model file.");
   m.def("lookup", [](LookupParameterStorage& p, long index, bool update) {
     if (index < 0 || index >= static_cast<long>(p.rows))
       throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +

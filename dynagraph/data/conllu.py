@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
+from .._safe_files import check_path
+
 __all__ = ["Token", "Sentence", "read_conllu", "parse_conllu"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -144,5 +146,5 @@ def read_conllu(path: PathLike) -> Iterator[Sentence]:
         FileNotFoundError: if ``path`` does not exist.
         ValueError: naming the file and line of a malformed line.
     """
-    with open(path, "r", encoding="utf-8") as f:
+    with open(check_path("read_conllu", "path", path), "r", encoding="utf-8") as f:
         yield from parse_conllu(f, source=os.fspath(path))

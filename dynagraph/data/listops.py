@@ -27,6 +27,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
+from .._safe_files import check_path
 from .trees import Tree
 
 __all__ = ["OPERATORS", "ListOpsExample", "generate_listops", "evaluate",
@@ -228,7 +229,7 @@ def read_listops_tsv(path: PathLike) -> Iterator[ListOpsExample]:
         ValueError: ``"{path}:{lineno}: ..."`` for a malformed line.
     """
     name = os.fspath(path)
-    with open(path, "r", encoding="utf-8") as f:
+    with open(check_path("read_listops_tsv", "path", path), "r", encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():

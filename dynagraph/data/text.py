@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Iterator, List, Optional, Union
 
+from .._safe_files import check_path
 from .trees import Tree, parse_tree
 
 __all__ = ["read_sst_trees", "read_ptb_lm"]
@@ -39,7 +40,7 @@ def read_sst_trees(path: PathLike) -> Iterator[Tree]:
         ValueError: on a malformed line or a label outside 0-4; the message
             starts with ``"{path}:{lineno}: "``.
     """
-    with open(path, "r", encoding="utf-8") as f:
+    with open(check_path("read_sst_trees", "path", path), "r", encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             line = line.strip(_ASCII_WS)
             if not line:
@@ -65,7 +66,7 @@ def read_ptb_lm(path: PathLike, eos: Optional[str] = "<eos>") -> Iterator[List[s
     Raises:
         FileNotFoundError: if ``path`` does not exist.
     """
-    with open(path, "r", encoding="utf-8") as f:
+    with open(check_path("read_ptb_lm", "path", path), "r", encoding="utf-8") as f:
         for line in f:
             tokens = line.split()
             if not tokens:

@@ -2,13 +2,16 @@
 
 A reader sees either the previous checkpoint or the new one, never a torn
 file, even when the writer is killed mid-write. Contents are plain dicts of
-NumPy arrays, numbers and strings (never engine objects).
+NumPy arrays, numbers and strings (never engine objects), and loading accepts
+nothing else: a checkpoint file cannot name code for the loader to run.
 """
 from __future__ import annotations
 
 import os
 import pickle
 import tempfile
+
+from .._plain_pickle import PlainDataUnpickler
 
 __all__ = ["save_atomic", "load"]
 
@@ -33,6 +36,10 @@ def load(path: str) -> dict | None:
     """The state saved at ``path``, or None when there is none."""
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            unpickler = PlainDataUnpickler(f)
+            unpickler.what = f"checkpoint {path}"
+            return unpickler.load()
     except FileNotFoundError:
         return None
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: {exc}") from None

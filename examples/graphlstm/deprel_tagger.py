@@ -18,7 +18,8 @@ A word's relation label comes from its state through an MLP
 models: a word embedding concatenated with a UPOS embedding.
 
 The tagger follows DyNet's save protocol (``spec``, ``param_collection()``,
-``from_spec``), so ``dy.save(path, [model])`` / ``dy.load(path, pc)`` work.
+``from_spec``) and is registered with ``@dy.saveable``, so ``dy.save(path, [model])`` /
+``dy.load(path, pc)`` work.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def sentence_edges(heads, graph: bool = True):
     return edges
 
 
+@dy.saveable  # dy.load may re-create it (a model file cannot name code to run)
 class DeprelTagger:
     """``DeprelTagger(pc, words, tags, labels, graph=True, ...)``.
 

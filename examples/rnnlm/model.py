@@ -22,7 +22,8 @@ With ``softmax_once`` the softmax layer is applied once to all time steps
 ones (~1.15x faster at B = 64, ~2x at B <= 4; see benchmarks/README.md).
 
 The model follows DyNet's save protocol (``spec``, ``param_collection()``,
-``from_spec``) so ``dy.save(path, [model])`` / ``dy.load(path, pc)`` work.
+``from_spec``) and is registered with ``@dy.saveable``, so ``dy.save(path, [model])`` /
+``dy.load(path, pc)`` work.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import dynagraph as dy
 EOS = "<eos>"
 
 
+@dy.saveable  # dy.load may re-create it (a model file cannot name code to run)
 class RNNLanguageModel:
     """``RNNLanguageModel(pc, tokens, emb_dim, hidden_dim, layers)``.
 

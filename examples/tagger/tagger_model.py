@@ -19,7 +19,8 @@ Inside a call, the character BiLSTM runs once per distinct word, with the words
 of one length batched together.
 
 The tagger follows DyNet's save protocol (``spec``, ``param_collection()``,
-``from_spec``), so ``dy.save(path, [tagger])`` / ``dy.load(path, pc)`` work.
+``from_spec``) and is registered with ``@dy.saveable``, so ``dy.save(path, [tagger])`` /
+``dy.load(path, pc)`` work.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def normalize(word: str) -> str:
     return word.lower()
 
 
+@dy.saveable  # dy.load may re-create it (a model file cannot name code to run)
 class BiLSTMCRFTagger:
     """``BiLSTMCRFTagger(pc, words, chars, tags, ...)``.
 

@@ -248,7 +248,7 @@ def main(argv=None) -> dict:
     if not args.eval_only:
         print(f"best dev UPOS accuracy: {results['best_dev_accuracy'] * 100:.2f}%")
         print(f"training speed: {results['train_tokens_per_s']:.0f} tokens/s")
-        print(f"model saved to {results['model_out']}.data/.meta")
+        print(f"model saved to {results['model_out']}.meta (and the .data.<hex> file it names)")
     print(f"tagging speed: {results['eval_tokens_per_s']:.0f} tokens/s")
     print(f"wall time: {results['wall_time_s']:.1f}s")
     return results

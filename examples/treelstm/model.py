@@ -16,7 +16,8 @@ Leaves are Tree-LSTM nodes without children whose input is the token's
 embedding.  Internal nodes of SST trees have no token, so their input is None.
 
 The classifier follows DyNet's save protocol (``spec``, ``param_collection()``,
-``from_spec``), so ``dy.save(path, [model])`` / ``dy.load(path, pc)`` work.
+``from_spec``) and is registered with ``@dy.saveable``, so ``dy.save(path, [model])`` /
+``dy.load(path, pc)`` work.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def node_token(node):
     return node.label if isinstance(node.label, str) else None
 
 
+@dy.saveable  # dy.load may re-create it (a model file cannot name code to run)
 class TreeLSTMClassifier:
     """``TreeLSTMClassifier(pc, tokens, num_classes, emb_dim, hidden_dim, composition, max_children)``.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _blas, _config, _core
+from . import _blas, _config, _core, _errors
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import (Expression, autobatch_stats, blas_info, cg_checkpoint, cg_revert, cg_version,
                     get_autobatch_policy, get_num_threads, set_autobatch_policy, set_num_threads)
@@ -108,8 +108,9 @@ class ComputationGraph:
     def inputSparseTensor(self, idxs, v, dim, batch_size: int = 1, defval: float = 0.0, device: str = "") -> Expression:
         """``defval`` everywhere except at the flat column-major positions ``idxs`` (batch included)."""
         _check_device(device)
-        shape = tuple(inputs._as_shape(dim)) + (int(batch_size),)
-        flat = [int(i) for i in idxs]
+        where = "ComputationGraph.inputSparseTensor"
+        shape = inputs._as_shape(dim, where) + (_errors.positive(batch_size, where, "batch_size"),)
+        flat = _errors.indices(idxs, where, "idxs")
         total = int(np.prod(shape))
         bad = [i for i in flat if not 0 <= i < total]
         if bad:
@@ -176,3 +177,6 @@ __all__ = sorted(set(
      "autobatch_stats"]
     + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator"]
     + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))
+
+# Every error raised inside a public Python function or method names it (see _errors).
+_errors.name_errors(globals(), __all__)

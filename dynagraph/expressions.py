@@ -6,7 +6,7 @@ import operator
 
 import numpy as np
 
-from . import _core
+from . import _core, _errors
 from ._core import Expression, LookupParameters, Parameters
 from .devices import _check_device
 
@@ -40,29 +40,34 @@ def const_parameter(*params):
 
 def vecInput(dim: int, device: str = "") -> Expression:
     """A zero vector input of length ``dim`` (DyNet's vecInput)."""
-    return _core.inputVector([0.0] * int(dim), device)
+    n = _errors.positive(dim, "vecInput", "dim")
+    return _core.inputVector(np.zeros(n, dtype=np.float32), device)
 
 
 def matInput(d1: int, d2: int) -> Expression:
     """A zero matrix input of shape (d1, d2) (DyNet's matInput)."""
-    return _core.inputTensor(np.zeros((int(d1), int(d2)), dtype=np.float32))
+    shape = (_errors.positive(d1, "matInput", "d1"), _errors.positive(d2, "matInput", "d2"))
+    return _core.inputTensor(np.zeros(shape, dtype=np.float32))
 
 
 def one_hot(d: int, idx, device: str = "") -> Expression:
     """One-hot vector(s) of length ``d``: ``idx`` an int, or a list of ints for a batch."""
     _check_device(device)
-    if isinstance(idx, (list, tuple, np.ndarray)):
-        idx = [int(i) for i in idx]
+    d = _errors.positive(d, "one_hot", "d")
+    if isinstance(idx, (list, tuple, np.ndarray)) and np.ndim(idx) > 0:
+        idx = [_errors.index(i, "one_hot", "idx") for i in idx]
+        if not idx:
+            raise ValueError("one_hot: argument 'idx' is an empty list (one index per batch element needed)")
         arr = np.zeros((d, len(idx)), dtype=np.float32)
         for b, i in enumerate(idx):
             if not 0 <= i < d:
                 raise IndexError(f"one_hot: index {i} out of range for dimension {d}")
             arr[i, b] = 1.0
         return _core.inputTensor(arr, batched=True)
-    i = int(idx)
+    i = _errors.index(idx, "one_hot", "idx")
     if not 0 <= i < d:
         raise IndexError(f"one_hot: index {i} out of range for dimension {d}")
-    v = [0.0] * d
+    v = np.zeros(d, dtype=np.float32)
     v[i] = 1.0
     return _core.inputVector(v)
 
@@ -91,7 +96,8 @@ def mean_dim(x: Expression, d, b: bool = False, n: int = 0) -> Expression:
 
     ``n > 0`` replaces the divisor (useful with masked, zero-padded inputs), as in DyNet.
     """
-    axes = [int(d)] if isinstance(d, (int, np.integer)) else [int(a) for a in d]
+    axes = _errors.indices(d, "mean_dim", "d")
+    n = _errors.index(n, "mean_dim", "n")
     total = _core.sum_dim(x, axes, b)  # validates the axes
     if n > 0:
         count = n
@@ -107,6 +113,8 @@ def mean_batches(x: Expression) -> Expression:
 
 
 def parameter_expr(p: Parameters, update: bool = True) -> Expression:
+    """``p.expr(update)``: the node of a Parameters or LookupParameters object."""
+    _parameters("parameter_expr", (p,))
     return p.expr(update)
 
 

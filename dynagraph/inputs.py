@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _errors
 from ._core import Expression
 
 __all__ = ["inputTensorTranspose", "sparse_inputTensor"]
 
 
-def _as_shape(dim) -> tuple:
-    if isinstance(dim, (int, np.integer)):
-        return (int(dim),)
-    return tuple(int(d) for d in dim)
+def _as_shape(dim, fn: str = "inputTensorTranspose", arg: str = "dim") -> tuple:
+    return _errors.shape(dim, fn, arg)
 
 
 def inputTensorTranspose(arr, dim=None, batch_size: int = 1) -> Expression:
@@ -32,13 +30,21 @@ def inputTensorTranspose(arr, dim=None, batch_size: int = 1) -> Expression:
         raise ValueError(f"inputTensorTranspose: expected a 1-D array (a flat column-major view), got shape "
                          f"{flat.shape}")
     shape = (flat.size,) if dim is None else _as_shape(dim)
-    batch = int(batch_size)
+    batch = _errors.positive(batch_size, "inputTensorTranspose", "batch_size")
     if batch < 1 or any(d < 1 for d in shape):
         raise ValueError(f"inputTensorTranspose: dimensions {shape} and batch size {batch} must be positive")
     if int(np.prod(shape)) * batch != flat.size:
         raise ValueError(f"inputTensorTranspose: dimensions {shape} times batch size {batch} make "
                          f"{int(np.prod(shape)) * batch} values, but the array has {flat.size}")
     return _core.inputTensor(flat.reshape(shape + (batch,), order="F"), batched=True)
+
+
+def _int_array(ix, axis: int) -> np.ndarray:
+    arr = np.asarray(ix)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"sparse_inputTensor: argument 'idxs' must hold ints, index array {axis} has dtype "
+                        f"{arr.dtype}")
+    return arr.astype(np.int64).ravel()
 
 
 def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float = 0, device: str = "") -> Expression:
@@ -51,9 +57,9 @@ def sparse_inputTensor(idxs, values, shape, batched: bool = False, defval: float
     """
     from .devices import _check_device
     _check_device(device)
-    shape = _as_shape(shape)
+    shape = _as_shape(shape, "sparse_inputTensor", "shape")
     vals = np.asarray(values, dtype=np.float32).ravel()
-    idxs = [np.asarray(ix, dtype=np.int64).ravel() for ix in idxs]
+    idxs = [_int_array(ix, axis) for axis, ix in enumerate(idxs)]
     if len(idxs) != len(shape):
         raise ValueError(f"sparse_inputTensor: {len(idxs)} index arrays for a shape with {len(shape)} axes "
                          f"{shape} (one array per axis is needed)")

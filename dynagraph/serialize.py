@@ -166,10 +166,12 @@ def save(basename: str, objects) -> None:
 
 # ---- loading
 def _read_meta(meta_path: str) -> dict:
-    with open(meta_path, "r", encoding="utf-8") as f:
-        text = f.read()
+    with open(meta_path, "rb") as f:
+        raw = f.read()
     try:
-        meta = json.loads(text)
+        meta = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{meta_path}: not a dynagraph meta file (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{meta_path}: corrupt or truncated meta file ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT or not isinstance(meta.get("objects"), list):

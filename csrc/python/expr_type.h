@@ -36,8 +36,9 @@ void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, con
 bool parameter_node(PyObject* o, Expression& e);
 // Gives another type (Parameters) the same +, -, *, / as Expression, in C.
 void install_operators(pybind11::handle type);
-// Sets the Python error for the exception being handled (dg errors, pybind11 errors).
-void set_error_from_current_exception();
+// Sets the Python error for the exception being handled (dg errors, pybind11 errors),
+// its message prefixed with `fn` (the function or operator) when given.
+void set_error_from_current_exception(const char* fn = nullptr);
 
 }  // namespace dg::py_bind
 

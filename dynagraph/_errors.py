@@ -19,6 +19,7 @@ import functools
 import inspect
 import math
 import operator
+import re
 
 import numpy as np
 
@@ -79,11 +80,26 @@ def number(value, fn: str, arg: str, finite: bool = False) -> float:
     return x
 
 
-def _prefixed(exc: BaseException, name: str) -> BaseException:
+def _passed_in(obj, args, kwargs) -> bool:
+    """Whether `obj` is one of the arguments, or an element of a list or tuple argument."""
+    for a in (*args, *kwargs.values()):
+        if a is obj or (isinstance(a, (list, tuple)) and any(x is obj for x in a)):
+            return True
+    return False
+
+
+def _prefixed(exc: BaseException, name: str, args=(), kwargs=None) -> BaseException:
     """`exc` with "name: " before its message: the same object when its message is
-    its only argument, else a new one of the builtin kind it derives from."""
+    its only argument, else a new one of the builtin kind it derives from. An
+    AttributeError looking up an attribute of an argument (a list where an
+    Expression was expected: "'list' object has no attribute 'dim'") is a
+    TypeError; any other is a bug and passes unchanged."""
     message = str(exc)
-    if message.startswith(name):
+    if isinstance(exc, AttributeError):
+        if exc.name is None or not _passed_in(exc.obj, args, kwargs or {}):
+            return exc
+        return TypeError(f"{name}: an argument has the wrong type: {message}")
+    if re.match(re.escape(name) + r"(?![A-Za-z0-9_])", message):
         return exc
     if type(exc).__str__ is BaseException.__str__ and len(exc.args) == 1 and isinstance(exc.args[0], str):
         exc.args = (f"{name}: {message}",)
@@ -92,13 +108,13 @@ def _prefixed(exc: BaseException, name: str) -> BaseException:
     return kind(f"{name}: {message}")
 
 
-def _named(f, name: str):
+def _named(f, name: str, method: bool = False):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
-        except _RENAMED as exc:
-            renamed = _prefixed(exc, name)
+        except (*_RENAMED, AttributeError) as exc:
+            renamed = _prefixed(exc, name, args[1:] if method else args, kwargs)
             if renamed is exc:
                 raise
             raise renamed from exc
@@ -113,23 +129,26 @@ def _wrap_class(cls, title: str) -> None:
         where = title if attr == "__init__" else f"{title}.{attr}"
         if isinstance(value, (staticmethod, classmethod)):
             if inspect.isfunction(value.__func__) and not getattr(value.__func__, "__dg_named__", False):
-                setattr(cls, attr, type(value)(_named(value.__func__, where)))
+                setattr(cls, attr, type(value)(_named(value.__func__, where, isinstance(value, classmethod))))
         elif isinstance(value, property):
-            wrapped = [_named(g, where) if inspect.isfunction(g) else g for g in (value.fget, value.fset)]
+            wrapped = [_named(g, where, True) if inspect.isfunction(g) else g for g in (value.fget, value.fset)]
             setattr(cls, attr, property(wrapped[0], wrapped[1], value.fdel, value.__doc__))
         elif inspect.isfunction(value) and not getattr(value, "__dg_named__", False):
-            setattr(cls, attr, _named(value, where))
+            setattr(cls, attr, _named(value, where, True))
 
 
 def name_errors(namespace: dict, names) -> None:
     """Wraps, in ``namespace``, each public Python function in ``names`` and the
-    Python-written methods of each public class (the engine's classes included)."""
+    Python-written methods of each public class and of its dynagraph base classes
+    (the engine's classes included)."""
     done = set()
     for name in names:
         obj = namespace.get(name)
         if inspect.isfunction(obj) and not getattr(obj, "__dg_named__", False) \
                 and not inspect.isgeneratorfunction(obj):
             namespace[name] = _named(obj, name)
-        elif inspect.isclass(obj) and obj.__module__.startswith("dynagraph") and id(obj) not in done:
-            done.add(id(obj))
-            _wrap_class(obj, obj.__name__)
+        elif inspect.isclass(obj):
+            for cls in obj.__mro__:
+                if cls.__module__.startswith("dynagraph") and id(cls) not in done:
+                    done.add(id(cls))
+                    _wrap_class(cls, cls.__name__.lstrip("_"))

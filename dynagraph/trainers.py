@@ -16,8 +16,10 @@ __all__ = ["Trainer", "SimpleSGDTrainer", "CyclicalSGDTrainer", "MomentumSGDTrai
 
 
 class Trainer:
-    """Base class: wraps the C++ update rule named by ``kind``; ``hyper`` maps the
-    hyper-parameters' names to their values, in the order the rule takes them."""
+    """Base class: wraps the C++ update rule named by ``kind``.
+
+    ``hyper`` maps the hyper-parameters' names to their values, in the order the rule takes them.
+    """
 
     def __init__(self, m, kind: str, hyper: dict):
         _config.ensure_initialized()

@@ -2,6 +2,7 @@
 
 #include <pybind11/numpy.h>
 
+#include <cctype>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -80,7 +81,8 @@ Dim dim_arg(py::handle shape, long batch, const char* fn, const char* arg) {
 
 std::string with_name(const char* fn, const std::string& msg) {
   const size_t n = std::strlen(fn);
-  if (msg.compare(0, n, fn) == 0) return msg;
+  const bool whole_word = msg.size() == n || !(std::isalnum(static_cast<unsigned char>(msg[n])) || msg[n] == '_');
+  if (msg.compare(0, n, fn) == 0 && whole_word) return msg;
   return std::string(fn) + ": " + msg;
 }
 
@@ -102,6 +104,26 @@ void rethrow_named(const char* fn) {
     throw py::error_already_set();
   } catch (const std::length_error& e) {
     throw py::value_error(with_name(fn, std::string("size too large: ") + e.what()));
+  } catch (py::error_already_set& e) {
+    // A Python error from code the binding called (NumPy, dynagraph.devices, a str
+    // conversion): the same kind, or the builtin kind it derives from, named.
+    static PyObject* const kinds[] = {PyExc_IndexError, PyExc_OverflowError, PyExc_TypeError,
+                                      PyExc_ValueError, PyExc_MemoryError, PyExc_RuntimeError};
+    PyObject* type = e.type().ptr();
+    for (PyObject* kind : kinds) {
+      if (!PyErr_GivenExceptionMatches(type, kind)) continue;
+      const std::string msg = py::str(e.value());
+      if (with_name(fn, msg) == msg) throw;
+      PyObject* raise_as = PyType_Check(type) && reinterpret_cast<PyTypeObject*>(type)->tp_init ==
+                                                     reinterpret_cast<PyTypeObject*>(kind)->tp_init &&
+                                   reinterpret_cast<PyTypeObject*>(type)->tp_str ==
+                                       reinterpret_cast<PyTypeObject*>(kind)->tp_str
+                               ? type
+                               : kind;
+      PyErr_SetString(raise_as, with_name(fn, msg).c_str());
+      throw py::error_already_set();
+    }
+    throw;
   }
   // Unreachable for the kinds above; pybind11 and Python errors (already named by
   // their raiser) and anything else propagate unchanged from the `throw;` in try.

@@ -11,6 +11,7 @@
 //    function's name. On success it costs one extra direct call.
 #pragma once
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
 #include <utility>
@@ -64,3 +65,27 @@ void def(py::module_& m, const char* name, F f, const Extra&... extra) {
 }
 
 }  // namespace dg::py_bind
+
+namespace pybind11::detail {
+// pybind11's list conversion takes anything that passes PySequence_Check, then
+// calls len(): an Expression (which has __getitem__) or a 0-d NumPy array raises
+// "object has no len()" from inside the argument conversion, a TypeError that
+// names no function. Such an object is not a list: the conversion fails, and the
+// dispatcher's TypeError names the function and its signature.
+template <class V>
+struct sized_list_caster : list_caster<V, typename V::value_type> {
+  bool load(handle src, bool convert) {
+    if (PySequence_Check(src.ptr()) && PySequence_Size(src.ptr()) < 0) {
+      PyErr_Clear();
+      return false;
+    }
+    return list_caster<V, typename V::value_type>::load(src, convert);
+  }
+};
+}  // namespace pybind11::detail
+
+// One line per element type the bindings take lists of (a full specialization
+// wins over pybind11's own for std::vector<T>).
+#define DG_SIZED_LIST(T) \
+  template <>            \
+  struct pybind11::detail::type_caster<std::vector<T>> : pybind11::detail::sized_list_caster<std::vector<T>> {};

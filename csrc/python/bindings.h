@@ -10,6 +10,12 @@
 
 namespace py = pybind11;
 
+DG_SIZED_LIST(dg::Expression)
+DG_SIZED_LIST(long)
+DG_SIZED_LIST(int32_t)
+DG_SIZED_LIST(float)
+DG_SIZED_LIST(std::vector<int32_t>)
+
 namespace dg::py_bind {
 
 void bind_graph(py::module_& m);  // creates Expression: call first

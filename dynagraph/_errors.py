@@ -101,8 +101,8 @@ def _prefixed(exc: BaseException, name: str, args=(), kwargs=None) -> BaseExcept
         return TypeError(f"{name}: an argument has the wrong type: {message}")
     if re.match(re.escape(name) + r"(?![A-Za-z0-9_])", message):
         return exc
-    if type(exc).__str__ is BaseException.__str__ and len(exc.args) == 1 and isinstance(exc.args[0], str):
-        exc.args = (f"{name}: {message}",)
+    if type(exc).__str__ is BaseException.__str__ and len(exc.args) <= 1:
+        exc.args = (f"{name}: {message}" if message else name,)
         return exc
     kind = next(k for k in _RENAMED if isinstance(exc, k))  # e.g. NumPy's _ArrayMemoryError
     return kind(f"{name}: {message}")

@@ -88,6 +88,17 @@ def _args():
     return st.one_of(leaf, leaf, lists)
 
 
+def _call_args():
+    """Half the calls get anything; half an expression first and plausible values after
+    (small ints, expressions, short int lists), to get past the type checks into
+    the shape rules and the kernels."""
+    plausible = st.one_of(st.integers(-1, 4), _expr_specs(), st.sampled_from([0.5, 0.0, True, "zero_gradient"]),
+                          st.lists(st.integers(0, 3), min_size=1, max_size=3).map(lambda v: ("list", v)),
+                          st.sampled_from([65535, 2**31 - 1, -(2**31)]))
+    return st.one_of(st.lists(_args(), max_size=4),
+                     st.tuples(_expr_specs(), st.lists(plausible, max_size=3)).map(lambda t: [t[0], *t[1]]))
+
+
 class World:
     """What the specs refer to: the current graph's expressions, parameters, and stale ones."""
 
@@ -262,7 +273,7 @@ def main(argv=None) -> int:
     @settings(max_examples=opts.calls, database=None, deadline=None,
               phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
               report_multiple_bugs=False)
-    @given(target=st.sampled_from(targets), args=st.lists(_args(), max_size=4), evaluate=st.booleans())
+    @given(target=st.sampled_from(targets), args=_call_args(), evaluate=st.booleans())
     def one_call(target, args, evaluate):
         world.renew()
         values = [world.make(a) for a in args]

@@ -257,6 +257,8 @@ class _RNNBuilder:
         return self.initial_state([_core.inputTensor(v) for v in vecs], update)
 
     def _check_vectors(self, es, n: int, what: str) -> tuple:
+        if isinstance(es, (str, bytes)):
+            raise TypeError(f"{type(self).__name__}.{what}: expected a list of expressions, got {type(es).__name__}")
         es = tuple(es) if es is not None else ()
         if len(es) != n:
             raise ValueError(f"{type(self).__name__}.{what}: expected {n} vectors, got {len(es)}")

@@ -127,13 +127,17 @@ void bind_graph(py::module_& m) {
     return to_numpy(t);
   }), py::arg("recalculate") = false,
      "float for a scalar, list for a vector (batch elements concatenated), else npvalue().");
-  def_method(E, "npvalue", named("Expression.npvalue", [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); }),
+  def_method(E, "npvalue", named("Expression.npvalue",
+      [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); }),
              py::arg("recalculate") = false, "Value as a NumPy array: the axes, plus the batch as a last axis if > 1.");
-  def_method(E, "scalar_value", named("Expression.scalar_value", [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); }),
+  def_method(E, "scalar_value", named("Expression.scalar_value",
+      [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); }),
              py::arg("recalculate") = false);
-  def_method(E, "vec_value", named("Expression.vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); }),
+  def_method(E, "vec_value", named("Expression.vec_value",
+      [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); }),
              py::arg("recalculate") = false);
-  def_method(E, "forward", named("Expression.forward", [](const Expression& e, bool recalculate) { value_of(e, recalculate); }),
+  def_method(E, "forward", named("Expression.forward",
+      [](const Expression& e, bool recalculate) { value_of(e, recalculate); }),
              py::arg("recalculate") = false);
   def_method(E, "backward", named("Expression.backward", [](const Expression& e, bool full) {
     cg().check(e);

@@ -70,8 +70,10 @@ void bind_params(py::module_& m) {
         copy_into(p.values, arr, p.dim, "set_value(" + p.name + ")", false, nullptr);
       }), py::arg("arr"))
       .def("zero", [](ParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
-      .def("scale", named("Parameters.scale", [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
-      .def("scale_gradient", named("Parameters.scale_gradient", [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
+      .def("scale", named("Parameters.scale",
+          [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+      .def("scale_gradient", named("Parameters.scale_gradient",
+          [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
       .def("clip_inplace", named("Parameters.clip_inplace", [](ParameterStorage& p, float lo, float hi) {
         if (lo > hi) throw ValueError("clip_inplace: left > right");
         for (auto& x : p.values) x = x < lo ? lo : (x > hi ? hi : x);
@@ -82,10 +84,12 @@ void bind_params(py::module_& m) {
       .def("expr", named("Parameters.expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); }),
            py::arg("update") = false,
            "This parameter's node; update=False (the default, as in DyNet) keeps it out of training.")
-      .def("populate", named("Parameters.populate", [](ParameterStorage& p, const std::string& path, const std::string& key) {
+      .def("populate", named("Parameters.populate",
+          [](ParameterStorage& p, const std::string& path, const std::string& key) {
         populate_parameter(p, path, key);
       }), py::arg("fname"), py::arg("key") = "")
-      .def("save", named("Parameters.save", [](const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+      .def("save", named("Parameters.save",
+          [](const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
         save_parameter(p, path, key, append);
       }), py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).")
@@ -110,10 +114,12 @@ void bind_params(py::module_& m) {
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
         return to_numpy(Tensor(p.row_dim, p.row(static_cast<unsigned>(r))));
       }), py::arg("row"))
-      .def("init_from_array", named("LookupParameters.init_from_array", [](LookupParameterStorage& p, const py::object& arr) {
+      .def("init_from_array", named("LookupParameters.init_from_array",
+          [](LookupParameterStorage& p, const py::object& arr) {
         copy_into(p.values, arr, p.full_dim(), "init_from_array(" + p.name + ")", true, &p);
       }), py::arg("arr"))
-      .def("init_row", named("LookupParameters.init_row", [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
+      .def("init_row", named("LookupParameters.init_row",
+          [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
         if (r < 0 || r >= static_cast<long>(p.rows))
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
         if (row.size() != p.row_size())
@@ -121,18 +127,23 @@ void bind_params(py::module_& m) {
         std::copy(row.begin(), row.end(), p.row(static_cast<unsigned>(r)));
       }), py::arg("i"), py::arg("row"))
       .def("zero", [](LookupParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
-      .def("scale", named("LookupParameters.scale", [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
-      .def("scale_gradient", named("LookupParameters.scale_gradient", [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
+      .def("scale", named("LookupParameters.scale",
+          [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+      .def("scale_gradient", named("LookupParameters.scale_gradient",
+          [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
       .def("set_updated", [](LookupParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const LookupParameterStorage& p) { return p.updated; })
-      .def("populate", named("LookupParameters.populate", [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
+      .def("populate", named("LookupParameters.populate",
+          [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
         populate_lookup(p, path, key);
       }), py::arg("fname"), py::arg("key") = "")
-      .def("save", named("LookupParameters.save", [](const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+      .def("save", named("LookupParameters.save",
+          [](const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
         save_lookup(p, path, key, append);
       }), py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this table as one entry of DyNet's text format, named `key` (default: its name).")
-      .def("expr", named("LookupParameters.expr", [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); }),
+      .def("expr", named("LookupParameters.expr",
+          [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); }),
            py::arg("update") = true, "The whole table as one (row shape..., rows) expression.")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().grad, self); })
@@ -152,10 +163,12 @@ void bind_params(py::module_& m) {
 
   py::class_<ParameterCollection, std::shared_ptr<ParameterCollection>>(m, "ParameterCollectionCore")
       .def(py::init<>())
-      .def("add_parameters", named("ParameterCollection.add_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+      .def("add_parameters", named("ParameterCollection.add_parameters",
+          [](ParameterCollection& pc, const py::object& d, const std::string& name) {
         return pc.add_parameters(dim_arg(d, 1, "add_parameters", "dim"), name);
       }), py::arg("dim"), py::arg("name") = "")
-      .def("add_lookup_parameters", named("ParameterCollection.add_lookup_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+      .def("add_lookup_parameters", named("ParameterCollection.add_lookup_parameters",
+          [](ParameterCollection& pc, const py::object& d, const std::string& name) {
         Dim full = dim_arg(d, 1, "add_lookup_parameters");
         if (full.nd < 2) throw ValueError("add_lookup_parameters needs a shape (rows, dim, ...), got " + full.str());
         Dim row;
@@ -168,10 +181,12 @@ void bind_params(py::module_& m) {
       .def("parameter_count", &ParameterCollection::parameter_count)
       .def("name", &ParameterCollection::name)
       .def_readwrite("weight_decay", &ParameterCollection::weight_decay)
-      .def("save", named("ParameterCollection.save", [](const ParameterCollection& pc, const std::string& path, const std::string& key, bool append) {
+      .def("save", named("ParameterCollection.save",
+          [](const ParameterCollection& pc, const std::string& path, const std::string& key, bool append) {
         save_collection(pc, path, key, append);
       }), py::arg("fname"), py::arg("name") = "", py::arg("append") = false)
-      .def("populate", named("ParameterCollection.populate", [](ParameterCollection& pc, const std::string& path, const std::string& key) {
+      .def("populate", named("ParameterCollection.populate",
+          [](ParameterCollection& pc, const std::string& path, const std::string& key) {
         populate_collection(pc, path, key);
       }), py::arg("fname"), py::arg("key") = "");
 

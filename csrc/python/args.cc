@@ -99,6 +99,12 @@ void rethrow_named(const char* fn) {
     throw Error(with_name(fn, e.what()));
   } catch (const py::cast_error& e) {
     throw py::type_error(with_name(fn, std::string("an argument has the wrong type: ") + e.what()));
+  } catch (const py::value_error& e) {  // raised by a binding itself, perhaps without its name
+    throw py::value_error(with_name(fn, e.what()));
+  } catch (const py::type_error& e) {
+    throw py::type_error(with_name(fn, e.what()));
+  } catch (const py::index_error& e) {
+    throw py::index_error(with_name(fn, e.what()));
   } catch (const std::bad_alloc&) {
     PyErr_Format(PyExc_MemoryError, "%s: out of memory (the engine could not allocate the size asked for)", fn);
     throw py::error_already_set();

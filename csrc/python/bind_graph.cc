@@ -178,7 +178,7 @@ void bind_graph(py::module_& m) {
   def(m, "set_autobatch_policy", [](const std::string& name) {
     if (name == "height") cg().batch_policy = ComputationGraph::BatchPolicy::height;
     else if (name == "depth") cg().batch_policy = ComputationGraph::BatchPolicy::depth;
-    else throw py::value_error("autobatch policy must be 'height' or 'depth', got '" + name + "'");
+    else throw py::value_error("set_autobatch_policy: the policy must be 'height' or 'depth', got '" + name + "'");
   }, "Which ready group the autobatching executor runs next: 'height' (longest remaining path, the default) "
      "or 'depth' (DyNet's rule: closest to the inputs).");
   def(m, "get_autobatch_policy", []() {

@@ -263,6 +263,8 @@ class _RNNBuilder:
         if len(es) != n:
             raise ValueError(f"{type(self).__name__}.{what}: expected {n} vectors, got {len(es)}")
         for e in es:
+            if not isinstance(e, (_core.Expression, _core.Parameters, _core.LookupParameters)):
+                raise TypeError(f"{type(self).__name__}.{what}: expected expressions, got {type(e).__name__}")
             shape = e.dim()[0]
             if shape[0] != self.hidden_dim or any(d != 1 for d in shape[1:]):
                 raise ValueError(f"{type(self).__name__}.{what}: expected vectors of dimension "

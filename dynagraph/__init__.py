@@ -10,7 +10,7 @@ from . import _cuda_libs
 
 _cuda_libs.import_core()  # a CUDA build's cudart/cuBLAS come from the `cuda` extra's wheels
 
-from . import _blas, _config, _core  # noqa: E402
+from . import _blas, _config, _core, _errors  # noqa: E402
 # The Python halves of Expression, Parameters and LookupParameters (their types are bound in C++).
 from . import _expression, _parameters  # noqa: E402,F401
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
@@ -145,3 +145,6 @@ __all__ = sorted(set(
      "autobatch_stats"]
     + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator", "saveable"]
     + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))
+
+# Every error raised inside a public Python function or method names it (see _errors).
+_errors.name_errors(globals(), __all__)

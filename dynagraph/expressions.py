@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _errors
 from ._core import Expression, LookupParameters, Parameters
 
 __all__ = ["parameter", "const_parameter", "colwise_add", "average",
@@ -59,7 +59,8 @@ def mean_dim(x: Expression, d, b: bool = False, n: int = 0) -> Expression:
 
     ``n > 0`` replaces the divisor (useful with masked, zero-padded inputs), as in DyNet.
     """
-    axes = [int(d)] if isinstance(d, (int, np.integer)) else [int(a) for a in d]
+    axes = _errors.indices(d, "mean_dim", "d")
+    n = _errors.index(n, "mean_dim", "n")
     total = _core.sum_dim(x, axes, b)  # validates the axes
     if n > 0:
         count = n
@@ -76,4 +77,5 @@ def mean_batches(x: Expression) -> Expression:
 
 def parameter_expr(p: Parameters, update: bool = True) -> Expression:
     """The node of ``p`` in the current graph (``update=False``: a constant, no gradient)."""
+    _parameters("parameter_expr", (p,))
     return p.expr(update)

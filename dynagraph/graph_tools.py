@@ -7,6 +7,7 @@ node where a NaN appears.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -83,6 +84,8 @@ def dump_cg(filename: str = "", show_values: bool = True, show_gradients: bool =
     nan_check_only: write only the nodes whose value or gradient is not finite.
     Values are computed if they have not been yet.
     """
+    if not isinstance(filename, (str, os.PathLike)):  # an int would be a file descriptor to open (and close)
+        raise TypeError(f"dump_cg: argument 'filename' must be a path, got {type(filename).__name__}")
     nodes = _core.graph_nodes()
     out = []
     for i, (op, args, dim, param) in enumerate(nodes):

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import _core
+from . import _core, _errors
 from ._config import ensure_initialized, rng, settings
 from ._safe_files import check_path
 from .devices import _check_device
@@ -133,13 +133,8 @@ class FromFileInitializer(PyInitializer):
         return values.reshape(shape, order="F")
 
 
-def _shape(dim) -> tuple:
-    if isinstance(dim, (int, np.integer)):
-        return (int(dim),)
-    shape = tuple(int(d) for d in dim)
-    if not shape:
-        raise ValueError("a parameter needs at least one axis")
-    return shape
+def _shape(dim, fn: str) -> tuple:
+    return _errors.shape(dim, fn, "dim")
 
 
 # While a model file is loaded, the values its data file holds for the object
@@ -226,7 +221,7 @@ class ParameterCollection:
         an initializer, or one of ``"glorot"``, ``"identity"``, ``"he"``, ``"uniform"``
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
         device = _check_device(device)
-        shape = _shape(dim)
+        shape = _shape(dim, "add_parameters")
         _spend_budget(shape)
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
@@ -239,7 +234,9 @@ class ParameterCollection:
         """A new table of ``dim[0]`` rows of shape ``dim[1:]`` (an int ``n``: n rows of one
         value); ``init`` as for :meth:`add_parameters`."""
         device = _check_device(device)
-        shape = (int(dim), 1) if isinstance(dim, (int, np.integer)) else _shape(dim)
+        shape = _shape(dim, "add_lookup_parameters")
+        if len(shape) == 1 and hasattr(dim, "__index__"):
+            shape = (shape[0], 1)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
         _spend_budget(shape)
@@ -343,7 +340,14 @@ class ParameterCollection:
         return out
 
     def load_dict(self, values: dict) -> None:
-        """Sets values by name (missing names raise KeyError)."""
+        """Sets values by name; a name missing from ``values`` is a ValueError, raised
+        before anything is set."""
+        if not hasattr(values, "keys") or not hasattr(values, "__getitem__"):
+            raise TypeError(f"load_dict: argument 'values' must be a dict of arrays by name, got "
+                            f"{type(values).__name__}")
+        missing = [p.name() for p in self.parameters_list() + self.lookup_parameters_list() if p.name() not in values]
+        if missing:
+            raise ValueError(f"load_dict: no values for {missing[:5]}{' ...' if len(missing) > 5 else ''}")
         for p in self.parameters_list():
             p.set_value(values[p.name()])
         for p in self.lookup_parameters_list():

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import sys
 
-from . import _config, _core
+from . import _config, _core, _errors
 
 __all__ = ["Trainer", "SimpleSGDTrainer", "CyclicalSGDTrainer", "MomentumSGDTrainer", "AdagradTrainer",
            "AdadeltaTrainer", "RMSPropTrainer", "AdamTrainer", "AmsgradTrainer"]
 
 
 class Trainer:
-    """Base class: wraps the C++ update rule named by ``kind``."""
+    """Base class: wraps the C++ update rule named by ``kind``.
 
-    def __init__(self, m, kind: str, hyper: list):
+    ``hyper`` maps the hyper-parameters' names to their values, in the order the rule takes them.
+    """
+
+    def __init__(self, m, kind: str, hyper: dict):
         _config.ensure_initialized()
         core_pc = getattr(m, "_c", m)
         if not isinstance(core_pc, _core.ParameterCollectionCore):
             raise TypeError(f"a trainer needs a ParameterCollection, got {type(m).__name__}")
-        self._t = _core.TrainerCore(kind, core_pc, [float(h) for h in hyper])
+        self._t = _core.TrainerCore(kind, core_pc, [_errors.number(value, type(self).__name__, name)
+                                                     for name, value in hyper.items()])
         self._t.check_finite = _config.settings.check_finite
         self.model = m
         self._pc = core_pc
@@ -106,40 +110,41 @@ class Trainer:
 
 class SimpleSGDTrainer(Trainer):
     def __init__(self, m, learning_rate: float = 0.1):
-        super().__init__(m, "sgd", [learning_rate])
+        super().__init__(m, "sgd", dict(learning_rate=learning_rate))
 
 
 class CyclicalSGDTrainer(Trainer):
     def __init__(self, m, learning_rate_min: float = 0.01, learning_rate_max: float = 0.1, step_size: float = 2000,
                  gamma: float = 1.0, edecay: float = 0.0):
-        super().__init__(m, "cyclical", [learning_rate_min, learning_rate_max, step_size, gamma])
+        super().__init__(m, "cyclical", dict(learning_rate_min=learning_rate_min, learning_rate_max=learning_rate_max,
+                                             step_size=step_size, gamma=gamma))
 
 
 class MomentumSGDTrainer(Trainer):
     def __init__(self, m, learning_rate: float = 0.01, mom: float = 0.9):
-        super().__init__(m, "momentum", [learning_rate, mom])
+        super().__init__(m, "momentum", dict(learning_rate=learning_rate, mom=mom))
 
 
 class AdagradTrainer(Trainer):
     def __init__(self, m, learning_rate: float = 0.1, eps: float = 1e-20):
-        super().__init__(m, "adagrad", [learning_rate, eps])
+        super().__init__(m, "adagrad", dict(learning_rate=learning_rate, eps=eps))
 
 
 class AdadeltaTrainer(Trainer):
     def __init__(self, m, eps: float = 1e-6, rho: float = 0.95):
-        super().__init__(m, "adadelta", [eps, rho])
+        super().__init__(m, "adadelta", dict(eps=eps, rho=rho))
 
 
 class RMSPropTrainer(Trainer):
     def __init__(self, m, learning_rate: float = 0.001, eps: float = 1e-8, rho: float = 0.9):
-        super().__init__(m, "rmsprop", [learning_rate, eps, rho])
+        super().__init__(m, "rmsprop", dict(learning_rate=learning_rate, eps=eps, rho=rho))
 
 
 class AdamTrainer(Trainer):
     def __init__(self, m, alpha: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, eps: float = 1e-8):
-        super().__init__(m, "adam", [alpha, beta_1, beta_2, eps])
+        super().__init__(m, "adam", dict(alpha=alpha, beta_1=beta_1, beta_2=beta_2, eps=eps))
 
 
 class AmsgradTrainer(Trainer):
     def __init__(self, m, alpha: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, eps: float = 1e-8):
-        super().__init__(m, "amsgrad", [alpha, beta_1, beta_2, eps])
+        super().__init__(m, "amsgrad", dict(alpha=alpha, beta_1=beta_1, beta_2=beta_2, eps=eps))

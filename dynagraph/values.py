@@ -105,10 +105,7 @@ class Tensor:
 
 
 def _forward(exps: list, recalculate: bool) -> None:
-    if exps:
-        if recalculate:
-            exps[0].forward(True)  # drops every computed value, then evaluates again
-        _core.forward_all(exps)
+    _core.forward_all(exps, bool(recalculate))  # recalculate: drops every computed value first
 
 
 def values(exps, recalculate: bool = False) -> list:

@@ -11,7 +11,7 @@
 #include "core/arena.h"
 #include "core/device.h"
 #include "core/tensor.h"
-#include "graph/node.h"
+#include "ops/node.h"
 
 namespace dg {
 

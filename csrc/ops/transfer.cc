@@ -8,14 +8,14 @@
 namespace dg {
 namespace {
 
-Dim same_dim(const ComputationGraph&, const Node&, const Dim* xs) { return xs[0]; }
+Dim same_dim(const OpContext&, const Node&, const Dim* xs) { return xs[0]; }
 
-void to_device_fwd(ComputationGraph& g, const Node&, const Tensor* xs, Tensor& y) {
-  alloc(g, y);
+void to_device_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  alloc(ctx, y);
   copy_to_host(xs[0], y.v);
 }
 
-void to_device_bwd(ComputationGraph&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+void to_device_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                    Tensor& dx) {
   if (dx.device == kCpuDevice) {
     dx.vec() += dy.vec();

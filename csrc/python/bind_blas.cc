@@ -8,14 +8,14 @@
 namespace dg::py_bind {
 
 void bind_blas(py::module_& m) {
-  m.def("_load_blas", &blas::load, py::arg("path"), py::arg("prefix"),
+  def(m, "_load_blas", &blas::load, py::arg("path"), py::arg("prefix"),
         "dlopen a CBLAS library and send large matrix products to <prefix>cblas_sgemm.");
-  m.def("_unload_blas", &blas::unload, "Send every matrix product to Eigen again.");
-  m.def("blas_info", &blas::describe, "Which library runs large matrix products: 'openblas <path>' or 'eigen'.");
-  m.def("get_num_threads", &blas::threads, "Threads the BLAS may use for one large matrix product (1 without one).");
+  def(m, "_unload_blas", &blas::unload, "Send every matrix product to Eigen again.");
+  def(m, "blas_info", &blas::describe, "Which library runs large matrix products: 'openblas <path>' or 'eigen'.");
+  def(m, "get_num_threads", &blas::threads, "Threads the BLAS may use for one large matrix product (1 without one).");
   // C = beta C + alpha op(A) op(B) through the same dispatch as every product (tests
   // reach each kernel with it). Column-major float32 arrays; C is written in place.
-  m.def(
+  def(m, 
       "_gemm",
       [](py::array C, py::array A, bool trans_a, py::array B, bool trans_b, float beta, float alpha) {
         for (auto* a : {&C, &A, &B})  // no conversion: C must be the caller's own array
@@ -35,7 +35,7 @@ void bind_blas(py::module_& m) {
       },
       py::arg("C"), py::arg("A"), py::arg("trans_a"), py::arg("B"), py::arg("trans_b"), py::arg("beta"),
       py::arg("alpha"));
-  m.def("set_num_threads", &blas::set_threads, py::arg("n"),
+  def(m, "set_num_threads", &blas::set_threads, py::arg("n"),
         "Threads the BLAS may use for one large matrix product; the graph itself runs on one thread.");
 }
 

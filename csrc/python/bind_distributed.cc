@@ -26,7 +26,7 @@ void bind_distributed(py::module_& m) {
   // (the graph is a static that outlives it).
   py::module_::import("atexit").attr("register")(py::cpp_function([]() { cg().on_param_grad = nullptr; }));
 
-  m.def("set_param_grad_hook", [](py::object fn) {
+  def(m, "set_param_grad_hook", [](py::object fn) {
     if (fn.is_none()) {
       cg().on_param_grad = nullptr;
       return;
@@ -38,12 +38,12 @@ void bind_distributed(py::module_& m) {
      "Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final "
      "(once per backward, after the last of its trainable nodes; for lookup tables: after each lookup node, final only when backward returns). None removes it.");
 
-  m.def("set_collect_factors", [](bool on, bool cap) { cg().reset_factors(on, cap); },
+  def(m, "set_collect_factors", [](bool on, bool cap) { cg().reset_factors(on, cap); },
         py::arg("on"), py::arg("cap") = false,
         "Record the sufficient factors (U, V) of every product W*x with a parameter W during backward. "
         "cap=True gives up on (marks dense) a parameter whose factors grow larger than its gradient.");
 
-  m.def("take_factors", []() {
+  def(m, "take_factors", []() {
     ComputationGraph& g = cg();
     py::list out;
     for (auto& f : g.factors)

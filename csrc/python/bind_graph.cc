@@ -7,16 +7,6 @@
 
 namespace dg::py_bind {
 
-Dim dim_from(const py::object& shape, long batch) {
-  std::vector<long> ds;
-  if (py::isinstance<py::int_>(shape)) {
-    ds.push_back(shape.cast<long>());
-  } else {
-    for (auto h : shape) ds.push_back(h.cast<long>());
-  }
-  return Dim::from_vector(ds, batch);
-}
-
 py::tuple dim_to_py(const Dim& d) {
   py::tuple axes(d.nd);
   for (unsigned i = 0; i < d.nd; ++i) axes[i] = d.d[i];
@@ -75,12 +65,23 @@ Floats floats_from(const py::handle& v, const char* fn) {
   return out;
 }
 
-Expression input_from_array(const py::object& obj, bool batched, int device) {
-  auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(obj);
-  if (!arr) {
-    throw ValueError("inputTensor: expected a NumPy array or a (nested) list of numbers, got " +
-                     std::string(py::str(py::type::of(obj))));
+py::array real_array(const py::object& obj, const std::string& fn, const char* arg) {
+  // Only real numbers are data: NumPy would read None as nan, and a ragged list
+  // or strings as an object or text array.
+  py::array any = py::array::ensure(obj);
+  const char kind = any ? any.dtype().kind() : 'O';
+  if (obj.is_none() || (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')) {
+    std::string got = any && !obj.is_none() && kind != 'O' ? "an array of dtype " + std::string(py::str(any.dtype()))
+                                                           : std::string(Py_TYPE(obj.ptr())->tp_name);
+    throw py::type_error(fn + ": argument '" + arg +
+                         "' must be a NumPy array or a (nested) list of real numbers, got " + got);
   }
+  return any;
+}
+
+Expression input_from_array(const py::object& obj, bool batched) {
+  auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(real_array(obj, "inputTensor", "arr"));
+  if (!arr) throw std::bad_alloc();  // a real dtype converts to float32 unless memory runs out
   std::vector<long> ds(arr.shape(), arr.shape() + arr.ndim());
   long batch = 1;
   if (batched) {
@@ -120,58 +121,61 @@ py::list vec_of(const Tensor& t) {
 void bind_graph(py::module_& m) {
   init_expr_type(m);
   py::handle E = m.attr("Expression");
-  def_method(E, "dim", [](const Expression& e) {
+  def_method(E, "dim", named("Expression.dim", [](const Expression& e) {
     cg().check(e);
     return dim_to_py(cg().nodes[e.i].dim);
-  }, "Shape as ((axes...), batch).");
-  def_method(E, "value", [](const Expression& e, bool recalculate) -> py::object {
+  }), "Shape as ((axes...), batch).");
+  def_method(E, "value", named("Expression.value", [](const Expression& e, bool recalculate) -> py::object {
     const Tensor t = value_of(e, recalculate);
     if (t.d.size() == 1) return py::float_(t.v[0]);
     if (t.d.nd == 1) return vec_of(t);
     return to_numpy(t);
-  }, py::arg("recalculate") = false,
+  }), py::arg("recalculate") = false,
      "float for a scalar, list for a vector (batch elements concatenated), else npvalue().");
-  def_method(E, "npvalue", [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); },
+  def_method(E, "npvalue", named("Expression.npvalue",
+      [](const Expression& e, bool recalculate) { return to_numpy(value_of(e, recalculate)); }),
              py::arg("recalculate") = false, "Value as a NumPy array: the axes, plus the batch as a last axis if > 1.");
-  def_method(E, "scalar_value", [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); },
+  def_method(E, "scalar_value", named("Expression.scalar_value",
+      [](const Expression& e, bool recalculate) { return scalar_of(value_of(e, recalculate)); }),
              py::arg("recalculate") = false);
-  def_method(E, "vec_value", [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); },
+  def_method(E, "vec_value", named("Expression.vec_value",
+      [](const Expression& e, bool recalculate) { return vec_of(value_of(e, recalculate)); }),
              py::arg("recalculate") = false);
-  def_method(E, "forward", [](const Expression& e, bool recalculate) {
+  def_method(E, "forward", named("Expression.forward", [](const Expression& e, bool recalculate) {
     cg().check(e);
     if (recalculate) cg().invalidate();
     cg().forward(e.i);
-  },
+  }),
              py::arg("recalculate") = false);
-  def_method(E, "backward", [](const Expression& e, bool full) {
+  def_method(E, "backward", named("Expression.backward", [](const Expression& e, bool full) {
     cg().check(e);
     cg().backward(e.i, full);
-  }, py::arg("full") = false, "Reverse-mode gradients of this scalar (summed over the batch).");
-  def_method(E, "gradient", [](const Expression& e) {
+  }), py::arg("full") = false, "Reverse-mode gradients of this scalar (summed over the batch).");
+  def_method(E, "gradient", named("Expression.gradient", [](const Expression& e) {
     cg().check(e);
     return to_numpy(cg().gradient(e.i));
-  });
+  }));
   // DyNet's form, "expression <node>/<graph version>", which programs log.
   def_method(E, "__repr__", [](const Expression& e) {
     return "expression " + std::to_string(e.i) + "/" + std::to_string(e.version);
   }, "\"expression N/V\": the node's number N in graph version V, as DyNet prints it.");
 
-  m.def("renew_cg", [](bool immediate_compute, bool check_validity) {
+  def(m, "renew_cg", [](bool immediate_compute, bool check_validity) {
     cg().clear();
     cg().immediate_compute = immediate_compute;
     cg().check_validity = check_validity;
   }, py::arg("immediate_compute") = false, py::arg("check_validity") = false,
      "Drops the current graph (expressions made before are stale); the flags hold for the new graph.");
-  m.def("cg_version", []() { return cg().version(); },
+  def(m, "cg_version", []() { return cg().version(); },
         "The current graph's version: renew_cg() and cg_revert() start a new one (DyNet's cg_version).");
-  m.def("cg_epoch", []() { return cg().epoch(); },
+  def(m, "cg_epoch", []() { return cg().epoch(); },
         "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "
         "been removed (and their node numbers reused), so caches of expressions key on this.");
-  m.def("cg_checkpoint", []() { cg().checkpoint(); }, "Marks the graph's current size; cg_revert() goes back to it.");
-  m.def("cg_revert", []() { cg().revert(); },
+  def(m, "cg_checkpoint", []() { cg().checkpoint(); }, "Marks the graph's current size; cg_revert() goes back to it.");
+  def(m, "cg_revert", []() { cg().revert(); },
         "Removes the nodes added since the last cg_checkpoint() (their expressions become stale).");
-  m.def("graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");
-  m.def("forward_all", [](const std::vector<Expression>& es, bool recalculate) {
+  def(m, "graph_size", []() { return cg().size(); }, "Number of nodes in the current graph.");
+  def(m, "forward_all", [](const std::vector<Expression>& es, bool recalculate) {
     uint32_t top = 0;
     for (auto& e : es) {
       cg().check(e);
@@ -180,38 +184,38 @@ void bind_graph(py::module_& m) {
     if (recalculate) cg().invalidate();
     if (!es.empty()) cg().forward(top);
   }, py::arg("exps"), py::arg("recalculate") = false);
-  m.def("set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
-  m.def("get_autobatch", []() { return cg().autobatch; });
-  m.def("set_autobatch_policy", [](const std::string& name) {
+  def(m, "set_autobatch", [](bool on) { cg().autobatch = on; }, "Switch the autobatching executor on or off.");
+  def(m, "get_autobatch", []() { return cg().autobatch; });
+  def(m, "set_autobatch_policy", [](const std::string& name) {
     if (name == "height") cg().batch_policy = ComputationGraph::BatchPolicy::height;
     else if (name == "depth") cg().batch_policy = ComputationGraph::BatchPolicy::depth;
-    else throw py::value_error("autobatch policy must be 'height' or 'depth', got '" + name + "'");
+    else throw py::value_error("set_autobatch_policy: the policy must be 'height' or 'depth', got '" + name + "'");
   }, "Which ready group the autobatching executor runs next: 'height' (longest remaining path, the default) "
      "or 'depth' (DyNet's rule: closest to the inputs).");
-  m.def("get_autobatch_policy", []() {
+  def(m, "get_autobatch_policy", []() {
     return std::string(cg().batch_policy == ComputationGraph::BatchPolicy::height ? "height" : "depth");
   }, "The autobatching executor's rule for the next group: \"height\" (default) or \"depth\" (DyNet's).");
-  m.def("autobatch_stats", []() {
+  def(m, "autobatch_stats", []() {
     auto& s = cg().batch_stats;
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
                     py::arg("scheduler_ns") = s.scheduler_ns);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching).");
-  m.def("set_seed", [](unsigned seed) {
+  def(m, "set_seed", [](unsigned seed) {
     cg().rng.seed(seed);
     cg().device_seed = seed;  // device dropout: the same seed draws the same masks again
     cg().device_memory().rng_counter = 0;
   });
-  m.def("set_initial_memory", [](size_t bytes) {
+  def(m, "set_initial_memory", [](size_t bytes) {
     cg().fx_pool.set_initial_bytes(bytes);
     cg().dx_pool.set_initial_bytes(bytes);
   });
-  m.def("memory_in_use", []() {
+  def(m, "memory_in_use", []() {
     ComputationGraph& g = cg();
     return py::dict(py::arg("forward") = g.fx_pool.capacity_bytes(),
                     py::arg("backward") = g.dx_pool.capacity_bytes(),
                     py::arg("scratch") = g.scratch_pool.capacity_bytes());
   }, "Bytes reserved by the graph's memory pools.");
-  m.def("op_table", []() {
+  def(m, "op_table", []() {
     static const char* const kBatchNames[] = {"none", "plain", "per_element"};
     auto devices = [](uint32_t bits) {
       py::list out;
@@ -232,19 +236,19 @@ void bind_graph(py::module_& m) {
   }, "Every registered op, as op_table.def lists it: name, family, arity (-1 = any), differentiable-argument "
      "mask, autobatching kind (none, plain, per_element), devices with a kernel (CPU, GPU) and the functions "
      "that build it.");
-  m.def("op_families", []() {
+  def(m, "op_families", []() {
     py::list out;
 #define DG_FAMILY(family, title) out.append(py::dict(py::arg("name") = #family, py::arg("title") = title));
 #include "ops/op_table.def"
 #undef DG_FAMILY
     return out;
   }, "The op families in op_table.def's order: name (csrc/ops/<name>.cc) and title.");
-  m.def("node_ops", []() {
+  def(m, "node_ops", []() {
     py::list out;
     for (auto& n : cg().nodes) out.append(op_impl(n.op).name);
     return out;
   }, "The op name of every node of the current graph, in order.");
-  m.def("graph_nodes", []() {
+  def(m, "graph_nodes", []() {
     ComputationGraph& g = cg();
     py::list out;
     for (const Node& n : g.nodes) {
@@ -258,18 +262,18 @@ void bind_graph(py::module_& m) {
     return out;
   }, "Every node of the current graph as (op name, argument node ids, ((axes...), batch), "
      "parameter name or None), in order: what graph printers need.");
-  m.def("node_expression", [](uint32_t i) {
+  def(m, "node_expression", [](uint32_t i) {
     ComputationGraph& g = cg();
     if (i >= g.size())
       throw IndexError("node_expression: node " + std::to_string(i) + " out of range for a graph of " +
                        std::to_string(g.size()) + " nodes");
     return Expression{i, g.version()};
   }, py::arg("i"), "An Expression for node i of the current graph.");
-  m.def("set_input_values", [](const Expression& e, const py::object& new_values) {
+  def(m, "set_input_values", [](const Expression& e, const py::object& new_values) {
     if (api::is_lookup(e)) {  // DyNet's lookup.set(i): an index, or a list of them for lookup_batch
       std::vector<long> idx = py::isinstance<py::sequence>(new_values) || py::isinstance<py::array>(new_values)
-                                  ? new_values.cast<std::vector<long>>()
-                                  : std::vector<long>{new_values.cast<long>()};
+                                  ? ints_arg(new_values, "set", "i")
+                                  : std::vector<long>{int_arg(new_values, "set", "i")};
       api::set_lookup_indices(e, idx.data(), idx.size());
       return;
     }

@@ -18,16 +18,16 @@ float dropout_rate(const char* fn, float p) {
 
 void bind_noise(py::module_& m) {
   using E = const Expression&;
-  m.def("dropout", [](E x, float p) { return api::op1(OpId::dropout, x, dropout_rate("dropout", p)); }, py::arg("x"), py::arg("p"),
+  def(m, "dropout", [](E x, float p) { return api::op1(OpId::dropout, x, dropout_rate("dropout", p)); }, py::arg("x"), py::arg("p"),
         "Inverted dropout: each unit is zeroed with probability p, kept units scaled by 1/(1-p) (p = 1 gives NaN, as in DyNet, with a RuntimeWarning).");
-  m.def("dropout_dim", [](E x, int d, float p) { return api::op1(OpId::dropout_dim, x, dropout_rate("dropout_dim", p), 0.f, d); },
+  def(m, "dropout_dim", [](E x, int d, float p) { return api::op1(OpId::dropout_dim, x, dropout_rate("dropout_dim", p), 0.f, d); },
         py::arg("x"), py::arg("d"), py::arg("p"),
         "Dropout with one mask value shared along axis d (drops whole columns for d=0, rows for d=1).");
-  m.def("dropout_batch", [](E x, float p) { return api::op1(OpId::dropout_batch, x, dropout_rate("dropout_batch", p)); }, py::arg("x"),
+  def(m, "dropout_batch", [](E x, float p) { return api::op1(OpId::dropout_batch, x, dropout_rate("dropout_batch", p)); }, py::arg("x"),
         py::arg("p"), "Dropout of whole batch elements.");
-  m.def("block_dropout", [](E x, float p) { return api::op1(OpId::block_dropout, x, p); }, py::arg("x"),
+  def(m, "block_dropout", [](E x, float p) { return api::op1(OpId::block_dropout, x, p); }, py::arg("x"),
         py::arg("p"), "Drops all of x or none of it (one draw); p = 1 gives zeros, as in DyNet.");
-  m.def("noise", [](E x, float stddev) { return api::op1(OpId::noise, x, stddev); }, py::arg("x"),
+  def(m, "noise", [](E x, float stddev) { return api::op1(OpId::noise, x, stddev); }, py::arg("x"),
         py::arg("stddev"), "x plus Gaussian noise of standard deviation stddev.");
 }
 

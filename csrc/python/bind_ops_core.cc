@@ -53,7 +53,7 @@ py::array host_copy_of_cuda_array(const py::object& arr) {
 void bind_ops_core(py::module_& m) {
   // ---- inputs (every input can be overwritten later with Expression.set, so
   // DyNet's reusable_expr changes nothing here)
-  m.def("inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
+  def(m, "inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
     const int dev = check_device(device);
     if (!py::isinstance<py::array>(arr) && py::hasattr(arr, "__cuda_array_interface__"))
       return input_from_array(host_copy_of_cuda_array(arr), batched, dev);
@@ -70,45 +70,45 @@ void bind_ops_core(py::module_& m) {
   }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false,
      "A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list "
      "of NumPy arrays is a batch of them.");
-  m.def("inputVector", [](const py::object& values, const std::string& device) {
+  def(m, "inputVector", [](const py::object& values, const std::string& device) {
     const int dev = check_device(device);
     const Floats v = floats_from(values, "inputVector");
     if (v.size() == 0) throw ValueError("inputVector: empty vector");
     return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}), dev);
   }, py::arg("v"), py::arg("device") = "", "A vector input of the numbers in v (a list or a 1-D array).");
-  m.def("inputMatrix", [](const py::object& values, const py::object& d) {
-    Dim dim = dim_from(d);
+  def(m, "inputMatrix", [](const py::object& values, const py::object& d) {
+    Dim dim = dim_arg(d, 1, "inputMatrix", "d");
     const Floats v = floats_from(values, "inputMatrix");
     if (dim.size() != v.size())
       throw ValueError("inputMatrix: " + std::to_string(v.size()) + " values do not fill shape " + dim.str());
     return api::input(v.data(), dim);
   }, py::arg("v"), py::arg("d"), "An input of shape d from the numbers v in column-major order.");
-  m.def("scalarInput", [](float x, const std::string& device) {
+  def(m, "scalarInput", [](float x, const std::string& device) {
     return api::input(&x, Dim({1}), check_device(device));
   }, py::arg("s"), py::arg("device") = "", "A one-element input holding s.");
-  m.def("constant", [](const py::object& d, float val, long batch_size) {
-    return api::constant(dim_from(d, batch_size), val);
+  def(m, "constant", [](const py::object& d, float val, long batch_size) {
+    return api::constant(dim_arg(d, batch_size, "constant"), val);
   }, py::arg("dim"), py::arg("val"), py::arg("batch_size") = 1,
      "A tensor of shape dim (batch_size elements) filled with val.");
-  m.def("zeros", [](const py::object& d, long batch_size) { return api::constant(dim_from(d, batch_size), 0.f); },
+  def(m, "zeros", [](const py::object& d, long batch_size) { return api::constant(dim_arg(d, batch_size, "zeros"), 0.f); },
         py::arg("dim"), py::arg("batch_size") = 1, "A tensor of shape dim (batch_size elements) of zeros.");
-  m.def("ones", [](const py::object& d, long batch_size) { return api::constant(dim_from(d, batch_size), 1.f); },
+  def(m, "ones", [](const py::object& d, long batch_size) { return api::constant(dim_arg(d, batch_size, "ones"), 1.f); },
         py::arg("dim"), py::arg("batch_size") = 1, "A tensor of shape dim (batch_size elements) of ones.");
-  m.def("random_normal", [](const py::object& d, float mean, float stddev, long batch_size) {
-    return api::random(OpId::random_normal, dim_from(d, batch_size), mean, stddev);
+  def(m, "random_normal", [](const py::object& d, float mean, float stddev, long batch_size) {
+    return api::random(OpId::random_normal, dim_arg(d, batch_size, "random_normal"), mean, stddev);
   }, py::arg("dim"), py::arg("mean") = 0.f, py::arg("stddev") = 1.f, py::arg("batch_size") = 1,
      "Gaussian samples N(mean, stddev^2) of shape dim, drawn at evaluation.");
-  m.def("random_uniform", [](const py::object& d, float left, float right, long batch_size) {
-    return api::random(OpId::random_uniform, dim_from(d, batch_size), left, right);
+  def(m, "random_uniform", [](const py::object& d, float left, float right, long batch_size) {
+    return api::random(OpId::random_uniform, dim_arg(d, batch_size, "random_uniform"), left, right);
   }, py::arg("dim"), py::arg("left"), py::arg("right"), py::arg("batch_size") = 1,
      "Uniform samples in [left, right) of shape dim, drawn at evaluation.");
-  m.def("random_bernoulli", [](const py::object& d, float p, float scale, long batch_size) {
+  def(m, "random_bernoulli", [](const py::object& d, float p, float scale, long batch_size) {
     if (p < 0.f || p > 1.f) throw ValueError("random_bernoulli: p must be in [0, 1]");
-    return api::random(OpId::random_bernoulli, dim_from(d, batch_size), p, scale);
+    return api::random(OpId::random_bernoulli, dim_arg(d, batch_size, "random_bernoulli"), p, scale);
   }, py::arg("dim"), py::arg("p"), py::arg("scale") = 1.f, py::arg("batch_size") = 1,
      "scale with probability p, else 0, per element of shape dim, drawn at evaluation.");
-  m.def("random_gumbel", [](const py::object& d, float mu, float beta, long batch_size) {
-    return api::random(OpId::random_gumbel, dim_from(d, batch_size), mu, beta);
+  def(m, "random_gumbel", [](const py::object& d, float mu, float beta, long batch_size) {
+    return api::random(OpId::random_gumbel, dim_arg(d, batch_size, "random_gumbel"), mu, beta);
   }, py::arg("dim"), py::arg("mu") = 0.f, py::arg("beta") = 1.f, py::arg("batch_size") = 1,
      "Gumbel(mu, beta) samples of shape dim, drawn at evaluation.");
 
@@ -122,14 +122,14 @@ void bind_ops_core(py::module_& m) {
   DG_FAST_BINARY(dot_product, "Dot product of two vectors (one value per batch element).")
   DG_FAST_BINARY(trace_of_product, "trace(x * transpose(y)) of two matrices of one shape.")
 #undef DG_FAST_BINARY
-  m.def("esum", [](const std::vector<Expression>& xs) { return api::opn(OpId::sum, xs); }, py::arg("xs"),
+  def(m, "esum", [](const std::vector<Expression>& xs) { return api::opn(OpId::sum, xs); }, py::arg("xs"),
         "Element-wise sum of a list of expressions of one shape.");
-  m.def("emax", [](const std::vector<Expression>& xs) { return api::opn(OpId::max, xs); }, py::arg("xs"),
+  def(m, "emax", [](const std::vector<Expression>& xs) { return api::opn(OpId::max, xs); }, py::arg("xs"),
         "Element-wise maximum of a list of expressions of one shape.");
 
   // ---- matmul family
-  m.def("_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
-  m.def("affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
+  def(m, "_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
+  def(m, "affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
         py::arg("exprs"), "b + W1*x1 + W2*x2 + ... for exprs = [b, W1, x1, W2, x2, ...].");
 #define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)\n\n" DOC);
   DG_FAST_UNARY(transpose, "Matrix transpose (the batch kept).")
@@ -165,19 +165,19 @@ void bind_ops_core(py::module_& m) {
   DG_FAST_UNARY(nobackprop, "x itself, through which backward passes no gradient.")
   DG_FAST_UNARY(flip_gradient, "x itself; backward passes the negated gradient (adversarial training).")
 #undef DG_FAST_UNARY
-  m.def("elu", [](E x, float alpha) { return api::op1(OpId::elu, x, alpha); }, py::arg("x"), py::arg("alpha") = 1.f,
+  def(m, "elu", [](E x, float alpha) { return api::op1(OpId::elu, x, alpha); }, py::arg("x"), py::arg("alpha") = 1.f,
         "Element-wise ELU: x for x > 0, alpha * (exp(x) - 1) otherwise.");
-  m.def("silu", [](E x, float beta) { return api::op1(OpId::silu, x, beta); }, py::arg("x"), py::arg("beta") = 1.f,
+  def(m, "silu", [](E x, float beta) { return api::op1(OpId::silu, x, beta); }, py::arg("x"), py::arg("beta") = 1.f,
         "Element-wise SiLU (swish) x * sigmoid(beta * x).");
-  m.def("scale_gradient", [](E x, float lambd) { return api::op1(OpId::scale_gradient, x, lambd); },
+  def(m, "scale_gradient", [](E x, float lambd) { return api::op1(OpId::scale_gradient, x, lambd); },
         py::arg("x"), py::arg("lambd") = 1.f, "x itself; backward multiplies its gradient by lambd.");
-  m.def("floor", [](E x, const std::string& mode) { return api::op1(OpId::floor, x, gradient_mode(mode)); },
+  def(m, "floor", [](E x, const std::string& mode) { return api::op1(OpId::floor, x, gradient_mode(mode)); },
         py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
         "Element-wise floor; gradient_mode zero_gradient or straight_through_gradient.");
-  m.def("ceil", [](E x, const std::string& mode) { return api::op1(OpId::ceil, x, gradient_mode(mode)); },
+  def(m, "ceil", [](E x, const std::string& mode) { return api::op1(OpId::ceil, x, gradient_mode(mode)); },
         py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
         "Element-wise ceiling; gradient_mode zero_gradient or straight_through_gradient.");
-  m.def("round", [](E x, const std::string& mode) { return api::op1(OpId::round, x, gradient_mode(mode)); },
+  def(m, "round", [](E x, const std::string& mode) { return api::op1(OpId::round, x, gradient_mode(mode)); },
         py::arg("x"), py::arg("gradient_mode") = "zero_gradient",
         "Element-wise rounding; gradient_mode zero_gradient or straight_through_gradient.");
 

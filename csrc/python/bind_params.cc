@@ -34,14 +34,16 @@ py::array flat_view(AlignedFloats& v, py::handle owner) {
 
 void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const std::string& what,
                bool lookup_rows_first, const LookupParameterStorage* lp) {
-  auto arr = py::array_t<float, py::array::forcecast>::ensure(src);
-  if (!arr) throw ValueError(what + ": expected a NumPy array of numbers");
+  const py::array arr = real_array(src, what, "arr");
   if (static_cast<size_t>(arr.size()) != dst.size())
     throw ValueError(what + ": array has " + std::to_string(arr.size()) + " values, shape " + d.str() +
                      " needs " + std::to_string(dst.size()));
   if (lookup_rows_first && lp) {
     // (rows, *row_shape) in the caller's layout -> each row column-major.
-    auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(src);
+    if (arr.ndim() < 1 || static_cast<size_t>(arr.shape(0)) != lp->rows)
+      throw ValueError(what + ": expected an array of " + std::to_string(lp->rows) + " rows, got shape " +
+                       std::string(py::str(arr.attr("shape"))));
+    auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(arr);
     size_t rs = lp->row_size();
     for (unsigned r = 0; r < lp->rows; ++r) {
       py::array row = f[py::int_(r)];
@@ -50,7 +52,8 @@ void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const st
     }
     return;
   }
-  auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(src);
+  auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(arr);
+  if (!f) throw std::bad_alloc();  // a real dtype converts to float32 unless memory runs out
   std::memcpy(dst.data(), f.data(), sizeof(float) * dst.size());
 }
 
@@ -74,30 +77,34 @@ void bind_params(py::module_& m) {
       .def("dim", [](const ParameterStorage& p) { return dim_to_py(p.dim); })
       .def("as_array", [](const ParameterStorage& p) { return param_array(p.values, p.dim); })
       .def("grad_as_array", [](const ParameterStorage& p) { return param_array(p.grad, p.dim); })
-      .def("set_value", [](ParameterStorage& p, const py::object& arr) {
+      .def("set_value", named("Parameters.set_value", [](ParameterStorage& p, const py::object& arr) {
         copy_into(p.values, arr, p.dim, "set_value(" + p.name + ")", false, nullptr);
-      }, py::arg("arr"))
+      }), py::arg("arr"))
       .def("zero", [](ParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
-      .def("scale", [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }, py::arg("s"))
-      .def("scale_gradient", [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }, py::arg("s"))
-      .def("clip_inplace", [](ParameterStorage& p, float lo, float hi) {
+      .def("scale", named("Parameters.scale",
+          [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+      .def("scale_gradient", named("Parameters.scale_gradient",
+          [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
+      .def("clip_inplace", named("Parameters.clip_inplace", [](ParameterStorage& p, float lo, float hi) {
         if (lo > hi) throw ValueError("clip_inplace: left > right");
         for (auto& x : p.values) x = x < lo ? lo : (x > hi ? hi : x);
-      }, py::arg("left"), py::arg("right"))
+      }), py::arg("left"), py::arg("right"))
       .def("set_updated", [](ParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const ParameterStorage& p) { return p.updated; })
       .def_property("_device", [](const ParameterStorage& p) { return Device::from_id(p.device).name(); },
                     [](ParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
       // DyNet 2.2's default: W.expr() is constant (W itself, or dy.parameter(W), trains).
-      .def("expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); },
+      .def("expr", named("Parameters.expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); }),
            py::arg("update") = false,
            "This parameter's node; update=False (the default, as in DyNet) keeps it out of training.")
-      .def("populate", [](ParameterStorage& p, const std::string& path, const std::string& key) {
+      .def("populate", named("Parameters.populate",
+          [](ParameterStorage& p, const std::string& path, const std::string& key) {
         populate_parameter(p, path, key);
-      }, py::arg("fname"), py::arg("key") = "")
-      .def("save", [](const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+      }), py::arg("fname"), py::arg("key") = "")
+      .def("save", named("Parameters.save",
+          [](const ParameterStorage& p, const std::string& path, const std::string& key, bool append) {
         save_parameter(p, path, key, append);
-      }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
+      }), py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).")
       .def("_entry_text", [](const ParameterStorage& p, const std::string& key) { return py::bytes(parameter_text(p, key)); },
            py::arg("key") = "", "The entry save() writes, as bytes.")
@@ -117,38 +124,45 @@ void bind_params(py::module_& m) {
       })
       .def("as_array", [](const LookupParameterStorage& p) { return lookup_array(p, p.values); })
       .def("grad_as_array", [](const LookupParameterStorage& p) { return lookup_array(p, p.grad); })
-      .def("row_as_array", [](LookupParameterStorage& p, long r) {
+      .def("row_as_array", named("LookupParameters.row_as_array", [](LookupParameterStorage& p, long r) {
         if (r < 0 || r >= static_cast<long>(p.rows))
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
         return to_numpy(Tensor(p.row_dim, p.row(static_cast<unsigned>(r))));
-      }, py::arg("row"))
-      .def("init_from_array", [](LookupParameterStorage& p, const py::object& arr) {
+      }), py::arg("row"))
+      .def("init_from_array", named("LookupParameters.init_from_array",
+          [](LookupParameterStorage& p, const py::object& arr) {
         copy_into(p.values, arr, p.full_dim(), "init_from_array(" + p.name + ")", true, &p);
-      }, py::arg("arr"))
-      .def("init_row", [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
+      }), py::arg("arr"))
+      .def("init_row", named("LookupParameters.init_row",
+          [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
         if (r < 0 || r >= static_cast<long>(p.rows))
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
         if (row.size() != p.row_size())
           throw ValueError("init_row: row has " + std::to_string(row.size()) + " values, needs " + std::to_string(p.row_size()));
         std::copy(row.begin(), row.end(), p.row(static_cast<unsigned>(r)));
-      }, py::arg("i"), py::arg("row"))
+      }), py::arg("i"), py::arg("row"))
       .def("zero", [](LookupParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
-      .def("scale", [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }, py::arg("s"))
-      .def("scale_gradient", [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }, py::arg("s"))
+      .def("scale", named("LookupParameters.scale",
+          [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+      .def("scale_gradient", named("LookupParameters.scale_gradient",
+          [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
       .def("set_updated", [](LookupParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const LookupParameterStorage& p) { return p.updated; })
       .def_property("_device", [](const LookupParameterStorage& p) { return Device::from_id(p.device).name(); },
                     [](LookupParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
-      .def("populate", [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
+      .def("populate", named("LookupParameters.populate",
+          [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
         populate_lookup(p, path, key);
-      }, py::arg("fname"), py::arg("key") = "")
-      .def("save", [](const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
+      }), py::arg("fname"), py::arg("key") = "")
+      .def("save", named("LookupParameters.save",
+          [](const LookupParameterStorage& p, const std::string& path, const std::string& key, bool append) {
         save_lookup(p, path, key, append);
-      }, py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
+      }), py::arg("fname"), py::arg("key") = "", py::arg("append") = false,
          "Writes this table as one entry of DyNet's text format, named `key` (default: its name).")
       .def("_entry_text", [](const LookupParameterStorage& p, const std::string& key) { return py::bytes(lookup_text(p, key)); },
            py::arg("key") = "", "The entry save() writes, as bytes.")
-      .def("expr", [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); },
+      .def("expr", named("LookupParameters.expr",
+          [](LookupParameterStorage& p, bool update) { return api::lookup_table(p, update); }),
            py::arg("update") = true, "The whole table as one (row shape..., rows) expression.")
       .def("_values_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().values, self); })
       .def("_grad_view", [](py::object self) { return flat_view(self.cast<LookupParameterStorage&>().grad, self); })
@@ -176,28 +190,32 @@ void bind_params(py::module_& m) {
 
   py::class_<ParameterCollection, std::shared_ptr<ParameterCollection>>(m, "ParameterCollectionCore")
       .def(py::init<>())
-      .def("add_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
-        return pc.add_parameters(dim_from(d), name);
-      }, py::arg("dim"), py::arg("name") = "")
-      .def("add_lookup_parameters", [](ParameterCollection& pc, const py::object& d, const std::string& name) {
-        Dim full = dim_from(d);
+      .def("add_parameters", named("ParameterCollection.add_parameters",
+          [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+        return pc.add_parameters(dim_arg(d, 1, "add_parameters", "dim"), name);
+      }), py::arg("dim"), py::arg("name") = "")
+      .def("add_lookup_parameters", named("ParameterCollection.add_lookup_parameters",
+          [](ParameterCollection& pc, const py::object& d, const std::string& name) {
+        Dim full = dim_arg(d, 1, "add_lookup_parameters");
         if (full.nd < 2) throw ValueError("add_lookup_parameters needs a shape (rows, dim, ...), got " + full.str());
         Dim row;
         for (unsigned i = 1; i < full.nd; ++i) row.d[row.nd++] = full.d[i];
         return pc.add_lookup_parameters(full.d[0], row, name);
-      }, py::arg("dim"), py::arg("name") = "")
+      }), py::arg("dim"), py::arg("name") = "")
       .def("add_subcollection", &ParameterCollection::add_subcollection, py::arg("name") = "")
       .def("parameters_list", &ParameterCollection::parameters_list)
       .def("lookup_parameters_list", &ParameterCollection::lookup_parameters_list)
       .def("parameter_count", &ParameterCollection::parameter_count)
       .def("name", &ParameterCollection::name)
       .def_readwrite("weight_decay", &ParameterCollection::weight_decay)
-      .def("save", [](const ParameterCollection& pc, const std::string& path, const std::string& key, bool append) {
+      .def("save", named("ParameterCollection.save",
+          [](const ParameterCollection& pc, const std::string& path, const std::string& key, bool append) {
         save_collection(pc, path, key, append);
-      }, py::arg("fname"), py::arg("name") = "", py::arg("append") = false)
-      .def("populate", [](ParameterCollection& pc, const std::string& path, const std::string& key) {
+      }), py::arg("fname"), py::arg("name") = "", py::arg("append") = false)
+      .def("populate", named("ParameterCollection.populate",
+          [](ParameterCollection& pc, const std::string& path, const std::string& key) {
         populate_collection(pc, path, key);
-      }, py::arg("fname"), py::arg("key") = "")
+      }), py::arg("fname"), py::arg("key") = "")
       .def("_entries_text", [](const ParameterCollection& pc, const std::string& key) {
         return py::bytes(collection_text(pc, key));
       }, py::arg("name") = "", "The entries save() writes, as bytes.")
@@ -207,22 +225,22 @@ void bind_params(py::module_& m) {
   py::class_<ParameterCollection::State>(m, "_CollectionState");
 
   // ---- expression functions over parameters
-  m.def("parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));
-  m.def("const_parameter", [](ParameterStorage& p) { return api::parameter(p, false); }, py::arg("p"));
+  def(m, "parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));
+  def(m, "const_parameter", [](ParameterStorage& p) { return api::parameter(p, false); }, py::arg("p"));
   // A lookup table as a whole: a (row shape..., rows) matrix, e.g. for tied embeddings.
-  m.def("parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, true); }, py::arg("p"));
-  m.def("const_parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, false); }, py::arg("p"));
-  m.def("_saved_dim", [](const std::string& path, bool lookup, const std::string& key) {
+  def(m, "parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, true); }, py::arg("p"));
+  def(m, "const_parameter", [](LookupParameterStorage& p) { return api::lookup_table(p, false); }, py::arg("p"));
+  def(m, "_saved_dim", [](const std::string& path, bool lookup, const std::string& key) {
     return dim_to_py(saved_dim(path, lookup, key));
   }, py::arg("fname"), py::arg("lookup"), py::arg("key"), "((shape), batch) of the entry saved under `key`.");
-  m.def("_saved_entries", [](const std::string& path) {
+  def(m, "_saved_entries", [](const std::string& path) {
     py::list out;
     for (auto& e : saved_entries(path))
       out.append(py::make_tuple(e.lookup ? "lookup" : "parameters", e.name, dim_to_py(e.dim)[0],
                                 static_cast<unsigned long long>(e.dim.size())));
     return out;
   }, py::arg("fname"), "(kind, name, shape, value count) of every entry of a model file.");
-  m.def("lookup", [](LookupParameterStorage& p, long index, bool update) {
+  def(m, "lookup", [](LookupParameterStorage& p, long index, bool update) {
     if (index < 0 || index >= static_cast<long>(p.rows))
       throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
                        std::to_string(p.rows) + " rows");
@@ -230,7 +248,7 @@ void bind_params(py::module_& m) {
     return api::lookup(p, &i, 1, false, update);
   }, py::arg("p"), py::arg("index") = 0, py::arg("update") = true,
      "Row `index` of a lookup table as an expression (update=False: a constant, no gradient).");
-  m.def("lookup_batch", &lookup_batch, py::arg("p"), py::arg("indices"), py::arg("update") = true,
+  def(m, "lookup_batch", &lookup_batch, py::arg("p"), py::arg("indices"), py::arg("update") = true,
         "The rows `indices` of a lookup table as one batched expression.");
 
   // Parameters stand for their node wherever an Expression is expected (DyNet >= 2.1):
@@ -238,16 +256,16 @@ void bind_params(py::module_& m) {
   install_operators(m.attr("Parameters"));
   install_operators(m.attr("LookupParameters"));
   py::class_<LookupParameterStorage, LookupPtr>(m.attr("LookupParameters"))
-      .def("__getitem__", [](LookupParameterStorage& p, long index) {
+      .def("__getitem__", named("LookupParameters.__getitem__", [](LookupParameterStorage& p, long index) {
         if (index < 0 || index >= static_cast<long>(p.rows))
           throw IndexError("lookup: index " + std::to_string(index) + " out of range for " + p.name + " with " +
                            std::to_string(p.rows) + " rows");
         int32_t i = static_cast<int32_t>(index);
         return api::lookup(p, &i, 1, false, true);
-      }, py::arg("index"), "Row `index` as an expression (DyNet's lookup).")
-      .def("__getitem__", [](LookupParameterStorage& p, const std::vector<long>& indices) {
+      }), py::arg("index"), "Row `index` as an expression (DyNet's lookup).")
+      .def("__getitem__", named("LookupParameters.__getitem__", [](LookupParameterStorage& p, const std::vector<long>& indices) {
         return lookup_batch(p, indices, true);
-      }, py::arg("indices"), "Rows `indices` as one batched expression (DyNet's lookup_batch).");
+      }), py::arg("indices"), "Rows `indices` as one batched expression (DyNet's lookup_batch).");
 }
 
 }  // namespace dg::py_bind

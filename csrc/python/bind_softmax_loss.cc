@@ -20,54 +20,54 @@ Ints flatten(const std::vector<Ints>& vs) {
 }  // namespace
 
 void bind_softmax_loss(py::module_& m) {
-  m.def("softmax", [](E x, int d) { return api::op1(OpId::softmax, x, 0.f, 0.f, d); },
+  def(m, "softmax", [](E x, int d) { return api::op1(OpId::softmax, x, 0.f, 0.f, d); },
         py::arg("x"), py::arg("d") = 0, "Softmax along axis d (columns of a matrix for d = 0).");
-  m.def("log_softmax", [](E x, const std::optional<Ints>& restrict) {
+  def(m, "log_softmax", [](E x, const std::optional<Ints>& restrict) {
     if (!restrict) return api::op_ints(OpId::log_softmax, {x}, {});
     if (restrict->empty()) throw ValueError("log_softmax: the restriction list is empty");
     return api::op_ints(OpId::log_softmax, {x}, *restrict);
   }, py::arg("x"), py::arg("restrict") = py::none(),
      "Column-wise log softmax; with `restrict` (indices) the others are -inf.");
-  m.def("logsumexp", [](const std::vector<Expression>& xs) { return api::opn(OpId::logsumexp, xs); },
+  def(m, "logsumexp", [](const std::vector<Expression>& xs) { return api::opn(OpId::logsumexp, xs); },
         py::arg("xs"), "Element-wise log(sum_k exp(xs[k])).");
-  m.def("logsumexp_dim", [](E x, int d) { return api::op1(OpId::logsumexp_dim, x, 0.f, 0.f, d); },
+  def(m, "logsumexp_dim", [](E x, int d) { return api::op1(OpId::logsumexp_dim, x, 0.f, 0.f, d); },
         py::arg("x"), py::arg("d") = 0, "log(sum(exp(x))) along axis d (which is removed).");
 
-  m.def("pickneglogsoftmax", [](E x, int v) { return with_indices(OpId::pickneglogsoftmax, x, {v}); },
+  def(m, "pickneglogsoftmax", [](E x, int v) { return with_indices(OpId::pickneglogsoftmax, x, {v}); },
         py::arg("x"), py::arg("v"), "-log(softmax(x)[v]); v a list gives one index per batch element.");
-  m.def("pickneglogsoftmax", [](E x, const Ints& v) { return with_indices(OpId::pickneglogsoftmax, x, v); },
+  def(m, "pickneglogsoftmax", [](E x, const Ints& v) { return with_indices(OpId::pickneglogsoftmax, x, v); },
         py::arg("x"), py::arg("v"));
-  m.def("pickneglogsoftmax_batch", [](E x, const Ints& vs) { return with_indices(OpId::pickneglogsoftmax, x, vs); },
+  def(m, "pickneglogsoftmax_batch", [](E x, const Ints& vs) { return with_indices(OpId::pickneglogsoftmax, x, vs); },
         py::arg("x"), py::arg("vs"), "-log(softmax(x)[vs[b]]) for each batch element b.");
-  m.def("hinge", [](E x, int v, float mg) { return with_indices(OpId::hinge, x, {v}, mg); },
+  def(m, "hinge", [](E x, int v, float mg) { return with_indices(OpId::hinge, x, {v}, mg); },
         py::arg("x"), py::arg("v"), py::arg("m") = 1.f, "sum_{j != v} max(0, x_j - x_v + m).");
-  m.def("hinge", [](E x, const Ints& v, float mg) { return with_indices(OpId::hinge, x, v, mg); },
+  def(m, "hinge", [](E x, const Ints& v, float mg) { return with_indices(OpId::hinge, x, v, mg); },
         py::arg("x"), py::arg("v"), py::arg("m") = 1.f);
-  m.def("hinge_batch", [](E x, const Ints& vs, float mg) { return with_indices(OpId::hinge, x, vs, mg); },
+  def(m, "hinge_batch", [](E x, const Ints& vs, float mg) { return with_indices(OpId::hinge, x, vs, mg); },
         py::arg("x"), py::arg("vs"), py::arg("m") = 1.f, "hinge(x, vs[b], m) for each batch element b.");
-  m.def("hinge_dim", [](E x, const Ints& v, int d, float mg) { return with_indices(OpId::hinge_dim, x, v, mg, d); },
+  def(m, "hinge_dim", [](E x, const Ints& v, int d, float mg) { return with_indices(OpId::hinge_dim, x, v, mg, d); },
         py::arg("x"), py::arg("v"), py::arg("d") = 0, py::arg("m") = 1.f,
         "Hinge loss along axis d of a matrix, one correct index per line (or one list per batch element).");
-  m.def("hinge_dim", [](E x, const std::vector<Ints>& v, int d, float mg) {
+  def(m, "hinge_dim", [](E x, const std::vector<Ints>& v, int d, float mg) {
     return with_indices(OpId::hinge_dim, x, flatten(v), mg, d);
   }, py::arg("x"), py::arg("v"), py::arg("d") = 0, py::arg("m") = 1.f);
 
-  m.def("binary_log_loss", [](E x, E y) { return api::op2(OpId::binary_log_loss, x, y); }, py::arg("x"), py::arg("y"),
+  def(m, "binary_log_loss", [](E x, E y) { return api::op2(OpId::binary_log_loss, x, y); }, py::arg("x"), py::arg("y"),
         "Binary cross-entropy -sum(y log x + (1 - y) log(1 - x)) of probabilities x and targets y.");
-  m.def("squared_distance", [](E x, E y) { return api::op2(OpId::squared_distance, x, y); }, py::arg("x"), py::arg("y"),
+  def(m, "squared_distance", [](E x, E y) { return api::op2(OpId::squared_distance, x, y); }, py::arg("x"), py::arg("y"),
         "sum((x - y)^2), one value per batch element.");
-  m.def("l1_distance", [](E x, E y) { return api::op2(OpId::l1_distance, x, y); }, py::arg("x"), py::arg("y"),
+  def(m, "l1_distance", [](E x, E y) { return api::op2(OpId::l1_distance, x, y); }, py::arg("x"), py::arg("y"),
         "sum(|x - y|), one value per batch element.");
-  m.def("huber_distance", [](E x, E y, float c) { return api::op2(OpId::huber_distance, x, y, c); },
+  def(m, "huber_distance", [](E x, E y, float c) { return api::op2(OpId::huber_distance, x, y, c); },
         py::arg("x"), py::arg("y"), py::arg("c") = 1.345f,
         "Huber loss of x - y: quadratic within c, linear beyond, summed.");
-  m.def("pairwise_rank_loss", [](E x, E y, float mg) { return api::op2(OpId::pairwise_rank_loss, x, y, mg); },
+  def(m, "pairwise_rank_loss", [](E x, E y, float mg) { return api::op2(OpId::pairwise_rank_loss, x, y, mg); },
         py::arg("x"), py::arg("y"), py::arg("m") = 1.f, "Element-wise max(0, m - x + y).");
-  m.def("squared_norm", [](E x) { return api::op1(OpId::squared_norm, x); }, py::arg("x"),
+  def(m, "squared_norm", [](E x) { return api::op1(OpId::squared_norm, x); }, py::arg("x"),
         "sum(x^2), one value per batch element.");
-  m.def("l2_norm", [](E x) { return api::op1(OpId::l2_norm, x); }, py::arg("x"),
+  def(m, "l2_norm", [](E x) { return api::op1(OpId::l2_norm, x); }, py::arg("x"),
         "sqrt(sum(x^2)), one value per batch element.");
-  m.def("poisson_loss", [](E log_lambda, int x) {
+  def(m, "poisson_loss", [](E log_lambda, int x) {
     if (x < 0) throw ValueError("poisson_loss: the target must be a non-negative integer, got " + std::to_string(x));
     return api::op1(OpId::poisson_loss, log_lambda, static_cast<float>(x));
   }, py::arg("log_lambda"), py::arg("x"), "Negative log-likelihood of count x under Poisson(exp(log_lambda)).");

@@ -19,11 +19,12 @@ std::pair<const void*, size_t> storage_of(py::handle p) {
 
 void bind_trainers(py::module_& m) {
   py::class_<Trainer>(m, "TrainerCore")
-      .def(py::init([](const std::string& kind, std::shared_ptr<ParameterCollection> pc, const std::vector<float>& h) {
-        return make_trainer(kind, std::move(pc), h);
-      }), py::arg("kind"), py::arg("pc"), py::arg("hyper"))
-      .def("update", &Trainer::update)
-      .def("restart", &Trainer::restart, py::arg("learning_rate") = -1.f)
+      .def(py::init(named("Trainer", [](const std::string& kind, std::shared_ptr<ParameterCollection> pc,
+                                        const std::vector<float>& h) { return make_trainer(kind, std::move(pc), h); })),
+           py::arg("kind"), py::arg("pc"), py::arg("hyper"))
+      .def("update", named("Trainer.update", [](Trainer& t) { t.update(); }))
+      .def("restart", named("Trainer.restart", [](Trainer& t, float lr) { t.restart(lr); }),
+           py::arg("learning_rate") = -1.f)
       .def("status", &Trainer::status)
       .def_readwrite("learning_rate", &Trainer::learning_rate)
       .def_readwrite("clipping_enabled", &Trainer::clipping_enabled)

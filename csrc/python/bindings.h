@@ -5,9 +5,16 @@
 #include <pybind11/stl.h>
 
 #include "graph/api.h"
+#include "python/args.h"
 #include "python/expr_type.h"
 
 namespace py = pybind11;
+
+DG_SIZED_LIST(dg::Expression)
+DG_SIZED_LIST(long)
+DG_SIZED_LIST(int32_t)
+DG_SIZED_LIST(float)
+DG_SIZED_LIST(std::vector<int32_t>)
 
 namespace dg::py_bind {
 
@@ -36,14 +43,16 @@ void def_method(py::handle type, const char* name, F&& f, const Extra&... extra)
   py::setattr(type, name, cf);
 }
 
-// Dim <-> Python (tuple of axes, batch).
-Dim dim_from(const py::object& shape, long batch = 1);
+// Dim -> Python (tuple of axes, batch); dim_arg (args.h) is the other way.
 py::tuple dim_to_py(const Dim& d);
 // A copy of t as a NumPy array: shape = axes (+ batch as a last axis when > 1).
 py::array to_numpy(const Tensor& t);
 // A float64 copy of n float32 values, with shape and strides (in elements) as given.
 py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::ssize_t> strides, const float* v,
                         size_t n);
+// `obj` as a NumPy array of a real dtype (float, int, unsigned, bool); anything
+// else (None, strings, objects, ragged lists) is a TypeError naming fn and arg.
+py::array real_array(const py::object& obj, const std::string& fn, const char* arg);
 // NumPy/list input: float32, Fortran order; `batched` takes the last axis as the batch.
 // device: a DeviceId, or -1 for the graph's default device.
 Expression input_from_array(const py::object& arr, bool batched, int device = -1);

@@ -1,5 +1,7 @@
 #include "python/expr_type.h"
 
+#include "python/args.h"
+
 #include <deque>
 #include <string>
 
@@ -41,8 +43,17 @@ PyObject* new_expr(const Expression& e) {
   return reinterpret_cast<PyObject*>(o);
 }
 
-// The one table from dg errors to Python exceptions (see init_exceptions).
-void set_error_from_current_exception() {
+// The one table from dg errors to Python exceptions (see init_exceptions); with `fn`,
+// the message is first prefixed with the function's (or operator's) name.
+void set_error_from_current_exception(const char* fn) {
+  if (fn) {
+    try {
+      rethrow_named(fn);
+    } catch (...) {
+      set_error_from_current_exception(nullptr);
+    }
+    return;
+  }
   try {
     throw;
   } catch (py::error_already_set& e) {
@@ -133,7 +144,7 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
 // One implementation of the binary operators (+, -, *, /, **): `right` builds
 // expr (op) number, `left` number (op) expr.
 template <OpId kExprExpr, class ScalarRight, class ScalarLeft>
-PyObject* binary_operator(PyObject* a, PyObject* b, ScalarRight right, ScalarLeft left) {
+PyObject* binary_operator(const char* symbol, PyObject* a, PyObject* b, ScalarRight right, ScalarLeft left) {
   try {
     Expression ea, eb;
     float ca = 0.f, cb = 0.f;
@@ -146,30 +157,30 @@ PyObject* binary_operator(PyObject* a, PyObject* b, ScalarRight right, ScalarLef
     if (ka == Kind::number && kb == Kind::expr) return new_expr(left(ca, eb));
     Py_RETURN_NOTIMPLEMENTED;
   } catch (...) {
-    set_error_from_current_exception();
+    set_error_from_current_exception(symbol);
     return nullptr;
   }
 }
 
 PyObject* nb_add(PyObject* a, PyObject* b) {
   return binary_operator<OpId::add>(
-      a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, c); },
+      "x + y", a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, c); },
       [](float c, const Expression& x) { return api::op1(OpId::add_scalar, x, c); });
 }
 PyObject* nb_sub(PyObject* a, PyObject* b) {
   return binary_operator<OpId::sub>(
-      a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, -c); },
+      "x - y", a, b, [](const Expression& x, float c) { return api::op1(OpId::add_scalar, x, -c); },
       [](float c, const Expression& x) { return api::op1(OpId::scalar_sub, x, c); });
 }
 // Expression * Expression is a matrix product, as in DyNet.
 PyObject* nb_mul(PyObject* a, PyObject* b) {
   return binary_operator<OpId::matmul>(
-      a, b, [](const Expression& x, float c) { return api::op1(OpId::mul_scalar, x, c); },
+      "x * y", a, b, [](const Expression& x, float c) { return api::op1(OpId::mul_scalar, x, c); },
       [](float c, const Expression& x) { return api::op1(OpId::mul_scalar, x, c); });
 }
 PyObject* nb_div(PyObject* a, PyObject* b) {
   return binary_operator<OpId::cdiv>(
-      a, b,
+      "x / y", a, b,
       [](const Expression& x, float c) {
         if (c == 0.f) throw ValueError("division of an expression by zero");
         return api::op1(OpId::mul_scalar, x, 1.f / c);
@@ -181,7 +192,7 @@ PyObject* nb_div(PyObject* a, PyObject* b) {
 PyObject* nb_pow(PyObject* a, PyObject* b, PyObject* mod) {
   if (mod != Py_None) Py_RETURN_NOTIMPLEMENTED;
   return binary_operator<OpId::pow>(
-      a, b, [](const Expression& x, float c) { return api::op2(OpId::pow, x, api::constant(Dim({1}), c)); },
+      "x ** y", a, b, [](const Expression& x, float c) { return api::op2(OpId::pow, x, api::constant(Dim({1}), c)); },
       [](float c, const Expression& x) { return api::op2(OpId::pow, api::constant(Dim({1}), c), x); });
 }
 PyObject* nb_neg(PyObject* a) {
@@ -191,7 +202,7 @@ PyObject* nb_neg(PyObject* a) {
     if (kind_of(a, e, c) != Kind::expr) Py_RETURN_NOTIMPLEMENTED;
     return new_expr(api::op1(OpId::negate, e));
   } catch (...) {
-    set_error_from_current_exception();
+    set_error_from_current_exception("-x");
     return nullptr;
   }
 }
@@ -212,35 +223,34 @@ PyGetSetDef expr_getset[] = {
 };
 
 // ---- fast module-level functions: self is an int holding the OpId.
+bool arg_expr(PyObject* o, Expression& e, const char* fn, const char* arg) {
+  float c;
+  if (kind_of(o, e, c) == Kind::expr) return true;
+  PyErr_Format(PyExc_TypeError, "%s: argument '%s' must be an Expression (or Parameters), got %s", fn, arg,
+               Py_TYPE(o)->tp_name);
+  return false;
+}
+
 PyObject* fast_unary(PyObject* self, PyObject* arg) {
   try {
     auto op = static_cast<OpId>(PyLong_AsLong(self));
     if (!is_expr(arg)) {
       Expression e;
-      float c;
-      if (kind_of(arg, e, c) != Kind::expr) {
-        PyErr_Format(PyExc_TypeError, "expected an Expression, got %s", Py_TYPE(arg)->tp_name);
-        return nullptr;
-      }
+      if (!arg_expr(arg, e, op_impl(op).name, "x")) return nullptr;
       return new_expr(api::op1(op, e));
     }
     return new_expr(api::op1(op, expr_of(arg)));
   } catch (...) {
-    set_error_from_current_exception();
+    set_error_from_current_exception(op_impl(static_cast<OpId>(PyLong_AsLong(self))).name);
     return nullptr;
   }
 }
 
-bool arg_expr(PyObject* o, Expression& e) {
-  float c;
-  if (kind_of(o, e, c) == Kind::expr) return true;
-  PyErr_Format(PyExc_TypeError, "expected an Expression, got %s", Py_TYPE(o)->tp_name);
-  return false;
-}
 
 PyObject* fast_binary(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   try {
     auto op = static_cast<OpId>(PyLong_AsLong(self));
+    const char* fn = op_impl(op).name;
     PyObject* x = nargs > 0 ? args[0] : nullptr;
     PyObject* y = nargs > 1 ? args[1] : nullptr;
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
@@ -250,19 +260,20 @@ PyObject* fast_binary(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
       if (key && std::string(key) == "x" && !x) x = v;
       else if (key && std::string(key) == "y" && !y) y = v;
       else {
-        PyErr_Format(PyExc_TypeError, "unexpected or repeated keyword argument '%s'", key ? key : "?");
+        if (!key) PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: unexpected or repeated keyword argument '%s'", fn, key ? key : "?");
         return nullptr;
       }
     }
     if (!x || !y || nargs > 2) {
-      PyErr_SetString(PyExc_TypeError, "expected two expressions (x, y)");
+      PyErr_Format(PyExc_TypeError, "%s: expected two expressions (x, y), got %zd positional argument(s)", fn, nargs);
       return nullptr;
     }
     Expression ex, ey;
-    if (!arg_expr(x, ex) || !arg_expr(y, ey)) return nullptr;
+    if (!arg_expr(x, ex, fn, "x") || !arg_expr(y, ey, fn, "y")) return nullptr;
     return new_expr(api::op2(op, ex, ey));
   } catch (...) {
-    set_error_from_current_exception();
+    set_error_from_current_exception(op_impl(static_cast<OpId>(PyLong_AsLong(self))).name);
     return nullptr;
   }
 }

@@ -36,10 +36,11 @@ void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, con
 bool parameter_node(PyObject* o, Expression& e);
 // Gives another type (Parameters) the same +, -, *, / as Expression, in C.
 void install_operators(pybind11::handle type);
-// Sets the Python error for the exception being handled (dg errors, pybind11 errors):
+// Sets the Python error for the exception being handled (dg errors, pybind11 errors),
+// its message prefixed with `fn` (the function or operator) when given:
 // IndexError -> IndexOutOfRange (an IndexError and a ValueError), IOError -> OSError,
 // ValueError -> ValueError, other dg::Error -> RuntimeError.
-void set_error_from_current_exception();
+void set_error_from_current_exception(const char* fn = nullptr);
 // Creates IndexOutOfRange and routes pybind11-bound functions' dg errors through
 // set_error_from_current_exception (call once, first).
 void init_exceptions(pybind11::module_& m);

@@ -280,10 +280,14 @@ class _RNNBuilder:
         return [_core.zeros((self.hidden_dim,))] * self.layers
 
     def _check_vectors(self, es, n: int, what: str) -> tuple:
+        if isinstance(es, (str, bytes)):
+            raise TypeError(f"{type(self).__name__}.{what}: expected a list of expressions, got {type(es).__name__}")
         es = tuple(es) if es is not None else ()
         if len(es) != n:
             raise ValueError(f"{type(self).__name__}.{what}: expected {n} vectors, got {len(es)}")
         for e in es:
+            if not isinstance(e, (_core.Expression, _core.Parameters, _core.LookupParameters)):
+                raise TypeError(f"{type(self).__name__}.{what}: expected expressions, got {type(e).__name__}")
             shape = e.dim()[0]
             if shape[0] != self.hidden_dim or any(d != 1 for d in shape[1:]):
                 raise ValueError(f"{type(self).__name__}.{what}: expected vectors of dimension "

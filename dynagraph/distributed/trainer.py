@@ -48,17 +48,34 @@ TRIAL_WARMUP, TRIAL_BLOCK, TRIAL_BLOCKS = 2, 3, 2
 
 
 def connect(num_cpus: int | None = None) -> None:
-    """Join the cluster at RAY_ADDRESS, else start a local one with at most ``num_cpus`` CPUs."""
+    """Join the cluster at RAY_ADDRESS, else start a local one with at most ``num_cpus`` CPUs.
+
+    Ray puts the driver's current folder (and its script's) in front of every worker's
+    ``sys.path`` before the worker's first task. Started from a clone of this repository,
+    that folder holds the *source* ``dynagraph/`` (no compiled engine), which would shadow
+    the installed package. So each worker imports dynagraph in a setup hook, which runs
+    before that; the folders stay on the path for the user's own modules.
+    """
     if ray.is_initialized():
         return
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {"OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(p for p in [package_root, os.environ.get("PYTHONPATH", "")] if p)}
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}, "worker_process_setup_hook": WORKER_SETUP_HOOK})
     else:
         ray.init(num_cpus=num_cpus or min(os.cpu_count() or 1, 4), include_dashboard=False,
-                 runtime_env={"env_vars": env}, _system_config=LOCAL_RAY_CONFIG)
+                 runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK},
+                 _system_config=LOCAL_RAY_CONFIG)
+
+
+WORKER_SETUP_HOOK = "dynagraph.distributed.trainer.import_engine"
+
+
+def import_engine() -> None:
+    """Ray's worker setup hook (see :func:`connect`): the installed dynagraph, engine included,
+    is imported before Ray extends ``sys.path`` with the driver's folders."""
+    from dynagraph import _core  # noqa: F401  (this module's import already loaded dynagraph)
 
 
 def _split(data, n: int) -> list:

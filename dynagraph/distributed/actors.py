@@ -17,7 +17,25 @@ from .server import ShardServer
 from .transport import FactorsLost, ServerUnavailable, Transport, register_transport
 from .worker import WorkerCore
 
-__all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor"]
+__all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor",
+           "Held"]
+
+
+class Held:
+    """A large constructor argument that the driver keeps in the object store for the job's life.
+
+    Ray frees an actor's by-reference constructor arguments (those past the inline size)
+    once the actor exists, so a restart (``max_restarts > 0``) could not rebuild it
+    (ray-project/ray#53727; Ray logs "has constructor arguments in the object store and
+    max_restarts > 0"). The Trainer puts such arguments itself, holds the references until
+    shutdown, and passes them wrapped in this small object; the actor unwraps them."""
+
+    def __init__(self, value):
+        self.ref = ray.put(value)
+
+
+def _unheld(value):
+    return ray.get(value.ref) if isinstance(value, Held) else value
 
 
 @register_transport("ray")
@@ -181,7 +199,8 @@ class WorkerActor:
     def __init__(self, rank, n_workers, build, loss_fn, shard, servers, coordinator, worker_names, placement,
                  **options):
         transport = RayTransport(servers, coordinator, worker_names)
-        self.core = WorkerCore(rank, n_workers, build, loss_fn, shard, transport, placement, **options)
+        self.core = WorkerCore(rank, n_workers, build, loss_fn, _unheld(shard), transport, placement,
+                               **{k: _unheld(v) for k, v in options.items()})
         self.joined = False
 
     def run(self, until: int) -> dict:
@@ -221,7 +240,7 @@ class ServerActor(ShardServer):
     to replay (a worker blocked on admission would not notice the restart)."""
 
     def __init__(self, *args, worker_names=(), **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*[_unheld(a) for a in args], **{k: _unheld(v) for k, v in kwargs.items()})
         if self.restored:
             for name in worker_names:
                 try:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import checkpoint, wire
 from .accounting import ByteCounter
-from .actors import make_coordinator, make_server, make_worker
+from .actors import Held, make_coordinator, make_server, make_worker
 from .consistency import staleness_for
 from .link import Link, measure_link
 from .optim import Optimizer, make_optimizer
@@ -292,23 +292,29 @@ class Trainer:
         self.clock = st.get("clock", 0)
         self.worker_names = [f"{self.job}-worker-{r}" for r in range(self.n_workers)]
         self.server_handles = []
+        self._held = []   # large constructor arguments, kept for restarts (see actors.Held)
+
+        def held(value):
+            self._held.append(Held(value))
+            return self._held[-1]
         for k in range(self.n_servers):
             names = [n for n, s in self.placement.items() if s == k and n not in self.replicated]
-            values = {n: self.initial[n] for n in names}
+            values = held({n: self.initial[n] for n in names})
             self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
                 k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
                 checkpoint_dir=self.server_checkpoint_dir, checkpoint_every=self.checkpoint_every,
-                state=st.get("servers", [None] * self.n_servers)[k], worker_names=self.worker_names))
+                state=held(st["servers"][k]) if st.get("servers") else None, worker_names=self.worker_names))
         self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
                                                                                self.clock)
-        initial = dict(self.initial)
+        initial = held(dict(self.initial))
         cpus = min(1.0, ray.cluster_resources().get("CPU", 1) / self.n_workers)
         self.worker_handles = [
             make_worker(self.worker_names[r], cpus).remote(
-                r, self.n_workers, self.build, self.loss_fn, self.shards[r], self.server_handles, self.coordinator,
+                r, self.n_workers, self.build, self.loss_fn, held(self.shards[r]), self.server_handles, self.coordinator,
                 self.worker_names, self.placement, batch_size=self.batch_size, scheme=self.scheme,
                 optimizer=self.optimizer, initial=initial, iterations_per_epoch=self.iterations_per_epoch,
-                wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"),
+                wait_free=self.wait_free, keep_log=True, seed=self.seed,
+                replica_state=held(st["replicas"]) if st.get("replicas") else None,
                 replicated=self.replicated, staleness=self.staleness)
             for r in range(self.n_workers)]
         self._started = True
@@ -466,6 +472,7 @@ class Trainer:
             ray.kill(h, no_restart=True)
         _await_dead(handles)
         self._started = False
+        self._held = []
         # The servers' fault-tolerance checkpoints die with the job (save() is for resuming).
         shutil.rmtree(self.checkpoint_dir if self._temporary_checkpoint_dir else self.server_checkpoint_dir,
                       ignore_errors=True)

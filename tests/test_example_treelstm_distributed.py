@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -115,6 +116,8 @@ def _wait_for_dashboard(url: str, timeout: float = 120.0) -> None:
         try:
             with urllib.request.urlopen(url + "/api/version", timeout=2):
                 return
+        except urllib.error.HTTPError:   # it answers (401 without the token): it is up
+            return
         except OSError:
             time.sleep(1)
     raise AssertionError(f"no Ray dashboard at {url} after {timeout:.0f}s")

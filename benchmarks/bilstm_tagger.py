@@ -42,7 +42,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-UD_DIR = Path(os.environ.get("DYNAGRAPH_UD_EWT_DIR", common.REPO.parent / "shared" / "data" / "ud_ewt"))
 TASKS = ("bilstm-tagger", "bilstm-tagger-withchar")
 AUTOBATCH = 16  # sentences per graph and update in the autobatched phase
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch"}
@@ -55,7 +54,7 @@ def encode(path: Path, limit: int) -> dict:
     """The first ``limit`` sentences as ids.  A token is ``[word_id, tag_id, char_ids]``: ``word_id`` is
     the unknown word's (0) for words seen at most RARE times in the whole file, ``char_ids`` (boundary
     symbol, characters, boundary symbol) is given for exactly those words."""
-    sys.path.insert(0, str(common.REPO))
+    common.dynagraph_on_path()
     from dynagraph.data import read_conllu
 
     sents = [[(t.form, t.upos) for t in s.tokens] for s in read_conllu(path) if len(s)]
@@ -188,10 +187,12 @@ def worker(lib: str, task: str, data_path: str, repeats: int, autobatch: int = 0
 
 # ---------------------------------------------------------------- parent
 
-def run(sentences: int = 500, libs=common.LIBS, tasks=TASKS, rounds: int = 2, repeats: int = 2) -> str:
-    train = UD_DIR / "en_ewt-ud-train.conllu"
-    if not train.exists():
-        return f"bilstm_tagger: skipped, UD EWT training set not found at {train} (set DYNAGRAPH_UD_EWT_DIR)"
+def run(sentences: int = 500, libs=common.LIBS, tasks=TASKS, rounds: int = 2, repeats: int = 2,
+        data_dir=None) -> str:
+    try:
+        train = common.find_data("ud_ewt", data_dir) / "en_ewt-ud-train.conllu"
+    except FileNotFoundError as e:   # DatasetMissing: says what is missing and where to get it
+        return f"bilstm_tagger: skipped: {e}"
     blob = encode(train, sentences)
     data = blob["sentences"]
     words = sum(len(s) for s in data)
@@ -264,6 +265,8 @@ def main(argv=None) -> None:
     ap.add_argument("--task", choices=TASKS, help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--autobatch", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", default=None, help="UD EWT folder (default $DYNAGRAPH_UD_EWT_DIR, "
+                    "else ../shared/data/ud_ewt beside the checkout)")
     ap.add_argument("--sentences", type=int, default=500)
     ap.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
@@ -276,7 +279,7 @@ def main(argv=None) -> None:
         return
     if a.quick:
         a.sentences, a.rounds, a.repeats = 100, 1, 1
-    print(run(a.sentences, tuple(a.libs), tuple(a.tasks), a.rounds, a.repeats))
+    print(run(a.sentences, tuple(a.libs), tuple(a.tasks), a.rounds, a.repeats, a.data_dir))
 
 
 if __name__ == "__main__":

@@ -23,13 +23,34 @@ LIBS = ("dynagraph", "dynet", "torch")
 RESULT_PREFIX = "RESULT "
 
 
+# ---------------------------------------------------------------- finding dynagraph and the data
+
+def dynagraph_on_path() -> None:
+    """Makes ``import dynagraph`` work: the installed package, else this checkout (built in place).
+
+    The checkout goes on sys.path only when nothing is installed: after ``pip install .`` its
+    ``dynagraph/`` folder holds no compiled engine and would shadow the installed package."""
+    import importlib.util
+    if importlib.util.find_spec("dynagraph") is None:
+        sys.path.insert(0, str(REPO))
+
+
+def find_data(name: str, data_dir=None) -> Path:
+    """Shared data set ``name`` by the examples' rule (``--data-dir``, ``$DYNAGRAPH_<NAME>_DIR``,
+    ``../shared/data/<name>`` beside the checkout); raises DatasetMissing, whose one-line message
+    says where to get it."""
+    dynagraph_on_path()
+    from dynagraph.data.sources import find_dataset
+    return find_dataset(name, data_dir, checkout=REPO)
+
+
 # ---------------------------------------------------------------- library setup (inside a worker)
 
 def import_library(lib: str, mem_mb: int = 512, autobatch: bool = False):
     """Imports one library configured for single-threaded CPU benchmarking
     (DyNet and dynagraph with their autobatching executor when asked)."""
     if lib == "dynagraph":
-        sys.path.insert(0, str(REPO))
+        dynagraph_on_path()
         import dynagraph as dy
         dy.init(seed=1, autobatch=autobatch)
         return dy

@@ -38,8 +38,11 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import dynagraph as dy  # noqa: E402
+try:
+    import dynagraph as dy
+except ImportError:  # a checkout built in place, not installed (an installed one must win over the source)
+    sys.path.insert(0, ROOT)
+    import dynagraph as dy
 import dynagraph.distributed as dd  # noqa: E402
 from dynagraph.distributed import cost_model  # noqa: E402
 

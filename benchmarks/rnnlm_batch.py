@@ -48,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PTB_DIR = Path(os.environ.get("DYNAGRAPH_PTB_DIR", common.REPO.parent / "shared" / "data" / "ptb"))
 LIB_TITLES = {"dynagraph": "dynagraph", "dynet": "DyNet", "torch": "PyTorch",
               "dynagraph-1sm": "dynagraph 1-softmax", "dynagraph-ab": "dynagraph autobatched",
               "dynet-ab": "DyNet autobatched"}
@@ -64,7 +63,7 @@ EOS = "<eos>"
 
 def encode_ptb(folder: Path, limit: int, seed: int = 1) -> tuple[list, int]:
     """``limit`` training sentences drawn at random (ids, each ending with <eos> = 0) and the vocabulary size."""
-    sys.path.insert(0, str(common.REPO))
+    common.dynagraph_on_path()
     from dynagraph.data import Vocab, read_ptb_lm
 
     sents = list(read_ptb_lm(folder / "ptb.train.txt", eos=EOS))
@@ -182,11 +181,14 @@ def worker(series: str, data_path: str, size: int, repeats: int) -> None:
 
 # ---------------------------------------------------------------- parent side
 
-def run(sentences: int, sizes: tuple, libs: tuple, rounds: int, repeats: int) -> dict | None:
-    """Runs every (library, minibatch size) worker ``rounds`` times, interleaved; None without PTB."""
-    if not (PTB_DIR / "ptb.train.txt").is_file():
-        return None
-    data, vocab = encode_ptb(PTB_DIR, sentences)
+def run(sentences: int, sizes: tuple, libs: tuple, rounds: int, repeats: int, data_dir=None) -> dict | str:
+    """Runs every (library, minibatch size) worker ``rounds`` times, interleaved; the results, or why
+    it was skipped."""
+    try:
+        ptb = common.find_data("ptb", data_dir)
+    except FileNotFoundError as e:   # DatasetMissing: says what is missing and where to get it
+        return f"rnnlm_batch: skipped: {e}"
+    data, vocab = encode_ptb(ptb, sentences)
     fd, path = tempfile.mkstemp(suffix=".json", prefix="rnnlm_batch_")
     with os.fdopen(fd, "w") as f:
         json.dump({"sents": data, "vocab": vocab}, f)
@@ -277,6 +279,8 @@ def main(argv=None) -> None:
     ap.add_argument("--worker", choices=list(common.LIBS) + list(VARIANTS), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", default=None, help="PTB folder (default $DYNAGRAPH_PTB_DIR, "
+                    "else ../shared/data/ptb beside the checkout)")
     ap.add_argument("--sentences", type=int, default=1000, help="random PTB training sentences per pass")
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="minibatch sizes")
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
@@ -299,9 +303,9 @@ def main(argv=None) -> None:
     extra = [v for v, lib in VARIANTS.items() if lib in a.libs
              and not (a.no_one_softmax and v == "dynagraph-1sm") and not (a.no_autobatch and v.endswith("-ab"))]
     series = tuple(a.libs) + tuple(extra)
-    res = run(a.sentences, tuple(a.sizes), series, a.rounds, a.repeats)
-    if res is None:
-        print(f"rnnlm_batch: skipped, no PTB at {PTB_DIR} (set DYNAGRAPH_PTB_DIR)")
+    res = run(a.sentences, tuple(a.sizes), series, a.rounds, a.repeats, a.data_dir)
+    if isinstance(res, str):
+        print(res)
         return
     print(report(res))
     if a.json:

@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 import treenn_batched  # noqa: E402
 
-SST_DIR = Path(os.environ.get("DYNAGRAPH_SST_DIR", "/work/shared/data/sst"))
 PHASES = ("train", "forward")
 AUTOBATCH = 16  # sentences per graph and update in the autobatched phase (dynet-benchmark's setting)
 SWEEP = (1, 2, 4, 8, 16, 32, 64, 256)  # trees per graph of a full run, for the plot of throughput against batch size
@@ -48,7 +47,7 @@ EMB, HID, CLASSES, LR = 128, 128, 5, 0.05
 
 def encode_trees(path: Path, limit: int) -> tuple[list, int]:
     """First `limit` trees as (label, structure): a leaf is a word id, a node [left, right]."""
-    sys.path.insert(0, str(common.REPO))
+    common.dynagraph_on_path()
     from dynagraph.data import read_sst_trees
 
     vocab: dict[str, int] = {}
@@ -245,11 +244,12 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
 # ---------------------------------------------------------------- parent
 
 def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int = 2,
-        sizes: tuple = (AUTOBATCH,), threads: bool = True) -> dict | str:
+        sizes: tuple = (AUTOBATCH,), threads: bool = True, data_dir=None) -> dict | str:
     """Runs every worker ``rounds`` times, interleaved; the results as a dict, or why it was skipped."""
-    train = SST_DIR / "train.txt"
-    if not train.exists():
-        return f"treenn: skipped, SST training set not found at {train} (set DYNAGRAPH_SST_DIR)"
+    try:
+        train = common.find_data("sst", data_dir) / "train.txt"
+    except FileNotFoundError as e:   # DatasetMissing: says what is missing and where to get it
+        return f"treenn: skipped: {e}"
     data, vocab = encode_trees(train, sentences)
     words = sum(_count_leaves(t) for _, t in data)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -362,6 +362,8 @@ def main(argv=None) -> None:
     ap.add_argument("--worker", choices=common.LIBS, help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--autobatch", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", default=None, help="SST folder (default $DYNAGRAPH_SST_DIR, "
+                    "else ../shared/data/sst beside the checkout)")
     ap.add_argument("--sentences", type=int, default=1000)
     ap.add_argument("--libs", nargs="+", choices=common.LIBS, default=list(common.LIBS))
     ap.add_argument("--rounds", type=int, default=2, help="interleaved runs of every worker")
@@ -385,7 +387,7 @@ def main(argv=None) -> None:
     else:
         a.json = a.json or HERE / "treenn.json"
         a.plot = a.plot or HERE / "treenn.png"
-    res = run(a.sentences, tuple(a.libs), a.rounds, a.repeats, tuple(a.sizes or SWEEP), not a.no_threads)
+    res = run(a.sentences, tuple(a.libs), a.rounds, a.repeats, tuple(a.sizes or SWEEP), not a.no_threads, a.data_dir)
     if isinstance(res, str):
         print(res)
         return

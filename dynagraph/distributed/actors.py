@@ -22,7 +22,25 @@ from .server import ShardServer
 from .transport import FactorsLost, ServerUnavailable, Transport
 from .worker import WorkerCore
 
-__all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor"]
+__all__ = ["RayTransport", "make_server", "make_coordinator", "make_worker", "WorkerActor", "CoordinatorActor",
+           "Held"]
+
+
+class Held:
+    """A large constructor argument that the driver keeps in the object store for the job's life.
+
+    Ray frees an actor's by-reference constructor arguments (those past the inline size)
+    once the actor exists, so a restart (``max_restarts > 0``) could not rebuild it
+    (ray-project/ray#53727; Ray logs "has constructor arguments in the object store and
+    max_restarts > 0"). The Trainer puts such arguments itself, holds the references until
+    shutdown, and passes them wrapped in this small object; the actor unwraps them."""
+
+    def __init__(self, value):
+        self.ref = ray.put(value)
+
+
+def _unheld(value):
+    return ray.get(value.ref) if isinstance(value, Held) else value
 
 
 class RayTransport(Transport):
@@ -231,7 +249,8 @@ class WorkerActor:
     def __init__(self, rank, n_workers, build, loss_fn, shard, servers, coordinator, worker_names, placement,
                  **options):
         self.transport = RayTransport(servers, coordinator, worker_names)
-        self.core = WorkerCore(rank, n_workers, build, loss_fn, shard, self.transport, placement, **options)
+        self.core = WorkerCore(rank, n_workers, build, loss_fn, _unheld(shard), self.transport, placement,
+                               **{k: _unheld(v) for k, v in options.items()})
         self.joined = False
 
     def run(self, until: int) -> dict:
@@ -269,8 +288,16 @@ class WorkerActor:
 MAX_RESTARTS = 10  # per actor; a failing constructor must not restart forever
 
 
+class ServerActor(ShardServer):
+    """A ShardServer whose large constructor arguments may arrive as Held references
+    (the driver keeps them alive so that a restart can read them again)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*[_unheld(a) for a in args], **{k: _unheld(v) for k, v in kwargs.items()})
+
+
 def make_server(name: str, **options):
-    return ray.remote(ShardServer).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
+    return ray.remote(ServerActor).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0, **options)
 
 
 def make_coordinator(name: str):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import checkpoint, wire
 from .accounting import ByteCounter
-from .actors import make_coordinator, make_server, make_worker
+from .actors import Held, make_coordinator, make_server, make_worker
 from .consistency import staleness_for
 from .link import Link, measure_link
 from .optim import learning_rate_of, make_trainer, with_learning_rate
@@ -48,17 +48,34 @@ TRIAL_WARMUP, TRIAL_BLOCK, TRIAL_BLOCKS = 2, 3, 2
 
 
 def connect(num_cpus: int | None = None) -> None:
-    """Join the cluster at RAY_ADDRESS, else start a local one with at most ``num_cpus`` CPUs."""
+    """Join the cluster at RAY_ADDRESS, else start a local one with at most ``num_cpus`` CPUs.
+
+    Ray puts the driver's current folder (and its script's) in front of every worker's
+    ``sys.path`` before the worker's first task. Started from a clone of this repository,
+    that folder holds the *source* ``dynagraph/`` (no compiled engine), which would shadow
+    the installed package. So each worker imports dynagraph in a setup hook, which runs
+    before that; the folders stay on the path for the user's own modules.
+    """
     if ray.is_initialized():
         return
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {"OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(p for p in [package_root, os.environ.get("PYTHONPATH", "")] if p)}
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}, "worker_process_setup_hook": WORKER_SETUP_HOOK})
     else:
         ray.init(num_cpus=num_cpus or min(os.cpu_count() or 1, 4), include_dashboard=False,
-                 runtime_env={"env_vars": env}, _system_config=LOCAL_RAY_CONFIG)
+                 runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK},
+                 _system_config=LOCAL_RAY_CONFIG)
+
+
+WORKER_SETUP_HOOK = "dynagraph.distributed.trainer.import_engine"
+
+
+def import_engine() -> None:
+    """Ray's worker setup hook (see :func:`connect`): the installed dynagraph, engine included,
+    is imported before Ray extends ``sys.path`` with the driver's folders."""
+    from dynagraph import _core  # noqa: F401  (this module's import already loaded dynagraph)
 
 
 def _split(data, n: int) -> list:
@@ -336,23 +353,30 @@ class Trainer:
         self.clock = st.get("clock", 0)
         self.worker_names = [f"{self.job}-worker-{r}" for r in range(self.n_workers)]
         self.server_handles = []
+        self._held = []   # large constructor arguments, kept for restarts (see actors.Held)
+
+        def held(value):
+            self._held.append(Held(value))
+            return self._held[-1]
         for k in range(self.n_servers):
             names = [n for n, s in self.placement.items() if s == k and n not in self.replicated]
-            values = {n: self.initial[n] for n in names}
+            values = held({n: self.initial[n] for n in names})
             self.server_handles.append(make_server(f"{self.job}-server-{k}").remote(
                 k, values, self.n_workers, self.optimizer, aggregate=self.staleness == 0,
                 checkpoint_dir=self.server_checkpoint_dir, checkpoint_every=self.checkpoint_every,
-                state=st.get("servers", [None] * self.n_servers)[k], lookup_names=[n for n in self._lookup_names if n in values], weight_decay=self._weight_decay))
+                state=held(st["servers"][k]) if st.get("servers") else None,
+                lookup_names=[n for n in self._lookup_names if n in names], weight_decay=self._weight_decay))
         self.coordinator = make_coordinator(f"{self.job}-coordinator").remote(self.n_workers, self.staleness,
                                                                                self.clock)
-        initial = dict(self.initial)
+        initial = held(dict(self.initial))
         cpus = min(1.0, ray.cluster_resources().get("CPU", 1) / self.n_workers)
         self.worker_handles = [
             make_worker(self.worker_names[r], cpus).remote(
-                r, self.n_workers, self.build, self.loss_fn, self.shards[r], self.server_handles, self.coordinator,
+                r, self.n_workers, self.build, self.loss_fn, held(self.shards[r]), self.server_handles, self.coordinator,
                 self.worker_names, self.placement, batch_size=self.batch_size, scheme=self.scheme,
                 optimizer=self.optimizer, initial=initial, iterations_per_epoch=self.iterations_per_epoch,
-                wait_free=self.wait_free, keep_log=True, seed=self.seed, replica_state=st.get("replicas"),
+                wait_free=self.wait_free, keep_log=True, seed=self.seed,
+                replica_state=held(st["replicas"]) if st.get("replicas") else None,
                 replicated=self.replicated, staleness=self.staleness)
             for r in range(self.n_workers)]
         self._started = True
@@ -510,6 +534,7 @@ class Trainer:
             ray.kill(h, no_restart=True)
         _await_dead(handles)
         self._started = False
+        self._held = []
         # The servers' fault-tolerance checkpoints die with the job (save() is for resuming).
         shutil.rmtree(self.checkpoint_dir if self._temporary_checkpoint_dir else self.server_checkpoint_dir,
                       ignore_errors=True)

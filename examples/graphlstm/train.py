@@ -25,18 +25,17 @@ from typing import List, Optional
 from tqdm import tqdm
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.dirname(os.path.dirname(_HERE))
 sys.path.insert(0, _HERE)
 try:
     import dynagraph as dy
 except ImportError:  # running from a source checkout without installing
-    sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
+    sys.path.insert(0, _REPO)
     import dynagraph as dy
 from dynagraph.data import read_conllu  # noqa: E402
+from dynagraph.data.sources import exit_if_missing, find_dataset  # noqa: E402
 from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from deprel_tagger import DeprelTagger  # noqa: E402
-
-DEFAULT_DATA = "/work/shared/data/ud_ewt"
-
 
 @dataclass
 class Example:
@@ -65,12 +64,11 @@ def load_split(path, limit: Optional[int] = None) -> List[Example]:
     return out
 
 
-def split_path(data_dir: str, split: str) -> str:
-    """The ``*-ud-{split}.conllu`` file of ``data_dir``."""
-    found = sorted(glob.glob(os.path.join(data_dir, f"*-ud-{split}.conllu")))
-    if not found:
-        raise FileNotFoundError(f"no *-ud-{split}.conllu in {data_dir} (see --data-dir)")
-    return found[0]
+def split_path(data_dir, split: str) -> str:
+    """The ``*-ud-{split}.conllu`` file of the UD folder (``data_dir``, else by the data rule
+    of dynagraph.data.sources); a missing one raises DatasetMissing saying where to get it."""
+    folder = find_dataset("ud_ewt", data_dir, checkout=_REPO, files=[f"*-ud-{split}.conllu"])
+    return sorted(glob.glob(os.path.join(folder, f"*-ud-{split}.conllu")))[0]
 
 
 def build_vocabs(sentences, min_count: int = 2):
@@ -92,7 +90,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", choices=["graph", "bilstm"], default="graph",
                    help="graph: word-order and dependency edges; bilstm: the same Graph-LSTM code with "
                         "word-order edges only, i.e. a bidirectional LSTM")
-    p.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with *-ud-{train,dev,test}.conllu")
+    p.add_argument("--data-dir", default=None, help="folder with *-ud-{train,dev,test}.conllu (default "
+                   "$DYNAGRAPH_UD_EWT_DIR, else ../shared/data/ud_ewt beside the checkout)")
     p.add_argument("--train-size", type=int, default=None, help="first N training sentences (None: all)")
     p.add_argument("--dev-size", type=int, default=None, help="first N dev sentences (None: all)")
     p.add_argument("--test-size", type=int, default=None, help="first N test sentences (None: all)")
@@ -222,7 +221,7 @@ def train(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    r = train(args)
+    r = exit_if_missing(train, args)
     kind = {"graph": "Graph-LSTM (word order + dependency edges)", "bilstm": "BiLSTM (word order only)"}[r["model"]]
     print(f"\n== {kind}{', eval only' if args.eval_only else ''}")
     print(f"test deprel accuracy: {r['test_accuracy'] * 100:.2f}% on {r['test_words']} words")

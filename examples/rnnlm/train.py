@@ -32,10 +32,10 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, _REPO)
     import dynagraph as dy
 from dynagraph.data import Vocab, read_ptb_lm  # noqa: E402
+from dynagraph.data.sources import exit_if_missing, find_dataset  # noqa: E402
 from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from model import EOS, RNNLanguageModel  # noqa: E402
 
-DEFAULT_DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data", "ptb")
 SPLITS = {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"}
 TRAINERS = {
     # name: (class name, default learning rate)
@@ -49,7 +49,8 @@ TRAINERS = {
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="folder with ptb.{train,valid,test}.txt")
+    p.add_argument("--data-dir", default=None, help="folder with ptb.{train,valid,test}.txt (default "
+                   "$DYNAGRAPH_PTB_DIR, else ../shared/data/ptb beside the checkout)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per minibatch (one graph, one update)")
     p.add_argument("--eval-batch-size", type=int, default=64, help="sentences per graph when evaluating")
     p.add_argument("--emb-dim", type=int, default=128)
@@ -93,13 +94,14 @@ def read_split(data_dir: str, split: str) -> list:
 def prepare_data(args, vocab: Vocab | None = None):
     """(vocab, train, valid, test): the vocabulary (built from train unless given)
     and the three splits as lists of id lists."""
-    train_tokens = read_split(args.data_dir, "train")
+    data_dir = find_dataset("ptb", args.data_dir, checkout=_REPO)
+    train_tokens = read_split(data_dir, "train")
     if args.max_train_sentences:
         train_tokens = train_tokens[: args.max_train_sentences]
     if vocab is None:
         vocab = Vocab.build(train_tokens, unk="<unk>", specials=(EOS,))
     splits = [[vocab.encode(s) for s in sents]
-              for sents in (train_tokens, read_split(args.data_dir, "valid"), read_split(args.data_dir, "test"))]
+              for sents in (train_tokens, read_split(data_dir, "valid"), read_split(data_dir, "test"))]
     return (vocab, *splits)
 
 
@@ -210,7 +212,7 @@ def train(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    results = train(args)
+    results = exit_if_missing(train, args)
     print(f"\n== LSTM language model (emb {args.emb_dim}, hidden {args.hidden_dim}, "
           f"{'eval only' if args.eval_only else f'minibatch {args.batch_size}, {args.trainer}'})")
     if args.eval_only:

@@ -34,10 +34,10 @@ except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, str(_REPO))
     import dynagraph as dy
 from dynagraph.data import Vocab, read_conllu  # noqa: E402
+from dynagraph.data.sources import exit_if_missing, find_dataset  # noqa: E402
 from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from tagger_model import UNK, BiLSTMCRFTagger, normalize  # noqa: E402
 
-DEFAULT_DATA = Path(os.environ.get("DYNAGRAPH_UD_EWT_DIR", _REPO.parent / "shared" / "data" / "ud_ewt"))
 SPLITS = ("train", "dev", "test")
 DEFAULT_LR = {"adam": 0.002, "sgd": 0.1, "momentum": 0.02}
 
@@ -51,8 +51,9 @@ class Example:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--data-dir", default=str(DEFAULT_DATA),
-                   help="folder with en_ewt-ud-{train,dev,test}.conllu (env DYNAGRAPH_UD_EWT_DIR)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with PREFIX-{train,dev,test}.conllu (default $DYNAGRAPH_UD_EWT_DIR, "
+                        "else ../shared/data/ud_ewt beside the checkout)")
     p.add_argument("--prefix", default="en_ewt-ud", help="file name prefix: PREFIX-train.conllu etc.")
     p.add_argument("--train-limit", type=int, default=None, help="use the first N training sentences")
     p.add_argument("--dev-limit", type=int, default=None, help="use the first N dev sentences")
@@ -85,7 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # ---- data
 def read_split(args, split: str, limit=None) -> list:
-    path = Path(args.data_dir) / f"{args.prefix}-{split}.conllu"
+    path = data_folder(args) / f"{args.prefix}-{split}.conllu"
     out = []
     for sent in read_conllu(path):
         if len(sent):
@@ -93,6 +94,12 @@ def read_split(args, split: str, limit=None) -> list:
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def data_folder(args) -> Path:
+    """The UD folder by the data rule of dynagraph.data.sources, checked to hold ``--prefix``'s files."""
+    return find_dataset("ud_ewt", args.data_dir, checkout=_REPO,
+                        files=[f"{args.prefix}-{split}.conllu" for split in SPLITS])
 
 
 def prepare_data(args):
@@ -242,7 +249,7 @@ def train(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    results = train(args)
+    results = exit_if_missing(train, args)
     print(f"\n== BiLSTM-CRF UPOS tagger ({'eval only' if args.eval_only else f'{args.batching} batching'})")
     print(f"test UPOS accuracy: {results['test_accuracy'] * 100:.2f}% on {results['test_tokens']} tokens")
     if not args.eval_only:

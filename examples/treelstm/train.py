@@ -1,9 +1,13 @@
 """Train and evaluate a Tree-LSTM classifier on ListOps (default) or SST.
 
-    python examples/treelstm/train.py                   # ListOps, default sizes
+    python examples/treelstm/train.py                   # ListOps, default sizes, --seed 1
     python examples/treelstm/train.py --full            # paper-sized ListOps data
-    python examples/treelstm/train.py --data sst --sst-dir /path/to/sst
+    python examples/treelstm/train.py --data sst        # SST from --data-dir or $DYNAGRAPH_SST_DIR
     python examples/treelstm/train.py --eval-only       # reload --model-out, evaluate
+
+Each run writes beside its model (default ``runs/treelstm/<data set>/model``):
+the model (``.data``/``.meta``), ``.run.json`` (data set, options, per-epoch figures)
+and the learning curve ``.curve.csv`` / ``.curve.svg`` (dev accuracy per epoch).
 
 Importable pieces (reused by the distributed trainer):
 
@@ -16,6 +20,7 @@ Importable pieces (reused by the distributed trainer):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -25,13 +30,16 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.dirname(os.path.dirname(_HERE))
 sys.path.insert(0, _HERE)
 try:
     import dynagraph as dy
 except ImportError:  # running from a source checkout without installing
-    sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
+    sys.path.insert(0, _REPO)
     import dynagraph as dy
 from dynagraph.data import OPERATORS, Tree, generate_listops, read_sst_trees  # noqa: E402
+from dynagraph.data.sources import exit_if_missing, find_dataset  # noqa: E402
+from dynagraph.learning_curve import write_learning_curve  # noqa: E402
 from dynagraph.training import HelpFormatter, KeepBest  # noqa: E402
 from model import TreeLSTMClassifier  # noqa: E402
 
@@ -48,7 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["listops", "sst"], default="listops")
-    p.add_argument("--sst-dir", default="/work/shared/data/sst", help="folder with SST train/dev/test.txt")
+    p.add_argument("--data-dir", "--sst-dir", dest="data_dir", default=None,
+                   help="with --data sst: folder with train/dev/test.txt (default $DYNAGRAPH_SST_DIR, "
+                        "else ../shared/data/sst beside the checkout)")
     p.add_argument("--init-from", default=None, metavar="MODEL",
                    help="start from a model saved by an earlier run (its sizes win over "
                         "--emb-dim/--hidden-dim), e.g. one trained on the default ListOps for --full")
@@ -62,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--max-depth", type=int, default=None, help="ListOps nesting depth (default 4)")
     p.add_argument("--max-args", type=int, default=None, help="ListOps arguments per operator (default 4)")
-    p.add_argument("--seed", type=int, default=1, help="model and shuffling seed")
+    p.add_argument("--seed", type=int, default=1, help="model initialisation and shuffling seed (printed)")
     p.add_argument("--data-seed", type=int, default=1, help="train split seed; dev/test use +1000/+2000")
     p.add_argument("--composition", choices=["chain", "nary", "childsum"], default=None,
                    help="Tree-LSTM composition (default chain for ListOps, nary (binary) for SST)")
@@ -75,8 +85,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clip", type=float, default=5.0, help="gradient clipping threshold")
     p.add_argument("--autobatch", action="store_true",
                    help="run each minibatch graph with the autobatching executor (not faster for these small cells)")
-    p.add_argument("--model-out", default="runs/treelstm/model", help="dy.save basename")
-    p.add_argument("--eval-only", action="store_true", help="load --model-out and evaluate on the test set")
+    p.add_argument("--model-out", default=None,
+                   help="dy.save basename (default runs/treelstm/<listops|listops-full|sst>/model)")
+    p.add_argument("--eval-only", action="store_true",
+                   help="load --model-out and evaluate on the test set (refuses a model of another data set)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     return fill_defaults(args)
@@ -95,7 +107,14 @@ def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if getattr(args, "model_out", None) is None:
+        args.model_out = os.path.join("runs", "treelstm", run_name(args), "model")
     return args
+
+
+def run_name(args) -> str:
+    """Which data a model is for: its default folder, and what ``--eval-only`` checks."""
+    return ("listops-full" if getattr(args, "full", False) else "listops") if args.data == "listops" else args.data
 
 
 # ---- data
@@ -106,9 +125,10 @@ def prepare_data(args):
                   for n, off in ((args.train_size, 0), (args.dev_size, 1000), (args.test_size, 2000))]
         args.tokens, args.num_classes = list(LISTOPS_TOKENS), 10
         return tuple([Example(ex.tree, ex.answer) for ex in split] for split in splits)
+    folder = find_dataset("sst", getattr(args, "data_dir", None), checkout=_REPO)
     splits = []
     for name in ("train", "dev", "test"):
-        path = os.path.join(args.sst_dir, f"{name}.txt")
+        path = os.path.join(folder, f"{name}.txt")
         splits.append([Example(t, int(t.label)) for t in read_sst_trees(path)])
     if getattr(args, "train_size", None):
         splits[0] = splits[0][: args.train_size]
@@ -176,8 +196,7 @@ def train(args) -> dict:
     train_set, dev_set, test_set = prepare_data(args)
     pc = dy.ParameterCollection()
     if args.eval_only:
-        model = dy.load(args.model_out, pc)[0]
-        model.all_node_loss = args.data == "sst"
+        model = load_checked(args, pc)
         acc = accuracy(model, test_set, desc="test", quiet=args.quiet)
         return {"test_accuracy": acc, "wall_time_s": time.time() - t_start, "test_size": len(test_set)}
 
@@ -219,20 +238,60 @@ def train(args) -> dict:
     dy.save(args.model_out, [model])
     test_acc = accuracy(model, test_set, desc="test", quiet=args.quiet)
     wall = time.time() - t_start
-    return {"test_accuracy": test_acc, "best_dev_accuracy": best_dev, "history": history,
-            "train_sentences_per_s": seen / max(train_time, 1e-9), "wall_time_s": wall,
-            "train_size": len(train_set), "test_size": len(test_set), "model_out": args.model_out}
+    results = {"test_accuracy": test_acc, "best_dev_accuracy": best_dev, "history": history,
+               "train_sentences_per_s": seen / max(train_time, 1e-9), "wall_time_s": wall,
+               "train_size": len(train_set), "test_size": len(test_set), "model_out": args.model_out}
+    write_run_card(args, results)
+    return results
+
+
+# ---- what a saved run holds besides the model
+def write_run_card(args, results) -> None:
+    """``<model_out>.run.json`` (data set, options, figures) and the learning curve beside the model."""
+    options = {k: v for k, v in vars(args).items() if k not in ("tokens",) and _plain(v)}
+    card = {"data": run_name(args), "seed": args.seed, "options": options,
+            **{k: results[k] for k in ("test_accuracy", "best_dev_accuracy", "history", "wall_time_s")}}
+    with open(args.model_out + ".run.json", "w") as f:
+        json.dump(card, f, indent=1)
+    title = f"Tree-LSTM on {run_name(args)}, seed {args.seed}: dev accuracy"
+    results["curve"] = write_learning_curve(args.model_out, results["history"], "dev_accuracy", title=title)[1]
+
+
+def load_checked(args, pc):
+    """The model saved at ``args.model_out``, refused when it was trained on other data than ``args``'."""
+    card_path = args.model_out + ".run.json"
+    if os.path.exists(card_path):
+        with open(card_path) as f:
+            trained_on = json.load(f).get("data")
+        if trained_on != run_name(args):
+            raise SystemExit(f"error: --eval-only: the model {args.model_out} was trained on {trained_on}, "
+                             f"not {run_name(args)}; pass --data/--full as it was trained, or another --model-out")
+    model = dy.load(args.model_out, pc)[0]
+    # A model saved without a run card: its vocabulary and classes must be this data's.
+    if list(model.tokens) != list(args.tokens) or model.num_classes != args.num_classes:
+        raise SystemExit(f"error: --eval-only: the model {args.model_out} has {len(model.tokens)} tokens and "
+                         f"{model.num_classes} classes; {run_name(args)} has {len(args.tokens)} and "
+                         f"{args.num_classes}: it was trained on other data")
+    model.all_node_loss = args.data == "sst"
+    return model
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    results = train(args)
-    print(f"\n== Tree-LSTM on {args.data} ({'eval only' if args.eval_only else args.composition})")
+    print(f"Tree-LSTM on {run_name(args)}, seed {args.seed}", flush=True)
+    results = exit_if_missing(train, args)
+    unit = "expressions" if args.data == "listops" else "sentences"
+    print(f"\n== Tree-LSTM on {args.data} ({'eval only' if args.eval_only else args.composition}), seed {args.seed}")
     print(f"test accuracy: {results['test_accuracy'] * 100:.2f}% on {results['test_size']} examples")
     if not args.eval_only:
         print(f"best dev accuracy: {results['best_dev_accuracy'] * 100:.2f}%")
-        print(f"training speed: {results['train_sentences_per_s']:.0f} sentences/s")
+        print(f"training speed: {results['train_sentences_per_s']:.0f} {unit}/s")
         print(f"model saved to {results['model_out']}.data/.meta")
+        print(f"learning curve: {results['curve']} (and .curve.csv)")
     print(f"wall time: {results['wall_time_s']:.1f}s")
     return results
 

@@ -4,13 +4,19 @@
     RAY_ADDRESS=auto python examples/treelstm/train_distributed.py ...   # an existing cluster
 
 Reuses ``prepare_data``, ``build_model`` and ``loss_fn`` from train.py; see
-docs/distributed.md for ``ray job submit``.
+docs/distributed.md for ``ray job submit``. Outputs: ``--save`` (written by this
+driver) and ``--checkpoint-dir`` (written by the servers, on their nodes). Relative
+paths are taken from the current folder, except under ``ray job submit``: there the
+current folder is Ray's temporary copy of the working dir, so they are taken from the
+home folder of the node running the driver (the head, by default). The script prints
+where it saved.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,17 +43,30 @@ def parse_args(argv=None):
     p.add_argument("--consistency", choices=["bsp", "ssp", "asp"], default="ssp")
     p.add_argument("--staleness", type=int, default=2)
     p.add_argument("--scheme", choices=["ps", "sfb", "hybrid"], default="hybrid")
-    p.add_argument("--checkpoint-dir", default="runs/treelstm-dist/ckpt")
-    p.add_argument("--save", default="runs/treelstm-dist/final")
+    p.add_argument("--checkpoint-dir", default="runs/treelstm-dist/ckpt",
+                   help="the servers' fault-tolerance checkpoints (on each server's node)")
+    p.add_argument("--save", default="runs/treelstm-dist/final",
+                   help="folder for the trained job (params.npz, state.ckpt), written by this driver")
     p.add_argument("--num-cpus", type=int, default=None, help="local cluster only")
     known, rest = p.parse_known_args(argv)
     targs = train.parse_args(rest)  # the single-process options (--data, --epochs, --batch-size, ...)
+    known.save, known.checkpoint_dir = output_path(known.save), output_path(known.checkpoint_dir)
     return known, targs
+
+
+def output_path(path: str) -> str:
+    """``path`` made absolute: from the current folder, or under ``ray job submit`` (whose
+    current folder is a temporary copy Ray deletes) from the home folder."""
+    if os.path.isabs(path):
+        return path
+    in_ray_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ   # set by Ray's job supervisor
+    return os.path.abspath(os.path.join(os.path.expanduser("~"), path) if in_ray_job else path)
 
 
 def main(argv=None) -> dict:
     args, targs = parse_args(argv)
     train_set, dev, test = train.prepare_data(targs)
+    print(f"seed {targs.seed}; saving to {args.save} on {socket.gethostname()}", flush=True)
     job = dd.Trainer(functools.partial(train.build_model, args=targs), batch_loss, data=train_set,
                      workers=args.workers, servers=args.servers, consistency=args.consistency,
                      staleness=args.staleness, scheme=args.scheme,
@@ -75,6 +94,7 @@ def main(argv=None) -> dict:
     results["test_accuracy"] = train.accuracy(_model_in(job.model(), targs), test)
     print(f"test accuracy {results['test_accuracy']:.3f}")
     job.save(args.save)
+    print(f"model saved to {args.save} (params.npz, state.ckpt) on {socket.gethostname()}")
     job.shutdown()
     return results
 
@@ -89,4 +109,4 @@ def _model_in(pc, targs):
 
 
 if __name__ == "__main__":
-    main()
+    train.exit_if_missing(main)   # a missing data set (--data sst) ends with a one-line message

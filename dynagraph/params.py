@@ -199,6 +199,7 @@ class ParameterCollection:
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
         _check_device(device)
         shape = _shape(dim)
+        _core._check_parameter_shape(shape, False)  # before NumPy builds the initial values
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
         p.set_value(values)
@@ -212,6 +213,7 @@ class ParameterCollection:
         shape = (int(dim), 1) if isinstance(dim, (int, np.integer)) else _shape(dim)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
+        _core._check_parameter_shape(shape, True)
         values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)
         p.init_from_array(values)

@@ -56,14 +56,14 @@ void lookup_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
     return;
   }
   alloc(g, y);
-  unsigned rs = p->row_size();
+  const size_t rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * rs, p->row(idx[b]), sizeof(float) * rs);
 }
 void lookup_bwd(ComputationGraph& g, const Node& n, const Tensor*, const Tensor&,
                 const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   const int32_t* idx = g.int_data.data() + n.aux0;
-  unsigned rs = p->row_size();
+  const size_t rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) {
     VecMap(p->grad_row(idx[b]), rs) += VecMap(dy.v + b * rs, rs);
     p->touch(idx[b]);
@@ -87,7 +87,8 @@ void lookup_table_bwd(ComputationGraph&, const Node& n, const Tensor*, const Ten
 template <class Dist>
 void sample(ComputationGraph& g, Tensor& y, Dist dist) {
   alloc(g, y);
-  for (unsigned k = 0; k < y.d.size(); ++k) y.v[k] = dist(g.rng);
+  const size_t n = y.d.size();
+  for (size_t k = 0; k < n; ++k) y.v[k] = dist(g.rng);
 }
 void random_normal_fwd(ComputationGraph& g, const Node& n, const Tensor*, Tensor& y) {
   sample(g, y, std::normal_distribution<float>(n.f0, n.f1));

@@ -7,11 +7,23 @@
 namespace dg::py_bind {
 
 Dim dim_from(const py::object& shape, long batch) {
+  // A Python int past 64 bits: OverflowError naming the shape, not pybind11's cast error.
+  auto axis = [&](const py::handle& h) -> long {
+    if (PyLong_Check(h.ptr())) {
+      int overflow = 0;
+      long v = PyLong_AsLongAndOverflow(h.ptr(), &overflow);
+      if (overflow)
+        throw OverflowError("shape " + std::string(py::repr(shape)) + ": axis length " + std::string(py::str(h)) +
+                            " exceeds the largest supported, " + std::to_string(kMaxAxis));
+      return v;
+    }
+    return h.cast<long>();
+  };
   std::vector<long> ds;
   if (py::isinstance<py::int_>(shape)) {
-    ds.push_back(shape.cast<long>());
+    ds.push_back(axis(shape));
   } else {
-    for (auto h : shape) ds.push_back(h.cast<long>());
+    for (auto h : shape) ds.push_back(axis(h));
   }
   return Dim::from_vector(ds, batch);
 }
@@ -153,6 +165,8 @@ void bind_graph(py::module_& m) {
   }, py::arg("immediate_compute") = false, py::arg("check_validity") = false,
      "Drops the current graph (expressions made before are stale); the flags hold for the new graph.");
   m.def("cg_version", []() { return cg().version(); });
+  m.def("_kept_alive_count", []() { return cg().kept_alive_count(); },
+        "Parameter storages the current graph holds a reference to (one per storage used; 0 after renew_cg).");
   m.def("cg_epoch", []() { return cg().epoch(); },
         "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "
         "been removed (and their node numbers reused), so caches of expressions key on this.");

@@ -44,7 +44,7 @@ void bind_ops_core(py::module_& m) {
     check_device(device);
     const Floats v = floats_from(values, "inputVector");
     if (v.size() == 0) throw ValueError("inputVector: empty vector");
-    return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}));
+    return api::input(v.data(), Dim::from_vector({static_cast<long>(v.size())}));
   }, py::arg("v"), py::arg("device") = "");
   m.def("inputMatrix", [](const py::object& values, const py::object& d) {
     Dim dim = dim_from(d);

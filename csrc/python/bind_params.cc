@@ -2,6 +2,7 @@
 // expression functions that read parameters (parameter, lookup).
 #include <cstring>
 
+#include "core/pool.h"
 #include "params/collection.h"
 #include "params/io.h"
 #include "python/bindings.h"
@@ -171,6 +172,14 @@ void bind_params(py::module_& m) {
       .def("populate", [](ParameterCollection& pc, const std::string& path, const std::string& key) {
         populate_collection(pc, path, key);
       }, py::arg("fname"), py::arg("key") = "");
+
+  // Run before building initial values, so that an impossible size fails before
+  // NumPy is asked for it (values and gradient: 8 bytes a value).
+  m.def("_check_parameter_shape", [](const py::object& d, bool lookup) {
+    Dim full = dim_from(d);
+    check_allocation(2 * sizeof(float) * full.size(),
+                     ((lookup ? "add_lookup_parameters " : "add_parameters ") + full.str()).c_str());
+  }, py::arg("dim"), py::arg("lookup"), "Raises for a shape that add_parameters could never allocate.");
 
   // ---- expression functions over parameters
   m.def("parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));

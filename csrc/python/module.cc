@@ -20,6 +20,10 @@ PYBIND11_MODULE(_core, m) {
       if (p) std::rethrow_exception(p);
     } catch (const dg::IndexError& e) {
       PyErr_SetString(index_error, e.what());
+    } catch (const dg::OverflowError& e) {  // before ValueError, its base (as in expr_type.cc)
+      PyErr_SetString(PyExc_OverflowError, e.what());
+    } catch (const dg::OutOfMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
     } catch (const dg::IOError& e) {
       PyErr_SetString(PyExc_OSError, e.what());
     } catch (const dg::ValueError& e) {

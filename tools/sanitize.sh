@@ -4,6 +4,7 @@
 #
 #   tools/sanitize.sh            # build (incrementally) and run the subset
 #   tools/sanitize.sh -k lookup  # extra arguments go to pytest
+#   SANITIZE_TESTS="tests/test_sizes.py" tools/sanitize.sh   # other test files
 #
 # The build lives in build/sanitize (its own CMake tree, reused between runs);
 # the tests run in build/sanitize/venv, a virtual environment of the test
@@ -27,6 +28,8 @@ TESTS=(
   tests/test_ops.py tests/test_shape.py tests/test_reduce.py tests/test_softmax_loss.py tests/test_nn.py
   tests/test_conv.py tests/test_noise.py tests/test_autobatch.py tests/test_trainers.py tests/test_io.py
 )
+# SANITIZE_TESTS="tests/test_sizes.py ..." runs those files instead.
+if [[ -n "${SANITIZE_TESTS:-}" ]]; then read -r -a TESTS <<<"$SANITIZE_TESTS"; fi
 
 echo "== sanitizer venv ($BUILD/venv)"
 VENV="$BUILD/venv"
@@ -75,6 +78,4 @@ case "$where" in
 esac
 
 echo "== pytest under ASan + UBSan"
-# Deselected: checks of BLAS thread settings and timing, which ASan's slower
-# allocator and the missing OpenMP make meaningless (not memory checks).
 "$VENV/bin/python" -m pytest -x -q -p no:cacheprovider "${TESTS[@]}" "$@"

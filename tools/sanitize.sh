@@ -70,6 +70,7 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_m
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export PYTHONPATH="$BUILD/stage"
 export PYTHONDONTWRITEBYTECODE=1
+export PYTHONSAFEPATH=1  # not the checkout's own dynagraph/ from the current directory
 
 where="$("$VENV/bin/python" -c 'import dynagraph._core as c; print(c.__file__)')"
 case "$where" in

@@ -414,6 +414,14 @@ class TrainerCore:
     @property
     def updates(self) -> int:
         ...
+def _check_parameter_shape(dim: typing.Any, lookup: bool) -> None:
+    """
+    Raises for a shape that add_parameters could never allocate.
+    """
+def _kept_alive_count() -> int:
+    """
+    Parameter storages the current graph holds a reference to (one per storage used; 0 after renew_cg).
+    """
 def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
     ...
 def _load_blas(path: str, prefix: str) -> None:

@@ -222,6 +222,7 @@ class ParameterCollection:
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
         device = _check_device(device)
         shape = _shape(dim, "add_parameters")
+        _core._check_parameter_shape(shape, False)  # before NumPy builds the initial values
         _spend_budget(shape)
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
@@ -239,6 +240,7 @@ class ParameterCollection:
             shape = (shape[0], 1)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
+        _core._check_parameter_shape(shape, True)
         _spend_budget(shape)
         values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)

@@ -1,5 +1,6 @@
 // Dim: a tensor shape of up to kMaxDims axes plus a minibatch count.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -10,6 +11,11 @@
 namespace dg {
 
 constexpr unsigned kMaxDims = 4;
+// Axes and batch counts are 32-bit; element counts (products of them) are
+// size_t. A shape may hold at most kMaxElements values, so byte counts
+// (4 per value) and offsets into it never overflow 64 bits.
+constexpr uint64_t kMaxAxis = UINT32_MAX;
+constexpr uint64_t kMaxElements = uint64_t(1) << 60;
 
 struct Dim {
   uint32_t d[kMaxDims] = {1, 1, 1, 1};
@@ -21,17 +27,22 @@ struct Dim {
     if (ds.size() > kMaxDims) throw ValueError("dynagraph supports at most 4 axes per tensor");
     for (unsigned x : ds) d[nd++] = x;
   }
+  // Range-checks every axis and the batch (1..kMaxAxis) and the element count:
+  // ValueError below 1, OverflowError above.
   static Dim from_vector(const std::vector<long>& ds, long batch = 1);
 
   unsigned rows() const { return d[0]; }
   unsigned cols() const { return nd > 1 ? d[1] : 1; }
   // Elements in one batch element.
-  unsigned batch_size() const {
-    unsigned s = 1;
+  size_t batch_size() const {
+    size_t s = 1;
     for (unsigned i = 0; i < nd; ++i) s *= d[i];
     return s;
   }
-  unsigned size() const { return batch_size() * bd; }
+  size_t size() const { return batch_size() * bd; }
+  // Raises OverflowError (naming `op` and the shape) when the element count
+  // exceeds kMaxElements; for shapes an op computes from its arguments.
+  void check_size(const char* op) const;
   unsigned operator[](unsigned i) const { return i < nd ? d[i] : 1; }
   unsigned ndims() const { return nd; }
   // Same shape ignoring the batch count.

@@ -17,6 +17,14 @@ struct ValueError : Error {
 struct IndexError : Error {
   using Error::Error;
 };
+// A size past what the engine can represent (OverflowError).
+struct OverflowError : ValueError {
+  using ValueError::ValueError;
+};
+// An allocation that cannot succeed (MemoryError).
+struct OutOfMemory : Error {
+  using Error::Error;
+};
 // File I/O and corrupt checkpoints (OSError).
 struct IOError : Error {
   using Error::Error;

@@ -10,6 +10,10 @@
 
 namespace dg {
 
+// Raises OutOfMemory (MemoryError) naming `what` and the size when `bytes`
+// exceeds the machine's physical memory: such an allocation can never be used.
+void check_allocation(size_t bytes, const char* what);
+
 class MemoryPool {
  public:
   explicit MemoryPool(size_t initial_bytes = 1 << 20) : initial_bytes_(initial_bytes) {}

@@ -1,4 +1,6 @@
 // Tensor: a non-owning view (shape + pointer) into pool or parameter memory.
+// Sizes and offsets are size_t (Eigen's Index is 64-bit): a tensor may hold
+// more than 2^32 values.
 #pragma once
 #include <Eigen/Core>
 #include <vector>
@@ -32,7 +34,7 @@ struct Tensor {
   VecMap vec() const { return VecMap(v, d.size()); }
   // Batch element b as a rows x (product of the other axes) matrix.
   MatMap mat(unsigned b = 0) const {
-    unsigned bs = d.batch_size();
+    const size_t bs = d.batch_size();
     return MatMap(v + (d.bd == 1 ? 0 : b) * bs, d.rows(), bs / d.rows());
   }
   // All batch elements side by side: rows x (cols * bd).

@@ -15,6 +15,11 @@ Node proto(OpId op) {
 
 Expression input(const float* data, const Dim& d, int device) {
   ComputationGraph& g = G();
+  // Node::aux0/naux are 32-bit offsets into float_data.
+  if (g.float_data.size() + d.size() > UINT32_MAX)
+    throw OverflowError("input: the current graph's inputs would hold " +
+                        std::to_string(g.float_data.size() + d.size()) + " values (shape " + d.str() +
+                        "); at most 2^32 - 1 per graph");
   Node n = proto(OpId::input);
   n.device = device >= 0 ? static_cast<DeviceId>(device) : g.default_device;
   n.dim = d;
@@ -54,6 +59,7 @@ Expression shared_node(Storage& p, OpId op, const Dim& d, bool update) {
   n.device = p.device;
   n.needs_grad = update;
   Expression e = g.add(n, nullptr, 0);
+  g.keep_alive(p);
   p.node_epoch = g.epoch();
   p.node_index = e.i;
   p.node_const = !update;
@@ -79,12 +85,15 @@ Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count,
   n.aux0 = static_cast<uint32_t>(g.int_data.size());
   n.naux = count;
   g.int_data.insert(g.int_data.end(), idx, idx + count);
+  Expression e;
   try {
-    return g.add(n, nullptr, 0);
+    e = g.add(n, nullptr, 0);
   } catch (...) {
     g.int_data.resize(n.aux0);
     throw;
   }
+  g.keep_alive(p);  // a compare and a branch per lookup; the reference is taken once per graph
+  return e;
 }
 
 void set_input_values(const Expression& e, const float* values, size_t n) {

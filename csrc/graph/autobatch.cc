@@ -47,6 +47,19 @@ uint64_t dim_hash(const Dim& d) {
 
 }  // namespace
 
+bool ComputationGraph::group_too_large(const std::vector<uint32_t>& batch) const {
+  const Node& first = nodes[batch[0]];
+  size_t largest = first.dim.size();
+  uint32_t widest_batch = first.dim.bd;
+  for (unsigned k = 0; k < first.nargs; ++k) {
+    const Dim& d = nodes[args(first)[k]].dim;
+    if (d.size() > largest) largest = d.size();
+    if (d.bd > widest_batch) widest_batch = d.bd;
+  }
+  const size_t n = batch.size();
+  return largest > UINT32_MAX / n || widest_batch > UINT32_MAX / n;
+}
+
 void ComputationGraph::forward_batched(uint32_t upto) {
   if (upto < evaluated_) return;  // already computed (n = end - begin would wrap around)
   auto t0 = std::chrono::steady_clock::now();
@@ -162,6 +175,10 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       agenda.erase(best);
     }
     t_sched += std::chrono::steady_clock::now() - t1;
+    if (batch.size() > 1 && group_too_large(batch)) {  // its members run one by one
+      alone.insert(alone.end(), batch.begin() + 1, batch.end());
+      batch.resize(1);
+    }
 
     Group grp;
     grp.first = static_cast<uint32_t>(group_nodes_.size());
@@ -186,7 +203,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
         uint32_t a0 = args(first)[k];
         bool shared = true, contiguous = true;
         const Tensor& v0 = values_[a0];
-        const unsigned sz = v0.d.size();
+        const size_t sz = v0.d.size();
         for (unsigned b = 0; b < N; ++b) {
           uint32_t ab = args(nodes[batch[b]])[k];
           shared = shared && ab == a0;
@@ -210,7 +227,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       grp.y.d = grp.proto.dim;
       grp.y.v = nullptr;
       op_impl(first.op).forward(*this, grp.proto, grp.xs.data(), grp.y);
-      const unsigned sz = first.dim.size();
+      const size_t sz = first.dim.size();
       for (unsigned b = 0; b < N; ++b) {
         Tensor& yb = values_[batch[b]];
         yb.d = nodes[batch[b]].dim;

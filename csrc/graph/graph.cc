@@ -43,6 +43,45 @@ void ComputationGraph::throw_stale(const Expression& e) const {
               " no longer exists (removed by cg_revert())");
 }
 
+namespace {
+// Ops whose kernels index with 64-bit offsets (audited for tensors of 2^32 or
+// more values); every other op refuses such tensors with an OverflowError
+// rather than risk a 32-bit offset somewhere in its kernel.
+bool handles_large_tensors(OpId op) {
+  switch (op) {
+    case OpId::input: case OpId::constant: case OpId::parameter: case OpId::lookup:
+    case OpId::lookup_table: case OpId::random_normal: case OpId::random_uniform:
+    case OpId::random_bernoulli: case OpId::random_gumbel:
+    case OpId::add: case OpId::sub: case OpId::cmult: case OpId::cdiv: case OpId::pow:
+    case OpId::bmin: case OpId::bmax: case OpId::negate: case OpId::add_scalar:
+    case OpId::mul_scalar: case OpId::scalar_sub: case OpId::scalar_div:
+    case OpId::tanh: case OpId::logistic: case OpId::log_sigmoid: case OpId::rectify:
+    case OpId::elu: case OpId::selu: case OpId::silu: case OpId::softsign: case OpId::exp:
+    case OpId::log: case OpId::sqrt: case OpId::square: case OpId::cube: case OpId::abs:
+    case OpId::erf: case OpId::lgamma: case OpId::sin: case OpId::cos: case OpId::tan:
+    case OpId::asin: case OpId::acos: case OpId::atan: case OpId::sinh: case OpId::cosh:
+    case OpId::asinh: case OpId::acosh: case OpId::atanh: case OpId::floor: case OpId::ceil:
+    case OpId::round: case OpId::nobackprop: case OpId::flip_gradient: case OpId::scale_gradient:
+    case OpId::sum_elems: case OpId::sum_batches: case OpId::pick: case OpId::pick_range:
+    case OpId::pick_batch_elems: case OpId::concatenate: case OpId::concatenate_to_batch:
+    case OpId::reshape:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr size_t kMax32 = UINT32_MAX;
+
+[[noreturn]] void refuse_large(const char* op, const Dim& y, const Dim* xs, unsigned nargs) {
+  std::string s = std::string(op) + ": tensors of 2^32 or more values are not supported by this op; result shape " +
+                  y.str();
+  if (nargs) s += ", argument shapes:";
+  for (unsigned k = 0; k < nargs; ++k) s += (k ? ", " : " ") + xs[k].str();
+  throw OverflowError(s);
+}
+}  // namespace
+
 Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
   const OpImpl& impl = op_impl(n.op);
   if (impl.arity >= 0 && nargs != static_cast<unsigned>(impl.arity))
@@ -56,14 +95,20 @@ Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
     dims = many.data();
   }
   bool needs_grad = false;
+  size_t largest = 0;  // values in the largest argument
   for (unsigned k = 0; k < nargs; ++k) {
     const Node& a = nodes[args[k]];
     dims[k] = a.dim;
+    const size_t sz = a.dim.size();
+    if (sz > largest) largest = sz;
     if (a.needs_grad && (impl.diff_mask >> (k < 31 ? k : 31) & 1u)) needs_grad = true;
   }
   n.nargs = static_cast<uint16_t>(nargs);
   n.arg0 = static_cast<uint32_t>(arg_pool.size());
   n.dim = impl.dim_forward(*this, n, dims);  // throws before anything is committed
+  if (n.dim.size() > kMax32 || largest > kMax32) {
+    if (!handles_large_tensors(n.op)) refuse_large(impl.name, n.dim, dims, nargs);
+  }
   if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
     assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
     has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
@@ -328,6 +373,10 @@ void ComputationGraph::clear() {
   first_version_ = version_;
   reverts_.clear();
   ++epoch_;
+  ++generation_;
+  // Last: releasing a storage may free it (its collection is gone), and
+  // nothing above may still point into it.
+  kept_alive_.clear();
 }
 
 void ComputationGraph::checkpoint() {

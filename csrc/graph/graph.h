@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <initializer_list>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -67,6 +68,21 @@ class ComputationGraph final : public OpContext {
   void checkpoint();
   void revert();
   size_t size() const { return nodes.size(); }
+  // Bumped by clear() only (not by revert()): one per renew_cg().
+  uint64_t generation() const { return generation_; }
+  // Nodes hold raw pointers into parameter storage (Node::ptr). The graph holds
+  // a reference to each storage its nodes use until clear(), so a collection
+  // that dies first (its storage with it) cannot leave them dangling. `kept`
+  // is the storage's kept_generation: one reference per storage per graph.
+  template <class Storage>
+  void keep_alive(Storage& p) {
+    if (p.kept_generation == generation_) return;
+    std::shared_ptr<Storage> ref = p.weak_from_this().lock();
+    if (!ref) return;  // not shared-owned (a test's stack object): its owner outlives the graph
+    kept_alive_.push_back(std::move(ref));
+    p.kept_generation = generation_;
+  }
+  size_t kept_alive_count() const { return kept_alive_.size(); }
 
   // ---- data shared with the ops
   std::vector<Node> nodes;
@@ -173,6 +189,9 @@ class ComputationGraph final : public OpContext {
   uint32_t outer_used_ = 0;
   uint32_t current_target_ = UINT32_MAX;
   void forward_batched(uint32_t upto);
+  // A group of these nodes would hold 2^32 or more values in one tensor (or a
+  // batch past 32 bits): its members then run one by one.
+  bool group_too_large(const std::vector<uint32_t>& batch) const;
   void backward_batched(uint32_t from, bool full);
 
   // One executed batch: nodes run together through a node prototype whose
@@ -210,6 +229,8 @@ class ComputationGraph final : public OpContext {
   std::vector<Revert> reverts_;
   bool survived_reverts(const Expression& e) const;
   uint64_t epoch_ = 0;
+  uint64_t generation_ = 0;
+  std::vector<std::shared_ptr<void>> kept_alive_;  // see keep_alive()
   bool has_backward_ = false;
 
   struct Checkpoint {

@@ -12,7 +12,7 @@ namespace {
 const float* expand(const Tensor& x, const Dim& yd, std::vector<float>& tmp) {
   if (x.d == yd) return x.v;
   tmp.resize(yd.size());
-  unsigned ys = yd.batch_size(), xs = x.d.batch_size();
+  const size_t ys = yd.batch_size(), xs = x.d.batch_size();
   bool same_shape = x.d.single_equal(yd);
   for (unsigned b = 0; b < yd.bd; ++b) {
     const float* src = x.v + (x.d.bd == 1 ? 0 : b) * xs;
@@ -20,7 +20,7 @@ const float* expand(const Tensor& x, const Dim& yd, std::vector<float>& tmp) {
     if (same_shape) {
       std::copy(src, src + ys, dst);
     } else {
-      for (unsigned k = 0; k < ys; ++k) dst[k] = src[broadcast_index(x.d, yd, k)];
+      for (size_t k = 0; k < ys; ++k) dst[k] = src[broadcast_index(x.d, yd, k)];
     }
   }
   return tmp.data();
@@ -36,7 +36,7 @@ Dim binary_dim(const OpContext&, const Node& n, const Dim* xs) {
 template <class F>
 void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
   alloc(ctx, y);
-  const unsigned n = y.d.size();
+  const size_t n = y.d.size();
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
   ArrMap b(const_cast<float*>(expand(xs[1], y.d, tmp_b)), n);
   y.arr() = f(a, b);
@@ -45,7 +45,7 @@ void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
 // dx_i += reduce(G) where G = grad_expr(a, b, y, dy) has y's full size.
 template <class F>
 void binary_bwd(const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i, Tensor& dx, F grad) {
-  const unsigned n = y.d.size();
+  const size_t n = y.d.size();
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
   ArrMap b(const_cast<float*>(expand(xs[1], y.d, tmp_b)), n);
   if (dx.d == y.d) {

@@ -24,10 +24,10 @@ void rank1_acc(float* __restrict dA, const float* __restrict u, const float* __r
   }
 }
 
-unsigned broadcast_index(const Dim& x, const Dim& y, unsigned k) {
-  unsigned idx = 0, stride = 1;
+size_t broadcast_index(const Dim& x, const Dim& y, size_t k) {
+  size_t idx = 0, stride = 1;
   for (unsigned ax = 0; ax < y.nd; ++ax) {
-    unsigned pos = k % y.d[ax];
+    size_t pos = k % y.d[ax];
     k /= y.d[ax];
     unsigned xn = x[ax];
     if (xn != 1) idx += pos * stride;
@@ -46,11 +46,11 @@ void sum_to(const Tensor& dy, Tensor& dx, float scale) {
     }
     return;
   }
-  unsigned ys = yd.batch_size(), xs = xd.batch_size();
+  const size_t ys = yd.batch_size(), xs = xd.batch_size();
   for (unsigned b = 0; b < yd.bd; ++b) {
     const float* src = dy.v + b * ys;
     float* dst = dx.v + (xd.bd == 1 ? 0 : b) * xs;
-    for (unsigned k = 0; k < ys; ++k) dst[broadcast_index(xd, yd, k)] += scale * src[k];
+    for (size_t k = 0; k < ys; ++k) dst[broadcast_index(xd, yd, k)] += scale * src[k];
   }
 }
 

@@ -49,6 +49,6 @@ inline bool needs_broadcast(const Dim& a, const Dim& y) { return !a.single_equal
 
 // Element index into `x` for element `k` (within one batch element) of `y`,
 // where x broadcasts to y.
-unsigned broadcast_index(const Dim& x, const Dim& y, unsigned k);
+size_t broadcast_index(const Dim& x, const Dim& y, size_t k);
 
 }  // namespace dg

@@ -56,14 +56,14 @@ void lookup_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
     return;
   }
   alloc(ctx, y);
-  unsigned rs = p->row_size();
+  const size_t rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * rs, p->row(idx[b]), sizeof(float) * rs);
 }
 void lookup_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&,
                 const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   const int32_t* idx = ctx.int_data.data() + n.aux0;
-  unsigned rs = p->row_size();
+  const size_t rs = p->row_size();
   for (unsigned b = 0; b < n.naux; ++b) {
     VecMap(p->grad_row(idx[b]), rs) += VecMap(dy.v + b * rs, rs);
     p->touch(idx[b]);
@@ -87,7 +87,8 @@ void lookup_table_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&,
 template <class Dist>
 void sample(OpContext& ctx, Tensor& y, Dist dist) {
   alloc(ctx, y);
-  for (unsigned k = 0; k < y.d.size(); ++k) y.v[k] = dist(ctx.rng);
+  const size_t n = y.d.size();
+  for (size_t k = 0; k < n; ++k) y.v[k] = dist(ctx.rng);
 }
 void random_normal_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
   sample(ctx, y, std::normal_distribution<float>(n.f0, n.f1));

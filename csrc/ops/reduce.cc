@@ -1,6 +1,7 @@
 // Reductions: over all elements, over the batch, over a set of axes (sum,
 // r-th moment, standard deviation), extremum along one axis, cumulative sum,
 // and argmax. Axis sets live in the node's int list; i0 = 1 also reduces the batch.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,14 +12,24 @@ namespace {
 
 // ---- sum_elems: one value per batch element
 Dim sum_elems_dim(const OpContext&, const Node&, const Dim* xs) { return Dim({1}, xs[0].bd); }
+// Sums of more than kSumBlock floats add block sums in double: float lanes
+// stop counting at 2^24 (a sum of 2^32 ones would come out near 2^28).
+constexpr size_t kSumBlock = size_t(1) << 20;
+float sum_floats(const float* x, size_t n) {
+  if (n <= kSumBlock) return ArrMap(const_cast<float*>(x), n).sum();
+  double s = 0.0;
+  for (size_t i = 0; i < n; i += kSumBlock)
+    s += ArrMap(const_cast<float*>(x) + i, std::min(kSumBlock, n - i)).sum();
+  return static_cast<float>(s);
+}
 void sum_elems_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
   alloc(ctx, y);
-  unsigned bs = xs[0].d.batch_size();
-  for (unsigned b = 0; b < y.d.bd; ++b) y.v[b] = ArrMap(xs[0].v + b * bs, bs).sum();
+  const size_t bs = xs[0].d.batch_size();
+  for (unsigned b = 0; b < y.d.bd; ++b) y.v[b] = sum_floats(xs[0].v + b * bs, bs);
 }
 void sum_elems_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
                    Tensor& dx) {
-  unsigned bs = xs[0].d.batch_size();
+  const size_t bs = xs[0].d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) ArrMap(dx.v + b * bs, bs) += dy.v[b];
 }
 

@@ -17,13 +17,14 @@ namespace {
 
 const int32_t* ints(const OpContext& ctx, const Node& n) { return ctx.int_data.data() + n.aux0; }
 
-unsigned inner_of(const Dim& d, unsigned a) {
-  unsigned s = 1;
+// Element counts and offsets are size_t: a tensor may hold more than 2^32 values.
+size_t inner_of(const Dim& d, unsigned a) {
+  size_t s = 1;
   for (unsigned i = 0; i < a; ++i) s *= d[i];
   return s;
 }
-unsigned outer_of(const Dim& d, unsigned a) {
-  unsigned s = 1;
+size_t outer_of(const Dim& d, unsigned a) {
+  size_t s = 1;
   for (unsigned i = a + 1; i < d.nd; ++i) s *= d[i];
   return s;
 }
@@ -40,7 +41,7 @@ void check_axis(const char* op, unsigned a, const Dim* xs) {
 }
 
 // dst[0..n) += src[0..n)
-inline void add_run(float* dst, const float* src, unsigned n) { VecMap(dst, n) += VecMap(const_cast<float*>(src), n); }
+inline void add_run(float* dst, const float* src, size_t n) { VecMap(dst, n) += VecMap(const_cast<float*>(src), n); }
 
 // ---- pick: index one position of axis i0, removing that axis. int_data holds one index
 // (every batch element) or one per batch element (pick_batch; i1 = 1).
@@ -72,23 +73,24 @@ Dim pick_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
 // Calls f(x_offset, y_offset, run_length) for every run y takes from x (batch element b).
 template <class F>
 void pick_runs(const OpContext& ctx, const Node& n, const Dim& x, F f, unsigned b) {
-  unsigned a = n.i0, inner = inner_of(x, a), len = x[a], outer = outer_of(x, a);
-  unsigned k = ints(ctx, n)[n.naux == 1 ? 0 : b];
-  for (unsigned o = 0; o < outer; ++o) f((o * len + k) * inner, o * inner, inner);
+  const unsigned a = n.i0;
+  const size_t inner = inner_of(x, a), len = x[a], outer = outer_of(x, a);
+  const size_t k = static_cast<size_t>(ints(ctx, n)[n.naux == 1 ? 0 : b]);
+  for (size_t o = 0; o < outer; ++o) f((o * len + k) * inner, o * inner, inner);
 }
 void pick_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const Tensor& x = xs[0];
   unsigned a = n.i0;
   if (y.d.bd == 1 && outer_of(x.d, a) == 1) {  // one contiguous run: a view
-    y.v = x.v + ints(ctx, n)[0] * inner_of(x.d, a);
+    y.v = x.v + static_cast<size_t>(ints(ctx, n)[0]) * inner_of(x.d, a);
     return;
   }
   alloc(ctx, y);
-  unsigned ys = y.d.batch_size();
+  const size_t ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* src = x.batch_ptr(b);
     float* dst = y.v + b * ys;
-    pick_runs(ctx, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_runs(ctx, n, x.d, [&](size_t xo, size_t yo, size_t m) {
       if (m == 1) dst[yo] = src[xo];
       else std::memcpy(dst + yo, src + xo, sizeof(float) * m);
     }, b);
@@ -96,11 +98,11 @@ void pick_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
 }
 void pick_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
               Tensor& dx) {
-  unsigned ys = dy.d.batch_size();
+  const size_t ys = dy.d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* dst = dx.batch_ptr(b);
     const float* src = dy.v + b * ys;
-    pick_runs(ctx, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_runs(ctx, n, dx.d, [&](size_t xo, size_t yo, size_t m) {
       if (m == 1) dst[xo] += src[yo];
       else add_run(dst + xo, src + yo, m);
     }, b);
@@ -120,13 +122,14 @@ Dim pick_batch_elems_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
 }
 void pick_batch_elems_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const int32_t* idx = ints(ctx, n);
-  unsigned bs = y.d.batch_size();
+  const size_t bs = y.d.batch_size();
   if (n.naux == 1) {
-    y.v = xs[0].v + idx[0] * bs;
+    y.v = xs[0].v + static_cast<size_t>(idx[0]) * bs;
     return;
   }
   alloc(ctx, y);
-  for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * bs, xs[0].v + idx[b] * bs, sizeof(float) * bs);
+  for (unsigned b = 0; b < n.naux; ++b)
+    std::memcpy(y.v + b * bs, xs[0].v + static_cast<size_t>(idx[b]) * bs, sizeof(float) * bs);
 }
 void pick_batch_elems_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy,
                           unsigned, Tensor& dx) {
@@ -155,34 +158,35 @@ Dim pick_range_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
 template <class F>
 void pick_range_runs(const OpContext& ctx, const Node& n, const Dim& x, F f) {
   const int32_t* p = ints(ctx, n);
-  unsigned a = p[2], inner = inner_of(x, a), len = x[a], outer = outer_of(x, a);
-  unsigned m = (p[1] - p[0]) * inner;
-  for (unsigned o = 0; o < outer; ++o) f((o * len + p[0]) * inner, o * m, m);
+  const unsigned a = p[2];
+  const size_t inner = inner_of(x, a), len = x[a], outer = outer_of(x, a), from = static_cast<size_t>(p[0]);
+  const size_t m = static_cast<size_t>(p[1] - p[0]) * inner;
+  for (size_t o = 0; o < outer; ++o) f((o * len + from) * inner, o * m, m);
 }
 void pick_range_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   const Tensor& x = xs[0];
   const int32_t* p = ints(ctx, n);
   if (x.d.bd == 1 && outer_of(x.d, p[2]) == 1) {  // one contiguous run: a view
-    y.v = x.v + p[0] * inner_of(x.d, p[2]);
+    y.v = x.v + static_cast<size_t>(p[0]) * inner_of(x.d, p[2]);
     return;
   }
   alloc(ctx, y);
-  unsigned xs_ = x.d.batch_size(), ys = y.d.batch_size();
+  const size_t xs_ = x.d.batch_size(), ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     const float* src = x.v + b * xs_;
     float* dst = y.v + b * ys;
-    pick_range_runs(ctx, n, x.d, [&](unsigned xo, unsigned yo, unsigned m) {
+    pick_range_runs(ctx, n, x.d, [&](size_t xo, size_t yo, size_t m) {
       std::memcpy(dst + yo, src + xo, sizeof(float) * m);
     });
   }
 }
 void pick_range_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                     Tensor& dx) {
-  unsigned xs_ = dx.d.batch_size(), ys = dy.d.batch_size();
+  const size_t xs_ = dx.d.batch_size(), ys = dy.d.batch_size();
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* dst = dx.v + b * xs_;
     const float* src = dy.v + b * ys;
-    pick_range_runs(ctx, n, dx.d, [&](unsigned xo, unsigned yo, unsigned m) { add_run(dst + xo, src + yo, m); });
+    pick_range_runs(ctx, n, dx.d, [&](size_t xo, size_t yo, size_t m) { add_run(dst + xo, src + yo, m); });
   }
 }
 
@@ -279,7 +283,7 @@ Dim concatenate_dim(const OpContext&, const Node& n, const Dim* xs) {
   for (unsigned k = 0; k < n.nargs; ++k)
     if (xs[k].nd > r.nd) r.nd = xs[k].nd;
   for (unsigned i = 0; i < r.nd; ++i) r.d[i] = xs[0][i];
-  unsigned total = 0;
+  uint64_t total = 0;  // the sum of 32-bit lengths may not fit an axis
   for (unsigned k = 0; k < n.nargs; ++k) {
     for (unsigned i = 0; i < r.nd; ++i)
       if (i != a && xs[k][i] != r.d[i])
@@ -287,8 +291,13 @@ Dim concatenate_dim(const OpContext&, const Node& n, const Dim* xs) {
                                        std::to_string(a) + ")", xs, n.nargs);
     total += xs[k][a];
   }
-  r.d[a] = total;
+  if (total > kMaxAxis)
+    throw OverflowError("concatenate: the result's axis " + std::to_string(a) + " would have length " +
+                        std::to_string(total) + ", more than the largest supported (" + std::to_string(kMaxAxis) +
+                        "); argument shapes: " + xs[0].str() + (n.nargs > 1 ? ", " + xs[1].str() + ", ..." : ""));
+  r.d[a] = static_cast<uint32_t>(total);
   r.bd = joint_batch("concatenate", xs, n.nargs);
+  r.check_size("concatenate");
   return r;
 }
 void concatenate_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
@@ -297,13 +306,14 @@ void concatenate_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y)
     return;
   }
   alloc(ctx, y);
-  const unsigned a = n.i0, inner = inner_of(y.d, a), outer = outer_of(y.d, a);
-  const unsigned ys = y.d.batch_size();
+  const unsigned a = n.i0;
+  const size_t inner = inner_of(y.d, a), outer = outer_of(y.d, a);
+  const size_t ys = y.d.batch_size();
   for (unsigned b = 0; b < y.d.bd; ++b) {
     float* dst = y.v + b * ys;
-    for (unsigned o = 0; o < outer; ++o) {
+    for (size_t o = 0; o < outer; ++o) {
       for (unsigned k = 0; k < n.nargs; ++k) {
-        const unsigned m = inner * xs[k].d[a];
+        const size_t m = inner * xs[k].d[a];
         std::memcpy(dst, xs[k].batch_ptr(b) + o * m, sizeof(float) * m);
         dst += m;
       }
@@ -312,9 +322,10 @@ void concatenate_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y)
 }
 void concatenate_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned i,
                      Tensor& dx) {
-  const unsigned a = n.i0, inner = inner_of(dy.d, a), outer = outer_of(dy.d, a);
-  const unsigned block = inner * dy.d[a], ys = dy.d.batch_size(), m = inner * dx.d[a];
-  unsigned offset = 0;
+  const unsigned a = n.i0;
+  const size_t inner = inner_of(dy.d, a), outer = outer_of(dy.d, a);
+  const size_t block = inner * dy.d[a], ys = dy.d.batch_size(), m = inner * dx.d[a];
+  size_t offset = 0;
   for (unsigned k = 0; k < i; ++k) offset += inner * xs[k].d[a];
   if (outer == 1 && dx.d.bd == dy.d.bd && m == ys) {  // dx is all of dy
     dx.vec() += dy.vec();
@@ -323,7 +334,7 @@ void concatenate_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&,
   for (unsigned b = 0; b < dy.d.bd; ++b) {
     float* dst = dx.batch_ptr(b);
     const float* src = dy.v + b * ys + offset;
-    for (unsigned o = 0; o < outer; ++o) add_run(dst + o * m, src + o * block, m);
+    for (size_t o = 0; o < outer; ++o) add_run(dst + o * m, src + o * block, m);
   }
 }
 
@@ -331,11 +342,17 @@ void concatenate_bwd(OpContext&, const Node& n, const Tensor* xs, const Tensor&,
 Dim concatenate_to_batch_dim(const OpContext&, const Node& n, const Dim* xs) {
   if (n.nargs == 0) throw ValueError("concatenate_to_batch: needs at least one expression");
   Dim r = xs[0];
-  r.bd = 0;
+  uint64_t batch = 0;  // the sum of 32-bit batch counts may not fit one
   for (unsigned k = 0; k < n.nargs; ++k) {
     if (!xs[k].single_equal(xs[0])) shape_error("concatenate_to_batch", "shapes differ", xs, n.nargs);
-    r.bd += xs[k].bd;
+    batch += xs[k].bd;
   }
+  if (batch > kMaxAxis)
+    throw OverflowError("concatenate_to_batch: the result would have batch size " + std::to_string(batch) +
+                        ", more than the largest supported (" + std::to_string(kMaxAxis) + "); shape " +
+                        xs[0].single().str());
+  r.bd = static_cast<uint32_t>(batch);
+  r.check_size("concatenate_to_batch");
   return r;
 }
 void concatenate_to_batch_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
@@ -352,7 +369,7 @@ void concatenate_to_batch_fwd(OpContext& ctx, const Node& n, const Tensor* xs, T
 }
 void concatenate_to_batch_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                               unsigned i, Tensor& dx) {
-  unsigned offset = 0;
+  size_t offset = 0;
   for (unsigned k = 0; k < i; ++k) offset += xs[k].d.size();
   add_run(dx.v, dy.v + offset, dx.d.size());
 }

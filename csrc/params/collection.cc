@@ -1,5 +1,7 @@
 #include "params/collection.h"
 
+#include "core/pool.h"
+
 namespace dg {
 
 std::string ParameterCollection::unique_name(const std::string& name) {
@@ -13,6 +15,7 @@ std::string ParameterCollection::unique_name(const std::string& name) {
 }
 
 ParamPtr ParameterCollection::add_parameters(const Dim& d, const std::string& name) {
+  check_allocation(2 * sizeof(float) * d.size(), ("add_parameters " + d.str()).c_str());  // values and gradient
   auto p = std::make_shared<ParameterStorage>(prefix_ + unique_name(name), d);
   order_.emplace_back(0, params_.size());
   params_.push_back(p);
@@ -21,6 +24,11 @@ ParamPtr ParameterCollection::add_parameters(const Dim& d, const std::string& na
 
 LookupPtr ParameterCollection::add_lookup_parameters(unsigned n, const Dim& row, const std::string& name) {
   if (n == 0) throw ValueError("a lookup parameter needs at least one row");
+  if (row.size() > kMaxElements / n)
+    throw OverflowError("add_lookup_parameters: " + std::to_string(n) + " rows of shape " + row.str() +
+                        " are more than 2^60 values");
+  check_allocation(2 * sizeof(float) * row.size() * n,
+                   ("add_lookup_parameters (" + std::to_string(n) + " rows of " + row.str() + ")").c_str());
   auto p = std::make_shared<LookupParameterStorage>(prefix_ + unique_name(name), row, n);
   order_.emplace_back(1, lookups_.size());
   lookups_.push_back(p);

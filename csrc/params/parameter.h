@@ -8,7 +8,9 @@
 
 namespace dg {
 
-struct ParameterStorage {
+// Both storages derive from enable_shared_from_this so that a graph whose
+// nodes point into one can hold a reference and keep it alive (graph.h).
+struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
   std::string name;
   Dim dim;
   AlignedFloats values, grad;
@@ -19,6 +21,8 @@ struct ParameterStorage {
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;
   bool node_const = false;
+  // The graph generation (ComputationGraph::generation()) that holds a reference.
+  uint64_t kept_generation = ~0ull;
 
   ParameterStorage(std::string n, const Dim& d)
       : name(std::move(n)), dim(d), values(d.size(), 0.f), grad(d.size(), 0.f) {}
@@ -27,7 +31,7 @@ struct ParameterStorage {
   void clear_grad();
 };
 
-struct LookupParameterStorage {
+struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStorage> {
   std::string name;
   Dim row_dim;          // shape of one row (one entry)
   unsigned rows;        // vocabulary size
@@ -41,11 +45,12 @@ struct LookupParameterStorage {
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;
   bool node_const = false;
+  uint64_t kept_generation = ~0ull;  // as for parameters
 
   LookupParameterStorage(std::string n, const Dim& row, unsigned count)
       : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count, 0.f),
         grad(row.size() * count, 0.f), is_touched(count, 0) {}
-  unsigned row_size() const { return row_dim.size(); }
+  size_t row_size() const { return row_dim.size(); }
   float* row(unsigned r) { return values.data() + static_cast<size_t>(r) * row_size(); }
   float* grad_row(unsigned r) { return grad.data() + static_cast<size_t>(r) * row_size(); }
   void touch(unsigned r) {

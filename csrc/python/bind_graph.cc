@@ -168,6 +168,8 @@ void bind_graph(py::module_& m) {
      "Drops the current graph (expressions made before are stale); the flags hold for the new graph.");
   def(m, "cg_version", []() { return cg().version(); },
         "The current graph's version: renew_cg() and cg_revert() start a new one (DyNet's cg_version).");
+  def(m, "_kept_alive_count", []() { return cg().kept_alive_count(); },
+        "Parameter storages the current graph holds a reference to (one per storage used; 0 after renew_cg).");
   def(m, "cg_epoch", []() { return cg().epoch(); },
         "Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have "
         "been removed (and their node numbers reused), so caches of expressions key on this.");

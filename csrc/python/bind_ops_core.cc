@@ -74,7 +74,7 @@ void bind_ops_core(py::module_& m) {
     const int dev = check_device(device);
     const Floats v = floats_from(values, "inputVector");
     if (v.size() == 0) throw ValueError("inputVector: empty vector");
-    return api::input(v.data(), Dim({static_cast<unsigned>(v.size())}), dev);
+    return api::input(v.data(), Dim::from_vector({static_cast<long>(v.size())}), dev);
   }, py::arg("v"), py::arg("device") = "", "A vector input of the numbers in v (a list or a 1-D array).");
   def(m, "inputMatrix", [](const py::object& values, const py::object& d) {
     Dim dim = dim_arg(d, 1, "inputMatrix", "d");

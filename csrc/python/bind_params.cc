@@ -2,6 +2,7 @@
 // expression functions that read parameters (parameter, lookup).
 #include <cstring>
 
+#include "core/pool.h"
 #include "params/collection.h"
 #include "params/io.h"
 #include "python/bindings.h"
@@ -223,6 +224,14 @@ void bind_params(py::module_& m) {
       .def("_restore", &ParameterCollection::restore, py::arg("state"),
            "Forgets every parameter and subcollection added since the checkpoint.");
   py::class_<ParameterCollection::State>(m, "_CollectionState");
+
+  // Run before building initial values, so that an impossible size fails before
+  // NumPy is asked for it (values and gradient: 8 bytes a value).
+  def(m, "_check_parameter_shape", [](const py::object& d, bool lookup) {
+    Dim full = dim_arg(d, 1, lookup ? "add_lookup_parameters" : "add_parameters");
+    check_allocation(2 * sizeof(float) * full.size(),
+                     ((lookup ? "add_lookup_parameters " : "add_parameters ") + full.str()).c_str());
+  }, py::arg("dim"), py::arg("lookup"), "Raises for a shape that add_parameters could never allocate.");
 
   // ---- expression functions over parameters
   def(m, "parameter", [](ParameterStorage& p) { return api::parameter(p, true); }, py::arg("p"));

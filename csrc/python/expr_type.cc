@@ -62,6 +62,10 @@ void set_error_from_current_exception(const char* fn) {
     PyErr_SetString(g_index_error ? g_index_error : PyExc_IndexError, e.what());
   } catch (const IOError& e) {
     PyErr_SetString(PyExc_OSError, e.what());
+  } catch (const OverflowError& e) {  // before ValueError, its base
+    PyErr_SetString(PyExc_OverflowError, e.what());
+  } catch (const OutOfMemory& e) {
+    PyErr_SetString(PyExc_MemoryError, e.what());
   } catch (const ValueError& e) {
     PyErr_SetString(PyExc_ValueError, e.what());
   } catch (const Error& e) {

@@ -4,10 +4,12 @@ dynagraph's C++ engine (private; use the dynagraph package)
 from __future__ import annotations
 import collections.abc
 import numpy
+import numpy.typing
 import typing
 
 from dynagraph.values import Tensor
-__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cumsum', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_num_threads', 'graph_nodes', 'graph_size', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_collect_factors', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+import typing_extensions
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_collect_factors', 'set_default_device', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class IndexOutOfRange(IndexError, ValueError):
     """
     An index out of range: an IndexError and a ValueError (DyNet's kind).
@@ -17,21 +19,49 @@ class Expression:
     A node of the current computation graph (stale after renew_cg()).
     """
     __array_ufunc__ = None
+    @staticmethod
+    def __getitem__(*args, **kwargs) -> Expression:
+        """
+        Indexes the axes of an expression as NumPy does; one index more than the
+                expression has axes indexes the batch, as in DyNet.
+        
+                An int picks one position and removes that axis (``x[1]`` on a 3x4 matrix is
+                its second row, shape (4,)); negative ints count from the end. A slice keeps
+                the axis (``x[0:2]`` is shape (2, 4)); steps > 1 are allowed. A tuple indexes
+                several axes at once (``x[:, 1]`` is the second column). Every batch element
+                is indexed the same way, unless the tuple has an entry for the batch
+                (``x[:1, :2, :3]`` on a batch of (10, 10) matrices: the first 3 elements; an
+                int there picks one batch element).
+                
+        """
+    @staticmethod
+    def set(*args, **kwargs) -> None:
+        """
+        New data for an input expression, or new rows for a lookup, in this graph.
+        
+                On an input (vecInput, matInput, inputVector, inputTensor): ``values`` is a
+                flat list in column-major order (DyNet's memory order), or an array of the
+                expression's shape (with the batch as a last axis if > 1). On a lookup
+                (``lp[5]``, ``lookup``, ``lookup_batch``): the new row index (a list of them
+                for a batched lookup), as in DyNet. Every value computed from it is
+                recomputed at the next ``value()``.
+                
+        """
+    @staticmethod
+    def tensor_value(*args, **kwargs) -> Tensor:
+        """
+        The value as a :class:`Tensor` (keeps shape and batch size).
+        """
     def __add__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return self+value.
         """
-    def __getitem__(self, key) -> Expression:
+    def __dlpack__(self, **kwargs) -> typing_extensions.CapsuleType:
         """
-        Indexes the axes of an expression (not the batch) as NumPy does.
-        
-            An int picks one position and removes that axis (``x[1]`` on a 3x4 matrix is
-            its second row, shape (4,)); negative ints count from the end. A slice keeps
-            the axis (``x[0:2]`` is shape (2, 4)); steps > 1 are allowed. A tuple indexes
-            several axes at once (``x[:, 1]`` is the second column). Every batch element
-            is indexed the same way.
-            
+        The value as a DLPack capsule (float32, a copy; column-major axes, then the batch).
         """
+    def __dlpack_device__(self) -> tuple:
+        ...
     def __mul__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return self*value.
@@ -49,7 +79,9 @@ class Expression:
         Return value+self.
         """
     def __repr__(self) -> str:
-        ...
+        """
+        "expression N/V": the node's number N in graph version V, as DyNet prints it.
+        """
     def __rmul__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return value*self.
@@ -78,6 +110,10 @@ class Expression:
         """
         Reverse-mode gradients of this scalar (summed over the batch).
         """
+    def device(self) -> str:
+        """
+        The device this expression's value lives on ('CPU', 'EMU:0', 'GPU:0').
+        """
     def dim(self) -> tuple:
         """
         Shape as ((axes...), batch).
@@ -92,49 +128,97 @@ class Expression:
         """
     def scalar_value(self, recalculate: bool = False) -> float:
         ...
-    def set(self, values) -> None:
-        """
-        Overwrites the data of an input expression (vecInput, matInput, inputVector, inputTensor).
-        
-            ``values``: a flat list in column-major order (DyNet's memory order), or an
-            array of the expression's shape (with the batch as a last axis if > 1).
-            Every value computed from it is recomputed at the next ``value()``.
-            
-        """
-    def tensor_value(self, recalculate: bool = False) -> Tensor:
-        """
-        The value as a :class:`Tensor` (keeps shape and batch size).
-        """
     def value(self, recalculate: bool = False) -> typing.Any:
         """
         float for a scalar, list for a vector (batch elements concatenated), else npvalue().
         """
     def vec_value(self, recalculate: bool = False) -> list:
         ...
+class _TestArena:
+    def __init__(self) -> None:
+        ...
+    def allocate(self, arg0: int) -> int:
+        ...
+    def allocator_bytes(self) -> int:
+        ...
+    def capacity(self) -> int:
+        ...
+    def chunks(self) -> int:
+        ...
+    def reset(self) -> None:
+        ...
+    def used(self) -> int:
+        ...
 class Parameters:
     """
     A parameter tensor owned by a ParameterCollection.
     """
     __array_ufunc__ = None
+    _device: str
     @staticmethod
-    def populate_from_textfile(*args, **kwargs):
+    def __getitem__(*args, **kwargs) -> Expression:
         """
-        populate(self: dynagraph._core.Parameters, fname: str, key: str = '') -> None
+        Indexes this parameter's node as an Expression is indexed (``W[0]``, ``W[:, 1]``).
         """
     @staticmethod
-    def write_to_textfile(*args, **kwargs):
+    def backward(*args, **kwargs) -> None:
         """
-        save(self: dynagraph._core.Parameters, fname: str, key: str = '', append: bool = False) -> None
-        
-        Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
+        Expression.backward of this parameter's node in the current graph.
         """
-    def __getitem__(self, key):
-        ...
+    @staticmethod
+    def forward(*args, **kwargs) -> None:
+        """
+        Expression.forward of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def gradient(*args, **kwargs) -> numpy.ndarray:
+        """
+        Expression.gradient of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def npvalue(*args, **kwargs) -> numpy.ndarray:
+        """
+        Expression.npvalue of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def populate_from_textfile(*args, **kwargs) -> None:
+        """
+        :meth:`populate` under DyNet's other name.
+        """
+    @staticmethod
+    def scalar_value(*args, **kwargs) -> float:
+        """
+        Expression.scalar_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def tensor_value(*args, **kwargs) -> Tensor:
+        """
+        Expression.tensor_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def value(*args, **kwargs):
+        """
+        Expression.value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def vec_value(*args, **kwargs) -> list:
+        """
+        Expression.vec_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def write_to_textfile(*args, **kwargs) -> None:
+        """
+        :meth:`save` under DyNet's other name.
+        """
     def __repr__(self) -> str:
         ...
     def _clear_grad(self) -> None:
         """
         Zeroes the gradient (what a trainer's update does after applying it).
+        """
+    def _entry_text(self, key: str = '') -> bytes:
+        """
+        The entry save() writes, as bytes.
         """
     def _grad_view(self) -> numpy.ndarray:
         ...
@@ -144,10 +228,6 @@ class Parameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
-    def backward(self, *args, **kwargs):
-        """
-        Expression.backward of this parameter's node in the current graph.
-        """
     def clip_inplace(self, left: float, right: float) -> None:
         ...
     def dim(self) -> tuple:
@@ -156,33 +236,17 @@ class Parameters:
         """
         This parameter's node; update=False (the default, as in DyNet) keeps it out of training.
         """
-    def forward(self, *args, **kwargs):
-        """
-        Expression.forward of this parameter's node in the current graph.
-        """
     def grad_as_array(self) -> numpy.ndarray:
         ...
-    def gradient(self, *args, **kwargs):
-        """
-        Expression.gradient of this parameter's node in the current graph.
-        """
     def is_updated(self) -> bool:
         ...
     def name(self) -> str:
         ...
-    def npvalue(self, *args, **kwargs):
-        """
-        Expression.npvalue of this parameter's node in the current graph.
-        """
     def populate(self, fname: str, key: str = '') -> None:
         ...
     def save(self, fname: str, key: str = '', append: bool = False) -> None:
         """
         Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
-        """
-    def scalar_value(self, *args, **kwargs):
-        """
-        Expression.scalar_value of this parameter's node in the current graph.
         """
     def scale(self, s: float) -> None:
         ...
@@ -194,25 +258,15 @@ class Parameters:
         ...
     def shape(self) -> typing.Any:
         ...
-    def tensor_value(self, *args, **kwargs):
-        """
-        Expression.tensor_value of this parameter's node in the current graph.
-        """
-    def value(self, *args, **kwargs):
-        """
-        Expression.value of this parameter's node in the current graph.
-        """
-    def vec_value(self, *args, **kwargs):
-        """
-        Expression.vec_value of this parameter's node in the current graph.
-        """
     def zero(self) -> None:
         ...
     @property
-    def cg_version(self):
-        ...
+    def cg_version(*args, **kwargs) -> int:
+        """
+        The version of the current graph (where this parameter's node is).
+        """
     @property
-    def vindex(self):
+    def vindex(*args, **kwargs) -> int:
         """
         The index of this parameter's node in the current graph.
         """
@@ -221,30 +275,115 @@ class LookupParameters:
     A table of parameter rows (embeddings).
     """
     __array_ufunc__ = None
+    _device: str
     @staticmethod
-    def populate_from_textfile(*args, **kwargs):
+    def _grad_rows(*args, **kwargs) -> numpy.ndarray:
         """
-        populate(self: dynagraph._core.LookupParameters, fname: str, key: str = '') -> None
+        The gradient as (rows, *row_shape), a view: no copy of the table.
         """
     @staticmethod
-    def write_to_textfile(*args, **kwargs):
+    def backward(*args, **kwargs) -> None:
         """
-        save(self: dynagraph._core.LookupParameters, fname: str, key: str = '', append: bool = False) -> None
-        
-        Writes this table as one entry of DyNet's text format, named `key` (default: its name).
+        Expression.backward of this parameter's node in the current graph.
         """
-    def __getitem__(self, i):
-        ...
+    @staticmethod
+    def batch(*args, **kwargs):
+        """
+        The rows ``i`` (a sequence of indices) as one batched expression (``lookup_batch``).
+        """
+    @staticmethod
+    def dim(*args, **kwargs) -> tuple:
+        """
+        ((row shape..., rows), 1): the whole table's expression shape, as DyNet's.
+        """
+    @staticmethod
+    def forward(*args, **kwargs) -> None:
+        """
+        Expression.forward of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def gradient(*args, **kwargs) -> numpy.ndarray:
+        """
+        Expression.gradient of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def npvalue(*args, **kwargs) -> numpy.ndarray:
+        """
+        Expression.npvalue of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def populate_from_textfile(*args, **kwargs) -> None:
+        """
+        :meth:`populate` under DyNet's other name.
+        """
+    @staticmethod
+    def row_grad_as_array(*args, **kwargs) -> numpy.ndarray:
+        """
+        The gradient of one row, shaped like the row (float64, a copy).
+        """
+    @staticmethod
+    def rows_as_array(*args, **kwargs) -> numpy.ndarray:
+        """
+        The given rows as one array of shape (len(rows), *row_shape).
+        """
+    @staticmethod
+    def rows_grad_as_array(*args, **kwargs) -> numpy.ndarray:
+        """
+        The gradients of the given rows, one array of shape (len(rows), *row_shape).
+        """
+    @staticmethod
+    def scalar_value(*args, **kwargs) -> float:
+        """
+        Expression.scalar_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def tensor_value(*args, **kwargs) -> Tensor:
+        """
+        Expression.tensor_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def value(*args, **kwargs):
+        """
+        Expression.value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def vec_value(*args, **kwargs) -> list:
+        """
+        Expression.vec_value of this parameter's node in the current graph.
+        """
+    @staticmethod
+    def write_to_textfile(*args, **kwargs) -> None:
+        """
+        :meth:`save` under DyNet's other name.
+        """
+    @typing.overload
+    def __getitem__(self, index: int) -> Expression:
+        """
+        Row `index` as an expression (DyNet's lookup).
+        """
+    @typing.overload
+    def __getitem__(self, indices: collections.abc.Sequence[int]) -> Expression:
+        """
+        Rows `indices` as one batched expression (DyNet's lookup_batch).
+        """
     def __repr__(self) -> str:
         ...
     def _clear_grad(self) -> None:
         """
         Zeroes the gradient and forgets the touched rows.
         """
+    def _entry_text(self, key: str = '') -> bytes:
+        """
+        The entry save() writes, as bytes.
+        """
     def _grad_view(self) -> numpy.ndarray:
         ...
     def _mark_all_grad(self) -> None:
         ...
+    def _mark_rows(self, rows: collections.abc.Sequence[int]) -> None:
+        """
+        Marks rows as holding a gradient written through _grad_view (a trainer then updates them).
+        """
     def _touched_rows(self) -> list[int]:
         """
         Rows with a gradient since the last update.
@@ -253,30 +392,12 @@ class LookupParameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
-    def backward(self, *args, **kwargs):
-        """
-        Expression.backward of this lookup table's whole-table node in the current graph.
-        """
-    def batch(self, i):
-        ...
-    def dim(self):
-        """
-        ((row shape..., rows), 1): the whole table's expression shape, as DyNet's.
-        """
     def expr(self, update: bool = True) -> Expression:
         """
         The whole table as one (row shape..., rows) expression.
         """
-    def forward(self, *args, **kwargs):
-        """
-        Expression.forward of this lookup table's whole-table node in the current graph.
-        """
     def grad_as_array(self) -> numpy.ndarray:
         ...
-    def gradient(self, *args, **kwargs):
-        """
-        Expression.gradient of this lookup table's whole-table node in the current graph.
-        """
     def init_from_array(self, arr: typing.Any) -> None:
         ...
     def init_row(self, i: int, row: collections.abc.Sequence[float]) -> None:
@@ -285,33 +406,13 @@ class LookupParameters:
         ...
     def name(self) -> str:
         ...
-    def npvalue(self, *args, **kwargs):
-        """
-        Expression.npvalue of this lookup table's whole-table node in the current graph.
-        """
     def populate(self, fname: str, key: str = '') -> None:
         ...
     def row_as_array(self, row: int) -> numpy.ndarray:
         ...
-    def row_grad_as_array(self, row):
-        """
-        The gradient of one row, shaped like the row (float64, a copy).
-        """
-    def rows_as_array(self, rows):
-        """
-        The given rows as one array of shape (len(rows), *row_shape).
-        """
-    def rows_grad_as_array(self, rows):
-        """
-        The gradients of the given rows, one array of shape (len(rows), *row_shape).
-        """
     def save(self, fname: str, key: str = '', append: bool = False) -> None:
         """
         Writes this table as one entry of DyNet's text format, named `key` (default: its name).
-        """
-    def scalar_value(self, *args, **kwargs):
-        """
-        Expression.scalar_value of this lookup table's whole-table node in the current graph.
         """
     def scale(self, s: float) -> None:
         ...
@@ -321,33 +422,33 @@ class LookupParameters:
         ...
     def shape(self) -> tuple:
         ...
-    def tensor_value(self, *args, **kwargs):
-        """
-        Expression.tensor_value of this lookup table's whole-table node in the current graph.
-        """
-    def value(self, *args, **kwargs):
-        """
-        Expression.value of this lookup table's whole-table node in the current graph.
-        """
-    def vec_value(self, *args, **kwargs):
-        """
-        Expression.vec_value of this lookup table's whole-table node in the current graph.
-        """
     def zero(self) -> None:
         ...
     @property
-    def cg_version(self):
-        ...
+    def cg_version(*args, **kwargs) -> int:
+        """
+        The version of the current graph (where this parameter's node is).
+        """
     @property
-    def vindex(self):
+    def vindex(*args, **kwargs) -> int:
         """
         The index of this parameter's node in the current graph.
         """
-class _CollectionState:
-    pass
 class ParameterCollectionCore:
     def __init__(self) -> None:
         ...
+    def _checkpoint(self) -> ...:
+        """
+        What the collection holds now, for _restore.
+        """
+    def _entries_text(self, name: str = '') -> bytes:
+        """
+        The entries save() writes, as bytes.
+        """
+    def _restore(self, state: ...) -> None:
+        """
+        Forgets every parameter and subcollection added since the checkpoint.
+        """
     def add_lookup_parameters(self, dim: typing.Any, name: str = '') -> LookupParameters:
         ...
     def add_parameters(self, dim: typing.Any, name: str = '') -> Parameters:
@@ -366,30 +467,28 @@ class ParameterCollectionCore:
         ...
     def save(self, fname: str, name: str = '', append: bool = False) -> None:
         ...
-    def _checkpoint(self) -> _CollectionState:
-        """
-        What the collection holds now, for _restore.
-        """
-    def _entries_text(self, name: str = '') -> bytes:
-        """
-        The entries save() writes, as bytes.
-        """
-    def _restore(self, state: _CollectionState) -> None:
-        """
-        Forgets every parameter and subcollection added since the checkpoint.
-        """
     @property
     def weight_decay(self) -> float:
         ...
     @weight_decay.setter
     def weight_decay(self, arg0: float) -> None:
         ...
+class _CollectionState:
+    pass
 class TrainerCore:
     check_finite: bool
     clipping_enabled: bool
     sparse_updates: bool
     def __init__(self, kind: str, pc: ParameterCollectionCore, hyper: collections.abc.Sequence[float]) -> None:
         ...
+    def _set_state(self, param: typing.Any, state: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+        """
+        Sets what _state_of returns (empty: forget it).
+        """
+    def _state_of(self, param: typing.Any) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        The rule's state of one parameter (slot-major floats; empty before its first update).
+        """
     def restart(self, learning_rate: float = -1.0) -> None:
         ...
     def status(self) -> str:
@@ -414,86 +513,121 @@ class TrainerCore:
     @property
     def updates(self) -> int:
         ...
+    @updates.setter
+    def updates(self, arg0: int) -> None:
+        ...
 def _check_parameter_shape(dim: typing.Any, lookup: bool) -> None:
     """
     Raises for a shape that add_parameters could never allocate.
     """
+def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
+    ...
 def _kept_alive_count() -> int:
     """
     Parameter storages the current graph holds a reference to (one per storage used; 0 after renew_cg).
     """
-def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
-    ...
 def _load_blas(path: str, prefix: str) -> None:
     """
     dlopen a CBLAS library and send large matrix products to <prefix>cblas_sgemm.
     """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
-def _saved_entries(fname: str) -> list:
-    """
-    (kind, name, shape, value count) of every entry of a model file.
-    """
 def _saved_dim(fname: str, lookup: bool, key: str) -> tuple:
     """
     ((shape), batch) of the entry saved under `key`.
+    """
+def _saved_entries(fname: str) -> list:
+    """
+    (kind, name, shape, value count) of every entry of a model file.
     """
 def _unload_blas() -> None:
     """
     Send every matrix product to Eigen again.
     """
 def abs(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise absolute value.
+    """
 def acos(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise arccosine.
+    """
 def acosh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise inverse hyperbolic cosine.
+    """
 def affine_transform(exprs: collections.abc.Sequence[Expression]) -> Expression:
-    ...
+    """
+    b + W1*x1 + W2*x2 + ... for exprs = [b, W1, x1, W2, x2, ...].
+    """
 def argmax(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
     """
     One-hot vector of the (first) maximum of x.
     """
 def asin(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise arcsine.
+    """
 def asinh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise inverse hyperbolic sine.
+    """
 def atan(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise arctangent.
+    """
 def atanh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise inverse hyperbolic tangent.
+    """
 def autobatch_stats() -> dict:
     """
     Nodes executed, kernel groups launched and scheduler time since start (autobatching).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Binary cross-entropy -sum(y log x + (1 - y) log(1 - x)) of probabilities x and targets y.
+    """
 def blas_info() -> str:
     """
     Which library runs large matrix products: 'openblas <path>' or 'eigen'.
     """
 def block_dropout(x: Expression, p: float) -> Expression:
     """
-    Drops all of x or none of it (one draw).
+    Drops all of x or none of it (one draw); p = 1 gives zeros, as in DyNet.
     """
 def bmax(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Element-wise maximum of x and y.
+    """
 def bmin(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Element-wise minimum of x and y.
+    """
 def cdiv(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Element-wise quotient x / y (broadcasting a size-1 axis or batch).
+    """
 def ceil(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
-    ...
+    """
+    Element-wise ceiling; gradient_mode zero_gradient or straight_through_gradient.
+    """
 def cg_checkpoint() -> None:
-    ...
+    """
+    Marks the graph's current size; cg_revert() goes back to it.
+    """
 def cg_epoch() -> int:
     """
     Changes at every renew_cg() and cg_revert(): expressions cached under an older epoch may have been removed (and their node numbers reused), so caches of expressions key on this.
     """
 def cg_revert() -> None:
-    ...
+    """
+    Removes the nodes added since the last cg_checkpoint() (their expressions become stale).
+    """
 def cg_version() -> int:
-    ...
+    """
+    The current graph's version: renew_cg() and cg_revert() start a new one (DyNet's cg_version).
+    """
 def circ_conv(u: Expression, v: Expression) -> Expression:
     """
     Circular convolution y_k = sum_i u_i v_{(k - i) mod n} of two vectors.
@@ -503,7 +637,9 @@ def circ_corr(u: Expression, v: Expression) -> Expression:
     Circular correlation y_k = sum_i u_i v_{(i + k) mod n} of two vectors.
     """
 def cmult(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Element-wise product (broadcasting a size-1 axis or batch).
+    """
 def concatenate(xs: collections.abc.Sequence[Expression], d: int = 0) -> Expression:
     """
     Joins xs along axis d.
@@ -523,7 +659,9 @@ def const_parameter(p: Parameters) -> Expression:
 def const_parameter(p: LookupParameters) -> Expression:
     ...
 def constant(dim: typing.Any, val: float, batch_size: int = 1) -> Expression:
-    ...
+    """
+    A tensor of shape dim (batch_size elements) filled with val.
+    """
 def constrained_softmax(x: Expression, y: Expression) -> Expression:
     """
     Softmax of the scores x with upper bounds y on the probabilities.
@@ -553,20 +691,46 @@ def conv2d_bias(x: Expression, f: Expression, b: Expression, stride: collections
     conv2d(x, f, stride, is_valid) plus the bias b (C_out,) on every output position.
     """
 def cos(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise cosine.
+    """
 def cosh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise hyperbolic cosine.
+    """
 def cube(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise cube.
+    """
+def cuda_device_count() -> int:
+    """
+    GPUs the CUDA runtime sees (0 without a CUDA build or a GPU).
+    """
 def cumsum(x: Expression, d: int = 0) -> Expression:
     """
     Cumulative sum along axis d.
     """
-def dot_product(x: Expression, y: Expression) -> Expression:
+def device_id(name: str) -> int:
+    """
+    The engine's number of a device name ('CPU' 0, 'EMU:0' 1, 'GPU:i' 2+i); ValueError for an unknown one.
+    """
+def device_memory(device: str) -> dict:
+    """
+    Bytes of the device's memory: the graph's pools, all live allocations, their peak.
+    """
+def device_name(arg0: int) -> str:
     ...
+def device_op_names(device: str) -> str:
+    """
+    Space-separated names of the ops with a kernel on the device.
+    """
+def dot_product(x: Expression, y: Expression) -> Expression:
+    """
+    Dot product of two vectors (one value per batch element).
+    """
 def dropout(x: Expression, p: float) -> Expression:
     """
-    Inverted dropout: each unit is zeroed with probability p, kept units scaled by 1/(1-p).
+    Inverted dropout: each unit is zeroed with probability p, kept units scaled by 1/(1-p) (p = 1 gives NaN, as in DyNet, with a RuntimeWarning).
     """
 def dropout_batch(x: Expression, p: float) -> Expression:
     """
@@ -577,23 +741,37 @@ def dropout_dim(x: Expression, d: int, p: float) -> Expression:
     Dropout with one mask value shared along axis d (drops whole columns for d=0, rows for d=1).
     """
 def elu(x: Expression, alpha: float = 1.0) -> Expression:
-    ...
+    """
+    Element-wise ELU: x for x > 0, alpha * (exp(x) - 1) otherwise.
+    """
 def emax(xs: collections.abc.Sequence[Expression]) -> Expression:
-    ...
+    """
+    Element-wise maximum of a list of expressions of one shape.
+    """
 def erf(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise Gauss error function.
+    """
 def esum(xs: collections.abc.Sequence[Expression]) -> Expression:
-    ...
+    """
+    Element-wise sum of a list of expressions of one shape.
+    """
 def exp(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise exponential.
+    """
 def filter1d_narrow(x: Expression, y: Expression) -> Expression:
     """
     Narrow 1-D convolution of x (d, n) with filters y (d, w[, m]): result (m, n - w + 1), entry [k, j] = sum(x[:, j:j+w] * y[:, :, k]).
     """
 def flip_gradient(x: Expression) -> Expression:
-    ...
+    """
+    x itself; backward passes the negated gradient (adversarial training).
+    """
 def floor(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
-    ...
+    """
+    Element-wise floor; gradient_mode zero_gradient or straight_through_gradient.
+    """
 def fold_rows(x: Expression, nrows: int = 2) -> Expression:
     """
     Sums each group of nrows consecutive rows: (r, c) -> (r / nrows, c).
@@ -603,6 +781,10 @@ def forward_all(exps: collections.abc.Sequence[Expression], recalculate: bool = 
 def get_autobatch() -> bool:
     ...
 def get_autobatch_policy() -> str:
+    """
+    The autobatching executor's rule for the next group: "height" (default) or "depth" (DyNet's).
+    """
+def get_default_device() -> str:
     ...
 def get_num_threads() -> int:
     """
@@ -616,6 +798,10 @@ def graph_size() -> int:
     """
     Number of nodes in the current graph.
     """
+def have_cuda() -> bool:
+    """
+    True in a CUDA build (DYNAGRAPH_BACKEND=cuda).
+    """
 @typing.overload
 def hinge(x: Expression, v: int, m: float = 1.0) -> Expression:
     """
@@ -625,7 +811,9 @@ def hinge(x: Expression, v: int, m: float = 1.0) -> Expression:
 def hinge(x: Expression, v: collections.abc.Sequence[int], m: float = 1.0) -> Expression:
     ...
 def hinge_batch(x: Expression, vs: collections.abc.Sequence[int], m: float = 1.0) -> Expression:
-    ...
+    """
+    hinge(x, vs[b], m) for each batch element b.
+    """
 @typing.overload
 def hinge_dim(x: Expression, v: collections.abc.Sequence[int], d: int = 0, m: float = 1.0) -> Expression:
     """
@@ -635,17 +823,25 @@ def hinge_dim(x: Expression, v: collections.abc.Sequence[int], d: int = 0, m: fl
 def hinge_dim(x: Expression, v: collections.abc.Sequence[collections.abc.Sequence[int]], d: int = 0, m: float = 1.0) -> Expression:
     ...
 def huber_distance(x: Expression, y: Expression, c: float = 1.3450000286102295) -> Expression:
-    ...
+    """
+    Huber loss of x - y: quadratic within c, linear beyond, summed.
+    """
 def inputMatrix(v: typing.Any, d: typing.Any) -> Expression:
-    ...
+    """
+    An input of shape d from the numbers v in column-major order.
+    """
 def inputTensor(arr: typing.Any, batched: bool = False, device: str = '', reusable_expr: bool = False) -> Expression:
     """
     A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list of NumPy arrays is a batch of them.
     """
 def inputVector(v: typing.Any, device: str = '') -> Expression:
-    ...
+    """
+    A vector input of the numbers in v (a list or a 1-D array).
+    """
 def inverse(x: Expression) -> Expression:
-    ...
+    """
+    Inverse of a square matrix.
+    """
 def kmax_pooling(x: Expression, k: int, d: int = 1) -> Expression:
     """
     The k largest entries along axis d, kept in their original order.
@@ -655,27 +851,41 @@ def kmh_ngram(x: Expression, v: int) -> Expression:
     Sums of v consecutive columns: (d, n) -> (d, n - v + 1).
     """
 def l1_distance(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    sum(|x - y|), one value per batch element.
+    """
 def l2_norm(x: Expression) -> Expression:
-    ...
+    """
+    sqrt(sum(x^2)), one value per batch element.
+    """
 def layer_norm(x: Expression, g: Expression, b: Expression) -> Expression:
     """
     g * (x - mean(x)) / (std(x) + 1e-8) + b over all elements of each batch element; g, b shaped like x.
     """
 def lgamma(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise log of the absolute gamma function.
+    """
 def log(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise natural logarithm.
+    """
 def log_sigmoid(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise log(sigmoid(x)), computed stably.
+    """
 def log_softmax(x: Expression, restrict: collections.abc.Sequence[int] | None = None) -> Expression:
     """
     Column-wise log softmax; with `restrict` (indices) the others are -inf.
     """
 def logdet(x: Expression) -> Expression:
-    ...
+    """
+    log(det(x)) of a square positive-definite matrix.
+    """
 def logistic(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise sigmoid 1 / (1 + exp(-x)).
+    """
 def logsumexp(xs: collections.abc.Sequence[Expression]) -> Expression:
     """
     Element-wise log(sum_k exp(xs[k])).
@@ -685,9 +895,13 @@ def logsumexp_dim(x: Expression, d: int = 0) -> Expression:
     log(sum(exp(x))) along axis d (which is removed).
     """
 def lookup(p: LookupParameters, index: int = 0, update: bool = True) -> Expression:
-    ...
+    """
+    Row `index` of a lookup table as an expression (update=False: a constant, no gradient).
+    """
 def lookup_batch(p: LookupParameters, indices: collections.abc.Sequence[int], update: bool = True) -> Expression:
-    ...
+    """
+    The rows `indices` of a lookup table as one batched expression.
+    """
 def max_dim(x: Expression, d: int = 0) -> Expression:
     """
     Maximum along axis d (removed from the shape).
@@ -717,7 +931,9 @@ def moment_elems(x: Expression, r: int) -> Expression:
     r-th moment (1/n) sum x^r of all elements of each batch element.
     """
 def nobackprop(x: Expression) -> Expression:
-    ...
+    """
+    x itself, through which backward passes no gradient.
+    """
 def node_expression(i: int) -> Expression:
     """
     An Expression for node i of the current graph.
@@ -731,7 +947,9 @@ def noise(x: Expression, stddev: float) -> Expression:
     x plus Gaussian noise of standard deviation stddev.
     """
 def ones(dim: typing.Any, batch_size: int = 1) -> Expression:
-    ...
+    """
+    A tensor of shape dim (batch_size elements) of ones.
+    """
 def op_families() -> list:
     """
     The op families in op_table.def's order: name (csrc/ops/<name>.cc) and title.
@@ -741,7 +959,9 @@ def op_table() -> list:
     Every registered op, as op_table.def lists it: name, family, arity (-1 = any), differentiable-argument mask, autobatching kind (none, plain, per_element), devices with a kernel (CPU, GPU) and the functions that build it.
     """
 def pairwise_rank_loss(x: Expression, y: Expression, m: float = 1.0) -> Expression:
-    ...
+    """
+    Element-wise max(0, m - x + y).
+    """
 @typing.overload
 def parameter(p: Parameters) -> Expression:
     ...
@@ -777,25 +997,41 @@ def pickneglogsoftmax(x: Expression, v: int) -> Expression:
 def pickneglogsoftmax(x: Expression, v: collections.abc.Sequence[int]) -> Expression:
     ...
 def pickneglogsoftmax_batch(x: Expression, vs: collections.abc.Sequence[int]) -> Expression:
-    ...
+    """
+    -log(softmax(x)[vs[b]]) for each batch element b.
+    """
 def pickrange(x: Expression, s: int, e: int, d: int = 0) -> Expression:
     """
     Positions [s, e) of axis d.
     """
 def poisson_loss(log_lambda: Expression, x: int) -> Expression:
-    ...
+    """
+    Negative log-likelihood of count x under Poisson(exp(log_lambda)).
+    """
 def pow(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    Element-wise power x ** y.
+    """
 def random_bernoulli(dim: typing.Any, p: float, scale: float = 1.0, batch_size: int = 1) -> Expression:
-    ...
+    """
+    scale with probability p, else 0, per element of shape dim, drawn at evaluation.
+    """
 def random_gumbel(dim: typing.Any, mu: float = 0.0, beta: float = 1.0, batch_size: int = 1) -> Expression:
-    ...
+    """
+    Gumbel(mu, beta) samples of shape dim, drawn at evaluation.
+    """
 def random_normal(dim: typing.Any, mean: float = 0.0, stddev: float = 1.0, batch_size: int = 1) -> Expression:
-    ...
+    """
+    Gaussian samples N(mean, stddev^2) of shape dim, drawn at evaluation.
+    """
 def random_uniform(dim: typing.Any, left: float, right: float, batch_size: int = 1) -> Expression:
-    ...
+    """
+    Uniform samples in [left, right) of shape dim, drawn at evaluation.
+    """
 def rectify(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise ReLU max(0, x).
+    """
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False) -> None:
     """
     Drops the current graph (expressions made before are stale); the flags hold for the new graph.
@@ -805,11 +1041,17 @@ def reshape(x: Expression, d: typing.Any, batch_size: int = 1) -> Expression:
     Same values (column-major) with shape d; no copy.
     """
 def round(x: Expression, gradient_mode: str = 'zero_gradient') -> Expression:
-    ...
+    """
+    Element-wise rounding; gradient_mode zero_gradient or straight_through_gradient.
+    """
 def scalarInput(s: float, device: str = '') -> Expression:
-    ...
+    """
+    A one-element input holding s.
+    """
 def scale_gradient(x: Expression, lambd: float = 1.0) -> Expression:
-    ...
+    """
+    x itself; backward multiplies its gradient by lambd.
+    """
 def select_cols(x: Expression, cs: collections.abc.Sequence[int]) -> Expression:
     """
     Columns cs of the matrix x (any order, repeats allowed).
@@ -819,7 +1061,9 @@ def select_rows(x: Expression, rs: collections.abc.Sequence[int]) -> Expression:
     Rows rs of x (any order, repeats allowed).
     """
 def selu(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise scaled exponential linear unit (SELU).
+    """
 def set_autobatch(arg0: bool) -> None:
     """
     Switch the autobatching executor on or off.
@@ -832,11 +1076,15 @@ def set_collect_factors(on: bool, cap: bool = False) -> None:
     """
     Record the sufficient factors (U, V) of every product W*x with a parameter W during backward. cap=True gives up on (marks dense) a parameter whose factors grow larger than its gradient.
     """
+def set_default_device(name: str) -> None:
+    """
+    The device of new inputs (and, through dynagraph, new parameters).
+    """
 def set_initial_memory(arg0: int) -> None:
     ...
 def set_input_values(e: Expression, values: typing.Any) -> None:
     """
-    Overwrites the data of an input node (column-major) and invalidates the graph's values.
+    Overwrites the data of an input node (column-major values) or a lookup's row indices, and invalidates the graph's values.
     """
 def set_num_threads(n: int) -> None:
     """
@@ -844,34 +1092,50 @@ def set_num_threads(n: int) -> None:
     """
 def set_param_grad_hook(fn: typing.Any) -> None:
     """
-    Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final (for lookup tables: after each lookup node; final only when backward returns). None removes it.
+    Calls fn(name, is_lookup) during backward as soon as a parameter's gradient is final (once per backward, after the last of its trainable nodes; for lookup tables: after each lookup node, final only when backward returns). None removes it.
     """
 def set_seed(arg0: int) -> None:
     ...
 def silu(x: Expression, beta: float = 1.0) -> Expression:
-    ...
+    """
+    Element-wise SiLU (swish) x * sigmoid(beta * x).
+    """
 def sin(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise sine.
+    """
 def sinh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise hyperbolic sine.
+    """
 def softmax(x: Expression, d: int = 0) -> Expression:
     """
     Softmax along axis d (columns of a matrix for d = 0).
     """
 def softsign(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise x / (1 + |x|).
+    """
 def sparsemax(x: Expression) -> Expression:
     """
     Sparsemax: Euclidean projection of the vector x onto the probability simplex.
     """
 def sqrt(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise square root.
+    """
 def square(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise square.
+    """
 def squared_distance(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    sum((x - y)^2), one value per batch element.
+    """
 def squared_norm(x: Expression) -> Expression:
-    ...
+    """
+    sum(x^2), one value per batch element.
+    """
 def std_batches(x: Expression) -> Expression:
     """
     Standard deviation over the batch.
@@ -905,13 +1169,25 @@ def take_factors() -> tuple[list, set]:
     Returns and empties ([(name, U (M x K), V (N x K)) per parameter, ...], {names whose gradient is not sent as factors}).
     """
 def tan(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise tangent.
+    """
 def tanh(x: Expression) -> Expression:
-    ...
+    """
+    Element-wise hyperbolic tangent.
+    """
+def to_device(e: Expression, device_str: str) -> Expression:
+    """
+    e's value on another device ('CPU', 'EMU:0', 'GPU:0').
+    """
 def trace_of_product(x: Expression, y: Expression) -> Expression:
-    ...
+    """
+    trace(x * transpose(y)) of two matrices of one shape.
+    """
 def transpose(x: Expression) -> Expression:
-    ...
+    """
+    Matrix transpose (the batch kept).
+    """
 def vanilla_lstm_c(c_tm1: Expression, gates_t: Expression) -> Expression:
     """
     LSTM cell c_t = i .* g + f .* c_tm1 (gates_t from vanilla_lstm_gates).
@@ -941,4 +1217,6 @@ def weight_norm(w: Expression, g: Expression) -> Expression:
     g * w / ||w|| (g has one element).
     """
 def zeros(dim: typing.Any, batch_size: int = 1) -> Expression:
-    ...
+    """
+    A tensor of shape dim (batch_size elements) of zeros.
+    """

@@ -222,8 +222,8 @@ class ParameterCollection:
         (in ±``scale``), ``"normal"`` (``mean``, ``std``), as in DyNet."""
         device = _check_device(device)
         shape = _shape(dim, "add_parameters")
+        _spend_budget(shape)  # a file's spec may not ask for more than its data holds (dy.load)
         _core._check_parameter_shape(shape, False)  # before NumPy builds the initial values
-        _spend_budget(shape)
         values = _initial_values(init, shape, False, scale, mean, std)
         p = self._c.add_parameters(shape, name)
         p.set_value(values)
@@ -240,8 +240,8 @@ class ParameterCollection:
             shape = (shape[0], 1)
         if len(shape) < 2:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
-        _core._check_parameter_shape(shape, True)
         _spend_budget(shape)
+        _core._check_parameter_shape(shape, True)
         values = _initial_values(init, shape, True, scale, mean, std)
         p = self._c.add_lookup_parameters(shape, name)
         p.init_from_array(values)

@@ -150,7 +150,7 @@ def test_huge_input_is_a_memory_error_naming_the_size():
 def test_random_bytes_meta_is_a_value_error_naming_the_file(tmp_path):
     (tmp_path / "m.meta").write_bytes(bytes(range(200, 256)) * 4)
     (tmp_path / "m.data").write_bytes(b"")
-    with raises(ValueError, "m.meta", "not a dynagraph meta file"):
+    with raises(ValueError, "m.meta", "corrupt or truncated meta file"):
         dy.load(str(tmp_path / "m"), dy.ParameterCollection())
 
 

@@ -73,6 +73,8 @@ Dim dim_arg(py::handle shape, long batch, const char* fn, const char* arg) {
   std::vector<long> axes = ints_arg(shape, fn, arg);
   try {
     return Dim::from_vector(axes, batch);
+  } catch (const OverflowError& e) {  // keeps its kind: a size past what the engine represents
+    throw OverflowError(where(fn, arg) + ": " + e.what());
   } catch (const ValueError& e) {
     throw ValueError(where(fn, arg) + " (shape " + std::string(py::str(shape)) + ", batch " +
                      std::to_string(batch) + "): " + e.what());
@@ -93,6 +95,10 @@ void rethrow_named(const char* fn) {
     throw IndexError(with_name(fn, e.what()));
   } catch (const IOError& e) {
     throw IOError(with_name(fn, e.what()));
+  } catch (const OverflowError& e) {  // before ValueError, its base
+    throw OverflowError(with_name(fn, e.what()));
+  } catch (const OutOfMemory& e) {
+    throw OutOfMemory(with_name(fn, e.what()));
   } catch (const ValueError& e) {
     throw ValueError(with_name(fn, e.what()));
   } catch (const Error& e) {

@@ -79,7 +79,7 @@ py::array real_array(const py::object& obj, const std::string& fn, const char* a
   return any;
 }
 
-Expression input_from_array(const py::object& obj, bool batched) {
+Expression input_from_array(const py::object& obj, bool batched, int device) {
   auto arr = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(real_array(obj, "inputTensor", "arr"));
   if (!arr) throw std::bad_alloc();  // a real dtype converts to float32 unless memory runs out
   std::vector<long> ds(arr.shape(), arr.shape() + arr.ndim());

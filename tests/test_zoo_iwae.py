@@ -6,6 +6,7 @@ import dynagraph as dy
 from zoo_helpers import load_example
 
 iwae_mod = load_example("iwae")
+from zoo_common import batch_input, batch_values  # noqa: E402  (on the path once an example is loaded)
 
 
 def _toy_data(rng, n=120, d=16):
@@ -36,13 +37,13 @@ def test_k_sample_bound_matches_numpy_logsumexp_of_the_weights():
     model = iwae_mod.IWAE(pc, n_in=6, n_hidden=5, n_latent=3)
     rows = (np.random.default_rng(4).random((4, 6)) < 0.5).astype(np.float32)
     dy.renew_cg()
-    x = iwae_mod.batch_input(rows)
+    x = batch_input(rows)
     mean, logvar = model.encode(x)
     log_w = [model.log_weight(x, mean, logvar, 4) for _ in range(7)]
     bound = dy.logsumexp(log_w) - float(np.log(7))
-    w = np.stack([iwae_mod.batch_values(e)[:, 0] for e in log_w])
+    w = np.stack([batch_values(e)[:, 0] for e in log_w])
     ref = np.logaddexp.reduce(w, axis=0) - np.log(7)
-    np.testing.assert_allclose(iwae_mod.batch_values(bound)[:, 0], ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(batch_values(bound)[:, 0], ref, rtol=1e-5, atol=1e-5)
 
 
 def test_training_on_l5_raises_the_bound():

@@ -66,6 +66,23 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator):
         yield order[i:i + batch_size]
 
 
+def train_epochs(loss_of, trainer, n: int, epochs: int, batch_size: int, rng: np.random.Generator,
+                 quiet: bool = False, desc: str = "") -> list[float]:
+    """Minibatch training: each shuffled batch of indices ``idx`` builds ``loss_of(idx)`` (the batch's
+    mean loss) in a fresh graph, then backward and one update. Returns each epoch's mean loss."""
+    curve = []
+    for _ in progress(range(epochs), desc, quiet):
+        total = 0.0
+        for idx in minibatches(n, batch_size, rng):
+            dy.renew_cg()
+            loss = loss_of(idx)
+            total += loss.value() * len(idx)
+            loss.backward()
+            trainer.update()
+        curve.append(total / n)
+    return curve
+
+
 def batch_input(rows: np.ndarray):
     """Rows (B, D) as one (D,) x B expression."""
     return dy.inputTensor(np.ascontiguousarray(rows.T, dtype=np.float32), batched=True)

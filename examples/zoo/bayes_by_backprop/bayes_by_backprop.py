@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
 from mc_dropout.mc_dropout import DropoutMLP, reliability_plot, scores, train as train_dropout  # noqa: E402
-from zoo_common import (base_parser, batch_input, batch_values, load_digits, minibatches,  # noqa: E402
-                        print_report, progress, seed_everything, softplus)
+from zoo_common import (train_epochs, base_parser, batch_input, batch_values, load_digits,  # noqa: E402
+                        print_report, seed_everything, softplus)
 
 
 class BayesianLayer:
@@ -94,19 +94,13 @@ class BayesMLP:
 
 def train(net: BayesMLP, trainer, x, y, epochs, batch_size, rng, quiet=False, kl_weight: float = 1.0) -> list[float]:
     """Minimises the negative ELBO per example (kl_weight 1); returns each epoch's mean (NLL + w KL / N)."""
-    curve, n = [], len(x)
-    for _ in progress(range(epochs), "bayes by backprop", quiet):
-        total = 0.0
-        for idx in minibatches(n, batch_size, rng):
-            dy.renew_cg()
-            logits, kl = net.logits_and_kl(batch_input(x[idx]))
-            nll = dy.mean_batches(dy.pickneglogsoftmax_batch(logits, [int(t) for t in y[idx]]))
-            loss = nll + kl * (kl_weight / n)
-            total += loss.value() * len(idx)
-            loss.backward()
-            trainer.update()
-        curve.append(total / n)
-    return curve
+    n = len(x)
+
+    def loss_of(idx):
+        logits, kl = net.logits_and_kl(batch_input(x[idx]))
+        return dy.mean_batches(dy.pickneglogsoftmax_batch(logits, [int(t) for t in y[idx]])) + kl * (kl_weight / n)
+
+    return train_epochs(loss_of, trainer, n, epochs, batch_size, rng, quiet, "bayes by backprop")
 
 
 def variance_on_errors(mc: np.ndarray, y: np.ndarray) -> tuple[float, float]:

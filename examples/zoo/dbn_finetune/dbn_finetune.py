@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rbm"))
 import dynagraph as dy                                          # noqa: E402
 from dbn.dbn import DBN                                         # noqa: E402
-from zoo_common import (base_parser, batch_input, batch_values, load_digits, minibatches,  # noqa: E402
-                        print_report, progress, seed_everything, softplus)
+from zoo_common import (train_epochs, base_parser, batch_input, batch_values, load_digits,  # noqa: E402
+                        print_report, seed_everything, softplus)
 
 
 def _dense(pc, n_out: int, n_in: int, init=None):
@@ -101,17 +101,8 @@ class UnrolledAutoencoder:
 
 def fine_tune(model, trainer, x, y, epochs: int, batch_size: int, rng, quiet=False, desc="fine-tune") -> list[float]:
     """Backprop on model.loss; returns each epoch's mean loss."""
-    curve = []
-    for _ in progress(range(epochs), desc, quiet):
-        total = 0.0
-        for idx in minibatches(len(x), batch_size, rng):
-            dy.renew_cg()
-            loss = model.loss(x[idx], None if y is None else y[idx])
-            total += loss.value() * len(idx)
-            loss.backward()
-            trainer.update()
-        curve.append(total / len(x))
-    return curve
+    return train_epochs(lambda idx: model.loss(x[idx], None if y is None else y[idx]), trainer, len(x), epochs,
+                        batch_size, rng, quiet, desc)
 
 
 def main(argv=None):

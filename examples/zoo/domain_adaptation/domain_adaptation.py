@@ -108,7 +108,7 @@ def main(argv=None):
     p.add_argument("--reversal", type=float, default=1.0, help="lambda of the reversal layer")
     p.add_argument("--seeds", type=int, default=5)
     args = p.parse_args(argv)
-    rows, results = [(f"target domain", f"moons rotated {args.angle} degrees")], {}
+    rows, results = [("target domain", f"moons rotated {args.angle} degrees")], {}
     for reversal in (args.reversal, 0.0):
         runs = [run(s, reversal, args) for s in range(args.seed, args.seed + args.seeds)]
         results[reversal] = runs

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
 from vae.vae import LOG_2PI, VAE                                # noqa: E402
-from zoo_common import (base_parser, batch_input, batch_values, load_digits, minibatches,  # noqa: E402
-                        print_report, progress, seed_everything)
+from zoo_common import (train_epochs, base_parser, batch_input, load_digits,  # noqa: E402
+                        print_report, seed_everything)
 
 
 class IWAE(VAE):
@@ -56,17 +56,9 @@ class IWAE(VAE):
 
 def train(model: IWAE, trainer, x, k: int, epochs: int, batch_size: int, rng, quiet=False) -> list[float]:
     """Maximises L_k (k = 1: the VAE's one-sample objective); returns each epoch's mean training L_k."""
-    curve = []
-    for _ in progress(range(epochs), f"iwae k={k}", quiet):
-        total = 0.0
-        for idx in minibatches(len(x), batch_size, rng):
-            dy.renew_cg()
-            loss = -dy.sum_batches(model.bound(x[idx], k)) * (1.0 / len(idx))
-            total -= loss.value() * len(idx)
-            loss.backward()
-            trainer.update()
-        curve.append(total / len(x))
-    return curve
+    neg = train_epochs(lambda idx: -dy.sum_batches(model.bound(x[idx], k)) * (1.0 / len(idx)), trainer, len(x),
+                       epochs, batch_size, rng, quiet, f"iwae k={k}")
+    return [-v for v in neg]
 
 
 def tightening(model: IWAE, rows: np.ndarray, ks=(1, 5, 50), repeats: int = 3) -> dict[int, float]:

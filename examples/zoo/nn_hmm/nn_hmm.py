@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
-from zoo_common import base_parser, minibatches, print_report, progress, seed_everything  # noqa: E402
+from zoo_common import train_epochs, base_parser, print_report, seed_everything  # noqa: E402
 
 
 def log_normalise(a: np.ndarray, axis: int) -> np.ndarray:
@@ -119,17 +119,9 @@ class NeuralHMM:
 
 def train(model: NeuralHMM, trainer, x, epochs: int, batch_size: int, rng, quiet=False) -> list[float]:
     """Maximises the marginal log-likelihood; returns each epoch's mean log p per symbol."""
-    curve = []
-    for _ in progress(range(epochs), "neural HMM", quiet):
-        total = 0.0
-        for idx in minibatches(len(x), batch_size, rng):
-            dy.renew_cg()
-            loss = -dy.sum_batches(model.log_likelihood(x[idx])) * (1.0 / len(idx))
-            total -= loss.value() * len(idx)
-            loss.backward()
-            trainer.update()
-        curve.append(total / x.size)
-    return curve
+    per_sequence = train_epochs(lambda idx: -dy.sum_batches(model.log_likelihood(x[idx])) * (1.0 / len(idx)),
+                                trainer, len(x), epochs, batch_size, rng, quiet, "neural HMM")
+    return [-v / x.shape[1] for v in per_sequence]
 
 
 def baum_welch(x: np.ndarray, n_states: int, n_symbols: int, iterations: int, rng):

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
-from zoo_common import base_parser, batch_input, batch_values, minibatches, print_report, progress, seed_everything, softplus  # noqa: E402,E501
+from zoo_common import train_epochs, base_parser, batch_input, batch_values, print_report, seed_everything, softplus  # noqa: E402,E501
 
 
 def grid_adjacency(n: int) -> np.ndarray:
@@ -106,17 +106,9 @@ class UnrolledMeanField:
 
 
 def train(model: UnrolledMeanField, trainer, y, s, epochs: int, batch_size: int, rng, quiet=False) -> list[float]:
-    curve = []
-    for _ in progress(range(epochs), "unrolled mean field", quiet):
-        total = 0.0
-        for idx in minibatches(len(y), batch_size, rng):
-            dy.renew_cg()
-            loss = model.loss(y[idx], s[idx])
-            total += loss.value() * len(idx)
-            loss.backward()
-            trainer.update()
-        curve.append(total / len(y))
-    return curve
+    """Fits the unrolled updates by backprop; returns each epoch's mean loss per image."""
+    return train_epochs(lambda idx: model.loss(y[idx], s[idx]), trainer, len(y), epochs, batch_size, rng, quiet,
+                        "unrolled mean field")
 
 
 def scores(p_plus: np.ndarray, s: np.ndarray) -> tuple[float, float]:

@@ -1,5 +1,12 @@
+import os
 import sys
 from pathlib import Path
+
+# Tests start Python subprocesses (`python -c`, `python -m`) from the checkout's root,
+# which Python would put first on their sys.path: they would import the unbuilt source
+# folder dynagraph/ instead of the installed package (CI installs it, not editable).
+# Python 3.11+ leaves the current folder out with this set.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 # The op spec table lives beside the tests.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -11,6 +11,7 @@ Run it after adding bindings and commit the result.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def tidy(text: str) -> str:
 def generate() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pybind11_stubgen", "dynagraph._core", "-o", tmp, "--ignore-all-errors"]
-        subprocess.run(cmd, check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        # The installed package (editable or not), never the source folder: run outside the checkout.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        subprocess.run(cmd, check=True, cwd=tmp, env={**env, "PYTHONSAFEPATH": "1"},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return tidy((Path(tmp) / "dynagraph" / "_core.pyi").read_text())
 

@@ -65,7 +65,7 @@ struct MatmulOps {
   static void affine_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
     const Tensor& bias = xs[0];
-    B::launch(y.d.size(), kern::BiasFill{bias.v, y.v, y.d.batch_size(), bias.d.batch_size(), bias.d.bd});
+    B::launch(y.d.size(), kern::BiasFill{bias.v, y.v, static_cast<unsigned>(y.d.batch_size()), static_cast<unsigned>(bias.d.batch_size()), bias.d.bd});
     for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
   }
   static void affine_bwd(DeviceCtx&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned i,

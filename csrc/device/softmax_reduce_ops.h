@@ -57,19 +57,19 @@ struct SoftmaxReduceOps {
   }
   static void sum_elems_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
-    B::launch_blocks(y.d.bd, kern::SumElemsForward{xs[0].v, y.v, xs[0].d.batch_size()});
+    B::launch_blocks(y.d.bd, kern::SumElemsForward{xs[0].v, y.v, static_cast<unsigned>(xs[0].d.batch_size())});
   }
   static void sum_elems_bwd(DeviceCtx&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor& dx) {
-    B::launch(dx.d.size(), kern::SumElemsBackward{dy.v, dx.v, dx.d.batch_size()});
+    B::launch(dx.d.size(), kern::SumElemsBackward{dy.v, dx.v, static_cast<unsigned>(dx.d.batch_size())});
   }
   static void sum_batches_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
-    B::launch(y.d.size(), kern::SumBatchesForward{xs[0].v, y.v, y.d.size(), xs[0].d.bd});
+    B::launch(y.d.size(), kern::SumBatchesForward{xs[0].v, y.v, static_cast<unsigned>(y.d.size()), xs[0].d.bd});
   }
   static void sum_batches_bwd(DeviceCtx&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                               Tensor& dx) {
-    B::launch(dx.d.size(), kern::SumBatchesBackward{dy.v, dx.v, dy.d.size()});
+    B::launch(dx.d.size(), kern::SumBatchesBackward{dy.v, dx.v, static_cast<unsigned>(dy.d.size())});
   }
 };
 

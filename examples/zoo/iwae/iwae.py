@@ -21,22 +21,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
-from vae.vae import LOG_2PI, VAE                                # noqa: E402
+from vae.vae import VAE                                # noqa: E402
 from zoo_common import (train_epochs, base_parser, batch_input, load_digits,  # noqa: E402
                         print_report, seed_everything)
 
 
 class IWAE(VAE):
-    """A VAE whose training objective and reported bound are the k-sample L_k."""
-
-    def log_weight(self, x, mean, logvar, batch_size: int):
-        """One draw z ~ q(z|x): log p(x|z) + log p(z) - log q(z|x) as (1,) x B."""
-        eps = dy.random_normal(self.n_latent, batch_size=batch_size)
-        z = mean + dy.cmult(dy.exp(logvar * 0.5), eps)
-        log_prior = -0.5 * dy.sum_elems(dy.square(z)) - 0.5 * self.n_latent * LOG_2PI
-        # q's density at z: eps is the standardised draw, so (z - mean)^2 / var = eps^2.
-        log_q = -0.5 * dy.sum_elems(dy.square(eps) + logvar) - 0.5 * self.n_latent * LOG_2PI
-        return self.log_lik(x, self.decode(z)) + log_prior - log_q
+    """A VAE whose training objective and reported bound are the k-sample L_k (draws: VAE.log_weight)."""
 
     def bound(self, rows: np.ndarray, k: int):
         """L_k per row as (1,) x B: log of the mean of k importance weights."""

@@ -72,16 +72,21 @@ class VAE:
         z = self.sample_z(mean, logvar, len(rows))
         return self.log_lik(x, self.decode(z)) - self.kl(mean, logvar)
 
+    def log_weight(self, x, mean, logvar, batch_size: int):
+        """One draw z ~ q(z|x): log p(x|z) + log p(z) - log q(z|x) as (1,) x B."""
+        eps = dy.random_normal(self.n_latent, batch_size=batch_size)
+        z = mean + dy.cmult(dy.exp(logvar * 0.5), eps)
+        log_prior = -0.5 * dy.sum_elems(dy.square(z)) - 0.5 * self.n_latent * LOG_2PI
+        # q's density at z: eps is the standardised draw, so (z - mean)^2 / var = eps^2.
+        log_q = -0.5 * dy.sum_elems(dy.square(eps) + logvar) - 0.5 * self.n_latent * LOG_2PI
+        return self.log_lik(x, self.decode(z)) + log_prior - log_q
+
     def log_weights(self, rows: np.ndarray, k: int) -> np.ndarray:
         """log p(x, z) - log q(z | x) for k draws z ~ q(z|x) per row: (N, k)."""
         dy.renew_cg()
         x = batch_input(np.repeat(rows, k, axis=0))
         mean, logvar = self.encode(x)
-        eps = dy.random_normal(self.n_latent, batch_size=len(rows) * k)
-        z = mean + dy.cmult(dy.exp(logvar * 0.5), eps)
-        log_prior = -0.5 * dy.sum_elems(dy.square(z)) - 0.5 * self.n_latent * LOG_2PI
-        log_q = -0.5 * dy.sum_elems(dy.square(eps) + logvar) - 0.5 * self.n_latent * LOG_2PI
-        return batch_values(self.log_lik(x, self.decode(z)) + log_prior - log_q).reshape(len(rows), k)
+        return batch_values(self.log_weight(x, mean, logvar, len(rows) * k)).reshape(len(rows), k)
 
     def mean_elbo(self, rows: np.ndarray, chunk: int = 500) -> float:
         total = 0.0

@@ -41,6 +41,7 @@ class Allocator {
   virtual ~Allocator() = default;
   virtual void* allocate(size_t bytes) = 0;  // throws std::bad_alloc or dg::Error
   virtual void deallocate(void* p, size_t bytes) = 0;
+  virtual size_t chunk_limit() const { return SIZE_MAX; }  // the largest chunk a bump arena should ask for
   size_t bytes_in_use() const { return in_use_; }
   size_t peak_bytes() const { return peak_; }
 

@@ -1,4 +1,4 @@
-// A bump-pointer arena that grows on demand and is reset wholesale.
+// The CPU graph pools: the bump arena (core/arena.h) over host memory.
 //
 // Allocation is a pointer increment; memory is never freed node by node. When a
 // chunk fills, a new one (twice as large) is added; earlier pointers stay valid.
@@ -6,7 +6,8 @@
 // allocate nothing and touch no fresh pages.
 #pragma once
 #include <cstddef>
-#include <vector>
+
+#include "core/arena.h"
 
 namespace dg {
 
@@ -14,37 +15,19 @@ namespace dg {
 // exceeds the machine's physical memory: such an allocation can never be used.
 void check_allocation(size_t bytes, const char* what);
 
-class MemoryPool {
- public:
-  explicit MemoryPool(size_t initial_bytes = 1 << 20) : initial_bytes_(initial_bytes) {}
-  ~MemoryPool();
-  MemoryPool(const MemoryPool&) = delete;
-  MemoryPool& operator=(const MemoryPool&) = delete;
-
-  float* allocate_floats(size_t n) { return static_cast<float*>(allocate(n * sizeof(float))); }
+// Host chunks for the CPU pools: cache-line aligned; a chunk larger than the
+// machine's physical memory is refused (OutOfMemory) rather than granted by an
+// overcommitting kernel that kills the process when it is touched.
+struct HostChunks {
   void* allocate(size_t bytes);
-  void reset();
+  void deallocate(void* p, size_t bytes);
+  size_t chunk_limit() const;  // the physical memory
+  static HostChunks& instance();
+};
 
-  // Position marker for checkpoint/revert.
-  struct Mark {
-    size_t chunk = 0, used = 0;
-  };
-  Mark mark() const { return {current_, chunks_.empty() ? 0 : chunks_[current_].used}; }
-  void revert(const Mark& m);
-
-  size_t capacity_bytes() const;
-  size_t used_bytes() const;
-  void set_initial_bytes(size_t b) { initial_bytes_ = b; }
-
- private:
-  struct Chunk {
-    char* data;
-    size_t size, used;
-  };
-  std::vector<Chunk> chunks_;
-  size_t current_ = 0;
-  size_t initial_bytes_;
-  void add_chunk(size_t min_bytes);
+class MemoryPool : public BumpArena<HostChunks, 64> {  // 64: a cache line; enough for any SIMD width Eigen uses
+ public:
+  explicit MemoryPool(size_t initial_bytes = 1 << 20) : BumpArena(HostChunks::instance(), initial_bytes) {}
 };
 
 }  // namespace dg

@@ -26,6 +26,8 @@ class _Settings:
     check_finite: bool = False
     weight_decay: float = 0.0  # DyNet's global default for new ParameterCollections
     device: str = "CPU"
+    device_mem: dict = field(default_factory=dict)  # device name -> budget in bytes
+    memory_policy: str = "auto"
     initialized: bool = False
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
 
@@ -38,6 +40,52 @@ def _parse_mem(mem) -> int:
     if isinstance(mem, str):
         mem = max(int(float(x)) for x in mem.split(",") if x)
     return int(mem)
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def _parse_bytes(value, what: str) -> int:
+    """An int of bytes, or a string with a unit ("256MB", "1.5GiB", "4096")."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"init: {what} must be bytes (an int) or a string with a unit such as '256MB', "
+                        f"got {type(value).__name__}")
+    if isinstance(value, int):
+        n = value
+    else:
+        text = value.strip().upper().replace(" ", "")
+        num = text.rstrip("KMGIB")
+        unit = text[len(num):]
+        if unit not in _UNITS or not num:
+            raise ValueError(f"init: {what} {value!r} is not a size: a number with an optional unit "
+                             "(B, KB, MB, GB, KiB, MiB, GiB)")
+        try:
+            n = int(float(num) * _UNITS[unit])
+        except ValueError:
+            raise ValueError(f"init: {what} {value!r} is not a size: a number with an optional unit "
+                             "(B, KB, MB, GB, KiB, MiB, GiB)") from None
+    if n < 0:
+        raise ValueError(f"init: {what} must be >= 0 bytes (0: no budget), got {value!r}")
+    return n
+
+
+def _device_budgets(device_mem) -> dict:
+    """{device name: bytes} from init(device_mem=): one size for every device, or per device
+    "EMU:0:64MB,GPU:0:1GB" (a device not named keeps no budget)."""
+    if isinstance(device_mem, str) and ":" in device_mem:
+        out = {}
+        for part in device_mem.split(","):
+            name, sep, size = part.strip().rpartition(":")
+            if not sep or ":" not in name:
+                raise ValueError(f"init: device_mem entry {part!r} is not DEVICE:SIZE (e.g. 'EMU:0:64MB')")
+            try:
+                canonical = _core.device_name(_core.device_id(name))
+            except ValueError as e:
+                raise ValueError(f"init: device_mem: {e}") from None
+            out[canonical] = _parse_bytes(size, "device_mem")
+        return out
+    n = _parse_bytes(device_mem, "device_mem")
+    return {name: n for name in ["EMU:0"] + [f"GPU:{i}" for i in range(_core.cuda_device_count())]}
 
 
 def _dynet_config_module_values():
@@ -113,7 +161,8 @@ def _default_device(device) -> str:
 
 
 def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | None = None, mem=None,
-         device: str | None = None, check_finite: bool | None = None, weight_decay: float | None = None) -> None:
+         device: str | None = None, check_finite: bool | None = None, weight_decay: float | None = None,
+         device_mem=None, memory_policy: str | None = None) -> None:
     """Configure the engine (may be called again; later values win).
 
     The first call (or first use of the engine) also takes, for what it is not
@@ -170,6 +219,15 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         _core.set_default_device(settings.device)
     if check_finite is not None:
         settings.check_finite = bool(check_finite)
+    if memory_policy is not None and memory_policy not in ("auto", "swap", "recompute"):
+        raise ValueError(f"init: memory_policy must be 'auto', 'swap' or 'recompute', got {memory_policy!r}")
+    if device_mem is not None:
+        settings.device_mem = _device_budgets(device_mem)
+    if memory_policy is not None:
+        settings.memory_policy = memory_policy
+    if device_mem is not None or memory_policy is not None:
+        for name, nbytes in settings.device_mem.items():
+            _core.set_device_budget(name, nbytes, settings.memory_policy)
     settings.initialized = True
 
 

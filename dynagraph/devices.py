@@ -11,7 +11,8 @@ from __future__ import annotations
 from . import _core
 from ._core import Expression
 
-__all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device"]
+__all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device",
+           "device_memory_stats", "reset_device_memory_stats"]
 
 HAVE_CUDA = bool(_core.have_cuda())
 ERRMSG = ("dynagraph was built without GPU support: build with DYNAGRAPH_BACKEND=cuda for 'GPU:0' "
@@ -72,3 +73,18 @@ def to_device(e: Expression, device_str) -> Expression:
     if _core.device_name(_core.device_id(name)) == e.device():
         return e
     return _core.to_device(e, name)
+
+
+def device_memory_stats(device: str = "") -> dict:
+    """Counters of the graph's memory on ``device`` (default: the default device) since the last
+    :func:`reset_device_memory_stats`: ``budget`` and ``policy`` (``dynagraph.init(device_mem=,
+    memory_policy=)``), ``peak_bytes`` (the most the graph held at once), ``in_use_bytes``,
+    ``to_host_bytes`` / ``to_device_bytes`` (moved by swapping and refetching), ``swaps_out``,
+    ``swaps_in``, ``recomputes``, ``refetches``, and ``schedule_ns`` / ``schedule_nodes`` (the
+    cost of building the graphs' schedules). docs/memory.md."""
+    return dict(_core.device_memory_stats(_check_device(device)))
+
+
+def reset_device_memory_stats(device: str = "") -> None:
+    """Zeroes :func:`device_memory_stats`'s counters for ``device``; the peak restarts from now."""
+    _core.reset_device_memory_stats(_check_device(device))

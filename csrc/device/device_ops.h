@@ -16,6 +16,8 @@
 namespace dg {
 
 using DeviceArena = BumpArena<Allocator>;
+class SwapPlan;  // device/swap.h: the graph's memory under a device budget
+float* plan_allocate(SwapPlan* plan, size_t n_floats);
 
 // What a device op sees: its device, the graph's memory on that device and
 // the graph's attribute arrays (host memory).
@@ -27,7 +29,8 @@ struct DeviceCtx {
   const float* floats;   // the graph's float_data
   uint64_t seed;         // counter-based RNG (dropout): key ...
   uint64_t* counter;     // ... and the next unused counter, advanced by each draw
-  float* alloc(size_t n) const { return values->allocate_floats(n); }
+  SwapPlan* plan = nullptr;  // under a budget, values come from the plan (which may evict others)
+  float* alloc(size_t n) const { return plan ? plan_allocate(plan, n) : values->allocate_floats(n); }
 };
 
 using DeviceForward = void (*)(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y);

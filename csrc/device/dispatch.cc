@@ -33,34 +33,82 @@ std::string device_op_names(DeviceKind kind) {
   return out;
 }
 
+namespace {
+// Scratch chunks under a budget: held blocks of the plan's pool.
+class PlanChunks : public Allocator {
+ public:
+  explicit PlanChunks(SwapPlan& plan) : plan_(plan) {}
+  void* allocate(size_t bytes) override { return plan_.allocate_held(bytes); }
+  void deallocate(void* p, size_t) override { plan_.free_held(p); }
+  size_t chunk_limit() const override { return plan_.largest_free() / 4; }
+
+ private:
+  SwapPlan& plan_;
+};
+}  // namespace
+
+DeviceMemory::~DeviceMemory() {
+  for (Pools& p : pools) release(p);
+}
+
+void DeviceMemory::release(Pools& p) {
+  p.scratch.reset();
+  p.grads.reset();
+  p.values.reset();
+  p.plan_chunks.reset();
+  p.plan.reset();
+}
+
 DeviceMemory::Pools& DeviceMemory::on(DeviceId id) {
   Pools& p = pools[id];
   if (!p.values) {
     Allocator& a = device_allocator(id);
-    p.values = std::make_unique<DeviceArena>(a, size_t(1) << 20);
+    p.budget = device_budget(id);
+    p.policy = device_policy(id);
+    if (p.budget) {
+      p.plan = std::make_unique<SwapPlan>(graph, id, p.budget, p.policy);
+      p.plan_chunks = std::make_unique<PlanChunks>(*p.plan);
+    }
+    p.values = std::make_unique<DeviceArena>(a, size_t(1) << 20);  // unused under a budget
     p.grads = std::make_unique<DeviceArena>(a, size_t(1) << 20);
-    p.scratch = std::make_unique<DeviceArena>(a, size_t(1) << 16);
+    p.scratch = std::make_unique<DeviceArena>(p.plan_chunks ? *p.plan_chunks : a, size_t(1) << 16);
   }
   return p;
 }
 
 void DeviceMemory::reset() {
-  for (Pools& p : pools)
-    if (p.values) {
-      p.values->reset();
-      p.grads->reset();
-      p.scratch->reset();
+  for (unsigned id = 0; id < kMaxDevices; ++id) {
+    Pools& p = pools[id];
+    if (!p.values) continue;
+    if (p.budget != device_budget(id) || (p.budget && p.policy != device_policy(id))) {
+      release(p);  // a new budget: made again at the next use
+      continue;
     }
+    p.values->reset();
+    p.grads->reset();
+    p.scratch->reset();
+    if (p.plan) p.plan->reset();
+  }
 }
 
 void DeviceMemory::reset_grads() {
-  for (Pools& p : pools)
+  for (Pools& p : pools) {
     if (p.grads) p.grads->reset();
+    if (p.plan) p.plan->reset_grads();
+  }
+}
+
+size_t DeviceMemory::used_bytes(DeviceId id) const {
+  const Pools& p = pools[id];
+  if (!p.values) return 0;
+  if (p.plan) return p.plan->in_use();
+  return p.values->used_bytes() + p.grads->used_bytes() + p.scratch->used_bytes();
 }
 
 size_t DeviceMemory::capacity_bytes(DeviceId id) const {
   const Pools& p = pools[id];
   if (!p.values) return 0;
+  if (p.plan) return p.plan->budget();  // reserved whole; scratch chunks lie inside it
   return p.values->capacity_bytes() + p.grads->capacity_bytes() + p.scratch->capacity_bytes();
 }
 
@@ -99,7 +147,7 @@ DeviceCtx make_ctx(ComputationGraph& g, DeviceId id) {
   DeviceMemory& mem = g.device_memory();
   DeviceMemory::Pools& p = mem.on(id);
   return DeviceCtx{id, p.values.get(), p.scratch.get(), g.int_data.data(), g.float_data.data(), g.device_seed,
-                   &mem.rng_counter};
+                   &mem.rng_counter, p.plan.get()};
 }
 
 }  // namespace
@@ -116,10 +164,16 @@ void device_backward(ComputationGraph& g, const Node& n, const Tensor* xs, const
   device_ops(Device::from_id(n.device).kind)[n.op].backward(ctx, n, xs, y, dy, i, dx);
 }
 
-Tensor device_grad_buffer(ComputationGraph& g, const Node& n, float value) {
+Tensor device_grad_buffer(ComputationGraph& g, uint32_t j, bool seed) {
+  const Node& n = g.nodes[j];
   Tensor t;
   t.d = n.dim;
   t.device = n.device;
+  if (SwapPlan* plan = g.device_memory().plan(n.device)) {
+    plan->lazy_grad(j, seed);
+    return t;  // no memory yet
+  }
+  const float value = seed ? 1.f : 0.f;
   t.v = g.device_memory().on(n.device).grads->allocate_floats(n.dim.size());
   device_ops(Device::from_id(n.device).kind).fill(t.v, n.dim.size(), value);
   return t;

@@ -16,7 +16,7 @@ ComputationGraph& cg() {
 }
 
 DeviceMemory& ComputationGraph::device_memory() {
-  if (!device_memory_) device_memory_ = std::make_shared<DeviceMemory>();
+  if (!device_memory_) device_memory_ = std::make_shared<DeviceMemory>(*this);
   return *device_memory_;
 }
 
@@ -124,6 +124,7 @@ Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
 
 void ComputationGraph::eval_node(uint32_t i) {
   const Node& n = nodes[i];
+  if (has_device_nodes_) swap_before_forward(*this, i);  // under a device budget: arguments back on the device
   const uint32_t* a = args(n);
   arg_scratch_.resize(n.nargs);
   for (unsigned k = 0; k < n.nargs; ++k) arg_scratch_[k] = values_[a[k]];
@@ -131,7 +132,10 @@ void ComputationGraph::eval_node(uint32_t i) {
   y.d = n.dim;
   y.v = nullptr;  // ops that alias existing memory (parameters) set it themselves
   y.device = n.device;
-  if (n.device != kCpuDevice) return device_forward(*this, n, arg_scratch_.data(), y);
+  if (n.device != kCpuDevice) {
+    device_forward(*this, n, arg_scratch_.data(), y);
+    return swap_after_forward(*this, i);
+  }
   op_impl(n.op).forward(*this, n, arg_scratch_.data(), y);
 }
 
@@ -157,6 +161,7 @@ const Tensor& ComputationGraph::forward(uint32_t upto) {
                          op_impl(nodes[i].op).name + ", shape " + v.d.str() + ") holds NaN or inf");
     }
   }
+  if (has_device_nodes_) swap_resident(*this, upto);
   return values_[upto];
 }
 
@@ -188,7 +193,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
     const Node& n = nodes[j];
     if (!(full || n.needs_grad)) continue;
     if (n.device != kCpuDevice) {
-      grads_[j] = device_grad_buffer(*this, n, j == from ? 1.f : 0.f);
+      grads_[j] = device_grad_buffer(*this, j, j == from);
       continue;
     }
     Tensor& g = grads_[j];
@@ -286,6 +291,7 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
 
 void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   const Node& n = nodes[j];
+  if (has_device_nodes_) swap_before_backward(*this, j);  // under a device budget: operands back on the device
   Tensor& dy = grads_[j];
   if (!dy.v) return;
   flush_outer_products(j);  // every user of j has run: its gradient is complete
@@ -345,6 +351,11 @@ void ComputationGraph::reset_factors(bool on, bool cap) {
 }
 
 Tensor ComputationGraph::gradient(uint32_t i) const {
+  if (has_backward_ && i < grads_.size() && has_device_nodes_ && device_memory_)
+    if (const SwapPlan* plan = device_memory_->plan_if(nodes[i].device)) {  // under a budget: maybe on the host
+      const Tensor t = plan->gradient_view(i, grads_[i]);
+      if (t.v) return t;
+    }
   if (!has_backward_ || i >= grads_.size() || !grads_[i].v)
     throw Error(
         "no gradient for this expression: call backward() first (use backward(full=True) "

@@ -158,6 +158,7 @@ class ComputationGraph final : public OpContext {
   void reset_factors(bool on, bool cap);
 
  private:
+  friend class SwapPlan;  // device/swap.h: moves device values and gradients under a budget
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);
   void record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy);

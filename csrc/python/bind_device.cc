@@ -2,7 +2,10 @@
 // through DLPack, and the arena template exposed for its unit tests.
 #include <cstring>
 
+#include <algorithm>
+
 #include "core/arena.h"
+#include "core/block_pool.h"
 #include "device/dispatch.h"
 #include "python/bindings.h"
 
@@ -137,6 +140,34 @@ void bind_device(py::module_& m) {
                     py::arg("allocated") = device_allocator(id).bytes_in_use(),
                     py::arg("peak") = device_allocator(id).peak_bytes());
   }, py::arg("device"), "Bytes of the device's memory: the graph's pools, all live allocations, their peak.");
+  m.def("set_device_budget", [](const std::string& name, int64_t bytes, const std::string& policy) {
+    DeviceId id = device_arg(name, "set_device_budget");
+    if (id == kCpuDevice) throw ValueError("set_device_budget: the CPU has no budget (its pools grow on demand); name a device");
+    if (bytes < 0) throw ValueError("set_device_budget: bytes must be >= 0 (0: no budget), got " + std::to_string(bytes));
+    MemoryPolicy p;
+    if (policy == "auto") p = MemoryPolicy::automatic;
+    else if (policy == "swap") p = MemoryPolicy::swap;
+    else if (policy == "recompute") p = MemoryPolicy::recompute;
+    else throw ValueError("set_device_budget: policy must be 'auto', 'swap' or 'recompute', got '" + policy + "'");
+    set_device_budget(id, static_cast<size_t>(bytes), p);
+  }, py::arg("device"), py::arg("bytes"), py::arg("policy") = "auto",
+        "Caps the graph's memory on a device at `bytes` (0: no cap); policy picks what leaves the device "
+        "when a graph needs more: 'swap', 'recompute' or 'auto'. Applies from the next renew_cg().");
+  m.def("device_memory_stats", [](const std::string& name) {
+    DeviceId id = device_arg(name, "device_memory_stats");
+    const DeviceMemStats& s = device_mem_stats(id);
+    const size_t used = cg().device_memory().used_bytes(id);
+    return py::dict(py::arg("budget") = device_budget(id), py::arg("policy") = policy_name(device_policy(id)),
+                    py::arg("peak_bytes") = std::max<uint64_t>(s.peak_bytes, used), py::arg("in_use_bytes") = used,
+                    py::arg("to_host_bytes") = s.to_host_bytes, py::arg("to_device_bytes") = s.to_device_bytes,
+                    py::arg("swaps_out") = s.swaps_out, py::arg("swaps_in") = s.swaps_in,
+                    py::arg("recomputes") = s.recomputes, py::arg("refetches") = s.refetches,
+                    py::arg("schedule_ns") = s.schedule_ns, py::arg("schedule_nodes") = s.schedule_nodes);
+  }, py::arg("device"), "Counters of the graph memory on a device since the last reset (see docs/memory.md).");
+  m.def("reset_device_memory_stats", [](const std::string& name) {
+    DeviceId id = device_arg(name, "reset_device_memory_stats");
+    reset_device_mem_stats(id);
+  }, py::arg("device"), "Zeroes the counters of device_memory_stats (the peak starts again from now).");
   m.def("to_device", [](const Expression& e, const std::string& name) {
     cg().check(e);
     return api::to_device(e, device_arg(name, "to_device"));
@@ -175,6 +206,32 @@ void bind_device(py::module_& m) {
       .def("used", [](const TestArena& a) { return a.arena.used_bytes(); })
       .def("chunks", [](const TestArena& a) { return a.arena.chunks(); })
       .def("allocator_bytes", [](const TestArena& a) { return a.alloc.bytes_in_use(); });
+
+  // The free-list pool of budgets, over host memory, for its unit tests (offsets, not pointers).
+  struct TestBlockPool {
+    std::vector<char> region;
+    BlockPool pool;
+    explicit TestBlockPool(size_t bytes) : region(bytes + BlockPool::kAlign) {
+      char* base = region.data();
+      base += (BlockPool::kAlign - reinterpret_cast<uintptr_t>(base) % BlockPool::kAlign) % BlockPool::kAlign;
+      pool.init(base, bytes);
+    }
+    char* base() { return region.data() + (BlockPool::kAlign - reinterpret_cast<uintptr_t>(region.data()) % BlockPool::kAlign) % BlockPool::kAlign; }
+  };
+  py::class_<TestBlockPool>(m, "_TestBlockPool")
+      .def(py::init<size_t>())
+      .def("allocate", [](TestBlockPool& t, size_t bytes) -> int64_t {
+        char* p = t.pool.allocate(bytes);
+        if (!p) return -1;
+        std::memset(p, 0xAB, bytes);  // writable to its last byte
+        return p - t.base();
+      })
+      .def("free", [](TestBlockPool& t, int64_t offset) { t.pool.free(t.base() + offset); })
+      .def("reset", [](TestBlockPool& t) { t.pool.reset(); })
+      .def("in_use", [](const TestBlockPool& t) { return t.pool.in_use(); })
+      .def("peak", [](const TestBlockPool& t) { return t.pool.peak(); })
+      .def("largest_free", [](const TestBlockPool& t) { return t.pool.largest_free(); })
+      .def("free_blocks", [](const TestBlockPool& t) { return t.pool.free_blocks(); });
 }
 
 }  // namespace dg::py_bind

@@ -1,0 +1,100 @@
+// BlockPool: a free-list allocator inside one fixed region (a device memory budget).
+//
+// The bump arenas cannot give memory back within a graph; swapping needs to
+// (a value copied out to the host frees its bytes for the next node's value).
+// Blocks are 256-byte aligned; a request takes the smallest free block that
+// fits (best fit), the rest of it stays free, and a freed block merges with
+// free neighbours, so the region does not crumble into slivers over a graph.
+// The pool never touches the memory: the region may be device memory.
+#pragma once
+#include <cstddef>
+#include <iterator>
+#include <map>
+
+namespace dg {
+
+class BlockPool {
+ public:
+  static constexpr size_t kAlign = 256;
+
+  void init(char* base, size_t bytes) {
+    base_ = base;
+    capacity_ = bytes & ~(kAlign - 1);
+    reset();
+  }
+  // nullptr when no free block is large enough (the caller evicts and retries).
+  char* allocate(size_t bytes) {
+    bytes = round_up(bytes ? bytes : 1);
+    auto it = free_.lower_bound(bytes);
+    if (it == free_.end()) return nullptr;
+    const size_t have = it->first;
+    char* p = it->second;
+    free_.erase(it);
+    blocks_[p] = {bytes, false};
+    if (have > bytes) add_free(p + bytes, have - bytes);
+    in_use_ += bytes;
+    if (in_use_ > peak_) peak_ = in_use_;
+    return p;
+  }
+  void free(char* p) {
+    auto it = blocks_.find(p);
+    if (it == blocks_.end() || it->second.free) return;
+    size_t size = it->second.size;
+    in_use_ -= size;
+    auto next = std::next(it);
+    if (next != blocks_.end() && next->second.free && p + size == next->first) {
+      drop_free(next->first, next->second.size);
+      size += next->second.size;
+      blocks_.erase(next);
+    }
+    if (it != blocks_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->second.free && prev->first + prev->second.size == p) {
+        drop_free(prev->first, prev->second.size);
+        size += prev->second.size;
+        blocks_.erase(it);
+        it = prev;
+      }
+    }
+    it->second = {size, true};
+    free_.emplace(size, it->first);
+  }
+  void reset() {  // everything free again
+    blocks_.clear();
+    free_.clear();
+    in_use_ = 0;
+    if (capacity_) add_free(base_, capacity_);
+  }
+  size_t in_use() const { return in_use_; }
+  size_t peak() const { return peak_; }
+  void reset_peak() { peak_ = in_use_; }
+  size_t capacity() const { return capacity_; }
+  size_t largest_free() const { return free_.empty() ? 0 : free_.rbegin()->first; }
+  size_t free_blocks() const { return free_.size(); }
+  static size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+ private:
+  struct Block {
+    size_t size;
+    bool free;
+  };
+  void add_free(char* p, size_t size) {
+    blocks_[p] = {size, true};
+    free_.emplace(size, p);
+  }
+  void drop_free(char* p, size_t size) {
+    auto range = free_.equal_range(size);
+    for (auto it = range.first; it != range.second; ++it)
+      if (it->second == p) {
+        free_.erase(it);
+        return;
+      }
+  }
+
+  char* base_ = nullptr;
+  size_t capacity_ = 0, in_use_ = 0, peak_ = 0;
+  std::map<char*, Block> blocks_;         // every block by address: neighbours to merge with
+  std::multimap<size_t, char*> free_;     // free blocks by size: best fit
+};
+
+}  // namespace dg

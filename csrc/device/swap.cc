@@ -1,0 +1,505 @@
+#include "device/swap.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/error.h"
+#include "device/dispatch.h"
+#include "graph/graph.h"
+
+namespace dg {
+
+namespace {
+struct BudgetSetting {
+  size_t bytes = 0;
+  MemoryPolicy policy = MemoryPolicy::automatic;
+};
+BudgetSetting budgets[kMaxDevices];
+DeviceMemStats stats[kMaxDevices];
+
+// Element-wise ops (the arith and elementwise families): one pass over their
+// arguments, no scratch, no RNG -- recomputing them costs about what reading
+// a swapped copy back would.
+bool elementwise(OpId op) {
+  switch (op) {
+#define DG_OP(name, family, arity, diff, batch, devices, functions) \
+  case OpId::name:                                                  \
+    return std::strcmp(#family, "arith") == 0 || std::strcmp(#family, "elementwise") == 0;
+#include "ops/op_table.def"
+#undef DG_OP
+    default:
+      return false;
+  }
+}
+
+// Leaves whose value is a copy of host data (the graph's inputs, a
+// parameter's values): dropped, they are read again from there.
+bool refetchable(OpId op) {
+  return op == OpId::input || op == OpId::constant || op == OpId::parameter || op == OpId::lookup ||
+         op == OpId::lookup_table;
+}
+
+std::string mb(size_t bytes) {
+  std::string s = std::to_string(bytes) + " bytes";
+  if (bytes >= (size_t(1) << 20)) s += " (" + std::to_string(bytes / double(1 << 20)).substr(0, 6) + " MiB)";
+  return s;
+}
+}  // namespace
+
+DeviceMemStats& device_mem_stats(DeviceId id) { return stats[id]; }
+void reset_device_mem_stats(DeviceId id) { stats[id] = DeviceMemStats{}; }
+
+void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy) { budgets[id] = {bytes, policy}; }
+size_t device_budget(DeviceId id) { return budgets[id].bytes; }
+MemoryPolicy device_policy(DeviceId id) { return budgets[id].policy; }
+const char* policy_name(MemoryPolicy p) {
+  return p == MemoryPolicy::swap ? "swap" : p == MemoryPolicy::recompute ? "recompute" : "auto";
+}
+
+float* plan_allocate(SwapPlan* plan, size_t n_floats) { return plan->allocate(n_floats * sizeof(float)); }
+
+SwapPlan::SwapPlan(ComputationGraph& g, DeviceId dev, size_t budget, MemoryPolicy policy)
+    : g_(g), dev_(dev), budget_(BlockPool::round_up(budget)), policy_(policy) {
+  // The whole budget is reserved at once, as GeePS reserves its GPU cache: the
+  // graph's memory is carved out of it and never grows past it.
+  region_ = static_cast<char*>(device_allocator(dev).allocate(budget_));
+  pool_.init(region_, budget_);
+}
+
+SwapPlan::~SwapPlan() { device_allocator(dev_).deallocate(region_, budget_); }
+
+void SwapPlan::sync_schedule() {
+  const uint32_t n = static_cast<uint32_t>(g_.nodes.size());
+  if (n == scheduled_) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (n < scheduled_) {  // cg_revert() removed nodes: their memory goes, the schedule is rebuilt
+    for (uint32_t i = n; i < vals_.size(); ++i) {
+      if (vals_[i].state == resident && vals_[i].owner < 0) pool_.free(vals_[i].dev);
+      if (i < grads_.size() && grads_[i].state == resident) pool_.free(grads_[i].dev);
+    }
+    vals_.resize(n);
+    grads_.resize(std::min<size_t>(grads_.size(), n));
+    for (auto& u : users_) u.clear();
+    scheduled_ = 0;
+  }
+  vals_.resize(n);
+  grads_.resize(n);
+  rng_at_.resize(n);
+  users_.resize(n);
+  grad_wanted_.resize(n);
+  for (uint32_t j = scheduled_; j < n; ++j) {
+    const Node& node = g_.nodes[j];
+    const uint32_t* a = g_.args(node);
+    for (unsigned k = 0; k < node.nargs; ++k)
+      if (users_[a[k]].empty() || users_[a[k]].back() != j) users_[a[k]].push_back(j);
+  }
+  DeviceMemStats& s = stats[dev_];
+  s.schedule_nodes += n - scheduled_;
+  s.schedule_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  scheduled_ = n;
+}
+
+uint32_t SwapPlan::root(uint32_t i) const {
+  while (vals_[i].owner >= 0) i = static_cast<uint32_t>(vals_[i].owner);
+  return i;
+}
+
+// The time of k's next use after now_ (forward of node i is time i, backward
+// of node j is 2N-1-j); UINT64_MAX when nothing scheduled reads it again.
+uint64_t SwapPlan::next_use(Key k) const {
+  const uint64_t n = scheduled_;
+  auto backward_use = [&](uint32_t i) -> uint64_t {
+    const auto& u = users_[i];
+    const uint64_t cur = now_ < n ? n : 2 * n - 1 - now_;  // the node backward is at (n: not started)
+    auto it = std::lower_bound(u.begin(), u.end(), static_cast<uint32_t>(std::min<uint64_t>(cur, UINT32_MAX)));
+    if (it != u.begin()) return 2 * n - 1 - *(it - 1);  // the last user below cur, visited next
+    if (i < cur) return 2 * n - 1 - i;                   // its own backward
+    return UINT64_MAX;
+  };
+  auto value_use = [&](uint32_t i) -> uint64_t {
+    if (now_ < n) {
+      const auto& u = users_[i];
+      auto it = std::upper_bound(u.begin(), u.end(), static_cast<uint32_t>(now_));
+      if (it != u.end()) return *it;
+    }
+    return backward_use(i);
+  };
+  if (k.grad) return backward_use(k.node);
+  uint64_t t = value_use(k.node);
+  for (uint32_t a = k.node + 1; a < vals_.size() && t > now_ + 1; ++a)  // aliases come later in the graph
+    if (vals_[a].owner == static_cast<int32_t>(k.node)) t = std::min(t, value_use(a));
+  return t;
+}
+
+void SwapPlan::pin(Key k) {
+  if (!k.grad && vals_[k.node].owner >= 0) k.node = root(k.node);
+  ++slot(k).pins;
+  held_.push_back(k);
+}
+
+void SwapPlan::unpin_all() {
+  for (Key k : held_) --slot(k).pins;
+  held_.clear();
+}
+
+void SwapPlan::begin(uint32_t node, bool backward) {
+  sync_schedule();
+  unpin_all();
+  const uint64_t n = scheduled_;
+  now_ = backward ? 2 * n - 1 - node : node;
+}
+
+void SwapPlan::need_value(uint32_t i) {
+  if (vals_[i].state == unmanaged && vals_[i].owner < 0) return;
+  pin({i, false});
+  make_resident({i, false});
+}
+
+void SwapPlan::need_grad(uint32_t j) {
+  if (!grad_wanted_[j]) return;
+  Slot& s = grads_[j];
+  pin({j, true});
+  if (s.state == unmanaged) {  // first use: a zeroed buffer (1 for the seed)
+    s.bytes = g_.nodes[j].dim.size() * sizeof(float);
+    char* p = allocate_block(s.bytes);
+    device_ops(Device::from_id(dev_).kind).fill(reinterpret_cast<float*>(p), s.bytes / sizeof(float),
+                                                grad_wanted_[j] == 2 ? 1.f : 0.f);
+    s.dev = p;
+    s.state = resident;
+    g_.grads_[j].v = reinterpret_cast<float*>(p);
+    return;
+  }
+  make_resident({j, true});
+}
+
+void SwapPlan::before_forward(uint32_t i) {
+  begin(i, false);
+  current_ = i;
+  rng_at_[i] = g_.device_memory().rng_counter;
+  node_blocks_.clear();
+  const Node& n = g_.nodes[i];
+  const uint32_t* a = g_.args(n);
+  for (unsigned k = 0; k < n.nargs; ++k) need_value(a[k]);
+}
+
+void SwapPlan::after_forward(uint32_t i) {
+  Slot& s = vals_[i];
+  const Tensor& y = g_.values_[i];
+  char* p = reinterpret_cast<char*>(y.v);
+  s = Slot{};
+  for (char* b : node_blocks_)
+    if (b == p) {
+      s.dev = p;
+      s.bytes = y.d.size() * sizeof(float);
+      s.state = resident;
+    } else {
+      extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
+    }
+  node_blocks_.clear();
+  if (s.state == resident || !p) return;
+  // No block of its own: a view of an argument's memory (reshape), managed with it.
+  const Node& n = g_.nodes[i];
+  const uint32_t* a = g_.args(n);
+  for (unsigned k = 0; k < n.nargs; ++k) {
+    if (g_.nodes[a[k]].device != dev_) continue;
+    const uint32_t r = root(a[k]);
+    const Slot& o = vals_[r];
+    if (o.state == resident && p >= o.dev && p < o.dev + std::max<size_t>(o.bytes, 1)) {
+      s.owner = static_cast<int32_t>(r);
+      s.offset = static_cast<size_t>(p - o.dev);
+      return;
+    }
+  }
+}
+
+void SwapPlan::lazy_grad(uint32_t j, bool seed) {
+  sync_schedule();
+  grad_wanted_[j] = seed ? 2 : 1;
+}
+
+void SwapPlan::resident_value(uint32_t i) {
+  sync_schedule();
+  make_resident({i, false});
+}
+
+Tensor SwapPlan::gradient_view(uint32_t j, const Tensor& t) const {
+  if (j >= grads_.size() || !grad_wanted_[j]) return t;
+  const Slot& s = grads_[j];
+  Tensor h = t;
+  if (s.state == resident) return t;
+  h.device = kCpuDevice;
+  if (s.state == on_host) {
+    h.v = const_cast<float*>(s.host.data());
+    return h;
+  }
+  // Wanted but never reached by backward: zeros (kept on the host).
+  zeros_.assign(t.d.size(), grad_wanted_[j] == 2 ? 1.f : 0.f);
+  h.v = zeros_.data();
+  return h;
+}
+
+char* SwapPlan::allocate_block(size_t bytes) {
+  for (;;) {
+    if (char* p = pool_.allocate(bytes)) {
+      DeviceMemStats& st = stats[dev_];
+      st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+      return p;
+    }
+    if (!evict_one()) out_of_memory(bytes);
+  }
+}
+
+float* SwapPlan::allocate(size_t bytes) {
+  char* p = allocate_block(bytes);
+  node_blocks_.push_back(p);
+  return reinterpret_cast<float*>(p);
+}
+
+char* SwapPlan::allocate_held(size_t bytes) { return allocate_block(bytes); }
+
+void SwapPlan::free_held(void* p) { pool_.free(static_cast<char*>(p)); }
+
+size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
+
+bool SwapPlan::evict_one() {
+  bool found = false;
+  Key best{0, false};
+  uint64_t best_t = 0;
+  size_t best_bytes = 0;
+  for (uint32_t i = 0; i < vals_.size(); ++i) {
+    for (int g = 1; g >= 0; --g) {  // gradients first on a tie (they are never recomputed)
+      const Key k{i, g == 1};
+      const Slot& s = slot(k);
+      if (s.state != resident || s.pins || (!k.grad && s.owner >= 0)) continue;
+      const uint64_t t = next_use(k);
+      if (!found || t > best_t || (t == best_t && s.bytes > best_bytes)) {
+        found = true;
+        best = k;
+        best_t = t;
+        best_bytes = s.bytes;
+      }
+    }
+  }
+  if (found) evict(best);
+  return found;
+}
+
+bool SwapPlan::recomputable(uint32_t i) const {
+  const Node& n = g_.nodes[i];
+  if (n.nargs == 0) return refetchable(n.op);
+  if (policy_ == MemoryPolicy::swap || !elementwise(n.op)) return false;
+  if (policy_ == MemoryPolicy::recompute) return true;
+  // auto: recompute only from arguments that are on the device now (no transfer to get them back).
+  const uint32_t* a = g_.args(n);
+  for (unsigned k = 0; k < n.nargs; ++k) {
+    const Slot& s = vals_[root(a[k])];
+    if (g_.nodes[a[k]].device == dev_ && s.state != resident && s.state != unmanaged) return false;
+  }
+  return true;
+}
+
+void SwapPlan::evict(Key k) {
+  Slot& s = slot(k);
+  Tensor& t = k.grad ? g_.grads_[k.node] : g_.values_[k.node];
+  const DeviceOpTable& ops = device_ops(Device::from_id(dev_).kind);
+  DeviceMemStats& st = stats[dev_];
+  if (!k.grad && recomputable(k.node)) {
+    s.state = dropped;
+  } else {
+    // Values never change: a copy made once serves every later eviction. Gradients do.
+    if (k.grad || s.host.empty()) {
+      s.host.resize(s.bytes / sizeof(float));
+      ops.to_host(s.host.data(), s.dev, s.bytes);
+      st.to_host_bytes += s.bytes;
+    }
+    ++st.swaps_out;
+    s.state = on_host;
+  }
+  pool_.free(s.dev);
+  s.dev = nullptr;
+  t.v = nullptr;
+  if (!k.grad)
+    for (uint32_t a = k.node + 1; a < vals_.size(); ++a)
+      if (vals_[a].owner == static_cast<int32_t>(k.node)) g_.values_[a].v = nullptr;
+}
+
+void SwapPlan::make_resident(Key k) {
+  if (!k.grad && vals_[k.node].owner >= 0) {
+    const uint32_t r = root(k.node);
+    make_resident({r, false});
+    g_.values_[k.node].v = reinterpret_cast<float*>(vals_[r].dev + vals_[k.node].offset);
+    return;
+  }
+  Slot& s = slot(k);
+  if (s.state == resident || s.state == unmanaged) return;
+  if (s.state == dropped) return recompute(k.node);
+  // on_host: read back.
+  char* p = allocate_block(s.bytes);
+  device_ops(Device::from_id(dev_).kind).to_device(p, s.host.data(), s.bytes);
+  DeviceMemStats& st = stats[dev_];
+  st.to_device_bytes += s.bytes;
+  ++st.swaps_in;
+  s.dev = p;
+  s.state = resident;
+  if (k.grad) std::vector<float>().swap(s.host);  // it changes from here on
+  (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(p);
+}
+
+void SwapPlan::recompute(uint32_t i) {
+  const Node& n = g_.nodes[i];
+  const uint32_t* a = g_.args(n);
+  // Hold the arguments while they are brought back and used; then release them.
+  const size_t mark = held_.size();
+  for (unsigned k = 0; k < n.nargs; ++k)
+    if (g_.nodes[a[k]].device == dev_) pin({a[k], false});
+  for (unsigned k = 0; k < n.nargs; ++k)
+    if (g_.nodes[a[k]].device == dev_) make_resident({a[k], false});
+  std::vector<Tensor> xs(n.nargs);
+  for (unsigned k = 0; k < n.nargs; ++k) xs[k] = g_.values_[a[k]];
+  Tensor y;
+  y.d = n.dim;
+  y.device = dev_;
+  DeviceMemory& mem = g_.device_memory();
+  const uint64_t counter = mem.rng_counter;
+  mem.rng_counter = rng_at_[i];  // the same draws as the first time
+  std::vector<char*> outer;
+  outer.swap(node_blocks_);  // a recompute inside a node's forward: keep that node's blocks apart
+  try {
+    device_forward(g_, n, xs.data(), y);
+  } catch (...) {
+    mem.rng_counter = counter;
+    node_blocks_.swap(outer);
+    throw;
+  }
+  mem.rng_counter = counter;
+  for (char* b : node_blocks_)
+    if (b != reinterpret_cast<char*>(y.v)) extra_blocks_.push_back(b);
+  node_blocks_.swap(outer);
+  for (size_t h = mark; h < held_.size(); ++h) --slot(held_[h]).pins;
+  held_.resize(mark);
+  Slot& s = vals_[i];
+  s.dev = reinterpret_cast<char*>(y.v);
+  s.state = resident;
+  g_.values_[i].v = y.v;
+  DeviceMemStats& st = stats[dev_];
+  if (n.nargs == 0) {
+    ++st.refetches;
+    st.to_device_bytes += s.bytes;
+  } else {
+    ++st.recomputes;
+  }
+}
+
+void SwapPlan::out_of_memory(size_t bytes) const {
+  size_t held = 0;
+  for (uint32_t i = 0; i < vals_.size(); ++i) {
+    if (vals_[i].state == resident && vals_[i].pins) held += vals_[i].bytes;
+    if (grads_[i].state == resident && grads_[i].pins) held += grads_[i].bytes;
+  }
+  std::string node;
+  if (current_ < g_.nodes.size())
+    node = " for node " + std::to_string(current_) + " (" + op_impl(g_.nodes[current_].op).name + ", shape " +
+           g_.nodes[current_].dim.str() + ")";
+  throw OutOfMemory("device memory budget of " + Device::from_id(dev_).name() + " exceeded: " + mb(bytes) +
+                    " needed" + node + ", but the budget is " + mb(budget_) + ", of which " + mb(pool_.in_use()) +
+                    " is in use (" + mb(held) + " held by the values and gradients this node needs at once, the " +
+                    "rest scratch); the largest free block is " + mb(pool_.largest_free()) +
+                    ". Raise device_mem in dynagraph.init(), or make the graph smaller");
+}
+
+void SwapPlan::reset_grads() {
+  unpin_all();
+  for (Slot& s : grads_)
+    if (s.state == resident) pool_.free(s.dev);
+  grads_.assign(grads_.size(), Slot{});
+  std::fill(grad_wanted_.begin(), grad_wanted_.end(), 0);
+}
+
+void SwapPlan::reset() {
+  unpin_all();
+  for (uint32_t i = 0; i < vals_.size(); ++i) {
+    if (vals_[i].state == resident && vals_[i].owner < 0) pool_.free(vals_[i].dev);
+    if (grads_[i].state == resident) pool_.free(grads_[i].dev);
+  }
+  for (char* b : extra_blocks_) pool_.free(b);
+  for (char* b : node_blocks_) pool_.free(b);
+  extra_blocks_.clear();
+  node_blocks_.clear();
+  vals_.clear();
+  grads_.clear();
+  rng_at_.clear();
+  users_.clear();
+  grad_wanted_.clear();
+  scheduled_ = 0;
+  now_ = 0;
+  current_ = UINT32_MAX;
+}
+
+// ---- the executor's hooks: a node and its arguments may be on different devices (to_device)
+
+namespace {
+template <class F>
+void for_plans(ComputationGraph& g, const Node& n, F f) {
+  DeviceMemory& mem = g.device_memory();
+  SwapPlan* seen[4] = {};
+  unsigned count = 0;
+  auto visit = [&](DeviceId d) {
+    if (d == kCpuDevice) return;
+    SwapPlan* p = mem.plan(d);
+    if (!p) return;
+    for (unsigned k = 0; k < count; ++k)
+      if (seen[k] == p) return;
+    if (count < 4) seen[count++] = p;
+    f(p);
+  };
+  visit(n.device);
+  const uint32_t* a = g.args(n);
+  for (unsigned k = 0; k < n.nargs; ++k) visit(g.nodes[a[k]].device);
+}
+}  // namespace
+
+void swap_before_forward(ComputationGraph& g, uint32_t i) {
+  const Node& n = g.nodes[i];
+  const uint32_t* a = g.args(n);
+  for_plans(g, n, [&](SwapPlan* p) {
+    if (g.nodes[i].device == p->device()) {
+      p->before_forward(i);
+    } else {
+      p->begin(i, false);
+      for (unsigned k = 0; k < n.nargs; ++k)
+        if (g.nodes[a[k]].device == p->device()) p->need_value(a[k]);
+    }
+  });
+}
+
+void swap_after_forward(ComputationGraph& g, uint32_t i) {
+  if (g.nodes[i].device == kCpuDevice) return;
+  if (SwapPlan* p = g.device_memory().plan(g.nodes[i].device)) p->after_forward(i);
+}
+
+void swap_before_backward(ComputationGraph& g, uint32_t j) {
+  const Node& n = g.nodes[j];
+  const uint32_t* a = g.args(n);
+  for_plans(g, n, [&](SwapPlan* p) {
+    p->begin(j, true);
+    if (n.device == p->device()) {
+      p->set_current(j);
+      p->need_grad(j);
+      p->need_value(j);
+    }
+    for (unsigned k = 0; k < n.nargs; ++k)
+      if (g.nodes[a[k]].device == p->device()) {
+        p->need_value(a[k]);
+        p->need_grad(a[k]);
+      }
+  });
+}
+
+void swap_resident(ComputationGraph& g, uint32_t i) {
+  if (g.nodes[i].device == kCpuDevice) return;
+  if (SwapPlan* p = g.device_memory().plan(g.nodes[i].device)) p->resident_value(i);
+}
+
+}  // namespace dg

@@ -1,0 +1,131 @@
+// Device memory budgets, and a graph's device memory under one: the values and
+// gradients of the graph live in a BlockPool over the budget, and when a node
+// needs more than is free, values are moved out by the graph's own schedule
+// (GeePS's idea, per graph): the value whose next use is farthest away goes
+// first -- in forward that is a value whose remaining uses are all in backward.
+// An evicted value is copied to host memory (swap), or dropped and recomputed
+// from its arguments when backward needs it (recompute), or, for an input or a
+// parameter, read again from its host source (refetch). docs/memory.md.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/block_pool.h"
+#include "core/device.h"
+#include "core/tensor.h"
+
+namespace dg {
+
+class ComputationGraph;
+
+enum class MemoryPolicy : uint8_t { automatic, swap, recompute };
+
+// Process-wide counters of one device (dynagraph.device_memory_stats).
+struct DeviceMemStats {
+  uint64_t peak_bytes = 0;        // high-water of graph memory (values, gradients, scratch)
+  uint64_t to_host_bytes = 0, to_device_bytes = 0;  // moved by swapping and refetching
+  uint64_t swaps_out = 0, swaps_in = 0, recomputes = 0, refetches = 0;
+  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules
+};
+DeviceMemStats& device_mem_stats(DeviceId id);
+void reset_device_mem_stats(DeviceId id);
+
+// 0 = no budget (the bump arenas, as before). Takes effect at the next renew_cg().
+void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy);
+size_t device_budget(DeviceId id);
+MemoryPolicy device_policy(DeviceId id);
+const char* policy_name(MemoryPolicy p);
+
+// A graph's memory on one device under a budget.
+class SwapPlan {
+ public:
+  SwapPlan(ComputationGraph& g, DeviceId dev, size_t budget, MemoryPolicy policy);
+  ~SwapPlan();
+  SwapPlan(const SwapPlan&) = delete;
+  SwapPlan& operator=(const SwapPlan&) = delete;
+
+  size_t budget() const { return budget_; }
+  MemoryPolicy policy() const { return policy_; }
+
+  DeviceId device() const { return dev_; }
+
+  // Hooks of the per-node executor (swap_before_forward & co. below call them).
+  void begin(uint32_t node, bool backward);  // a node starts: the previous node's holds end
+  void set_current(uint32_t node) { current_ = node; }
+  void before_forward(uint32_t i);   // i's arguments resident (and held) while it runs
+  void after_forward(uint32_t i);    // i's new value joins the managed values
+  void need_value(uint32_t i);       // resident and held until the next begin()
+  void need_grad(uint32_t j);        // the same for j's gradient, allocated at its first use
+  void lazy_grad(uint32_t j, bool seed);  // backward wants a gradient for j
+  void resident_value(uint32_t i);   // a value read from outside (npvalue, the loss)
+  // A gradient that was moved to the host is read from there (device CPU).
+  Tensor gradient_view(uint32_t j, const Tensor& t) const;
+
+  float* allocate(size_t bytes);        // a value's memory (ctx.alloc): evicts by the schedule when full
+  char* allocate_held(size_t bytes);    // memory never evicted (scratch chunks)
+  void free_held(void* p);
+  size_t largest_free() const;
+  size_t in_use() const { return pool_.in_use(); }
+  void reset();                         // renew_cg(): every value and gradient gone
+  void reset_grads();                   // a new backward pass
+
+ private:
+  enum State : uint8_t { unmanaged, resident, on_host, dropped };
+  struct Slot {
+    char* dev = nullptr;
+    size_t bytes = 0;
+    std::vector<float> host;  // the host copy (pinned memory on a GPU is future work: docs/memory.md)
+    State state = unmanaged;
+    uint16_t pins = 0;
+    int32_t owner = -1;  // values: the node whose memory this value aliases (reshape), or -1
+    size_t offset = 0;
+  };
+  struct Key {
+    uint32_t node;
+    bool grad;
+  };
+  Slot& slot(Key k) { return k.grad ? grads_[k.node] : vals_[k.node]; }
+  void sync_schedule();
+  uint64_t next_use(Key k) const;
+  void pin(Key k);
+  void unpin_all();
+  void make_resident(Key k);
+  void recompute(uint32_t i);
+  void evict(Key k);
+  bool evict_one();
+  bool recomputable(uint32_t i) const;
+  char* allocate_block(size_t bytes);
+  [[noreturn]] void out_of_memory(size_t bytes) const;
+  uint32_t root(uint32_t i) const;
+
+  ComputationGraph& g_;
+  DeviceId dev_;
+  size_t budget_;
+  MemoryPolicy policy_;
+  char* region_ = nullptr;
+  BlockPool pool_;
+  std::vector<Slot> vals_, grads_;
+  std::vector<uint64_t> rng_at_;           // the device RNG counter each node's forward started at
+  std::vector<std::vector<uint32_t>> users_;  // schedule: the nodes that read each node's value
+  std::vector<uint8_t> grad_wanted_;
+  uint32_t scheduled_ = 0;                 // nodes [0, scheduled_) are in users_
+  uint64_t now_ = 0;                       // forward of node i: i; backward of node j: 2N - 1 - j
+  uint32_t current_ = UINT32_MAX;          // the node being run
+  std::vector<Key> held_;                  // pins of the running hook
+  std::vector<char*> node_blocks_;         // blocks the running node's forward allocated
+  std::vector<char*> extra_blocks_;        // an op's blocks other than its value: freed at renew_cg
+  mutable std::vector<float> zeros_;       // gradient_view of a gradient backward never reached
+};
+
+// What ctx.alloc calls under a budget (device/device_ops.h).
+float* plan_allocate(SwapPlan* plan, size_t n_floats);
+
+// The executor's hooks (graph.cc), for graphs with device nodes: the plans of
+// the devices a node and its arguments live on get ready for it.
+void swap_before_forward(ComputationGraph& g, uint32_t i);
+void swap_after_forward(ComputationGraph& g, uint32_t i);
+void swap_before_backward(ComputationGraph& g, uint32_t j);
+void swap_resident(ComputationGraph& g, uint32_t i);  // forward()'s result, read by the caller
+
+}  // namespace dg

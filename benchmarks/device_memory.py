@@ -1,0 +1,112 @@
+"""Training under a device memory budget (docs/memory.md): throughput and bytes
+moved at 100 / 50 / 25 / 10 % of a graph's unconstrained peak, for swapping and
+for recomputation.
+
+The model is an RNN language model (rnnlm-like) over minibatches of BATCH
+sentences of SEQ words: h = tanh(Wx e_w + Wh h + b), a softmax over the
+vocabulary per word, the summed loss, backward and an SGD update; one graph
+per minibatch on the device, whose activations (a BATCH-column softmax per
+word) outweigh the parameters. The unconstrained peak is the most graph memory (values, gradients,
+scratch) the graph holds at once with nothing moved; each budget is a
+fraction of it. A budget below what one node needs at once raises MemoryError
+("does not fit"). On EMU:0 a "transfer" is a host memcpy and a kernel a host
+loop: the figures show what the schedule moves and what it costs on the host,
+not a GPU's overlap of copies with compute.
+
+    python benchmarks/device_memory.py                 # EMU:0
+    python benchmarks/device_memory.py --device GPU:0  # a CUDA build on a GPU
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+common.dynagraph_on_path()
+import dynagraph as dy  # noqa: E402
+
+
+def run(device, budget, policy, sentences, hidden, vocab, seq, batch):
+    dy.init(seed=1, device=device, device_mem=budget, memory_policy=policy)
+    dy.renew_cg()
+    rng = np.random.default_rng(0)
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((vocab, hidden))
+    Wx, Wh = pc.add_parameters((hidden, hidden)), pc.add_parameters((hidden, hidden))
+    b, Wy, by = pc.add_parameters((hidden,)), pc.add_parameters((vocab, hidden)), pc.add_parameters((vocab,))
+    trainer = dy.SimpleSGDTrainer(pc, learning_rate=0.05)
+    data = [rng.integers(0, vocab, (seq + 1, batch)) for _ in range(sentences + 1)]
+
+    def step(sents):
+        dy.renew_cg()
+        h = dy.zeros(hidden)
+        losses = []
+        for w, nxt in zip(sents[:-1], sents[1:]):
+            h = dy.tanh(Wx * dy.lookup_batch(E, [int(i) for i in w]) + Wh * h + b)
+            losses.append(dy.pickneglogsoftmax_batch(Wy * h + by, [int(i) for i in nxt]))
+        loss = dy.sum_batches(dy.esum(losses))
+        loss.value()
+        loss.backward()
+        trainer.update()
+
+    step(data[-1])  # warm-up: pools and the budget's region
+    dy.reset_device_memory_stats(device)
+    start = time.perf_counter()
+    for sent in data[:sentences]:
+        step(sent)
+    elapsed = time.perf_counter() - start
+    s = dy.device_memory_stats(device)
+    s["per_s"] = sentences / elapsed
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="EMU:0")
+    ap.add_argument("--sentences", type=int, default=10, help="minibatches timed")
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--vocab", type=int, default=500)
+    ap.add_argument("--seq", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--quick", action="store_true", help="fewer sentences, smaller model")
+    a = ap.parse_args()
+    if a.quick:
+        a.sentences, a.hidden, a.vocab, a.seq, a.batch = 4, 64, 200, 12, 16
+    args = (a.sentences, a.hidden, a.vocab, a.seq, a.batch)
+    print(common.machine_line())
+    print(f"device {a.device}; rnnlm-like: hidden {a.hidden}, vocab {a.vocab}, {a.seq} words per sentence, "
+          f"minibatch {a.batch}, {a.sentences} minibatches timed")
+    base = run(a.device, 0, "auto", *args)
+    peak = run(a.device, 1 << 34 if a.device != "EMU:0" else 1 << 31, "auto", *args)["peak_bytes"]
+    print(f"no budget: {base['per_s']:.2f} minibatches/s; unconstrained peak {peak / 2**20:.2f} MiB")
+    rows = []
+    for policy in ("swap", "recompute"):
+        for pct in (100, 50, 25, 10):
+            budget = max(256, peak * pct // 100 // 256 * 256)
+            try:
+                s = run(a.device, budget, policy, *args)
+            except MemoryError as e:
+                rows.append([policy, f"{pct} %", f"{budget / 2**20:.2f}", "does not fit", "-", "-", "-", "-"])
+                print(f"  {policy} {pct} %: {str(e)[:160]}")
+                continue
+            moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
+            rows.append([policy, f"{pct} %", f"{budget / 2**20:.2f}", f"{s['per_s']:.2f}",
+                         f"{s['per_s'] / base['per_s']:.2f}", f"{s['peak_bytes'] / 2**20:.2f}", f"{moved:.2f}",
+                         str(s["recomputes"] // a.sentences)])
+    print(common.format_table(["policy", "budget", "MiB", "batches/s", "vs none", "peak MiB",
+                               "moved MiB/batch", "recomputes/batch"], rows))
+    sched = run(a.device, peak, "swap", *args)
+    if sched["schedule_nodes"]:
+        print(f"schedule: {sched['schedule_ns'] / sched['schedule_nodes']:.0f} ns per node to build "
+              f"({sched['schedule_nodes'] // a.sentences} nodes per graph)")
+    dy.init(device_mem=0)
+
+
+if __name__ == "__main__":
+    main()

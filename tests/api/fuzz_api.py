@@ -6,11 +6,11 @@ of several dtypes and shapes, expressions of random shapes and batch sizes,
 stale expressions, parameters). A call may succeed or raise; a raised error
 must be a TypeError, ValueError, IndexError, OverflowError or RuntimeError
 (a MemoryError only with a size in its message) whose message names the
-function. A crash (a signal) is what the caller, tests/test_fuzz_api.py, detects:
+function. A crash (a signal) is what the caller, tests/api/test_fuzz_api.py, detects:
 this script runs in a subprocess and writes each call to a log file before
 making it, so the call that crashed is the log's last line.
 
-    python tests/fuzz_api.py --calls 10000 --seed 1 --log /tmp/fuzz.log
+    python tests/api/fuzz_api.py --calls 10000 --seed 1 --log /tmp/fuzz.log
 
 The address space is capped (RLIMIT_AS), so a huge allocation is a
 MemoryError rather than a machine out of memory; shapes it builds on purpose

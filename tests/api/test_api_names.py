@@ -45,7 +45,7 @@ DYNET_NAMES = [
     "vanilla_lstm_h", "vecInput", "weight_norm", "zeroes", "zeros",
 ]
 
-SHARED_LIST = Path(__file__).resolve().parents[2] / "shared" / "dynet_api_names.txt"
+SHARED_LIST = Path(__file__).resolve().parents[3] / "shared" / "dynet_api_names.txt"
 
 
 def _missing(names) -> list:

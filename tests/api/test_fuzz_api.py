@@ -1,9 +1,9 @@
-"""Runs the API fuzzer (tests/fuzz_api.py) in a subprocess, so that a crash is
+"""Runs the API fuzzer (tests/api/fuzz_api.py) in a subprocess, so that a crash is
 seen as a signal instead of taking pytest down with it.
 
 DYNAGRAPH_FUZZ_CALLS (default 10000) and DYNAGRAPH_FUZZ_SEED (default 1) set
 the run; e.g. ``DYNAGRAPH_FUZZ_CALLS=100000 DYNAGRAPH_FUZZ_SEED=7 pytest
-tests/test_fuzz_api.py`` for a longer one.
+tests/api/test_fuzz_api.py`` for a longer one.
 """
 from __future__ import annotations
 

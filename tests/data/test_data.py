@@ -13,7 +13,7 @@ from dynagraph.data import (ListOpsExample, Sentence, Tree, Vocab, evaluate,
                             parse_listops, parse_tree, read_conllu,
                             read_listops_tsv, read_ptb_lm, read_sst_trees)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def shared_file(*parts):

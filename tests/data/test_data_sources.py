@@ -9,7 +9,7 @@ import pytest
 
 from dynagraph.data.sources import DATASETS, DatasetMissing, default_dir, find_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _fill(folder: Path, name: str) -> Path:

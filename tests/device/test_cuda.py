@@ -1,7 +1,7 @@
 """Real-GPU tests (marked `cuda`): they skip, saying why, without a CUDA build
 and a GPU, and fail instead when DYNAGRAPH_REQUIRE_GPU=1 (tools/gpu_check.sh
 sets it). The same computations run on the emulated device EMU:0 in
-tests/test_device_ops.py and tests/test_device_training.py; here GPU:0 must
+tests/device/test_device_ops.py and test_device_training.py; here GPU:0 must
 agree with the CPU."""
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The op table on the emulated device EMU:0: every op spec (tests/op_specs)
+"""The op table on the emulated device EMU:0: every op spec (tests/ops/<family>/<family>_specs.py)
 whose op has a device kernel is built twice, on the CPU and on EMU:0, and the
 values and the gradients of every input must agree within a tolerance (the
 CPU results are themselves checked against NumPy and finite differences in
-tests/test_ops.py). EMU:0 runs the same kernel bodies a CUDA build launches
+tests/ops/test_ops.py). EMU:0 runs the same kernel bodies a CUDA build launches
 on a GPU, so this is the GPU path's op test without a GPU."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from test_ops import make_inputs
 
 DEVICE = "EMU:0"
 DEVICE_OPS = set(_core.device_op_names(DEVICE).split())
-# to_device moves values off the device (tests/test_device.py and its op spec cover it).
+# to_device moves values off the device (tests/device/test_device.py and its op spec cover it).
 SPECS = [s for s in all_specs() if s.build is not None and s.op in DEVICE_OPS and s.op != "to_device"]
 # Specs of device ops whose attributes the kernels do not cover: construction must refuse them.
 REFUSED = {"log_softmax[restricted]"}

@@ -11,7 +11,7 @@ if not all(hasattr(dy, name) for name in ("conv2d_bias", "maxpooling2d")):
     pytest.skip("dynagraph has no conv2d_bias/maxpooling2d yet (the convolution ops are not merged)",
                 allow_module_level=True)
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "cnn" / "train.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "cnn" / "train.py"
 
 
 def _load():

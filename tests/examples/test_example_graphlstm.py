@@ -12,7 +12,7 @@ import pytest
 import dynagraph as dy
 from conftest import SHARED_DATA
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "graphlstm" / "train.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "graphlstm" / "train.py"
 
 
 @pytest.fixture(scope="module")

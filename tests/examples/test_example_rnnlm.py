@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "rnnlm"
 # The shared data next to the repository (override with $DYNAGRAPH_PTB_DIR).
 PTB = Path(os.environ.get("DYNAGRAPH_PTB_DIR", REPO.parent / "shared" / "data" / "ptb"))

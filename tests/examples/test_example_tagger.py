@@ -10,7 +10,7 @@ import pytest
 
 import dynagraph as dy
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tagger"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tagger"
 
 # A tiny grammar: "run"/"walk" are NOUN after a determiner and VERB after a pronoun,
 # so context matters; nouns of the test split are unseen words ending in "-tion".

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "treelstm"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "treelstm"
 
 
 @pytest.fixture(scope="module")

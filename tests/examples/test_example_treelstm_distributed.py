@@ -20,7 +20,7 @@ pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = "examples/treelstm/train_distributed.py"
 TINY = ["--workers", "2", "--batch-size", "16", "--lr", "0.004", "--train-size", "96", "--dev-size", "16",
         "--test-size", "16", "--epochs", "1", "--max-depth", "2", "--scheme", "ps"]

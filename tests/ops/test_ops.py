@@ -1,5 +1,5 @@
 """Table-driven op tests: every op in dynagraph._core.op_table() has a spec in
-tests/op_specs; values are checked against NumPy and gradients against
+tests/ops/<family>/<family>_specs.py; values are checked against NumPy and gradients against
 central finite differences, for random inputs and batch sizes (hypothesis)."""
 from __future__ import annotations
 

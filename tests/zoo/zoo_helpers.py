@@ -3,7 +3,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-ZOO = Path(__file__).resolve().parents[1] / "examples" / "zoo"
+ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 
 
 def load_example(name: str):

@@ -6,7 +6,7 @@ import numpy as np
 
 import dynagraph as dy
 
-from . import OpSpec
+from op_specs import OpSpec
 
 
 def shapes(*ss):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dy
-from op_specs.conv import conv_ref, pool_ref
+from conv_specs import conv_ref, pool_ref
 
 RNG = np.random.default_rng(0)
 

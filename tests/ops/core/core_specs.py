@@ -5,7 +5,7 @@ import numpy as np
 
 import dynagraph as dy
 
-from . import OpSpec, away_from_kinks, normal, positive, unit_open
+from op_specs import OpSpec, away_from_kinks, normal, positive, unit_open
 
 SELU_L, SELU_A = 1.0507009873554805, 1.6732632423543772
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dy
-from op_specs.nn import csoftmax_ref, gates_ref, sparsemax_ref
+from nn_specs import csoftmax_ref, gates_ref, sparsemax_ref
 
 RNG = np.random.default_rng(0)
 

@@ -1,7 +1,8 @@
 """The op test table: one OpSpec per registered op (PyTorch OpInfo style).
 
-Each family module defines SPECS; ``all_specs()`` joins them, keyed by the op
-name in ``dynagraph._core.op_table()``. tests/test_ops.py checks that every
+Each family's module, tests/ops/<family>/<family>_specs.py beside that family's
+tests, defines SPECS; ``all_specs()`` joins them, keyed by the op name in
+``dynagraph._core.op_table()``. tests/ops/test_ops.py checks that every
 registered op has a spec, then tests values against the NumPy reference and
 gradients against central finite differences.
 """
@@ -41,9 +42,9 @@ def all_specs() -> list[OpSpec]:
     out = []
     for fam in FAMILIES:
         try:
-            mod = importlib.import_module(f"op_specs.{fam}")
+            mod = importlib.import_module(f"{fam}_specs")
         except ModuleNotFoundError as e:
-            if e.name != f"op_specs.{fam}":
+            if e.name != f"{fam}_specs":
                 raise
             continue
         out.extend(mod.SPECS)

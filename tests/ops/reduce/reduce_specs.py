@@ -9,8 +9,8 @@ import numpy as np
 
 import dynagraph as dy
 
-from . import OpSpec
-from .softmax_loss import spaced
+from op_specs import OpSpec
+from softmax_loss_specs import spaced
 
 _draws = itertools.count()
 

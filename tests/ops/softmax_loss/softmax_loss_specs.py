@@ -9,7 +9,7 @@ import numpy as np
 
 import dynagraph as dy
 
-from . import OpSpec, normal
+from op_specs import OpSpec, normal
 
 
 def grid(rng, shape):

@@ -1,6 +1,6 @@
 """Targeted tests of the softmax/loss family: DyNet-specific semantics, per-batch
 indices, numerical stability and error messages (values and gradients of
-every op are covered by the table in op_specs/softmax_loss.py)."""
+every op are covered by the table in softmax_loss_specs.py)."""
 import numpy as np
 import pytest
 

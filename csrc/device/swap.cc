@@ -178,6 +178,8 @@ void SwapPlan::before_forward(uint32_t i) {
   begin(i, false);
   current_ = i;
   rng_at_[i] = g_.device_memory().rng_counter;
+  // Blocks of a node whose forward raised (no after_forward): freed at renew_cg.
+  extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
   node_blocks_.clear();
   const Node& n = g_.nodes[i];
   const uint32_t* a = g_.args(n);

@@ -277,7 +277,9 @@ void ComputationGraph::forward_batched(uint32_t upto) {
         x.d.bd = N * v0.d.bd;
         if (contiguous) {
           x.v = v0.v;
+          ++g_profile.args_in_place;
         } else {
+          ++g_profile.args_gathered;
           x.v = fx_pool.allocate_floats(size_t(N) * sz);
           for (unsigned b = 0; b < N; ++b)
             std::memcpy(x.v + size_t(b) * sz, values_[ak[b]].v, sizeof(float) * sz);
@@ -419,11 +421,13 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
         if (grads_[ak[b]].v) touch_grad(ak[b]);
       clock.charge(g_profile.bwd_memset);
       if (contiguous) {
+        ++g_profile.grads_in_place;
         Tensor dx(x.d, grads_[a0].v);
         impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
         clock.charge(g_profile.bwd_kernel);
         continue;
       }
+      ++g_profile.grads_scattered;
       Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * grp.count));
       std::memset(dx.v, 0, sizeof(float) * sz * grp.count);
       clock.charge(g_profile.bwd_scatter);

@@ -19,6 +19,10 @@ struct AutobatchProfile {
   uint64_t bwd_kernel = 0;    // the ops' backward (lone nodes included)
   uint64_t bwd_scatter = 0;   // zeroing and adding back gradients of gathered arguments
   uint64_t bwd_outer = 0;     // deferred weight-gradient GEMMs (flush_outer_products)
+  // Counted whether or not the timers are on: batched arguments (and their
+  // gradients) used where they lie, as one contiguous block, or copied.
+  uint64_t args_in_place = 0, args_gathered = 0;
+  uint64_t grads_in_place = 0, grads_scattered = 0;
 };
 AutobatchProfile& autobatch_profile();
 

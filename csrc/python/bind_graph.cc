@@ -207,9 +207,13 @@ void bind_graph(py::module_& m) {
                     py::arg("bwd_kernel") = p.bwd_kernel, py::arg("bwd_scatter") = p.bwd_scatter,
                     py::arg("bwd_outer") = p.bwd_outer);
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
-                    py::arg("scheduler_ns") = s.scheduler_ns, py::arg("phase_ns") = phases);
-  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); phase_ns: "
-     "nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
+                    py::arg("scheduler_ns") = s.scheduler_ns, py::arg("args_in_place") = p.args_in_place,
+                    py::arg("args_gathered") = p.args_gathered, py::arg("grads_in_place") = p.grads_in_place,
+                    py::arg("grads_scattered") = p.grads_scattered, py::arg("phase_ns") = phases);
+  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
+     "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
+     "start or the last set_autobatch_profiling); phase_ns: nanoseconds per executor phase while "
+     "set_autobatch_profiling(True) is on (zeros otherwise).");
   def(m, "set_autobatch_profiling", [](bool on) {
     AutobatchProfile& p = autobatch_profile();
     p = AutobatchProfile{};

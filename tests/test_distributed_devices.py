@@ -137,6 +137,7 @@ def test_ray_job_on_emu_matches_the_cpu_job(cluster, tmp_path):
         try:
             out = job.fit(epochs=1)
             assert out["iterations"] == 2  # 16 samples per worker, 8 per iteration
+            assert [r["device"] for r in out["reports"]] == [device, device]
             values[device] = job.values()
         finally:
             job.shutdown()

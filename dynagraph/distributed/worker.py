@@ -223,7 +223,8 @@ class WorkerCore:
                 continue
 
     def report(self) -> dict:
-        return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),
+        return {"rank": self.rank, "clock": self.clock, "device": self.device, "losses": list(self.losses),
+                "bytes": self.bytes.snapshot(),
                 "timings": {**self.timings, "comm": self.timings["read"] + self.timings["finish"]},
                 "reposted": self.reposted}
 

@@ -14,8 +14,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <vector>
+
+#include "core/pin.h"
 
 namespace dg {
 
@@ -27,6 +30,7 @@ class BumpArena {
 
   BumpArena(Alloc& alloc, size_t initial_bytes) : alloc_(&alloc), initial_bytes_(initial_bytes) {}
   ~BumpArena() {
+    hand_over_pinned(chunks_);
     for (auto& c : chunks_) alloc_->deallocate(c.data, c.size);
   }
   BumpArena(const BumpArena&) = delete;
@@ -51,6 +55,8 @@ class BumpArena {
     return p;
   }
   void reset() {
+    // Chunks pinned by an export go to their pins (core/pin.h): the next graph must not overwrite them.
+    hand_over_pinned(chunks_);
     current_ = 0;
     if (!chunks_.empty()) chunks_[0].used = 0;
   }
@@ -62,6 +68,8 @@ class BumpArena {
   Mark mark() const { return {current_, chunks_.empty() ? 0 : chunks_[current_].used}; }
   void revert(const Mark& m) {
     if (chunks_.empty()) return;
+    // Memory past the mark that an export pinned stays used until renew_cg().
+    if (any_pinned(chunks_, m.chunk, current_)) return;
     current_ = m.chunk;
     chunks_[current_].used = m.used;
   }
@@ -78,11 +86,17 @@ class BumpArena {
   }
   size_t chunks() const { return chunks_.size(); }
   void set_initial_bytes(size_t b) { initial_bytes_ = b; }
+  // A pin on the chunk holding p, or null when p is not in this arena.
+  std::shared_ptr<ChunkPin> pin(const void* p) {
+    return pin_chunk(chunks_, p, [](void* a, void* data, size_t n) { static_cast<Alloc*>(a)->deallocate(data, n); },
+                     alloc_);
+  }
 
  private:
   struct Chunk {
-    char* data;
-    size_t size, used;
+    char* data = nullptr;
+    size_t size = 0, used = 0;
+    std::weak_ptr<ChunkPin> pin;
   };
   static size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
   void add_chunk(size_t min_bytes) {
@@ -91,7 +105,7 @@ class BumpArena {
     size = round_up(size);
     char* p = static_cast<char*>(alloc_->allocate(size));
     if (!p) throw std::bad_alloc();
-    chunks_.push_back({p, size, 0});
+    chunks_.push_back({p, size, 0, {}});
   }
 
   Alloc* alloc_;

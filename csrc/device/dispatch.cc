@@ -105,6 +105,13 @@ size_t DeviceMemory::used_bytes(DeviceId id) const {
   return p.values->used_bytes() + p.grads->used_bytes() + p.scratch->used_bytes();
 }
 
+std::shared_ptr<ChunkPin> DeviceMemory::pin(DeviceId id, const void* p) {
+  Pools& pools_of = pools[id];
+  if (!pools_of.values) return nullptr;
+  if (auto pin = pools_of.values->pin(p)) return pin;
+  return pools_of.scratch->pin(p);
+}
+
 size_t DeviceMemory::capacity_bytes(DeviceId id) const {
   const Pools& p = pools[id];
   if (!p.values) return 0;

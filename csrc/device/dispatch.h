@@ -36,6 +36,8 @@ struct DeviceMemory {
   void reset_grads();  // a new backward pass
   size_t capacity_bytes(DeviceId id) const;
   size_t used_bytes(DeviceId id) const;  // what the graph holds now (the peak, for bump arenas)
+  // A pin on the values or scratch chunk of device `id` holding p (null if none).
+  std::shared_ptr<ChunkPin> pin(DeviceId id, const void* p);
 
  private:
   static void release(Pools& p);

@@ -102,3 +102,21 @@ def test_uncovered_attributes_are_refused_at_construction(spec):
     with pytest.raises(ValueError, match=spec.op + " on EMU:0"):
         spec.build(*xs)
     assert all(x.device() == DEVICE for x in xs)
+
+
+@pytest.mark.parametrize("x", [np.array([1.0, 1.0, 0.2, 1.0, -3.0, 0.9], np.float32),  # ties in the support
+                               np.random.default_rng(5).standard_normal(37).astype(np.float32) * 0.3],
+                         ids=["ties", "long"])
+def test_sparsemax_threshold_without_sorting_matches_the_cpu(x):
+    """The device's sort-free threshold (kernels/sparse.h) against the CPU's sorted scan."""
+    values = []
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        e = dy.inputTensor(x, device=device)
+        y = dy.sparsemax(e)
+        values.append(y.npvalue())
+        dy.sum_elems(dy.cmult(y, y)).backward(full=True)
+        values.append(e.gradient())
+    np.testing.assert_allclose(values[2], values[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values[3], values[1], rtol=1e-4, atol=1e-5)
+    assert abs(values[0].sum() - 1) < 1e-5 and (values[0] == 0).any()

@@ -27,7 +27,7 @@ inline kern::AxisSet axis_set(const DeviceCtx& ctx, const Node& n, const Dim& x,
 
 // The arguments' pointers and batch strides copied to the device (scratch memory).
 template <class B>
-kern::ArgList args_on_device(DeviceCtx& ctx, const Node& n, const Tensor* xs) {
+kern::BatchedArgs batched_args_on_device(DeviceCtx& ctx, const Node& n, const Tensor* xs) {
   std::vector<const float*> ptr(n.nargs);
   std::vector<uint32_t> stride(n.nargs);
   for (unsigned k = 0; k < n.nargs; ++k) {
@@ -38,7 +38,7 @@ kern::ArgList args_on_device(DeviceCtx& ctx, const Node& n, const Tensor* xs) {
   auto* s = static_cast<uint32_t*>(ctx.scratch->allocate(sizeof(uint32_t) * n.nargs));
   B::to_device(p, ptr.data(), sizeof(float*) * n.nargs);
   B::to_device(s, stride.data(), sizeof(uint32_t) * n.nargs);
-  return kern::ArgList{p, s, n.nargs};
+  return kern::BatchedArgs{p, s, n.nargs};
 }
 
 template <class B>
@@ -109,8 +109,9 @@ struct ReduceAxisOps {
   // logsumexp of several expressions, element-wise
   static void logsumexp_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
+    const kern::BatchedArgs args = batched_args_on_device<B>(ctx, n, xs);
     B::launch(static_cast<uint32_t>(y.d.size()),
-              kern::LogSumExpForward{args_on_device<B>(ctx, n, xs), y.v, static_cast<uint32_t>(y.d.batch_size())});
+              kern::LogSumExpForward{args, y.v, static_cast<uint32_t>(y.d.batch_size())});
   }
   static void logsumexp_bwd(DeviceCtx&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                             Tensor& dx) {

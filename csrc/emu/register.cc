@@ -9,6 +9,7 @@
 #include "device/reduce_axis_ops.h"
 #include "device/shape_noise_ops.h"
 #include "device/softmax_reduce_ops.h"
+#include "device/sparse_ops.h"
 #include "device/trainer_ops.h"
 #include "emu/emu.h"
 
@@ -25,6 +26,7 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_losses<B>(t);
   dev::register_random<B>(t);
   dev::register_norm<B>(t);
+  dev::register_sparse<B>(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.add_from_host = dev::add_from_host<B>;
   t.copy = B::copy;

@@ -212,7 +212,7 @@ struct ArgmaxForward {
 // The arguments of an n-ary op as kernels see them: a device array of n
 // pointers and, for each, its batch stride (0 for a batch-1 argument, which
 // every batch element of the result reads).
-struct ArgList {
+struct BatchedArgs {
   const float* const* ptr;
   const uint32_t* stride;
   uint32_t n;
@@ -220,7 +220,7 @@ struct ArgList {
 
 // y = log sum_k exp(x_k), element-wise over the arguments.
 struct LogSumExpForward {
-  ArgList xs;
+  BatchedArgs xs;
   float* y;
   uint32_t bs;  // elements per batch element
   DG_HD void operator()(uint32_t e) const {

@@ -93,4 +93,7 @@ SPECS = [
     OpSpec("constrained_softmax", lambda x, v: dy.constrained_softmax(x, dy.inputTensor(CS_BOUNDS) + 0.05 * v),
            shapes((5,), (5,)), lambda x, v: csoftmax_ref(x, CS_BOUNDS + 0.05 * v), batch_args=[0],
            sample=lambda r, s: (CS_SCORES + r.uniform(-0.05, 0.05, s)).astype(np.float32)),
+    OpSpec("constrained_softmax", lambda x, v: dy.constrained_softmax(x, dy.inputTensor(CS_BOUNDS) + 0.05 * v),
+           shapes((5,), (5,)), lambda x, v: csoftmax_ref(x, CS_BOUNDS + 0.05 * v), name="batched_bounds",
+           sample=lambda r, s: (CS_SCORES + r.uniform(-0.05, 0.05, s)).astype(np.float32)),
 ]

@@ -366,6 +366,10 @@ class LookupParameters:
         """
         Rows `indices` as one batched expression (DyNet's lookup_batch).
         """
+    def __len__(self) -> int:
+        """
+        The number of rows, as DyNet's ``len(lp)``.
+        """
     def __repr__(self) -> str:
         ...
     def _clear_grad(self) -> None:

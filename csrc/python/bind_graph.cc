@@ -279,7 +279,9 @@ void bind_graph(py::module_& m) {
       api::set_lookup_indices(e, idx.data(), idx.size());
       return;
     }
-    const Floats values = floats_from(new_values, "set()");
+    // A lone number is one value: scalarInput's y.set(1), as in DyNet's xor tutorial.
+    const bool lone = py::isinstance<py::float_>(new_values) || py::isinstance<py::int_>(new_values);
+    const Floats values = floats_from(lone ? py::object(py::make_tuple(new_values)) : new_values, "set()");
     api::set_input_values(e, values.data(), values.size());
   }, py::arg("e"), py::arg("values"),
      "Overwrites the data of an input node (column-major values) or a lookup's row indices, and "

@@ -84,6 +84,8 @@ void register_cuda_arith(DeviceOpTable& t);
 void register_cuda_matmul(DeviceOpTable& t);
 void register_cuda_softmax_reduce(DeviceOpTable& t);
 void register_cuda_shape_noise(DeviceOpTable& t);
+void register_cuda_lstm(DeviceOpTable& t);
+void register_cuda_select(DeviceOpTable& t);
 
 void register_cuda_ops(DeviceOpTable& t) {
   using B = cuda::Backend;
@@ -92,6 +94,8 @@ void register_cuda_ops(DeviceOpTable& t) {
   register_cuda_matmul(t);
   register_cuda_softmax_reduce(t);
   register_cuda_shape_noise(t);
+  register_cuda_lstm(t);
+  register_cuda_select(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.copy = B::copy;
   t.add_from_host = dev::add_from_host<B>;

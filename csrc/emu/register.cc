@@ -2,7 +2,9 @@
 // host launcher (emu::Backend), so the kernel bodies a GPU runs execute here.
 #include "device/arith_ops.h"
 #include "device/inputs_ops.h"
+#include "device/lstm_ops.h"
 #include "device/matmul_ops.h"
+#include "device/select_ops.h"
 #include "device/shape_noise_ops.h"
 #include "device/softmax_reduce_ops.h"
 #include "device/trainer_ops.h"
@@ -17,6 +19,8 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_matmul<B>(t);
   dev::register_softmax_reduce<B>(t);
   dev::register_shape_noise<B>(t);
+  dev::register_lstm<B>(t);
+  dev::register_select<B>(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.add_from_host = dev::add_from_host<B>;
   t.copy = B::copy;

@@ -67,23 +67,27 @@ struct SelectOps {
     const int32_t *strides = p + 1, *froms = strides + p[0] + 1, *tos = froms + froms[-1] + 1;
     const unsigned ns = p[0], nf = froms[-1], nt = tos[-1];
     kern::StridedMap m;
-    uint32_t xstride = 1;
-    for (unsigned i = 0; i < 5; ++i) {
-      const bool axis = i < x.nd, batch = i == 4;
-      const unsigned ax = batch ? x.nd : i;
-      const uint32_t len = axis ? x.d[i] : (batch ? x.bd : 1);
-      m.xstride[i] = batch ? static_cast<uint32_t>(x.batch_size()) : xstride;
-      if (axis) xstride *= len;
-      m.from[i] = 0;
-      m.stride[i] = 1;
-      m.count[i] = len;
-      if (!axis && !batch) continue;
+    // slot i < 4: axis i (count 1 beyond the tensor's axes); slot 4: the batch, numbered x.nd in int_data
+    auto set = [&](unsigned slot, unsigned ax, uint32_t len) {
       const int32_t st = ax < ns ? strides[ax] : 1, f = ax < nf ? froms[ax] : 0;
       const int32_t t = ax < nt ? tos[ax] : static_cast<int32_t>(len);
-      m.from[i] = static_cast<uint32_t>(f);
-      m.stride[i] = static_cast<uint32_t>(st);
-      m.count[i] = static_cast<uint32_t>((t - f + st - 1) / st);
+      m.from[slot] = static_cast<uint32_t>(f);
+      m.stride[slot] = static_cast<uint32_t>(st);
+      m.count[slot] = static_cast<uint32_t>((t - f + st - 1) / st);
+    };
+    uint32_t xstride = 1;
+    for (unsigned i = 0; i < 4; ++i) {
+      m.xstride[i] = xstride;
+      m.from[i] = 0;
+      m.stride[i] = 1;
+      m.count[i] = 1;
+      if (i < x.nd) {
+        set(i, i, x.d[i]);
+        xstride *= x.d[i];
+      }
     }
+    m.xstride[4] = static_cast<uint32_t>(x.batch_size());
+    set(4, x.nd, x.bd);
     return m;
   }
   static void strided_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {

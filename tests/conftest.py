@@ -8,8 +8,28 @@ from pathlib import Path
 # Python 3.11+ leaves the current folder out with this set.
 os.environ.setdefault("PYTHONSAFEPATH", "1")
 
-# The op spec table lives beside the tests.
-sys.path.insert(0, str(Path(__file__).parent))
+# tests/ is laid out by area (tests/README.md). Test files and helper modules are
+# imported by their bare names (pytest's default "prepend" mode; no __init__.py in the
+# area folders), so every folder below tests/ goes on sys.path: helpers (compare_util,
+# op_specs, <family>_specs, ...) import from any folder. Bare names must therefore be
+# unique across tests/; a duplicate would shadow its twin, so it stops collection here.
+TESTS = Path(__file__).resolve().parent
+
+
+def _module_folders():
+    names = {}
+    for path in sorted(TESTS.rglob("*.py")):
+        if "__pycache__" in path.parts or path.parent.name == "op_specs":
+            continue
+        names.setdefault(path.stem, []).append(path.relative_to(TESTS))
+    dups = {k: [str(p) for p in v] for k, v in names.items() if len(v) > 1 and k != "conftest"}
+    if dups:
+        raise RuntimeError(f"tests/: module names must be unique across folders (see tests/README.md): {dups}")
+    return sorted({p.parent for v in names.values() for p in v})
+
+
+for _folder in reversed(_module_folders()):
+    sys.path.insert(0, str(TESTS / _folder))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -44,8 +44,8 @@ DYNAGRAPH_BACKEND=cuda DYNAGRAPH_CUDA_ARCHITECTURES="${DYNAGRAPH_CUDA_ARCHITECTU
 python -c "import dynagraph as dy; print('devices:', dy.available_devices())"
 
 echo "== cuda tests (a missing GPU fails) and the emulated-device tests"
-DYNAGRAPH_REQUIRE_GPU=1 timeout 180 pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
-  tests/test_device_ops.py tests/test_device_training.py
+DYNAGRAPH_REQUIRE_GPU=1 timeout 180 pytest -q -p no:cacheprovider tests/device/test_cuda.py tests/device/test_device.py \
+  tests/device/test_device_ops.py tests/device/test_device_training.py
 
 echo "== GPU benchmark"
 timeout 120 python benchmarks/gpu.py --quick

@@ -4,7 +4,7 @@
 #
 #   tools/sanitize.sh            # build (incrementally) and run the subset
 #   tools/sanitize.sh -k lookup  # extra arguments go to pytest
-#   SANITIZE_TESTS="tests/test_sizes.py" tools/sanitize.sh   # other test files
+#   SANITIZE_TESTS="tests/engine/test_sizes.py" tools/sanitize.sh   # other test files
 #
 # The build lives in build/sanitize (its own CMake tree, reused between runs);
 # the tests run in build/sanitize/venv, a virtual environment of the test
@@ -24,11 +24,11 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 # (use-after-free, 64-bit sizes), graph lifetime, every op family's values and
 # gradients, autobatching, trainers, and saving/loading.
 TESTS=(
-  tests/test_param_lifetime.py tests/test_sizes.py tests/test_engine.py tests/test_engine_regressions.py
-  tests/test_ops.py tests/test_shape.py tests/test_reduce.py tests/test_softmax_loss.py tests/test_nn.py
-  tests/test_conv.py tests/test_noise.py tests/test_autobatch.py tests/test_trainers.py tests/test_io.py
+  tests/engine/test_param_lifetime.py tests/engine/test_sizes.py tests/engine/test_engine.py tests/engine/test_engine_regressions.py
+  tests/ops/test_ops.py tests/ops/shape/test_shape.py tests/ops/reduce/test_reduce.py tests/ops/softmax_loss/test_softmax_loss.py tests/ops/nn/test_nn.py
+  tests/ops/conv/test_conv.py tests/ops/noise/test_noise.py tests/engine/test_autobatch.py tests/training/test_trainers.py tests/io/test_io.py
 )
-# SANITIZE_TESTS="tests/test_sizes.py ..." runs those files instead.
+# SANITIZE_TESTS="tests/engine/test_sizes.py ..." runs those files instead.
 if [[ -n "${SANITIZE_TESTS:-}" ]]; then read -r -a TESTS <<<"$SANITIZE_TESTS"; fi
 
 echo "== sanitizer venv ($BUILD/venv)"

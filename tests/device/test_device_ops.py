@@ -1,0 +1,106 @@
+"""The op table on the emulated device EMU:0: every op spec (tests/ops/<family>/<family>_specs.py)
+whose op has a device kernel is built twice, on the CPU and on EMU:0, and the
+values and the gradients of every input must agree within a tolerance (the
+CPU results are themselves checked against NumPy and finite differences in
+tests/ops/test_ops.py). EMU:0 runs the same kernel bodies a CUDA build launches
+on a GPU, so this is the GPU path's op test without a GPU."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dynagraph as dy
+from dynagraph import _core
+from op_specs import all_specs
+from test_ops import make_inputs
+
+DEVICE = "EMU:0"
+DEVICE_OPS = set(_core.device_op_names(DEVICE).split())
+# to_device moves values off the device (tests/device/test_device.py and its op spec cover it).
+SPECS = [s for s in all_specs() if s.build is not None and s.op in DEVICE_OPS and s.op != "to_device"]
+# Specs of ops with no device kernel: construction on the device must refuse them.
+CPU_ONLY = [s for s in all_specs() if s.build is not None and s.op not in DEVICE_OPS]
+
+
+def run(spec, arrays, is_batched, weights, device):
+    """Value of the spec's op and the gradients of its inputs for loss = sum(y * weights)."""
+    dy.renew_cg()
+    _core.set_default_device(device)  # constants a spec builds go to the device too
+    try:
+        xs = [dy.inputTensor(a, batched=b) for a, b in zip(arrays, is_batched)]
+        y = spec.build(*xs)
+        assert y.device() == device
+        value = y.npvalue()
+        if weights is None:
+            return value, None
+        w = dy.inputTensor(weights, batched=y.dim()[1] > 1)
+        loss = dy.sum_batches(dy.sum_elems(dy.cmult(y, w)))
+        loss.backward(full=True)
+        return value, [x.gradient() for x in xs]
+    finally:
+        _core.set_default_device("CPU")
+
+
+def test_op_table_device_facts_match_the_engine():
+    """op_table.def's DG_DEV_GPU column names exactly the ops the device op table registers."""
+    with_gpu = {row["name"] for row in _core.op_table() if "GPU" in row["devices"]}
+    assert len(with_gpu) > 47
+    assert with_gpu == DEVICE_OPS
+
+
+def test_every_device_op_has_a_spec_that_runs_on_the_device():
+    assert {"tanh", "matmul", "affine_transform", "softmax", "pickneglogsoftmax", "concatenate",
+            "pick", "sum_elems", "dropout", "parameter", "lookup"} <= DEVICE_OPS
+    runnable = {s.op for s in SPECS}
+    without_spec = DEVICE_OPS - runnable - {"input", "constant", "parameter", "lookup", "lookup_table", "to_device"}
+    assert without_spec == set(), "device ops no op spec runs on the device"
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.ref is not None],
+                         ids=lambda s: s.id)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), batch=st.sampled_from([1, 2, 3]))
+def test_device_matches_cpu(spec, seed, batch):
+    if batch > 1 and not spec.batch:
+        batch = 1
+    rng = np.random.default_rng(seed)
+    arrays, is_batched = make_inputs(spec, rng, batch)
+    cpu_value, _ = run(spec, arrays, is_batched, None, "CPU")
+    weights = rng.standard_normal(cpu_value.shape)
+    cpu_value, cpu_grads = run(spec, arrays, is_batched, weights if spec.grad else None, "CPU")
+    dev_value, dev_grads = run(spec, arrays, is_batched, weights if spec.grad else None, DEVICE)
+    tol = max(spec.rtol, 1e-4)
+    np.testing.assert_allclose(dev_value, cpu_value, rtol=tol, atol=max(spec.atol, 1e-5))
+    if spec.grad:
+        for k, (g_dev, g_cpu) in enumerate(zip(dev_grads, cpu_grads)):
+            np.testing.assert_allclose(g_dev, g_cpu, rtol=1e-3, atol=1e-4, err_msg=f"gradient of input {k}")
+
+
+@pytest.mark.parametrize("spec", CPU_ONLY, ids=lambda s: s.id)
+def test_ops_without_a_kernel_are_refused_at_construction(spec):
+    """Every op spec whose op has no device kernel: a ValueError naming the op and the device when the node
+    is built, before any forward pass."""
+    rng = np.random.default_rng(0)
+    arrays, is_batched = make_inputs(spec, rng, 1)
+    dy.renew_cg()
+    _core.set_default_device(DEVICE)
+    try:
+        xs = [dy.inputTensor(a, batched=b) for a, b in zip(arrays, is_batched)]
+        with pytest.raises(ValueError, match=rf"\b{spec.op}\w*: this op has no kernel on device EMU:0"):
+            spec.build(*xs)
+    finally:
+        _core.set_default_device("CPU")
+    assert all(x.device() == DEVICE for x in xs)
+
+
+def test_lstm_weight_noise_is_refused_on_the_device():
+    """vanilla_lstm_gates has a kernel, but not its weight noise (drawn from the CPU's mt19937)."""
+    dy.renew_cg()
+    x, h = dy.inputVector([1.0, 2.0], device=DEVICE), dy.inputVector([0.5], device=DEVICE)
+    Wx, Wh = dy.inputTensor(np.ones((4, 2)), device=DEVICE), dy.inputTensor(np.ones((4, 1)), device=DEVICE)
+    b = dy.inputVector(np.zeros(4), device=DEVICE)
+    assert dy.vanilla_lstm_gates(x, h, Wx, Wh, b).device() == DEVICE
+    with pytest.raises(ValueError, match="vanilla_lstm_gates on EMU:0: weight noise"):
+        dy.vanilla_lstm_gates(x, h, Wx, Wh, b, 0.1)

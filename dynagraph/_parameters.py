@@ -93,6 +93,10 @@ class LookupParameters(_StandsForItsNode):
         """((row shape..., rows), 1): the whole table's expression shape, as DyNet's."""
         return _core.parameter(self).dim()
 
+    def __len__(self) -> int:
+        """The number of rows, as DyNet's ``len(lp)``."""
+        return self.shape()[0]
+
     def batch(self, i):
         """The rows ``i`` (a sequence of indices) as one batched expression (``lookup_batch``)."""
         return _core.lookup_batch(self, [int(k) for k in i])

@@ -8,9 +8,17 @@ std::string ParameterCollection::unique_name(const std::string& name) {
   if (name.find('/') != std::string::npos)
     throw ValueError("parameter and collection names may not contain '/': " + name);
   std::string base = name.empty() ? "_" + std::to_string(anonymous_++) : name;
+  // Every name handed out is a key of name_uses_, so "a", "a", "a_1" give a, a_1,
+  // a_1_1 (DyNet forbids '_' in names instead; here they stay unique).
   unsigned& uses = name_uses_[base];
-  std::string full = uses == 0 ? base : base + "_" + std::to_string(uses);
-  ++uses;
+  std::string full = base;
+  if (uses > 0) {
+    auto taken = [this](const std::string& n) { auto it = name_uses_.find(n); return it != name_uses_.end() && it->second > 0; };
+    do full = base + "_" + std::to_string(uses++); while (taken(full));
+    ++name_uses_[full];
+  } else {
+    uses = 1;
+  }
   return full;
 }
 

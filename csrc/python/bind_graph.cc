@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "device/dispatch.h"
+#include "graph/autobatch_profile.h"
 #include "python/bindings.h"
 
 namespace dg::py_bind {
@@ -199,9 +200,26 @@ void bind_graph(py::module_& m) {
   }, "The autobatching executor's rule for the next group: \"height\" (default) or \"depth\" (DyNet's).");
   def(m, "autobatch_stats", []() {
     auto& s = cg().batch_stats;
+    const AutobatchProfile& p = autobatch_profile();
+    py::dict phases(py::arg("fwd_setup") = p.fwd_setup, py::arg("fwd_gather") = p.fwd_gather,
+                    py::arg("fwd_kernel") = p.fwd_kernel, py::arg("fwd_release") = p.fwd_release,
+                    py::arg("bwd_setup") = p.bwd_setup, py::arg("bwd_memset") = p.bwd_memset,
+                    py::arg("bwd_kernel") = p.bwd_kernel, py::arg("bwd_scatter") = p.bwd_scatter,
+                    py::arg("bwd_outer") = p.bwd_outer);
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
-                    py::arg("scheduler_ns") = s.scheduler_ns);
-  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching).");
+                    py::arg("scheduler_ns") = s.scheduler_ns, py::arg("args_in_place") = p.args_in_place,
+                    py::arg("args_gathered") = p.args_gathered, py::arg("grads_in_place") = p.grads_in_place,
+                    py::arg("grads_scattered") = p.grads_scattered, py::arg("phase_ns") = phases);
+  }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
+     "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
+     "start or the last set_autobatch_profiling); phase_ns: nanoseconds per executor phase while "
+     "set_autobatch_profiling(True) is on (zeros otherwise).");
+  def(m, "set_autobatch_profiling", [](bool on) {
+    AutobatchProfile& p = autobatch_profile();
+    p = AutobatchProfile{};
+    p.on = on;
+  }, py::arg("on"), "Turns the autobatching executor's per-phase timers on or off (and resets them); "
+     "autobatch_stats()['phase_ns'] reports them. DyNet's --dynet-profiling, for the executor's phases.");
   def(m, "set_seed", [](unsigned seed) {
     cg().rng.seed(seed);
     cg().device_seed = seed;  // device dropout: the same seed draws the same masks again
@@ -279,7 +297,9 @@ void bind_graph(py::module_& m) {
       api::set_lookup_indices(e, idx.data(), idx.size());
       return;
     }
-    const Floats values = floats_from(new_values, "set()");
+    // A lone number is one value: scalarInput's y.set(1), as in DyNet's xor tutorial.
+    const bool lone = py::isinstance<py::float_>(new_values) || py::isinstance<py::int_>(new_values);
+    const Floats values = floats_from(lone ? py::object(py::make_tuple(new_values)) : new_values, "set()");
     api::set_input_values(e, values.data(), values.size());
   }, py::arg("e"), py::arg("values"),
      "Overwrites the data of an input node (column-major values) or a lookup's row indices, and "

@@ -79,7 +79,14 @@ void bind_params(py::module_& m) {
       .def("as_array", [](const ParameterStorage& p) { return param_array(p.values, p.dim); })
       .def("grad_as_array", [](const ParameterStorage& p) { return param_array(p.grad, p.dim); })
       .def("set_value", named("Parameters.set_value", [](ParameterStorage& p, const py::object& arr) {
-        copy_into(p.values, arr, p.dim, "set_value(" + p.name + ")", false, nullptr);
+        // As DyNet: the array's shape must be the parameter's (a transposed array is an
+        // error, not a silent reshape).
+        const py::array a = real_array(arr, "set_value(" + p.name + ")", "arr");
+        const py::object want = dim_to_py(p.dim)[0], got = a.attr("shape");
+        if (!want.equal(got))
+          throw ValueError("set_value(" + p.name + "): array shape " + std::string(py::str(got)) +
+                           " != parameter shape " + std::string(py::str(want)));
+        copy_into(p.values, a, p.dim, "set_value(" + p.name + ")", false, nullptr);
       }), py::arg("arr"))
       .def("zero", [](ParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
       .def("scale", named("Parameters.scale",

@@ -34,11 +34,18 @@ class _Sequence:
     """What one sequence shares across its steps: parameter expressions, dropout masks
     (None until the first step or ``set_dropout_masks`` draws them)."""
 
-    __slots__ = ("exprs", "masks")
+    __slots__ = ("exprs", "masks", "version")
 
     def __init__(self, exprs, masks=None):
         self.exprs = exprs
         self.masks = masks
+        self.version = _core.cg_version()
+
+    def check_fresh(self, builder, what: str) -> None:
+        """DyNet's ValueError for a state used after renew_cg()."""
+        if self.version != _core.cg_version():
+            raise ValueError(f"{type(builder).__name__}.{what}: using a stale builder state: renew_cg() was called "
+                             "after initial_state(); call initial_state() in the new graph")
 
 
 class RNNState:
@@ -99,6 +106,7 @@ class RNNState:
         """A new state (after this one) with the layers' h replaced by ``es``
         (LSTMs keep this state's cells: zeros where none were set, as in DyNet)."""
         b = self._builder
+        self._seq.check_fresh(b, "set_h")
         es = b._check_vectors(es, b.layers, "set_h")
         c = None
         if b._has_cell:
@@ -110,6 +118,7 @@ class RNNState:
         ``2 * layers`` vectors (cells, then hs), or ``layers`` vectors that set the
         cells and keep this state's hs (zeros where none were set)."""
         b = self._builder
+        self._seq.check_fresh(b, "set_s")
         if not b._has_cell:
             return RNNState(b, self._seq, b._check_vectors(es, b.layers, "set_s"), None, self)
         es = tuple(es) if es is not None else ()
@@ -184,6 +193,7 @@ class _RNNBuilder:
         self.dropout_rate = 0.0
         self.dropout_rate_h = 0.0
         self._last_seq = None  # the sequence set_dropout_masks draws for
+        self._init_state = PerGraph(lambda: RNNState(self, self._last_seq, None, None, None))
 
     # ---- parameters
     def get_parameters(self) -> list:
@@ -237,12 +247,14 @@ class _RNNBuilder:
     def set_dropout_masks(self, batch_size: int = 1) -> None:
         """Draws fresh masks, ``batch_size`` samples each, for the sequence the last
         ``initial_state()`` started (call it after that, as in DyNet). Without it a
-        sequence draws its masks at its first step, one per batch element."""
-        if self._last_seq is None:
-            raise RuntimeError(f"{type(self).__name__}.set_dropout_masks: call initial_state() first")
+        sequence draws its masks at its first step, one per batch element. Before
+        ``initial_state()`` in this graph it does nothing: DyNet's next
+        ``initial_state()`` discards such masks."""
         batch_size = int(batch_size)
         if batch_size < 1:
             raise ValueError(f"{type(self).__name__}.set_dropout_masks: batch_size must be >= 1, got {batch_size}")
+        if self._last_seq is None or self._last_seq.version != _core.cg_version():
+            return
         self._last_seq.masks = self._new_masks(batch_size)
 
     def _masked(self, seq, layer: int, x, h):
@@ -259,16 +271,14 @@ class _RNNBuilder:
 
     # ---- sequences
     def initial_state(self, vecs=None, update: bool = True) -> RNNState:
-        """Starts a sequence.  ``vecs``: initial state as in ``RNNState.s()``
-        (LSTMs: ``layers`` cells then ``layers`` hs; others: ``layers`` hs)."""
-        seq = self._last_seq = _Sequence(self._exprs(update))
-        if vecs is None:
-            return RNNState(self, seq, None, None, None)
-        n = self.layers * (2 if self._has_cell else 1)
-        vecs = self._check_vectors(vecs, n, "initial_state")
-        if self._has_cell:
-            return RNNState(self, seq, vecs[self.layers:], vecs[: self.layers], None)
-        return RNNState(self, seq, vecs, None, None)
+        """The sequence start of this graph.  As in DyNet, the first call in a graph
+        starts the sequence (``update`` applies then) and later calls in the same
+        graph return that same state, so its sequences share dropout masks.
+        ``vecs``: an initial state, as ``initial_state().set_s(vecs)``."""
+        if not self._init_state.made():
+            self._last_seq = _Sequence(self._exprs(update))
+        init = self._init_state.get()
+        return init if vecs is None else init.set_s(vecs)
 
     def initial_state_from_raw_vectors(self, vecs=None, update: bool = True) -> RNNState:
         if vecs is None:
@@ -295,6 +305,7 @@ class _RNNBuilder:
         return es
 
     def _advance(self, seq, hs, cs, x):
+        seq.check_fresh(self, "add_input")
         shape = x.dim()[0]
         if shape[0] != self.input_dim or any(d != 1 for d in shape[1:]):
             raise ValueError(f"{type(self).__name__}.add_input: expected an input of dimension "

@@ -1,0 +1,47 @@
+// Per-phase timers of the autobatching executor (autobatch.cc), off by default:
+// set_autobatch_profiling(True) turns them on, autobatch_stats() reports them.
+// They answer "where does a larger graph spend its extra time" without perf.
+#pragma once
+#include <chrono>
+#include <cstdint>
+
+namespace dg {
+
+struct AutobatchProfile {
+  bool on = false;
+  // Nanoseconds since start (or since reset), per phase.
+  uint64_t fwd_setup = 0;     // dependency counts, heights, signatures
+  uint64_t fwd_gather = 0;    // checking arguments for contiguity, copying the rest
+  uint64_t fwd_kernel = 0;    // the ops' forward (GEMMs, element-wise, ...)
+  uint64_t fwd_release = 0;   // slicing the group's output, readying its users
+  uint64_t bwd_setup = 0;     // gradient blocks per group
+  uint64_t bwd_memset = 0;    // zeroing gradient blocks as gradients first reach them
+  uint64_t bwd_kernel = 0;    // the ops' backward (lone nodes included)
+  uint64_t bwd_scatter = 0;   // zeroing and adding back gradients of gathered arguments
+  uint64_t bwd_outer = 0;     // deferred weight-gradient GEMMs (flush_outer_products)
+  // Counted whether or not the timers are on: batched arguments (and their
+  // gradients) used where they lie, as one contiguous block, or copied.
+  uint64_t args_in_place = 0, args_gathered = 0;
+  uint64_t grads_in_place = 0, grads_scattered = 0;
+};
+AutobatchProfile& autobatch_profile();
+
+// Adds the time since the last mark to `slot` when profiling is on.
+class PhaseClock {
+ public:
+  explicit PhaseClock(const AutobatchProfile& p) : on_(p.on) {
+    if (on_) last_ = std::chrono::steady_clock::now();
+  }
+  void charge(uint64_t& slot) {
+    if (!on_) return;
+    auto now = std::chrono::steady_clock::now();
+    slot += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace dg

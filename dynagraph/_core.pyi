@@ -536,6 +536,10 @@ def _load_blas(path: str, prefix: str) -> None:
     """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
+def _resident_traffic() -> tuple[int, int]:
+    """
+    Bytes of parameter memory (values, gradients, trainer state) copied (to the device, to the host) so far.
+    """
 def _saved_dim(fname: str, lookup: bool, key: str) -> tuple:
     """
     ((shape), batch) of the entry saved under `key`.

@@ -102,8 +102,8 @@ void register_cuda_ops(DeviceOpTable& t) {
   t.to_host = B::to_host;
   t.to_device = B::to_device;
   t.synchronize = B::synchronize;
-  t.sgd_update = dev::sgd_update<B>;
-  t.adam_update = dev::adam_update<B>;
+  t.update = dev::update<B>;
+  t.squared_norm = dev::squared_norm<B>;
 }
 
 }  // namespace dg

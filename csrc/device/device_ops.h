@@ -30,6 +30,23 @@ struct DeviceCtx {
   float* alloc(size_t n) const { return values->allocate_floats(n); }
 };
 
+// One launch of an update kernel on a parameter's resident memory: all of its
+// n elements, or (rows != nullptr, device memory) n / row_size rows of a lookup table.
+struct UpdateLaunch {
+  enum class Rule : uint8_t { sgd, momentum, adagrad, adadelta, rmsprop, adam, amsgrad, fill, scale };
+  Rule rule = Rule::sgd;
+  float h[4] = {0.f, 0.f, 0.f, 0.f};  // the rule's hyper-parameters in its kernel's field order
+                                      // (fill: the value; scale: the factor)
+  float* w = nullptr;        // values updated (or filled / scaled)
+  const float* g = nullptr;  // gradient
+  float* s = nullptr;        // state slots, slot-major over `stride` elements
+  size_t stride = 0;         // elements of the whole parameter
+  size_t n = 0;              // elements visited
+  float scale = 1.f;         // gradient clipping factor
+  const uint32_t* rows = nullptr;
+  uint32_t row_size = 1;
+};
+
 using DeviceForward = void (*)(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y);
 using DeviceBackward = void (*)(DeviceCtx& ctx, const Node& n, const Tensor* xs, const Tensor& y, const Tensor& dy,
                                 unsigned i, Tensor& dx);
@@ -52,10 +69,11 @@ struct DeviceOpTable {
   void (*copy)(void* dst, const void* src, size_t bytes) = nullptr;  // within the device
   void (*add_from_host)(float* dst, const float* host_src, size_t n) = nullptr;  // dst += src
   void (*synchronize)() = nullptr;
-  // Trainer updates on host parameters, run by the device's kernels (device/trainer_ops.h).
-  void (*sgd_update)(float* w, const float* g, size_t n, float lr, float scale) = nullptr;
-  void (*adam_update)(float* w, const float* g, float* m, float* v, size_t n, float lr_t, float scale, float b1,
-                      float b2, float eps) = nullptr;
+  // Parameters resident on the device (params/resident.h; kernels: device/trainer_ops.h):
+  // a trainer's rule (or a fill / scale) over the visited elements, and the
+  // squared norm of a gradient's visited elements (a device reduction).
+  void (*update)(const UpdateLaunch& u) = nullptr;
+  double (*squared_norm)(const float* g, size_t n, const uint32_t* rows, uint32_t row_size) = nullptr;
 
   const DeviceOp& operator[](OpId op) const { return ops[static_cast<unsigned>(op)]; }
   void set(OpId op, DeviceForward f, DeviceBackward b, DeviceCheck c = nullptr) {

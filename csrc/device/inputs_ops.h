@@ -1,11 +1,12 @@
 // Device ops of the values that enter the graph (csrc/ops/inputs.cc).
-// Parameters stay in host storage, where the trainers update them: a
-// parameter node copies its values to the device once per graph, and its
-// backward brings the gradient back and adds it to the host gradient.
-// Lookups copy only the rows they use; their gradient rows are added back on
-// the host (sparse, as on the CPU).
+// Parameters and lookup tables placed on this device are resident there
+// (params/resident.h): a parameter node points at the resident values, its
+// backward adds into the resident gradient; a lookup gathers its rows from
+// the resident table and scatter-adds its gradient rows into the resident
+// gradient (the touched rows are recorded on the host, for sparse updates).
 #pragma once
 #include "device/common.h"
+#include "kernels/lookup.h"
 #include "params/parameter.h"
 
 namespace dg::dev {
@@ -20,42 +21,36 @@ struct InputOps {
     alloc(ctx, y);
     fill<B>(y.v, y.d.size(), n.f0);
   }
-  static void parameter_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
-    alloc(ctx, y);
-    B::to_device(y.v, static_cast<ParameterStorage*>(n.ptr)->values.data(), sizeof(float) * y.d.size());
+  static void parameter_fwd(DeviceCtx&, const Node& n, const Tensor*, Tensor& y) {
+    y.v = static_cast<ParameterStorage*>(n.ptr)->values.dev_read();
   }
   static void parameter_bwd(DeviceCtx&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor&) {
     auto* p = static_cast<ParameterStorage*>(n.ptr);
-    host_add(p->grad.data(), download<B>(dy.v, p->grad.size()), p->grad.size());
+    axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->nonzero_grad = true;
   }
   static void lookup_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
     alloc(ctx, y);
-    const unsigned rs = p->row_size();
-    for (unsigned b = 0; b < n.naux; ++b)
-      B::to_device(y.v + size_t(b) * rs, p->row(ctx.ints[n.aux0 + b]), sizeof(float) * rs);
+    const uint32_t rs = static_cast<uint32_t>(p->row_size());
+    B::launch(static_cast<uint32_t>(y.d.size()), kern::GatherRows{p->values.dev_read(), y.v, ints_on_device<B>(ctx, n), rs});
   }
   static void lookup_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                          Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    const unsigned rs = p->row_size();
-    const float* g = download<B>(dy.v, size_t(rs) * n.naux);
-    for (unsigned b = 0; b < n.naux; ++b) {
-      const int32_t r = ctx.ints[n.aux0 + b];
-      host_add(p->grad_row(r), g + size_t(b) * rs, rs);
-      p->touch(r);
-    }
+    const uint32_t rs = static_cast<uint32_t>(p->row_size());
+    B::launch(static_cast<uint32_t>(dy.d.size()),
+              kern::ScatterAddRows{dy.v, p->grad.dev_write(), ints_on_device<B>(ctx, n), rs});
+    for (unsigned b = 0; b < n.naux; ++b) p->touch(static_cast<unsigned>(ctx.ints[n.aux0 + b]));
   }
-  static void lookup_table_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
-    alloc(ctx, y);
-    B::to_device(y.v, static_cast<LookupParameterStorage*>(n.ptr)->values.data(), sizeof(float) * y.d.size());
+  static void lookup_table_fwd(DeviceCtx&, const Node& n, const Tensor*, Tensor& y) {
+    y.v = static_cast<LookupParameterStorage*>(n.ptr)->values.dev_read();
   }
   static void lookup_table_bwd(DeviceCtx&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                                Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    host_add(p->grad.data(), download<B>(dy.v, p->grad.size()), p->grad.size());
+    axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->all_touched = true;
   }
 

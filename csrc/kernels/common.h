@@ -12,6 +12,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define DG_HD __host__ __device__
@@ -68,5 +69,25 @@ DG_HD float block_reduce(Block& blk, float v, Op op) {
 }
 
 DG_HD inline float neg_inf() { return -INFINITY; }
+
+// *p += v, safe when several threads add to the same element (a scatter-add
+// with repeated indices): atomicAdd on a GPU, a compare-and-swap loop on the
+// host (EMU:0 runs its grid sequentially, but the kernels must not rely on it).
+DG_HD inline void atomic_add(float* p, float v) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(p, v);
+#else
+  uint32_t* bits = reinterpret_cast<uint32_t*>(p);
+  uint32_t old = __atomic_load_n(bits, __ATOMIC_RELAXED);
+  for (;;) {
+    float f;
+    std::memcpy(&f, &old, sizeof f);
+    f += v;
+    uint32_t next;
+    std::memcpy(&next, &f, sizeof next);
+    if (__atomic_compare_exchange_n(bits, &old, next, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return;
+  }
+#endif
+}
 
 }  // namespace dg::kern

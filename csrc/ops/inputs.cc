@@ -28,12 +28,12 @@ void constant_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
 
 // parameter: aliases the parameter's storage; backward accumulates into its gradient.
 void parameter_fwd(OpContext&, const Node& n, const Tensor*, Tensor& y) {
-  y.v = static_cast<ParameterStorage*>(n.ptr)->values.data();
+  y.v = const_cast<float*>(static_cast<ParameterStorage*>(n.ptr)->values.read());
 }
 void parameter_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&,
                    const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<ParameterStorage*>(n.ptr);
-  VecMap(p->grad.data(), p->grad.size()) += dy.vec();
+  VecMap(p->grad.write(), p->grad.size()) += dy.vec();
   p->nonzero_grad = true;
 }
 
@@ -52,20 +52,21 @@ void lookup_fwd(OpContext& ctx, const Node& n, const Tensor*, Tensor& y) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   const int32_t* idx = ctx.int_data.data() + n.aux0;
   if (n.naux == 1) {  // a single row: alias the table, no copy
-    y.v = p->row(idx[0]);
+    y.v = const_cast<float*>(p->row_read(idx[0]));
     return;
   }
   alloc(ctx, y);
   const size_t rs = p->row_size();
-  for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * rs, p->row(idx[b]), sizeof(float) * rs);
+  for (unsigned b = 0; b < n.naux; ++b) std::memcpy(y.v + b * rs, p->row_read(idx[b]), sizeof(float) * rs);
 }
 void lookup_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&,
                 const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   const int32_t* idx = ctx.int_data.data() + n.aux0;
   const size_t rs = p->row_size();
+  float* grad = p->grad.write();
   for (unsigned b = 0; b < n.naux; ++b) {
-    VecMap(p->grad_row(idx[b]), rs) += VecMap(dy.v + b * rs, rs);
+    VecMap(grad + idx[b] * rs, rs) += VecMap(dy.v + b * rs, rs);
     p->touch(idx[b]);
   }
 }
@@ -74,12 +75,12 @@ void lookup_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&,
 // parameter(LookupParameter) gives it (tied embeddings, E^T h). Rows are
 // contiguous, so the value aliases the storage; backward writes every row.
 void lookup_table_fwd(OpContext&, const Node& n, const Tensor*, Tensor& y) {
-  y.v = static_cast<LookupParameterStorage*>(n.ptr)->values.data();
+  y.v = const_cast<float*>(static_cast<LookupParameterStorage*>(n.ptr)->values.read());
 }
 void lookup_table_bwd(OpContext&, const Node& n, const Tensor*, const Tensor&,
                       const Tensor& dy, unsigned, Tensor&) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-  VecMap(p->grad.data(), p->grad.size()) += dy.vec();
+  VecMap(p->grad.write(), p->grad.size()) += dy.vec();
   p->all_touched = true;
 }
 

@@ -188,21 +188,21 @@ std::string collection_text(const ParameterCollection& pc, const std::string& ke
   std::string out, k = key;
   while (!k.empty() && k.back() == '/') k.pop_back();
   for (auto& p : pc.parameters_list())
-    write_entry(out, "Parameter", renamed(p->name, pc.name(), k), p->dim, p->values);
+    write_entry(out, "Parameter", renamed(p->name, pc.name(), k), p->dim, p->values.host());
   for (auto& p : pc.lookup_parameters_list())
-    write_entry(out, "LookupParameter", renamed(p->name, pc.name(), k), p->full_dim(), p->values);
+    write_entry(out, "LookupParameter", renamed(p->name, pc.name(), k), p->full_dim(), p->values.host());
   return out;
 }
 
 std::string parameter_text(const ParameterStorage& p, const std::string& key) {
   std::string out;
-  write_entry(out, "Parameter", key.empty() ? p.name : key, p.dim, p.values);
+  write_entry(out, "Parameter", key.empty() ? p.name : key, p.dim, p.values.host());
   return out;
 }
 
 std::string lookup_text(const LookupParameterStorage& p, const std::string& key) {
   std::string out;
-  write_entry(out, "LookupParameter", key.empty() ? p.name : key, p.full_dim(), p.values);
+  write_entry(out, "LookupParameter", key.empty() ? p.name : key, p.full_dim(), p.values.host());
   return out;
 }
 
@@ -229,7 +229,7 @@ void populate_collection(ParameterCollection& pc, const std::string& path, const
   auto entries = read_entries(path);
   auto params = pc.parameters_list();
   auto lookups = pc.lookup_parameters_list();
-  std::vector<std::pair<const Entry*, AlignedFloats*>> copies;
+  std::vector<std::pair<const Entry*, Resident*>> copies;
   size_t ip = 0, il = 0;
   for (auto& e : entries) {
     if (!key.empty() && e.name.compare(0, key.size(), key) != 0) continue;
@@ -250,7 +250,10 @@ void populate_collection(ParameterCollection& pc, const std::string& path, const
                      " parameters and " + std::to_string(il) + " lookup parameters for this collection, which has " +
                      std::to_string(params.size()) + " and " + std::to_string(lookups.size()) + ")");
   }
-  for (auto& [e, values] : copies) std::copy(e->values.begin(), e->values.end(), values->begin());
+  for (auto& [e, values] : copies) {
+    std::copy(e->values.begin(), e->values.end(), values->write());
+    values->push();
+  }
 }
 
 std::vector<SavedEntry> saved_entries(const std::string& path) {
@@ -281,7 +284,8 @@ void populate_parameter(ParameterStorage& p, const std::string& path, const std:
   auto entries = read_entries(path);
   Entry& e = find_entry(entries, path, "#Parameter#", key);
   check_shape(path, e, p.name, p.dim);
-  std::copy(e.values.begin(), e.values.end(), p.values.begin());
+  std::copy(e.values.begin(), e.values.end(), p.values.write());
+  p.values.push();
 }
 
 void populate_lookup(LookupParameterStorage& p, const std::string& path, const std::string& key) {
@@ -289,7 +293,8 @@ void populate_lookup(LookupParameterStorage& p, const std::string& path, const s
   auto entries = read_entries(path);
   Entry& e = find_entry(entries, path, "#LookupParameter#", key);
   check_shape(path, e, p.name, p.full_dim());
-  std::copy(e.values.begin(), e.values.end(), p.values.begin());
+  std::copy(e.values.begin(), e.values.end(), p.values.write());
+  p.values.push();
 }
 
 }  // namespace dg

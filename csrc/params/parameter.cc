@@ -4,21 +4,30 @@
 
 namespace dg {
 
+void ParameterStorage::place(DeviceId d) {
+  values.place(d);
+  grad.place(d);
+  device = d;
+}
+
 void ParameterStorage::clear_grad() {
-  if (nonzero_grad) std::fill(grad.begin(), grad.end(), 0.f);
+  if (nonzero_grad) grad.fill(0.f);
   nonzero_grad = false;
+}
+
+void LookupParameterStorage::place(DeviceId d) {
+  values.place(d);
+  grad.place(d);
+  device = d;
 }
 
 void LookupParameterStorage::clear_grad() {
   if (all_touched) {
-    std::fill(grad.begin(), grad.end(), 0.f);
+    grad.fill(0.f);
     std::fill(is_touched.begin(), is_touched.end(), 0);
   } else {
-    unsigned rs = row_size();
-    for (unsigned r : touched) {
-      std::fill(grad_row(r), grad_row(r) + rs, 0.f);
-      is_touched[r] = 0;
-    }
+    grad.zero_rows(touched, row_size());
+    for (unsigned r : touched) is_touched[r] = 0;
   }
   touched.clear();
   all_touched = false;

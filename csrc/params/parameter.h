@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "params/resident.h"
 
 namespace dg {
 
@@ -13,10 +14,10 @@ namespace dg {
 struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
   std::string name;
   Dim dim;
-  AlignedFloats values, grad;
+  Resident values, grad;     // in host memory, or resident on `device` (params/resident.h)
   bool updated = true;       // false: trainers skip it
   bool nonzero_grad = false; // a backward touched it since the last update
-  DeviceId device = kCpuDevice;  // where its nodes run; the values stay here, in host memory
+  DeviceId device = kCpuDevice;  // where its nodes run and its values, gradient and trainer state live
   // Node cache: one parameter node per graph epoch.
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;
@@ -25,9 +26,8 @@ struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
   uint64_t kept_generation = ~0ull;
 
   ParameterStorage(std::string n, const Dim& d)
-      : name(std::move(n)), dim(d), values(d.size(), 0.f), grad(d.size(), 0.f) {}
-  Tensor value_tensor() { return Tensor(dim, values.data()); }
-  Tensor grad_tensor() { return Tensor(dim, grad.data()); }
+      : name(std::move(n)), dim(d), values(d.size()), grad(d.size()) {}
+  void place(DeviceId d);  // moves values and gradient to device d
   void clear_grad();
 };
 
@@ -35,12 +35,12 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
   std::string name;
   Dim row_dim;          // shape of one row (one entry)
   unsigned rows;        // vocabulary size
-  AlignedFloats values, grad;
+  Resident values, grad;  // as for parameters
   std::vector<unsigned> touched;   // rows with a nonzero gradient, each once
   std::vector<char> is_touched;
   bool updated = true;
   bool all_touched = false;  // set when a dense gradient was written
-  DeviceId device = kCpuDevice;  // where its nodes run; the table stays in host memory
+  DeviceId device = kCpuDevice;  // where its nodes run and the table lives
   // Node cache for the whole-table node (lookup_table), as for parameters.
   uint64_t node_epoch = ~0ull;
   uint32_t node_index = 0;
@@ -48,11 +48,13 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
   uint64_t kept_generation = ~0ull;  // as for parameters
 
   LookupParameterStorage(std::string n, const Dim& row, unsigned count)
-      : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count, 0.f),
-        grad(row.size() * count, 0.f), is_touched(count, 0) {}
+      : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count),
+        grad(row.size() * count), is_touched(count, 0) {}
   size_t row_size() const { return row_dim.size(); }
-  float* row(unsigned r) { return values.data() + static_cast<size_t>(r) * row_size(); }
-  float* grad_row(unsigned r) { return grad.data() + static_cast<size_t>(r) * row_size(); }
+  // Host memory of row r, to write (row_read: to read).
+  float* row(unsigned r) { return values.write() + static_cast<size_t>(r) * row_size(); }
+  const float* row_read(unsigned r) const { return values.read() + static_cast<size_t>(r) * row_size(); }
+  float* grad_row(unsigned r) { return grad.write() + static_cast<size_t>(r) * row_size(); }
   void touch(unsigned r) {
     if (!is_touched[r]) {
       is_touched[r] = 1;
@@ -60,6 +62,7 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
     }
   }
   bool nonzero_grad() const { return all_touched || !touched.empty(); }
+  void place(DeviceId d);
   void clear_grad();
   // Full shape as DyNet reports it: row shape with the count appended.
   Dim full_dim() const;

@@ -1,23 +1,25 @@
 #include "params/trainers.h"
 
-#include "device/device_ops.h"
-
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 namespace dg {
 
-float* Trainer::state_for(const void* key, size_t n) {
+float* Trainer::state_for(const void* key, size_t n, DeviceId device) {
   unsigned k = slots();
   if (k == 0) return nullptr;
   auto& s = state_[key];
-  if (s.size() != k * n) s.assign(k * n, 0.f);
-  return s.data();
+  if (s.size() != k * n) s = Resident(k * n);
+  s.place(device);  // the state lives with its parameter
+  return device == kCpuDevice ? s.write() : s.dev_write();
 }
 
 std::vector<float> Trainer::state_of(const void* storage) const {
   auto it = state_.find(storage);
-  return it == state_.end() ? std::vector<float>() : std::vector<float>(it->second.begin(), it->second.end());
+  if (it == state_.end()) return {};
+  const AlignedFloats& h = it->second.host();
+  return std::vector<float>(h.begin(), h.end());
 }
 
 void Trainer::set_state(const void* storage, const float* data, size_t n, size_t size) {
@@ -28,7 +30,9 @@ void Trainer::set_state(const void* storage, const float* data, size_t n, size_t
     state_.erase(storage);
     return;
   }
-  state_[storage].assign(data, data + n);
+  Resident r(n);
+  std::copy(data, data + n, r.write());
+  state_[storage] = std::move(r);  // moves to its parameter's device at the next update
 }
 
 void Trainer::restart(float lr) {
@@ -44,27 +48,83 @@ std::string Trainer::status() {
   return os.str();
 }
 
+namespace {
+
+const DeviceOpTable& ops_of(DeviceId d) { return device_ops(Device::from_id(d).kind); }
+
+// Squared norm of a gradient (only `rows` of it, when given), computed where it lives.
+double grad_squared_norm(Resident& g, DeviceId d, const std::vector<unsigned>* rows, size_t row_size) {
+  if (d == kCpuDevice) {
+    const float* x = g.read();
+    if (!rows) return VecMap(const_cast<float*>(x), g.size()).squaredNorm();
+    double sq = 0.0;
+    for (unsigned r : *rows) sq += VecMap(const_cast<float*>(x) + size_t(r) * row_size, row_size).squaredNorm();
+    return sq;
+  }
+  if (!rows) return ops_of(d).squared_norm(g.dev_read(), g.size(), nullptr, 1);
+  if (rows->empty()) return 0.0;
+  DeviceRows on_dev(d, *rows);
+  return ops_of(d).squared_norm(g.dev_read(), rows->size() * row_size, on_dev.get(),
+                                static_cast<uint32_t>(row_size));
+}
+
+bool all_finite(Resident& g, DeviceId d) {
+  if (d != kCpuDevice) return std::isfinite(grad_squared_norm(g, d, nullptr, 1));
+  return VecMap(const_cast<float*>(g.read()), g.size()).allFinite();
+}
+
+// Weight decay of resident values: x *= factor on the device.
+void scale_on_device(DeviceId d, Resident& values, float factor) {
+  UpdateLaunch u;
+  u.rule = UpdateLaunch::Rule::scale;
+  u.h[0] = factor;
+  u.w = values.dev_write();
+  u.n = u.stride = values.size();
+  ops_of(d).update(u);
+}
+
+}  // namespace
+
+void Trainer::update_on_device(DeviceId d, Resident& values, Resident& grad, float* state, float gscale,
+                               const std::vector<unsigned>* rows, size_t row_size) {
+  UpdateLaunch u;
+  device_rule(u);
+  u.g = grad.dev_read();
+  u.w = values.dev_write();
+  u.s = state;
+  u.stride = values.size();
+  u.scale = gscale;
+  std::unique_ptr<DeviceRows> on_dev;
+  if (rows) {
+    if (rows->empty()) return;
+    on_dev = std::make_unique<DeviceRows>(d, *rows);
+    u.rows = on_dev->get();
+    u.row_size = static_cast<uint32_t>(row_size);
+    u.n = rows->size() * row_size;
+  } else {
+    u.n = values.size();
+  }
+  ops_of(d).update(u);
+}
+
 void Trainer::update() {
   auto params = pc_->parameters_list();
   auto lookups = pc_->lookup_parameters_list();
-  // Squared norm of every gradient that will be applied.
+  // Squared norm of every gradient that will be applied (on each parameter's device).
   double sq = 0.0;
   for (auto& p : params)
-    if (p->updated && p->nonzero_grad) sq += VecMap(p->grad.data(), p->grad.size()).squaredNorm();
+    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, p->device, nullptr, 1);
   for (auto& p : lookups) {
     if (!p->updated || !p->nonzero_grad()) continue;
-    if (p->all_touched || !sparse_updates) {
-      sq += VecMap(p->grad.data(), p->grad.size()).squaredNorm();
-    } else {
-      for (unsigned r : p->touched) sq += VecMap(p->grad_row(r), p->row_size()).squaredNorm();
-    }
+    const bool dense = p->all_touched || !sparse_updates;
+    sq += grad_squared_norm(p->grad, p->device, dense ? nullptr : &p->touched, p->row_size());
   }
   if (check_finite && !std::isfinite(sq)) {
     std::string bad;
     for (auto& p : params)
-      if (p->nonzero_grad && !VecMap(p->grad.data(), p->grad.size()).allFinite()) bad += " " + p->name;
+      if (p->nonzero_grad && !all_finite(p->grad, p->device)) bad += " " + p->name;
     for (auto& p : lookups)
-      if (p->nonzero_grad() && !VecMap(p->grad.data(), p->grad.size()).allFinite()) bad += " " + p->name;
+      if (p->nonzero_grad() && !all_finite(p->grad, p->device)) bad += " " + p->name;
     for (auto& p : params) p->clear_grad();
     for (auto& p : lookups) p->clear_grad();
     throw ValueError("non-finite (NaN or inf) gradient in:" + bad +
@@ -82,19 +142,28 @@ void Trainer::update() {
   const float decay = pc_->weight_decay;
   for (auto& p : params) {
     if (!p->updated || !p->nonzero_grad) continue;
-    float* state = state_for(p.get(), p->values.size());
-    if (p->device == kCpuDevice || !device_rule(p->device, p->values.data(), p->grad.data(), state, p->values.size(), gscale))
-      rule(p->values.data(), p->grad.data(), state, p->values.size(), gscale);
-    if (decay > 0.f) VecMap(p->values.data(), p->values.size()) *= 1.f - decay;
+    const size_t n = p->values.size();
+    float* state = state_for(p.get(), n, p->device);
+    if (p->device != kCpuDevice) {
+      update_on_device(p->device, p->values, p->grad, state, gscale, nullptr, 1);
+      if (decay > 0.f) scale_on_device(p->device, p->values, 1.f - decay);
+    } else {
+      float* x = p->values.write();
+      rule(x, p->grad.read(), state, n, gscale);
+      if (decay > 0.f) VecMap(x, n) *= 1.f - decay;
+    }
     p->clear_grad();
   }
   for (auto& p : lookups) {
     if (!p->updated) continue;
     if (p->nonzero_grad() || !sparse_updates) {
       size_t n = p->values.size();
-      float* st = state_for(p.get(), n);
-      if (p->all_touched || !sparse_updates) {
-        rule(p->values.data(), p->grad.data(), st, n, gscale);
+      float* st = state_for(p.get(), n, p->device);
+      const bool dense = p->all_touched || !sparse_updates;
+      if (p->device != kCpuDevice) {
+        update_on_device(p->device, p->values, p->grad, st, gscale, dense ? nullptr : &p->touched, p->row_size());
+      } else if (dense) {
+        rule(p->values.write(), p->grad.read(), st, n, gscale);
       } else {
         unsigned rs = p->row_size();
         unsigned k = slots();
@@ -131,9 +200,9 @@ struct SGD : Trainer {
   void rule(float* x, const float* g, float*, size_t n, float gs) override {
     Arr(x, n) -= (learning_rate * gs) * CArr(g, n);
   }
-  bool device_rule(DeviceId d, float* x, const float* g, float*, size_t n, float gs) override {
-    device_ops(Device::from_id(d).kind).sgd_update(x, g, n, learning_rate, gs);
-    return true;
+  void device_rule(UpdateLaunch& u) const override {
+    u.rule = UpdateLaunch::Rule::sgd;
+    u.h[0] = learning_rate;
   }
 };
 
@@ -161,6 +230,11 @@ struct Momentum : Trainer {
     v = mom * v - (learning_rate * gs) * CArr(g, n);
     Arr(x, n) += v;
   }
+  void device_rule(UpdateLaunch& u) const override {
+    u.rule = UpdateLaunch::Rule::momentum;
+    u.h[0] = learning_rate;
+    u.h[1] = mom;
+  }
   float mom;
 };
 
@@ -173,6 +247,11 @@ struct Adagrad : Trainer {
     auto gg = (gs * CArr(g, n)).eval();
     G += gg.square();
     Arr(x, n) -= learning_rate * gg / (G + eps).sqrt();
+  }
+  void device_rule(UpdateLaunch& u) const override {
+    u.rule = UpdateLaunch::Rule::adagrad;
+    u.h[0] = learning_rate;
+    u.h[1] = eps;
   }
   float eps;
 };
@@ -189,6 +268,12 @@ struct Adadelta : Trainer {
     hd = rho * hd + (1.f - rho) * d.square();
     Arr(x, n) += learning_rate * d;
   }
+  void device_rule(UpdateLaunch& u) const override {
+    u.rule = UpdateLaunch::Rule::adadelta;
+    u.h[0] = learning_rate;
+    u.h[1] = eps;
+    u.h[2] = rho;
+  }
   float eps, rho;
 };
 
@@ -202,6 +287,12 @@ struct RMSProp : Trainer {
     auto gg = (gs * CArr(g, n)).eval();
     h = rho * h + (1.f - rho) * gg.square();
     Arr(x, n) -= learning_rate * gg / (h + eps).sqrt();
+  }
+  void device_rule(UpdateLaunch& u) const override {
+    u.rule = UpdateLaunch::Rule::rmsprop;
+    u.h[0] = learning_rate;
+    u.h[1] = eps;
+    u.h[2] = rho;
   }
   float eps, rho;
 };
@@ -226,12 +317,13 @@ struct Adam : Trainer {
       Arr(x, n) -= lr_t * m / (v.sqrt() + eps);
     }
   }
-  bool device_rule(DeviceId d, float* x, const float* g, float* s, size_t n, float gs) override {
-    if (ams) return false;  // AMSGrad's running maximum has no device kernel yet
+  void device_rule(UpdateLaunch& u) const override {
     float t = static_cast<float>(updates + 1);
-    float lr_t = learning_rate * std::sqrt(1.f - std::pow(b2, t)) / (1.f - std::pow(b1, t));
-    device_ops(Device::from_id(d).kind).adam_update(x, g, s, s + n, n, lr_t, gs, b1, b2, eps);
-    return true;
+    u.rule = ams ? UpdateLaunch::Rule::amsgrad : UpdateLaunch::Rule::adam;
+    u.h[0] = learning_rate * std::sqrt(1.f - std::pow(b2, t)) / (1.f - std::pow(b1, t));
+    u.h[1] = b1;
+    u.h[2] = b2;
+    u.h[3] = eps;
   }
   float b1, b2, eps;
   bool ams;

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "device/device_ops.h"
 #include "params/collection.h"
 
 namespace dg {
@@ -43,16 +44,19 @@ class Trainer {
   // Applies the rule to n values at x with gradient g (already scaled by gscale).
   // `state` holds this rule's per-value slots (slots() * n floats), zero-initialised.
   virtual void rule(float* x, const float* g, float* state, size_t n, float gscale) = 0;
-  // The same update run by a device's kernels, for parameters on a device;
-  // false when this rule has no device kernel (rule() then runs on the host).
-  virtual bool device_rule(DeviceId, float*, const float*, float*, size_t, float) { return false; }
+  // The same rule as a device kernel (parameters resident on a device): sets
+  // u.rule and u.h; update() fills in the memory and launches it.
+  virtual void device_rule(UpdateLaunch& u) const = 0;
   virtual unsigned slots() const { return 0; }
   virtual void after_update() {}  // runs before `updates` is incremented
   std::shared_ptr<ParameterCollection> pc_;
 
  private:
-  float* state_for(const void* key, size_t n);
-  std::unordered_map<const void*, AlignedFloats> state_;
+  // The rule's state of a parameter of n values, where the parameter lives.
+  float* state_for(const void* key, size_t n, DeviceId device);
+  void update_on_device(DeviceId d, Resident& values, Resident& grad, float* state, float gscale,
+                        const std::vector<unsigned>* rows, size_t row_size);
+  std::unordered_map<const void*, Resident> state_;
 };
 
 std::unique_ptr<Trainer> make_trainer(const std::string& kind,

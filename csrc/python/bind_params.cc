@@ -13,11 +13,11 @@ namespace {
 
 // Values laid out as DyNet's as_array(): a parameter keeps its shape; a lookup
 // table is (rows, *row_shape). Copies.
-py::array param_array(const AlignedFloats& v, const Dim& d) {
-  Tensor t(d, const_cast<float*>(v.data()));
+py::array param_array(const Resident& v, const Dim& d) {
+  Tensor t(d, const_cast<float*>(v.read()));
   return to_numpy(t);
 }
-py::array lookup_array(const LookupParameterStorage& p, const AlignedFloats& v) {
+py::array lookup_array(const LookupParameterStorage& p, const Resident& v) {
   std::vector<py::ssize_t> shape{p.rows}, strides{static_cast<py::ssize_t>(p.row_size())};
   py::ssize_t s = 1;
   for (unsigned i = 0; i < p.row_dim.nd; ++i) {
@@ -25,20 +25,33 @@ py::array lookup_array(const LookupParameterStorage& p, const AlignedFloats& v) 
     strides.push_back(s);
     s *= p.row_dim.d[i];
   }
-  return widened_array(shape, strides, v.data(), v.size());
+  return widened_array(shape, strides, v.read(), v.size());
 }
-// Zero-copy flat view of a storage vector; `owner` keeps the storage alive.
-py::array flat_view(AlignedFloats& v, py::handle owner) {
+// Zero-copy flat view of a storage's host memory; `owner` keeps the storage
+// alive. The view may be written, so a resident device copy becomes stale
+// (copied up again when the device next needs it); dynagraph.distributed,
+// which keeps such views across updates, refuses parameters on a device.
+py::array flat_view(Resident& v, py::handle owner) {
   return py::array_t<float>({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(float))},
-                            v.data(), owner);
+                            v.write(), owner);
 }
 
-void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const std::string& what,
+void scale(Resident& v, float a) {
+  float* x = v.write();
+  for (size_t k = 0; k < v.size(); ++k) x[k] *= a;
+  v.push();
+}
+
+// Values and gradient move with the device (from Python: right after creation).
+void place(ParameterStorage& p, const std::string& name) { p.place(Device::parse(name, "device").id()); }
+void place(LookupParameterStorage& p, const std::string& name) { p.place(Device::parse(name, "device").id()); }
+
+void copy_into(Resident& values, const py::object& src, const Dim& d, const std::string& what,
                bool lookup_rows_first, const LookupParameterStorage* lp) {
   const py::array arr = real_array(src, what, "arr");
-  if (static_cast<size_t>(arr.size()) != dst.size())
+  if (static_cast<size_t>(arr.size()) != values.size())
     throw ValueError(what + ": array has " + std::to_string(arr.size()) + " values, shape " + d.str() +
-                     " needs " + std::to_string(dst.size()));
+                     " needs " + std::to_string(values.size()));
   if (lookup_rows_first && lp) {
     // (rows, *row_shape) in the caller's layout -> each row column-major.
     if (arr.ndim() < 1 || static_cast<size_t>(arr.shape(0)) != lp->rows)
@@ -46,16 +59,19 @@ void copy_into(AlignedFloats& dst, const py::object& src, const Dim& d, const st
                        std::string(py::str(arr.attr("shape"))));
     auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(arr);
     size_t rs = lp->row_size();
+    float* dst = values.write();
     for (unsigned r = 0; r < lp->rows; ++r) {
       py::array row = f[py::int_(r)];
       auto rf = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(row);
-      std::memcpy(dst.data() + r * rs, rf.data(), sizeof(float) * rs);
+      std::memcpy(dst + r * rs, rf.data(), sizeof(float) * rs);
     }
+    values.push();
     return;
   }
   auto f = py::array_t<float, py::array::f_style | py::array::forcecast>::ensure(arr);
   if (!f) throw std::bad_alloc();  // a real dtype converts to float32 unless memory runs out
-  std::memcpy(dst.data(), f.data(), sizeof(float) * dst.size());
+  std::memcpy(values.write(), f.data(), sizeof(float) * values.size());
+  values.push();
 }
 
 Expression lookup_batch(LookupParameterStorage& p, const std::vector<long>& indices, bool update) {
@@ -88,19 +104,21 @@ void bind_params(py::module_& m) {
                            " != parameter shape " + std::string(py::str(want)));
         copy_into(p.values, a, p.dim, "set_value(" + p.name + ")", false, nullptr);
       }), py::arg("arr"))
-      .def("zero", [](ParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
+      .def("zero", [](ParameterStorage& p) { p.values.fill(0.f); })
       .def("scale", named("Parameters.scale",
-          [](ParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+          [](ParameterStorage& p, float a) { scale(p.values, a); }), py::arg("s"))
       .def("scale_gradient", named("Parameters.scale_gradient",
-          [](ParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
+          [](ParameterStorage& p, float a) { scale(p.grad, a); }), py::arg("s"))
       .def("clip_inplace", named("Parameters.clip_inplace", [](ParameterStorage& p, float lo, float hi) {
         if (lo > hi) throw ValueError("clip_inplace: left > right");
-        for (auto& x : p.values) x = x < lo ? lo : (x > hi ? hi : x);
+        float* x = p.values.write();
+        for (size_t k = 0; k < p.values.size(); ++k) x[k] = x[k] < lo ? lo : (x[k] > hi ? hi : x[k]);
+        p.values.push();
       }), py::arg("left"), py::arg("right"))
       .def("set_updated", [](ParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const ParameterStorage& p) { return p.updated; })
       .def_property("_device", [](const ParameterStorage& p) { return Device::from_id(p.device).name(); },
-                    [](ParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
+                    [](ParameterStorage& p, const std::string& name) { place(p, name); })
       // DyNet 2.2's default: W.expr() is constant (W itself, or dy.parameter(W), trains).
       .def("expr", named("Parameters.expr", [](ParameterStorage& p, bool update) { return api::parameter(p, update); }),
            py::arg("update") = false,
@@ -135,7 +153,7 @@ void bind_params(py::module_& m) {
       .def("row_as_array", named("LookupParameters.row_as_array", [](LookupParameterStorage& p, long r) {
         if (r < 0 || r >= static_cast<long>(p.rows))
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
-        return to_numpy(Tensor(p.row_dim, p.row(static_cast<unsigned>(r))));
+        return to_numpy(Tensor(p.row_dim, const_cast<float*>(p.row_read(static_cast<unsigned>(r)))));
       }), py::arg("row"))
       .def("init_from_array", named("LookupParameters.init_from_array",
           [](LookupParameterStorage& p, const py::object& arr) {
@@ -148,16 +166,17 @@ void bind_params(py::module_& m) {
         if (row.size() != p.row_size())
           throw ValueError("init_row: row has " + std::to_string(row.size()) + " values, needs " + std::to_string(p.row_size()));
         std::copy(row.begin(), row.end(), p.row(static_cast<unsigned>(r)));
+        p.values.push();
       }), py::arg("i"), py::arg("row"))
-      .def("zero", [](LookupParameterStorage& p) { std::fill(p.values.begin(), p.values.end(), 0.f); })
+      .def("zero", [](LookupParameterStorage& p) { p.values.fill(0.f); })
       .def("scale", named("LookupParameters.scale",
-          [](LookupParameterStorage& p, float a) { for (auto& x : p.values) x *= a; }), py::arg("s"))
+          [](LookupParameterStorage& p, float a) { scale(p.values, a); }), py::arg("s"))
       .def("scale_gradient", named("LookupParameters.scale_gradient",
-          [](LookupParameterStorage& p, float a) { for (auto& x : p.grad) x *= a; }), py::arg("s"))
+          [](LookupParameterStorage& p, float a) { scale(p.grad, a); }), py::arg("s"))
       .def("set_updated", [](LookupParameterStorage& p, bool b) { p.updated = b; }, py::arg("b"))
       .def("is_updated", [](const LookupParameterStorage& p) { return p.updated; })
       .def_property("_device", [](const LookupParameterStorage& p) { return Device::from_id(p.device).name(); },
-                    [](LookupParameterStorage& p, const std::string& name) { p.device = Device::parse(name, "device").id(); })
+                    [](LookupParameterStorage& p, const std::string& name) { place(p, name); })
       .def("populate", named("LookupParameters.populate",
           [](LookupParameterStorage& p, const std::string& path, const std::string& key) {
         populate_lookup(p, path, key);

@@ -41,6 +41,11 @@ void bind_trainers(py::module_& m) {
         t.set_state(key, a.data(), static_cast<size_t>(a.size()), size);
       }, py::arg("param"), py::arg("state"), "Sets what _state_of returns (empty: forget it).")
       .def_readonly("clips", &Trainer::clips);
+
+  def(m, "_resident_traffic", [] {
+    const ResidentTraffic t = resident_traffic();
+    return py::make_tuple(t.to_device, t.to_host);
+  }, "Bytes of parameter memory (values, gradients, trainer state) copied (to the device, to the host) so far.");
 }
 
 }  // namespace dg::py_bind

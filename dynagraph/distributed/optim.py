@@ -96,6 +96,13 @@ class EngineOptimizer:
     """
 
     def __init__(self, spec, pc, dense: dict, lookups: dict):
+        # The views below stay valid across updates only for parameters in host memory: a
+        # parameter resident on a device is updated there and its host copy goes stale.
+        for name, p in {**dense, **lookups}.items():
+            if p._device != "CPU":
+                raise ValueError(f"dynagraph.distributed: parameter {name!r} lives on {p._device}; the "
+                                 "distributed optimiser updates parameters in host memory only (device-resident "
+                                 "parameters are not supported by it yet): create them with device='CPU'")
         self.pc, self.dense, self.lookups = pc, dense, lookups
         self.trainer = make_trainer(spec, pc)
         self.values = {n: p._values_view().reshape(p.shape(), order="F") for n, p in dense.items()}
@@ -113,9 +120,10 @@ class EngineOptimizer:
         for name, v in values.items():
             v = np.asarray(v, dtype=np.float32)
             if name in lookup_names:
-                lookups[name] = pc.add_lookup_parameters((v.shape[0], int(np.prod(v.shape[1:], dtype=np.int64))))
+                lookups[name] = pc.add_lookup_parameters((v.shape[0], int(np.prod(v.shape[1:], dtype=np.int64))),
+                                                         device="CPU")
             else:
-                dense[name] = pc.add_parameters(v.shape if v.ndim else (1,))
+                dense[name] = pc.add_parameters(v.shape if v.ndim else (1,), device="CPU")
         opt = cls(spec, pc, dense, lookups)
         for name, v in values.items():
             opt.values[name][...] = np.asarray(v, dtype=np.float32).reshape(opt.values[name].shape)

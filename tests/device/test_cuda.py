@@ -67,3 +67,16 @@ def test_cupy_array_in():
     dy.renew_cg()
     x = dy.inputTensor(a, device="GPU:0")
     np.testing.assert_array_equal(x.npvalue(), cupy.asnumpy(a))
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "adadelta", "rmsprop", "adam", "amsgrad"])
+def test_resident_parameters_train_on_the_gpu_as_on_the_cpu(name):
+    """Parameters resident on GPU:0 (atomic scatter-add with repeated lookup
+    indices, every trainer's kernel, clipping's device reduction) against the CPU."""
+    from test_device_params import TRAINERS, train
+
+    cpu, cpu_trainer = train("CPU", TRAINERS[name])
+    gpu, gpu_trainer = train("GPU:0", TRAINERS[name])
+    assert gpu_trainer.clips == cpu_trainer.clips > 0
+    for a, c in zip(gpu, cpu):
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)

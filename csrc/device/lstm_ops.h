@@ -37,7 +37,7 @@ struct LstmOps {
     for (unsigned k = 0; k < a.nx; ++k) {
       const Tensor& x = xs[a.first_x + k];
       const uint32_t rows = x.d.rows();
-      B::launch(rows * bd, kern::GatherRows{x.v, rows, x.d.bd, mask ? mask->v : nullptr, mask ? mask->d.bd : 1u, X,
+      B::launch(rows * bd, kern::StackRows{x.v, rows, x.d.bd, mask ? mask->v : nullptr, mask ? mask->d.bd : 1u, X,
                                             a.I, row});
       row += rows;
     }
@@ -47,7 +47,7 @@ struct LstmOps {
   static float* gather_h(DeviceCtx& ctx, const Args& a, const Tensor* xs, unsigned bd, bool masked) {
     float* Hm = ctx.scratch->allocate_floats(size_t(a.H) * bd);
     const Tensor* mask = masked && a.dropout ? &xs[5] : nullptr;
-    B::launch(a.H * bd, kern::GatherRows{xs[kH].v, a.H, xs[kH].d.bd, mask ? mask->v : nullptr,
+    B::launch(a.H * bd, kern::StackRows{xs[kH].v, a.H, xs[kH].d.bd, mask ? mask->v : nullptr,
                                          mask ? mask->d.bd : 1u, Hm, a.H, 0});
     return Hm;
   }

@@ -11,7 +11,7 @@ namespace dg::kern {
 // out rows [row0, row0 + rows) of column b = x's batch element b (batch 1
 // broadcasts), times mask rows [row0, row0 + rows) when a mask is given.
 // out is out_rows x (its batch); the mask has out_rows rows.
-struct GatherRows {
+struct StackRows {
   const float* x;
   uint32_t rows, x_batches;
   const float* mask;  // nullptr: no mask

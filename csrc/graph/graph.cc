@@ -7,6 +7,7 @@
 
 #include "device/dispatch.h"
 #include "ops/common.h"
+#include "params/parameter.h"
 
 namespace dg {
 
@@ -313,11 +314,15 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
 
 void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy) {
   void* param = nodes[args(n)[k]].ptr;
-  if (std::find(dense_only.begin(), dense_only.end(), param) != dense_only.end()) return;
+  auto marked = [param](const auto& d) { return d.first == param; };
+  if (std::find_if(dense_only.begin(), dense_only.end(), marked) != dense_only.end()) return;
   auto entry = std::find_if(factors.begin(), factors.end(), [param](const Factor& f) { return f.param == param; });
+  auto reference = [param]() -> std::shared_ptr<void> {
+    return static_cast<ParameterStorage*>(param)->weak_from_this().lock();  // null for a stack-owned storage
+  };
   auto make_dense = [&] {
     if (entry != factors.end()) factors.erase(entry);
-    dense_only.push_back(param);
+    dense_only.emplace_back(param, reference());
   };
   // Factors are read on the host: a product on a device sends its parameter's full gradient.
   bool product = n.device == kCpuDevice &&
@@ -328,7 +333,7 @@ void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs
   const unsigned m = static_cast<unsigned>(u.rows()), nn = static_cast<unsigned>(v.rows());
   const unsigned cols = static_cast<unsigned>(u.cols());
   if (entry == factors.end()) {
-    factors.push_back(Factor{param, m, nn, 0, {}, {}});
+    factors.push_back(Factor{param, reference(), m, nn, 0, {}, {}});
     entry = factors.end() - 1;
   }
   if (factors_cap && (uint64_t(entry->k) + cols) * (m + nn) > uint64_t(m) * nn) return make_dense();

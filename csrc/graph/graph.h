@@ -146,15 +146,20 @@ class ComputationGraph final : public OpContext {
   // (K (M + N) > M N): no SFB rule would send them, and copying thousands
   // of columns would only cost time. Marks persist until collect_factors is
   // set again; take_factors empties the entries.
+  // Entries outlive the graph (they are read after backward, marks persist
+  // across renew_cg), so each holds a reference to its parameter's storage:
+  // a collection that dies meanwhile leaves neither a dangling pointer nor an
+  // address a new parameter could reuse and be mistaken for.
   struct Factor {
     void* param;
+    std::shared_ptr<void> keep;
     unsigned m, n, k;
     std::vector<float> u, v;  // column-major M x K and N x K
   };
   bool collect_factors = false;
   bool factors_cap = false;
   std::vector<Factor> factors;
-  std::vector<void*> dense_only;
+  std::vector<std::pair<void*, std::shared_ptr<void>>> dense_only;  // (storage, reference)
   void reset_factors(bool on, bool cap);
 
  private:

@@ -50,7 +50,7 @@ void bind_distributed(py::module_& m) {
       out.append(py::make_tuple(static_cast<ParameterStorage*>(f.param)->name, col_major(f.u, f.m, f.k),
                                 col_major(f.v, f.n, f.k)));
     py::set dense;
-    for (void* p : g.dense_only) dense.add(py::str(static_cast<ParameterStorage*>(p)->name));
+    for (const auto& d : g.dense_only) dense.add(py::str(static_cast<ParameterStorage*>(d.first)->name));
     g.factors.clear();  // the dense marks stay: a parameter's later products are not recorded either
     return py::make_tuple(out, dense);
   }, "Returns and empties ([(name, U (M x K), V (N x K)) per parameter, ...], {names whose gradient "

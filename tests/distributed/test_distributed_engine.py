@@ -157,3 +157,37 @@ def test_factors_are_complete_with_autobatching(hooks):
     assert u.shape == (3, 5)
     np.testing.assert_allclose(u @ v.T, W.grad_as_array(), rtol=1e-5, atol=1e-6)
     dy.renew_cg(autobatching=False)
+
+
+def test_factors_and_dense_marks_outlive_their_collection(hooks):
+    """Factors and dense marks are read after backward and kept across renew_cg(): a collection
+    deleted meanwhile must neither leave them pointing into freed storage (the names are read
+    from it) nor let a new parameter at a reused address inherit another's dense mark."""
+    import gc
+
+    def record():
+        pc = dy.ParameterCollection()
+        W = pc.add_parameters((3, 4), name="gone_w")
+        D = pc.add_parameters((3, 4), name="gone_dense")
+        dy.renew_cg()
+        x = dy.inputVector([1.0, 2.0, 3.0, 4.0])
+        y = dy.parameter(W) * x + dy.sum_elems(dy.parameter(D)) * dy.sum_elems(dy.parameter(D) * x)
+        dy.sum_elems(y).backward()
+
+    _core.set_collect_factors(True)
+    record()
+    dy.renew_cg()  # the graph lets go of the storages; only the factor entries still refer to them
+    gc.collect()
+    for _ in range(20):  # new storages, likely at the freed addresses
+        pc2 = dy.ParameterCollection()
+        pc2.add_parameters((3, 4))
+    factors, dense_only = _core.take_factors()
+    assert [name for name, _, _ in factors] == ["/gone_w"]
+    assert dense_only == {"/gone_dense"}
+    # A fresh parameter is not mistaken for the dense one, whatever address it got.
+    pc3 = dy.ParameterCollection()
+    V = pc3.add_parameters((3, 4), name="fresh")
+    dy.renew_cg()
+    dy.sum_elems(dy.parameter(V) * dy.inputVector([1.0, 0.0, 0.0, 0.0])).backward()
+    factors, dense_only = _core.take_factors()
+    assert [name for name, _, _ in factors] == ["/fresh"] and "/fresh" not in dense_only

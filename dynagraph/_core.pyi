@@ -58,7 +58,7 @@ class Expression:
         """
     def __dlpack__(self, **kwargs) -> typing_extensions.CapsuleType:
         """
-        The value as a DLPack capsule (float32, a copy; column-major axes, then the batch).
+        The value as a DLPack capsule (float32; column-major axes, then the batch). Zero-copy when the value is in graph memory, which stays unchanged while the capsule's consumer holds it (renew_cg() leaves it alone); copy=True forces a copy, copy=False raises BufferError where only a copy is possible.
         """
     def __dlpack_device__(self) -> tuple:
         ...
@@ -134,6 +134,11 @@ class Expression:
         """
     def vec_value(self, recalculate: bool = False) -> list:
         ...
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """
+        CUDA Array Interface (version 3) of a GPU value: zero-copy, the memory pinned while this Expression lives.
+        """
 class _TestArena:
     def __init__(self) -> None:
         ...
@@ -524,6 +529,10 @@ def _check_parameter_shape(dim: typing.Any, lookup: bool) -> None:
     """
     Raises for a shape that add_parameters could never allocate.
     """
+def _cuda_array_interface(e: typing.Any) -> dict:
+    """
+    __cuda_array_interface__'s dict, also for EMU:0 values (host memory), for the tests.
+    """
 def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
     ...
 def _kept_alive_count() -> int:
@@ -840,7 +849,7 @@ def inputMatrix(v: typing.Any, d: typing.Any) -> Expression:
     """
 def inputTensor(arr: typing.Any, batched: bool = False, device: str = '', reusable_expr: bool = False) -> Expression:
     """
-    A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list of NumPy arrays is a batch of them.
+    A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list of NumPy arrays is a batch of them. A DLPack array in host memory is read through numpy.from_dlpack; a float32 contiguous CUDA array (__cuda_array_interface__) is copied device to device on a GPU.
     """
 def inputVector(v: typing.Any, device: str = '') -> Expression:
     """

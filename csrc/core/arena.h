@@ -7,7 +7,10 @@
 // emulated device, a GPU); the arena never touches the memory itself.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <vector>
+
+#include "core/pin.h"
 
 namespace dg {
 
@@ -18,6 +21,7 @@ class BumpArena {
 
   BumpArena(Alloc& alloc, size_t initial_bytes) : alloc_(alloc), initial_bytes_(initial_bytes) {}
   ~BumpArena() {
+    hand_over_pinned(chunks_);
     for (auto& c : chunks_) alloc_.deallocate(c.data, c.size);
   }
   BumpArena(const BumpArena&) = delete;
@@ -38,6 +42,7 @@ class BumpArena {
     return p;
   }
   void reset() {
+    hand_over_pinned(chunks_);  // pinned chunks go to their pins (core/pin.h)
     current_ = 0;
     if (!chunks_.empty()) chunks_[0].used = 0;
   }
@@ -52,11 +57,17 @@ class BumpArena {
     return u;
   }
   size_t chunks() const { return chunks_.size(); }
+  // A pin on the chunk holding p, or null when p is not in this arena.
+  std::shared_ptr<ChunkPin> pin(const void* p) {
+    return pin_chunk(chunks_, p, [](void* a, void* data, size_t n) { static_cast<Alloc*>(a)->deallocate(data, n); },
+                     &alloc_);
+  }
 
  private:
   struct Chunk {
-    char* data;
-    size_t size, used;
+    char* data = nullptr;
+    size_t size = 0, used = 0;
+    std::weak_ptr<ChunkPin> pin;
   };
   static size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
   void add_chunk(size_t min_bytes) {
@@ -64,7 +75,7 @@ class BumpArena {
     if (size < min_bytes) size = min_bytes;
     size = round_up(size);
     char* p = static_cast<char*>(alloc_.allocate(size));
-    chunks_.push_back({p, size, 0});
+    chunks_.push_back({p, size, 0, {}});
   }
 
   Alloc& alloc_;

@@ -36,6 +36,7 @@ void check_allocation(size_t bytes, const char* what) {
 }
 
 MemoryPool::~MemoryPool() {
+  hand_over_pinned(chunks_);
   for (auto& c : chunks_) std::free(c.data);
 }
 
@@ -48,7 +49,7 @@ void MemoryPool::add_chunk(size_t min_bytes) {
   if (size < min_bytes || size > physical_memory_bytes()) size = round_up(min_bytes);
   void* p = std::aligned_alloc(kAlign, round_up(size));
   if (!p) out_of_memory(min_bytes, "the allocation failed");
-  chunks_.push_back({static_cast<char*>(p), round_up(size), 0});
+  chunks_.push_back({static_cast<char*>(p), round_up(size), 0, {}});
 }
 
 void* MemoryPool::allocate(size_t bytes) {
@@ -83,12 +84,20 @@ void MemoryPool::reset() {
   // mapped, so a graph no larger than an earlier one touches no new memory.
   // (Freeing them for one coalesced chunk made the kernel zero every page
   // again after each growth: ~20 % of the first pass over a data set.)
+  // Chunks pinned by an export go to their pins: the next graph must not overwrite them.
+  hand_over_pinned(chunks_);
   current_ = 0;
   if (!chunks_.empty()) chunks_[0].used = 0;
 }
 
+std::shared_ptr<ChunkPin> MemoryPool::pin(const void* p) {
+  return pin_chunk(chunks_, p, [](void*, void* data, size_t) { std::free(data); }, nullptr);
+}
+
 void MemoryPool::revert(const Mark& m) {
   if (chunks_.empty()) return;
+  // Memory past the mark that an export pinned stays used until renew_cg().
+  if (any_pinned(chunks_, m.chunk, current_)) return;
   current_ = m.chunk;
   chunks_[current_].used = m.used;
 }

@@ -6,7 +6,10 @@
 // allocate nothing and touch no fresh pages.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <vector>
+
+#include "core/pin.h"
 
 namespace dg {
 
@@ -35,11 +38,14 @@ class MemoryPool {
   size_t capacity_bytes() const;
   size_t used_bytes() const;
   void set_initial_bytes(size_t b) { initial_bytes_ = b; }
+  // A pin on the chunk holding p (core/pin.h), or null when p is not in this pool.
+  std::shared_ptr<ChunkPin> pin(const void* p);
 
  private:
   struct Chunk {
-    char* data;
-    size_t size, used;
+    char* data = nullptr;
+    size_t size = 0, used = 0;
+    std::weak_ptr<ChunkPin> pin;
   };
   std::vector<Chunk> chunks_;
   size_t current_ = 0;

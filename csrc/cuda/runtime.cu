@@ -86,6 +86,11 @@ void register_cuda_softmax_reduce(DeviceOpTable& t);
 void register_cuda_shape_noise(DeviceOpTable& t);
 void register_cuda_lstm(DeviceOpTable& t);
 void register_cuda_select(DeviceOpTable& t);
+void register_cuda_reduce_axis(DeviceOpTable& t);
+void register_cuda_losses(DeviceOpTable& t);
+void register_cuda_random(DeviceOpTable& t);
+void register_cuda_norm(DeviceOpTable& t);
+void register_cuda_sparse(DeviceOpTable& t);
 
 void register_cuda_ops(DeviceOpTable& t) {
   using B = cuda::Backend;
@@ -96,6 +101,11 @@ void register_cuda_ops(DeviceOpTable& t) {
   register_cuda_shape_noise(t);
   register_cuda_lstm(t);
   register_cuda_select(t);
+  register_cuda_reduce_axis(t);
+  register_cuda_losses(t);
+  register_cuda_random(t);
+  register_cuda_norm(t);
+  register_cuda_sparse(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.copy = B::copy;
   t.add_from_host = dev::add_from_host<B>;

@@ -58,6 +58,13 @@ void DeviceMemory::reset_grads() {
     if (p.grads) p.grads->reset();
 }
 
+std::shared_ptr<ChunkPin> DeviceMemory::pin(DeviceId id, const void* p) {
+  Pools& pools_of = pools[id];
+  if (!pools_of.values) return nullptr;
+  if (auto pin = pools_of.values->pin(p)) return pin;
+  return pools_of.scratch->pin(p);
+}
+
 size_t DeviceMemory::capacity_bytes(DeviceId id) const {
   const Pools& p = pools[id];
   if (!p.values) return 0;

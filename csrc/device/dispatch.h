@@ -22,6 +22,8 @@ struct DeviceMemory {
   void reset();
   void reset_grads();  // a new backward pass
   size_t capacity_bytes(DeviceId id) const;
+  // A pin on the values or scratch chunk of device `id` holding p (null if none).
+  std::shared_ptr<ChunkPin> pin(DeviceId id, const void* p);
 };
 
 // Sets n.device for a node being added and checks that its device can run

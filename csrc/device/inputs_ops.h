@@ -14,6 +14,10 @@ namespace dg::dev {
 template <class B>
 struct InputOps {
   static void input_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
+    if (n.ptr) {  // made from a device array: already in graph memory (api::input_from_device)
+      y.v = static_cast<float*>(n.ptr);
+      return;
+    }
     alloc(ctx, y);
     B::to_device(y.v, ctx.floats + n.aux0, sizeof(float) * y.d.size());
   }

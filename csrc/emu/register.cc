@@ -2,11 +2,16 @@
 // host launcher (emu::Backend), so the kernel bodies a GPU runs execute here.
 #include "device/arith_ops.h"
 #include "device/inputs_ops.h"
+#include "device/losses_ops.h"
 #include "device/lstm_ops.h"
 #include "device/matmul_ops.h"
+#include "device/norm_ops.h"
+#include "device/random_ops.h"
+#include "device/reduce_axis_ops.h"
 #include "device/select_ops.h"
 #include "device/shape_noise_ops.h"
 #include "device/softmax_reduce_ops.h"
+#include "device/sparse_ops.h"
 #include "device/trainer_ops.h"
 #include "emu/emu.h"
 
@@ -21,6 +26,11 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_shape_noise<B>(t);
   dev::register_lstm<B>(t);
   dev::register_select<B>(t);
+  dev::register_reduce_axis<B>(t);
+  dev::register_losses<B>(t);
+  dev::register_random<B>(t);
+  dev::register_norm<B>(t);
+  dev::register_sparse<B>(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.add_from_host = dev::add_from_host<B>;
   t.copy = B::copy;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "device/dispatch.h"
+
 namespace dg::api {
 
 namespace {
@@ -26,6 +28,19 @@ Expression input(const float* data, const Dim& d, int device) {
   n.aux0 = static_cast<uint32_t>(g.float_data.size());
   n.naux = d.size();
   g.float_data.insert(g.float_data.end(), data, data + d.size());
+  return g.add(n, nullptr, 0);
+}
+
+Expression input_from_device(const float* src, const Dim& d, DeviceId device) {
+  ComputationGraph& g = G();
+  const DeviceKind kind = Device::from_id(device).kind;
+  if (kind == DeviceKind::cpu) throw ValueError("input_from_device: the CPU is not a device");
+  Node n = proto(OpId::input);
+  n.device = device;
+  n.dim = d;
+  float* dst = g.device_memory().on(device).values->allocate_floats(d.size());
+  device_ops(kind).copy(dst, src, sizeof(float) * d.size());
+  n.ptr = dst;  // the device input op aliases it (device/inputs_ops.h)
   return g.add(n, nullptr, 0);
 }
 
@@ -100,6 +115,9 @@ void set_input_values(const Expression& e, const float* values, size_t n) {
   ComputationGraph& g = G();
   g.check(e);
   Node& node = g.nodes[e.i];
+  if (node.op == OpId::input && node.ptr)
+    throw ValueError("set(): this input was made from a device array (inputTensor of a CUDA array); make a new "
+                     "input instead");
   if (node.op != OpId::input)
     throw ValueError(std::string("set() can only be called on an input expression (inputVector, vecInput, "
                                  "matInput, inputTensor) or a lookup, not on the result of ") +

@@ -14,6 +14,10 @@ inline ComputationGraph& G() { return cg(); }
 // Data entering the graph (copied now).
 // device: a DeviceId, or -1 for the graph's default device.
 Expression input(const float* data, const Dim& d, int device = -1);
+// An input whose values (column-major, d.size() floats) are already in the memory of
+// `device` (a GPU, or EMU:0): copied there device to device when it is made, into
+// graph memory, so the source may change or die afterwards.
+Expression input_from_device(const float* src, const Dim& d, DeviceId device);
 // x's value on another device (DyNet's to_device).
 Expression to_device(const Expression& x, DeviceId device);
 Expression constant(const Dim& d, float value);

@@ -384,6 +384,13 @@ void ComputationGraph::clear() {
   kept_alive_.clear();
 }
 
+std::shared_ptr<ChunkPin> ComputationGraph::pin_value(const Tensor& t) {
+  if (!t.v) return nullptr;
+  if (t.device != kCpuDevice) return device_memory_ ? device_memory_->pin(t.device, t.v) : nullptr;
+  if (auto pin = fx_pool.pin(t.v)) return pin;
+  return scratch_pool.pin(t.v);
+}
+
 void ComputationGraph::checkpoint() {
   checkpoints_.push_back({nodes.size(), arg_pool.size(), int_data.size(), float_data.size(),
                           evaluated_, groups_.size(), fx_pool.mark(), scratch_pool.mark()});

@@ -67,6 +67,10 @@ class ComputationGraph final : public OpContext {
   uint64_t epoch() const { return epoch_; }
   void checkpoint();
   void revert();
+  // A pin that keeps the graph memory holding t's values alive and unchanged
+  // (core/pin.h) after renew_cg(), for a reader outside the engine; null when
+  // t is not in graph memory (a parameter's or lookup's values alias storage).
+  std::shared_ptr<ChunkPin> pin_value(const Tensor& t);
   size_t size() const { return nodes.size(); }
   // Bumped by clear() only (not by revert()): one per renew_cg().
   uint64_t generation() const { return generation_; }

@@ -1,10 +1,14 @@
 // Devices: the default device, to_device, device values out to NumPy and
 // through DLPack, and the arena template exposed for its unit tests.
+#include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <memory>
 
 #include "core/arena.h"
 #include "device/dispatch.h"
 #include "python/bindings.h"
+#include "python/expr_type.h"
 
 namespace dg::py_bind {
 
@@ -35,18 +39,20 @@ struct DLManagedTensor {
   void (*deleter)(DLManagedTensor* self);
 };
 
-// What an exported value owns: its own copy of the values (graph memory is
-// reused after renew_cg(), so handing out a pointer into it would let the
-// array change under its reader), and the shape arrays.
+// What an exported value owns: the shape arrays, and either a pin on the
+// graph memory it points into (zero-copy: the pin keeps that chunk from being
+// reused by later graphs, core/pin.h) or its own copy of the values.
 struct Exported {
   DLManagedTensor managed;
   std::vector<int64_t> shape, strides;
-  std::vector<float> host;   // CPU and EMU:0 values
-  float* device = nullptr;   // GPU values: a device copy from the device's allocator
+  std::shared_ptr<ChunkPin> pin;  // zero-copy exports
+  std::vector<float> host;        // copies of CPU and EMU:0 values
+  float* device = nullptr;        // copies of GPU values: from the device's allocator
   DeviceId device_id = kCpuDevice;
   size_t bytes = 0;
 };
 
+// May run on any thread, without the GIL (a consumer's deleter): touches no Python object.
 void delete_exported(DLManagedTensor* m) {
   auto* e = static_cast<Exported*>(m->manager_ctx);
   if (e->device) device_allocator(e->device_id).deallocate(e->device, e->bytes);
@@ -60,20 +66,42 @@ py::tuple dlpack_device_of(DeviceId id) {
   return py::make_tuple(1, 0);
 }
 
-py::capsule export_value(const Tensor& t) {
-  auto* e = new Exported();
-  for (unsigned i = 0; i < t.d.nd; ++i) e->shape.push_back(t.d.d[i]);
-  if (t.d.bd > 1) e->shape.push_back(t.d.bd);
+// DyNet's axes, then the batch when > 1; column-major strides in elements.
+void shape_of(const Tensor& t, std::vector<int64_t>& shape, std::vector<int64_t>& strides) {
+  for (unsigned i = 0; i < t.d.nd; ++i) shape.push_back(t.d.d[i]);
+  if (t.d.bd > 1) shape.push_back(t.d.bd);
   int64_t stride = 1;
-  for (int64_t s : e->shape) {
-    e->strides.push_back(stride);
+  for (int64_t s : shape) {
+    strides.push_back(stride);
     stride *= s;
   }
+}
+
+// How __dlpack__ was asked to export: copy (True / False / None), to_host (dl_device asks
+// for the CPU while the value is on a GPU).
+struct ExportRequest {
+  int copy = -1;  // -1 None, 0 False, 1 True
+  bool to_host = false;
+};
+
+py::capsule export_value(const Tensor& t, const ExportRequest& req) {
+  auto* e = new Exported();
+  shape_of(t, e->shape, e->strides);
   const size_t n = t.d.size();
   e->bytes = sizeof(float) * n;
   e->device_id = t.device;
+  const bool on_gpu = Device::from_id(t.device).kind == DeviceKind::cuda;
+  if (req.copy != 1 && !req.to_host) e->pin = cg().pin_value(t);
+  if (req.copy == 0 && !e->pin) {
+    delete e;
+    throw py::buffer_error("__dlpack__(copy=False): this value is not in graph memory (a parameter's or a "
+                           "lookup's value aliases the parameter, which update() changes): it can only be "
+                           "exported as a copy");
+  }
   void* data;
-  if (Device::from_id(t.device).kind == DeviceKind::cuda) {
+  if (e->pin) {
+    data = t.v;
+  } else if (on_gpu && !req.to_host) {
     e->device = static_cast<float*>(device_allocator(t.device).allocate(e->bytes));
     device_ops(DeviceKind::cuda).copy(e->device, t.v, e->bytes);
     data = e->device;
@@ -82,7 +110,7 @@ py::capsule export_value(const Tensor& t) {
     copy_to_host(t, e->host.data());
     data = e->host.data();
   }
-  py::tuple dev = dlpack_device_of(t.device);
+  py::tuple dev = req.to_host ? py::make_tuple(1, 0) : dlpack_device_of(t.device);
   e->managed.dl_tensor = DLTensor{data, DLDevice{dev[0].cast<int32_t>(), dev[1].cast<int32_t>()},
                                   static_cast<int32_t>(e->shape.size()), DLDataType{2, 32, 1}, e->shape.data(),
                                   e->strides.data(), 0};
@@ -97,6 +125,92 @@ py::capsule export_value(const Tensor& t) {
       PyErr_Clear();
     }
   });
+}
+
+// The array-API keywords of __dlpack__: stream, max_version, dl_device, copy.
+ExportRequest export_request(const Tensor& t, const py::kwargs& kw) {
+  static const char* known[] = {"stream", "max_version", "dl_device", "copy"};
+  for (auto item : kw) {
+    const std::string k = py::str(item.first);
+    if (std::find(std::begin(known), std::end(known), k) == std::end(known))
+      throw py::type_error("__dlpack__() got an unexpected keyword argument '" + k + "'");
+  }
+  ExportRequest req;
+  if (kw.contains("copy") && !kw["copy"].is_none()) req.copy = kw["copy"].cast<bool>() ? 1 : 0;
+  const bool on_gpu = Device::from_id(t.device).kind == DeviceKind::cuda;
+  if (kw.contains("dl_device") && !kw["dl_device"].is_none()) {
+    auto want = kw["dl_device"].cast<std::pair<int, int>>();
+    py::tuple own = dlpack_device_of(t.device);
+    const bool same = want.first == own[0].cast<int>() && want.second == own[1].cast<int>();
+    if (!same && !(on_gpu && want.first == 1))
+      throw py::buffer_error("__dlpack__: cannot export a value on " + Device::from_id(t.device).name() +
+                             " to DLPack device (" + std::to_string(want.first) + ", " +
+                             std::to_string(want.second) + ")");
+    if (!same) {
+      if (req.copy == 0)
+        throw py::buffer_error("__dlpack__(copy=False): a GPU value asked for on the CPU needs a copy");
+      req.to_host = true;
+    }
+  }
+  // stream: None for the CPU (and EMU:0's host memory); on a GPU, the consumer's stream
+  // (1 legacy default, 2 per-thread default, > 2 a cudaStream_t) or -1 (no synchronisation).
+  py::object stream = kw.contains("stream") ? py::object(kw["stream"]) : py::object(py::none());
+  if (!stream.is_none()) {
+    if (!py::isinstance<py::int_>(stream))
+      throw py::type_error("__dlpack__: stream must be None or an int, got " +
+                           std::string(py::str(py::type::of(stream).attr("__name__"))));
+    const long s = stream.cast<long>();
+    if (!on_gpu && s != -1)
+      throw py::value_error("__dlpack__: stream must be None for a value in host memory (" +
+                            Device::from_id(t.device).name() + "), got " + std::to_string(s));
+    if (on_gpu && s == 0)
+      throw py::value_error("__dlpack__: stream 0 is ambiguous for CUDA (DLPack asks for 1 or 2)");
+  }
+  // The engine runs its kernels in order on the default stream: once they have finished,
+  // the value is ready on any stream the consumer names.
+  if (on_gpu && (stream.is_none() || stream.cast<long>() != -1)) {
+    auto sync = device_ops(DeviceKind::cuda).synchronize;
+    if (sync) sync();
+  }
+  return req;
+}
+
+// __cuda_array_interface__ (version 3) of a device value, pinned on `self`
+// (an Expression) so that the memory lives as long as the consumer holds it.
+// `emulated` lets EMU:0 values describe their (host) memory, for the tests.
+py::dict cuda_array_interface(py::handle self, bool emulated) {
+  const Expression& e = expr_of(self.ptr());
+  cg().check(e);
+  const DeviceId device = cg().nodes[e.i].device;  // before forward: probing the attribute computes nothing
+  const DeviceKind kind = Device::from_id(device).kind;
+  if (!(kind == DeviceKind::cuda || (emulated && kind == DeviceKind::emu)))
+    throw py::attribute_error("__cuda_array_interface__: this value is on " + Device::from_id(device).name() +
+                              ", not a GPU (use __dlpack__ or npvalue())");
+  const Tensor& t = cg().forward(e.i);
+  std::shared_ptr<ChunkPin> pin = cg().pin_value(t);
+  if (!pin)
+    throw py::attribute_error("__cuda_array_interface__: this value aliases a parameter (not graph memory); "
+                              "use __dlpack__, which exports a copy");
+  if (kind == DeviceKind::cuda) {
+    auto sync = device_ops(DeviceKind::cuda).synchronize;
+    if (sync) sync();
+  }
+  auto* holder = new std::shared_ptr<ChunkPin>(std::move(pin));
+  py::capsule keep(holder, [](void* p) { delete static_cast<std::shared_ptr<ChunkPin>*>(p); });
+  auto* o = reinterpret_cast<ExprObject*>(self.ptr());
+  PyObject* old = o->keep;
+  o->keep = keep.release().ptr();
+  Py_XDECREF(old);
+  std::vector<int64_t> shape, strides;
+  shape_of(t, shape, strides);
+  py::tuple shp(shape.size()), str(shape.size());
+  for (size_t k = 0; k < shape.size(); ++k) {
+    shp[k] = py::int_(shape[k]);
+    str[k] = py::int_(strides[k] * static_cast<int64_t>(sizeof(float)));
+  }
+  return py::dict(py::arg("shape") = shp, py::arg("typestr") = "<f4",
+                  py::arg("data") = py::make_tuple(reinterpret_cast<uintptr_t>(t.v), false),
+                  py::arg("strides") = str, py::arg("version") = 3, py::arg("stream") = py::none());
 }
 
 const Tensor& value_of_live(const Expression& e) {
@@ -152,11 +266,21 @@ void bind_device(py::module_& m) {
     return dlpack_device_of(cg().nodes[e.i].device);
   });
   def_method(E, "__dlpack__", [](const Expression& e, const py::kwargs& kw) {
-    if (kw.contains("copy") && !kw["copy"].is_none() && !kw["copy"].cast<bool>())
-      throw py::buffer_error("__dlpack__(copy=False): an Expression's value lives in graph memory that renew_cg() "
-                             "reuses, so it is exported as a copy");
-    return export_value(value_of_live(e));
-  }, "The value as a DLPack capsule (float32, a copy; column-major axes, then the batch).");
+    const Tensor& t = value_of_live(e);
+    return export_value(t, export_request(t, kw));
+  }, "The value as a DLPack capsule (float32; column-major axes, then the batch). Zero-copy when the value is in "
+     "graph memory, which stays unchanged while the capsule's consumer holds it (renew_cg() leaves it alone); "
+     "copy=True forces a copy, copy=False raises BufferError where only a copy is possible.");
+  // A property: a value not on a GPU has no such attribute (hasattr is False), so
+  // consumers that probe for it take the DLPack or NumPy path.
+  py::setattr(E, "__cuda_array_interface__", py::module_::import("builtins").attr("property")(py::cpp_function(
+      [](py::handle self) { return cuda_array_interface(self, false); }, py::name("__cuda_array_interface__"),
+      py::doc("CUDA Array Interface (version 3) of a GPU value: zero-copy, the memory pinned while this "
+              "Expression lives."))));
+  m.def("_cuda_array_interface", [](py::handle self) {
+    if (!is_expr(self.ptr())) throw py::type_error("_cuda_array_interface: expected an Expression");
+    return cuda_array_interface(self, true);
+  }, py::arg("e"), "__cuda_array_interface__'s dict, also for EMU:0 values (host memory), for the tests.");
 
   // The bump arena over a host allocator, for its unit tests.
   struct TestArena {

@@ -22,30 +22,117 @@ int check_device(const std::string& device) {
   return py::module_::import("dynagraph.devices").attr("_device_id")(device).cast<int>();
 }
 
-// A CUDA array (CuPy, or anything with __cuda_array_interface__) copied to a
-// NumPy array: float32, C-contiguous. (Not zero-copy: an input's data are
-// kept with the graph, and uploaded to the input's device at forward.)
-py::array host_copy_of_cuda_array(const py::object& arr) {
-  if (!have_cuda())
-    throw ValueError("inputTensor: got a CUDA array, but this dynagraph build has no CUDA (DYNAGRAPH_BACKEND=cuda)");
+// A CUDA array (CuPy, or anything with __cuda_array_interface__): float32,
+// C- or F-contiguous. Its memory order is column-major (F-contiguous, or one
+// axis longer than 1) on a GPU graph device: copied device to device, no host
+// round trip. Otherwise (a C-ordered matrix, or a CPU input) it is converted
+// through a host copy. The graph keeps its own copy: the source may change.
+struct CudaArray {
+  std::vector<long> shape;
+  const float* data = nullptr;
+  bool column_major = false;
+  size_t size = 1;
+};
+
+CudaArray read_cuda_array(const py::object& arr) {
   py::dict cai = arr.attr("__cuda_array_interface__");
-  if (cai["typestr"].cast<std::string>() != "<f4")
-    throw ValueError("inputTensor: a CUDA array must be float32, got typestr " + cai["typestr"].cast<std::string>());
-  std::vector<py::ssize_t> shape;
-  for (auto s : cai["shape"].cast<py::tuple>()) shape.push_back(s.cast<py::ssize_t>());
+  for (const char* key : {"shape", "typestr", "data"})
+    if (!cai.contains(key))
+      throw ValueError(std::string("inputTensor: arr.__cuda_array_interface__ has no '") + key + "'");
+  const std::string typestr = py::str(cai["typestr"]);
+  if (typestr != "<f4")
+    throw ValueError("inputTensor: a CUDA array must be float32 (typestr '<f4'), got typestr '" + typestr +
+                     "' (convert it with .astype('float32'))");
+  CudaArray a;
+  for (auto s : cai["shape"].cast<py::tuple>()) a.shape.push_back(s.cast<long>());
+  std::vector<long> c_strides(a.shape.size()), f_strides(a.shape.size());
+  long sc = 4, sf = 4;
+  for (size_t k = a.shape.size(); k-- > 0;) c_strides[k] = sc, sc *= a.shape[k];
+  for (size_t k = 0; k < a.shape.size(); ++k) f_strides[k] = sf, sf *= a.shape[k];
+  bool c_contig = true, f_contig = true;
   if (cai.contains("strides") && !cai["strides"].is_none()) {
-    py::ssize_t expect = sizeof(float);
     py::tuple strides = cai["strides"];
-    for (size_t k = shape.size(); k-- > 0;) {
-      if (shape[k] > 1 && strides[k].cast<py::ssize_t>() != expect)
-        throw ValueError("inputTensor: a CUDA array must be C-contiguous (copy it with cupy.ascontiguousarray)");
-      expect *= shape[k];
+    if (strides.size() != a.shape.size())
+      throw ValueError("inputTensor: __cuda_array_interface__ strides and shape differ in length");
+    for (size_t k = 0; k < a.shape.size(); ++k) {
+      if (a.shape[k] <= 1) continue;
+      const long st = strides[k].cast<long>();
+      c_contig = c_contig && st == c_strides[k];
+      f_contig = f_contig && st == f_strides[k];
     }
+  } else {
+    f_contig = false;
   }
-  py::array_t<float, py::array::c_style> host(shape);
-  const auto ptr = reinterpret_cast<const void*>(cai["data"].cast<py::tuple>()[0].cast<uintptr_t>());
-  if (host.size() > 0) device_ops(DeviceKind::cuda).to_host(host.mutable_data(), ptr, sizeof(float) * host.size());
-  return std::move(host);
+  if (!c_contig && !f_contig) {
+    std::string got = py::str(cai["strides"]), shp = py::str(cai["shape"]);
+    throw ValueError("inputTensor: a CUDA array must be contiguous, got shape " + shp + " with strides " + got +
+                     " (copy it with cupy.ascontiguousarray)");
+  }
+  long longer = 0;
+  for (long s : a.shape) {
+    a.size *= static_cast<size_t>(s);
+    longer += s > 1;
+  }
+  a.column_major = f_contig || longer <= 1;
+  a.data = reinterpret_cast<const float*>(cai["data"].cast<py::tuple>()[0].cast<uintptr_t>());
+  return a;
+}
+
+bool in_emu_memory(const CudaArray& a) {
+  auto& emu = static_cast<EmuAllocator&>(device_allocator(kEmuDevice));
+  return a.size > 0 && emu.owns(a.data) && emu.owns(a.data + a.size - 1);
+}
+
+// Through host memory, as a NumPy array of the source's memory order (input_from_array
+// lays it out column-major). EMU:0's memory is host memory; a GPU's needs a CUDA build.
+py::array host_copy_of_cuda_array(const CudaArray& a, bool emu) {
+  if (!emu && !have_cuda())
+    throw ValueError("inputTensor: got a CUDA array, but this dynagraph build has no CUDA (DYNAGRAPH_BACKEND=cuda)");
+  std::vector<py::ssize_t> shape(a.shape.begin(), a.shape.end());
+  py::array host = a.column_major ? py::array(py::array_t<float, py::array::f_style>(shape))
+                                  : py::array(py::array_t<float, py::array::c_style>(shape));
+  if (host.size() > 0)
+    device_ops(emu ? DeviceKind::emu : DeviceKind::cuda).to_host(host.mutable_data(), a.data, sizeof(float) * a.size);
+  return host;
+}
+
+Expression input_from_cuda_array(const py::object& arr, bool batched, int device) {
+  const CudaArray a = read_cuda_array(arr);
+  const DeviceId target = device >= 0 ? static_cast<DeviceId>(device) : cg().default_device;
+  const DeviceKind kind = Device::from_id(target).kind;
+  // EMU:0 takes its own memory (an EMU:0 value's interface, in the tests) device to device.
+  const bool emu_source = in_emu_memory(a);
+  const bool same_memory = kind == DeviceKind::cuda ? !emu_source : kind == DeviceKind::emu && emu_source;
+  if (same_memory && a.column_major && a.size > 0) {
+    std::vector<long> ds = a.shape;
+    long batch = 1;
+    if (batched) {
+      if (ds.empty()) throw ValueError("inputTensor(batched=True) needs at least one axis (the batch)");
+      batch = ds.back();
+      ds.pop_back();
+    }
+    if (ds.empty()) ds.push_back(1);
+    return api::input_from_device(a.data, Dim::from_vector(ds, batch), target);
+  }
+  return input_from_array(host_copy_of_cuda_array(a, emu_source), batched, device);
+}
+
+// A DLPack producer in host memory (NumPy, a PyTorch CPU tensor): read through
+// numpy.from_dlpack (zero-copy) instead of element by element; None when the object
+// cannot be read that way (it then takes the ordinary path).
+py::object host_dlpack_array(const py::object& arr) {
+  py::object dev;
+  try {
+    dev = arr.attr("__dlpack_device__")();
+  } catch (py::error_already_set&) {
+    return py::none();
+  }
+  if (dev.cast<py::tuple>()[0].cast<int>() != 1) return py::none();  // kDLCPU only
+  try {
+    return py::module_::import("numpy").attr("from_dlpack")(arr);
+  } catch (py::error_already_set&) {
+    return py::none();  // e.g. a tensor that requires grad: its __array__ path says why
+  }
 }
 
 }  // namespace
@@ -55,8 +142,13 @@ void bind_ops_core(py::module_& m) {
   // DyNet's reusable_expr changes nothing here)
   def(m, "inputTensor", [](const py::object& arr, bool batched, const std::string& device, bool) {
     const int dev = check_device(device);
-    if (!py::isinstance<py::array>(arr) && py::hasattr(arr, "__cuda_array_interface__"))
-      return input_from_array(host_copy_of_cuda_array(arr), batched, dev);
+    if (!py::isinstance<py::array>(arr)) {
+      if (py::hasattr(arr, "__cuda_array_interface__")) return input_from_cuda_array(arr, batched, dev);
+      if (py::hasattr(arr, "__dlpack__")) {
+        py::object host = host_dlpack_array(arr);
+        if (!host.is_none()) return input_from_array(host, batched, dev);
+      }
+    }
     // As DyNet: a list of NumPy arrays is a batch, one array per batch element.
     if (py::isinstance<py::list>(arr) && py::len(arr) > 0) {
       bool all_arrays = true;
@@ -69,7 +161,8 @@ void bind_ops_core(py::module_& m) {
     return input_from_array(arr, batched, dev);
   }, py::arg("arr"), py::arg("batched") = false, py::arg("device") = "", py::arg("reusable_expr") = false,
      "A tensor of a NumPy array or nested lists (with batched=True the last axis is the batch); a list "
-     "of NumPy arrays is a batch of them.");
+     "of NumPy arrays is a batch of them. A DLPack array in host memory is read through numpy.from_dlpack; "
+     "a float32 contiguous CUDA array (__cuda_array_interface__) is copied device to device on a GPU.");
   def(m, "inputVector", [](const py::object& values, const std::string& device) {
     const int dev = check_device(device);
     const Floats v = floats_from(values, "inputVector");

@@ -39,7 +39,10 @@ void init_exceptions(py::module_& m) {
 
 PyObject* new_expr(const Expression& e) {
   auto* o = PyObject_New(ExprObject, expr_type);
-  if (o) o->e = e;
+  if (o) {
+    o->e = e;
+    o->keep = nullptr;
+  }
   return reinterpret_cast<PyObject*>(o);
 }
 
@@ -213,6 +216,7 @@ PyObject* nb_neg(PyObject* a) {
 
 void expr_dealloc(PyObject* self) {
   PyTypeObject* tp = Py_TYPE(self);
+  Py_CLEAR(reinterpret_cast<ExprObject*>(self)->keep);
   tp->tp_free(self);
   Py_DECREF(tp);
 }

@@ -18,6 +18,9 @@ namespace dg::py_bind {
 struct ExprObject {
   PyObject_HEAD
   Expression e;
+  // What __cuda_array_interface__ handed out keeps alive (a pin on graph
+  // memory): its consumers hold this object, not the dict. Usually null.
+  PyObject* keep;
 };
 
 extern PyTypeObject* expr_type;

@@ -111,9 +111,11 @@ class CRF:
         flat = _core.concatenate([_core.reshape(_core.parameter(self.trans), (K * K,)),
                                   _core.parameter(self.start), _core.parameter(self.end)])
         batched = B > 1
-        struct = _core.dot_product(flat, _core.inputTensor(counts if batched else counts[:, 0], batched=batched))
+        # Dot products as sum_elems(cmult): ops with a kernel on every device, so the CRF runs there too.
+        struct = _core.sum_elems(_core.cmult(flat, _core.inputTensor(counts if batched else counts[:, 0],
+                                                                     batched=batched)))
         e_all = _core.reshape(_core.concatenate_cols(emissions), (K * T,))
-        em = _core.dot_product(e_all, _core.inputTensor(emit if batched else emit[:, 0], batched=batched))
+        em = _core.sum_elems(_core.cmult(e_all, _core.inputTensor(emit if batched else emit[:, 0], batched=batched)))
         return struct + em
 
     def neg_log_loss(self, emissions, tags):

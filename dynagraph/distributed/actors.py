@@ -10,6 +10,7 @@ transport interface.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 import warnings
@@ -249,6 +250,7 @@ class WorkerActor:
     def __init__(self, rank, n_workers, build, loss_fn, shard, servers, coordinator, worker_names, placement,
                  **options):
         self.transport = RayTransport(servers, coordinator, worker_names)
+        options["device"] = _engine_device(options.get("device"))
         self.core = WorkerCore(rank, n_workers, build, loss_fn, _unheld(shard), self.transport, placement,
                                **{k: _unheld(v) for k, v in options.items()})
         self.joined = False
@@ -304,5 +306,34 @@ def make_coordinator(name: str):
     return ray.remote(CoordinatorActor).options(name=name, max_restarts=MAX_RESTARTS, num_cpus=0)
 
 
-def make_worker(name: str, num_cpus: float):
-    return ray.remote(WorkerActor).options(name=name, max_restarts=MAX_RESTARTS, max_concurrency=2, num_cpus=num_cpus)
+def make_worker(name: str, num_cpus: float, num_gpus: float = 0):
+    return ray.remote(WorkerActor).options(name=name, max_restarts=MAX_RESTARTS, max_concurrency=2, num_cpus=num_cpus,
+                                           num_gpus=num_gpus)
+
+
+def worker_device_request(device: str, gpus_per_worker: float | None) -> tuple:
+    """Trainer's (device, GPUs per worker): "CPU" and "EMU:0" ask Ray for none, "GPU"
+    for ``gpus_per_worker`` (default 1; a fraction shares a GPU between workers)."""
+    if device not in ("CPU", "EMU:0", "GPU"):
+        raise ValueError(f"Trainer: device must be 'CPU', 'EMU:0' or 'GPU', got {device!r}")
+    if device != "GPU":
+        if gpus_per_worker:
+            raise ValueError(f"Trainer: gpus_per_worker={gpus_per_worker!r} needs device='GPU', got {device!r}")
+        return device, 0
+    n = 1 if gpus_per_worker is None else gpus_per_worker
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not (0 < n <= 1 or float(n).is_integer()):
+        raise ValueError(f"Trainer: gpus_per_worker must be a fraction in (0, 1] or a whole number, got {n!r}")
+    return device, n
+
+
+def _engine_device(device: str | None) -> str | None:
+    """The engine's device name in this worker process for the first GPU Ray assigned it:
+    Ray normally sets CUDA_VISIBLE_DEVICES to the assigned GPUs (that one is then the
+    process's GPU 0); without it, the runtime numbers GPUs as Ray does."""
+    if device != "GPU":
+        return device
+    ids = ray.get_gpu_ids()
+    if not ids:
+        raise RuntimeError("Trainer(device='GPU'): Ray assigned this worker no GPU")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return "GPU:0" if visible else f"GPU:{int(ids[0])}"

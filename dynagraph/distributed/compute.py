@@ -8,25 +8,46 @@ goes while backward continues below it, and a model of many small parameters
 sends one message per server instead of one per parameter. What is left in
 the buckets goes with the commit. A replicated matrix is posted instead
 (``ReplicaSet.post``); lookup tables send their touched rows after backward.
+
+With ``accumulate=k`` an iteration's batch is split into k micro-batches, each
+its own graph and backward; the engine adds their gradients (and their
+sufficient factors) up, and only the last backward sends: the sum of the k
+backward passes is the gradient of the whole batch when ``loss_fn`` sums over
+its samples. Gradients leave the engine through ``wire.dense_grad`` and
+``wire.lookup_grad`` (host copies, whichever device the worker computes on).
 """
 from __future__ import annotations
 
 from . import wire
 from .accounting import message_bytes
 
-__all__ = ["WaitFreeBackward", "BUCKET_BYTES"]
+__all__ = ["WaitFreeBackward", "BUCKET_BYTES", "check_accumulate", "micro_batches"]
 
 BUCKET_BYTES = 256 * 1024  # wait-free pushes: gradients per message before it leaves
 
 
+def check_accumulate(k, where: str) -> int:
+    """``accumulate`` as an int >= 1, else a ValueError naming ``where``."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{where}: accumulate must be an integer >= 1 (micro-batches per iteration), got {k!r}")
+    return k
+
+
+def micro_batches(batch: list, k: int) -> list:
+    """``batch`` in k consecutive parts as even as possible (empty parts dropped)."""
+    size = -(-len(batch) // k) if batch else 0
+    return [batch[i:i + size] for i in range(0, len(batch), size)] if size else [batch]
+
+
 class WaitFreeBackward:
     def __init__(self, model, loss_fn, dense: dict, lookups: dict, placement: dict, replicas, session,
-                 scheme: str, wait_free: bool = True):
+                 scheme: str, wait_free: bool = True, accumulate: int = 1):
         import dynagraph as dy  # the engine is imported where the work happens
 
         self.dy, self.model, self.loss_fn = dy, model, loss_fn
         self.dense, self.lookups, self.placement = dense, lookups, placement
         self.replicas, self.session, self.scheme, self.wait_free = replicas, session, scheme, wait_free
+        self.accumulate = check_accumulate(accumulate, "WaitFreeBackward")
 
     def run(self, c: int, batch: list, to_servers: bool = True) -> tuple:
         """Iteration c on ``batch``: (loss, board entries, push handles, {server: gradients not
@@ -64,14 +85,30 @@ class WaitFreeBackward:
                 send(self.placement[name], {name: wire.dense_grad(p)})
             p._clear_grad()
 
-        dy.renew_cg()
-        loss = self.loss_fn(self.model, batch)
         # Under hybrid, factors larger than the gradient are never sent: the engine stops copying them.
+        # Factors collect over all micro-batches (renew_cg keeps them); take_factors empties them.
         core.set_collect_factors(bool(replicated), cap=self.scheme == "hybrid")
-        core.set_param_grad_hook(ready)
+        parts = micro_batches(batch, self.accumulate)
+        touched, reported = set(), set()  # parameters with gradients from earlier micro-batches / sent ones
+
+        def report(name: str, is_lookup: bool) -> None:
+            reported.add(name)
+            ready(name, is_lookup)
+
+        value = 0.0
         try:
-            value = float(loss.scalar_value())
-            loss.backward()
+            for j, part in enumerate(parts):
+                last = j == len(parts) - 1
+                dy.renew_cg()
+                loss = self.loss_fn(self.model, part)
+                core.set_param_grad_hook(report if last else lambda name, is_lookup: touched.add(name))
+                value += float(loss.scalar_value())
+                loss.backward()
+            # A parameter of an earlier micro-batch that the last graph did not use has
+            # its (final) gradient too: the last backward's hook never named it.
+            for name in sorted(touched - reported):
+                if name in self.dense:
+                    ready(name, False)
         finally:
             core.set_param_grad_hook(None)
             core.set_collect_factors(False)

@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from . import checkpoint, wire
 from .accounting import ByteCounter
-from .actors import Held, make_coordinator, make_server, make_worker
+from .actors import Held, make_coordinator, make_server, make_worker, worker_device_request
+from .compute import check_accumulate
 from .consistency import staleness_for
 from .link import Link, measure_link
 from .optim import learning_rate_of, make_trainer, with_learning_rate
@@ -230,14 +231,30 @@ class Trainer:
         ``pc -> dy.Trainer``. The collection's weight decay (set in ``build``)
         applies as in local training.
     checkpoint_dir / checkpoint_every: servers checkpoint atomically every N clocks.
+    accumulate: micro-batches per iteration (k >= 1): each worker runs k graphs of
+        ``batch_size`` samples and k backward() calls, the engine adding their
+        gradients up, before one communication and update; with a ``loss_fn`` that
+        sums over its samples this equals one batch k times larger, in the memory of one.
+    device: where each worker computes: "CPU", "EMU:0" (the emulated GPU) or "GPU"
+        (Ray gives each worker ``gpus_per_worker`` GPUs, default 1, or a fraction to
+        share one; the worker runs on the first GPU Ray assigned it). Gradients leave
+        the device through host copies. With scheme "ps" only, so far.
     """
 
     def __init__(self, build, loss_fn, data, workers: int = 2, servers: int = 1, consistency: str = "bsp",
                  staleness: int | None = None, scheme: str = "ps", optimizer="sgd", batch_size: int = 16,
                  checkpoint_dir: str | None = None, checkpoint_every: int = 10, wait_free: bool = True,
-                 seed: int = 0, num_cpus: int | None = None, link="measure"):
+                 seed: int = 0, num_cpus: int | None = None, link="measure", accumulate: int = 1,
+                 device: str = "CPU", gpus_per_worker: float | None = None):
+        self.accumulate = check_accumulate(accumulate, "Trainer")
+        self.device, self.gpus_per_worker = worker_device_request(device, gpus_per_worker)
         if scheme not in ("ps", "sfb", "hybrid"):
             raise ValueError(f"scheme must be 'ps', 'sfb' or 'hybrid', got {scheme!r}")
+        if self.device != "CPU" and scheme != "ps":
+            # Replicas are updated by an optimiser over host views (optim.EngineOptimizer), which
+            # refuses parameters resident on a device.
+            raise ValueError(f"Trainer(device={self.device!r}) supports scheme='ps' only so far (replicated "
+                             f"matrices are updated in host memory), got scheme={scheme!r}")
         if not (isinstance(link, Link) or link in ("measure", "bytes")):
             raise ValueError(f"link must be 'measure', 'bytes' or a Link(latency, bandwidth), got {link!r}")
         self.link = link
@@ -250,8 +267,9 @@ class Trainer:
         self._temporary_checkpoint_dir = checkpoint_dir is None  # made here: removed by shutdown()
         self.checkpoint_dir = checkpoint_dir or tempfile.mkdtemp(prefix="dynagraph-ps-")
         self.checkpoint_every = checkpoint_every
-        self.iterations_per_epoch = max(math.ceil(len(s) / batch_size) for s in self.shards)
+        self.iterations_per_epoch = max(math.ceil(len(s) / (batch_size * self.accumulate)) for s in self.shards)
         connect(num_cpus)
+        self._check_gpus()
         import dynagraph as dy
 
         self._pc = dy.ParameterCollection()
@@ -279,6 +297,14 @@ class Trainer:
         self._last_server_bytes = None
         self._learning_rate_set = False
         self.trial = None  # hybrid with link="measure": [{"replicated", "seconds_per_iteration"}] timed
+
+    def _check_gpus(self) -> None:
+        """Ray would leave workers that ask for more GPUs than the cluster has pending forever."""
+        need = self.gpus_per_worker * self.n_workers
+        have = ray.cluster_resources().get("GPU", 0)
+        if need > have:
+            raise ValueError(f"Trainer(device='GPU'): {self.n_workers} workers x {self.gpus_per_worker} GPUs need "
+                             f"{need:g} GPUs, the Ray cluster has {have:g} (use gpus_per_worker=0.5 to share one)")
 
     @property
     def replicated(self) -> list:
@@ -371,13 +397,14 @@ class Trainer:
         initial = held(dict(self.initial))
         cpus = min(1.0, ray.cluster_resources().get("CPU", 1) / self.n_workers)
         self.worker_handles = [
-            make_worker(self.worker_names[r], cpus).remote(
+            make_worker(self.worker_names[r], cpus, self.gpus_per_worker).remote(
                 r, self.n_workers, self.build, self.loss_fn, held(self.shards[r]), self.server_handles, self.coordinator,
                 self.worker_names, self.placement, batch_size=self.batch_size, scheme=self.scheme,
                 optimizer=self.optimizer, initial=initial, iterations_per_epoch=self.iterations_per_epoch,
                 wait_free=self.wait_free, keep_log=True, seed=self.seed,
                 replica_state=held(st["replicas"]) if st.get("replicas") else None,
-                replicated=self.replicated, staleness=self.staleness)
+                replicated=self.replicated, staleness=self.staleness, accumulate=self.accumulate,
+                device=self.device)
             for r in range(self.n_workers)]
         self._started = True
         if self._learning_rate_set:  # a resumed state carries its own rate: the one set since wins
@@ -457,7 +484,7 @@ class Trainer:
             if last is None or last[0] == incarnations:
                 server_bytes, _ = _since(now, last[1] if last else None)
             self._last_server_bytes = (incarnations, now)
-        samples = iterations * self.batch_size * self.n_workers
+        samples = iterations * self.batch_size * self.accumulate * self.n_workers
         return {"reports": [reports[r] for r in sorted(reports)], "seconds": elapsed, "iterations": iterations,
                 "samples_per_second": samples / elapsed if elapsed else float("nan"),
                 "worker_bytes": worker_bytes, "server_bytes": server_bytes, "restarts": restarts,

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import wire
 from .accounting import ByteCounter
-from .compute import WaitFreeBackward
+from .compute import WaitFreeBackward, check_accumulate
 from .replicas import ReplicaSet
 from .session import ServerSession
 from .sfb import replicable
@@ -40,12 +40,17 @@ class WorkerCore:
                  batch_size: int = 16, scheme: str = "ps", optimizer="sgd", initial: dict | None = None,
                  iterations_per_epoch: int | None = None, wait_free: bool = True, keep_log: bool = False,
                  seed: int = 0, replica_state: dict | None = None, replicated: list | None = None,
-                 staleness: float = 0):
+                 staleness: float = 0, accumulate: int = 1, device: str | None = None):
         import dynagraph as dy  # the engine is imported where the work happens
 
+        self.accumulate = check_accumulate(accumulate, "WorkerCore")
+        if device is not None:  # before build: the model's parameters and inputs go there
+            dy.init(device=device)
+        self.device = dy._core.get_default_device()
         self.rank, self.n_workers, self.t, self.placement = rank, n_workers, transport, placement
-        self.shard, self.batch_size, self.seed = list(shard), batch_size, seed
-        self.n_batches = max(1, math.ceil(len(self.shard) / batch_size))
+        # One iteration takes `accumulate` micro-batches of batch_size samples each.
+        self.shard, self.batch_size, self.seed = list(shard), batch_size * self.accumulate, seed
+        self.n_batches = max(1, math.ceil(len(self.shard) / self.batch_size))
         self.iterations_per_epoch = iterations_per_epoch or self.n_batches
         self.staleness = staleness  # the job's bound s: what a read must hold (see _commit)
         self.pc = dy.ParameterCollection()
@@ -61,7 +66,7 @@ class WorkerCore:
         self.replicas = ReplicaSet(rank, n_workers, scheme, self.pc, self.dense, replicated, shapes, optimizer,
                                    transport, self.session, self.bytes)
         self.backward = WaitFreeBackward(model, loss_fn, self.dense, self.lookups, placement, self.replicas,
-                                         self.session, scheme, wait_free)
+                                         self.session, scheme, wait_free, accumulate=self.accumulate)
         self.clock = 0
         self.until = None       # run()'s target clock
         self.admitted = None    # (clock, min clock, board or None) of an admission already granted
@@ -218,7 +223,8 @@ class WorkerCore:
                 continue
 
     def report(self) -> dict:
-        return {"rank": self.rank, "clock": self.clock, "losses": list(self.losses), "bytes": self.bytes.snapshot(),
+        return {"rank": self.rank, "clock": self.clock, "device": self.device, "losses": list(self.losses),
+                "bytes": self.bytes.snapshot(),
                 "timings": {**self.timings, "comm": self.timings["read"] + self.timings["finish"]},
                 "reposted": self.reposted}
 

@@ -53,20 +53,45 @@ def test_large_product_through_cublas():
     np.testing.assert_allclose(y.npvalue(), a.astype(np.float64) @ c, rtol=1e-3, atol=1e-3)
 
 
-def test_dlpack_out_is_a_cuda_array():
+def test_dlpack_out_is_a_cuda_array_aliasing_graph_memory():
     import cupy  # the `cuda` extra: a GPU machine running these tests has it
     dy.renew_cg()
     x = dy.inputVector([1.0, 2.0, 3.0], device="GPU:0") * 2
     assert x.__dlpack_device__() == (2, 0)
-    np.testing.assert_array_equal(cupy.asnumpy(cupy.from_dlpack(x)), [2.0, 4.0, 6.0])
+    got = cupy.from_dlpack(x)
+    assert got.data.ptr == cupy.from_dlpack(x).data.ptr  # zero-copy: the graph's memory both times
+    for _ in range(3):  # graphs that would reuse the memory leave the exported value alone
+        dy.renew_cg()
+        (dy.inputVector([7.0, 8.0, 9.0], device="GPU:0") * 5).npvalue()
+    np.testing.assert_array_equal(cupy.asnumpy(got), [2.0, 4.0, 6.0])
+    with pytest.raises(BufferError, match="copy=False"):
+        x.__dlpack__(dl_device=(1, 0), copy=False)  # to the host only as a copy
 
 
-def test_cupy_array_in():
+def test_cuda_array_interface_out():
     import cupy
-    a = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
+    dy.renew_cg()
+    x = dy.inputTensor(np.arange(6, dtype=np.float32).reshape(2, 3), device="GPU:0") * 1
+    cai = x.__cuda_array_interface__
+    assert cai["version"] == 3 and cai["typestr"] == "<f4" and cai["shape"] == (2, 3) and cai["strides"] == (4, 8)
+    got = cupy.asarray(x)  # holds x, and x holds the pin
+    assert got.data.ptr == cai["data"][0]
+    dy.renew_cg()
+    (dy.inputTensor(np.zeros((2, 3), np.float32), device="GPU:0") * 3).npvalue()
+    np.testing.assert_array_equal(cupy.asnumpy(got), np.arange(6).reshape(2, 3))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_cupy_array_in(order):
+    import cupy
+    a = cupy.asarray(cupy.arange(6, dtype=cupy.float32).reshape(2, 3), order=order)
     dy.renew_cg()
     x = dy.inputTensor(a, device="GPU:0")
     np.testing.assert_array_equal(x.npvalue(), cupy.asnumpy(a))
+    v = cupy.arange(4, dtype=cupy.float32)
+    y = dy.inputTensor(v, device="GPU:0")  # one axis: device to device
+    v[0] = 100  # the graph keeps its own copy
+    np.testing.assert_array_equal(y.npvalue(), [0.0, 1.0, 2.0, 3.0])
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "adadelta", "rmsprop", "adam", "amsgrad"])

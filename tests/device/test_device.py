@@ -129,30 +129,6 @@ def test_npvalue_value_and_gradient_copy_from_the_device():
     np.testing.assert_array_equal(x.gradient(), 2 * a)
 
 
-def test_dlpack_exports_a_copy_on_cpu_and_emu():
-    for device in ("CPU", "EMU:0"):
-        dy.renew_cg()
-        a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
-        x = dy.inputTensor(np.stack([a, -a], axis=-1), batched=True, device=device)
-        y = x * 2
-        assert y.__dlpack_device__() == (1, 0)  # EMU:0's memory is host memory
-        got = np.from_dlpack(y)
-        assert got.dtype == np.float32 and got.shape == (3, 4, 2)
-        np.testing.assert_array_equal(got, y.npvalue())
-        np.testing.assert_array_equal(got[..., 1], -2 * a)
-        dy.renew_cg()  # graph memory is reused: the exported array is the caller's own copy
-        z = dy.inputTensor(np.zeros((3, 4, 2), np.float32), batched=True, device=device) * 5
-        z.npvalue()
-        np.testing.assert_array_equal(got[..., 0], 2 * a)
-
-
-def test_dlpack_refuses_copy_false():
-    dy.renew_cg()
-    x = dy.inputVector([1.0, 2.0], device="EMU:0")
-    with pytest.raises(BufferError, match="exported as a copy"):
-        x.__dlpack__(copy=False)
-
-
 def test_device_memory_is_counted_and_reused():
     dy.renew_cg()
     before = _core.device_memory("EMU:0")["allocated"]

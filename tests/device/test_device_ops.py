@@ -24,6 +24,12 @@ SPECS = [s for s in all_specs() if s.build is not None and s.op in DEVICE_OPS an
 CPU_ONLY = [s for s in all_specs() if s.build is not None and s.op not in DEVICE_OPS]
 
 
+def deterministic(spec):
+    """Specs whose CPU values the device must reproduce: those with a NumPy reference, and the
+    batch reductions (their values are checked in test_reduce.py); not the seeded random ones."""
+    return spec.ref is not None or spec.extra.get("covered_by", "").startswith("test_reduce.py")
+
+
 def run(spec, arrays, is_batched, weights, device):
     """Value of the spec's op and the gradients of its inputs for loss = sum(y * weights)."""
     dy.renew_cg()
@@ -53,16 +59,32 @@ def test_op_table_device_facts_match_the_engine():
 def test_every_device_op_has_a_spec_that_runs_on_the_device():
     assert {"tanh", "matmul", "affine_transform", "softmax", "pickneglogsoftmax", "concatenate",
             "pick", "sum_elems", "dropout", "parameter", "lookup"} <= DEVICE_OPS
-    runnable = {s.op for s in SPECS}
-    without_spec = DEVICE_OPS - runnable - {"input", "constant", "parameter", "lookup", "lookup_table", "to_device"}
+    runnable = {s.op for s in SPECS if deterministic(s)}
+    # The random inputs draw other numbers than the CPU: tests/test_device_random.py checks their distributions.
+    random_inputs = {"random_normal", "random_uniform", "random_bernoulli", "random_gumbel"}
+    without_spec = DEVICE_OPS - runnable - random_inputs - {"input", "constant", "parameter", "lookup",
+                                                            "lookup_table", "to_device"}
     assert without_spec == set(), "device ops no op spec runs on the device"
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.ref is not None],
+@pytest.mark.parametrize("spec", [s for s in SPECS if deterministic(s)],
                          ids=lambda s: s.id)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.sampled_from([1, 2, 3]))
 def test_device_matches_cpu(spec, seed, batch):
+    compare(spec, seed, batch)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if deterministic(s)],
+                         ids=lambda s: s.id)
+def test_device_matches_cpu_unbatched_and_batched(spec):
+    """Both paths of every kernel, whatever hypothesis draws: one sample, then a batch of 3."""
+    compare(spec, 0, 1)
+    if spec.batch:
+        compare(spec, 1, 3)
+
+
+def compare(spec, seed, batch):
     if batch > 1 and not spec.batch:
         batch = 1
     rng = np.random.default_rng(seed)
@@ -104,3 +126,21 @@ def test_lstm_weight_noise_is_refused_on_the_device():
     assert dy.vanilla_lstm_gates(x, h, Wx, Wh, b).device() == DEVICE
     with pytest.raises(ValueError, match="vanilla_lstm_gates on EMU:0: weight noise"):
         dy.vanilla_lstm_gates(x, h, Wx, Wh, b, 0.1)
+
+
+@pytest.mark.parametrize("x", [np.array([1.0, 1.0, 0.2, 1.0, -3.0, 0.9], np.float32),  # ties in the support
+                               np.random.default_rng(5).standard_normal(37).astype(np.float32) * 0.3],
+                         ids=["ties", "long"])
+def test_sparsemax_threshold_without_sorting_matches_the_cpu(x):
+    """The device's sort-free threshold (kernels/sparse.h) against the CPU's sorted scan."""
+    values = []
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        e = dy.inputTensor(x, device=device)
+        y = dy.sparsemax(e)
+        values.append(y.npvalue())
+        dy.sum_elems(dy.cmult(y, y)).backward(full=True)
+        values.append(e.gradient())
+    np.testing.assert_allclose(values[2], values[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values[3], values[1], rtol=1e-4, atol=1e-5)
+    assert abs(values[0].sum() - 1) < 1e-5 and (values[0] == 0).any()

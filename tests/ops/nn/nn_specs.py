@@ -66,6 +66,12 @@ SPECS = [
     OpSpec("layer_norm", dy.layer_norm, shapes((3, 2), (3, 2), (3, 2)), layer_norm_ref, batch_args=[0],
            name="matrix_shared_gain"),
     OpSpec("weight_norm", dy.weight_norm, shapes((3, 2), (1,)), lambda w, g: g * w / np.linalg.norm(w)),
+    OpSpec("weight_norm", dy.weight_norm, shapes((4,), (1,)), lambda w, g: g * w / np.linalg.norm(w),
+           batch_args=[0], name="shared_gain"),
+    OpSpec("weight_norm", dy.weight_norm, shapes((4,), (1,)), lambda w, g: g * w / np.linalg.norm(w),
+           batch_args=[1], name="shared_weight"),
+    OpSpec("layer_norm", dy.layer_norm, shapes((4,), (4,), (4,)), layer_norm_ref, batch_args=[1, 2],
+           name="shared_x"),
     OpSpec("vanilla_lstm_gates", dy.vanilla_lstm_gates, shapes((I,), (H,), *GATE_W), gates_ref, batch_args=[0, 1]),
     OpSpec("vanilla_lstm_gates", lambda x1, x2, h, Wx, Wh, b: dy.vanilla_lstm_gates_concat([x1, x2], h, Wx, Wh, b),
            shapes((1,), (2,), (H,), *GATE_W),
@@ -86,5 +92,8 @@ SPECS = [
     # (p = u_0) with a wide margin, the others stay well below their bounds.
     OpSpec("constrained_softmax", lambda x, v: dy.constrained_softmax(x, dy.inputTensor(CS_BOUNDS) + 0.05 * v),
            shapes((5,), (5,)), lambda x, v: csoftmax_ref(x, CS_BOUNDS + 0.05 * v), batch_args=[0],
+           sample=lambda r, s: (CS_SCORES + r.uniform(-0.05, 0.05, s)).astype(np.float32)),
+    OpSpec("constrained_softmax", lambda x, v: dy.constrained_softmax(x, dy.inputTensor(CS_BOUNDS) + 0.05 * v),
+           shapes((5,), (5,)), lambda x, v: csoftmax_ref(x, CS_BOUNDS + 0.05 * v), name="batched_bounds",
            sample=lambda r, s: (CS_SCORES + r.uniform(-0.05, 0.05, s)).astype(np.float32)),
 ]

@@ -84,6 +84,8 @@ void register_cuda_arith(DeviceOpTable& t);
 void register_cuda_matmul(DeviceOpTable& t);
 void register_cuda_softmax_reduce(DeviceOpTable& t);
 void register_cuda_shape_noise(DeviceOpTable& t);
+void register_cuda_lstm(DeviceOpTable& t);
+void register_cuda_select(DeviceOpTable& t);
 void register_cuda_reduce_axis(DeviceOpTable& t);
 void register_cuda_losses(DeviceOpTable& t);
 void register_cuda_random(DeviceOpTable& t);
@@ -97,6 +99,8 @@ void register_cuda_ops(DeviceOpTable& t) {
   register_cuda_matmul(t);
   register_cuda_softmax_reduce(t);
   register_cuda_shape_noise(t);
+  register_cuda_lstm(t);
+  register_cuda_select(t);
   register_cuda_reduce_axis(t);
   register_cuda_losses(t);
   register_cuda_random(t);

@@ -1,7 +1,7 @@
-// Device ops of matmul and affine_transform (csrc/ops/matmul.cc): every
-// product is one sgemm (a batch-1 matrix times a batch of inputs laid side by
-// side, as on the CPU) or one strided-batched sgemm, with cuBLAS's
-// column-major arguments.
+// Device ops of matmul, affine_transform, transpose and dot_product
+// (csrc/ops/matmul.cc). Every product is one sgemm (a batch-1 matrix times a
+// batch of inputs laid side by side, as on the CPU) or one strided-batched
+// sgemm, with cuBLAS's column-major arguments.
 #pragma once
 #include "device/common.h"
 #include "kernels/arith.h"
@@ -85,12 +85,34 @@ struct MatmulOps {
       grad_b(xs[i - 1], dy, dx);
     }
   }
+
+  static void transpose_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
+    alloc(ctx, y);
+    B::launch(y.d.size(), kern::TransposeForward{xs[0].v, y.v, {xs[0].d.rows(), xs[0].d.cols()}});
+  }
+  static void transpose_bwd(DeviceCtx&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+                            Tensor& dx) {
+    B::launch(dy.d.size(), kern::TransposeBackward{dy.v, dx.v, {dx.d.rows(), dx.d.cols()}});
+  }
+  static void dot_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
+    alloc(ctx, y);
+    B::launch_blocks(y.d.bd, kern::DotForward{xs[0].v, xs[1].v, y.v, uint32_t(xs[0].d.batch_size()), xs[0].d.bd,
+                                              xs[1].d.bd});
+  }
+  static void dot_bwd(DeviceCtx&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
+                      Tensor& dx) {
+    const Tensor& other = xs[1 - i];
+    B::launch(dx.d.size(), kern::DotBackward{other.v, dy.v, dx.v, uint32_t(dx.d.batch_size()), other.d.bd, dx.d.bd,
+                                             y.d.bd});
+  }
 };
 
 template <class B>
 void register_matmul(DeviceOpTable& t) {
   t.set(OpId::matmul, MatmulOps<B>::matmul_fwd, MatmulOps<B>::matmul_bwd);
   t.set(OpId::affine_transform, MatmulOps<B>::affine_fwd, MatmulOps<B>::affine_bwd);
+  t.set(OpId::transpose, MatmulOps<B>::transpose_fwd, MatmulOps<B>::transpose_bwd);
+  t.set(OpId::dot_product, MatmulOps<B>::dot_fwd, MatmulOps<B>::dot_bwd);
 }
 
 }  // namespace dg::dev

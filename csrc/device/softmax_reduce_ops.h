@@ -1,6 +1,8 @@
 // Device ops of softmax, log_softmax, pickneglogsoftmax (csrc/ops/softmax_loss.cc)
 // and of sum_elems, sum_batches (csrc/ops/reduce.cc).
 #pragma once
+#include <vector>
+
 #include "device/common.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax_loss.h"
@@ -31,18 +33,28 @@ struct SoftmaxReduceOps {
     kern::Lines L = lines_of(y.d, n.i0);
     B::launch_blocks(line_count(y.d, L), kern::SoftmaxBackward{y.v, dy.v, dx.v, L});
   }
-  static void log_softmax_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
+  static void log_softmax_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
+    if (n.naux) {  // a restriction list (x is a vector per batch element): a 0/1 row mask on the device
+      const uint32_t rows = y.d.rows();
+      std::vector<int32_t> allowed(rows, 0);
+      for (unsigned k = 0; k < n.naux; ++k) allowed[ctx.ints[n.aux0 + k]] = 1;
+      auto* mask = static_cast<int32_t*>(ctx.scratch->allocate(sizeof(int32_t) * rows));
+      B::to_device(mask, allowed.data(), sizeof(int32_t) * rows);
+      B::launch_blocks(y.d.bd, kern::RestrictedLogSoftmaxForward{xs[0].v, mask, y.v, rows});
+      return;
+    }
     kern::Lines L = lines_of(y.d, 0);
     B::launch_blocks(line_count(y.d, L), kern::LogSoftmaxForward{xs[0].v, y.v, L});
   }
-  static void log_softmax_bwd(DeviceCtx&, const Node&, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
+  static void log_softmax_bwd(DeviceCtx&, const Node& n, const Tensor*, const Tensor& y, const Tensor& dy, unsigned,
                               Tensor& dx) {
+    if (n.naux) {
+      B::launch_blocks(y.d.bd, kern::RestrictedLogSoftmaxBackward{y.v, dy.v, dx.v, y.d.rows()});
+      return;
+    }
     kern::Lines L = lines_of(y.d, 0);
     B::launch_blocks(line_count(y.d, L), kern::LogSoftmaxBackward{y.v, dy.v, dx.v, L});
-  }
-  static const char* log_softmax_check(const Node& n, const Dim*) {
-    return n.naux ? "log_softmax with a restriction list has no device kernel" : nullptr;
   }
   static void pnls_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
@@ -77,7 +89,7 @@ template <class B>
 void register_softmax_reduce(DeviceOpTable& t) {
   using O = SoftmaxReduceOps<B>;
   t.set(OpId::softmax, O::softmax_fwd, O::softmax_bwd);
-  t.set(OpId::log_softmax, O::log_softmax_fwd, O::log_softmax_bwd, O::log_softmax_check);
+  t.set(OpId::log_softmax, O::log_softmax_fwd, O::log_softmax_bwd);
   t.set(OpId::pickneglogsoftmax, O::pnls_fwd, O::pnls_bwd);
   t.set(OpId::sum_elems, O::sum_elems_fwd, O::sum_elems_bwd);
   t.set(OpId::sum_batches, O::sum_batches_fwd, O::sum_batches_bwd);

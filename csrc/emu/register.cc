@@ -3,10 +3,12 @@
 #include "device/arith_ops.h"
 #include "device/inputs_ops.h"
 #include "device/losses_ops.h"
+#include "device/lstm_ops.h"
 #include "device/matmul_ops.h"
 #include "device/norm_ops.h"
 #include "device/random_ops.h"
 #include "device/reduce_axis_ops.h"
+#include "device/select_ops.h"
 #include "device/shape_noise_ops.h"
 #include "device/softmax_reduce_ops.h"
 #include "device/sparse_ops.h"
@@ -22,6 +24,8 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_matmul<B>(t);
   dev::register_softmax_reduce<B>(t);
   dev::register_shape_noise<B>(t);
+  dev::register_lstm<B>(t);
+  dev::register_select<B>(t);
   dev::register_reduce_axis<B>(t);
   dev::register_losses<B>(t);
   dev::register_random<B>(t);

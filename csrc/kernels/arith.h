@@ -26,6 +26,11 @@ struct CDiv {
   DG_HD static float ga(float, float b, float, float d) { return d / b; }
   DG_HD static float gb(float, float b, float y, float d) { return -d * y / b; }
 };
+struct Pow {
+  DG_HD static float f(float a, float b) { return powf(a, b); }
+  DG_HD static float ga(float a, float b, float, float d) { return d * b * powf(a, b - 1.f); }
+  DG_HD static float gb(float a, float, float y, float d) { return d * y * logf(a); }
+};
 struct BMin {
   DG_HD static float f(float a, float b) { return a < b ? a : b; }
   DG_HD static float ga(float a, float b, float, float d) { return a <= b ? d : 0.f; }
@@ -131,6 +136,53 @@ struct SumTo {
       acc += dy[c[0] + sy.d[0] * (c[1] + sy.d[1] * (c[2] + sy.d[2] * c[3])) + yb * sy.batch_size()];
     }
     dx[j] += scale * acc;
+  }
+};
+
+// The arguments of an n-ary op (emax) as kernels see them: device pointers
+// and batch counts (1 broadcasts), in device memory.
+struct ArgList {
+  const float* const* x;
+  const uint32_t* batches;
+  uint32_t n;
+};
+
+// y = element-wise max over the arguments (one shape; batches of 1 broadcast).
+struct MaxForward {
+  ArgList args;
+  float* y;
+  uint32_t size;  // per batch element
+  DG_HD void operator()(uint32_t t) const {
+    const uint32_t b = t / size, e = t - b * size;
+    float m = args.x[0][(args.batches[0] == 1 ? 0 : b) * size + e];
+    for (uint32_t k = 1; k < args.n; ++k) {
+      const float v = args.x[k][(args.batches[k] == 1 ? 0 : b) * size + e];
+      m = v > m ? v : m;
+    }
+    y[t] = m;
+  }
+};
+
+// dx_i += dy where argument i is the first to attain the max (as the CPU op);
+// one thread per element of dx_i, summing over y's batch when dx_i has batch 1.
+struct MaxBackward {
+  ArgList args;
+  const float* y;
+  const float* dy;
+  float* dx;
+  uint32_t i, size, y_batches;
+  DG_HD void operator()(uint32_t j) const {
+    const uint32_t xb = j / size, e = j - xb * size;
+    const bool all = args.batches[i] == 1 && y_batches != 1;
+    const uint32_t b0 = all ? 0 : xb, b1 = all ? y_batches : xb + 1;
+    float acc = 0.f;
+    for (uint32_t b = b0; b < b1; ++b) {
+      const uint32_t k = b * size + e;
+      uint32_t winner = 0;
+      while (winner < args.n && args.x[winner][(args.batches[winner] == 1 ? 0 : b) * size + e] != y[k]) ++winner;
+      if (winner == i) acc += dy[k];
+    }
+    dx[j] += acc;
   }
 };
 

@@ -8,6 +8,23 @@
 
 namespace dg::kern {
 
+constexpr float kSeluLambda = 1.0507009873554804934193349852946f;
+constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
+constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
+
+// d/dx lgamma(x) for x > 0: the recurrence shifts x above 6, then the
+// asymptotic series (about 1e-6 accurate). The CPU op uses it too.
+DG_HD inline float digamma(float x) {
+  float r = 0.f;
+  while (x < 6.f) {
+    r -= 1.f / x;
+    x += 1.f;
+  }
+  const float f = 1.f / (x * x);
+  return r + logf(x) - 0.5f / x -
+         f * (1.f / 12 - f * (1.f / 120 - f * (1.f / 252 - f * (1.f / 240 - f / 132))));
+}
+
 #define DG_KERNEL_UNARY(NAME, F_EXPR, DF_EXPR)                                   \
   struct NAME {                                                                  \
     DG_HD static float f(float x, float c) { (void)c; return F_EXPR; }           \
@@ -30,6 +47,26 @@ DG_KERNEL_UNARY(Cube, x * x * x, 3.f * x * x)
 DG_KERNEL_UNARY(Abs, fabsf(x), x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f))
 DG_KERNEL_UNARY(Sin, sinf(x), cosf(x))
 DG_KERNEL_UNARY(Cos, cosf(x), -sinf(x))
+DG_KERNEL_UNARY(Selu, x > 0.f ? kSeluLambda * x : kSeluLambda * kSeluAlpha * (expf(x) - 1.f),
+                x > 0.f ? kSeluLambda : y + kSeluLambda * kSeluAlpha)
+// silu(x) = x sigmoid(c x), c = beta.
+DG_KERNEL_UNARY(Silu, x * (0.5f * tanhf(0.5f * c * x) + 0.5f),
+                (0.5f * tanhf(0.5f * c * x) + 0.5f) * (1.f + c * x * (0.5f - 0.5f * tanhf(0.5f * c * x))))
+DG_KERNEL_UNARY(Erf, erff(x), kTwoOverSqrtPi * expf(-x * x))
+DG_KERNEL_UNARY(Lgamma, lgammaf(x), digamma(x))
+DG_KERNEL_UNARY(Tan, tanf(x), 1.f + y * y)
+DG_KERNEL_UNARY(Asin, asinf(x), 1.f / sqrtf(1.f - x * x))
+DG_KERNEL_UNARY(Acos, acosf(x), -1.f / sqrtf(1.f - x * x))
+DG_KERNEL_UNARY(Atan, atanf(x), 1.f / (1.f + x * x))
+DG_KERNEL_UNARY(Sinh, sinhf(x), coshf(x))
+DG_KERNEL_UNARY(Cosh, coshf(x), sinhf(x))
+DG_KERNEL_UNARY(Asinh, asinhf(x), 1.f / sqrtf(x * x + 1.f))
+DG_KERNEL_UNARY(Acosh, acoshf(x), 1.f / sqrtf(x * x - 1.f))
+DG_KERNEL_UNARY(Atanh, atanhf(x), 1.f / (1.f - x * x))
+// Piecewise constant: the gradient is c (0, or 1 for straight-through).
+DG_KERNEL_UNARY(Floor, floorf(x), c)
+DG_KERNEL_UNARY(Ceil, ceilf(x), c)
+DG_KERNEL_UNARY(Round, roundf(x), c)
 // Scalar forms: c is the scalar.
 DG_KERNEL_UNARY(Negate, -x, -1.f)
 DG_KERNEL_UNARY(AddScalar, x + c, 1.f)

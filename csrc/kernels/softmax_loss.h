@@ -103,6 +103,47 @@ struct LogSoftmaxBackward {
   }
 };
 
+// log_softmax with a restriction list: per batch element (a vector of `rows`),
+// only the entries with allowed[j] != 0 take part; the others are -inf.
+struct RestrictedLogSoftmaxForward {
+  const float* x;
+  const int32_t* allowed;
+  float* y;
+  uint32_t rows;
+  template <class Block>
+  DG_HD void operator()(Block& blk) const {
+    const uint32_t base = blk.block * rows;
+    float m = neg_inf();
+    for (uint32_t j = blk.thread; j < rows; j += blk.block_dim)
+      if (allowed[j]) m = fmaxf(m, x[base + j]);
+    m = block_reduce(blk, m, MaxOp{});
+    float s = 0.f;
+    for (uint32_t j = blk.thread; j < rows; j += blk.block_dim)
+      if (allowed[j]) s += expf(x[base + j] - m);
+    const float lz = m + logf(block_reduce(blk, s, SumOp{}));
+    for (uint32_t j = blk.thread; j < rows; j += blk.block_dim)
+      y[base + j] = allowed[j] ? x[base + j] - lz : neg_inf();
+  }
+};
+
+// dx += dy - exp(y) * sum(dy) over the allowed entries (those with y > -inf).
+struct RestrictedLogSoftmaxBackward {
+  const float* y;
+  const float* dy;
+  float* dx;
+  uint32_t rows;
+  template <class Block>
+  DG_HD void operator()(Block& blk) const {
+    const uint32_t base = blk.block * rows;
+    float s = 0.f;
+    for (uint32_t j = blk.thread; j < rows; j += blk.block_dim)
+      if (y[base + j] != neg_inf()) s += dy[base + j];
+    s = block_reduce(blk, s, SumOp{});
+    for (uint32_t j = blk.thread; j < rows; j += blk.block_dim)
+      if (y[base + j] != neg_inf()) dx[base + j] += dy[base + j] - expf(y[base + j]) * s;
+  }
+};
+
 // y[b] = logsumexp(x[:, b]) - x[idx[b], b]; logz[b] kept for backward.
 struct PickNegLogSoftmaxForward {
   const float* x;

@@ -2,6 +2,7 @@
 // x and the derivative dy/dx in terms of x and y (whichever is cheaper).
 #include <cmath>
 
+#include "kernels/elementwise.h"
 #include "ops/common.h"
 
 namespace dg {
@@ -9,22 +10,10 @@ namespace {
 
 Dim same_dim(const OpContext&, const Node&, const Dim* xs) { return xs[0]; }
 
-constexpr float kSeluLambda = 1.0507009873554804934193349852946f;
-constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
-constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
-
-// Scalar helpers for functions Eigen's array API lacks or that need care.
-inline float digamma(float x) {
-  // Asymptotic series after shifting x above 6 (accurate to ~1e-6 for x > 0).
-  float r = 0.f;
-  while (x < 6.f) {
-    r -= 1.f / x;
-    x += 1.f;
-  }
-  float f = 1.f / (x * x);
-  return r + std::log(x) - 0.5f / x -
-         f * (1.f / 12 - f * (1.f / 120 - f * (1.f / 252 - f * (1.f / 240 - f / 132))));
-}
+using kern::kSeluAlpha;
+using kern::kSeluLambda;
+using kern::kTwoOverSqrtPi;
+using kern::digamma;  // shared with the device kernels (kernels/elementwise.h)
 
 #define DG_UNARY(NAME, FWD_EXPR, DERIV_EXPR)                                                  \
   void NAME##_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {          \

@@ -20,8 +20,8 @@ DEVICE = "EMU:0"
 DEVICE_OPS = set(_core.device_op_names(DEVICE).split())
 # to_device moves values off the device (tests/device/test_device.py and its op spec cover it).
 SPECS = [s for s in all_specs() if s.build is not None and s.op in DEVICE_OPS and s.op != "to_device"]
-# Specs of device ops whose attributes the kernels do not cover: construction must refuse them.
-REFUSED = {"log_softmax[restricted]"}
+# Specs of ops with no device kernel: construction on the device must refuse them.
+CPU_ONLY = [s for s in all_specs() if s.build is not None and s.op not in DEVICE_OPS]
 
 
 def deterministic(spec):
@@ -49,10 +49,17 @@ def run(spec, arrays, is_batched, weights, device):
         _core.set_default_device("CPU")
 
 
+def test_op_table_device_facts_match_the_engine():
+    """op_table.def's DG_DEV_GPU column names exactly the ops the device op table registers."""
+    with_gpu = {row["name"] for row in _core.op_table() if "GPU" in row["devices"]}
+    assert len(with_gpu) > 47
+    assert with_gpu == DEVICE_OPS
+
+
 def test_every_device_op_has_a_spec_that_runs_on_the_device():
     assert {"tanh", "matmul", "affine_transform", "softmax", "pickneglogsoftmax", "concatenate",
             "pick", "sum_elems", "dropout", "parameter", "lookup"} <= DEVICE_OPS
-    runnable = {s.op for s in SPECS if s.id not in REFUSED and deterministic(s)}
+    runnable = {s.op for s in SPECS if deterministic(s)}
     # The random inputs draw other numbers than the CPU: tests/test_device_random.py checks their distributions.
     random_inputs = {"random_normal", "random_uniform", "random_bernoulli", "random_gumbel"}
     without_spec = DEVICE_OPS - runnable - random_inputs - {"input", "constant", "parameter", "lookup",
@@ -60,7 +67,7 @@ def test_every_device_op_has_a_spec_that_runs_on_the_device():
     assert without_spec == set(), "device ops no op spec runs on the device"
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.id not in REFUSED and deterministic(s)],
+@pytest.mark.parametrize("spec", [s for s in SPECS if deterministic(s)],
                          ids=lambda s: s.id)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.sampled_from([1, 2, 3]))
@@ -68,7 +75,7 @@ def test_device_matches_cpu(spec, seed, batch):
     compare(spec, seed, batch)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.id not in REFUSED and deterministic(s)],
+@pytest.mark.parametrize("spec", [s for s in SPECS if deterministic(s)],
                          ids=lambda s: s.id)
 def test_device_matches_cpu_unbatched_and_batched(spec):
     """Both paths of every kernel, whatever hypothesis draws: one sample, then a batch of 3."""
@@ -93,15 +100,32 @@ def compare(spec, seed, batch):
             np.testing.assert_allclose(g_dev, g_cpu, rtol=1e-3, atol=1e-4, err_msg=f"gradient of input {k}")
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.id in REFUSED], ids=lambda s: s.id)
-def test_uncovered_attributes_are_refused_at_construction(spec):
+@pytest.mark.parametrize("spec", CPU_ONLY, ids=lambda s: s.id)
+def test_ops_without_a_kernel_are_refused_at_construction(spec):
+    """Every op spec whose op has no device kernel: a ValueError naming the op and the device when the node
+    is built, before any forward pass."""
     rng = np.random.default_rng(0)
     arrays, is_batched = make_inputs(spec, rng, 1)
     dy.renew_cg()
-    xs = [dy.inputTensor(a, batched=b, device=DEVICE) for a, b in zip(arrays, is_batched)]
-    with pytest.raises(ValueError, match=spec.op + " on EMU:0"):
-        spec.build(*xs)
+    _core.set_default_device(DEVICE)
+    try:
+        xs = [dy.inputTensor(a, batched=b) for a, b in zip(arrays, is_batched)]
+        with pytest.raises(ValueError, match=rf"\b{spec.op}\w*: this op has no kernel on device EMU:0"):
+            spec.build(*xs)
+    finally:
+        _core.set_default_device("CPU")
     assert all(x.device() == DEVICE for x in xs)
+
+
+def test_lstm_weight_noise_is_refused_on_the_device():
+    """vanilla_lstm_gates has a kernel, but not its weight noise (drawn from the CPU's mt19937)."""
+    dy.renew_cg()
+    x, h = dy.inputVector([1.0, 2.0], device=DEVICE), dy.inputVector([0.5], device=DEVICE)
+    Wx, Wh = dy.inputTensor(np.ones((4, 2)), device=DEVICE), dy.inputTensor(np.ones((4, 1)), device=DEVICE)
+    b = dy.inputVector(np.zeros(4), device=DEVICE)
+    assert dy.vanilla_lstm_gates(x, h, Wx, Wh, b).device() == DEVICE
+    with pytest.raises(ValueError, match="vanilla_lstm_gates on EMU:0: weight noise"):
+        dy.vanilla_lstm_gates(x, h, Wx, Wh, b, 0.1)
 
 
 @pytest.mark.parametrize("x", [np.array([1.0, 1.0, 0.2, 1.0, -3.0, 0.9], np.float32),  # ties in the support

@@ -16,6 +16,13 @@ def identity_batch_order(x):
     return dy.pick_batch_elems(x, list(range(x.dim()[1])))
 
 
+def to_batch_and_back(a, b):
+    """concatenate_to_batch of two batches of B, split again with pick_batch_elems: a + 2 b."""
+    n = a.dim()[1]
+    c = dy.concatenate_to_batch([a, b])
+    return dy.pick_batch_elems(c, list(range(n))) + 2 * dy.pick_batch_elems(c, list(range(n, 2 * n)))
+
+
 SPECS = [
     # pick: one position of an axis, that axis removed (a vector gives shape (1,))
     OpSpec("pick", lambda x: dy.pick(x, 1), shapes((3, 4)), lambda x: x[1], name="row"),
@@ -56,6 +63,8 @@ SPECS = [
     OpSpec("concatenate", lambda a: dy.concatenate([a]), shapes((3,)), lambda a: a, name="single"),
     OpSpec("concatenate_to_batch", lambda a, b: dy.concatenate_to_batch([a, b]), shapes((3,), (3,)),
            lambda a, b: np.stack([a, b], -1), batch=False),
+    OpSpec("concatenate_to_batch", to_batch_and_back, shapes((3, 2), (3, 2)), lambda a, b: a + 2 * b,
+           name="batched"),
     OpSpec("strided_select", lambda x: dy.strided_select(x, [2, 2], [1, 0], [4, 5]), shapes((4, 5)),
            lambda x: x[1:4:2, 0:5:2]),
     OpSpec("strided_select", lambda x: dy.strided_select(x, [1, 2], [], []), shapes((2, 5)),

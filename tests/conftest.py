@@ -16,6 +16,9 @@ os.environ.setdefault("PYTHONSAFEPATH", "1")
 TESTS = Path(__file__).resolve().parent
 
 
+_OPTIONAL_MODULES = {"dynet", "dynet_config", "dynagraph", "torch", "ray", "cupy", "numpy", "scipy", "hypothesis"}
+
+
 def _module_folders():
     names = {}
     for path in sorted(TESTS.rglob("*.py")):
@@ -25,6 +28,12 @@ def _module_folders():
     dups = {k: [str(p) for p in v] for k, v in names.items() if len(v) > 1 and k != "conftest"}
     if dups:
         raise RuntimeError(f"tests/: module names must be unique across folders (see tests/README.md): {dups}")
+    # tests/ itself is on sys.path, so each of its folders is importable as a namespace
+    # package: one named like a module the tests import when it is installed would stand
+    # in for it when it is not (a tests/dynet/ made `import dynet` succeed without dynet38).
+    shadowing = sorted(p.name for p in TESTS.iterdir() if p.is_dir() and p.name in _OPTIONAL_MODULES)
+    if shadowing:
+        raise RuntimeError(f"tests/: folder names {shadowing} would shadow the modules of that name")
     return sorted({p.parent for v in names.values() for p in v})
 
 

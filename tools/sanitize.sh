@@ -34,13 +34,14 @@ if [[ -n "${SANITIZE_TESTS:-}" ]]; then read -r -a TESTS <<<"$SANITIZE_TESTS"; f
 
 echo "== sanitizer venv ($BUILD/venv)"
 VENV="$BUILD/venv"
-if [[ ! -x "$VENV/bin/python" ]] || [[ ! -f "$VENV/.ready" ]] || [[ ! -x "$VENV/bin/ninja" ]]; then
+if [[ ! -x "$VENV/bin/python" ]] || [[ ! -f "$VENV/.ready" ]] || [[ ! -x "$VENV/bin/ninja" ]] || [[ ! -x "$VENV/bin/ray" ]]; then
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   # The package's runtime dependencies, the tests' and the build's (pybind11, Eigen).
   "$VENV/bin/python" -m pip install --quiet "numpy>=1.22" "tqdm>=4.60" "scipy-openblas32>=0.3.27" \
-    "pytest>=7" "hypothesis>=6" "pybind11>=2.12" "cmeel-eigen>=3.4" "cmake>=3.26" ninja
+    "pytest>=7" "hypothesis>=6" "pybind11>=2.12" "cmeel-eigen>=3.4" "cmake>=3.26" ninja \
+    "ray>=2.9" "threadpoolctl>=3"  # dynagraph.distributed: its engine hooks and device-parameter tests
   touch "$VENV/.ready"
 fi
 

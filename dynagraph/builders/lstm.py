@@ -254,7 +254,7 @@ class FastLSTMBuilder(CoupledLSTMBuilder):
         i = σ(W_xi x + W_hi h + b_i)     g = tanh(W_xc x + W_hc h + b_c)
         c_t = (1 - i) ∘ c_{t-1} + i ∘ g     o = σ(W_xo x + W_ho h + b_o)     h_t = o ∘ tanh(c_t)
 
-    (checked against dynet38 in tests/dynet/test_compare_builders.py). DyNet 2.2's
+    (checked against dynet38 in tests/dynet_compat/test_compare_builders.py). DyNet 2.2's
     FastLSTMBuilder also applies no dropout; so does this one, and says so when
     a rate is set.
     """

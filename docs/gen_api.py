@@ -115,10 +115,19 @@ def _stub_signatures() -> dict:
 _STUBS = _stub_signatures()
 
 
+# Constants whose value depends on how the engine was built: described, not printed,
+# so api.md is the same whichever build generates (or checks) it.
+_BUILD_CONSTANTS = {
+    "HAVE_CUDA": "`bool` constant: whether this build has the CUDA backend (`DYNAGRAPH_BACKEND=cuda`)",
+}
+
+
 def describe(name: str, obj) -> tuple:
     """(signatures, one-line description)."""
     own = getattr(obj, "__name__", name)
     if not callable(obj):
+        if name in _BUILD_CONSTANTS:
+            return [], _BUILD_CONSTANTS[name]
         if isinstance(obj, (bool, int, float)):
             return [], f"`{type(obj).__name__}` constant (`{obj!r}` in this build)"
         if isinstance(obj, str):

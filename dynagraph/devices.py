@@ -12,7 +12,8 @@ from . import _core
 from ._core import Expression
 
 __all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device",
-           "device_memory_stats", "reset_device_memory_stats"]
+           "device_memory_stats", "reset_device_memory_stats", "device_launch_stats",
+           "reset_device_launch_stats"]
 
 HAVE_CUDA = bool(_core.have_cuda())
 ERRMSG = ("dynagraph was built without GPU support: build with DYNAGRAPH_BACKEND=cuda for 'GPU:0' "
@@ -88,3 +89,16 @@ def device_memory_stats(device: str = "") -> dict:
 def reset_device_memory_stats(device: str = "") -> None:
     """Zeroes :func:`device_memory_stats`'s counters for ``device``; the peak restarts from now."""
     _core.reset_device_memory_stats(_check_device(device))
+
+
+def device_launch_stats(device: str = "") -> dict:
+    """What ``device``'s launcher issued since the last :func:`reset_device_launch_stats`:
+    ``kernels`` (kernel launches), ``gemms`` (sgemm calls), ``batched_gemms``
+    (strided-batched sgemm calls, one however many products), ``copies`` (host<->device and
+    within the device) and their ``total``. The CPU has none (ValueError). docs/gpu.md."""
+    return dict(_core.device_launch_stats(_check_device(device)))
+
+
+def reset_device_launch_stats(device: str = "") -> None:
+    """Zeroes :func:`device_launch_stats`'s counters for ``device``."""
+    _core.reset_device_launch_stats(_check_device(device))

@@ -137,6 +137,11 @@ Allocator& device_allocator(DeviceId id) {
 #endif
 }
 
+DeviceLaunchStats& device_launch_stats(DeviceId id) {
+  static DeviceLaunchStats stats[kMaxDevices];
+  return stats[id < kMaxDevices ? id : 0];
+}
+
 bool have_cuda() {
 #ifdef DG_HAVE_CUDA
   return true;

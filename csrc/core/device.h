@@ -75,6 +75,17 @@ class EmuAllocator : public HostAllocator {
 // The allocator of device `id` (process-wide; the CUDA one exists only in a CUDA build).
 Allocator& device_allocator(DeviceId id);
 
+// What the device's launcher issued (csrc/emu/emu.h, csrc/cuda/launch.cuh):
+// kernel launches, sgemm calls, strided-batched sgemm calls (one each, however
+// many products) and copies (host<->device and within the device). Counted
+// per device, process-wide: a test can see how many launches a graph costs.
+// Plain counters, not atomics: the launchers run on the thread that runs the graph.
+struct DeviceLaunchStats {
+  uint64_t kernels = 0, gemms = 0, batched_gemms = 0, copies = 0;
+  uint64_t total() const { return kernels + gemms + batched_gemms + copies; }
+};
+DeviceLaunchStats& device_launch_stats(DeviceId id);
+
 // True when this build has CUDA kernels, and how many GPUs the runtime sees (0 without one).
 bool have_cuda();
 int cuda_device_count();

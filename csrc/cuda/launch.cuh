@@ -62,6 +62,7 @@ struct Backend {
     if (n == 0) return;
     uint32_t blocks = (n + kBlock - 1) / kBlock;
     if (blocks > kMaxGrid) blocks = kMaxGrid;
+    ++device_launch_stats(device).kernels;
     elementwise_kernel<<<blocks, kBlock>>>(k, n);
     check(cudaGetLastError(), "kernel launch");
   }
@@ -69,6 +70,7 @@ struct Backend {
   template <class K>
   static void launch_blocks(uint32_t grid, const K& k) {
     if (grid == 0) return;
+    ++device_launch_stats(device).kernels;
     block_kernel<<<grid, kCoopThreads, kCoopThreads * sizeof(float)>>>(k);
     check(cudaGetLastError(), "kernel launch");
   }
@@ -76,6 +78,7 @@ struct Backend {
   static void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
                     int ldb, float beta, float* C, int ldc) {
     if (m == 0 || n == 0) return;
+    ++device_launch_stats(device).gemms;
     check_blas(cublasSgemm(blas_handle(), ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
                            &alpha, A, lda, B, ldb, &beta, C, ldc),
                "cublasSgemm");
@@ -84,18 +87,22 @@ struct Backend {
                                     long long sa, const float* B, int ldb, long long sb, float beta, float* C, int ldc,
                                     long long sc, int batch) {
     if (m == 0 || n == 0 || batch == 0) return;
+    ++device_launch_stats(device).batched_gemms;
     check_blas(cublasSgemmStridedBatched(blas_handle(), ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                          m, n, k, &alpha, A, lda, sa, B, ldb, sb, &beta, C, ldc, sc, batch),
                "cublasSgemmStridedBatched");
   }
 
   static void to_device(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
     check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to the device");
   }
   static void to_host(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
     check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to the host");
   }
   static void copy(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
     check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on the device");
   }
   static void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }

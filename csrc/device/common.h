@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "device/device_ops.h"
+#include "kernels/batch.h"
 #include "kernels/common.h"
 #include "kernels/elementwise.h"
 
@@ -36,6 +37,16 @@ void fill(float* p, size_t n, float v) {
 template <class B>
 void axpy(const float* x, float* y, size_t n, float s = 1.f) {
   B::launch(static_cast<uint32_t>(n), kern::Axpy{x, y, s});
+}
+
+// The autobatcher's gather and scatter-add (kernels/batch.h): one launch per group.
+template <class B>
+void gather_slices(float* dst, const float* const* src, uint32_t n, uint32_t size) {
+  B::launch(n * size, kern::GatherSlices{src, dst, size});
+}
+template <class B>
+void scatter_add_slices(float* const* dst, const float* src, uint32_t n, uint32_t size) {
+  B::launch(n * size, kern::ScatterAddSlices{src, dst, size});
 }
 
 // dst (device) += src (host), through a temporary device buffer.

@@ -72,6 +72,11 @@ struct DeviceOpTable {
   void (*copy)(void* dst, const void* src, size_t bytes) = nullptr;  // within the device
   void (*add_from_host)(float* dst, const float* host_src, size_t n) = nullptr;  // dst += src
   void (*synchronize)() = nullptr;
+  // The autobatching executor (graph/autobatch_device.cc): n slices of `size`
+  // floats, their addresses in a device array, gathered into dst (one batch),
+  // or src's slices added into them (null addresses skipped).
+  void (*gather_slices)(float* dst, const float* const* src, uint32_t n, uint32_t size) = nullptr;
+  void (*scatter_add_slices)(float* const* dst, const float* src, uint32_t n, uint32_t size) = nullptr;
   // Parameters resident on the device (params/resident.h; kernels: device/trainer_ops.h):
   // a trainer's rule (or a fill / scale) over the visited elements, and the
   // squared norm of a gradient's visited elements (a device reduction).

@@ -62,6 +62,8 @@ struct Backend {
 
   template <class K>
   static void launch(uint32_t n, const K& k) {
+    if (n == 0) return;  // as the CUDA launcher: nothing is launched
+    ++device_launch_stats(device).kernels;
     const uint32_t blocks = (n + kBlock - 1) / kBlock;
     for (uint32_t b = 0; b < blocks; ++b)
       for (uint32_t t = 0; t < kBlock; ++t) {
@@ -73,6 +75,7 @@ struct Backend {
   template <class K>
   static void launch_blocks(uint32_t grid, const K& k) {
     if (grid == 0) return;
+    ++device_launch_stats(device).kernels;
     std::vector<float> shared(kCoopThreads);
     Barrier barrier(kCoopThreads);
     auto body = [&](unsigned t) {
@@ -93,6 +96,37 @@ struct Backend {
   static void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
                     int ldb, float beta, float* C, int ldc) {
     if (m == 0 || n == 0) return;
+    ++device_launch_stats(device).gemms;
+    host_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+  // cuBLAS's sgemmStridedBatched: product b uses A + b*sa, B + b*sb, C + b*sc (one call, as on a GPU).
+  static void sgemm_strided_batched(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda,
+                                    long long sa, const float* B, int ldb, long long sb, float beta, float* C, int ldc,
+                                    long long sc, int batch) {
+    if (m == 0 || n == 0 || batch == 0) return;
+    ++device_launch_stats(device).batched_gemms;
+    for (int b = 0; b < batch; ++b)
+      host_sgemm(ta, tb, m, n, k, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, ldc);
+  }
+
+  static void to_device(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
+    std::memcpy(dst, src, bytes);
+  }
+  static void to_host(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
+    std::memcpy(dst, src, bytes);
+  }
+  static void copy(void* dst, const void* src, size_t bytes) {
+    ++device_launch_stats(device).copies;
+    std::memcpy(dst, src, bytes);
+  }
+  static void synchronize() {}
+
+ private:
+  // C = alpha op(A) op(B) + beta C on the host BLAS (column-major, leading dimensions).
+  static void host_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                         int ldb, float beta, float* C, int ldc) {
     if (lda == (ta ? k : m) && ldb == (tb ? n : k) && ldc == m) {
       if (beta != 1.f) scale(C, size_t(m) * n, beta);
       if (k > 0) gemm(C, A, ta, B, tb, m, n, k, 1.f, alpha);
@@ -107,20 +141,6 @@ struct Backend {
         c = alpha * s + (beta == 0.f ? 0.f : beta * c);
       }
   }
-  // cuBLAS's sgemmStridedBatched: product b uses A + b*sa, B + b*sb, C + b*sc.
-  static void sgemm_strided_batched(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda,
-                                    long long sa, const float* B, int ldb, long long sb, float beta, float* C, int ldc,
-                                    long long sc, int batch) {
-    for (int b = 0; b < batch; ++b)
-      sgemm(ta, tb, m, n, k, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, ldc);
-  }
-
-  static void to_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void synchronize() {}
-
- private:
   static void scale(float* C, size_t n, float beta) {
     for (size_t i = 0; i < n; ++i) C[i] = beta == 0.f ? 0.f : beta * C[i];
   }

@@ -37,6 +37,8 @@ void register_emu_ops(DeviceOpTable& t) {
   t.to_host = B::to_host;
   t.to_device = B::to_device;
   t.synchronize = B::synchronize;
+  t.gather_slices = dev::gather_slices<B>;
+  t.scatter_add_slices = dev::scatter_add_slices<B>;
   t.update = dev::update<B>;
   t.squared_norm = dev::squared_norm<B>;
 }

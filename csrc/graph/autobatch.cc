@@ -143,6 +143,9 @@ void ComputationGraph::forward_batched(uint32_t upto) {
     const bool alone = kind == BatchKind::none || (kind == BatchKind::per_element && nd.naux != nd.dim.bd);
     if (alone) return (uint64_t(1) << 63) | j;
     uint64_t h = static_cast<uint64_t>(nd.op);
+    // A group never mixes devices. Only a device other than the first node's is
+    // mixed in: a graph on one device then hashes, and so schedules, as on the CPU.
+    if (const uint64_t other = nd.device ^ nodes[begin].device) mix(h, other);
     mix(h, dim_hash(nd.dim));
     mix(h, nd.nargs);
     mix(h, nd.needs_grad);
@@ -269,6 +272,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
         }
         Tensor& x = grp.xs[k];
         x.d = v0.d;
+        x.device = v0.device;
         if (shared && v0.d.bd == 1) {  // the op broadcasts it over the group's batch
           x.v = v0.v;
           continue;
@@ -279,6 +283,10 @@ void ComputationGraph::forward_batched(uint32_t upto) {
           ++g_profile.args_in_place;
         } else {
           ++g_profile.args_gathered;
+          if (x.device != kCpuDevice) {  // one launch over the members' addresses
+            x.v = group_device_gather(x.device, ak, N, sz);
+            continue;
+          }
           x.v = fx_pool.allocate_floats(size_t(N) * sz);
           for (unsigned b = 0; b < N; ++b)
             std::memcpy(x.v + size_t(b) * sz, values_[ak[b]].v, sizeof(float) * sz);
@@ -287,13 +295,14 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       grp.y.d = grp.proto.dim;
       grp.y.v = nullptr;
       clock.charge(g_profile.fwd_gather);
-      op_impl(first.op).forward(*this, grp.proto, grp.xs.data(), grp.y);
+      group_forward(grp.proto, grp.xs.data(), grp.y);
       clock.charge(g_profile.fwd_kernel);
       const size_t sz = first.dim.size();
       for (unsigned b = 0; b < N; ++b) {
         Tensor& yb = values_[batch[b]];
         yb.d = nodes[batch[b]].dim;
         yb.v = grp.y.v + size_t(b) * sz;
+        yb.device = grp.y.device;
       }
     }
     groups_.push_back(std::move(grp));
@@ -325,18 +334,21 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
     if (!(full || first.needs_grad)) continue;
     const unsigned sz = first.dim.size();
-    float* block = dx_pool.allocate_floats(size_t(sz) * grp.count);
+    float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
+                                              : dx_pool.allocate_floats(size_t(sz) * grp.count);
     for (unsigned b = 0; b < grp.count; ++b) {
       uint32_t j = group_nodes_[grp.first + b];
       grads_[j].d = nodes[j].dim;
       grads_[j].v = block + size_t(b) * sz;
+      grads_[j].device = first.device;
     }
   }
   clock.charge(g_profile.bwd_setup);
   if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
   lazy_grads_ = true;
   touch_grad(from);
-  grads_[from].arr().setConstant(1.f);
+  if (nodes[from].device != kCpuDevice) group_device_fill(nodes[from].device, grads_[from].v, nodes[from].dim.size(), 1.f);
+  else grads_[from].arr().setConstant(1.f);
   // A shared weight's gradient terms from all its groups are deferred and applied
   // as one wide GEMM when the weight's own node comes up (see add_outer_product).
   outer_slot_.assign(evaluated_, -1);
@@ -382,11 +394,12 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       touch_grad(members[0]);  // lookups still mark their rows, as unbatched
     }
     Tensor dy(grp.proto.dim, dy0.v);
+    dy.device = first.device;
     const OpImpl& impl = op_impl(first.op);
     if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
       if (first.needs_grad) {
         clock.charge(g_profile.bwd_memset);
-        impl.backward(*this, grp.proto, nullptr, grp.y, dy, 0, dy);
+        group_backward(grp.proto, nullptr, grp.y, dy, 0, dy);
         clock.charge(g_profile.bwd_kernel);
         if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup || first.op == OpId::lookup_table);
       }
@@ -401,7 +414,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
           touch_grad(a0);
           clock.charge(g_profile.bwd_memset);
           current_target_ = a0;
-          impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+          group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
           current_target_ = UINT32_MAX;
           clock.charge(g_profile.bwd_kernel);
         }
@@ -422,15 +435,25 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       if (contiguous) {
         ++g_profile.grads_in_place;
         Tensor dx(x.d, grads_[a0].v);
-        impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
+        dx.device = x.device;
+        group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, dx);
         clock.charge(g_profile.bwd_kernel);
         continue;
       }
       ++g_profile.grads_scattered;
+      if (x.device != kCpuDevice) {  // zeroed, computed and added to the members on the device
+        Tensor dx(x.d, group_device_floats(x.device, size_t(sz) * N, true));
+        dx.device = x.device;
+        group_device_fill(x.device, dx.v, size_t(sz) * N, 0.f);
+        group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, dx);
+        group_device_scatter_add(x.device, dx.v, ak, N, sz);
+        clock.charge(g_profile.bwd_kernel);
+        continue;
+      }
       Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * grp.count));
       std::memset(dx.v, 0, sizeof(float) * sz * grp.count);
       clock.charge(g_profile.bwd_scatter);
-      impl.backward(*this, grp.proto, grp.xs.data(), grp.y, dy, k, dx);
+      group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, dx);
       clock.charge(g_profile.bwd_kernel);
       for (unsigned b = 0; b < N; ++b) {
         Tensor& gb = grads_[ak[b]];
@@ -453,7 +476,10 @@ void ComputationGraph::touch_grad(uint32_t j) {
   group_zeroed_[gi] = 1;
   const Group& grp = groups_[gi];
   const uint32_t first = group_nodes_[grp.first];
-  if (grads_[first].v) std::memset(grads_[first].v, 0, sizeof(float) * nodes[first].dim.size() * grp.count);
+  if (!grads_[first].v) return;
+  const size_t n = nodes[first].dim.size() * grp.count;
+  if (nodes[first].device != kCpuDevice) group_device_fill(nodes[first].device, grads_[first].v, n, 0.f);
+  else std::memset(grads_[first].v, 0, sizeof(float) * n);
 }
 
 }  // namespace dg

@@ -220,6 +220,16 @@ class ComputationGraph final : public OpContext {
   std::vector<uint8_t> group_zeroed_;
   bool lazy_grads_ = false;
   void touch_grad(uint32_t j);
+  // Groups on a device (autobatch_device.cc): memory from the device's pools
+  // (values or gradients), one-launch gather / scatter-add of the members'
+  // slices, and the group's op run on the device or the CPU.
+  bool batched_executor_ok() const;  // false under a device budget: the per-node executor runs
+  float* group_device_floats(DeviceId dev, size_t n, bool grad);
+  float* group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz);
+  void group_device_scatter_add(DeviceId dev, const float* src, const uint32_t* ak, unsigned N, size_t sz);
+  void group_device_fill(DeviceId dev, float* p, size_t n, float v);
+  void group_forward(const Node& proto, const Tensor* xs, Tensor& y);
+  void group_backward(const Node& proto, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx);
 
   std::shared_ptr<DeviceMemory> device_memory_;
   bool has_device_nodes_ = false;  // some node runs on a device: per-node executor, device pools

@@ -282,6 +282,21 @@ void bind_device(py::module_& m) {
     DeviceId id = device_arg(name, "reset_device_memory_stats");
     reset_device_mem_stats(id);
   }, py::arg("device"), "Zeroes the counters of device_memory_stats (the peak starts again from now).");
+  m.def("device_launch_stats", [](const std::string& name) {
+    DeviceId id = device_arg(name, "device_launch_stats");
+    if (id == kCpuDevice) throw ValueError("device_launch_stats: the CPU launches no kernels; name a device ('EMU:0', 'GPU:0')");
+    const DeviceLaunchStats& s = device_launch_stats(id);
+    return py::dict(py::arg("kernels") = s.kernels, py::arg("gemms") = s.gemms,
+                    py::arg("batched_gemms") = s.batched_gemms, py::arg("copies") = s.copies,
+                    py::arg("total") = s.total());
+  }, py::arg("device"),
+        "What a device's launcher issued since the last reset: kernel launches, sgemm and strided-batched sgemm "
+        "calls (one each) and copies (host<->device and within the device).");
+  m.def("reset_device_launch_stats", [](const std::string& name) {
+    DeviceId id = device_arg(name, "reset_device_launch_stats");
+    if (id == kCpuDevice) throw ValueError("reset_device_launch_stats: the CPU launches no kernels; name a device");
+    device_launch_stats(id) = DeviceLaunchStats{};
+  }, py::arg("device"), "Zeroes the counters of device_launch_stats.");
   m.def("to_device", [](const Expression& e, const std::string& name) {
     cg().check(e);
     return api::to_device(e, device_arg(name, "to_device"));

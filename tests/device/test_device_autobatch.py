@@ -260,3 +260,15 @@ def test_under_a_device_budget_values_equal_and_memory_stays_under_it(kind):
     assert_same((value, grads), free)
     assert 0 < stats["peak_bytes"] <= budget < peak
     assert stats["swaps_out"] > 0
+
+
+def test_stacked_products_stay_on_the_cpu():
+    """set_autobatch_stacking (a CPU optimisation: weights stacked into one GEMM) leaves
+    device groups alone: the tagger on EMU:0 still equals the CPU's."""
+    dy.set_autobatch_stacking(True)
+    try:
+        cpu = run("tagger", "CPU", True)
+        emu = run("tagger", DEV, True)
+    finally:
+        dy.set_autobatch_stacking(False)
+    assert_same(emu, cpu)

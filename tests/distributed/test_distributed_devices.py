@@ -34,7 +34,7 @@ def cpu_default():
 
 
 MODELS = {"mlp": (build_mlp, mlp_loss, lambda: mlp_data(64, seed=1)),
-          "linear": (build_linear(16, 12), linear_loss, lambda: linear_data(64, 12, seed=1))}
+          "linear": (build_linear(32, 24), linear_loss, lambda: linear_data(64, 24, seed=1))}
 
 
 def _local_values(scheme, batch_size, accumulate=1, device=None, steps=3, n_workers=2, model="mlp"):

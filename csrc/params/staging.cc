@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "device/device_ops.h"
 
@@ -12,14 +10,6 @@ namespace dg {
 
 namespace {
 std::atomic<uint64_t> g_bytes{0}, g_copies{0}, g_allocations{0}, g_reuses{0};
-
-// PINNED: host memory for staging (see reserve()).
-float* host_allocate(size_t n) {
-  void* p = std::aligned_alloc(64, ((sizeof(float) * n + 63) / 64) * 64);
-  if (!p) throw std::bad_alloc();
-  return static_cast<float*>(p);
-}
-void host_free(float* p) noexcept { std::free(p); }
 
 void copy_to_host(float* dst, const float* src, size_t n, DeviceId d) {
   if (n == 0) return;
@@ -32,49 +22,32 @@ void copy_to_host(float* dst, const float* src, size_t n, DeviceId d) {
 
 StagingStats staging_stats() { return {g_bytes.load(), g_copies.load(), g_allocations.load(), g_reuses.load()}; }
 
-HostStaging& HostStaging::operator=(HostStaging&& o) noexcept {
-  if (this == &o) return *this;
-  release();
-  p_ = o.p_;
-  size_ = o.size_;
-  capacity_ = o.capacity_;
-  o.p_ = nullptr;
-  o.size_ = o.capacity_ = 0;
-  return *this;
-}
-
-void HostStaging::release() noexcept {
-  if (p_) host_free(p_);
-  p_ = nullptr;
-  size_ = capacity_ = 0;
-}
-
-void HostStaging::reserve(size_t n) {
-  if (n <= capacity_) {
+void HostStaging::reserve(size_t n, DeviceId d) {
+  if (buf_ && d == device_ && sizeof(float) * n <= buf_.capacity()) {
     ++g_reuses;
     return;
   }
-  // Grown geometrically: factor columns arrive product by product.
-  const size_t cap = std::max(n, capacity_ * 2);
-  float* p = host_allocate(std::max<size_t>(cap, 1));
-  if (size_) std::memcpy(p, p_, sizeof(float) * size_);
-  if (p_) host_free(p_);
-  p_ = p;
-  capacity_ = cap;
+  // From the pinned pool of the device the data comes from (page-locked for a
+  // GPU); grown at least twofold, as factor columns arrive product by product.
+  const size_t bytes = std::max(sizeof(float) * std::max<size_t>(n, 1), buf_ ? 2 * buf_.capacity() : size_t(0));
+  PinnedBuffer b = PinnedHostPool::of(d).acquire(bytes);
+  if (size_) std::memcpy(b.data(), buf_.data(), sizeof(float) * size_);
+  buf_ = std::move(b);  // the old buffer goes back to its pool
+  device_ = d;
   ++g_allocations;
 }
 
 float* HostStaging::assign(const float* src, size_t n, DeviceId d) {
   size_ = 0;
-  reserve(n);
-  copy_to_host(p_, src, n, d);
+  reserve(n, d);
+  copy_to_host(data(), src, n, d);
   size_ = n;
-  return p_;
+  return data();
 }
 
 void HostStaging::append(const float* src, size_t n, DeviceId d) {
-  reserve(size_ + n);
-  copy_to_host(p_ + size_, src, n, d);
+  reserve(size_ + n, d);
+  copy_to_host(data() + size_, src, n, d);
   size_ += n;
 }
 

@@ -4,25 +4,21 @@
 // to the next, so a gradient leaves the device with one copy into memory that
 // is already allocated (and, from Python, is read through a NumPy view of it
 // with no further copy). Counters say how many bytes went through and how
-// often a buffer was reused instead of allocated.
+// often a buffer was reused instead of allocated. The memory comes from the
+// pinned host pool of the device the data comes from (device/pinned_host.h:
+// page-locked on a GPU, so the copy is a DMA transfer).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #include "core/device.h"
+#include "device/pinned_host.h"
 
 namespace dg {
 
 class HostStaging {
  public:
-  HostStaging() = default;
-  HostStaging(HostStaging&& o) noexcept { *this = static_cast<HostStaging&&>(o); }
-  HostStaging& operator=(HostStaging&& o) noexcept;
-  HostStaging(const HostStaging&) = delete;
-  HostStaging& operator=(const HostStaging&) = delete;
-  ~HostStaging() { release(); }
-
-  float* data() const { return p_; }
+  float* data() const { return buf_.floats(); }
   size_t size() const { return size_; }
   // Empties the buffer; its memory stays for the next fill.
   void clear() { size_ = 0; }
@@ -33,10 +29,10 @@ class HostStaging {
   void append(const float* src, size_t n, DeviceId d);
 
  private:
-  void reserve(size_t n);  // room for n floats, keeping the contents
-  void release() noexcept;
-  float* p_ = nullptr;
-  size_t size_ = 0, capacity_ = 0;
+  void reserve(size_t n, DeviceId d);  // room for n floats from d's pool, keeping the contents
+  PinnedBuffer buf_;
+  size_t size_ = 0;
+  DeviceId device_ = kCpuDevice;
 };
 
 struct StagingStats {

@@ -162,8 +162,8 @@ def test_factors_of_device_products_equal_the_cpu(batched):
 
 
 def test_staged_gradients_reuse_one_buffer_and_stay_on_the_device():
-    """A device gradient leaves through the parameter's staging buffer: the same memory
-    every time (a view, no further copy), bytes and reuses counted, and the device copy
+    """A device gradient leaves through the parameter's staging buffer, from the device's
+    pinned host pool: the same memory every time (a view, no further copy), bytes and reuses counted, and the device copy
     is not marked stale (the next graph uploads nothing)."""
     pc, W, loss = _product_graph("EMU:0", batched=True)
     want = []
@@ -173,9 +173,11 @@ def test_staged_gradients_reuse_one_buffer_and_stay_on_the_device():
         want.append(cW.grad_as_array())
     pc, W, loss = _product_graph("EMU:0", batched=True)
     loss.backward()
-    s0 = core.staging_stats()
+    s0, pool0 = core.staging_stats(), dy.pinned_memory_stats("EMU:0")
     first = wire.dense_grad(W)
-    s1 = core.staging_stats()
+    s1, pool1 = core.staging_stats(), dy.pinned_memory_stats("EMU:0")
+    # The buffer is EMU:0's pinned host pool's (page-locked on a GPU), held while W lives.
+    assert pool1["in_use_bytes"] - pool0["in_use_bytes"] == 4096  # the smallest size class holds 15 floats
     np.testing.assert_allclose(first, want[0], rtol=1e-5)
     assert first.shape == (5, 3) and not first.flags.owndata
     assert s1["bytes"] - s0["bytes"] == 4 * 15 and s1["copies"] - s0["copies"] == 1

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 namespace dg::emu {
 
 namespace {
@@ -16,9 +18,13 @@ class CopyWorker {
  public:
   uint64_t enqueue(void* dst, const void* src, size_t bytes) {
     std::lock_guard<std::mutex> lock(m_);
-    if (!started_) {  // detached: never joined (nor destroyed), it idles on the condition at exit
+    // Detached: never joined (nor destroyed), it idles on the condition at exit. A forked
+    // child has no worker (only the forking thread survives a fork): it starts its own.
+    if (owner_ != getpid()) {
+      queue_.clear();
+      done_.store(issued_);
       std::thread([this] { run(); }).detach();
-      started_ = true;
+      owner_ = getpid();
     }
     queue_.push_back({dst, src, bytes, ++issued_});
     work_.notify_one();
@@ -61,7 +67,7 @@ class CopyWorker {
   std::deque<Copy> queue_;
   uint64_t issued_ = 0;
   std::atomic<uint64_t> done_{0};
-  bool started_ = false;
+  pid_t owner_ = 0;  // the process whose worker runs
 };
 
 CopyWorker& worker() {

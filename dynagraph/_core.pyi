@@ -9,7 +9,7 @@ import typing
 
 from dynagraph.values import Tensor
 import typing_extensions
-__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'add_grad', 'add_grad_outer', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_launch_stats', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_autobatch_stacking', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_launch_stats', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_autobatch_stacking', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'stage_grad', 'staging_stats', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'add_grad', 'add_grad_outer', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_autobatch_stacking', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_autobatch_stacking', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_device_prefetch', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'stage_grad', 'staging_stats', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class IndexOutOfRange(IndexError, ValueError):
     """
     An index out of range: an IndexError and a ValueError (DyNet's kind).
@@ -574,6 +574,10 @@ def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
     """
+def _set_emu_copy_delay(us: int) -> None:
+    """
+    For the tests: every copy on EMU:0's copy stream takes `us` microseconds longer.
+    """
 def _unload_blas() -> None:
     """
     Send every matrix product to Eigen again.
@@ -755,10 +759,6 @@ def cumsum(x: Expression, d: int = 0) -> Expression:
 def device_id(name: str) -> int:
     """
     The engine's number of a device name ('CPU' 0, 'EMU:0' 1, 'GPU:i' 2+i); ValueError for an unknown one.
-    """
-def device_launch_stats(device: str) -> dict:
-    """
-    What a device's launcher issued since the last reset: kernel launches, sgemm and strided-batched sgemm calls (one each) and copies (host<->device and within the device).
     """
 def device_memory(device: str) -> dict:
     """
@@ -1098,10 +1098,6 @@ def renew_cg(immediate_compute: bool = False, check_validity: bool = False) -> N
     """
     Drops the current graph (expressions made before are stale); the flags hold for the new graph.
     """
-def reset_device_launch_stats(device: str) -> None:
-    """
-    Zeroes the counters of device_launch_stats.
-    """
 def reset_device_memory_stats(device: str) -> None:
     """
     Zeroes the counters of device_memory_stats (the peak starts again from now).
@@ -1161,6 +1157,10 @@ def set_default_device(name: str) -> None:
 def set_device_budget(device: str, bytes: int, policy: str = 'auto') -> None:
     """
     Caps the graph's memory on a device at `bytes` (0: no cap); policy picks what leaves the device when a graph needs more: 'swap', 'recompute' or 'auto'. Applies from the next renew_cg().
+    """
+def set_device_prefetch(device: str, nodes: int) -> None:
+    """
+    How many nodes ahead a device's swapped values and gradients are brought back on the copy stream (0: only when needed). Applies at once.
     """
 def set_initial_memory(arg0: int) -> None:
     ...

@@ -144,3 +144,23 @@ def test_sparsemax_threshold_without_sorting_matches_the_cpu(x):
     np.testing.assert_allclose(values[2], values[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(values[3], values[1], rtol=1e-4, atol=1e-5)
     assert abs(values[0].sum() - 1) < 1e-5 and (values[0] == 0).any()
+
+
+def test_a_line_of_minus_infinity_on_the_device_matches_the_cpu():
+    """kern::line_logsumexp returns -inf for a line that is all -inf (logsumexp_dim's result), while
+    softmax, log_softmax and pickneglogsoftmax of such a line stay NaN (-inf - -inf), as on the CPU;
+    the finite column beside it is unaffected."""
+    x = np.array([[-np.inf, 1.0], [-np.inf, 2.0], [-np.inf, 0.5]], np.float32)
+    results = {}
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        e = dy.inputTensor(x, device=device)
+        col = dy.inputTensor(x[:, 0].copy(), device=device)
+        results[device] = [dy.logsumexp_dim(e, 0).npvalue(), dy.log_softmax(e).npvalue(),
+                           dy.softmax(e).npvalue(), dy.pickneglogsoftmax(col, 1).npvalue()]
+    lse, log_sm, sm, pnls = results[DEVICE]
+    assert np.isneginf(lse[0]) and np.isclose(lse[1], np.log(np.exp(x[:, 1]).sum()), rtol=1e-6)
+    assert np.isnan(log_sm[:, 0]).all() and np.isnan(sm[:, 0]).all() and np.isnan(pnls).all()
+    np.testing.assert_allclose(sm[:, 1], np.exp(x[:, 1]) / np.exp(x[:, 1]).sum(), rtol=1e-6)
+    for got, want in zip(results[DEVICE], results["CPU"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # NaN where the CPU has NaN, -inf where it has -inf

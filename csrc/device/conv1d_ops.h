@@ -2,6 +2,7 @@
 // kmax_pooling, fold_rows, kmh_ngram, circ_conv, circ_corr.
 #pragma once
 #include "device/common.h"
+#include "device/softmax_reduce_ops.h"  // lines_of, line_count
 #include "kernels/conv1d.h"
 
 namespace dg::dev {
@@ -29,26 +30,17 @@ struct Conv1dOps {
   }
 
   // kmax_pooling(x, k = i0, axis = i1): the chosen positions are kept in n.mem.
-  static kern::AxisLines lines(const Dim& d, unsigned ax) {
-    kern::AxisLines a{1, 1, 1};
-    for (unsigned k = 0; k < d.nd; ++k) {
-      if (k < ax) a.inner *= d.d[k];
-      else if (k == ax) a.n = d.d[k];
-      else a.outer *= d.d[k];
-    }
-    return a;
-  }
   static void kmax_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
     auto* pos = static_cast<int32_t*>(ctx.scratch->allocate(sizeof(int32_t) * y.d.size()));
     n.mem = reinterpret_cast<float*>(pos);
-    const kern::AxisLines a = lines(xs[0].d, static_cast<unsigned>(n.i1));
-    B::launch(a.inner * a.outer * y.d.bd, kern::KMaxForward{xs[0].v, y.v, pos, a, static_cast<uint32_t>(n.i0)});
+    const kern::Lines L = lines_of(xs[0].d, static_cast<unsigned>(n.i1));
+    B::launch(line_count(xs[0].d, L), kern::KMaxForward{xs[0].v, y.v, pos, L, static_cast<uint32_t>(n.i0)});
   }
   static void kmax_bwd(DeviceCtx&, const Node& n, const Tensor* xs, const Tensor&, const Tensor& dy, unsigned,
                        Tensor& dx) {
     B::launch(size(dy), kern::KMaxBackward{dy.v, reinterpret_cast<const int32_t*>(n.mem), dx.v,
-                                           lines(xs[0].d, static_cast<unsigned>(n.i1)), static_cast<uint32_t>(n.i0)});
+                                           lines_of(xs[0].d, static_cast<unsigned>(n.i1)), static_cast<uint32_t>(n.i0)});
   }
 
   static void fold_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {

@@ -5,6 +5,7 @@
 // 1 broadcast over a batched result gathers over the whole batch.
 #pragma once
 #include "kernels/common.h"
+#include "kernels/reduce_axis.h"  // Lines, line_of
 
 namespace dg::kern {
 
@@ -70,37 +71,31 @@ struct Filter1dBackwardX {
   }
 };
 
-// A batch element seen as inner x n x outer around one axis (as AxisView on
-// the CPU); `lines` = inner * outer lines of n elements per batch element.
-struct AxisLines {
-  uint32_t inner, n, outer;
-};
-
-// kmax_pooling: one thread per line keeps the k largest entries in their
-// original order (largest first, the earlier of equal values), and their
+// kmax_pooling: one thread per line of x (kern::Lines, as softmax's) keeps the
+// k largest entries in their original order (largest first, the earlier of
+// equal values) in the same line of y (whose axis has length k), and their
 // positions along the axis for backward. Quadratic in the axis length: the
 // lines are short (sentence lengths) and need no sort on a device.
 struct KMaxForward {
   const float* x;
   float* y;
   int32_t* pos;
-  AxisLines a;
+  Lines L;
   uint32_t k;
   DG_HD void operator()(uint32_t l) const {
-    const uint32_t per = a.inner * a.outer, b = l / per, r = l - b * per, in = r % a.inner, o = r / a.inner;
-    const float* line = x + static_cast<size_t>(b) * a.inner * a.n * a.outer + in + a.inner * a.n * o;
-    const size_t y0 = static_cast<size_t>(b) * a.inner * k * a.outer + in + a.inner * k * o;
+    const float* line = x + L.base(l);
+    const uint32_t y0 = Lines{L.inner, k, L.outer}.base(l);
     uint32_t slot = 0;
-    for (uint32_t t = 0; t < a.n && slot < k; ++t) {
-      const float v = line[t * a.inner];
+    for (uint32_t t = 0; t < L.n && slot < k; ++t) {
+      const float v = line[t * L.inner];
       uint32_t rank = 0;
-      for (uint32_t u = 0; u < a.n && rank < k; ++u) {
-        const float w = line[u * a.inner];
+      for (uint32_t u = 0; u < L.n && rank < k; ++u) {
+        const float w = line[u * L.inner];
         rank += (w > v || (w == v && u < t)) ? 1u : 0u;
       }
       if (rank < k) {
-        y[y0 + a.inner * slot] = v;
-        pos[y0 + a.inner * slot] = static_cast<int32_t>(t);
+        y[y0 + L.inner * slot] = v;
+        pos[y0 + L.inner * slot] = static_cast<int32_t>(t);
         ++slot;
       }
     }
@@ -111,12 +106,10 @@ struct KMaxBackward {
   const float* dy;
   const int32_t* pos;
   float* dx;
-  AxisLines a;
+  Lines L;  // x's
   uint32_t k;
   DG_HD void operator()(uint32_t t) const {
-    const uint32_t ys = a.inner * k * a.outer, b = t / ys, r = t - b * ys;
-    const uint32_t in = r % a.inner, o = r / (a.inner * k);
-    dx[static_cast<size_t>(b) * a.inner * a.n * a.outer + in + a.inner * (pos[t] + a.n * o)] += dy[t];
+    dx[L.base(line_of(Lines{L.inner, k, L.outer}, t)) + L.inner * pos[t]] += dy[t];
   }
 };
 

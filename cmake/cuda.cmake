@@ -78,7 +78,7 @@ target_sources(dg_engine PRIVATE ${DG_CUDA_SOURCES})
 set_property(TARGET dg_engine PROPERTY CUDA_ARCHITECTURES ${DYNAGRAPH_CUDA_ARCHITECTURES})
 # Only the files that call into csrc/cuda/ see DG_HAVE_CUDA: the rest of the engine
 # compiles exactly as in a CPU build (and so comes from the compiler cache).
-set_source_files_properties(csrc/core/device.cc csrc/device/dispatch.cc PROPERTIES COMPILE_DEFINITIONS DG_HAVE_CUDA)
+set_source_files_properties(csrc/core/device.cc csrc/device/dispatch.cc csrc/device/pinned_host.cc PROPERTIES COMPILE_DEFINITIONS DG_HAVE_CUDA)
 # nvcc's own warnings are errors; the host compiler sees -Wall through -Xcompiler.
 target_compile_options(dg_engine PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:--Werror=all-warnings -Xcompiler=-Wall -O3 --expt-relaxed-constexpr>)

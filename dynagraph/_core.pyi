@@ -9,7 +9,7 @@ import typing
 
 from dynagraph.values import Tensor
 import typing_extensions
-__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class IndexOutOfRange(IndexError, ValueError):
     """
     An index out of range: an IndexError and a ValueError (DyNet's kind).
@@ -1042,6 +1042,14 @@ def pickrange(x: Expression, s: int, e: int, d: int = 0) -> Expression:
     """
     Positions [s, e) of axis d.
     """
+def pinned_empty(shape: collections.abc.Sequence[int], dtype: typing.Any, device: str) -> numpy.ndarray:
+    """
+    An uninitialised NumPy array in the pinned host memory of a device's transfers (page-locked on a GPU); its buffer goes back to the pool when the array is gone.
+    """
+def pinned_memory_stats(device: str) -> dict:
+    """
+    Counters of a device's pinned host memory pool (see docs/memory.md).
+    """
 def poisson_loss(log_lambda: Expression, x: int) -> Expression:
     """
     Negative log-likelihood of count x under Poisson(exp(log_lambda)).
@@ -1237,6 +1245,10 @@ def trace_of_product(x: Expression, y: Expression) -> Expression:
 def transpose(x: Expression) -> Expression:
     """
     Matrix transpose (the batch kept).
+    """
+def trim_pinned_memory(device: str) -> None:
+    """
+    Gives the cached (unused) pinned buffers of a device's pool back to the system.
     """
 def vanilla_lstm_c(c_tm1: Expression, gates_t: Expression) -> Expression:
     """

@@ -12,7 +12,8 @@ from . import _core
 from ._core import Expression
 
 __all__ = ["HAVE_CUDA", "ERRMSG", "DeviceInfo", "available_devices", "get_device_info", "to_device",
-           "device_memory_stats", "reset_device_memory_stats"]
+           "device_memory_stats", "reset_device_memory_stats", "pinned_empty", "pinned_memory_stats",
+           "trim_pinned_memory"]
 
 HAVE_CUDA = bool(_core.have_cuda())
 ERRMSG = ("dynagraph was built without GPU support: build with DYNAGRAPH_BACKEND=cuda for 'GPU:0' "
@@ -88,3 +89,37 @@ def device_memory_stats(device: str = "") -> dict:
 def reset_device_memory_stats(device: str = "") -> None:
     """Zeroes :func:`device_memory_stats`'s counters for ``device``; the peak restarts from now."""
     _core.reset_device_memory_stats(_check_device(device))
+
+
+def pinned_empty(shape, dtype="float32", device: str = "") -> "numpy.ndarray":
+    """An uninitialised NumPy array (C order) in the pinned host memory of ``device``'s transfers.
+
+    On a GPU the memory is page-locked (``cudaHostAlloc``), so copies between it
+    and the GPU run asynchronously on the GPU's copy engine; on "EMU:0" and the
+    CPU it is ordinary aligned memory from the same kind of pool. Buffers are
+    pooled: when the array (and every view of it) is gone its buffer is kept
+    for the next request of its size class. :func:`pinned_memory_stats`.
+    """
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = [int(k) for k in shape]
+    except (TypeError, ValueError):
+        raise TypeError(f"pinned_empty: shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(k < 0 for k in shape):
+        raise ValueError(f"pinned_empty: shape must have sizes >= 0, got {tuple(shape)}")
+    return _core.pinned_empty(shape, dtype, _check_device(device))
+
+
+def pinned_memory_stats(device: str = "") -> dict:
+    """Counters of ``device``'s pinned host memory pool: ``page_locked`` (True on a GPU),
+    ``reserved_bytes`` (held from the system: in use + cached), ``in_use_bytes``,
+    ``peak_in_use_bytes``, ``allocations`` (buffers obtained from the system), ``reuses``
+    (requests served by a cached buffer), ``releases`` and ``frees`` (buffers given back
+    to the system by :func:`trim_pinned_memory`). docs/memory.md."""
+    return dict(_core.pinned_memory_stats(_check_device(device)))
+
+
+def trim_pinned_memory(device: str = "") -> None:
+    """Gives ``device``'s cached (unused) pinned host buffers back to the system."""
+    _core.trim_pinned_memory(_check_device(device))

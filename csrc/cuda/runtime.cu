@@ -2,6 +2,7 @@
 // cuBLAS handle, error reporting, and the op table of the GPU (each family's
 // ops are instantiated for the GPU in csrc/cuda/<family>.cu).
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "cuda/launch.cuh"
@@ -56,6 +57,19 @@ class CudaAllocator : public Allocator {
 };
 
 }  // namespace cuda
+
+// Page-locked host memory for the pinned pools (device/pinned_host.h); portable:
+// usable with every GPU of the process.
+void* cuda_host_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocPortable) != cudaSuccess) {
+    cudaGetLastError();  // not sticky, but leave nothing for the next check
+    throw std::bad_alloc();
+  }
+  return p;
+}
+
+void cuda_host_free(void* p) { cudaFreeHost(p); }  // no throw: called when buffers are trimmed
 
 int cuda_runtime_device_count() {
   int n = 0;

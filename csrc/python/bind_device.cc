@@ -234,6 +234,31 @@ Tensor host_view(const Tensor& t, std::vector<float>& staging) {
   return h;
 }
 
+py::array pinned_numpy(PinnedBuffer buffer, const std::vector<py::ssize_t>& shape, const py::dtype& dtype) {
+  size_t n = 1;
+  for (py::ssize_t k : shape) {
+    if (k < 0) throw ValueError("pinned_empty: shape must have sizes >= 0");
+    n *= static_cast<size_t>(k);
+  }
+  if (n * static_cast<size_t>(dtype.itemsize()) > buffer.size())
+    throw ValueError("pinned_numpy: the buffer holds " + std::to_string(buffer.size()) + " bytes, the array needs " +
+                     std::to_string(n * dtype.itemsize()));
+  void* data = buffer.data();
+  auto* owner = new PinnedBuffer(std::move(buffer));
+  py::capsule keep(owner, [](void* p) { delete static_cast<PinnedBuffer*>(p); });
+  return py::array(dtype, shape, {}, data, keep);
+}
+
+namespace {
+py::dict pinned_stats_dict(const PinnedHostPool& pool) {
+  const PinnedStats s = pool.stats();
+  return py::dict(py::arg("page_locked") = pool.page_locked(), py::arg("reserved_bytes") = s.reserved_bytes,
+                  py::arg("in_use_bytes") = s.in_use_bytes, py::arg("peak_in_use_bytes") = s.peak_in_use_bytes,
+                  py::arg("allocations") = s.allocations, py::arg("reuses") = s.reuses,
+                  py::arg("releases") = s.releases, py::arg("frees") = s.frees);
+}
+}  // namespace
+
 void bind_device(py::module_& m) {
   m.def("device_id", [](const std::string& name) { return device_arg(name, "device"); }, py::arg("name"),
         "The engine's number of a device name ('CPU' 0, 'EMU:0' 1, 'GPU:i' 2+i); ValueError for an unknown one.");
@@ -282,6 +307,24 @@ void bind_device(py::module_& m) {
     DeviceId id = device_arg(name, "reset_device_memory_stats");
     reset_device_mem_stats(id);
   }, py::arg("device"), "Zeroes the counters of device_memory_stats (the peak starts again from now).");
+  m.def("pinned_empty", [](const std::vector<py::ssize_t>& shape, const py::object& dtype, const std::string& name) {
+    const DeviceId id = device_arg(name, "pinned_empty");
+    const py::dtype dt = py::dtype::from_args(dtype);
+    size_t n = 1;
+    for (py::ssize_t k : shape) {
+      if (k < 0) throw ValueError("pinned_empty: shape must have sizes >= 0, got a size of " + std::to_string(k));
+      n *= static_cast<size_t>(k);
+    }
+    return pinned_numpy(PinnedHostPool::of(id).acquire(n * dt.itemsize()), shape, dt);
+  }, py::arg("shape"), py::arg("dtype"), py::arg("device"),
+        "An uninitialised NumPy array in the pinned host memory of a device's transfers (page-locked on a GPU); "
+        "its buffer goes back to the pool when the array is gone.");
+  m.def("pinned_memory_stats", [](const std::string& name) {
+    return pinned_stats_dict(PinnedHostPool::of(device_arg(name, "pinned_memory_stats")));
+  }, py::arg("device"), "Counters of a device's pinned host memory pool (see docs/memory.md).");
+  m.def("trim_pinned_memory", [](const std::string& name) {
+    PinnedHostPool::of(device_arg(name, "trim_pinned_memory")).trim();
+  }, py::arg("device"), "Gives the cached (unused) pinned buffers of a device's pool back to the system.");
   m.def("to_device", [](const Expression& e, const std::string& name) {
     cg().check(e);
     return api::to_device(e, device_arg(name, "to_device"));

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "device/pinned_host.h"
 #include "graph/api.h"
 #include "python/args.h"
 #include "python/expr_type.h"
@@ -32,6 +33,10 @@ void bind_noise(py::module_& m);  // dropout variants, Gaussian noise
 void bind_conv(py::module_& m);   // conv2d, maxpooling2d, 1-D convolutions, circular products
 void bind_nn(py::module_& m);     // contractions, layer/weight norm, LSTM kernels, sparsemax
 void bind_device(py::module_& m); // devices, to_device, DLPack
+// A pinned host buffer (device/pinned_host.h) as a NumPy array of `dtype` and
+// `shape` (C order) without a copy; the buffer goes back to its pool when the
+// array (and every view of it) is gone.
+py::array pinned_numpy(PinnedBuffer buffer, const std::vector<py::ssize_t>& shape, const py::dtype& dtype);
 // t itself on the CPU; for a device value a host copy in `staging`.
 Tensor host_view(const Tensor& t, std::vector<float>& staging);
 

@@ -15,7 +15,8 @@ from . import _blas, _config, _core, _errors  # noqa: E402
 from . import _expression, _parameters  # noqa: E402,F401
 from ._config import DynetParams, dynet_config, init, init_from_params, reset_random_seed
 from ._core import (Expression, autobatch_stats, set_autobatch_profiling, blas_info, cg_checkpoint, cg_revert, cg_version,
-                    get_autobatch_policy, get_num_threads, set_autobatch_policy, set_num_threads)
+                    get_autobatch_policy, get_autobatch_stacking, get_num_threads, set_autobatch_policy,
+                    set_autobatch_stacking, set_num_threads)
 from .expressions import *  # noqa: F401,F403
 from .expressions import __all__ as _expr_all
 from .params import *  # noqa: F401,F403
@@ -142,7 +143,7 @@ __all__ = sorted(set(
     ["Expression", "ComputationGraph", "renew_cg", "cg", "cg_version", "cg_checkpoint", "cg_revert", "forward",
      "init", "init_from_params", "DynetParams", "dynet_config", "reset_random_seed", "zeroes",
      "blas_info", "get_num_threads", "set_num_threads", "set_autobatch_policy", "get_autobatch_policy",
-     "autobatch_stats", "set_autobatch_profiling"]
+     "autobatch_stats", "set_autobatch_profiling", "set_autobatch_stacking", "get_autobatch_stacking"]
     + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator", "saveable"]
     + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))
 

@@ -9,7 +9,7 @@ import typing
 
 from dynagraph.values import Tensor
 import typing_extensions
-__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_autobatch_stacking', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_autobatch_stacking', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class IndexOutOfRange(IndexError, ValueError):
     """
     An index out of range: an IndexError and a ValueError (DyNet's kind).
@@ -616,7 +616,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """
@@ -821,6 +821,10 @@ def get_autobatch() -> bool:
 def get_autobatch_policy() -> str:
     """
     The autobatching executor's rule for the next group: "height" (default) or "depth" (DyNet's).
+    """
+def get_autobatch_stacking() -> bool:
+    """
+    Whether products sharing a batched right operand run as one GEMM (set_autobatch_stacking).
     """
 def get_default_device() -> str:
     ...
@@ -1125,6 +1129,10 @@ def set_autobatch_policy(arg0: str) -> None:
 def set_autobatch_profiling(on: bool) -> None:
     """
     Turns the autobatching executor's per-phase timers on or off (and resets them); autobatch_stats()['phase_ns'] reports them. DyNet's --dynet-profiling, for the executor's phases.
+    """
+def set_autobatch_stacking(on: bool) -> None:
+    """
+    Whether the autobatching executor runs ready products of different weights with the same batched right operand (W_i x, W_o x, ... of a cell's gates) as one GEMM over the weights stacked, for groups of 32 members or more (default off: on one CPU core it measured slower, the copies costing more than the larger GEMM saves). Results are the same either way up to float rounding.
     """
 def set_collect_factors(on: bool, cap: bool = False) -> None:
     """

@@ -115,6 +115,11 @@ class ComputationGraph final : public OpContext {
   // the longest paths left to the end of the graph, on average; `depth`,
   // DyNet's rule, the one whose nodes are closest to the inputs, on average.
   enum class BatchPolicy { height, depth } batch_policy = BatchPolicy::height;
+  // Ready products of different weights with the same batched right operand
+  // (an LSTM cell's gates) run as one GEMM over the weights stacked. Off by
+  // default: on one CPU core the copies cost more than the larger GEMM saves
+  // (benchmarks/README.md, issue 26).
+  bool stack_products = false;
   struct BatchStats {
     uint64_t nodes = 0, groups = 0, scheduler_ns = 0;
   } batch_stats;
@@ -202,6 +207,9 @@ class ComputationGraph final : public OpContext {
   // A group of these nodes would hold 2^32 or more values in one tensor (or a
   // batch past 32 bits): its members then run one by one.
   bool group_too_large(const std::vector<uint32_t>& batch) const;
+  // Weights stacked for a set of products, per forward call (key: the weights' nodes).
+  std::vector<std::pair<std::vector<uint32_t>, float*>> stacked_weights_;
+  const float* stacked_weights(const std::vector<uint32_t>& weight_nodes, unsigned rows);
   void backward_batched(uint32_t from, bool full);
 
   // One executed batch: nodes run together through a node prototype whose
@@ -211,6 +219,14 @@ class ComputationGraph final : public OpContext {
     Node proto;
     std::vector<Tensor> xs;  // batched arguments (shared ones keep batch 1)
     Tensor y;                // all outputs, contiguous
+    // Products of different weights with one batched right operand, run as one
+    // GEMM over the weights stacked (autobatch.cc): consecutive groups; the last
+    // one holds the set's size and the stacked weights, and its backward gives
+    // the operand's gradient for the whole set.
+    uint32_t stacked_set = 0;  // groups in the set (last group only), 0 outside one
+    bool in_stacked_set = false;
+    const float* wstack = nullptr;  // (rows of all the set's weights) x cols, column-major
+    unsigned wstack_rows = 0;
   };
   std::vector<Group> groups_;
   std::vector<uint32_t> group_nodes_;

@@ -209,11 +209,20 @@ void bind_graph(py::module_& m) {
     return py::dict(py::arg("nodes") = s.nodes, py::arg("groups") = s.groups,
                     py::arg("scheduler_ns") = s.scheduler_ns, py::arg("args_in_place") = p.args_in_place,
                     py::arg("args_gathered") = p.args_gathered, py::arg("grads_in_place") = p.grads_in_place,
-                    py::arg("grads_scattered") = p.grads_scattered, py::arg("phase_ns") = phases);
+                    py::arg("grads_scattered") = p.grads_scattered, py::arg("products_stacked") = p.products_stacked,
+                    py::arg("stacked_sets") = p.stacked_sets, py::arg("phase_ns") = phases);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
      "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
-     "start or the last set_autobatch_profiling); phase_ns: nanoseconds per executor phase while "
-     "set_autobatch_profiling(True) is on (zeros otherwise).");
+     "start or the last set_autobatch_profiling); products_stacked: product groups run as part of one GEMM "
+     "over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per "
+     "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
+  def(m, "set_autobatch_stacking", [](bool on) { cg().stack_products = on; }, py::arg("on"),
+      "Whether the autobatching executor runs ready products of different weights with the same batched "
+      "right operand (W_i x, W_o x, ... of a cell's gates) as one GEMM over the weights stacked, for groups of "
+      "32 members or more (default off: on one CPU core it measured slower, the copies costing more than the "
+      "larger GEMM saves). Results are the same either way up to float rounding.");
+  def(m, "get_autobatch_stacking", []() { return cg().stack_products; },
+      "Whether products sharing a batched right operand run as one GEMM (set_autobatch_stacking).");
   def(m, "set_autobatch_profiling", [](bool on) {
     AutobatchProfile& p = autobatch_profile();
     p = AutobatchProfile{};

@@ -9,7 +9,7 @@ import typing
 
 from dynagraph.values import Tensor
 import typing_extensions
-__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_autobatch_stacking', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_autobatch_stacking', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
+__all__: list[str] = ['Expression', 'IndexOutOfRange', 'LookupParameters', 'ParameterCollectionCore', 'Parameters', 'TrainerCore', 'abs', 'acos', 'acosh', 'add_grad', 'add_grad_outer', 'affine_transform', 'argmax', 'asin', 'asinh', 'atan', 'atanh', 'autobatch_stats', 'binary_log_loss', 'blas_info', 'block_dropout', 'bmax', 'bmin', 'cdiv', 'ceil', 'cg_checkpoint', 'cg_epoch', 'cg_revert', 'cg_version', 'circ_conv', 'circ_corr', 'cmult', 'concatenate', 'concatenate_cols', 'concatenate_to_batch', 'const_parameter', 'constant', 'constrained_softmax', 'contract3d_1d', 'contract3d_1d_1d', 'contract3d_1d_1d_bias', 'contract3d_1d_bias', 'conv2d', 'conv2d_bias', 'cos', 'cosh', 'cube', 'cuda_device_count', 'cumsum', 'device_id', 'device_memory', 'device_memory_stats', 'device_name', 'device_op_names', 'dot_product', 'dropout', 'dropout_batch', 'dropout_dim', 'elu', 'emax', 'erf', 'esum', 'exp', 'filter1d_narrow', 'flip_gradient', 'floor', 'fold_rows', 'forward_all', 'get_autobatch', 'get_autobatch_policy', 'get_autobatch_stacking', 'get_default_device', 'get_num_threads', 'graph_nodes', 'graph_size', 'have_cuda', 'hinge', 'hinge_batch', 'hinge_dim', 'huber_distance', 'inputMatrix', 'inputTensor', 'inputVector', 'inverse', 'kmax_pooling', 'kmh_ngram', 'l1_distance', 'l2_norm', 'layer_norm', 'lgamma', 'log', 'log_sigmoid', 'log_softmax', 'logdet', 'logistic', 'logsumexp', 'logsumexp_dim', 'lookup', 'lookup_batch', 'max_dim', 'maxpooling2d', 'memory_in_use', 'min_dim', 'moment_batches', 'moment_dim', 'moment_elems', 'nobackprop', 'node_expression', 'node_ops', 'noise', 'ones', 'op_families', 'op_table', 'pairwise_rank_loss', 'parameter', 'pick', 'pick_batch', 'pick_batch_elem', 'pick_batch_elems', 'pick_range', 'pickneglogsoftmax', 'pickneglogsoftmax_batch', 'pickrange', 'pinned_empty', 'pinned_memory_stats', 'poisson_loss', 'pow', 'random_bernoulli', 'random_gumbel', 'random_normal', 'random_uniform', 'rectify', 'renew_cg', 'reset_device_memory_stats', 'reshape', 'round', 'scalarInput', 'scale_gradient', 'select_cols', 'select_rows', 'selu', 'set_autobatch', 'set_autobatch_policy', 'set_autobatch_profiling', 'set_autobatch_stacking', 'set_collect_factors', 'set_default_device', 'set_device_budget', 'set_initial_memory', 'set_input_values', 'set_num_threads', 'set_param_grad_hook', 'set_seed', 'silu', 'sin', 'sinh', 'softmax', 'softsign', 'sparsemax', 'sqrt', 'square', 'squared_distance', 'squared_norm', 'stage_grad', 'staging_stats', 'std_batches', 'std_dim', 'std_elems', 'strided_select', 'sum_batches', 'sum_dim', 'sum_elems', 'take_factors', 'tan', 'tanh', 'to_device', 'trace_of_product', 'transpose', 'trim_pinned_memory', 'vanilla_lstm_c', 'vanilla_lstm_gates', 'vanilla_lstm_gates_concat', 'vanilla_lstm_gates_dropout', 'vanilla_lstm_gates_dropout_concat', 'vanilla_lstm_h', 'weight_norm', 'zeros']
 class IndexOutOfRange(IndexError, ValueError):
     """
     An index out of range: an IndexError and a ValueError (DyNet's kind).
@@ -589,6 +589,14 @@ def acos(x: Expression) -> Expression:
 def acosh(x: Expression) -> Expression:
     """
     Element-wise inverse hyperbolic cosine.
+    """
+def add_grad(p: Parameters, g: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+    """
+    Adds g (p's shape, as as_array() lays it out) to p's gradient where it lives and marks it for the trainer's next update.
+    """
+def add_grad_outer(p: Parameters, u: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], v: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+    """
+    Adds u v^T (u: rows x K, v: cols x K) to p's gradient where it lives (on a device: one GEMM there) and marks it for the trainer's next update.
     """
 def affine_transform(exprs: collections.abc.Sequence[Expression]) -> Expression:
     """
@@ -1201,6 +1209,14 @@ def squared_distance(x: Expression, y: Expression) -> Expression:
 def squared_norm(x: Expression) -> Expression:
     """
     sum(x^2), one value per batch element.
+    """
+def stage_grad(p: typing.Any) -> numpy.ndarray:
+    """
+    Copies p's gradient (from its device, or host memory) into p's reused host staging buffer and returns a flat float32 view of that buffer (no further copy; the next stage_grad of p overwrites it).
+    """
+def staging_stats() -> dict:
+    """
+    Host staging buffers of gradients and sufficient factors since the process started: bytes copied into them, copies, buffers allocated (or grown) and fills that reused a buffer.
     """
 def std_batches(x: Expression) -> Expression:
     """

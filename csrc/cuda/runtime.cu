@@ -129,6 +129,7 @@ void register_cuda_ops(DeviceOpTable& t) {
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.copy = B::copy;
   t.add_from_host = dev::add_from_host<B>;
+  t.outer_from_host = dev::outer_from_host<B>;
   t.to_host = B::to_host;
   t.to_device = B::to_device;
   t.synchronize = B::synchronize;

@@ -49,6 +49,23 @@ void add_from_host(float* dst, const float* src, size_t n) {
   a.deallocate(tmp, sizeof(float) * n);
 }
 
+// dst (device, m x n column-major) += U V^T, with U (m x k) and V (n x k)
+// column-major in host memory: the factors go up, not the m x n product, and
+// the product is one device sgemm (a replica applying sufficient factors).
+template <class B>
+void outer_from_host(float* dst, const float* u, const float* v, uint32_t m, uint32_t n, uint32_t k) {
+  if (m == 0 || n == 0 || k == 0) return;
+  const size_t nu = size_t(m) * k, nv = size_t(n) * k;
+  Allocator& a = device_allocator(B::device);
+  float* tmp = static_cast<float*>(a.allocate(sizeof(float) * (nu + nv)));
+  B::to_device(tmp, u, sizeof(float) * nu);
+  B::to_device(tmp + nu, v, sizeof(float) * nv);
+  B::sgemm(false, true, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f, tmp,
+           static_cast<int>(m), tmp + nu, static_cast<int>(n), 1.f, dst, static_cast<int>(m));
+  B::synchronize();
+  a.deallocate(tmp, sizeof(float) * (nu + nv));
+}
+
 // A host copy of n device floats (a per-thread staging buffer, reused).
 template <class B>
 const float* download(const float* dev, size_t n) {

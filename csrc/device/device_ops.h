@@ -71,6 +71,8 @@ struct DeviceOpTable {
   void (*to_device)(void* dst, const void* src, size_t bytes) = nullptr;
   void (*copy)(void* dst, const void* src, size_t bytes) = nullptr;  // within the device
   void (*add_from_host)(float* dst, const float* host_src, size_t n) = nullptr;  // dst += src
+  // dst (m x n) += U V^T from host factors U (m x k), V (n x k), all column-major
+  void (*outer_from_host)(float* dst, const float* u, const float* v, uint32_t m, uint32_t n, uint32_t k) = nullptr;
   void (*synchronize)() = nullptr;
   // Parameters resident on the device (params/resident.h; kernels: device/trainer_ops.h):
   // a trainer's rule (or a fill / scale) over the visited elements, and the

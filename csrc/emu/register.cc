@@ -39,6 +39,7 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_contract<B>(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.add_from_host = dev::add_from_host<B>;
+  t.outer_from_host = dev::outer_from_host<B>;
   t.copy = B::copy;
   t.to_host = B::to_host;
   t.to_device = B::to_device;

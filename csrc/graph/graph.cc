@@ -327,31 +327,51 @@ void ComputationGraph::record_factor(const Node& n, unsigned k, const Tensor* xs
     return static_cast<ParameterStorage*>(param)->weak_from_this().lock();  // null for a stack-owned storage
   };
   auto make_dense = [&] {
-    if (entry != factors.end()) factors.erase(entry);
+    if (entry != factors.end()) {
+      spare_factor_buffers_.push_back(std::move(entry->u));
+      spare_factor_buffers_.push_back(std::move(entry->v));
+      factors.erase(entry);
+    }
     dense_only.emplace_back(param, reference());
   };
-  // Factors are read on the host: a product on a device sends its parameter's full gradient.
-  bool product = n.device == kCpuDevice &&
-                 ((n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1));
+  bool product = (n.op == OpId::matmul && k == 0) || (n.op == OpId::affine_transform && k % 2 == 1);
   // W is batch-1, so y = W x has x's batch; a batched bias (affine) breaks that.
   if (!product || xs[k + 1].d.bd != dy.d.bd) return make_dense();
-  MatMap u = dy.wide(), v = xs[k + 1].wide();
-  const unsigned m = static_cast<unsigned>(u.rows()), nn = static_cast<unsigned>(v.rows());
-  const unsigned cols = static_cast<unsigned>(u.cols());
+  // U = dy and V = x as wide column-major blocks (columns over the batch), in
+  // host memory or on n's device: either way one copy per block into staging.
+  const Tensor& x = xs[k + 1];
+  const unsigned m = dy.d.rows(), nn = x.d.rows();
+  const unsigned cols = static_cast<unsigned>(dy.d.size() / m);
   if (entry == factors.end()) {
-    factors.push_back(Factor{param, reference(), m, nn, 0, {}, {}});
+    factors.push_back(Factor{param, reference(), m, nn, 0, spare_factor_buffer(), spare_factor_buffer()});
     entry = factors.end() - 1;
   }
   if (factors_cap && (uint64_t(entry->k) + cols) * (m + nn) > uint64_t(m) * nn) return make_dense();
-  entry->u.insert(entry->u.end(), u.data(), u.data() + u.size());
-  entry->v.insert(entry->v.end(), v.data(), v.data() + v.size());
+  entry->u.append(dy.v, size_t(m) * cols, n.device);
+  entry->v.append(x.v, size_t(nn) * cols, n.device);
   entry->k += cols;
+}
+
+HostStaging ComputationGraph::spare_factor_buffer() {
+  if (spare_factor_buffers_.empty()) return HostStaging();
+  HostStaging b = std::move(spare_factor_buffers_.back());
+  spare_factor_buffers_.pop_back();
+  b.clear();
+  return b;
+}
+
+void ComputationGraph::release_factors() {
+  for (Factor& f : factors) {
+    spare_factor_buffers_.push_back(std::move(f.u));
+    spare_factor_buffers_.push_back(std::move(f.v));
+  }
+  factors.clear();
 }
 
 void ComputationGraph::reset_factors(bool on, bool cap) {
   collect_factors = on;
   factors_cap = cap;
-  factors.clear();
+  release_factors();
   dense_only.clear();
 }
 

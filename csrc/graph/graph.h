@@ -20,6 +20,7 @@
 #include "ops/node.h"
 #include "ops/op_context.h"
 #include "ops/registry.h"
+#include "params/staging.h"
 
 namespace dg {
 
@@ -159,19 +160,26 @@ class ComputationGraph final : public OpContext {
   // across renew_cg), so each holds a reference to its parameter's storage:
   // a collection that dies meanwhile leaves neither a dangling pointer nor an
   // address a new parameter could reuse and be mistaken for.
+  // U and V are host staging buffers (params/staging.h): a product on a device
+  // copies its factor blocks into them, one copy per block; they are reused
+  // across iterations (take_factors hands them back through release_factors).
   struct Factor {
     void* param;
     std::shared_ptr<void> keep;
     unsigned m, n, k;
-    std::vector<float> u, v;  // column-major M x K and N x K
+    HostStaging u, v;  // column-major M x K and N x K
   };
   bool collect_factors = false;
   bool factors_cap = false;
   std::vector<Factor> factors;
   std::vector<std::pair<void*, std::shared_ptr<void>>> dense_only;  // (storage, reference)
   void reset_factors(bool on, bool cap);
+  // Empties `factors`, keeping their buffers for the next entries.
+  void release_factors();
 
  private:
+  std::vector<HostStaging> spare_factor_buffers_;
+  HostStaging spare_factor_buffer();
   friend class SwapPlan;  // device/swap.h: moves device values and gradients under a budget
   [[noreturn]] void throw_stale(const Expression& e) const;
   void eval_node(uint32_t i);

@@ -15,6 +15,7 @@ struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
   std::string name;
   Dim dim;
   Resident values, grad;     // in host memory, or resident on `device` (params/resident.h)
+  HostStaging grad_out;      // the gradient's host copy for dynagraph.distributed (reused)
   bool updated = true;       // false: trainers skip it
   bool nonzero_grad = false; // a backward touched it since the last update
   DeviceId device = kCpuDevice;  // where its nodes run and its values, gradient and trainer state live
@@ -36,6 +37,7 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
   Dim row_dim;          // shape of one row (one entry)
   unsigned rows;        // vocabulary size
   Resident values, grad;  // as for parameters
+  HostStaging grad_out;   // as for parameters
   std::vector<unsigned> touched;   // rows with a nonzero gradient, each once
   std::vector<char> is_touched;
   bool updated = true;

@@ -11,6 +11,7 @@
 
 #include "core/device.h"
 #include "core/tensor.h"
+#include "params/staging.h"
 
 namespace dg {
 
@@ -56,6 +57,12 @@ class Resident {
     host_ok_ = false;
     zeros_ = false;
     return p;
+  }
+  // A host copy of the current values in `out` (one copy from whichever side
+  // holds them: the device's memory stays current, nothing is marked stale).
+  float* stage(HostStaging& out) const {
+    if (!host_ok_) return out.assign(dev_, host_.size(), device_);
+    return out.assign(host_.data(), host_.size(), kCpuDevice);
   }
   // Every current copy set to v (no copies between host and device).
   void fill(float v);

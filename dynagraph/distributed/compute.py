@@ -14,7 +14,9 @@ its own graph and backward; the engine adds their gradients (and their
 sufficient factors) up, and only the last backward sends: the sum of the k
 backward passes is the gradient of the whole batch when ``loss_fn`` sums over
 its samples. Gradients leave the engine through ``wire.dense_grad`` and
-``wire.lookup_grad`` (host copies, whichever device the worker computes on).
+``wire.lookup_grad``: one copy each, from the device the worker computes on (or
+host memory), into the parameter's reused host staging buffer; the hook fires
+once the parameter's gradient is complete on that device.
 """
 from __future__ import annotations
 

@@ -95,17 +95,20 @@ class EngineOptimizer:
     (dense: the parameter's shape; lookup table: (rows, row size)).
     """
 
-    def __init__(self, spec, pc, dense: dict, lookups: dict):
+    def __init__(self, spec, pc, dense: dict, lookups: dict, on_device: bool = False):
         # The views below stay valid across updates only for parameters in host memory: a
-        # parameter resident on a device is updated there and its host copy goes stale.
+        # parameter resident on a device is updated there and its host copy goes stale. A
+        # worker's replicas (on_device=True) may live on its device: their gradients are
+        # written there (``sfb.FactorSum``, ``_core.add_grad``) and no view is kept.
         for name, p in {**dense, **lookups}.items():
-            if p._device != "CPU":
+            if p._device != "CPU" and not (on_device and name in dense):
                 raise ValueError(f"dynagraph.distributed: parameter {name!r} lives on {p._device}; the "
-                                 "distributed optimiser updates parameters in host memory only (device-resident "
-                                 "parameters are not supported by it yet): create them with device='CPU'")
+                                 "distributed optimiser updates it in host memory here (servers, and lookup "
+                                 "tables outside a worker's replicas): create it with device='CPU'")
         self.pc, self.dense, self.lookups = pc, dense, lookups
         self.trainer = make_trainer(spec, pc)
-        self.values = {n: p._values_view().reshape(p.shape(), order="F") for n, p in dense.items()}
+        self.values = {n: p._values_view().reshape(p.shape(), order="F") for n, p in dense.items()
+                       if p._device == "CPU"}
         self.values.update({n: p._values_view().reshape(p.shape()[0], -1) for n, p in lookups.items()})
 
     @classmethod
@@ -130,8 +133,10 @@ class EngineOptimizer:
         return opt
 
     def step(self, grads: dict) -> None:
-        """One trainer update from ``grads`` (name -> array, or (rows, array) for a
-        lookup table's rows), already summed over the workers they come from."""
+        """One trainer update from ``grads`` (name -> array, (rows, array) for a lookup
+        table's rows, or an ``sfb.FactorSum``), already summed over the workers they come from."""
+        from dynagraph import _core
+
         for name, g in grads.items():
             if isinstance(g, tuple):
                 p = self.lookups[name]
@@ -139,6 +144,10 @@ class EngineOptimizer:
                 view = p._grad_view().reshape(p.shape()[0], -1)
                 np.add.at(view, rows, np.asarray(g[1], dtype=np.float32).reshape(len(rows), -1))
                 p._mark_rows(rows.tolist())
+            elif hasattr(g, "add_to"):  # sfb.FactorSum: factors applied where the parameter lives
+                g.add_to(self.dense[name])
+            elif self.dense[name]._device != "CPU":
+                _core.add_grad(self.dense[name], g)
             else:
                 p = self.dense[name]
                 p._grad_view().reshape(p.shape(), order="F")[...] += g

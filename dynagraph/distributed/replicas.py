@@ -19,7 +19,7 @@ import numpy as np
 from . import wire
 from .accounting import message_bytes
 from .optim import EngineOptimizer
-from .sfb import choose_encoding, rebuild
+from .sfb import FactorSum, choose_encoding, rebuild
 from .transport import FactorsLost
 
 __all__ = ["ReplicaSet"]
@@ -33,7 +33,8 @@ class ReplicaSet:
         self.t, self.session, self.bytes = transport, session, bytes_counter
         # The engine's trainer over this worker's collection, updating the replicated matrices only
         # (the others' gradients are cleared once sent, so update() skips them).
-        self.optimizer = EngineOptimizer(optimizer, pc, {n: dense[n] for n in self.names}, {})
+        # Replicas live where the worker computes (its device too): updated there, by the factors' GEMM.
+        self.optimizer = EngineOptimizer(optimizer, pc, {n: dense[n] for n in self.names}, {}, on_device=True)
         self.lock = threading.Lock()  # state() may be called from another thread
         self.applied = 0            # replicas hold iterations [0, applied)
         self.own: dict[int, dict] = {}  # iteration -> name -> own (U, V), until applied
@@ -45,7 +46,8 @@ class ReplicaSet:
     # ---- state (a restarted worker copies a peer's; job.save keeps worker 0's)
     def state(self) -> dict:
         with self.lock:
-            values = {n: wire._dense_view(self.dense[n]).copy() for n in self.names}
+            values = {n: self.dense[n].as_array() if self.dense[n]._device != "CPU"  # a copy; the device copy stays current
+                      else wire._dense_view(self.dense[n]).copy() for n in self.names}
             return {"values": values, "optimizer": self.optimizer.state_dict(), "applied": self.applied}
 
     def load_state(self, state: dict) -> None:
@@ -111,7 +113,7 @@ class ReplicaSet:
         pairs: dict[str, list] = {}
         for _, name, uv in sorted(factors, key=lambda f: f[0]):  # in rank order: every replica sums alike
             pairs.setdefault(name, []).append(uv)
-        parts = {name: [rebuild(uvs)] for name, uvs in pairs.items()}
+        dense: dict[str, list] = {}
         wanted: dict[int, set] = {}
         for entries in posts.values():
             for name, (enc, where) in entries.items():
@@ -121,8 +123,15 @@ class ReplicaSet:
             sums = self.session.retry(k, lambda: self.t.pull_sums(k, self.rank, [(n, t) for n in sorted(names)]))
             self.bytes.receive("sums", sums)
             for (name, _), g in sums.items():
-                parts.setdefault(name, []).append(g)
-        return {n: functools.reduce(np.add, p) for n, p in parts.items()}
+                dense.setdefault(name, []).append(g)
+        out = {}
+        for name in sorted(set(pairs) | set(dense)):
+            if self.dense[name]._device != "CPU":  # applied on the device: factors up, one GEMM there
+                out[name] = FactorSum(pairs.get(name, []), dense.get(name, []))
+            else:
+                parts = ([rebuild(pairs[name])] if name in pairs else []) + dense.get(name, [])
+                out[name] = functools.reduce(np.add, parts)
+        return out
 
     def _fetch_factors(self, t: int, posts: dict) -> list:
         """[(worker, name, (U, V))] of iteration t: this worker's own from memory, the others' fetched."""

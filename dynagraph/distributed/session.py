@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
+from . import wire
 from .transport import ServerUnavailable
 
 __all__ = ["ServerSession"]
@@ -41,7 +42,8 @@ class ServerSession:
         self.bytes.send("push", grads)
         if self.keep_log:
             with self.log_lock:
-                self.log.setdefault(server, {}).setdefault(c, []).append(grads)
+                # The gradients are views of staging buffers that the next iteration overwrites.
+                self.log.setdefault(server, {}).setdefault(c, []).append(wire.detached(grads))
 
     def commit_all(self, c: int, handles: list, last: dict, reads: list, need: int) -> dict:
         """Commits iteration c on every server (with ``last[k]``, its gradients not yet

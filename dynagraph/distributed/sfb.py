@@ -14,7 +14,7 @@ import numpy as np
 
 from .cost_model import best_scheme, server_values, worker_values
 
-__all__ = ["choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb", "rebuild_seconds"]
+__all__ = ["FactorSum", "choose_encoding", "rebuild", "replicable", "factor_counts", "likely_sfb", "rebuild_seconds"]
 
 
 def replicable(shape: tuple) -> bool:
@@ -54,6 +54,26 @@ def rebuild(factors) -> np.ndarray:
     # replica's update writes it with a plain copy (a transposing write of 1024 x 1024 took
     # 30-100 ms on the 2-core box, the update itself 3-12 ms).
     return (v @ u.T).T
+
+
+class FactorSum:
+    """One iteration's gradient of a replicated matrix that lives on a device: Σ U Vᵀ over
+    the workers' (U, V) pairs (in rank order) plus dense gradients (summed on its server).
+    Applied where the parameter lives: the concatenated factors go to the device and their
+    product is one GEMM there into the resident gradient (no M x N upload for them)."""
+
+    def __init__(self, factors: list, dense: list = ()):
+        self.factors, self.dense = list(factors), list(dense)
+
+    def add_to(self, p) -> None:
+        from dynagraph import _core
+
+        if self.factors:
+            u = np.asfortranarray(np.concatenate([u for u, _ in self.factors], axis=1), dtype=np.float32)
+            v = np.asfortranarray(np.concatenate([v for _, v in self.factors], axis=1), dtype=np.float32)
+            _core.add_grad_outer(p, u, v)
+        for g in self.dense:
+            _core.add_grad(p, g)
 
 
 def factor_counts(model, loss_fn, batch, names) -> dict:

@@ -237,8 +237,10 @@ class Trainer:
         sums over its samples this equals one batch k times larger, in the memory of one.
     device: where each worker computes: "CPU", "EMU:0" (the emulated GPU) or "GPU"
         (Ray gives each worker ``gpus_per_worker`` GPUs, default 1, or a fraction to
-        share one; the worker runs on the first GPU Ray assigned it). Gradients leave
-        the device through host copies. With scheme "ps" only, so far.
+        share one; the worker runs on the first GPU Ray assigned it), with every scheme.
+        Gradients and sufficient factors leave the device by one copy each into reused
+        host staging buffers; a worker's replicas live on its device and apply the
+        received factors there (one GEMM per matrix and iteration).
     """
 
     def __init__(self, build, loss_fn, data, workers: int = 2, servers: int = 1, consistency: str = "bsp",
@@ -250,11 +252,6 @@ class Trainer:
         self.device, self.gpus_per_worker = worker_device_request(device, gpus_per_worker)
         if scheme not in ("ps", "sfb", "hybrid"):
             raise ValueError(f"scheme must be 'ps', 'sfb' or 'hybrid', got {scheme!r}")
-        if self.device != "CPU" and scheme != "ps":
-            # Replicas are updated by an optimiser over host views (optim.EngineOptimizer), which
-            # refuses parameters resident on a device.
-            raise ValueError(f"Trainer(device={self.device!r}) supports scheme='ps' only so far (replicated "
-                             f"matrices are updated in host memory), got scheme={scheme!r}")
         if not (isinstance(link, Link) or link in ("measure", "bytes")):
             raise ValueError(f"link must be 'measure', 'bytes' or a Link(latency, bandwidth), got {link!r}")
         self.link = link

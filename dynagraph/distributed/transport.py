@@ -11,6 +11,8 @@ the worker's call goes on.
 """
 from __future__ import annotations
 
+from . import wire
+
 __all__ = ["Transport", "LocalTransport", "NotAdmitted", "ServerUnavailable", "FactorsLost"]
 
 class ServerUnavailable(RuntimeError):
@@ -79,14 +81,16 @@ class LocalTransport(Transport):
             c.register(worker, *self.registrations[worker]())
         return c
 
+    # Gradients are copied as a message to another process would be: they are views of
+    # the worker's staging buffers, which its next iteration overwrites.
     def push(self, server, worker, clock, grads):
-        return self.servers[server].push(worker, clock, grads)
+        return self.servers[server].push(worker, clock, wire.detached(grads))
 
     def commit(self, server, worker, clock, incarnation=None):
         return self.servers[server].commit(worker, clock, incarnation)
 
     def push_commit(self, server, worker, clock, grads, incarnation=None, read=None, need=None):
-        reply = self.servers[server].push_commit(worker, clock, grads, incarnation, read, need)
+        reply = self.servers[server].push_commit(worker, clock, wire.detached(grads) if grads else grads, incarnation, read, need)
         if reply.get("values") is not None:  # a copy, as a reply from another process is
             reply["values"] = {k: v.copy() for k, v in reply["values"].items()}
         return reply

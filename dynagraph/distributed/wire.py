@@ -5,13 +5,17 @@
   flat rows; a gradient of some rows travels as (row indices, (k, row_size)).
 
 Reading and writing go through the engine's zero-copy flat views, so setting a
-large table costs one memcpy.
+large table costs one memcpy. Gradients leave through each parameter's host
+staging buffer (``_core.stage_grad``: one copy from the device, or from host
+memory, into a buffer reused every iteration); ``dense_grad`` returns a view of
+that buffer, valid until the parameter's next ``dense_grad``, so whatever keeps
+a gradient longer (a push log, an in-process server) keeps ``detached`` copies.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "to_user_layout"]
+__all__ = ["model_params", "get_values", "set_values", "dense_grad", "lookup_grad", "detached", "to_user_layout"]
 
 
 def model_params(pc) -> tuple[dict, dict]:
@@ -46,18 +50,30 @@ def set_values(pc, values: dict, params=None) -> None:
 
 
 def dense_grad(p) -> np.ndarray:
-    # order="F": the engine's column-major layout, so writing it back (a server, a replica) is a plain copy
-    return p._grad_view().reshape(p.shape(), order="F").copy(order="F")
+    """p's gradient in its shape: a column-major view of p's staging buffer (the engine's
+    layout, so writing it back on a server or a replica is a plain copy)."""
+    from dynagraph import _core
+
+    return _core.stage_grad(p).reshape(p.shape(), order="F")
 
 
 def lookup_grad(p):
-    """(rows, values) of the touched rows, or None when no row has a gradient."""
+    """(rows, values) of the touched rows, or None when no row has a gradient. A table on
+    a device comes through its staging buffer; on the CPU the rows are read in place."""
+    from dynagraph import _core
+
     rows = p._touched_rows()
     if not rows:
         return None
     rows = np.asarray(sorted(rows), dtype=np.int64)
-    g = p._grad_view().reshape(p.shape()[0], -1)
-    return rows, g[rows].copy()
+    flat = _core.stage_grad(p) if p._device != "CPU" else p._grad_view()
+    return rows, flat.reshape(p.shape()[0], -1)[rows]  # indexing copies the rows
+
+
+def detached(grads: dict) -> dict:
+    """``grads`` with every array that is a view (a staging buffer) copied."""
+    return {n: g.copy(order="K") if isinstance(g, np.ndarray) and not g.flags.owndata else g
+            for n, g in grads.items()}
 
 
 def to_user_layout(pc, values: dict) -> dict:

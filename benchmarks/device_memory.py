@@ -1,6 +1,8 @@
 """Training under a device memory budget (docs/memory.md): throughput and bytes
 moved at 100 / 50 / 25 / 10 % of a graph's unconstrained peak, for swapping and
-for recomputation.
+for recomputation, with prefetching (K nodes ahead on the device's copy stream)
+on and off: prefetches that had arrived when needed (hits) and those the
+compute waited for (stalls).
 
 The model is an RNN language model (rnnlm-like) over minibatches of BATCH
 sentences of SEQ words: h = tanh(Wx e_w + Wh h + b), a softmax over the
@@ -11,7 +13,10 @@ scratch) the graph holds at once with nothing moved; each budget is a
 fraction of it. A budget below what one node needs at once raises MemoryError
 ("does not fit"). On EMU:0 a "transfer" is a host memcpy and a kernel a host
 loop: the figures show what the schedule moves and what it costs on the host,
-not a GPU's overlap of copies with compute.
+not a GPU's overlap of copies with compute (EMU:0's copy stream is a worker
+thread doing memcpy beside the host's compute, on a 2-core machine shared with
+the compute itself). Parameters count against the budget; where they take more
+than half of it they stream from the host ("stream" column).
 
     python benchmarks/device_memory.py                 # EMU:0
     python benchmarks/device_memory.py --device GPU:0  # a CUDA build on a GPU
@@ -32,8 +37,8 @@ common.dynagraph_on_path()
 import dynagraph as dy  # noqa: E402
 
 
-def run(device, budget, policy, sentences, hidden, vocab, seq, batch):
-    dy.init(seed=1, device=device, device_mem=budget, memory_policy=policy)
+def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4):
+    dy.init(seed=1, device=device, device_mem=budget, memory_policy=policy, prefetch=prefetch)
     dy.renew_cg()
     rng = np.random.default_rng(0)
     pc = dy.ParameterCollection()
@@ -86,21 +91,23 @@ def main():
     peak = run(a.device, 1 << 34 if a.device != "EMU:0" else 1 << 31, "auto", *args)["peak_bytes"]
     print(f"no budget: {base['per_s']:.2f} minibatches/s; unconstrained peak {peak / 2**20:.2f} MiB")
     rows = []
-    for policy in ("swap", "recompute"):
+    for policy, prefetch in (("swap", 0), ("swap", 4), ("recompute", 0), ("recompute", 4)):
         for pct in (100, 50, 25, 10):
             budget = max(256, peak * pct // 100 // 256 * 256)
             try:
-                s = run(a.device, budget, policy, *args)
+                s = run(a.device, budget, policy, *args, prefetch=prefetch)
             except MemoryError as e:
-                rows.append([policy, f"{pct} %", f"{budget / 2**20:.2f}", "does not fit", "-", "-", "-", "-"])
+                rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", "does not fit"] + ["-"] * 7)
                 print(f"  {policy} {pct} %: {str(e)[:160]}")
                 continue
             moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
-            rows.append([policy, f"{pct} %", f"{budget / 2**20:.2f}", f"{s['per_s']:.2f}",
+            rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", f"{s['per_s']:.2f}",
                          f"{s['per_s'] / base['per_s']:.2f}", f"{s['peak_bytes'] / 2**20:.2f}", f"{moved:.2f}",
-                         str(s["recomputes"] // a.sentences)])
-    print(common.format_table(["policy", "budget", "MiB", "batches/s", "vs none", "peak MiB",
-                               "moved MiB/batch", "recomputes/batch"], rows))
+                         str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
+                         str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no"])
+    print(common.format_table(["policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
+                               "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream"],
+                              rows))
     sched = run(a.device, peak, "swap", *args)
     if sched["schedule_nodes"]:
         print(f"schedule: {sched['schedule_ns'] / sched['schedule_nodes']:.0f} ns per node to build "

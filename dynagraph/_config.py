@@ -28,6 +28,7 @@ class _Settings:
     device: str = "CPU"
     device_mem: dict = field(default_factory=dict)  # device name -> budget in bytes
     memory_policy: str = "auto"
+    prefetch: int = 4  # nodes ahead that swapped values come back on the copy stream
     initialized: bool = False
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
 
@@ -162,7 +163,7 @@ def _default_device(device) -> str:
 
 def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | None = None, mem=None,
          device: str | None = None, check_finite: bool | None = None, weight_decay: float | None = None,
-         device_mem=None, memory_policy: str | None = None) -> None:
+         device_mem=None, memory_policy: str | None = None, prefetch: int | None = None) -> None:
     """Configure the engine (may be called again; later values win).
 
     The first call (or first use of the engine) also takes, for what it is not
@@ -177,6 +178,10 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
     device: where new inputs and parameters go: "CPU", "EMU:0" (the emulated GPU, every
     build) or "GPU:i" (a CUDA build); ops run on their arguments' device.
     check_finite: trainers raise on NaN/inf gradients instead of applying them.
+    device_mem / memory_policy: a cap on the graph's memory per device and what leaves the
+    device when a graph needs more ("auto", "swap", "recompute"); docs/memory.md.
+    prefetch: under a cap, how many nodes ahead swapped values and gradients are brought
+    back on the device's copy stream (default 4; 0: only when needed).
     weight_decay: L2 decay that ParameterCollections made afterwards start with
     (DyNet's global ``weight_decay``; ``pc.set_weight_decay`` changes one).
     shared_parameters: DyNet's shared-memory parameters for multi-process
@@ -225,9 +230,14 @@ def init(shared_parameters=None, *, seed: int | None = None, autobatch: bool | N
         settings.device_mem = _device_budgets(device_mem)
     if memory_policy is not None:
         settings.memory_policy = memory_policy
-    if device_mem is not None or memory_policy is not None:
+    if prefetch is not None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"init: prefetch must be an int >= 0 (nodes ahead; 0: on demand), got {prefetch!r}")
+        settings.prefetch = prefetch
+    if device_mem is not None or memory_policy is not None or prefetch is not None:
         for name, nbytes in settings.device_mem.items():
             _core.set_device_budget(name, nbytes, settings.memory_policy)
+            _core.set_device_prefetch(name, settings.prefetch)
     settings.initialized = True
 
 

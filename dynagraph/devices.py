@@ -81,8 +81,13 @@ def device_memory_stats(device: str = "") -> dict:
     :func:`reset_device_memory_stats`: ``budget`` and ``policy`` (``dynagraph.init(device_mem=,
     memory_policy=)``), ``peak_bytes`` (the most the graph held at once), ``in_use_bytes``,
     ``to_host_bytes`` / ``to_device_bytes`` (moved by swapping and refetching), ``swaps_out``,
-    ``swaps_in``, ``recomputes``, ``refetches``, and ``schedule_ns`` / ``schedule_nodes`` (the
-    cost of building the graphs' schedules). docs/memory.md."""
+    ``swaps_in``, ``recomputes``, ``refetches``, ``schedule_ns`` / ``schedule_nodes`` (the
+    cost of building the graphs' schedules), ``prefetch`` (``init(prefetch=)``), ``prefetches``
+    (copies back issued ahead of their use on the copy stream), ``prefetch_hits`` /
+    ``prefetch_stalls`` (arrived before the compute needed them / waited for),
+    ``demand_fetches`` (brought back only when needed), ``freed_after_wait`` (allocations that
+    waited for a copy-out to finish), ``params_stream`` (the device's parameters live on the
+    host and stream in) and ``streamed_params`` (parameter values copied in). docs/memory.md."""
     return dict(_core.device_memory_stats(_check_device(device)))
 
 

@@ -1,6 +1,7 @@
 // The CUDA runtime side of GPU:i: the device allocator (cudaMalloc), the
 // cuBLAS handle, error reporting, and the op table of the GPU (each family's
 // ops are instantiated for the GPU in csrc/cuda/<family>.cu).
+#include <deque>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -55,6 +56,85 @@ class CudaAllocator : public Allocator {
  private:
   int index_;
 };
+
+// The copy stream of the process's GPU (device/device_ops.h): a non-blocking
+// stream beside the legacy default stream the kernels run on. Each copy
+// first waits for the kernels issued so far (an event recorded on stream 0),
+// then records its own event; an event's number is its copy's sequence number.
+class CopyStream {
+ public:
+  uint64_t copy(void* dst, const void* src, size_t bytes, bool to_device) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (!stream_) {
+      check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+      check(cudaEventCreateWithFlags(&compute_mark_, cudaEventDisableTiming), "cudaEventCreate");
+    }
+    // A wait captures the event as recorded now: the one mark serves every copy.
+    check(cudaEventRecord(compute_mark_, 0), "cudaEventRecord");
+    check(cudaStreamWaitEvent(stream_, compute_mark_, 0), "cudaStreamWaitEvent");
+    check(cudaMemcpyAsync(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync");
+    cudaEvent_t e = take();
+    check(cudaEventRecord(e, stream_), "cudaEventRecord");
+    pending_.push_back({++issued_, e});
+    return issued_;
+  }
+  bool done(uint64_t ev) {
+    std::lock_guard<std::mutex> lock(m_);
+    return done_locked(ev);
+  }
+  void wait_compute(uint64_t ev) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (done_locked(ev)) return;
+    check(cudaStreamWaitEvent(0, find(ev), 0), "cudaStreamWaitEvent");
+  }
+  void wait_host(uint64_t ev) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (done_locked(ev)) return;
+    check(cudaEventSynchronize(find(ev)), "cudaEventSynchronize");
+    done_locked(ev);
+  }
+
+ private:
+  bool done_locked(uint64_t ev) {
+    while (!pending_.empty() && completed_ < ev) {
+      const cudaError_t q = cudaEventQuery(pending_.front().second);
+      if (q == cudaErrorNotReady) break;
+      check(q, "cudaEventQuery");
+      completed_ = pending_.front().first;
+      spare_.push_back(pending_.front().second);
+      pending_.pop_front();
+    }
+    return completed_ >= ev;
+  }
+  cudaEvent_t find(uint64_t ev) const {
+    for (const auto& p : pending_)
+      if (p.first == ev) return p.second;
+    fail("copy stream", "no pending event " + std::to_string(ev));
+  }
+  cudaEvent_t take() {
+    if (!spare_.empty()) {
+      cudaEvent_t e = spare_.back();
+      spare_.pop_back();
+      return e;
+    }
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    return e;
+  }
+
+  std::mutex m_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t compute_mark_ = nullptr;
+  std::deque<std::pair<uint64_t, cudaEvent_t>> pending_;
+  std::vector<cudaEvent_t> spare_;
+  uint64_t issued_ = 0, completed_ = 0;
+};
+
+CopyStream& copy_stream() {
+  static auto* s = new CopyStream();  // never destroyed: the CUDA runtime may be gone at exit
+  return *s;
+}
 
 }  // namespace cuda
 
@@ -133,6 +213,12 @@ void register_cuda_ops(DeviceOpTable& t) {
   t.to_host = B::to_host;
   t.to_device = B::to_device;
   t.synchronize = B::synchronize;
+  t.copy_async = [](void* dst, const void* src, size_t bytes, bool to_device) {
+    return cuda::copy_stream().copy(dst, src, bytes, to_device);
+  };
+  t.event_done = [](uint64_t ev) { return cuda::copy_stream().done(ev); };
+  t.wait_event = [](uint64_t ev) { cuda::copy_stream().wait_compute(ev); };
+  t.host_wait = [](uint64_t ev) { cuda::copy_stream().wait_host(ev); };
   t.update = dev::update<B>;
   t.squared_norm = dev::squared_norm<B>;
 }

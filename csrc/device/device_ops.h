@@ -18,6 +18,8 @@ namespace dg {
 using DeviceArena = BumpArena<Allocator>;
 class SwapPlan;  // device/swap.h: the graph's memory under a device budget
 float* plan_allocate(SwapPlan* plan, size_t n_floats);
+bool plan_streams(const SwapPlan* plan);
+void plan_count_to_host(SwapPlan* plan, size_t bytes);
 
 // What a device op sees: its device, the graph's memory on that device and
 // the graph's attribute arrays (host memory).
@@ -31,6 +33,8 @@ struct DeviceCtx {
   uint64_t* counter;     // ... and the next unused counter, advanced by each draw
   SwapPlan* plan = nullptr;  // under a budget, values come from the plan (which may evict others)
   float* alloc(size_t n) const { return plan ? plan_allocate(plan, n) : values->allocate_floats(n); }
+  // Parameters stream (device/swap.h): values copied in from the host, gradients added there.
+  bool streaming() const { return plan && plan_streams(plan); }
 };
 
 // One launch of an update kernel on a parameter's resident memory: all of its
@@ -74,6 +78,15 @@ struct DeviceOpTable {
   // dst (m x n) += U V^T from host factors U (m x k), V (n x k), all column-major
   void (*outer_from_host)(float* dst, const float* u, const float* v, uint32_t m, uint32_t n, uint32_t k) = nullptr;
   void (*synchronize)() = nullptr;
+  // The copy stream: a host<->device copy ordered after the compute issued so
+  // far, running beside the compute that follows; it returns an event (a
+  // sequence number, increasing; copies complete in order). wait_event makes
+  // the compute that follows wait for it (a GPU: a stream wait, the host goes
+  // on; EMU:0: the host blocks); host_wait blocks the host until it is done.
+  uint64_t (*copy_async)(void* dst, const void* src, size_t bytes, bool to_device) = nullptr;
+  bool (*event_done)(uint64_t ev) = nullptr;
+  void (*wait_event)(uint64_t ev) = nullptr;
+  void (*host_wait)(uint64_t ev) = nullptr;
   // Parameters resident on the device (params/resident.h; kernels: device/trainer_ops.h):
   // a trainer's rule (or a fill / scale) over the visited elements, and the
   // squared norm of a gradient's visited elements (a device reduction).

@@ -32,6 +32,7 @@ struct DeviceMemory {
   Pools& on(DeviceId id);
   SwapPlan* plan(DeviceId id) { return on(id).plan.get(); }
   const SwapPlan* plan_if(DeviceId id) const { return pools[id].plan.get(); }
+  SwapPlan* plan_if_made(DeviceId id) { return pools[id].plan.get(); }
   void reset();
   void reset_grads();  // a new backward pass
   size_t capacity_bytes(DeviceId id) const;

@@ -5,6 +5,9 @@
 // the resident table and scatter-adds its gradient rows into the resident
 // gradient (the touched rows are recorded on the host, for sparse updates).
 #pragma once
+#include <algorithm>
+#include <vector>
+
 #include "device/common.h"
 #include "kernels/lookup.h"
 #include "params/parameter.h"
@@ -25,17 +28,43 @@ struct InputOps {
     alloc(ctx, y);
     fill<B>(y.v, y.d.size(), n.f0);
   }
-  static void parameter_fwd(DeviceCtx&, const Node& n, const Tensor*, Tensor& y) {
-    y.v = static_cast<ParameterStorage*>(n.ptr)->values.dev_read();
+  // Streaming parameters (ctx.streaming(), device/swap.h): the values live on the
+  // host and come in as a graph value; the gradient is added on the host.
+  static void stream_in(DeviceCtx& ctx, const Resident& values, Tensor& y) {
+    alloc(ctx, y);
+    B::to_device(y.v, values.read(), sizeof(float) * y.d.size());
   }
-  static void parameter_bwd(DeviceCtx&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+  static void stream_grad(DeviceCtx& ctx, const Tensor& dy, Resident& grad) {
+    const size_t n = dy.d.size();
+    host_add(grad.write(), download<B>(dy.v, n), n);
+    plan_count_to_host(ctx.plan, sizeof(float) * n);
+  }
+  static void parameter_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
+    auto* p = static_cast<ParameterStorage*>(n.ptr);
+    if (ctx.streaming()) return stream_in(ctx, p->values, y);
+    y.v = p->values.dev_read();
+  }
+  static void parameter_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor&) {
     auto* p = static_cast<ParameterStorage*>(n.ptr);
-    axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
+    if (ctx.streaming()) stream_grad(ctx, dy, p->grad);
+    else axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->nonzero_grad = true;
   }
   static void lookup_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
+    if (ctx.streaming()) {  // the rows gathered on the host, then copied in
+      const size_t rs = p->row_size();
+      thread_local std::vector<float> rows;
+      rows.resize(y.d.size());
+      for (unsigned b = 0; b < n.naux; ++b) {
+        const float* src = p->row_read(static_cast<unsigned>(ctx.ints[n.aux0 + b]));
+        std::copy(src, src + rs, rows.begin() + b * rs);
+      }
+      alloc(ctx, y);
+      B::to_device(y.v, rows.data(), sizeof(float) * y.d.size());
+      return;
+    }
     alloc(ctx, y);
     const uint32_t rs = static_cast<uint32_t>(p->row_size());
     B::launch(static_cast<uint32_t>(y.d.size()), kern::GatherRows{p->values.dev_read(), y.v, ints_on_device<B>(ctx, n), rs});
@@ -44,17 +73,26 @@ struct InputOps {
                          Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
     const uint32_t rs = static_cast<uint32_t>(p->row_size());
-    B::launch(static_cast<uint32_t>(dy.d.size()),
-              kern::ScatterAddRows{dy.v, p->grad.dev_write(), ints_on_device<B>(ctx, n), rs});
+    if (ctx.streaming()) {  // the gradient rows added on the host
+      const float* g = download<B>(dy.v, dy.d.size());
+      for (unsigned b = 0; b < n.naux; ++b) host_add(p->grad_row(static_cast<unsigned>(ctx.ints[n.aux0 + b])), g + size_t(b) * rs, rs);
+      plan_count_to_host(ctx.plan, sizeof(float) * dy.d.size());
+    } else {
+      B::launch(static_cast<uint32_t>(dy.d.size()),
+                kern::ScatterAddRows{dy.v, p->grad.dev_write(), ints_on_device<B>(ctx, n), rs});
+    }
     for (unsigned b = 0; b < n.naux; ++b) p->touch(static_cast<unsigned>(ctx.ints[n.aux0 + b]));
   }
-  static void lookup_table_fwd(DeviceCtx&, const Node& n, const Tensor*, Tensor& y) {
-    y.v = static_cast<LookupParameterStorage*>(n.ptr)->values.dev_read();
+  static void lookup_table_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
+    auto* p = static_cast<LookupParameterStorage*>(n.ptr);
+    if (ctx.streaming()) return stream_in(ctx, p->values, y);
+    y.v = p->values.dev_read();
   }
-  static void lookup_table_bwd(DeviceCtx&, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+  static void lookup_table_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                                Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
+    if (ctx.streaming()) stream_grad(ctx, dy, p->grad);
+    else axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->all_touched = true;
   }
 

@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "device/dispatch.h"
 #include "graph/graph.h"
+#include "params/parameter.h"
+#include "params/resident.h"
 
 namespace dg {
 
@@ -14,6 +16,8 @@ namespace {
 struct BudgetSetting {
   size_t bytes = 0;
   MemoryPolicy policy = MemoryPolicy::automatic;
+  unsigned prefetch = 4;
+  bool stream = false;  // the parameters placed there stream (decided by the device's plan)
 };
 BudgetSetting budgets[kMaxDevices];
 DeviceMemStats stats[kMaxDevices];
@@ -50,14 +54,23 @@ std::string mb(size_t bytes) {
 DeviceMemStats& device_mem_stats(DeviceId id) { return stats[id]; }
 void reset_device_mem_stats(DeviceId id) { stats[id] = DeviceMemStats{}; }
 
-void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy) { budgets[id] = {bytes, policy}; }
+void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy) {
+  budgets[id].bytes = bytes;
+  budgets[id].policy = policy;
+}
 size_t device_budget(DeviceId id) { return budgets[id].bytes; }
+void set_device_prefetch(DeviceId id, unsigned nodes) { budgets[id].prefetch = nodes; }
+unsigned device_prefetch(DeviceId id) { return budgets[id].prefetch; }
+bool params_stream(DeviceId id) { return id < kMaxDevices && budgets[id].stream; }
 MemoryPolicy device_policy(DeviceId id) { return budgets[id].policy; }
 const char* policy_name(MemoryPolicy p) {
   return p == MemoryPolicy::swap ? "swap" : p == MemoryPolicy::recompute ? "recompute" : "auto";
 }
 
 float* plan_allocate(SwapPlan* plan, size_t n_floats) { return plan->allocate(n_floats * sizeof(float)); }
+bool plan_streams(const SwapPlan* plan) { return plan->streams_params(); }
+void plan_count_to_host(SwapPlan* plan, size_t bytes) { plan->count_to_host(bytes); }
+void SwapPlan::count_to_host(size_t bytes) { stats[dev_].to_host_bytes += bytes; }
 
 SwapPlan::SwapPlan(ComputationGraph& g, DeviceId dev, size_t budget, MemoryPolicy policy)
     : g_(g), dev_(dev), budget_(BlockPool::round_up(budget)), policy_(policy) {
@@ -65,18 +78,48 @@ SwapPlan::SwapPlan(ComputationGraph& g, DeviceId dev, size_t budget, MemoryPolic
   // graph's memory is carved out of it and never grows past it.
   region_ = static_cast<char*>(device_allocator(dev).allocate(budget_));
   pool_.init(region_, budget_);
+  account_params();
 }
 
-SwapPlan::~SwapPlan() { device_allocator(dev_).deallocate(region_, budget_); }
+// Parameters placed on the device (values, gradients, trainer state) count
+// against the budget: their bytes are held in the pool. When they take more
+// than half of it, they stream instead (from here on, for this budget): they
+// live on the host, their values come in under the plan like the graph's own.
+void SwapPlan::account_params() {
+  if (params_block_) pool_.free(params_block_);
+  params_block_ = nullptr;
+  params_bytes_ = 0;
+  if (stream_) return;
+  const size_t placed = resident_placed_bytes(dev_);
+  if (placed && placed <= budget_ / 2) params_block_ = pool_.allocate(placed);
+  if (placed && !params_block_) {
+    stream_ = true;
+    budgets[dev_].stream = true;
+    release_device_copies(dev_);
+    return;
+  }
+  params_bytes_ = placed;
+  DeviceMemStats& st = stats[dev_];
+  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+}
+
+SwapPlan::~SwapPlan() {
+  drain();
+  if (stream_) budgets[dev_].stream = false;
+  device_allocator(dev_).deallocate(region_, budget_);
+}
+
+const DeviceOpTable& SwapPlan::ops() const { return device_ops(Device::from_id(dev_).kind); }
 
 void SwapPlan::sync_schedule() {
   const uint32_t n = static_cast<uint32_t>(g_.nodes.size());
   if (n == scheduled_) return;
   const auto t0 = std::chrono::steady_clock::now();
   if (n < scheduled_) {  // cg_revert() removed nodes: their memory goes, the schedule is rebuilt
+    drain();
     for (uint32_t i = n; i < vals_.size(); ++i) {
-      if (vals_[i].state == resident && vals_[i].owner < 0) pool_.free(vals_[i].dev);
-      if (i < grads_.size() && grads_[i].state == resident) pool_.free(grads_[i].dev);
+      if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
+      if (i < grads_.size() && (grads_[i].state == resident || grads_[i].state == incoming)) pool_.free(grads_[i].dev);
     }
     vals_.resize(n);
     grads_.resize(std::min<size_t>(grads_.size(), n));
@@ -164,7 +207,7 @@ void SwapPlan::need_grad(uint32_t j) {
   if (s.state == unmanaged) {  // first use: a zeroed buffer (1 for the seed)
     s.bytes = g_.nodes[j].dim.size() * sizeof(float);
     char* p = allocate_block(s.bytes);
-    device_ops(Device::from_id(dev_).kind).fill(reinterpret_cast<float*>(p), s.bytes / sizeof(float),
+    ops().fill(reinterpret_cast<float*>(p), s.bytes / sizeof(float),
                                                 grad_wanted_[j] == 2 ? 1.f : 0.f);
     s.dev = p;
     s.state = resident;
@@ -200,6 +243,12 @@ void SwapPlan::after_forward(uint32_t i) {
       extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
     }
   node_blocks_.clear();
+  const OpId op = g_.nodes[i].op;
+  if (s.state == resident && stream_ && (op == OpId::parameter || op == OpId::lookup_table)) {
+    DeviceMemStats& st = stats[dev_];
+    st.to_device_bytes += s.bytes;
+    ++st.streamed_params;
+  }
   if (s.state == resident || !p) return;
   // No block of its own: a view of an argument's memory (reshape), managed with it.
   const Node& n = g_.nodes[i];
@@ -233,7 +282,8 @@ Tensor SwapPlan::gradient_view(uint32_t j, const Tensor& t) const {
   if (s.state == resident) return t;
   h.device = kCpuDevice;
   if (s.state == on_host) {
-    h.v = const_cast<float*>(s.host.data());
+    ops().host_wait(s.ev);  // its copy-out may still be in flight
+    h.v = s.host.floats();
     return h;
   }
   // Wanted but never reached by backward: zeros (kept on the host).
@@ -249,6 +299,8 @@ char* SwapPlan::allocate_block(size_t bytes) {
       st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
       return p;
     }
+    // Blocks whose copy-out is done first, then the oldest still copying, then evict more.
+    if (reclaim() || wait_oldest_free()) continue;
     if (!evict_one()) out_of_memory(bytes);
   }
 }
@@ -265,7 +317,9 @@ void SwapPlan::free_held(void* p) { pool_.free(static_cast<char*>(p)); }
 
 size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
 
-bool SwapPlan::evict_one() {
+// The resident value or gradient used farthest ahead leaves; for a prefetch
+// only one used after `after` (the prefetched one's use), and never one in flight.
+bool SwapPlan::evict_one(uint64_t after, bool for_prefetch) {
   bool found = false;
   Key best{0, false};
   uint64_t best_t = 0;
@@ -274,8 +328,10 @@ bool SwapPlan::evict_one() {
     for (int g = 1; g >= 0; --g) {  // gradients first on a tie (they are never recomputed)
       const Key k{i, g == 1};
       const Slot& s = slot(k);
-      if (s.state != resident || s.pins || (!k.grad && s.owner >= 0)) continue;
+      const bool movable = s.state == resident || (s.state == incoming && !for_prefetch);
+      if (!movable || s.pins || (!k.grad && s.owner >= 0)) continue;
       const uint64_t t = next_use(k);
+      if (t <= after) continue;
       if (!found || t > best_t || (t == best_t && s.bytes > best_bytes)) {
         found = true;
         best = k;
@@ -304,22 +360,26 @@ bool SwapPlan::recomputable(uint32_t i) const {
 
 void SwapPlan::evict(Key k) {
   Slot& s = slot(k);
+  if (s.state == incoming) arrive(k, false);
   Tensor& t = k.grad ? g_.grads_[k.node] : g_.values_[k.node];
-  const DeviceOpTable& ops = device_ops(Device::from_id(dev_).kind);
   DeviceMemStats& st = stats[dev_];
   if (!k.grad && recomputable(k.node)) {
     s.state = dropped;
+    pool_.free(s.dev);
+  } else if (k.grad || !s.host) {
+    // Copied out on the copy stream into pinned memory; the block is reused only after that copy.
+    if (!s.host) s.host = PinnedHostPool::of(dev_).acquire(s.bytes);
+    s.ev = last_ev_ = ops().copy_async(s.host.data(), s.dev, s.bytes, false);
+    pending_free_.emplace_back(s.dev, s.ev);
+    st.to_host_bytes += s.bytes;
+    ++st.swaps_out;
+    s.state = on_host;
   } else {
     // Values never change: a copy made once serves every later eviction. Gradients do.
-    if (k.grad || s.host.empty()) {
-      s.host.resize(s.bytes / sizeof(float));
-      ops.to_host(s.host.data(), s.dev, s.bytes);
-      st.to_host_bytes += s.bytes;
-    }
+    pool_.free(s.dev);
     ++st.swaps_out;
     s.state = on_host;
   }
-  pool_.free(s.dev);
   s.dev = nullptr;
   t.v = nullptr;
   if (!k.grad)
@@ -336,17 +396,136 @@ void SwapPlan::make_resident(Key k) {
   }
   Slot& s = slot(k);
   if (s.state == resident || s.state == unmanaged) return;
+  if (s.state == incoming) return arrive(k, true);
   if (s.state == dropped) return recompute(k.node);
-  // on_host: read back.
+  // on_host, not prefetched: read back now, through the copy stream (after a copy-out still in flight).
   char* p = allocate_block(s.bytes);
-  device_ops(Device::from_id(dev_).kind).to_device(p, s.host.data(), s.bytes);
+  s.ev = last_ev_ = ops().copy_async(p, s.host.data(), s.bytes, true);
+  ops().wait_event(s.ev);
   DeviceMemStats& st = stats[dev_];
   st.to_device_bytes += s.bytes;
   ++st.swaps_in;
+  ++st.demand_fetches;
   s.dev = p;
   s.state = resident;
-  if (k.grad) std::vector<float>().swap(s.host);  // it changes from here on
+  if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);  // it changes from here on
   (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(p);
+}
+
+// An incoming copy is needed (count: by the compute, a hit or a stall) or must
+// complete to be moved: the compute waits for its event.
+void SwapPlan::arrive(Key k, bool count) {
+  Slot& s = slot(k);
+  DeviceMemStats& st = stats[dev_];
+  if (count) ++(ops().event_done(s.ev) ? st.prefetch_hits : st.prefetch_stalls);
+  ops().wait_event(s.ev);
+  s.state = resident;
+  if (s.refetched) {
+    ++st.refetches;
+    if (g_.nodes[k.node].op == OpId::parameter || g_.nodes[k.node].op == OpId::lookup_table) ++st.streamed_params;
+  } else {
+    ++st.swaps_in;
+  }
+  s.refetched = false;
+  if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);
+  (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(s.dev);
+}
+
+// A value's host source when it is a plain copy of host memory that stays put
+// while the graph runs: an input's data, a streamed parameter's values.
+const float* SwapPlan::host_source(uint32_t i) const {
+  const Node& n = g_.nodes[i];
+  if (n.op == OpId::input && !n.ptr) return g_.float_data.data() + n.aux0;
+  if (!params_stream(dev_)) return nullptr;
+  if (n.op == OpId::parameter) return static_cast<ParameterStorage*>(n.ptr)->values.read();
+  if (n.op == OpId::lookup_table) return static_cast<LookupParameterStorage*>(n.ptr)->values.read();
+  return nullptr;
+}
+
+// Brings k (used at time t) towards the device on the copy stream, when
+// there is room without moving anything used before t. False: no room.
+bool SwapPlan::prefetch(Key k, uint64_t t) {
+  if (!k.grad && vals_[k.node].owner >= 0) k = {root(k.node), false};
+  Slot& s = slot(k);
+  const void* src = nullptr;
+  if (s.state == on_host) src = s.host.data();
+  else if (s.state == dropped && !k.grad) src = host_source(k.node);
+  if (!src) return true;  // resident, in flight, or recomputed when needed
+  char* p = nullptr;
+  for (;;) {
+    if ((p = pool_.allocate(s.bytes))) break;
+    if (reclaim()) continue;
+    if (!evict_one(t, true)) return false;
+  }
+  DeviceMemStats& st = stats[dev_];
+  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+  s.refetched = s.state == dropped;
+  s.ev = last_ev_ = ops().copy_async(p, src, s.bytes, true);
+  s.dev = p;
+  s.state = incoming;
+  ++st.prefetches;
+  st.to_device_bytes += s.bytes;
+  return true;
+}
+
+void SwapPlan::prefetch_ahead() {
+  const unsigned k = device_prefetch(dev_);
+  if (k == 0) return;
+  reclaim();
+  const uint64_t n = scheduled_;
+  const uint64_t end = std::min<uint64_t>(now_ + k, 2 * n - 1);
+  for (uint64_t t = now_ + 1; t <= end; ++t) {
+    const bool backward = t >= n;
+    const uint32_t node = static_cast<uint32_t>(backward ? 2 * n - 1 - t : t);
+    const Node& nd = g_.nodes[node];
+    if (backward) {
+      if (nd.device == dev_ && !wants_grad(node)) continue;  // backward does nothing there
+      if (nd.device == dev_ && (!prefetch({node, true}, t) || !prefetch({node, false}, t))) return;
+    }
+    const uint32_t* a = g_.args(nd);
+    for (unsigned q = 0; q < nd.nargs; ++q) {
+      if (g_.nodes[a[q]].device != dev_) continue;
+      if (!prefetch({a[q], false}, t)) return;
+      if (backward && wants_grad(a[q]) && !prefetch({a[q], true}, t)) return;
+    }
+  }
+}
+
+bool SwapPlan::reclaim() {
+  if (pending_free_.empty() && pending_host_.empty()) return false;
+  const DeviceOpTable& o = ops();
+  bool freed = false;
+  size_t w = 0;
+  for (auto& f : pending_free_) {
+    if (o.event_done(f.second)) {
+      pool_.free(f.first);
+      freed = true;
+    } else {
+      pending_free_[w++] = f;
+    }
+  }
+  pending_free_.resize(w);
+  w = 0;
+  for (auto& h : pending_host_) {
+    if (o.event_done(h.second)) h.first.reset();
+    else pending_host_[w++] = std::move(h);
+  }
+  pending_host_.resize(w);
+  return freed;
+}
+
+bool SwapPlan::wait_oldest_free() {
+  if (pending_free_.empty()) return false;
+  ops().wait_event(pending_free_.front().second);
+  pool_.free(pending_free_.front().first);
+  pending_free_.erase(pending_free_.begin());
+  ++stats[dev_].freed_after_wait;
+  return true;
+}
+
+void SwapPlan::drain() {
+  if (last_ev_) ops().host_wait(last_ev_);
+  reclaim();
 }
 
 void SwapPlan::recompute(uint32_t i) {
@@ -389,6 +568,7 @@ void SwapPlan::recompute(uint32_t i) {
   if (n.nargs == 0) {
     ++st.refetches;
     st.to_device_bytes += s.bytes;
+    if (n.op == OpId::parameter || n.op == OpId::lookup_table) ++st.streamed_params;
   } else {
     ++st.recomputes;
   }
@@ -406,24 +586,28 @@ void SwapPlan::out_of_memory(size_t bytes) const {
            g_.nodes[current_].dim.str() + ")";
   throw OutOfMemory("device memory budget of " + Device::from_id(dev_).name() + " exceeded: " + mb(bytes) +
                     " needed" + node + ", but the budget is " + mb(budget_) + ", of which " + mb(pool_.in_use()) +
-                    " is in use (" + mb(held) + " held by the values and gradients this node needs at once, the " +
-                    "rest scratch); the largest free block is " + mb(pool_.largest_free()) +
+                    " is in use (" + mb(held) + " held by the values and gradients this node needs at once, " +
+                    mb(params_bytes_) + " by the parameters resident on the device, the rest scratch); the largest free block is " + mb(pool_.largest_free()) +
                     ". Raise device_mem in dynagraph.init(), or make the graph smaller");
 }
 
 void SwapPlan::reset_grads() {
+  drain();
   unpin_all();
   for (Slot& s : grads_)
-    if (s.state == resident) pool_.free(s.dev);
-  grads_.assign(grads_.size(), Slot{});
+    if (s.state == resident || s.state == incoming) pool_.free(s.dev);
+  const size_t n = grads_.size();
+  grads_.clear();
+  grads_.resize(n);
   std::fill(grad_wanted_.begin(), grad_wanted_.end(), 0);
 }
 
 void SwapPlan::reset() {
+  drain();
   unpin_all();
   for (uint32_t i = 0; i < vals_.size(); ++i) {
-    if (vals_[i].state == resident && vals_[i].owner < 0) pool_.free(vals_[i].dev);
-    if (grads_[i].state == resident) pool_.free(grads_[i].dev);
+    if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
+    if (grads_[i].state == resident || grads_[i].state == incoming) pool_.free(grads_[i].dev);
   }
   for (char* b : extra_blocks_) pool_.free(b);
   for (char* b : node_blocks_) pool_.free(b);
@@ -437,6 +621,7 @@ void SwapPlan::reset() {
   scheduled_ = 0;
   now_ = 0;
   current_ = UINT32_MAX;
+  account_params();
 }
 
 // ---- the executor's hooks: a node and its arguments may be on different devices (to_device)
@@ -473,6 +658,7 @@ void swap_before_forward(ComputationGraph& g, uint32_t i) {
       for (unsigned k = 0; k < n.nargs; ++k)
         if (g.nodes[a[k]].device == p->device()) p->need_value(a[k]);
     }
+    p->prefetch_ahead();
   });
 }
 
@@ -484,24 +670,38 @@ void swap_after_forward(ComputationGraph& g, uint32_t i) {
 void swap_before_backward(ComputationGraph& g, uint32_t j) {
   const Node& n = g.nodes[j];
   const uint32_t* a = g.args(n);
+  // Backward skips a node without a gradient: nothing to bring back for it.
+  SwapPlan* own = n.device == kCpuDevice ? nullptr : g.device_memory().plan(n.device);
+  const bool runs = n.device == kCpuDevice ? SwapPlan::has_host_grad(g, j) : !own || own->wants_grad(j);
   for_plans(g, n, [&](SwapPlan* p) {
     p->begin(j, true);
-    if (n.device == p->device()) {
-      p->set_current(j);
-      p->need_grad(j);
-      p->need_value(j);
-    }
-    for (unsigned k = 0; k < n.nargs; ++k)
-      if (g.nodes[a[k]].device == p->device()) {
-        p->need_value(a[k]);
-        p->need_grad(a[k]);
+    if (runs) {
+      if (n.device == p->device()) {
+        p->set_current(j);
+        p->need_grad(j);
+        p->need_value(j);
       }
+      for (unsigned k = 0; k < n.nargs; ++k)
+        if (g.nodes[a[k]].device == p->device()) {
+          p->need_value(a[k]);
+          p->need_grad(a[k]);
+        }
+    }
+    p->prefetch_ahead();
   });
 }
 
 void swap_resident(ComputationGraph& g, uint32_t i) {
   if (g.nodes[i].device == kCpuDevice) return;
   if (SwapPlan* p = g.device_memory().plan(g.nodes[i].device)) p->resident_value(i);
+}
+
+bool SwapPlan::has_host_grad(const ComputationGraph& g, uint32_t j) { return j < g.grads_.size() && g.grads_[j].v; }
+
+void swap_finish(ComputationGraph& g) {
+  DeviceMemory& mem = g.device_memory();
+  for (DeviceId d = 1; d < kMaxDevices; ++d)
+    if (SwapPlan* p = mem.plan_if_made(d)) p->drain();
 }
 
 }  // namespace dg

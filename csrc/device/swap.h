@@ -5,19 +5,26 @@
 // first -- in forward that is a value whose remaining uses are all in backward.
 // An evicted value is copied to host memory (swap), or dropped and recomputed
 // from its arguments when backward needs it (recompute), or, for an input or a
-// parameter, read again from its host source (refetch). docs/memory.md.
+// parameter, read again from its host source (refetch). Copies go through the
+// device's copy stream (device_ops.h): a copy-out frees its block only after
+// its event; a value or gradient needed again soon is brought back a few
+// nodes ahead (prefetch) and the compute waits for its event only when it
+// reaches the node that reads it. docs/memory.md.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/block_pool.h"
 #include "core/device.h"
 #include "core/tensor.h"
+#include "device/pinned_host.h"
 
 namespace dg {
 
 class ComputationGraph;
+struct DeviceOpTable;
 
 enum class MemoryPolicy : uint8_t { automatic, swap, recompute };
 
@@ -27,6 +34,12 @@ struct DeviceMemStats {
   uint64_t to_host_bytes = 0, to_device_bytes = 0;  // moved by swapping and refetching
   uint64_t swaps_out = 0, swaps_in = 0, recomputes = 0, refetches = 0;
   uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules
+  uint64_t prefetches = 0;        // copies to the device issued ahead of their use
+  uint64_t prefetch_hits = 0;     // ... that had arrived when the compute reached their user
+  uint64_t prefetch_stalls = 0;   // ... that had not (the compute waited)
+  uint64_t demand_fetches = 0;    // brought back only when needed (not prefetched)
+  uint64_t freed_after_wait = 0;  // blocks reused only after waiting for their copy-out
+  uint64_t streamed_params = 0;   // parameter values copied in from the host (parameters streaming)
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -34,6 +47,13 @@ void reset_device_mem_stats(DeviceId id);
 // 0 = no budget (the bump arenas, as before). Takes effect at the next renew_cg().
 void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy);
 size_t device_budget(DeviceId id);
+// How many nodes ahead swapped values and gradients are brought back (0: on demand only).
+void set_device_prefetch(DeviceId id, unsigned nodes);
+unsigned device_prefetch(DeviceId id);
+// True while the parameters placed on device `id` stream (its plan decided so,
+// docs/memory.md): their values, gradients and trainer state live on the host;
+// their nodes copy values in under the plan, their gradients are added on the host.
+bool params_stream(DeviceId id);
 MemoryPolicy device_policy(DeviceId id);
 const char* policy_name(MemoryPolicy p);
 
@@ -59,6 +79,12 @@ class SwapPlan {
   void need_grad(uint32_t j);        // the same for j's gradient, allocated at its first use
   void lazy_grad(uint32_t j, bool seed);  // backward wants a gradient for j
   void resident_value(uint32_t i);   // a value read from outside (npvalue, the loss)
+  bool wants_grad(uint32_t j) const { return j < grad_wanted_.size() && grad_wanted_[j]; }
+  static bool has_host_grad(const ComputationGraph& g, uint32_t j);  // a CPU node's gradient buffer
+  // After the running node's operands are held: issue the copies of the next nodes' operands.
+  void prefetch_ahead();
+  // Every copy in flight finished (forward() and backward() return, renew_cg).
+  void drain();
   // A gradient that was moved to the host is read from there (device CPU).
   Tensor gradient_view(uint32_t j, const Tensor& t) const;
 
@@ -67,16 +93,21 @@ class SwapPlan {
   void free_held(void* p);
   size_t largest_free() const;
   size_t in_use() const { return pool_.in_use(); }
+  bool streams_params() const { return stream_; }
+  void count_to_host(size_t bytes);  // a streamed parameter's gradient written back
   void reset();                         // renew_cg(): every value and gradient gone
   void reset_grads();                   // a new backward pass
 
  private:
-  enum State : uint8_t { unmanaged, resident, on_host, dropped };
+  // incoming: a block holds it, its copy to the device is in flight (event ev).
+  enum State : uint8_t { unmanaged, resident, on_host, dropped, incoming };
   struct Slot {
     char* dev = nullptr;
     size_t bytes = 0;
-    std::vector<float> host;  // the host copy (pinned memory on a GPU is future work: docs/memory.md)
+    PinnedBuffer host;  // the host copy (written by the copy stream: valid after event ev)
+    uint64_t ev = 0;    // the last copy of this slot's memory
     State state = unmanaged;
+    bool refetched = false;  // incoming from its host source (an input, a streamed parameter)
     uint16_t pins = 0;
     int32_t owner = -1;  // values: the node whose memory this value aliases (reshape), or -1
     size_t offset = 0;
@@ -93,7 +124,13 @@ class SwapPlan {
   void make_resident(Key k);
   void recompute(uint32_t i);
   void evict(Key k);
-  bool evict_one();
+  bool evict_one(uint64_t after = 0, bool for_prefetch = false);
+  bool prefetch(Key k, uint64_t t);
+  const float* host_source(uint32_t i) const;
+  void arrive(Key k, bool count);
+  bool reclaim();
+  bool wait_oldest_free();
+  const DeviceOpTable& ops() const;
   bool recomputable(uint32_t i) const;
   char* allocate_block(size_t bytes);
   [[noreturn]] void out_of_memory(size_t bytes) const;
@@ -116,10 +153,19 @@ class SwapPlan {
   std::vector<char*> node_blocks_;         // blocks the running node's forward allocated
   std::vector<char*> extra_blocks_;        // an op's blocks other than its value: freed at renew_cg
   mutable std::vector<float> zeros_;       // gradient_view of a gradient backward never reached
+  std::vector<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
+  std::vector<std::pair<PinnedBuffer, uint64_t>> pending_host_;   // host copies free once read back
+  uint64_t last_ev_ = 0;                   // the latest copy issued
+  bool stream_ = false;                    // the parameters placed on dev_ stream (sticky for this plan)
+  char* params_block_ = nullptr;           // else: their bytes, held in the pool (they count against the budget)
+  size_t params_bytes_ = 0;
+  void account_params();
 };
 
 // What ctx.alloc calls under a budget (device/device_ops.h).
 float* plan_allocate(SwapPlan* plan, size_t n_floats);
+bool plan_streams(const SwapPlan* plan);  // the parameter ops: stream from / to the host
+void plan_count_to_host(SwapPlan* plan, size_t bytes);
 
 // The executor's hooks (graph.cc), for graphs with device nodes: the plans of
 // the devices a node and its arguments live on get ready for it.
@@ -127,5 +173,6 @@ void swap_before_forward(ComputationGraph& g, uint32_t i);
 void swap_after_forward(ComputationGraph& g, uint32_t i);
 void swap_before_backward(ComputationGraph& g, uint32_t j);
 void swap_resident(ComputationGraph& g, uint32_t i);  // forward()'s result, read by the caller
+void swap_finish(ComputationGraph& g);                // forward() or backward() returns: copies done
 
 }  // namespace dg

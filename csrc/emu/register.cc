@@ -16,6 +16,7 @@
 #include "device/softmax_reduce_ops.h"
 #include "device/sparse_ops.h"
 #include "device/trainer_ops.h"
+#include "emu/copy_worker.h"
 #include "emu/emu.h"
 
 namespace dg {
@@ -44,6 +45,10 @@ void register_emu_ops(DeviceOpTable& t) {
   t.to_host = B::to_host;
   t.to_device = B::to_device;
   t.synchronize = B::synchronize;
+  t.copy_async = [](void* dst, const void* src, size_t bytes, bool) { return emu::copy_async(dst, src, bytes); };
+  t.event_done = emu::event_done;
+  t.wait_event = emu::wait_event;
+  t.host_wait = emu::wait_event;
   t.update = dev::update<B>;
   t.squared_norm = dev::squared_norm<B>;
 }

@@ -162,7 +162,10 @@ const Tensor& ComputationGraph::forward(uint32_t upto) {
                          op_impl(nodes[i].op).name + ", shape " + v.d.str() + ") holds NaN or inf");
     }
   }
-  if (has_device_nodes_) swap_resident(*this, upto);
+  if (has_device_nodes_) {
+    swap_resident(*this, upto);
+    swap_finish(*this);  // no copy left in flight when control returns to the caller
+  }
   return values_[upto];
 }
 
@@ -208,6 +211,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   std::vector<Tensor> xs;
   param_hook_begin(from + 1);
   for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
+  if (has_device_nodes_) swap_finish(*this);
 }
 
 void ComputationGraph::param_hook_begin(uint32_t end) {

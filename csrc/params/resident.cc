@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <unordered_set>
 
 #include "device/device_ops.h"
 
@@ -11,7 +13,41 @@ namespace {
 std::atomic<uint64_t> g_to_device{0}, g_to_host{0};
 
 const DeviceOpTable& ops_of(DeviceId d) { return device_ops(Device::from_id(d).kind); }
+
+// Residents placed on each device (never destroyed: Residents in statics die late).
+struct Registry {
+  std::mutex m;
+  std::unordered_set<Resident*> on[kMaxDevices];
+};
+Registry& registry() {
+  static auto* r = new Registry();
+  return *r;
+}
 }  // namespace
+
+void Resident::enlist(DeviceId d) noexcept {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.m);
+  for (DeviceId k = 1; k < kMaxDevices; ++k) r.on[k].erase(this);
+  if (d != kCpuDevice) r.on[d].insert(this);
+}
+
+size_t resident_placed_bytes(DeviceId d) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.m);
+  size_t bytes = 0;
+  for (const Resident* x : r.on[d]) bytes += sizeof(float) * x->size();
+  return bytes;
+}
+
+void release_device_copies(DeviceId d) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.m);
+  for (Resident* x : r.on[d]) {
+    if (!x->host_ok_) x->pull();
+    x->free_device();
+  }
+}
 
 ResidentTraffic resident_traffic() { return {g_to_device.load(), g_to_host.load()}; }
 
@@ -29,6 +65,8 @@ Resident& Resident::operator=(Resident&& o) noexcept {
   o.host_ok_ = true;
   o.dev_ok_ = false;
   o.host_.clear();
+  o.enlist(kCpuDevice);
+  enlist(device_);
   return *this;
 }
 
@@ -45,6 +83,7 @@ void Resident::place(DeviceId d) {
   if (!host_ok_) pull();
   free_device();
   device_ = d;
+  enlist(d);
 }
 
 void Resident::pull() const {

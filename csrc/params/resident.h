@@ -22,7 +22,10 @@ class Resident {
   Resident& operator=(Resident&& o) noexcept;
   Resident(const Resident&) = delete;
   Resident& operator=(const Resident&) = delete;
-  ~Resident() { free_device(); }
+  ~Resident() {
+    free_device();
+    enlist(kCpuDevice);
+  }
 
   size_t size() const { return host_.size(); }
   DeviceId device() const { return device_; }
@@ -70,8 +73,10 @@ class Resident {
   void zero_rows(const std::vector<unsigned>& rows, size_t row_size);
 
  private:
+  friend void release_device_copies(DeviceId d);
   void pull() const;  // device -> host
   void free_device() noexcept;
+  void enlist(DeviceId d) noexcept;  // the registry of what is placed on each device
 
   mutable AlignedFloats host_;
   float* dev_ = nullptr;
@@ -95,6 +100,14 @@ class DeviceRows {
   uint32_t* p_ = nullptr;
   size_t bytes_;
 };
+
+// Bytes of the Residents placed on device d (parameters' values and gradients,
+// trainer state): what they hold there, or will once used. A device memory
+// budget counts them (device/swap.h).
+size_t resident_placed_bytes(DeviceId d);
+// Every Resident placed on d: its values copied to the host (when newer on the
+// device) and its device copy freed; a later dev_read() makes one again.
+void release_device_copies(DeviceId d);
 
 // Bytes of parameter memory (values, gradients, trainer state) copied between
 // host and device since the process started: {to the device, to the host}.

@@ -1,5 +1,7 @@
 #include "params/trainers.h"
 
+#include "device/swap.h"
+
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -51,6 +53,10 @@ std::string Trainer::status() {
 namespace {
 
 const DeviceOpTable& ops_of(DeviceId d) { return device_ops(Device::from_id(d).kind); }
+
+// Where a parameter's update runs: its device, or the host while the
+// parameters there stream (device/swap.h: values, gradients and state live on the host).
+DeviceId where(DeviceId d) { return d != kCpuDevice && params_stream(d) ? kCpuDevice : d; }
 
 // Squared norm of a gradient (only `rows` of it, when given), computed where it lives.
 double grad_squared_norm(Resident& g, DeviceId d, const std::vector<unsigned>* rows, size_t row_size) {
@@ -113,18 +119,18 @@ void Trainer::update() {
   // Squared norm of every gradient that will be applied (on each parameter's device).
   double sq = 0.0;
   for (auto& p : params)
-    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, p->device, nullptr, 1);
+    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, where(p->device), nullptr, 1);
   for (auto& p : lookups) {
     if (!p->updated || !p->nonzero_grad()) continue;
     const bool dense = p->all_touched || !sparse_updates;
-    sq += grad_squared_norm(p->grad, p->device, dense ? nullptr : &p->touched, p->row_size());
+    sq += grad_squared_norm(p->grad, where(p->device), dense ? nullptr : &p->touched, p->row_size());
   }
   if (check_finite && !std::isfinite(sq)) {
     std::string bad;
     for (auto& p : params)
-      if (p->nonzero_grad && !all_finite(p->grad, p->device)) bad += " " + p->name;
+      if (p->nonzero_grad && !all_finite(p->grad, where(p->device))) bad += " " + p->name;
     for (auto& p : lookups)
-      if (p->nonzero_grad() && !all_finite(p->grad, p->device)) bad += " " + p->name;
+      if (p->nonzero_grad() && !all_finite(p->grad, where(p->device))) bad += " " + p->name;
     for (auto& p : params) p->clear_grad();
     for (auto& p : lookups) p->clear_grad();
     throw ValueError("non-finite (NaN or inf) gradient in:" + bad +
@@ -143,10 +149,11 @@ void Trainer::update() {
   for (auto& p : params) {
     if (!p->updated || !p->nonzero_grad) continue;
     const size_t n = p->values.size();
-    float* state = state_for(p.get(), n, p->device);
-    if (p->device != kCpuDevice) {
-      update_on_device(p->device, p->values, p->grad, state, gscale, nullptr, 1);
-      if (decay > 0.f) scale_on_device(p->device, p->values, 1.f - decay);
+    const DeviceId d = where(p->device);
+    float* state = state_for(p.get(), n, d);
+    if (d != kCpuDevice) {
+      update_on_device(d, p->values, p->grad, state, gscale, nullptr, 1);
+      if (decay > 0.f) scale_on_device(d, p->values, 1.f - decay);
     } else {
       float* x = p->values.write();
       rule(x, p->grad.read(), state, n, gscale);
@@ -158,10 +165,11 @@ void Trainer::update() {
     if (!p->updated) continue;
     if (p->nonzero_grad() || !sparse_updates) {
       size_t n = p->values.size();
-      float* st = state_for(p.get(), n, p->device);
+      const DeviceId d = where(p->device);
+      float* st = state_for(p.get(), n, d);
       const bool dense = p->all_touched || !sparse_updates;
-      if (p->device != kCpuDevice) {
-        update_on_device(p->device, p->values, p->grad, st, gscale, dense ? nullptr : &p->touched, p->row_size());
+      if (d != kCpuDevice) {
+        update_on_device(d, p->values, p->grad, st, gscale, dense ? nullptr : &p->touched, p->row_size());
       } else if (dense) {
         rule(p->values.write(), p->grad.read(), st, n, gscale);
       } else {

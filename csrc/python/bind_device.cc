@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/block_pool.h"
 #include "device/dispatch.h"
+#include "emu/copy_worker.h"
 #include "python/bindings.h"
 #include "python/expr_type.h"
 
@@ -191,9 +192,18 @@ py::dict cuda_array_interface(py::handle self, bool emulated) {
                               ", not a GPU (use __dlpack__ or npvalue())");
   const Tensor& t = cg().forward(e.i);
   std::shared_ptr<ChunkPin> pin = cg().pin_value(t);
-  if (!pin)
-    throw py::attribute_error("__cuda_array_interface__: this value aliases a parameter (not graph memory); "
-                              "use __dlpack__, which exports a copy");
+  if (!pin) {
+    const Node& n = cg().nodes[e.i];
+    const SwapPlan* plan = cg().device_memory().plan_if(device);
+    const bool param = (n.op == OpId::parameter || n.op == OpId::lookup_table) && !(plan && plan->streams_params());
+    const std::string why =
+        param ? "this value aliases a parameter (not graph memory), which update() changes"
+        : plan ? "this value is in graph memory under a device memory budget (init(device_mem=...)), where the "
+                 "budget's plan moves values off the device and reuses their memory within the graph, so it "
+                 "cannot be handed out without a copy"
+               : "this value aliases memory outside the graph's (a parameter's, through a view)";
+    throw py::attribute_error("__cuda_array_interface__: " + why + "; use __dlpack__, which exports a copy");
+  }
   if (kind == DeviceKind::cuda) {
     auto sync = device_ops(DeviceKind::cuda).synchronize;
     if (sync) sync();
@@ -301,8 +311,23 @@ void bind_device(py::module_& m) {
                     py::arg("to_host_bytes") = s.to_host_bytes, py::arg("to_device_bytes") = s.to_device_bytes,
                     py::arg("swaps_out") = s.swaps_out, py::arg("swaps_in") = s.swaps_in,
                     py::arg("recomputes") = s.recomputes, py::arg("refetches") = s.refetches,
-                    py::arg("schedule_ns") = s.schedule_ns, py::arg("schedule_nodes") = s.schedule_nodes);
+                    py::arg("schedule_ns") = s.schedule_ns, py::arg("schedule_nodes") = s.schedule_nodes,
+                    py::arg("prefetch") = device_prefetch(id), py::arg("prefetches") = s.prefetches,
+                    py::arg("prefetch_hits") = s.prefetch_hits, py::arg("prefetch_stalls") = s.prefetch_stalls,
+                    py::arg("demand_fetches") = s.demand_fetches, py::arg("freed_after_wait") = s.freed_after_wait,
+                    py::arg("params_stream") = params_stream(id), py::arg("streamed_params") = s.streamed_params);
   }, py::arg("device"), "Counters of the graph memory on a device since the last reset (see docs/memory.md).");
+  m.def("set_device_prefetch", [](const std::string& name, int64_t nodes) {
+    DeviceId id = device_arg(name, "set_device_prefetch");
+    if (nodes < 0 || nodes > 1000000)
+      throw ValueError("set_device_prefetch: nodes must be in [0, 1000000] (0: on demand only), got " +
+                       std::to_string(nodes));
+    set_device_prefetch(id, static_cast<unsigned>(nodes));
+  }, py::arg("device"), py::arg("nodes"),
+        "How many nodes ahead a device's swapped values and gradients are brought back on the copy stream "
+        "(0: only when needed). Applies at once.");
+  m.def("_set_emu_copy_delay", [](unsigned us) { emu::set_copy_delay_us(us); }, py::arg("us"),
+        "For the tests: every copy on EMU:0's copy stream takes `us` microseconds longer.");
   m.def("reset_device_memory_stats", [](const std::string& name) {
     DeviceId id = device_arg(name, "reset_device_memory_stats");
     reset_device_mem_stats(id);

@@ -185,6 +185,9 @@ void register_cuda_losses(DeviceOpTable& t);
 void register_cuda_random(DeviceOpTable& t);
 void register_cuda_norm(DeviceOpTable& t);
 void register_cuda_sparse(DeviceOpTable& t);
+void register_cuda_conv(DeviceOpTable& t);
+void register_cuda_conv1d(DeviceOpTable& t);
+void register_cuda_contract(DeviceOpTable& t);
 
 void register_cuda_ops(DeviceOpTable& t) {
   using B = cuda::Backend;
@@ -200,6 +203,9 @@ void register_cuda_ops(DeviceOpTable& t) {
   register_cuda_random(t);
   register_cuda_norm(t);
   register_cuda_sparse(t);
+  register_cuda_conv(t);
+  register_cuda_conv1d(t);
+  register_cuda_contract(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.copy = B::copy;
   t.add_from_host = dev::add_from_host<B>;

@@ -113,23 +113,25 @@ struct LstmOps {
     return n.f0 > 0.f ? "weight noise (weightnoise_std > 0) has no device kernel" : nullptr;
   }
 
+  // vanilla_lstm_c(c_tm1, gates) and vanilla_lstm_h(c, gates): H = y's rows
+  static kern::CellArgs cell_args(const Tensor* xs, const Tensor& y) {
+    return {xs[0].v, xs[1].v, y.d.rows(), xs[0].d.bd, xs[1].d.bd};
+  }
   static void c_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
-    B::launch(y.d.size(), kern::LstmCForward{xs[0].v, xs[1].v, y.v, y.d.rows(), xs[0].d.bd, xs[1].d.bd});
+    B::launch(y.d.size(), kern::LstmCForward{cell_args(xs, y), y.v});
   }
   static void c_bwd(DeviceCtx&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                     Tensor& dx) {
-    B::launch(dx.d.size(), kern::LstmCBackward{xs[0].v, xs[1].v, dy.v, dx.v, y.d.rows(), xs[0].d.bd, xs[1].d.bd,
-                                               y.d.bd, dx.d.bd, i});
+    B::launch(dx.d.size(), kern::LstmCBackward{cell_args(xs, y), dy.v, dx.v, y.d.bd, dx.d.bd, i});
   }
   static void h_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
-    B::launch(y.d.size(), kern::LstmHForward{xs[0].v, xs[1].v, y.v, y.d.rows(), xs[0].d.bd, xs[1].d.bd});
+    B::launch(y.d.size(), kern::LstmHForward{cell_args(xs, y), y.v});
   }
   static void h_bwd(DeviceCtx&, const Node&, const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i,
                     Tensor& dx) {
-    B::launch(dx.d.size(), kern::LstmHBackward{xs[0].v, xs[1].v, dy.v, dx.v, y.d.rows(), xs[0].d.bd, xs[1].d.bd,
-                                               y.d.bd, dx.d.bd, i});
+    B::launch(dx.d.size(), kern::LstmHBackward{cell_args(xs, y), dy.v, dx.v, y.d.bd, dx.d.bd, i});
   }
 };
 

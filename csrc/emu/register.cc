@@ -1,6 +1,9 @@
 // The emulated device's op table: every device op instantiated with the
 // host launcher (emu::Backend), so the kernel bodies a GPU runs execute here.
 #include "device/arith_ops.h"
+#include "device/contract_ops.h"
+#include "device/conv1d_ops.h"
+#include "device/conv_ops.h"
 #include "device/inputs_ops.h"
 #include "device/losses_ops.h"
 #include "device/lstm_ops.h"
@@ -32,6 +35,9 @@ void register_emu_ops(DeviceOpTable& t) {
   dev::register_random<B>(t);
   dev::register_norm<B>(t);
   dev::register_sparse<B>(t);
+  dev::register_conv<B>(t);
+  dev::register_conv1d<B>(t);
+  dev::register_contract<B>(t);
   t.fill = [](float* p, size_t n, float v) { dev::fill<B>(p, n, v); };
   t.add_from_host = dev::add_from_host<B>;
   t.outer_from_host = dev::outer_from_host<B>;

@@ -54,9 +54,37 @@ struct BinaryForward {
   }
 };
 
+// Calls f(k) for every flat index k of y that element j of x reaches when x
+// broadcasts to y: over x's stretched axes, and over y's batch when x has
+// batch 1 and y does not. The walk of every broadcast gradient.
+template <class F>
+DG_HD void for_each_broadcast_target(const Shape& sx, const Shape& sy, uint32_t j, F f) {
+  const uint32_t xs = sx.batch_size();
+  uint32_t xb = j / xs, r = j - xb * xs;
+  uint32_t coord[4], stretched[4], nstretched = 0, count = 1;
+  for (int ax = 0; ax < 4; ++ax) {
+    coord[ax] = r % sx.d[ax];
+    r /= sx.d[ax];
+    if (sx.d[ax] == 1 && sy.d[ax] != 1) {
+      stretched[nstretched++] = static_cast<uint32_t>(ax);
+      count *= sy.d[ax];
+    }
+  }
+  const bool batch_stretched = sx.bd == 1 && sy.bd != 1;
+  if (batch_stretched) count *= sy.bd;
+  for (uint32_t t = 0; t < count; ++t) {
+    uint32_t c[4] = {coord[0], coord[1], coord[2], coord[3]}, rest = t;
+    for (uint32_t s = 0; s < nstretched; ++s) {
+      c[stretched[s]] = rest % sy.d[stretched[s]];
+      rest /= sy.d[stretched[s]];
+    }
+    const uint32_t yb = batch_stretched ? rest : xb;
+    f(c[0] + sy.d[0] * (c[1] + sy.d[1] * (c[2] + sy.d[2] * c[3])) + yb * sy.batch_size());
+  }
+}
+
 // dx_i += sum over the y elements that x_i's element j broadcast to of the
-// partial gradient: one thread per element j of dx_i, looping over the
-// stretched axes (and the batch, when dx_i has batch 1 and y does not).
+// partial gradient: one thread per element j of dx_i.
 template <class Op, int Arg>
 struct BinaryBackward {
   const float* a;
@@ -66,32 +94,11 @@ struct BinaryBackward {
   float* dx;
   Shape sa, sb, sy;
   DG_HD void operator()(uint32_t j) const {
-    const Shape& sx = Arg == 0 ? sa : sb;
-    const uint32_t xs = sx.batch_size();
-    uint32_t xb = j / xs, r = j - xb * xs;
-    uint32_t coord[4], stretched[5], nstretched = 0, count = 1;
-    for (int ax = 0; ax < 4; ++ax) {
-      coord[ax] = r % sx.d[ax];
-      r /= sx.d[ax];
-      if (sx.d[ax] == 1 && sy.d[ax] != 1) {
-        stretched[nstretched++] = static_cast<uint32_t>(ax);
-        count *= sy.d[ax];
-      }
-    }
-    const bool batch_stretched = sx.bd == 1 && sy.bd != 1;
-    if (batch_stretched) count *= sy.bd;
     float acc = 0.f;
-    for (uint32_t t = 0; t < count; ++t) {
-      uint32_t c[4] = {coord[0], coord[1], coord[2], coord[3]}, rest = t;
-      for (uint32_t s = 0; s < nstretched; ++s) {
-        c[stretched[s]] = rest % sy.d[stretched[s]];
-        rest /= sy.d[stretched[s]];
-      }
-      uint32_t yb = batch_stretched ? rest : xb;
-      uint32_t k = c[0] + sy.d[0] * (c[1] + sy.d[1] * (c[2] + sy.d[2] * c[3])) + yb * sy.batch_size();
-      float av = a[broadcast_index(sa, sy, k)], bv = b[broadcast_index(sb, sy, k)];
+    for_each_broadcast_target(Arg == 0 ? sa : sb, sy, j, [&](uint32_t k) {
+      const float av = a[broadcast_index(sa, sy, k)], bv = b[broadcast_index(sb, sy, k)];
       acc += Arg == 0 ? Op::ga(av, bv, y[k], dy[k]) : Op::gb(av, bv, y[k], dy[k]);
-    }
+    });
     dx[j] += acc;
   }
 };
@@ -112,29 +119,8 @@ struct SumTo {
   Shape sx, sy;
   float scale;
   DG_HD void operator()(uint32_t j) const {
-    const uint32_t xs = sx.batch_size();
-    uint32_t xb = j / xs, r = j - xb * xs;
-    uint32_t coord[4], stretched[4], nstretched = 0, count = 1;
-    for (int ax = 0; ax < 4; ++ax) {
-      coord[ax] = r % sx.d[ax];
-      r /= sx.d[ax];
-      if (sx.d[ax] == 1 && sy.d[ax] != 1) {
-        stretched[nstretched++] = static_cast<uint32_t>(ax);
-        count *= sy.d[ax];
-      }
-    }
-    const bool batch_stretched = sx.bd == 1 && sy.bd != 1;
-    if (batch_stretched) count *= sy.bd;
     float acc = 0.f;
-    for (uint32_t t = 0; t < count; ++t) {
-      uint32_t c[4] = {coord[0], coord[1], coord[2], coord[3]}, rest = t;
-      for (uint32_t s = 0; s < nstretched; ++s) {
-        c[stretched[s]] = rest % sy.d[stretched[s]];
-        rest /= sy.d[stretched[s]];
-      }
-      uint32_t yb = batch_stretched ? rest : xb;
-      acc += dy[c[0] + sy.d[0] * (c[1] + sy.d[1] * (c[2] + sy.d[2] * c[3])) + yb * sy.batch_size()];
-    }
+    for_each_broadcast_target(sx, sy, j, [&](uint32_t k) { acc += dy[k]; });
     dx[j] += scale * acc;
   }
 };
@@ -173,10 +159,9 @@ struct MaxBackward {
   uint32_t i, size, y_batches;
   DG_HD void operator()(uint32_t j) const {
     const uint32_t xb = j / size, e = j - xb * size;
-    const bool all = args.batches[i] == 1 && y_batches != 1;
-    const uint32_t b0 = all ? 0 : xb, b1 = all ? y_batches : xb + 1;
+    const BatchRange br = grad_batches(xb, args.batches[i], y_batches);
     float acc = 0.f;
-    for (uint32_t b = b0; b < b1; ++b) {
+    for (uint32_t b = br.lo; b < br.hi; ++b) {
       const uint32_t k = b * size + e;
       uint32_t winner = 0;
       while (winner < args.n && args.x[winner][(args.batches[winner] == 1 ? 0 : b) * size + e] != y[k]) ++winner;

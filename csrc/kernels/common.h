@@ -70,6 +70,17 @@ DG_HD float block_reduce(Block& blk, float v, Op op) {
 
 DG_HD inline float neg_inf() { return -INFINITY; }
 
+// The batch elements of y whose gradients reach batch element xb of an
+// argument with x_batches batch elements: all of y's when the argument has
+// batch 1 and y does not (it was broadcast), else xb alone.
+struct BatchRange {
+  uint32_t lo, hi;
+};
+DG_HD inline BatchRange grad_batches(uint32_t xb, uint32_t x_batches, uint32_t y_batches) {
+  if (x_batches == 1 && y_batches != 1) return {0, y_batches};
+  return {xb, xb + 1};
+}
+
 // *p += v, safe when several threads add to the same element (a scatter-add
 // with repeated indices): atomicAdd on a GPU, a compare-and-swap loop on the
 // host (EMU:0 runs its grid sequentially, but the kernels must not rely on it).

@@ -68,10 +68,9 @@ struct AddRows {
   uint32_t dx_batches;
   DG_HD void operator()(uint32_t j) const {
     const uint32_t xb = j / len, r = j - xb * len;
-    const bool all = dx_batches == 1 && g_batches != 1;
-    const uint32_t b0 = all ? 0 : xb, b1 = all ? g_batches : xb + 1;
+    const BatchRange br = grad_batches(xb, dx_batches, g_batches);
     float acc = 0.f;
-    for (uint32_t b = b0; b < b1; ++b) {
+    for (uint32_t b = br.lo; b < br.hi; ++b) {
       float v = G[b * R + row0 + r];
       if (m) v *= m[(m_batches == 1 ? 0 : b) * R + row0 + r];
       acc += v;
@@ -80,41 +79,47 @@ struct AddRows {
   }
 };
 
-// vanilla_lstm_c: c = i .* g + f .* c_tm1. Batches of 1 broadcast.
-struct LstmCForward {
-  const float* c_prev;
+// What the cell kernels read: c (H rows: c_tm1 for vanilla_lstm_c, c for
+// vanilla_lstm_h) and the gates (4H rows: i, f, o, g), either of batch 1
+// (broadcast over the batch).
+struct CellArgs {
+  const float* c;
   const float* gates;
-  float* y;
   uint32_t H, c_batches, g_batches;
+  DG_HD float cell(uint32_t b, uint32_t h) const { return c[(c_batches == 1 ? 0 : b) * H + h]; }
+  DG_HD const float* gates_of(uint32_t b) const { return gates + (g_batches == 1 ? 0 : b) * 4 * H; }
+};
+
+// vanilla_lstm_c: c = i .* g + f .* c_tm1.
+struct LstmCForward {
+  CellArgs a;
+  float* y;
   DG_HD void operator()(uint32_t t) const {
-    const uint32_t b = t / H, r = t - b * H;
-    const float* g = gates + (g_batches == 1 ? 0 : b) * 4 * H;
-    y[t] = g[r] * g[3 * H + r] + g[H + r] * c_prev[(c_batches == 1 ? 0 : b) * H + r];
+    const uint32_t H = a.H, b = t / H, r = t - b * H;
+    const float* g = a.gates_of(b);
+    y[t] = g[r] * g[3 * H + r] + g[H + r] * a.cell(b, r);
   }
 };
 
 // Gradients of vanilla_lstm_c (arg 0: c_tm1, H rows; arg 1: the gates, 4H
 // rows), one thread per element of dx, summed over y's batch when dx has batch 1.
 struct LstmCBackward {
-  const float* c_prev;
-  const float* gates;
+  CellArgs a;
   const float* dy;
   float* dx;
-  uint32_t H, c_batches, g_batches, y_batches, dx_batches, arg;
+  uint32_t y_batches, dx_batches, arg;
   DG_HD void operator()(uint32_t j) const {
-    const uint32_t rows = arg == 0 ? H : 4 * H, xb = j / rows, r = j - xb * rows;
-    const bool all = dx_batches == 1 && y_batches != 1;
-    const uint32_t b0 = all ? 0 : xb, b1 = all ? y_batches : xb + 1;
+    const uint32_t H = a.H, rows = arg == 0 ? H : 4 * H, xb = j / rows, r = j - xb * rows;
+    const BatchRange br = grad_batches(xb, dx_batches, y_batches);
     const uint32_t h = r % H, part = r / H;  // which gate block of the 4H rows
     float acc = 0.f;
-    for (uint32_t b = b0; b < b1; ++b) {
+    for (uint32_t b = br.lo; b < br.hi; ++b) {
       const float d = dy[b * H + h];
-      const float* g = gates + (g_batches == 1 ? 0 : b) * 4 * H;
-      const float c = c_prev[(c_batches == 1 ? 0 : b) * H + h];
-      if (arg == 0) acc += d * g[H + h];          // d c_tm1 = dy .* f
-      else if (part == 0) acc += d * g[3 * H + h];  // d i = dy .* g
-      else if (part == 1) acc += d * c;             // d f = dy .* c_tm1
-      else if (part == 3) acc += d * g[h];          // d g = dy .* i
+      const float* g = a.gates_of(b);
+      if (arg == 0) acc += d * g[H + h];               // d c_tm1 = dy .* f
+      else if (part == 0) acc += d * g[3 * H + h];     // d i = dy .* g
+      else if (part == 1) acc += d * a.cell(b, h);     // d f = dy .* c_tm1
+      else if (part == 3) acc += d * g[h];             // d g = dy .* i
     }
     dx[j] += acc;
   }
@@ -122,33 +127,29 @@ struct LstmCBackward {
 
 // vanilla_lstm_h: h = o .* tanh(c).
 struct LstmHForward {
-  const float* c;
-  const float* gates;
+  CellArgs a;
   float* y;
-  uint32_t H, c_batches, g_batches;
   DG_HD void operator()(uint32_t t) const {
-    const uint32_t b = t / H, r = t - b * H;
-    y[t] = gates[(g_batches == 1 ? 0 : b) * 4 * H + 2 * H + r] * tanhf(c[(c_batches == 1 ? 0 : b) * H + r]);
+    const uint32_t H = a.H, b = t / H, r = t - b * H;
+    y[t] = a.gates_of(b)[2 * H + r] * tanhf(a.cell(b, r));
   }
 };
 
 struct LstmHBackward {
-  const float* c;
-  const float* gates;
+  CellArgs a;
   const float* dy;
   float* dx;
-  uint32_t H, c_batches, g_batches, y_batches, dx_batches, arg;
+  uint32_t y_batches, dx_batches, arg;
   DG_HD void operator()(uint32_t j) const {
-    const uint32_t rows = arg == 0 ? H : 4 * H, xb = j / rows, r = j - xb * rows;
+    const uint32_t H = a.H, rows = arg == 0 ? H : 4 * H, xb = j / rows, r = j - xb * rows;
     if (arg == 1 && (r < 2 * H || r >= 3 * H)) return;  // only the o rows carry a gradient
     const uint32_t h = r % H;
-    const bool all = dx_batches == 1 && y_batches != 1;
-    const uint32_t b0 = all ? 0 : xb, b1 = all ? y_batches : xb + 1;
+    const BatchRange br = grad_batches(xb, dx_batches, y_batches);
     float acc = 0.f;
-    for (uint32_t b = b0; b < b1; ++b) {
+    for (uint32_t b = br.lo; b < br.hi; ++b) {
       const float d = dy[b * H + h];
-      const float t = tanhf(c[(c_batches == 1 ? 0 : b) * H + h]);
-      if (arg == 0) acc += d * gates[(g_batches == 1 ? 0 : b) * 4 * H + 2 * H + h] * (1.f - t * t);
+      const float t = tanhf(a.cell(b, h));
+      if (arg == 0) acc += d * a.gates_of(b)[2 * H + h] * (1.f - t * t);
       else acc += d * t;
     }
     dx[j] += acc;

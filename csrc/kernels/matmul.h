@@ -68,10 +68,9 @@ struct DotBackward {
   uint32_t size, other_batches, dx_batches, y_batches;
   DG_HD void operator()(uint32_t j) const {
     const uint32_t xb = j / size, e = j - xb * size;
-    const bool all = dx_batches == 1 && y_batches != 1;
-    const uint32_t b0 = all ? 0 : xb, b1 = all ? y_batches : xb + 1;
+    const BatchRange br = grad_batches(xb, dx_batches, y_batches);
     float acc = 0.f;
-    for (uint32_t n = b0; n < b1; ++n) acc += dy[n] * other[(other_batches == 1 ? 0 : n) * size + e];
+    for (uint32_t n = br.lo; n < br.hi; ++n) acc += dy[n] * other[(other_batches == 1 ? 0 : n) * size + e];
     dx[j] += acc;
   }
 };

@@ -263,13 +263,8 @@ struct LogSumExpDimForward {
   Lines L;
   template <class Block>
   DG_HD void operator()(Block& blk) const {
-    const uint32_t base = L.base(blk.block);
-    float m = line_max(blk, x, L, base);
-    float s = 0.f;
-    if (m != neg_inf())
-      for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) s += expf(x[base + k * L.inner] - m);
-    s = block_reduce(blk, s, SumOp{});
-    if (blk.thread == 0) y[blk.block] = m == neg_inf() ? m : m + logf(s);
+    const float lz = line_logsumexp(blk, x, L, L.base(blk.block));
+    if (blk.thread == 0) y[blk.block] = lz;
   }
 };
 

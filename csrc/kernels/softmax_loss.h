@@ -25,13 +25,23 @@ DG_HD float line_max(Block& blk, const float* x, const Lines& L, uint32_t base) 
   return block_reduce(blk, m, MaxOp{});
 }
 
-// log sum_k exp(x_k) over one line, stable.
+// sum_k f(e_k) over the flat indices e_k of one line, combined over the block.
+template <class Block, class F>
+DG_HD float line_sum(Block& blk, const Lines& L, uint32_t base, F f) {
+  float s = 0.f;
+  for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) s += f(base + k * L.inner);
+  return block_reduce(blk, s, SumOp{});
+}
+
+// log sum_k exp(x_k) over one line, stable; -inf for a line that is all -inf
+// (exp(x - max) would be NaN there). Every thread of the block sees the same
+// maximum, so they all return early together. softmax, log_softmax and
+// pickneglogsoftmax of such a line are NaN either way (-inf - -inf).
 template <class Block>
 DG_HD float line_logsumexp(Block& blk, const float* x, const Lines& L, uint32_t base) {
   float m = line_max(blk, x, L, base);
-  float s = 0.f;
-  for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) s += expf(x[base + k * L.inner] - m);
-  return m + logf(block_reduce(blk, s, SumOp{}));
+  if (m == neg_inf()) return m;
+  return m + logf(line_sum(blk, L, base, [&](uint32_t e) { return expf(x[e] - m); }));
 }
 
 struct SoftmaxForward {
@@ -61,9 +71,7 @@ struct SoftmaxBackward {
   template <class Block>
   DG_HD void operator()(Block& blk) const {
     const uint32_t base = L.base(blk.block);
-    float s = 0.f;
-    for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) s += dy[base + k * L.inner] * y[base + k * L.inner];
-    s = block_reduce(blk, s, SumOp{});
+    const float s = line_sum(blk, L, base, [&](uint32_t e) { return dy[e] * y[e]; });
     for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) {
       uint32_t e = base + k * L.inner;
       dx[e] += y[e] * (dy[e] - s);
@@ -93,9 +101,7 @@ struct LogSoftmaxBackward {
   template <class Block>
   DG_HD void operator()(Block& blk) const {
     const uint32_t base = L.base(blk.block);
-    float s = 0.f;
-    for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) s += dy[base + k * L.inner];
-    s = block_reduce(blk, s, SumOp{});
+    const float s = line_sum(blk, L, base, [&](uint32_t e) { return dy[e]; });
     for (uint32_t k = blk.thread; k < L.n; k += blk.block_dim) {
       uint32_t e = base + k * L.inner;
       dx[e] += dy[e] - expf(y[e]) * s;

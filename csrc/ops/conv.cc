@@ -14,41 +14,16 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/conv.h"
 #include "ops/common.h"
 
 namespace dg {
 namespace {
 
-// Output size and padding of one spatial axis (DyNet's / TensorFlow's rule).
-struct AxisGeom {
-  unsigned out = 0, pad_lo = 0;
-};
-AxisGeom axis_geom(unsigned in, unsigned k, unsigned stride, bool valid) {
-  AxisGeom a;
-  if (valid) {
-    a.out = (in - k + 1 + stride - 1) / stride;  // caller checks k <= in
-  } else {
-    a.out = (in + stride - 1) / stride;
-    long pad = static_cast<long>(a.out - 1) * stride + k - in;
-    a.pad_lo = pad > 0 ? static_cast<unsigned>(pad / 2) : 0;
-  }
-  return a;
-}
-
-// Geometry of one convolution or pooling window sweep.
-struct Geom {
-  unsigned H, W, C, kh, kw, sh, sw, YH, YW, pt, pl;
-  unsigned P() const { return YH * YW; }
-  unsigned K() const { return kh * kw * C; }
-};
+// The window geometry (output size, SAME padding) is shared with the device kernels.
+using Geom = kern::ConvGeom;
 Geom make_geom(const Dim& x, unsigned kh, unsigned kw, unsigned sh, unsigned sw, bool valid) {
-  Geom g{x[0], x[1], x[2], kh, kw, sh, sw, 0, 0, 0, 0};
-  AxisGeom r = axis_geom(g.H, kh, sh, valid), c = axis_geom(g.W, kw, sw, valid);
-  g.YH = r.out;
-  g.pt = r.pad_lo;
-  g.YW = c.out;
-  g.pl = c.pad_lo;
-  return g;
+  return kern::conv_geom(x[0], x[1], x[2], kh, kw, sh, sw, valid);
 }
 
 // Output rows p in [lo, hi) read input row p*s + i - pad inside [0, n).

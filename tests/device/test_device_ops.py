@@ -144,3 +144,48 @@ def test_sparsemax_threshold_without_sorting_matches_the_cpu(x):
     np.testing.assert_allclose(values[2], values[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(values[3], values[1], rtol=1e-4, atol=1e-5)
     assert abs(values[0].sum() - 1) < 1e-5 and (values[0] == 0).any()
+
+
+def test_a_line_of_minus_infinity_on_the_device_matches_the_cpu():
+    """kern::line_logsumexp returns -inf for a line that is all -inf (logsumexp_dim's result), while
+    softmax, log_softmax and pickneglogsoftmax of such a line stay NaN (-inf - -inf), as on the CPU;
+    the finite column beside it is unaffected."""
+    x = np.array([[-np.inf, 1.0], [-np.inf, 2.0], [-np.inf, 0.5]], np.float32)
+    results = {}
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        e = dy.inputTensor(x, device=device)
+        col = dy.inputTensor(x[:, 0].copy(), device=device)
+        results[device] = [dy.logsumexp_dim(e, 0).npvalue(), dy.log_softmax(e).npvalue(),
+                           dy.softmax(e).npvalue(), dy.pickneglogsoftmax(col, 1).npvalue()]
+    lse, log_sm, sm, pnls = results[DEVICE]
+    assert np.isneginf(lse[0]) and np.isclose(lse[1], np.log(np.exp(x[:, 1]).sum()), rtol=1e-6)
+    assert np.isnan(log_sm[:, 0]).all() and np.isnan(sm[:, 0]).all() and np.isnan(pnls).all()
+    np.testing.assert_allclose(sm[:, 1], np.exp(x[:, 1]) / np.exp(x[:, 1]).sum(), rtol=1e-6)
+    for got, want in zip(results[DEVICE], results["CPU"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # NaN where the CPU has NaN, -inf where it has -inf
+
+
+@pytest.mark.parametrize("build", [lambda e: dy.maxpooling2d(e, [2, 3], [1, 1]),
+                                   lambda e: dy.maxpooling2d(e, [3, 2], [2, 1], is_valid=False),
+                                   lambda e: dy.kmax_pooling(e, 3, 1),
+                                   lambda e: dy.kmax_pooling(e, 2, 0)],
+                         ids=["pool_overlapping", "pool_same", "kmax_axis1", "kmax_axis0"])
+def test_ties_route_the_gradient_as_on_the_cpu(build):
+    """With repeated values the device picks the same element as the CPU: maxpooling2d the first maximum of
+    a window in column-major order, kmax_pooling the earlier of equal entries (the op specs draw distinct
+    values, so they never meet a tie)."""
+    x = np.array([[1, 3, 3, 0, 3], [3, 1, 3, 3, 2], [0, 3, 1, 3, 3], [3, 3, 2, 1, 3]], np.float32)
+    results = []
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        e = dy.inputTensor(x, device=device)
+        y = build(e)
+        w = dy.inputTensor(np.arange(1, y.npvalue().size + 1, dtype=np.float32).reshape(y.npvalue().shape, order="F"),
+                           device=device)
+        dy.sum_elems(dy.cmult(y, w)).backward(full=True)
+        results.append((y.npvalue(), e.gradient()))
+    (y_cpu, g_cpu), (y_dev, g_dev) = results
+    np.testing.assert_array_equal(y_dev, y_cpu)
+    np.testing.assert_array_equal(g_dev, g_cpu)
+    assert g_cpu.sum() == np.arange(1, y_cpu.size + 1).sum()  # each output's weight lands on one element

@@ -8,8 +8,6 @@ per-node executor; under a device memory budget it gives the unbudgeted
 values with the graph's memory under the budget."""
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 import pytest
 
@@ -25,9 +23,6 @@ def cpu_default():
     yield
     dy.init(device="CPU", device_mem=0, memory_policy="auto")
     dy.renew_cg(autobatching=False)
-    # Builders hold reference cycles: free their resident EMU:0 parameters now, since
-    # resident parameters count against a later test's device budget.
-    gc.collect()
 
 
 # ---- models

@@ -214,7 +214,10 @@ def test_training_under_a_budget_equals_training_without(unbudgeted, kind, polic
     assert 0 < stats["peak_bytes"] <= budget < peak
     assert stats["schedule_nodes"] > 0
     if policy == "swap":
-        assert stats["to_host_bytes"] > 0 and stats["to_device_bytes"] > 0 and stats["swaps_in"] > 0
+        # Values went out and came back. Which ones come back through a prefetch that arrives
+        # (swaps_in) or are re-read from their host source depends on when the copy stream's
+        # events complete (a block is reused only after its copy), so only the bytes are fixed.
+        assert stats["to_host_bytes"] > 0 and stats["to_device_bytes"] > 0 and stats["swaps_out"] > 0
         assert stats["recomputes"] == 0
     if policy == "recompute":
         assert stats["recomputes"] > 0

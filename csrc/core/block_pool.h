@@ -71,6 +71,10 @@ class BlockPool {
   size_t capacity() const { return capacity_; }
   size_t largest_free() const { return free_.empty() ? 0 : free_.rbegin()->first; }
   size_t free_blocks() const { return free_.size(); }
+  size_t size_of(const char* p) const {  // an allocated block's size (0: not one)
+    auto it = blocks_.find(const_cast<char*>(p));
+    return it == blocks_.end() || it->second.free ? 0 : it->second.size;
+  }
   static size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
  private:

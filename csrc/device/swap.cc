@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <cstring>
 
 #include "core/error.h"
@@ -123,29 +124,87 @@ void SwapPlan::sync_schedule() {
     drain();
     for (uint32_t i = n; i < vals_.size(); ++i) {
       if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
-      if (i < grads_.size() && (grads_[i].state == resident || grads_[i].state == incoming)) pool_.free(grads_[i].dev);
+      if (i < grads_.size() && (grads_[i].state == resident || grads_[i].state == incoming) && grads_[i].owner < 0)
+        pool_.free(grads_[i].dev);
     }
     vals_.resize(n);
     grads_.resize(std::min<size_t>(grads_.size(), n));
     for (auto& u : users_) u.clear();
     scheduled_ = 0;
+    if (steps_mode_) {  // the steps of removed nodes go too
+      size_t s = 0;
+      while (s + 1 < step_first_.size() && step_nodes_[step_first_[s]] < n) ++s;
+      step_first_.resize(s + 1);
+      step_nodes_.resize(step_first_.back());
+    }
   }
   vals_.resize(n);
   grads_.resize(n);
   rng_at_.resize(n);
   users_.resize(n);
   grad_wanted_.resize(n);
-  for (uint32_t j = scheduled_; j < n; ++j) {
-    const Node& node = g_.nodes[j];
-    const uint32_t* a = g_.args(node);
-    for (unsigned k = 0; k < node.nargs; ++k)
-      if (users_[a[k]].empty() || users_[a[k]].back() != j) users_[a[k]].push_back(j);
+  step_of_.resize(n, UINT32_MAX);
+  if (steps_mode_) {
+    scheduled_ = n;
+    rebuild_step_users();
+  } else {
+    for (uint32_t j = scheduled_; j < n; ++j) {
+      const Node& node = g_.nodes[j];
+      const uint32_t* a = g_.args(node);
+      for (unsigned k = 0; k < node.nargs; ++k)
+        if (users_[a[k]].empty() || users_[a[k]].back() != j) users_[a[k]].push_back(j);
+    }
   }
   DeviceMemStats& s = stats[dev_];
-  s.schedule_nodes += n - scheduled_;
+  s.schedule_nodes += n - std::min(n, scheduled_);
   s.schedule_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   scheduled_ = n;
+}
+
+// Steps mode: each value's (and its block's) users as steps, in order.
+void SwapPlan::rebuild_step_users() {
+  for (auto& u : users_) u.clear();
+  const uint32_t steps = static_cast<uint32_t>(span());
+  for (uint32_t s = 0; s < steps; ++s)
+    for (uint32_t m = step_first_[s]; m < step_first_[s + 1]; ++m) {
+      const Node& node = g_.nodes[step_nodes_[m]];
+      const uint32_t* a = g_.args(node);
+      for (unsigned k = 0; k < node.nargs; ++k) {
+        const uint32_t r = root(a[k]);
+        for (uint32_t x : {a[k], r})
+          if (users_[x].empty() || users_[x].back() != s) users_[x].push_back(s);
+      }
+    }
+}
+
+// A member's or a view's users join those of the block it lives in.
+void SwapPlan::merge_users(uint32_t from, uint32_t into) {
+  if (!steps_mode_ || from == into || users_[from].empty()) return;
+  std::vector<uint32_t> m;
+  m.reserve(users_[from].size() + users_[into].size());
+  std::set_union(users_[from].begin(), users_[from].end(), users_[into].begin(), users_[into].end(),
+                 std::back_inserter(m));
+  users_[into].swap(m);
+}
+
+void SwapPlan::add_steps(const std::vector<std::vector<uint32_t>>& steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  steps_mode_ = true;
+  sync_schedule();
+  uint64_t nodes = 0;
+  for (const auto& batch : steps) {
+    const uint32_t s = static_cast<uint32_t>(step_first_.size() - 1);
+    for (uint32_t j : batch) step_of_[j] = s;
+    step_nodes_.insert(step_nodes_.end(), batch.begin(), batch.end());
+    step_first_.push_back(static_cast<uint32_t>(step_nodes_.size()));
+    nodes += batch.size();
+  }
+  rebuild_step_users();
+  DeviceMemStats& st = stats[dev_];
+  st.schedule_nodes += nodes;
+  st.schedule_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
 }
 
 uint32_t SwapPlan::root(uint32_t i) const {
@@ -153,16 +212,23 @@ uint32_t SwapPlan::root(uint32_t i) const {
   return i;
 }
 
+SwapPlan::Key SwapPlan::root(Key k) const {
+  if (!k.grad) return {root(k.node), false};
+  while (grads_[k.node].owner >= 0) k.node = static_cast<uint32_t>(grads_[k.node].owner);
+  return k;
+}
+
 // The time of k's next use after now_ (forward of node i is time i, backward
-// of node j is 2N-1-j); UINT64_MAX when nothing scheduled reads it again.
+// of node j is 2N-1-j; in steps mode, of its group's step s: s and 2S-1-s);
+// UINT64_MAX when nothing scheduled reads it again.
 uint64_t SwapPlan::next_use(Key k) const {
-  const uint64_t n = scheduled_;
+  const uint64_t n = span();
   auto backward_use = [&](uint32_t i) -> uint64_t {
     const auto& u = users_[i];
     const uint64_t cur = now_ < n ? n : 2 * n - 1 - now_;  // the node backward is at (n: not started)
     auto it = std::lower_bound(u.begin(), u.end(), static_cast<uint32_t>(std::min<uint64_t>(cur, UINT32_MAX)));
     if (it != u.begin()) return 2 * n - 1 - *(it - 1);  // the last user below cur, visited next
-    if (i < cur) return 2 * n - 1 - i;                   // its own backward
+    if (time_of(i) < cur) return 2 * n - 1 - time_of(i);  // its own backward
     return UINT64_MAX;
   };
   auto value_use = [&](uint32_t i) -> uint64_t {
@@ -175,13 +241,14 @@ uint64_t SwapPlan::next_use(Key k) const {
   };
   if (k.grad) return backward_use(k.node);
   uint64_t t = value_use(k.node);
+  if (steps_mode_) return t;  // a block's users hold its members' and views' (merge_users)
   for (uint32_t a = k.node + 1; a < vals_.size() && t > now_ + 1; ++a)  // aliases come later in the graph
     if (vals_[a].owner == static_cast<int32_t>(k.node)) t = std::min(t, value_use(a));
   return t;
 }
 
 void SwapPlan::pin(Key k) {
-  if (!k.grad && vals_[k.node].owner >= 0) k.node = root(k.node);
+  k = root(k);
   ++slot(k).pins;
   held_.push_back(k);
 }
@@ -194,8 +261,12 @@ void SwapPlan::unpin_all() {
 void SwapPlan::begin(uint32_t node, bool backward) {
   sync_schedule();
   unpin_all();
-  const uint64_t n = scheduled_;
-  now_ = backward ? 2 * n - 1 - node : node;
+  for (char* b : step_blocks_) pool_.free(b);
+  step_blocks_.clear();
+  const uint64_t n = span();
+  const uint64_t t = time_of(node);
+  if (t >= n) return;  // not in the schedule (steps mode: not run by a step)
+  now_ = backward ? 2 * n - 1 - t : t;
 }
 
 void SwapPlan::need_value(uint32_t i) {
@@ -206,19 +277,24 @@ void SwapPlan::need_value(uint32_t i) {
 
 void SwapPlan::need_grad(uint32_t j) {
   if (!grad_wanted_[j]) return;
-  Slot& s = grads_[j];
-  pin({j, true});
+  const Key r = root(Key{j, true});
+  Slot& s = grads_[r.node];
+  pin(r);
   if (s.state == unmanaged) {  // first use: a zeroed buffer (1 for the seed)
-    s.bytes = g_.nodes[j].dim.size() * sizeof(float);
+    if (!s.grouped) s.bytes = g_.nodes[j].dim.size() * sizeof(float);
     char* p = allocate_block(s.bytes);
     ops().fill(reinterpret_cast<float*>(p), s.bytes / sizeof(float),
-                                                grad_wanted_[j] == 2 ? 1.f : 0.f);
+               !s.grouped && grad_wanted_[j] == 2 ? 1.f : 0.f);
+    if (s.grouped && seed_ < grads_.size() && root(Key{seed_, true}).node == r.node)  // the seed is a member
+      ops().fill(reinterpret_cast<float*>(p + (seed_ == r.node ? 0 : grads_[seed_].offset)),
+                 g_.nodes[seed_].dim.size(), 1.f);
     s.dev = p;
     s.state = resident;
-    g_.grads_[j].v = reinterpret_cast<float*>(p);
-    return;
+    g_.grads_[r.node].v = reinterpret_cast<float*>(p);
+  } else {
+    make_resident(r);
   }
-  make_resident({j, true});
+  if (r.node != j) g_.grads_[j].v = reinterpret_cast<float*>(s.dev + grads_[j].offset);
 }
 
 void SwapPlan::before_forward(uint32_t i) {
@@ -264,9 +340,126 @@ void SwapPlan::after_forward(uint32_t i) {
     if (o.state == resident && p >= o.dev && p < o.dev + std::max<size_t>(o.bytes, 1)) {
       s.owner = static_cast<int32_t>(r);
       s.offset = static_cast<size_t>(p - o.dev);
+      merge_users(i, r);
       return;
     }
   }
+}
+
+// ---- autobatching: a group's block is one slot, its members views of it
+
+// The group's working set -- its members' distinct arguments, their gathered
+// copies, the output and, in backward, the gradients of all of them -- must
+// fit in half of what cannot be moved out now (parameters, scratch, blocks ops
+// keep): the other half is room for blocks of mixed sizes not to fit side by
+// side. Else its nodes run one by one.
+bool SwapPlan::group_fits(const uint32_t* m, unsigned n) const {
+  const Node& first = g_.nodes[m[0]];
+  size_t bytes = size_t(n) * first.dim.size();
+  for (unsigned k = 0; k < first.nargs; ++k) {
+    const size_t a = g_.nodes[g_.args(first)[k]].dim.size();
+    bool shared = true;
+    for (unsigned b = 1; b < n && shared; ++b) shared = g_.args(g_.nodes[m[b]])[k] == g_.args(first)[k];
+    bytes += shared ? a : 2 * size_t(n) * a;  // the members' values and their gathered copy
+  }
+  bytes *= 2 * sizeof(float);  // and their gradients
+  size_t movable = 0;
+  for (uint32_t i = 0; i < vals_.size(); ++i)
+    for (const Slot* s : {&vals_[i], &grads_[i]})
+      if ((s->state == resident || s->state == incoming) && s->owner < 0) movable += s->bytes;
+  const size_t fixed = pool_.in_use() - std::min(pool_.in_use(), movable);
+  return bytes <= (budget_ - std::min(budget_, fixed)) / 2;
+}
+
+void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
+  char* p = reinterpret_cast<char*>(y.v);
+  const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
+  bool own = false;
+  for (char* b : node_blocks_) {
+    if (b == p) own = true;
+    else extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
+  }
+  node_blocks_.clear();
+  // An op whose output is its gathered argument itself (a reshape): the step's block becomes the group's.
+  for (size_t b = 0; b < step_blocks_.size() && !own; ++b)
+    if (step_blocks_[b] == p) {
+      own = true;
+      step_blocks_.erase(step_blocks_.begin() + static_cast<std::ptrdiff_t>(b));
+    }
+  uint32_t r = m[0];
+  size_t base = 0;
+  if (own) {
+    vals_[r] = Slot{};
+    vals_[r].dev = p;
+    vals_[r].bytes = n * sz;
+    vals_[r].state = resident;
+    vals_[r].grouped = n > 1;
+  } else {  // the op's output is a view of an argument's block
+    const Node& first = g_.nodes[m[0]];
+    bool found = false;
+    for (unsigned k = 0; k < first.nargs && !found && p; ++k) {
+      const Slot& o = vals_[r = root(g_.args(first)[k])];
+      found = o.state == resident && p >= o.dev && p < o.dev + std::max<size_t>(o.bytes, 1);
+      if (found) base = static_cast<size_t>(p - o.dev);
+    }
+    if (!found) {
+      for (unsigned b = 0; b < n; ++b) vals_[m[b]] = Slot{};
+      return;
+    }
+  }
+  for (unsigned b = 0; b < n; ++b) {
+    if (m[b] == r) continue;
+    vals_[m[b]] = Slot{};
+    vals_[m[b]].owner = static_cast<int32_t>(r);
+    vals_[m[b]].offset = base + b * sz;
+    merge_users(m[b], r);
+  }
+}
+
+void SwapPlan::group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
+  sync_schedule();
+  seed_ = seed;
+  const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
+  Slot& r = grads_[m[0]];
+  r = Slot{};
+  r.bytes = n * sz;
+  r.grouped = true;
+  for (unsigned b = 0; b < n; ++b) {
+    grad_wanted_[m[b]] = m[b] == seed ? 2 : 1;
+    if (b == 0) continue;
+    grads_[m[b]] = Slot{};
+    grads_[m[b]].owner = static_cast<int32_t>(m[0]);
+    grads_[m[b]].offset = b * sz;
+  }
+}
+
+void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
+  begin(m[0], backward);
+  current_ = m[0];
+  if (!backward) {  // blocks of a group whose forward raised: freed at renew_cg
+    extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
+    node_blocks_.clear();
+  }
+  for (unsigned b = 0; b < n; ++b) {
+    const Node& node = g_.nodes[m[b]];
+    const uint32_t* a = g_.args(node);
+    if (backward) {
+      need_grad(m[b]);
+      need_value(m[b]);
+    }
+    for (unsigned k = 0; k < node.nargs; ++k) {
+      if (g_.nodes[a[k]].device != dev_) continue;
+      need_value(a[k]);
+      if (backward) need_grad(a[k]);
+    }
+  }
+  prefetch_ahead();
+}
+
+float* SwapPlan::step_floats(size_t n) {
+  char* p = allocate_block(std::max<size_t>(n, 1) * sizeof(float));
+  step_blocks_.push_back(p);
+  return reinterpret_cast<float*>(p);
 }
 
 void SwapPlan::lazy_grad(uint32_t j, bool seed) {
@@ -316,7 +509,7 @@ bool SwapPlan::evict_one(uint64_t after, bool for_prefetch) {
       const Key k{i, g == 1};
       const Slot& s = slot(k);
       const bool movable = s.state == resident || (s.state == incoming && !for_prefetch);
-      if (!movable || s.pins || (!k.grad && s.owner >= 0)) continue;
+      if (!movable || s.pins || s.owner >= 0) continue;
       const uint64_t t = next_use(k);
       if (t <= after) continue;
       if (!found || t > best_t || (t == best_t && s.bytes > best_bytes)) {
@@ -333,6 +526,7 @@ bool SwapPlan::evict_one(uint64_t after, bool for_prefetch) {
 
 bool SwapPlan::recomputable(uint32_t i) const {
   const Node& n = g_.nodes[i];
+  if (vals_[i].grouped) return false;  // one member alone would not give the block back
   if (n.nargs == 0) return refetchable(n.op);
   if (policy_ == MemoryPolicy::swap || !elementwise(n.op)) return false;
   if (policy_ == MemoryPolicy::recompute) return true;
@@ -369,9 +563,16 @@ void SwapPlan::evict(Key k) {
   }
   s.dev = nullptr;
   t.v = nullptr;
-  if (!k.grad)
-    for (uint32_t a = k.node + 1; a < vals_.size(); ++a)
-      if (vals_[a].owner == static_cast<int32_t>(k.node)) g_.values_[a].v = nullptr;
+  null_aliases(k);
+}
+
+// The views of k's block (reshapes, a group's members) lose their pointers with it.
+void SwapPlan::null_aliases(Key k) {
+  std::vector<Slot>& slots = k.grad ? grads_ : vals_;
+  std::vector<Tensor>& ts = k.grad ? g_.grads_ : g_.values_;
+  // Per node, views come later in the graph; a group's members may come before its first.
+  for (uint32_t a = steps_mode_ ? 0 : k.node + 1; a < slots.size() && a < ts.size(); ++a)
+    if (slots[a].owner == static_cast<int32_t>(k.node)) ts[a].v = nullptr;
 }
 
 void SwapPlan::recompute(uint32_t i) {
@@ -423,9 +624,13 @@ void SwapPlan::recompute(uint32_t i) {
 void SwapPlan::out_of_memory(size_t bytes) const {
   size_t held = 0;
   for (uint32_t i = 0; i < vals_.size(); ++i) {
-    if (vals_[i].state == resident && vals_[i].pins) held += vals_[i].bytes;
-    if (grads_[i].state == resident && grads_[i].pins) held += grads_[i].bytes;
+    if (vals_[i].state == resident && vals_[i].pins) held += pool_.size_of(vals_[i].dev);
+    if (grads_[i].state == resident && grads_[i].pins) held += pool_.size_of(grads_[i].dev);
   }
+  size_t kept = 0, step = 0;
+  for (const char* b : extra_blocks_) kept += pool_.size_of(b);
+  for (const char* b : node_blocks_) kept += pool_.size_of(b);
+  for (const char* b : step_blocks_) step += pool_.size_of(b);
   std::string node;
   if (current_ < g_.nodes.size())
     node = " for node " + std::to_string(current_) + " (" + op_impl(g_.nodes[current_].op).name + ", shape " +
@@ -433,7 +638,10 @@ void SwapPlan::out_of_memory(size_t bytes) const {
   throw OutOfMemory("device memory budget of " + Device::from_id(dev_).name() + " exceeded: " + mb(bytes) +
                     " needed" + node + ", but the budget is " + mb(budget_) + ", of which " + mb(pool_.in_use()) +
                     " is in use (" + mb(held) + " held by the values and gradients this node needs at once, " +
-                    mb(params_bytes_) + " by the parameters resident on the device, the rest scratch); the largest free block is " + mb(pool_.largest_free()) +
+                    mb(params_bytes_) + " by the parameters resident on the device, " + mb(kept) +
+                    " by ops' second outputs kept until renew_cg, " + mb(step) +
+                    " by the running group's gathered arguments, the rest scratch); the largest free block is " +
+                    mb(pool_.largest_free()) +
                     ". Raise device_mem in dynagraph.init(), or make the graph smaller");
 }
 
@@ -441,7 +649,8 @@ void SwapPlan::reset_grads() {
   drain();
   unpin_all();
   for (Slot& s : grads_)
-    if (s.state == resident || s.state == incoming) pool_.free(s.dev);
+    if ((s.state == resident || s.state == incoming) && s.owner < 0) pool_.free(s.dev);
+  seed_ = UINT32_MAX;
   const size_t n = grads_.size();
   grads_.clear();
   grads_.resize(n);
@@ -453,7 +662,7 @@ void SwapPlan::reset() {
   unpin_all();
   for (uint32_t i = 0; i < vals_.size(); ++i) {
     if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
-    if (grads_[i].state == resident || grads_[i].state == incoming) pool_.free(grads_[i].dev);
+    if ((grads_[i].state == resident || grads_[i].state == incoming) && grads_[i].owner < 0) pool_.free(grads_[i].dev);
   }
   for (char* b : extra_blocks_) pool_.free(b);
   for (char* b : node_blocks_) pool_.free(b);
@@ -464,6 +673,11 @@ void SwapPlan::reset() {
   rng_at_.clear();
   users_.clear();
   grad_wanted_.clear();
+  steps_mode_ = false;
+  step_of_.clear();
+  step_first_.assign(1, 0);
+  step_nodes_.clear();
+  seed_ = UINT32_MAX;
   scheduled_ = 0;
   now_ = 0;
   current_ = UINT32_MAX;
@@ -535,6 +749,18 @@ void swap_before_backward(ComputationGraph& g, uint32_t j) {
     }
     p->prefetch_ahead();
   });
+}
+
+void swap_before_group(ComputationGraph& g, const uint32_t* members, unsigned n, bool backward) {
+  const DeviceId d = g.nodes[members[0]].device;  // a group never mixes devices
+  if (d == kCpuDevice) return;
+  if (SwapPlan* p = g.device_memory().plan_if_made(d)) p->before_group(members, n, backward);
+}
+
+void swap_after_group(ComputationGraph& g, const uint32_t* members, unsigned n, const Tensor& y) {
+  const DeviceId d = g.nodes[members[0]].device;
+  if (d == kCpuDevice) return;
+  if (SwapPlan* p = g.device_memory().plan_if_made(d)) p->after_group(members, n, y);
 }
 
 void swap_resident(ComputationGraph& g, uint32_t i) {

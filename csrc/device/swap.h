@@ -40,6 +40,8 @@ struct DeviceMemStats {
   uint64_t demand_fetches = 0;    // brought back only when needed (not prefetched)
   uint64_t freed_after_wait = 0;  // blocks reused only after waiting for their copy-out
   uint64_t streamed_params = 0;   // parameter values copied in from the host (parameters streaming)
+  uint64_t batched_steps = 0;     // autobatching under the budget: groups run as one batched step
+  uint64_t groups_unbatched = 0;  // ... groups whose working set did not fit: their nodes ran one by one
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -83,6 +85,17 @@ class SwapPlan {
   static bool has_host_grad(const ComputationGraph& g, uint32_t j);  // a CPU node's gradient buffer
   // After the running node's operands are held: issue the copies of the next nodes' operands.
   void prefetch_ahead();
+
+  // The autobatching executor (graph/autobatch_device.cc): its agenda's order,
+  // one step per group, appended before a forward runs it. From then on the
+  // schedule counts time in steps (forward of step s is s, its backward
+  // 2S - 1 - s) and the per-node hooks map a node to its group's step.
+  void add_steps(const std::vector<std::vector<uint32_t>>& steps);
+  bool group_fits(const uint32_t* members, unsigned n) const;
+  void before_group(const uint32_t* members, unsigned n, bool backward);  // operands resident and held  // working set within the budget
+  void after_group(const uint32_t* members, unsigned n, const Tensor& y);  // the output block: one slot
+  void group_grads(const uint32_t* members, unsigned n, uint32_t seed);     // the gradient block: one slot
+  float* step_floats(size_t n);  // held until the next step begins (gathered arguments, scratch)
   // Every copy in flight finished (forward() and backward() return, renew_cg).
   void drain();
   // A gradient that was moved to the host is read from there (device CPU).
@@ -109,7 +122,8 @@ class SwapPlan {
     State state = unmanaged;
     bool refetched = false;  // incoming from its host source (an input, a streamed parameter)
     uint16_t pins = 0;
-    int32_t owner = -1;  // values: the node whose memory this value aliases (reshape), or -1
+    bool grouped = false;    // a group's block (several members): swapped, never recomputed
+    int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
     size_t offset = 0;
   };
   struct Key {
@@ -135,6 +149,12 @@ class SwapPlan {
   char* allocate_block(size_t bytes);
   [[noreturn]] void out_of_memory(size_t bytes) const;
   uint32_t root(uint32_t i) const;
+  Key root(Key k) const;
+  uint64_t span() const { return steps_mode_ ? step_first_.size() - 1 : scheduled_; }
+  uint64_t time_of(uint32_t node) const { return steps_mode_ ? step_of_[node] : node; }
+  void rebuild_step_users();
+  void merge_users(uint32_t from, uint32_t into);
+  void null_aliases(Key k);
 
   ComputationGraph& g_;
   DeviceId dev_;
@@ -160,6 +180,12 @@ class SwapPlan {
   char* params_block_ = nullptr;           // else: their bytes, held in the pool (they count against the budget)
   size_t params_bytes_ = 0;
   void account_params();
+  // Autobatching: the steps (groups) in order, members of step s at
+  // step_nodes_[step_first_[s], step_first_[s + 1]); users_ then holds steps.
+  bool steps_mode_ = false;
+  std::vector<uint32_t> step_of_, step_first_{0}, step_nodes_;
+  std::vector<char*> step_blocks_;
+  uint32_t seed_ = UINT32_MAX;  // the node whose gradient is the seed (a group's block fills it with 1)
 };
 
 // What ctx.alloc calls under a budget (device/device_ops.h).
@@ -174,5 +200,9 @@ void swap_after_forward(ComputationGraph& g, uint32_t i);
 void swap_before_backward(ComputationGraph& g, uint32_t j);
 void swap_resident(ComputationGraph& g, uint32_t i);  // forward()'s result, read by the caller
 void swap_finish(ComputationGraph& g);                // forward() or backward() returns: copies done
+// A group of the autobatching executor starts (forward or backward): its members'
+// operands (and gradients) resident and held, the next steps' prefetched.
+void swap_before_group(ComputationGraph& g, const uint32_t* members, unsigned n, bool backward);
+void swap_after_group(ComputationGraph& g, const uint32_t* members, unsigned n, const Tensor& y);
 
 }  // namespace dg

@@ -15,13 +15,18 @@ namespace dg {
 
 Tensor SwapPlan::gradient_view(uint32_t j, const Tensor& t) const {
   if (j >= grads_.size() || !grad_wanted_[j]) return t;
-  const Slot& s = grads_[j];
+  const Key r = root(Key{j, true});
+  const Slot& s = grads_[r.node];
+  const size_t offset = r.node == j ? 0 : grads_[j].offset;  // a member of a group's block
   Tensor h = t;
-  if (s.state == resident) return t;
+  if (s.state == resident) {
+    h.v = reinterpret_cast<float*>(s.dev + offset);
+    return h;
+  }
   h.device = kCpuDevice;
   if (s.state == on_host) {
     ops().host_wait(s.ev);  // its copy-out may still be in flight
-    h.v = s.host.floats();
+    h.v = reinterpret_cast<float*>(static_cast<char*>(s.host.data()) + offset);
     return h;
   }
   // Wanted but never reached by backward: zeros (kept on the host).
@@ -31,10 +36,12 @@ Tensor SwapPlan::gradient_view(uint32_t j, const Tensor& t) const {
 }
 
 void SwapPlan::make_resident(Key k) {
-  if (!k.grad && vals_[k.node].owner >= 0) {
-    const uint32_t r = root(k.node);
-    make_resident({r, false});
-    g_.values_[k.node].v = reinterpret_cast<float*>(vals_[r].dev + vals_[k.node].offset);
+  const Key r = root(k);
+  if (r.node != k.node) {  // a view of another block (a reshape, a group's member)
+    make_resident(r);
+    const Slot& o = slot(r);
+    if (o.dev)
+      (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(o.dev + slot(k).offset);
     return;
   }
   Slot& s = slot(k);
@@ -88,7 +95,7 @@ const float* SwapPlan::host_source(uint32_t i) const {
 // Brings k (used at time t) towards the device on the copy stream, when
 // there is room without moving anything used before t. False: no room.
 bool SwapPlan::prefetch(Key k, uint64_t t) {
-  if (!k.grad && vals_[k.node].owner >= 0) k = {root(k.node), false};
+  k = root(k);
   Slot& s = slot(k);
   const void* src = nullptr;
   if (s.state == on_host) src = s.host.data();
@@ -111,25 +118,32 @@ bool SwapPlan::prefetch(Key k, uint64_t t) {
   return true;
 }
 
+// The operands of the next K nodes (steps mode: of the next K groups' members).
 void SwapPlan::prefetch_ahead() {
   const unsigned k = device_prefetch(dev_);
   if (k == 0) return;
   reclaim();
-  const uint64_t n = scheduled_;
+  const uint64_t n = span();
+  if (n == 0) return;
   const uint64_t end = std::min<uint64_t>(now_ + k, 2 * n - 1);
   for (uint64_t t = now_ + 1; t <= end; ++t) {
     const bool backward = t >= n;
-    const uint32_t node = static_cast<uint32_t>(backward ? 2 * n - 1 - t : t);
-    const Node& nd = g_.nodes[node];
-    if (backward) {
-      if (nd.device == dev_ && !wants_grad(node)) continue;  // backward does nothing there
-      if (nd.device == dev_ && (!prefetch({node, true}, t) || !prefetch({node, false}, t))) return;
-    }
-    const uint32_t* a = g_.args(nd);
-    for (unsigned q = 0; q < nd.nargs; ++q) {
-      if (g_.nodes[a[q]].device != dev_) continue;
-      if (!prefetch({a[q], false}, t)) return;
-      if (backward && wants_grad(a[q]) && !prefetch({a[q], true}, t)) return;
+    const uint64_t at = backward ? 2 * n - 1 - t : t;
+    const uint32_t* first = steps_mode_ ? step_nodes_.data() + step_first_[at] : nullptr;
+    const uint32_t count = steps_mode_ ? step_first_[at + 1] - step_first_[at] : 1;
+    for (uint32_t m = 0; m < count; ++m) {
+      const uint32_t node = steps_mode_ ? first[m] : static_cast<uint32_t>(at);
+      const Node& nd = g_.nodes[node];
+      if (backward) {
+        if (nd.device == dev_ && !wants_grad(node)) continue;  // backward does nothing there
+        if (nd.device == dev_ && (!prefetch({node, true}, t) || !prefetch({node, false}, t))) return;
+      }
+      const uint32_t* a = g_.args(nd);
+      for (unsigned q = 0; q < nd.nargs; ++q) {
+        if (g_.nodes[a[q]].device != dev_) continue;
+        if (!prefetch({a[q], false}, t)) return;
+        if (backward && wants_grad(a[q]) && !prefetch({a[q], true}, t)) return;
+      }
     }
   }
 }
@@ -169,6 +183,8 @@ bool SwapPlan::wait_oldest_free() {
 void SwapPlan::drain() {
   if (last_ev_) ops().host_wait(last_ev_);
   reclaim();
+  for (char* b : step_blocks_) pool_.free(b);  // forward() or backward() returned: its last step is over
+  step_blocks_.clear();
 }
 
 }  // namespace dg

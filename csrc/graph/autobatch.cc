@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "device/swap.h"
 #include "graph/autobatch_agenda.h"
 #include "graph/autobatch_profile.h"
 #include "graph/graph.h"
@@ -137,17 +138,20 @@ void ComputationGraph::run_group(const std::vector<uint32_t>& batch, PhaseClock&
     clock.charge(g_profile.fwd_kernel);
     grp.proto = nodes[batch[0]];
   } else {
+    if (has_device_nodes_) swap_before_group(*this, batch.data(), grp.count, false);  // under a budget
     gather_group(grp, batch);
     clock.charge(g_profile.fwd_gather);
     group_forward(grp.proto, grp.xs.data(), grp.y);
     clock.charge(g_profile.fwd_kernel);
     slice_group_outputs(grp, batch);
+    if (has_device_nodes_) swap_after_group(*this, batch.data(), grp.count, grp.y);
   }
   groups_.push_back(std::move(grp));
 }
 
 void ComputationGraph::forward_batched(uint32_t upto) {
   if (upto < evaluated_) return;  // already computed (n = end - begin would wrap around)
+  if (forward_batched_under_budget(upto)) return;  // autobatch_device.cc
   auto t0 = std::chrono::steady_clock::now();
   PhaseClock clock(g_profile);
   const uint32_t begin = evaluated_, end = upto + 1;

@@ -76,6 +76,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     const Node& first = nodes[group_nodes_[grp.first]];
     for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
     if (!(full || first.needs_grad)) continue;
+    if (group_grads_under_budget(gi, from)) continue;  // allocated at first use
     const unsigned sz = first.dim.size();
     float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
                                               : dx_pool.allocate_floats(size_t(sz) * grp.count);
@@ -87,11 +88,15 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     }
   }
   clock.charge(prof.bwd_setup);
-  if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
+  if (!grads_[from].v && !grad_under_budget(from)) return;  // the loss does not depend on anything differentiable
   lazy_grads_ = true;
   touch_grad(from);
-  if (nodes[from].device != kCpuDevice) group_device_fill(nodes[from].device, grads_[from].v, nodes[from].dim.size(), 1.f);
-  else grads_[from].arr().setConstant(1.f);
+  if (!grads_[from].v) {  // under a budget: the plan fills the seed with 1 when it allocates it
+  } else if (nodes[from].device != kCpuDevice) {
+    group_device_fill(nodes[from].device, grads_[from].v, nodes[from].dim.size(), 1.f);
+  } else {
+    grads_[from].arr().setConstant(1.f);
+  }
   // A shared weight's gradient terms from all its groups are deferred and applied
   // as one wide GEMM when the weight's own node comes up (see add_outer_product).
   outer_slot_.assign(evaluated_, -1);
@@ -107,6 +112,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       clock.charge(prof.bwd_kernel);
       continue;
     }
+    if (has_device_nodes_) group_backward_under_budget(static_cast<uint32_t>(gi));
     const uint32_t* members = group_nodes_.data() + grp.first;
     const unsigned N = grp.count;
     // As in forward: the members' arguments read once, their gradients prefetched.

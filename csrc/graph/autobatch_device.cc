@@ -7,45 +7,47 @@
 // device op table with the group prototype. Ops on a device accumulate
 // weight gradients directly (no deferred outer products: those are a CPU
 // optimisation over Eigen), so flush_outer_products has nothing to do for them.
+// Under a device memory budget the groups run in the agenda's order taken
+// ahead, so the swap plan schedules by groups (device/swap.h, docs/memory.md).
 #include <vector>
 
 #include "device/dispatch.h"
+#include "graph/autobatch_agenda.h"
+#include "graph/autobatch_profile.h"
 #include "graph/graph.h"
 
 namespace dg {
 
-bool ComputationGraph::batched_executor_ok() const {
-  if (!has_device_nodes_) return true;
-  // Under a device memory budget the swap plan works node by node (device/swap.h):
-  // such graphs run on the per-node executor (docs/memory.md).
-  for (DeviceId id = 1; id < kMaxDevices; ++id)
-    if (device_budget(id)) return false;
-  return true;
-}
-
-float* ComputationGraph::group_device_floats(DeviceId dev, size_t n, bool grad) {
-  DeviceMemory::Pools& p = device_memory().on(dev);
+namespace {
+// Device memory for a group: under a budget a block of the swap plan held for
+// the step (device/swap.h), else from the graph's pool of the pass.
+float* step_floats(DeviceMemory& mem, DeviceId dev, size_t n, bool grad) {
+  if (SwapPlan* plan = mem.plan_if_made(dev)) return plan->step_floats(n);
+  DeviceMemory::Pools& p = mem.on(dev);
   return (grad ? p.grads : p.values)->allocate_floats(n);
 }
 
-namespace {
-// The members' addresses in device memory (from the pool of the pass: values
-// in forward, gradients in backward), one copy for the whole array.
+// The members' addresses in device memory, one copy for the whole array.
 template <class T>
-T* const* addresses_on_device(DeviceArena& pool, const DeviceOpTable& ops, const std::vector<T*>& host) {
-  auto* p = static_cast<T**>(pool.allocate(sizeof(T*) * host.size()));
-  ops.to_device(p, host.data(), sizeof(T*) * host.size());
+T* const* addresses_on_device(DeviceMemory& mem, DeviceId dev, bool grad, const std::vector<T*>& host) {
+  const DeviceOpTable& ops = device_ops(Device::from_id(dev).kind);
+  const size_t bytes = sizeof(T*) * host.size();
+  auto* p = reinterpret_cast<T**>(step_floats(mem, dev, (bytes + sizeof(float) - 1) / sizeof(float), grad));
+  ops.to_device(p, host.data(), bytes);
   return p;
 }
 }  // namespace
 
+float* ComputationGraph::group_device_floats(DeviceId dev, size_t n, bool grad) {
+  return step_floats(device_memory(), dev, n, grad);
+}
+
 float* ComputationGraph::group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz) {
   const DeviceOpTable& ops = device_ops(Device::from_id(dev).kind);
-  DeviceArena& pool = *device_memory().on(dev).values;
   std::vector<const float*> src(N);
   for (unsigned b = 0; b < N; ++b) src[b] = values_[ak[b]].v;
-  float* dst = pool.allocate_floats(size_t(N) * sz);
-  ops.gather_slices(dst, addresses_on_device(pool, ops, src), N, static_cast<uint32_t>(sz));
+  float* dst = step_floats(device_memory(), dev, size_t(N) * sz, false);
+  ops.gather_slices(dst, addresses_on_device(device_memory(), dev, false, src), N, static_cast<uint32_t>(sz));
   return dst;
 }
 
@@ -54,8 +56,109 @@ void ComputationGraph::group_device_scatter_add(DeviceId dev, const float* src, 
   const DeviceOpTable& ops = device_ops(Device::from_id(dev).kind);
   std::vector<float*> dst(N);
   for (unsigned b = 0; b < N; ++b) dst[b] = grads_[ak[b]].v;
-  ops.scatter_add_slices(addresses_on_device(*device_memory().on(dev).grads, ops, dst), src, N,
-                         static_cast<uint32_t>(sz));
+  ops.scatter_add_slices(addresses_on_device(device_memory(), dev, true, dst), src, N, static_cast<uint32_t>(sz));
+}
+
+// ---- under a device memory budget (docs/memory.md)
+
+// The agenda's order depends on the graph alone, so it is taken first without
+// running anything: the swap plans then know every step ahead (last and next
+// uses counted in groups, prefetches K groups ahead). The groups then run in
+// that order; a group whose working set would not fit runs node by node.
+bool ComputationGraph::forward_batched_under_budget(uint32_t upto) {
+  if (!has_device_nodes_) return false;
+  const uint32_t begin = evaluated_, end = upto + 1;
+  bool used[kMaxDevices] = {};
+  for (uint32_t j = begin; j < end; ++j) used[nodes[j].device] = true;
+  std::vector<SwapPlan*> plans;
+  for (DeviceId id = 1; id < kMaxDevices; ++id)
+    if (used[id] && device_budget(id))
+      if (SwapPlan* p = device_memory().plan(id)) plans.push_back(p);
+  if (plans.empty()) return false;
+  AutobatchScratch& S = autobatch_scratch();
+  Agenda& agenda = S.agenda;
+  agenda.start(*this, begin, end);
+  std::vector<std::vector<uint32_t>> order;
+  while (!agenda.empty()) {
+    agenda.pick(S.batch);
+    if (S.batch.size() > 1 && group_too_large(S.batch)) {
+      agenda.run_alone(S.batch.data() + 1, S.batch.data() + S.batch.size());
+      S.batch.resize(1);
+    }
+    agenda.release(S.batch);
+    order.push_back(S.batch);
+  }
+  for (SwapPlan* p : plans) p->add_steps(order);
+  PhaseClock clock(autobatch_profile());
+  stacked_weights_.clear();
+  std::vector<uint32_t> one(1);
+  for (const std::vector<uint32_t>& batch : order) {
+    const DeviceId dev = nodes[batch[0]].device;
+    SwapPlan* plan = batch.size() > 1 && dev != kCpuDevice ? device_memory().plan_if_made(dev) : nullptr;
+    if (plan && !plan->group_fits(batch.data(), static_cast<unsigned>(batch.size()))) {
+      ++device_mem_stats(dev).groups_unbatched;
+      for (uint32_t j : batch) {
+        one[0] = j;
+        run_group(one, clock);
+        ++batch_stats.groups;
+      }
+    } else {
+      if (plan) ++device_mem_stats(dev).batched_steps;
+      run_group(batch, clock);
+      ++batch_stats.groups;
+    }
+    batch_stats.nodes += batch.size();
+  }
+  evaluated_ = end;
+  return true;
+}
+
+// The plan allocates a group's gradient block at its first use (one slot, the
+// members views of it); a lone node's, as the per-node executor's.
+bool ComputationGraph::group_grads_under_budget(uint32_t gi, uint32_t from) {
+  const Group& grp = groups_[gi];
+  const uint32_t* m = group_nodes_.data() + grp.first;
+  const DeviceId dev = nodes[m[0]].device;
+  if (dev == kCpuDevice) return false;
+  SwapPlan* plan = device_memory().plan_if_made(dev);
+  if (!plan) return false;
+  if (grp.count == 1) plan->lazy_grad(m[0], m[0] == from);
+  else plan->group_grads(m, grp.count, from);
+  for (unsigned b = 0; b < grp.count; ++b) {
+    grads_[m[b]].d = nodes[m[b]].dim;
+    grads_[m[b]].device = dev;
+  }
+  return true;
+}
+
+bool ComputationGraph::grad_under_budget(uint32_t j) const {
+  if (nodes[j].device == kCpuDevice || !device_memory_) return false;
+  const SwapPlan* plan = device_memory_->plan_if(nodes[j].device);
+  return plan && plan->wants_grad(j);
+}
+
+// Before a group's backward: its members' values and gradients and their
+// arguments' resident and held; the blocks may have moved since forward, so
+// the output and the arguments are read (gathered) again where they are now.
+void ComputationGraph::group_backward_under_budget(uint32_t gi) {
+  Group& grp = groups_[gi];
+  const uint32_t* m = group_nodes_.data() + grp.first;
+  const unsigned N = grp.count;
+  const DeviceId dev = nodes[m[0]].device;
+  if (dev == kCpuDevice || !device_memory().plan_if_made(dev)) return;
+  swap_before_group(*this, m, N, true);
+  grp.y.v = values_[m[0]].v;  // the first member's slice starts the block
+  const Node& first = nodes[m[0]];
+  std::vector<uint32_t> ak(N);
+  for (unsigned k = 0; k < first.nargs; ++k) {
+    for (unsigned b = 0; b < N; ++b) ak[b] = args(nodes[m[b]])[k];
+    const Tensor& v0 = values_[ak[0]];
+    const size_t sz = v0.d.size();
+    bool contiguous = true;
+    for (unsigned b = 0; b < N && contiguous; ++b) contiguous = values_[ak[b]].v == v0.v + size_t(b) * sz;
+    Tensor& x = grp.xs[k];
+    x.v = grp.xs[k].d.bd == v0.d.bd || contiguous ? v0.v : group_device_gather(dev, ak.data(), N, sz);
+  }
 }
 
 void ComputationGraph::group_device_fill(DeviceId dev, float* p, size_t n, float v) {

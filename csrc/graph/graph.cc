@@ -143,7 +143,7 @@ void ComputationGraph::eval_node(uint32_t i) {
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
   const uint32_t before = evaluated_;
-  if (autobatch && batched_executor_ok()) {
+  if (autobatch) {
     forward_batched(upto);
   } else {
     while (evaluated_ <= upto) eval_node(evaluated_++);
@@ -186,7 +186,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   }
   // Every node ran in a recorded group: backward by groups too -- unless sufficient factors are
   // being recorded, which only the per-node backward does (a batched product would be missing).
-  if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors && batched_executor_ok()) {
+  if (autobatch && group_nodes_.size() == evaluated_ && !collect_factors) {
     param_hook_begin(evaluated_);  // batched backward visits every evaluated node
     backward_batched(from, full);
     return;

@@ -262,9 +262,15 @@ class ComputationGraph final : public OpContext {
   bool lazy_grads_ = false;
   void touch_grad(uint32_t j);
   // Groups on a device (autobatch_device.cc): memory from the device's pools
-  // (values or gradients), one-launch gather / scatter-add of the members'
-  // slices, and the group's op run on the device or the CPU.
-  bool batched_executor_ok() const;  // false under a device budget: the per-node executor runs
+  // (values or gradients; under a budget, the swap plan's), one-launch gather /
+  // scatter-add of the members' slices, and the group's op run on the device or the CPU.
+  // Under a device memory budget: the agenda's order taken first and handed to
+  // the swap plans, then run (false: no budget applies); the gradient blocks
+  // left to the plan; a group's operands resident again before its backward.
+  bool forward_batched_under_budget(uint32_t upto);
+  bool group_grads_under_budget(uint32_t gi, uint32_t from);
+  bool grad_under_budget(uint32_t j) const;
+  void group_backward_under_budget(uint32_t gi);
   float* group_device_floats(DeviceId dev, size_t n, bool grad);
   float* group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz);
   void group_device_scatter_add(DeviceId dev, const float* src, const uint32_t* ak, unsigned N, size_t sz);

@@ -18,7 +18,14 @@ thread doing memcpy beside the host's compute, on a 2-core machine shared with
 the compute itself). Parameters count against the budget; where they take more
 than half of it they stream from the host ("stream" column).
 
+With --autobatch each minibatch is BATCH separate sentences in one graph run
+by the autobatching executor (renew_cg(autobatching=True)), which batches
+them back into groups; under a budget the swap plan then schedules by groups
+("unbatched" column: groups per minibatch whose working set did not fit and
+ran node by node).
+
     python benchmarks/device_memory.py                 # EMU:0
+    python benchmarks/device_memory.py --autobatch     # the same, sentence by sentence, autobatched
     python benchmarks/device_memory.py --device GPU:0  # a CUDA build on a GPU
 """
 from __future__ import annotations
@@ -37,9 +44,9 @@ common.dynagraph_on_path()
 import dynagraph as dy  # noqa: E402
 
 
-def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4):
+def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4, autobatch=False):
     dy.init(seed=1, device=device, device_mem=budget, memory_policy=policy, prefetch=prefetch)
-    dy.renew_cg()
+    dy.renew_cg(autobatching=autobatch)
     rng = np.random.default_rng(0)
     pc = dy.ParameterCollection()
     E = pc.add_lookup_parameters((vocab, hidden))
@@ -48,8 +55,20 @@ def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4
     trainer = dy.SimpleSGDTrainer(pc, learning_rate=0.05)
     data = [rng.integers(0, vocab, (seq + 1, batch)) for _ in range(sentences + 1)]
 
+    def sentence_losses(sent):  # one sentence (autobatch): the executor groups the sentences' nodes
+        h = dy.zeros(hidden)
+        for w, nxt in zip(sent[:-1], sent[1:]):
+            h = dy.tanh(Wx * E[int(w)] + Wh * h + b)
+            yield dy.pickneglogsoftmax(Wy * h + by, int(nxt))
+
     def step(sents):
-        dy.renew_cg()
+        dy.renew_cg(autobatching=autobatch)
+        if autobatch:
+            loss = dy.esum([l for c in range(batch) for l in sentence_losses(sents[:, c])])
+            loss.value()
+            loss.backward()
+            trainer.update()
+            return
         h = dy.zeros(hidden)
         losses = []
         for w, nxt in zip(sents[:-1], sents[1:]):
@@ -80,35 +99,38 @@ def main():
     ap.add_argument("--seq", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="fewer sentences, smaller model")
+    ap.add_argument("--autobatch", action="store_true", help="sentence by sentence, autobatched")
     a = ap.parse_args()
     if a.quick:
         a.sentences, a.hidden, a.vocab, a.seq, a.batch = 4, 64, 200, 12, 16
     args = (a.sentences, a.hidden, a.vocab, a.seq, a.batch)
     print(common.machine_line())
     print(f"device {a.device}; rnnlm-like: hidden {a.hidden}, vocab {a.vocab}, {a.seq} words per sentence, "
-          f"minibatch {a.batch}, {a.sentences} minibatches timed")
-    base = run(a.device, 0, "auto", *args)
-    peak = run(a.device, 1 << 34 if a.device != "EMU:0" else 1 << 31, "auto", *args)["peak_bytes"]
+          f"minibatch {a.batch}, {a.sentences} minibatches timed" + (", autobatched" if a.autobatch else ""))
+    ab = {"autobatch": a.autobatch}
+    base = run(a.device, 0, "auto", *args, **ab)
+    peak = run(a.device, 1 << 34 if a.device != "EMU:0" else 1 << 31, "auto", *args, **ab)["peak_bytes"]
     print(f"no budget: {base['per_s']:.2f} minibatches/s; unconstrained peak {peak / 2**20:.2f} MiB")
     rows = []
     for policy, prefetch in (("swap", 0), ("swap", 4), ("recompute", 0), ("recompute", 4)):
         for pct in (100, 50, 25, 10):
             budget = max(256, peak * pct // 100 // 256 * 256)
             try:
-                s = run(a.device, budget, policy, *args, prefetch=prefetch)
+                s = run(a.device, budget, policy, *args, prefetch=prefetch, **ab)
             except MemoryError as e:
-                rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", "does not fit"] + ["-"] * 7)
+                rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", "does not fit"] + ["-"] * 8)
                 print(f"  {policy} {pct} %: {str(e)[:160]}")
                 continue
             moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
             rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", f"{s['per_s']:.2f}",
                          f"{s['per_s'] / base['per_s']:.2f}", f"{s['peak_bytes'] / 2**20:.2f}", f"{moved:.2f}",
                          str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
-                         str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no"])
+                         str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no",
+                         str(s["groups_unbatched"] // a.sentences)])
     print(common.format_table(["policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
-                               "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream"],
-                              rows))
-    sched = run(a.device, peak, "swap", *args)
+                               "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream",
+                               "unbatched/batch"], rows))
+    sched = run(a.device, peak, "swap", *args, **ab)
     if sched["schedule_nodes"]:
         print(f"schedule: {sched['schedule_ns'] / sched['schedule_nodes']:.0f} ns per node to build "
               f"({sched['schedule_nodes'] // a.sentences} nodes per graph)")

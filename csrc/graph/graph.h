@@ -98,7 +98,7 @@ class ComputationGraph final : public OpContext {
   // ---- devices (device/dispatch.cc): a node runs on its arguments' device;
   // inputs go to default_device, parameters to their storage's device.
   DeviceId default_device = kCpuDevice;
-  uint64_t device_seed = 42;  // key of the device RNG (dropout masks)
+  // (device_seed, the key of the counter-based RNG: inherited from OpContext)
   DeviceMemory& device_memory();
 
   const uint32_t* args(const Node& n) const { return arg_pool.data() + n.arg0; }

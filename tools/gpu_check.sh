@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The GPU check of issue 21, for a machine with a GPU and no network:
 #   1. builds the CUDA backend (system nvcc when there is one, else the
-#      cuda-toolkit wheel) into a fresh venv, from wheels in tools/gpu_wheels/
-#      (git-ignored: copy there the cp312 manylinux x86_64 wheels such a
-#      machine lacks -- scikit-build-core, pybind11, cmeel-eigen, cmake, ninja,
-#      numpy, tqdm, scipy-openblas32, pytest, hypothesis, and
-#      cuda-toolkit[nvcc,cudart,cublas,cccl]==13.0.3.0 with its nvidia-* wheels;
-#      with network, pip fetches what is missing);
+#      cuda-toolkit wheel) into a venv that sees the packages of the python3 it
+#      starts from (a GPU image's own venv: numpy, pytest, CuPy, CMake, ...) and
+#      installs only what that lacks, offline, from tools/gpu_wheels/
+#      (git-ignored; `tools/fetch_gpu_wheels.sh` fills it here, where there is
+#      network: cmeel-eigen, cmeel, scipy-openblas32 for CPython 3.12);
 #   2. runs the `cuda` tests with DYNAGRAPH_REQUIRE_GPU=1 (no GPU is a failure,
 #      not a skip) and the emulated-device tests;
 #   3. runs the GPU benchmark (benchmarks/gpu.py): Tree-LSTM and a dim-1024
@@ -22,10 +21,14 @@ if [ -d "$WHEELS" ]; then PIP_OFFLINE=(--no-index --find-links "$WHEELS"); fi
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: not found"
 
-python3 -m venv "$VENV"
+# The image's python3 is often a venv itself, whose packages a plain
+# --system-site-packages venv would not see: a .pth file adds its folders.
+BASE_SITE=$(python3 -c 'import sysconfig; p = sysconfig.get_paths(); print(p["purelib"]); print(p["platlib"])' | sort -u)
+python3 -m venv --system-site-packages "$VENV"
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
-pip install --quiet "${PIP_OFFLINE[@]}" "scikit-build-core>=0.11" "pybind11>=2.12" "cmeel-eigen>=3.4" cmake ninja \
+echo "$BASE_SITE" > "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_gpu_image_site.pth"
+python -m pip install --quiet "${PIP_OFFLINE[@]}" "scikit-build-core>=0.11" "pybind11>=2.12" "cmeel-eigen>=3.4" cmake ninja \
   numpy tqdm scipy-openblas32 pytest hypothesis
 if command -v nvcc >/dev/null; then
   echo "== nvcc: $(command -v nvcc) ($(nvcc --version | tail -1))"

@@ -25,6 +25,8 @@
 namespace dg {
 
 struct DeviceMemory;  // device/dispatch.h
+class Agenda;        // graph/autobatch_agenda.h
+class PhaseClock;    // graph/autobatch_profile.h
 
 // A handle to a node: its index plus the graph version it was made in.
 struct Expression {
@@ -105,7 +107,7 @@ class ComputationGraph final : public OpContext {
   const Tensor& fx(uint32_t i) const { return values_[i]; }
 
   // Autobatching: forward runs groups of same-signature ready nodes as one
-  // batched kernel, and backward runs the same groups in reverse (autobatch.cc).
+  // batched kernel, and backward runs the same groups in reverse (autobatch*.cc).
   bool autobatch = false;
   // DyNet's renew_cg(immediate_compute, check_validity), for one graph:
   // evaluate every node as it is added (errors surface at the line that built
@@ -215,9 +217,6 @@ class ComputationGraph final : public OpContext {
   // A group of these nodes would hold 2^32 or more values in one tensor (or a
   // batch past 32 bits): its members then run one by one.
   bool group_too_large(const std::vector<uint32_t>& batch) const;
-  // Weights stacked for a set of products, per forward call (key: the weights' nodes).
-  std::vector<std::pair<std::vector<uint32_t>, float*>> stacked_weights_;
-  const float* stacked_weights(const std::vector<uint32_t>& weight_nodes, unsigned rows);
   void backward_batched(uint32_t from, bool full);
 
   // One executed batch: nodes run together through a node prototype whose
@@ -228,7 +227,7 @@ class ComputationGraph final : public OpContext {
     std::vector<Tensor> xs;  // batched arguments (shared ones keep batch 1)
     Tensor y;                // all outputs, contiguous
     // Products of different weights with one batched right operand, run as one
-    // GEMM over the weights stacked (autobatch.cc): consecutive groups; the last
+    // GEMM over the weights stacked (autobatch_stacked.cc): consecutive groups; the last
     // one holds the set's size and the stacked weights, and its backward gives
     // the operand's gradient for the whole set.
     uint32_t stacked_set = 0;  // groups in the set (last group only), 0 outside one
@@ -238,6 +237,24 @@ class ComputationGraph final : public OpContext {
   };
   std::vector<Group> groups_;
   std::vector<uint32_t> group_nodes_;
+  // Forward of one group (autobatch.cc): its prototype and gathered arguments,
+  // the op's call, each member's value a slice of the output.
+  void run_group(const std::vector<uint32_t>& batch, PhaseClock& clock);
+  void gather_group(Group& grp, const std::vector<uint32_t>& batch);
+  void slice_group_outputs(const Group& grp, const std::vector<uint32_t>& batch);
+  // dx += d(op)/dx_k for a batched argument k of a group (autobatch_backward.cc).
+  void group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y, const Tensor& dy,
+                          unsigned k, const uint32_t* ak, unsigned N, PhaseClock& clock);
+  // Stacked products (autobatch_stacked.cc): takes from the agenda the ready
+  // products that join `batch` into `set` (false when none), runs a set, and
+  // gives its shared operand's gradient when its last group comes up in backward.
+  bool take_stacked_partners(Agenda& agenda, const std::vector<uint32_t>& batch, uint64_t chosen_height,
+                             std::vector<std::vector<uint32_t>>& set);
+  void run_stacked_set(const std::vector<std::vector<uint32_t>>& set, PhaseClock& clock);
+  void stacked_set_backward(size_t gi, const uint32_t* operand_args, PhaseClock& clock);
+  // Weights stacked for a set of products, per forward call (key: the weights' nodes).
+  std::vector<std::pair<std::vector<uint32_t>, float*>> stacked_weights_;
+  const float* stacked_weights(const std::vector<uint32_t>& weight_nodes, unsigned rows);
   // Batched backward: each node's group, whether a group's gradient block has
   // been zeroed yet, and touch_grad() to zero it before the first write.
   std::vector<uint32_t> group_of_;

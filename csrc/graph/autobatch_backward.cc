@@ -1,0 +1,191 @@
+// The autobatching executor's backward (forward: autobatch.cc): the groups
+// run in reverse with the forward's prototypes, so a shared weight's gradient
+// is one GEMM over the whole group. Each group's gradients are one contiguous
+// block, zeroed just before the first gradient reaches it.
+#include <cstring>
+
+#include "graph/autobatch_agenda.h"
+#include "graph/autobatch_profile.h"
+#include "graph/graph.h"
+
+namespace dg {
+
+// dx += d(op)/dx_k for a batched argument k of a group of N members (their
+// arguments ak): into the arguments' gradient block when it is one in member
+// order, else through a scratch block added back member by member.
+void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y,
+                                          const Tensor& dy, unsigned k, const uint32_t* ak, unsigned N,
+                                          PhaseClock& clock) {
+  AutobatchProfile& prof = autobatch_profile();
+  const Tensor& x = xs[k];
+  const uint32_t a0 = ak[0];
+  const unsigned sz = nodes[a0].dim.size();
+  bool any = false, contiguous = grads_[a0].v != nullptr;
+  for (unsigned b = 0; b < N; ++b) {
+    const Tensor& gb = grads_[ak[b]];
+    any = any || gb.v;
+    contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+  }
+  if (!any) return;
+  for (unsigned b = 0; b < N; ++b)
+    if (grads_[ak[b]].v) touch_grad(ak[b]);
+  clock.charge(prof.bwd_memset);
+  if (contiguous) {
+    ++prof.grads_in_place;
+    Tensor dx(x.d, grads_[a0].v);
+    dx.device = x.device;
+    if (x.device != kCpuDevice) group_backward(proto, xs, y, dy, k, dx);
+    else impl.backward(*this, proto, xs, y, dy, k, dx);
+    clock.charge(prof.bwd_kernel);
+    return;
+  }
+  ++prof.grads_scattered;
+  if (x.device != kCpuDevice) {  // zeroed, computed and added to the members on the device
+    Tensor dx(x.d, group_device_floats(x.device, size_t(sz) * N, true));
+    dx.device = x.device;
+    group_device_fill(x.device, dx.v, size_t(sz) * N, 0.f);
+    group_backward(proto, xs, y, dy, k, dx);
+    group_device_scatter_add(x.device, dx.v, ak, N, sz);
+    clock.charge(prof.bwd_kernel);
+    return;
+  }
+  Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * N));
+  std::memset(dx.v, 0, sizeof(float) * sz * N);
+  clock.charge(prof.bwd_scatter);
+  impl.backward(*this, proto, xs, y, dy, k, dx);
+  clock.charge(prof.bwd_kernel);
+  for (unsigned b = 0; b < N; ++b) {
+    Tensor& gb = grads_[ak[b]];
+    if (gb.v) VecMap(gb.v, sz) += VecMap(dx.v + size_t(b) * sz, sz);
+  }
+  clock.charge(prof.bwd_scatter);
+}
+
+void ComputationGraph::backward_batched(uint32_t from, bool full) {
+  AutobatchProfile& prof = autobatch_profile();
+  PhaseClock clock(prof);
+  // Gradient buffers, contiguous per group so a group's dy is one batch.
+  grads_.assign(evaluated_, Tensor());
+  // Each group's block is zeroed lazily, just before the first gradient flows
+  // into it (touch_grad): the memset then runs on memory about to be used, and
+  // groups that receive no gradient are skipped without being touched.
+  group_of_.resize(evaluated_);
+  group_zeroed_.assign(groups_.size(), 0);
+  for (uint32_t gi = 0; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
+    const Node& first = nodes[group_nodes_[grp.first]];
+    for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
+    if (!(full || first.needs_grad)) continue;
+    const unsigned sz = first.dim.size();
+    float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
+                                              : dx_pool.allocate_floats(size_t(sz) * grp.count);
+    for (unsigned b = 0; b < grp.count; ++b) {
+      uint32_t j = group_nodes_[grp.first + b];
+      grads_[j].d = nodes[j].dim;
+      grads_[j].v = block + size_t(b) * sz;
+      grads_[j].device = first.device;
+    }
+  }
+  clock.charge(prof.bwd_setup);
+  if (!grads_[from].v) return;  // the loss does not depend on anything differentiable
+  lazy_grads_ = true;
+  touch_grad(from);
+  if (nodes[from].device != kCpuDevice) group_device_fill(nodes[from].device, grads_[from].v, nodes[from].dim.size(), 1.f);
+  else grads_[from].arr().setConstant(1.f);
+  // A shared weight's gradient terms from all its groups are deferred and applied
+  // as one wide GEMM when the weight's own node comes up (see add_outer_product).
+  outer_slot_.assign(evaluated_, -1);
+  outer_used_ = 0;
+
+  std::vector<Tensor> xs;
+  for (size_t gi = groups_.size(); gi-- > 0;) {
+    const Group& grp = groups_[gi];
+    if (grp.count == 1) {
+      touch_grad(group_nodes_[grp.first]);  // a lone node runs even without gradient, as unbatched
+      clock.charge(prof.bwd_memset);
+      backward_node(group_nodes_[grp.first], xs);
+      clock.charge(prof.bwd_kernel);
+      continue;
+    }
+    const uint32_t* members = group_nodes_.data() + grp.first;
+    const unsigned N = grp.count;
+    // As in forward: the members' arguments read once, their gradients prefetched.
+    const unsigned na = nodes[members[0]].nargs;
+    std::vector<uint32_t>& margs = autobatch_scratch().member_args;
+    margs.resize(size_t(N) * na);
+    for (unsigned b = 0; b < N; ++b) {
+      __builtin_prefetch(&nodes[members[b]]);
+      __builtin_prefetch(&outer_slot_[members[b]]);
+    }
+    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
+    for (unsigned b = 0; b < N; ++b) {
+      const uint32_t* a = args(nodes[members[b]]);
+      for (unsigned k = 0; k < na; ++k) {
+        margs[size_t(k) * N + b] = a[k];
+        __builtin_prefetch(&grads_[a[k]]);
+        __builtin_prefetch(&group_of_[a[k]]);
+      }
+    }
+    clock.charge(prof.bwd_setup);
+    for (unsigned b = 0; b < N; ++b) flush_outer_products(members[b]);  // their users have all run
+    clock.charge(prof.bwd_outer);
+    if (grp.stacked_set) stacked_set_backward(gi, margs.data() + N, clock);
+    const Node& first = nodes[members[0]];
+    Tensor& dy0 = grads_[members[0]];
+    if (!dy0.v) continue;
+    if (!group_zeroed_[gi]) {
+      if (first.nargs != 0) continue;  // no gradient reached this group: nothing to pass on
+      touch_grad(members[0]);  // lookups still mark their rows, as unbatched
+    }
+    Tensor dy(grp.proto.dim, dy0.v);
+    dy.device = first.device;
+    const OpImpl& impl = op_impl(first.op);
+    if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
+      if (first.needs_grad) {
+        clock.charge(prof.bwd_memset);
+        group_backward(grp.proto, nullptr, grp.y, dy, 0, dy);
+        clock.charge(prof.bwd_kernel);
+        if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup || first.op == OpId::lookup_table);
+      }
+      continue;
+    }
+    for (unsigned k = 0; k < first.nargs; ++k) {
+      if (!(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+      const Tensor& x = grp.xs[k];
+      uint32_t a0 = args(first)[k];
+      if (x.d.bd == 1 && grp.proto.dim.bd > 1) {  // shared argument: the op sums over the group
+        if (grads_[a0].v) {
+          touch_grad(a0);
+          clock.charge(prof.bwd_memset);
+          current_target_ = a0;
+          group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+          current_target_ = UINT32_MAX;
+          clock.charge(prof.bwd_kernel);
+        }
+        continue;
+      }
+      if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
+      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs.data() + size_t(k) * N, N, clock);
+    }
+  }
+  // Blocks no gradient reached read as zeros through gradient().
+  for (uint32_t gi = 0; gi < groups_.size(); ++gi)
+    if (!group_zeroed_[gi]) touch_grad(group_nodes_[groups_[gi].first]);
+  clock.charge(prof.bwd_memset);
+  lazy_grads_ = false;
+}
+
+void ComputationGraph::touch_grad(uint32_t j) {
+  if (!lazy_grads_) return;
+  const uint32_t gi = group_of_[j];
+  if (group_zeroed_[gi]) return;
+  group_zeroed_[gi] = 1;
+  const Group& grp = groups_[gi];
+  const uint32_t first = group_nodes_[grp.first];
+  if (!grads_[first].v) return;
+  const size_t n = nodes[first].dim.size() * grp.count;
+  if (nodes[first].device != kCpuDevice) group_device_fill(nodes[first].device, grads_[first].v, n, 0.f);
+  else std::memset(grads_[first].v, 0, sizeof(float) * n);
+}
+
+}  // namespace dg

@@ -3,7 +3,8 @@
 // group's gathered arguments, outputs and gradient blocks come from the
 // device's pools (device/dispatch.h), the gather and the scatter-add of a
 // gathered argument's gradient are one kernel launch per group over a device
-// array of the members' addresses, and the group's op runs through the
+// array of the members' addresses (in forward, the address arrays of all of a
+// group's gathered arguments go up as one copy), and the group's op runs through the
 // device op table with the group prototype. Ops on a device accumulate
 // weight gradients directly (no deferred outer products: those are a CPU
 // optimisation over Eigen), so flush_outer_products has nothing to do for them.
@@ -42,13 +43,18 @@ float* ComputationGraph::group_device_floats(DeviceId dev, size_t n, bool grad) 
   return step_floats(device_memory(), dev, n, grad);
 }
 
-float* ComputationGraph::group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz) {
+void ComputationGraph::group_device_gather(DeviceId dev, const DeviceGather* g, unsigned n, unsigned N,
+                                           Tensor* xs) {
   const DeviceOpTable& ops = device_ops(Device::from_id(dev).kind);
-  std::vector<const float*> src(N);
-  for (unsigned b = 0; b < N; ++b) src[b] = values_[ak[b]].v;
-  float* dst = step_floats(device_memory(), dev, size_t(N) * sz, false);
-  ops.gather_slices(dst, addresses_on_device(device_memory(), dev, false, src), N, static_cast<uint32_t>(sz));
-  return dst;
+  std::vector<const float*> src(size_t(n) * N);  // argument i's addresses at offset i * N
+  for (unsigned i = 0; i < n; ++i)
+    for (unsigned b = 0; b < N; ++b) src[size_t(i) * N + b] = values_[g[i].ak[b]].v;
+  const float* const* addresses = addresses_on_device(device_memory(), dev, false, src);
+  for (unsigned i = 0; i < n; ++i) {
+    float* dst = step_floats(device_memory(), dev, size_t(N) * g[i].sz, false);
+    ops.gather_slices(dst, addresses + size_t(i) * N, N, static_cast<uint32_t>(g[i].sz));
+    xs[g[i].k].v = dst;
+  }
 }
 
 void ComputationGraph::group_device_scatter_add(DeviceId dev, const float* src, const uint32_t* ak, unsigned N,
@@ -149,16 +155,20 @@ void ComputationGraph::group_backward_under_budget(uint32_t gi) {
   swap_before_group(*this, m, N, true);
   grp.y.v = values_[m[0]].v;  // the first member's slice starts the block
   const Node& first = nodes[m[0]];
-  std::vector<uint32_t> ak(N);
+  std::vector<uint32_t> ak(size_t(N) * first.nargs);  // argument-major: [k * N + b]
+  std::vector<DeviceGather> gathers;
   for (unsigned k = 0; k < first.nargs; ++k) {
-    for (unsigned b = 0; b < N; ++b) ak[b] = args(nodes[m[b]])[k];
-    const Tensor& v0 = values_[ak[0]];
+    uint32_t* a = ak.data() + size_t(k) * N;
+    for (unsigned b = 0; b < N; ++b) a[b] = args(nodes[m[b]])[k];
+    const Tensor& v0 = values_[a[0]];
     const size_t sz = v0.d.size();
     bool contiguous = true;
-    for (unsigned b = 0; b < N && contiguous; ++b) contiguous = values_[ak[b]].v == v0.v + size_t(b) * sz;
-    Tensor& x = grp.xs[k];
-    x.v = grp.xs[k].d.bd == v0.d.bd || contiguous ? v0.v : group_device_gather(dev, ak.data(), N, sz);
+    for (unsigned b = 0; b < N && contiguous; ++b) contiguous = values_[a[b]].v == v0.v + size_t(b) * sz;
+    grp.xs[k].v = v0.v;  // shared (batch 1, broadcast) or in place
+    if (grp.xs[k].d.bd != v0.d.bd && !contiguous) gathers.push_back({k, a, sz});
   }
+  if (!gathers.empty())
+    group_device_gather(dev, gathers.data(), static_cast<unsigned>(gathers.size()), N, grp.xs.data());
 }
 
 void ComputationGraph::group_device_fill(DeviceId dev, float* p, size_t n, float v) {

@@ -362,6 +362,23 @@ def _step_round_robin(workers, rounds):
                 assert refused <= len(workers), "no worker can step"
 
 
+def test_a_held_worker_is_not_admitted_until_released():
+    """fit's fault injection holds a worker before the fault's iteration (trainer._FaultHold):
+    admission waits however far SSP would let it run, other workers are untouched, and
+    nothing is logged for a refused start."""
+    c = Coordinator(2, staleness=3)
+    c.held = {1: 2}
+    for t in range(2):
+        assert c.admit(1, t)
+        c.finish(1, t, {}, 0)
+    assert not c.admit(1, 2) and not c.admit(1, 3)  # held, though SSP allows it
+    assert c.admit(0, 0) and c.admit(0, 1) and c.admit(0, 2)  # worker 0 is not held
+    rows = len(c.table.log.rows)
+    assert not c.admit(1, 2) and len(c.table.log.rows) == rows
+    c.held = {}
+    assert c.admit(1, 2)
+
+
 def test_a_restarted_coordinator_waits_for_every_workers_registration():
     c = Coordinator(2, staleness=0, restored=True)
     assert not c.ready and not c.admit(0, 0)

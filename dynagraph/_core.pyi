@@ -628,7 +628,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """

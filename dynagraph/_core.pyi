@@ -574,6 +574,10 @@ def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
     """
+def _set_autobatch_share_grads(on: bool) -> None:
+    """
+    For tests and measurements: whether autobatched backward lets an add's / sub's / esum's arguments share its gradient block (default on).
+    """
 def _set_emu_copy_delay(us: int) -> None:
     """
     For the tests: every copy on EMU:0's copy stream takes `us` microseconds longer.

@@ -61,6 +61,11 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
   clock.charge(prof.bwd_scatter);
 }
 
+bool& autobatch_share_grads() {
+  static bool on = true;
+  return on;
+}
+
 namespace {
 
 // Whether an op's gradient for argument k is dy itself when the argument has the
@@ -83,6 +88,7 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
   grad_root_.resize(ng);
   for (uint32_t gi = 0; gi < ng; ++gi) grad_root_[gi] = gi;
   grad_shared_args_.assign(ng, 0);
+  if (!autobatch_share_grads()) return;
   use_count_.assign(evaluated_, 0);
   for (uint32_t j = 0; j < evaluated_; ++j) {
     const uint32_t* a = args(nodes[j]);

@@ -28,6 +28,9 @@ struct AutobatchProfile {
   uint64_t products_stacked = 0, stacked_sets = 0;
 };
 AutobatchProfile& autobatch_profile();
+// Whether backward shares gradient blocks with pass-through users (on; off only to
+// measure or test against the unshared path: _core._set_autobatch_share_grads).
+bool& autobatch_share_grads();
 
 // Adds the time since the last mark to `slot` when profiling is on.
 class PhaseClock {

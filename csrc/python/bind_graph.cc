@@ -225,6 +225,9 @@ void bind_graph(py::module_& m) {
       "larger GEMM saves). Results are the same either way up to float rounding.");
   def(m, "get_autobatch_stacking", []() { return cg().stack_products; },
       "Whether products sharing a batched right operand run as one GEMM (set_autobatch_stacking).");
+  m.def("_set_autobatch_share_grads", [](bool on) { autobatch_share_grads() = on; }, py::arg("on"),
+        "For tests and measurements: whether autobatched backward lets an add's / sub's / esum's "
+        "arguments share its gradient block (default on).");
   def(m, "set_autobatch_profiling", [](bool on) {
     AutobatchProfile& p = autobatch_profile();
     p = AutobatchProfile{};

@@ -190,3 +190,21 @@ def test_finite_differences_through_shared_blocks():
         p["Wf"].set_value(W)
         assert grad[r, c] == pytest.approx((vals[0] - vals[1]) / (2 * eps), rel=2e-2, abs=2e-3)
     dy.renew_cg(autobatching=False)
+
+
+def test_sharing_on_and_off_give_identical_gradients():
+    # 0 + dy is dy exactly: the shared path must give the very same floats as the unshared one.
+    def grads(share):
+        _core._set_autobatch_share_grads(share)
+        try:
+            return _run(_chains, True)
+        finally:
+            _core._set_autobatch_share_grads(True)
+    v_on, g_on, w_on, shared_on = grads(True)
+    v_off, g_off, w_off, shared_off = grads(False)
+    assert shared_on > 0 and shared_off == 0
+    assert np.array_equal(v_on, v_off)
+    for k in g_on:
+        assert np.array_equal(g_on[k], g_off[k]), k
+    for a, b in zip(w_on, w_off):
+        assert np.array_equal(a, b)

@@ -574,6 +574,10 @@ def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
     """
+def _set_autobatch_share_grads(on: bool) -> None:
+    """
+    For tests and measurements: whether autobatched backward lets an add's / sub's / esum's arguments share its gradient block (default on).
+    """
 def _set_emu_copy_delay(us: int) -> None:
     """
     For the tests: every copy on EMU:0's copy stream takes `us` microseconds longer.
@@ -628,7 +632,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """

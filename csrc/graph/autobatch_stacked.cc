@@ -88,7 +88,7 @@ void ComputationGraph::run_stacked_set(const std::vector<std::vector<uint32_t>>&
     grp.first = static_cast<uint32_t>(group_nodes_.size());
     grp.count = N;
     group_nodes_.insert(group_nodes_.end(), bucket.begin(), bucket.end());
-    if (groups_.size() == first_group) gather_group(grp, bucket);
+    if (groups_.size() == first_group) gather_group(grp, bucket.data(), N);
     else {  // the same operand as the set's first group
       grp.proto = nodes[bucket[0]];
       grp.proto.dim.bd = N;
@@ -118,7 +118,7 @@ void ComputationGraph::run_stacked_set(const std::vector<std::vector<uint32_t>>&
   autobatch_profile().products_stacked += set.size();
   ++autobatch_profile().stacked_sets;
   clock.charge(autobatch_profile().fwd_kernel);
-  for (size_t g = 0; g < set.size(); ++g) slice_group_outputs(groups_[first_group + g], set[g]);
+  for (size_t g = 0; g < set.size(); ++g) slice_group_outputs(groups_[first_group + g], set[g].data(), N);
 }
 
 const float* ComputationGraph::stacked_weights(const std::vector<uint32_t>& weight_nodes, unsigned rows) {

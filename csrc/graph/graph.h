@@ -239,9 +239,15 @@ class ComputationGraph final : public OpContext {
   std::vector<uint32_t> group_nodes_;
   // Forward of one group (autobatch.cc): its prototype and gathered arguments,
   // the op's call, each member's value a slice of the output.
-  void run_group(const std::vector<uint32_t>& batch, PhaseClock& clock);
-  void gather_group(Group& grp, const std::vector<uint32_t>& batch);
-  void slice_group_outputs(const Group& grp, const std::vector<uint32_t>& batch);
+  void run_group(const uint32_t* batch, unsigned N, PhaseClock& clock);
+  void gather_group(Group& grp, const uint32_t* batch, unsigned N);
+  void slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N);
+  // Item i of the forward's plan (a group or a stacked set), run on this thread.
+  void run_plan_item(size_t i, PhaseClock& clock);
+  // The plan with set_num_threads(n > 1) (autobatch_threads.cc): consecutive
+  // groups that read none of each other's outputs run as a wave, the large
+  // batched ones on the engine's threads.
+  void run_plan_threaded(uint32_t begin, uint32_t end, PhaseClock& clock);
   // dx += d(op)/dx_k for a batched argument k of a group (autobatch_backward.cc).
   void group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y, const Tensor& dy,
                           unsigned k, const uint32_t* ak, unsigned N, PhaseClock& clock);

@@ -142,11 +142,10 @@ void ComputationGraph::slice_group_outputs(const Group& grp, const uint32_t* bat
 
 // One group: a lone node runs as unbatched; others as one call of the op over
 // the gathered arguments.
-void ComputationGraph::run_group(const uint32_t* batch, unsigned N, PhaseClock& clock) {
-  Group grp;
-  grp.first = static_cast<uint32_t>(group_nodes_.size());
-  grp.count = N;
-  group_nodes_.insert(group_nodes_.end(), batch, batch + N);
+void ComputationGraph::run_group(size_t gi, PhaseClock& clock) {
+  Group& grp = groups_[gi];
+  const uint32_t* batch = group_nodes_.data() + grp.first;
+  const unsigned N = grp.count;
   if (N == 1) {
     eval_node(batch[0]);
     clock.charge(g_profile.fwd_kernel);
@@ -159,18 +158,12 @@ void ComputationGraph::run_group(const uint32_t* batch, unsigned N, PhaseClock& 
     clock.charge(g_profile.fwd_kernel);
     slice_group_outputs(grp, batch, N);
   }
-  groups_.push_back(std::move(grp));
 }
 
 void ComputationGraph::run_plan_item(size_t i, PhaseClock& clock) {
-  AutobatchScratch& S = autobatch_scratch();
-  const AutobatchScratch::PlanItem it = S.plan[i];
-  const uint32_t* members = S.plan_nodes.data() + it.first;
-  if (!it.sets) return run_group(members, it.count, clock);
-  const unsigned N = it.count / it.sets;
-  S.set.resize(it.sets);
-  for (unsigned k = 0; k < it.sets; ++k) S.set[k].assign(members + k * N, members + (k + 1) * N);
-  run_stacked_set(S.set, clock);
+  const AutobatchScratch& S = autobatch_scratch();
+  if (S.plan[i].sets) run_stacked_set(S.item_group[i], S.plan[i].sets, clock);
+  else run_group(S.item_group[i], clock);
 }
 
 void ComputationGraph::forward_batched(uint32_t upto) {
@@ -214,13 +207,38 @@ void ComputationGraph::forward_batched(uint32_t upto) {
   }
   batch_stats.scheduler_ns +=
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-  clock.charge(g_profile.fwd_setup);
-  if (engine_threads() > 1) run_plan_threaded(begin, end, clock);
-  else
-    for (size_t i = 0; i < S.plan.size(); ++i) {
-      run_plan_item(i, clock);
-      clock.charge(g_profile.fwd_release);
+  // The groups in plan order (backward runs them in reverse, whatever order they ran in).
+  const size_t groups_before = groups_.size(), nodes_before = group_nodes_.size();
+  S.item_group.resize(S.plan.size());
+  size_t gi = groups_before;
+  for (size_t i = 0; i < S.plan.size(); ++i) {
+    S.item_group[i] = static_cast<uint32_t>(gi);
+    gi += S.plan[i].sets ? S.plan[i].sets : 1;
+  }
+  groups_.resize(gi);
+  group_nodes_.insert(group_nodes_.end(), S.plan_nodes.begin(), S.plan_nodes.end());
+  for (size_t i = 0; i < S.plan.size(); ++i) {
+    const AutobatchScratch::PlanItem& it = S.plan[i];
+    const unsigned sets = it.sets ? it.sets : 1, N = it.count / sets;
+    for (unsigned k = 0; k < sets; ++k) {
+      Group& grp = groups_[S.item_group[i] + k];
+      grp.first = static_cast<uint32_t>(nodes_before + it.first + k * N);
+      grp.count = N;
     }
+  }
+  clock.charge(g_profile.fwd_setup);
+  try {
+    if (engine_threads() > 1) run_plan_threaded(begin, end, clock);
+    else
+      for (size_t i = 0; i < S.plan.size(); ++i) {
+        run_plan_item(i, clock);
+        clock.charge(g_profile.fwd_release);
+      }
+  } catch (...) {  // the nodes stay unevaluated: no groups of them
+    groups_.resize(groups_before);
+    group_nodes_.resize(nodes_before);
+    throw;
+  }
   evaluated_ = end;
 }
 

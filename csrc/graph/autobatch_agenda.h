@@ -73,8 +73,10 @@ struct AutobatchScratch {
   };
   std::vector<PlanItem> plan;
   std::vector<uint32_t> plan_nodes;
-  std::vector<uint32_t> item_of;  // per node of the forward: its plan item (threaded runs)
-  std::vector<uint32_t> pooled;   // a wave's items run on the engine's threads, and their groups
+  std::vector<uint32_t> item_group;  // per plan item: its (first) group in groups_
+  // Threaded runs: per node of the forward its plan item; per item its level
+  // (longest chain of items it reads from); the items by level; a level's pooled items.
+  std::vector<uint32_t> item_of, level, by_level, level_end, pooled;
   std::vector<uint32_t> batch;
   std::vector<uint32_t> member_args;       // a group's arguments, argument-major: [k * N + b]
   std::vector<std::vector<uint32_t>> set;  // the buckets of a set of stacked products

@@ -1,13 +1,16 @@
 // The autobatching executor on the engine's threads (set_num_threads(n > 1)).
 //
-// The plan (autobatch.cc) is cut into waves: runs of consecutive items none
-// of which reads another's output (a cell's gate products, ready together
-// under different weights). In a wave, every item runs on this thread in plan
-// order (lone nodes, random ones among them, keep their order) except the
-// large batched groups on the CPU: those are gathered here, then their ops run
-// at once on the pool, BLAS inside them on one thread, the graph's pools
-// taking a lock. Each such op writes only its own output, so values are
-// bit-identical to one thread; the groups, and their order in backward, are the plan's.
+// The plan (autobatch.cc) runs level by level: an item's level is one more
+// than that of the last item it reads from, so the items of a level read none
+// of each other's outputs (a cell's gate products under different weights, the
+// two directions of a BiLSTM). In a level, every item runs on this thread in
+// plan order except the large batched groups on the CPU: those are gathered
+// here, then their ops run at once on the pool, BLAS inside them on one
+// thread, the graph's pools taking a lock. Each such op writes only its own
+// output, and items that may draw random numbers keep their plan order, so
+// values are bit-identical to one thread; the groups, and their order in
+// backward, are the plan's.
+#include <algorithm>
 #include <exception>
 #include <mutex>
 
@@ -63,61 +66,71 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
   AutobatchScratch& S = autobatch_scratch();
   AutobatchProfile& prof = autobatch_profile();
   const auto& plan = S.plan;
-  S.item_of.resize(end - begin);
-  for (uint32_t i = 0; i < plan.size(); ++i)
-    for (uint32_t m = 0; m < plan[i].count; ++m) S.item_of[S.plan_nodes[plan[i].first + m] - begin] = i;
-  // Whether item i reads the output of an item at or after `from`.
-  auto reads_from = [&](uint32_t i, uint32_t from) {
-    const uint32_t* members = S.plan_nodes.data() + plan[i].first;
-    for (uint32_t m = 0; m < plan[i].count; ++m) {
-      const Node& n = nodes[members[m]];
-      const uint32_t* a = args(n);
-      for (unsigned k = 0; k < n.nargs; ++k)
-        if (a[k] >= begin && S.item_of[a[k] - begin] >= from) return true;
-    }
-    return false;
-  };
+  const uint32_t items = static_cast<uint32_t>(plan.size());
+  auto member0 = [&](uint32_t i) -> const Node& { return nodes[S.plan_nodes[plan[i].first]]; };
   auto poolable = [&](uint32_t i) {
     const AutobatchScratch::PlanItem& it = plan[i];
     if (it.sets || it.count < 2) return false;
-    const Node& n = nodes[S.plan_nodes[it.first]];
+    const Node& n = member0(i);
     if (n.device != kCpuDevice || draws_random(n)) return false;
     double work = n.dim.size();
     for (unsigned k = 0; k < n.nargs; ++k) work += nodes[args(n)[k]].dim.size();
     if (n.op == OpId::matmul) work += double(n.dim.size()) * nodes[args(n)[0]].dim.cols();
     return work * it.count >= kPoolMinWork;
   };
-  std::vector<uint32_t>& pooled = S.pooled;  // pairs: (plan item, its group)
-  for (uint32_t w = 0; w < plan.size();) {
-    uint32_t e = w + 1;
-    while (e < plan.size() && !reads_from(e, w)) ++e;
-    pooled.clear();
-    for (uint32_t i = w; i < e; ++i)
-      if (poolable(i)) pooled.push_back(i);
-    if (pooled.size() < 2) {
-      for (uint32_t i = w; i < e; ++i) run_plan_item(i, clock);
-      clock.charge(prof.fwd_release);
-      w = e;
-      continue;
+  // Levels: an item runs one level after the last of the items it reads from.
+  // Items that may draw random numbers (lone nodes, DG_OP_DRAWS_RANDOM groups)
+  // also keep their plan order: none is on a lower level than the one before.
+  S.item_of.resize(end - begin);
+  S.level.assign(items, 0);
+  uint32_t levels = 1, random_level = 0;
+  for (uint32_t i = 0; i < items; ++i) {
+    const uint32_t* members = S.plan_nodes.data() + plan[i].first;
+    uint32_t l = 0;
+    for (uint32_t m = 0; m < plan[i].count; ++m) {
+      const Node& n = nodes[members[m]];
+      const uint32_t* a = args(n);
+      for (unsigned k = 0; k < n.nargs; ++k)
+        if (a[k] >= begin) l = std::max(l, S.level[S.item_of[a[k] - begin]] + 1);
     }
+    if (plan[i].count == 1 || draws_random(member0(i))) random_level = l = std::max(l, random_level);
+    S.level[i] = l;
+    levels = std::max(levels, l + 1);
+    for (uint32_t m = 0; m < plan[i].count; ++m) S.item_of[members[m] - begin] = i;
+  }
+  // The items by level, in plan order within a level (a counting sort).
+  S.level_end.assign(levels + 1, 0);
+  for (uint32_t i = 0; i < items; ++i) ++S.level_end[S.level[i] + 1];
+  for (uint32_t l = 0; l < levels; ++l) S.level_end[l + 1] += S.level_end[l];
+  S.by_level.resize(items);
+  {
+    std::vector<uint32_t>& fill = S.pooled;
+    fill.assign(S.level_end.begin(), S.level_end.end() - 1);
+    for (uint32_t i = 0; i < items; ++i) S.by_level[fill[S.level[i]]++] = i;
+  }
+  clock.charge(prof.fwd_setup);
+  std::vector<uint32_t>& pooled = S.pooled;  // a level's pooled items, then their groups
+  for (uint32_t l = 0; l < levels; ++l) {
+    const uint32_t* lv = S.by_level.data() + S.level_end[l];
+    const uint32_t n = S.level_end[l + 1] - S.level_end[l];
+    pooled.clear();
+    for (uint32_t q = 0; q < n; ++q)
+      if (poolable(lv[q])) pooled.push_back(lv[q]);
+    if (pooled.size() < 2) pooled.clear();
     // In plan order: the others run, the pooled ones are gathered.
     size_t p = 0;
-    for (uint32_t i = w; i < e; ++i) {
+    for (uint32_t q = 0; q < n; ++q) {
+      const uint32_t i = lv[q];
       if (p < pooled.size() && pooled[p] == i) {
-        const AutobatchScratch::PlanItem& it = plan[i];
-        const uint32_t* members = S.plan_nodes.data() + it.first;
-        Group grp;
-        grp.first = static_cast<uint32_t>(group_nodes_.size());
-        grp.count = it.count;
-        group_nodes_.insert(group_nodes_.end(), members, members + it.count);
-        gather_group(grp, members, it.count);
-        pooled[p++] = static_cast<uint32_t>(groups_.size());
-        groups_.push_back(std::move(grp));
+        Group& grp = groups_[S.item_group[i]];
+        gather_group(grp, group_nodes_.data() + grp.first, grp.count);
+        pooled[p++] = S.item_group[i];
         clock.charge(prof.fwd_gather);
       } else {
         run_plan_item(i, clock);
       }
     }
+    if (pooled.empty()) continue;
     {
       SharedPools shared(fx_pool, scratch_pool);
       parallel_run(pooled.size(), [&](size_t q) {
@@ -134,7 +147,6 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
       slice_group_outputs(grp, group_nodes_.data() + grp.first, grp.count);
     }
     clock.charge(prof.fwd_release);
-    w = e;
   }
 }
 

@@ -1,0 +1,174 @@
+// The copy-stream side of a SwapPlan (device/swap.h): bringing values and
+// gradients back to the device -- on demand, or prefetched a few steps ahead
+// of their use -- and reusing blocks and host copies once their copies are
+// done. Which value leaves, and when, is decided in swap.cc (the schedule and
+// the eviction plan); this file only moves bytes and keeps the events straight.
+#include <algorithm>
+#include <utility>
+
+#include "device/dispatch.h"
+#include "device/swap.h"
+#include "graph/graph.h"
+#include "params/parameter.h"
+
+namespace dg {
+
+Tensor SwapPlan::gradient_view(uint32_t j, const Tensor& t) const {
+  if (j >= grads_.size() || !grad_wanted_[j]) return t;
+  const Slot& s = grads_[j];
+  Tensor h = t;
+  if (s.state == resident) return t;
+  h.device = kCpuDevice;
+  if (s.state == on_host) {
+    ops().host_wait(s.ev);  // its copy-out may still be in flight
+    h.v = s.host.floats();
+    return h;
+  }
+  // Wanted but never reached by backward: zeros (kept on the host).
+  zeros_.assign(t.d.size(), grad_wanted_[j] == 2 ? 1.f : 0.f);
+  h.v = zeros_.data();
+  return h;
+}
+
+void SwapPlan::make_resident(Key k) {
+  if (!k.grad && vals_[k.node].owner >= 0) {
+    const uint32_t r = root(k.node);
+    make_resident({r, false});
+    g_.values_[k.node].v = reinterpret_cast<float*>(vals_[r].dev + vals_[k.node].offset);
+    return;
+  }
+  Slot& s = slot(k);
+  if (s.state == resident || s.state == unmanaged) return;
+  if (s.state == incoming) return arrive(k, true);
+  if (s.state == dropped) return recompute(k.node);
+  // on_host, not prefetched: read back now, through the copy stream (after a copy-out still in flight).
+  char* p = allocate_block(s.bytes);
+  s.ev = last_ev_ = ops().copy_async(p, s.host.data(), s.bytes, true);
+  ops().wait_event(s.ev);
+  DeviceMemStats& st = device_mem_stats(dev_);
+  st.to_device_bytes += s.bytes;
+  ++st.swaps_in;
+  ++st.demand_fetches;
+  s.dev = p;
+  s.state = resident;
+  if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);  // it changes from here on
+  (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(p);
+}
+
+// An incoming copy is needed (count: by the compute, a hit or a stall) or must
+// complete to be moved: the compute waits for its event.
+void SwapPlan::arrive(Key k, bool count) {
+  Slot& s = slot(k);
+  DeviceMemStats& st = device_mem_stats(dev_);
+  if (count) ++(ops().event_done(s.ev) ? st.prefetch_hits : st.prefetch_stalls);
+  ops().wait_event(s.ev);
+  s.state = resident;
+  if (s.refetched) {
+    ++st.refetches;
+    if (g_.nodes[k.node].op == OpId::parameter || g_.nodes[k.node].op == OpId::lookup_table) ++st.streamed_params;
+  } else {
+    ++st.swaps_in;
+  }
+  s.refetched = false;
+  if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);
+  (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(s.dev);
+}
+
+// A value's host source when it is a plain copy of host memory that stays put
+// while the graph runs: an input's data, a streamed parameter's values.
+const float* SwapPlan::host_source(uint32_t i) const {
+  const Node& n = g_.nodes[i];
+  if (n.op == OpId::input && !n.ptr) return g_.float_data.data() + n.aux0;
+  if (!params_stream(dev_)) return nullptr;
+  if (n.op == OpId::parameter) return static_cast<ParameterStorage*>(n.ptr)->values.read();
+  if (n.op == OpId::lookup_table) return static_cast<LookupParameterStorage*>(n.ptr)->values.read();
+  return nullptr;
+}
+
+// Brings k (used at time t) towards the device on the copy stream, when
+// there is room without moving anything used before t. False: no room.
+bool SwapPlan::prefetch(Key k, uint64_t t) {
+  if (!k.grad && vals_[k.node].owner >= 0) k = {root(k.node), false};
+  Slot& s = slot(k);
+  const void* src = nullptr;
+  if (s.state == on_host) src = s.host.data();
+  else if (s.state == dropped && !k.grad) src = host_source(k.node);
+  if (!src) return true;  // resident, in flight, or recomputed when needed
+  char* p = nullptr;
+  for (;;) {
+    if ((p = pool_.allocate(s.bytes))) break;
+    if (reclaim()) continue;
+    if (!evict_one(t, true)) return false;
+  }
+  DeviceMemStats& st = device_mem_stats(dev_);
+  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+  s.refetched = s.state == dropped;
+  s.ev = last_ev_ = ops().copy_async(p, src, s.bytes, true);
+  s.dev = p;
+  s.state = incoming;
+  ++st.prefetches;
+  st.to_device_bytes += s.bytes;
+  return true;
+}
+
+void SwapPlan::prefetch_ahead() {
+  const unsigned k = device_prefetch(dev_);
+  if (k == 0) return;
+  reclaim();
+  const uint64_t n = scheduled_;
+  const uint64_t end = std::min<uint64_t>(now_ + k, 2 * n - 1);
+  for (uint64_t t = now_ + 1; t <= end; ++t) {
+    const bool backward = t >= n;
+    const uint32_t node = static_cast<uint32_t>(backward ? 2 * n - 1 - t : t);
+    const Node& nd = g_.nodes[node];
+    if (backward) {
+      if (nd.device == dev_ && !wants_grad(node)) continue;  // backward does nothing there
+      if (nd.device == dev_ && (!prefetch({node, true}, t) || !prefetch({node, false}, t))) return;
+    }
+    const uint32_t* a = g_.args(nd);
+    for (unsigned q = 0; q < nd.nargs; ++q) {
+      if (g_.nodes[a[q]].device != dev_) continue;
+      if (!prefetch({a[q], false}, t)) return;
+      if (backward && wants_grad(a[q]) && !prefetch({a[q], true}, t)) return;
+    }
+  }
+}
+
+bool SwapPlan::reclaim() {
+  if (pending_free_.empty() && pending_host_.empty()) return false;
+  const DeviceOpTable& o = ops();
+  bool freed = false;
+  size_t w = 0;
+  for (auto& f : pending_free_) {
+    if (o.event_done(f.second)) {
+      pool_.free(f.first);
+      freed = true;
+    } else {
+      pending_free_[w++] = f;
+    }
+  }
+  pending_free_.resize(w);
+  w = 0;
+  for (auto& h : pending_host_) {
+    if (o.event_done(h.second)) h.first.reset();
+    else pending_host_[w++] = std::move(h);
+  }
+  pending_host_.resize(w);
+  return freed;
+}
+
+bool SwapPlan::wait_oldest_free() {
+  if (pending_free_.empty()) return false;
+  ops().wait_event(pending_free_.front().second);
+  pool_.free(pending_free_.front().first);
+  pending_free_.erase(pending_free_.begin());
+  ++device_mem_stats(dev_).freed_after_wait;
+  return true;
+}
+
+void SwapPlan::drain() {
+  if (last_ev_) ops().host_wait(last_ev_);
+  reclaim();
+}
+
+}  // namespace dg

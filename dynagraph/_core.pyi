@@ -542,6 +542,10 @@ class TrainerCore:
     @updates.setter
     def updates(self, arg0: int) -> None:
         ...
+def _autobatch_pool_min_work(work: float = -1.0) -> float:
+    """
+    For measurements: the work (values read and written, plus a product's multiply-adds) from which a group may run on the engine's threads; sets it when work >= 0 and returns the previous value.
+    """
 def _check_parameter_shape(dim: typing.Any, lookup: bool) -> None:
     """
     Raises for a shape that add_parameters could never allocate.

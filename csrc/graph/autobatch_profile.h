@@ -34,6 +34,9 @@ AutobatchProfile& autobatch_profile();
 // IndexError from its forward, on whichever thread runs it (0: off).
 void set_autobatch_fault(uint32_t members);
 void autobatch_fault_check(unsigned members);
+// The work (values read and written, plus a product's multiply-adds) from which a
+// group may run on the engine's threads; sets it when work >= 0, returns the old value.
+double autobatch_pool_min_work(double work);
 
 // Adds the time since the last mark to `slot` when profiling is on.
 class PhaseClock {

@@ -34,9 +34,11 @@ bool draws_random(const Node& n) {
 }
 
 // A group runs on the pool only above this much work (values read and
-// written, or multiply-adds of a product): below it handing it to another
-// thread costs about what it saves.
-constexpr double kPoolMinWork = 32768;
+// written, plus the multiply-adds of a product). Measured on a loaded 2-core
+// box (benchmarks/README.md, issue 26): handing a level to the pool cost
+// ~70 us there, and two threads were 2-4x slower than one below ~0.5 M and
+// 0.85-0.9x above it; it never paid there, so this is a guess for a quiet machine.
+double g_pool_min_work = 262144;
 
 // The pools of the graph take a lock, and BLAS runs on one thread, while groups
 // run on the engine's threads; both are restored however the wave ends.
@@ -62,6 +64,12 @@ class SharedPools {
 
 }  // namespace
 
+double autobatch_pool_min_work(double work) {
+  const double before = g_pool_min_work;
+  if (work >= 0) g_pool_min_work = work;
+  return before;
+}
+
 void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseClock& clock) {
   AutobatchScratch& S = autobatch_scratch();
   AutobatchProfile& prof = autobatch_profile();
@@ -76,7 +84,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     double work = n.dim.size();
     for (unsigned k = 0; k < n.nargs; ++k) work += nodes[args(n)[k]].dim.size();
     if (n.op == OpId::matmul) work += double(n.dim.size()) * nodes[args(n)[0]].dim.cols();
-    return work * it.count >= kPoolMinWork;
+    return work * it.count >= g_pool_min_work;
   };
   // Levels: an item runs one level after the last of the items it reads from.
   // Items that may draw random numbers (lone nodes, DG_OP_DRAWS_RANDOM groups)

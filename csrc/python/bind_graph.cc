@@ -220,6 +220,9 @@ void bind_graph(py::module_& m) {
      "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
   def(m, "_set_autobatch_fault", &set_autobatch_fault, py::arg("members"),
       "For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).");
+  def(m, "_autobatch_pool_min_work", &autobatch_pool_min_work, py::arg("work") = -1.0,
+      "For measurements: the work (values read and written, plus a product's multiply-adds) from which a "
+      "group may run on the engine's threads; sets it when work >= 0 and returns the previous value.");
   def(m, "set_autobatch_stacking", [](bool on) { cg().stack_products = on; }, py::arg("on"),
       "Whether the autobatching executor runs ready products of different weights with the same batched "
       "right operand (W_i x, W_o x, ... of a cell's gates) as one GEMM over the weights stacked, for groups of "

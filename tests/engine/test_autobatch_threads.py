@@ -19,7 +19,11 @@ HID = 48
 @pytest.fixture(autouse=True)
 def _restore():
     threads, policy, stacking = dy.get_num_threads(), dy.get_autobatch_policy(), dy.get_autobatch_stacking()
+    # Every batched CPU group of a level with two or more may run on the pool (the default threshold
+    # keeps small ones here): the most pooled groups, the most chances for a difference.
+    min_work = _core._autobatch_pool_min_work(0)
     yield
+    _core._autobatch_pool_min_work(min_work)
     dy.set_num_threads(threads)
     dy.set_autobatch_policy(policy)
     dy.set_autobatch_stacking(stacking)
@@ -151,6 +155,14 @@ def test_random_draws_inside_batched_groups_stay_in_order():
     one = run(noisy, 1)
     assert one[0] != run(tagger, 1)[0]  # the noise is there
     assert_identical(one, run(noisy, 2))
+
+
+def test_small_groups_stay_on_the_calling_thread():
+    _core._autobatch_pool_min_work(1e12)
+    before = _pooled()
+    run(tree_lstm, 2)
+    assert _pooled() == before
+    assert _core._autobatch_pool_min_work(-1) == 1e12  # a negative value only reads it
 
 
 def test_one_thread_runs_nothing_on_the_pool():

@@ -20,8 +20,8 @@
 // device in autobatch_device.cc.
 #include <atomic>
 #include <chrono>
-#include <string>
 #include <cstring>
+#include <string>
 
 #include "core/error.h"
 #include "core/thread_pool.h"

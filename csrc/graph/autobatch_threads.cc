@@ -14,6 +14,8 @@
 #include <exception>
 #include <mutex>
 
+#include <Eigen/Core>
+
 #include "core/gemm.h"
 #include "core/thread_pool.h"
 #include "graph/autobatch_agenda.h"
@@ -40,25 +42,29 @@ bool draws_random(const Node& n) {
 // 0.85-0.9x above it; it never paid there, so this is a guess for a quiet machine.
 double g_pool_min_work = 262144;
 
-// The pools of the graph take a lock, and BLAS runs on one thread, while groups
-// run on the engine's threads; both are restored however the wave ends.
+// The pools of the graph take a lock, and BLAS and Eigen's products run on one
+// thread, while groups run on the engine's threads; all is restored however the
+// level ends.
 class SharedPools {
  public:
-  SharedPools(MemoryPool& fx, MemoryPool& scratch) : fx_(fx), scratch_(scratch), blas_threads_(blas::threads()) {
+  SharedPools(MemoryPool& fx, MemoryPool& scratch)
+      : fx_(fx), scratch_(scratch), blas_threads_(blas::threads()), eigen_threads_(Eigen::nbThreads()) {
     fx_.share(&lock_);
     scratch_.share(&lock_);
     if (blas_threads_ > 1) blas::set_threads(1);
+    if (eigen_threads_ > 1) Eigen::setNbThreads(1);
   }
   ~SharedPools() {
     fx_.share(nullptr);
     scratch_.share(nullptr);
     if (blas_threads_ > 1) blas::set_threads(blas_threads_);
+    if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
   }
 
  private:
   MemoryPool& fx_;
   MemoryPool& scratch_;
-  int blas_threads_;
+  int blas_threads_, eigen_threads_;
   std::mutex lock_;
 };
 

@@ -1240,7 +1240,7 @@ def stage_grad(p: typing.Any) -> numpy.ndarray:
     """
 def staging_stats() -> dict:
     """
-    Host staging buffers of gradients and sufficient factors since the process started: bytes copied into them, copies, buffers allocated (or grown) and fills that reused a buffer.
+    Host staging buffers of gradients and sufficient factors since the process started: bytes copied into them, copies, buffers allocated (or grown) and fills that reused a buffer; the in_* counters the same for received factors and gradients on their way up to a device (copied into the device's pinned buffer).
     """
 def std_batches(x: Expression) -> Expression:
     """

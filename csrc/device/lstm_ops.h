@@ -7,6 +7,7 @@
 #include "device/common.h"
 #include "kernels/lstm.h"
 #include "kernels/matmul.h"
+#include "kernels/random.h"
 
 namespace dg::dev {
 
@@ -59,14 +60,49 @@ struct LstmOps {
     else B::sgemm_strided_batched(false, false, m, 1, k, 1.f, W.v, m, (long long)m * k, X, k, k, 1.f, Z, m, m, bd);
   }
 
+  // The weights as forward used them: the arguments, or their noisy copies
+  // (Wx | Wh | b in node memory, kept for backward).
+  struct Weights {
+    Tensor Wx, Wh, b;
+  };
+  static Weights weights_of(const Node& n, const Tensor* xs) {
+    Weights w{xs[kWx], xs[kWh], xs[kB]};
+    if (n.f0 > 0.f && n.mem) {
+      w.Wx.v = n.mem;
+      w.Wh.v = w.Wx.v + w.Wx.d.size();
+      w.b.v = w.Wh.v + w.Wh.d.size();
+    }
+    return w;
+  }
+  // Weight noise: noisy copies drawn from the counter-based stream as the CPU
+  // op draws them (csrc/ops/lstm.cc: normal k of the three weights in turn
+  // takes words 2k, 2k + 1 from one block), so both add the same noise.
+  static void draw_weight_noise(DeviceCtx& ctx, const Node& n, const Tensor* xs) {
+    n.mem = nullptr;
+    if (n.f0 <= 0.f) return;
+    const size_t total = xs[kWx].d.size() + xs[kWh].d.size() + xs[kB].d.size();
+    n.mem = ctx.scratch->allocate_floats(total);
+    uint64_t counter = *ctx.counter;
+    *ctx.counter += 2 * total;
+    float* out = n.mem;
+    for (unsigned k : {kWx, kWh, kB}) {
+      const uint32_t size = static_cast<uint32_t>(xs[k].d.size());
+      B::launch(size, kern::GaussianNoiseForward{xs[k].v, out, ctx.seed, counter, n.f0});
+      out += size;
+      counter += 2ull * size;
+    }
+  }
+
   static void gates_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
     const unsigned bd = y.d.bd;
     const Args a = args_of(n, xs);
+    draw_weight_noise(ctx, n, xs);
+    const Weights w = weights_of(n, xs);
     const uint32_t rows = 4 * a.H;
-    B::launch(rows * bd, kern::BiasFill{xs[kB].v, y.v, rows, rows, xs[kB].d.bd});
-    gemm_acc(xs[kWx], gather_x(ctx, a, xs, bd, true), bd, y.v);
-    gemm_acc(xs[kWh], gather_h(ctx, a, xs, bd, true), bd, y.v);
+    B::launch(rows * bd, kern::BiasFill{w.b.v, y.v, rows, rows, w.b.d.bd});
+    gemm_acc(w.Wx, gather_x(ctx, a, xs, bd, true), bd, y.v);
+    gemm_acc(w.Wh, gather_h(ctx, a, xs, bd, true), bd, y.v);
     B::launch(rows * bd, kern::GatesActivate{y.v, a.H});
   }
 
@@ -91,7 +127,8 @@ struct LstmOps {
     }
     // T = W^T dZ: the gradient of the masked inputs (I x bd) or of the masked h (H x bd).
     const bool through_h = i == kH || (a.dropout && i == 5);
-    const Tensor& W = through_h ? xs[kWh] : xs[kWx];
+    const Weights w = weights_of(n, xs);
+    const Tensor& W = through_h ? w.Wh : w.Wx;
     const int k = W.d.cols();
     float* T = ctx.scratch->allocate_floats(size_t(k) * bd);
     if (W.d.bd == 1) B::sgemm(true, false, k, bd, H4, 1.f, W.v, H4, dz, H4, 0.f, T, k);
@@ -108,11 +145,6 @@ struct LstmOps {
     B::launch(dx.d.size(), kern::AddRows{T, uint32_t(k), row, dx.d.rows(), bd, mask ? mask->v : nullptr,
                                          mask ? mask->d.bd : 1u, dx.v, dx.d.bd});
   }
-  // Weight noise draws from the graph's mt19937 on the CPU; no device kernel yet.
-  static const char* gates_check(const Node& n, const Dim*) {
-    return n.f0 > 0.f ? "weight noise (weightnoise_std > 0) has no device kernel" : nullptr;
-  }
-
   // vanilla_lstm_c(c_tm1, gates) and vanilla_lstm_h(c, gates): H = y's rows
   static kern::CellArgs cell_args(const Tensor* xs, const Tensor& y) {
     return {xs[0].v, xs[1].v, y.d.rows(), xs[0].d.bd, xs[1].d.bd};
@@ -138,7 +170,7 @@ struct LstmOps {
 template <class B>
 void register_lstm(DeviceOpTable& t) {
   using O = LstmOps<B>;
-  t.set(OpId::vanilla_lstm_gates, O::gates_fwd, O::gates_bwd, O::gates_check);
+  t.set(OpId::vanilla_lstm_gates, O::gates_fwd, O::gates_bwd);
   t.set(OpId::vanilla_lstm_c, O::c_fwd, O::c_bwd);
   t.set(OpId::vanilla_lstm_h, O::h_fwd, O::h_bwd);
 }

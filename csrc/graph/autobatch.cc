@@ -92,6 +92,7 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
     __builtin_prefetch(&values_[batch[b]], 1);
   }
   grp.xs.resize(na);
+  std::vector<DeviceGather> device_gathers;  // a device group's gathered arguments: one upload for all
   for (unsigned k = 0; k < na; ++k) {
     const uint32_t* ak = margs.data() + size_t(k) * N;
     uint32_t a0 = ak[0];
@@ -116,8 +117,8 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
       ++prof.args_in_place;
     } else {
       ++prof.args_gathered;
-      if (x.device != kCpuDevice) {  // one launch over the members' addresses
-        x.v = group_device_gather(x.device, ak, N, sz);
+      if (x.device != kCpuDevice) {  // below: one launch over the members' addresses
+        device_gathers.push_back({k, ak, sz});
         continue;
       }
       x.v = fx_pool.allocate_floats(size_t(N) * sz);
@@ -125,6 +126,9 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
         std::memcpy(x.v + size_t(b) * sz, values_[ak[b]].v, sizeof(float) * sz);
     }
   }
+  if (!device_gathers.empty())
+    group_device_gather(grp.xs[device_gathers[0].k].device, device_gathers.data(),
+                        static_cast<unsigned>(device_gathers.size()), N, grp.xs.data());
   grp.y.d = grp.proto.dim;
   grp.y.v = nullptr;
 }

@@ -3,7 +3,8 @@
 // group's gathered arguments, outputs and gradient blocks come from the
 // device's pools (device/dispatch.h), the gather and the scatter-add of a
 // gathered argument's gradient are one kernel launch per group over a device
-// array of the members' addresses, and the group's op runs through the
+// array of the members' addresses (in forward, the address arrays of all of a
+// group's gathered arguments go up as one copy), and the group's op runs through the
 // device op table with the group prototype. Ops on a device accumulate
 // weight gradients directly (no deferred outer products: those are a CPU
 // optimisation over Eigen), so flush_outer_products has nothing to do for them.
@@ -39,14 +40,19 @@ T* const* addresses_on_device(DeviceArena& pool, const DeviceOpTable& ops, const
 }
 }  // namespace
 
-float* ComputationGraph::group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz) {
+void ComputationGraph::group_device_gather(DeviceId dev, const DeviceGather* g, unsigned n, unsigned N,
+                                           Tensor* xs) {
   const DeviceOpTable& ops = device_ops(Device::from_id(dev).kind);
   DeviceArena& pool = *device_memory().on(dev).values;
-  std::vector<const float*> src(N);
-  for (unsigned b = 0; b < N; ++b) src[b] = values_[ak[b]].v;
-  float* dst = pool.allocate_floats(size_t(N) * sz);
-  ops.gather_slices(dst, addresses_on_device(pool, ops, src), N, static_cast<uint32_t>(sz));
-  return dst;
+  std::vector<const float*> src(size_t(n) * N);  // argument i's addresses at offset i * N
+  for (unsigned i = 0; i < n; ++i)
+    for (unsigned b = 0; b < N; ++b) src[size_t(i) * N + b] = values_[g[i].ak[b]].v;
+  const float* const* addresses = addresses_on_device(pool, ops, src);
+  for (unsigned i = 0; i < n; ++i) {
+    float* dst = pool.allocate_floats(size_t(N) * g[i].sz);
+    ops.gather_slices(dst, addresses + size_t(i) * N, N, static_cast<uint32_t>(g[i].sz));
+    xs[g[i].k].v = dst;
+  }
 }
 
 void ComputationGraph::group_device_scatter_add(DeviceId dev, const float* src, const uint32_t* ak, unsigned N,

@@ -100,7 +100,7 @@ class ComputationGraph final : public OpContext {
   // ---- devices (device/dispatch.cc): a node runs on its arguments' device;
   // inputs go to default_device, parameters to their storage's device.
   DeviceId default_device = kCpuDevice;
-  uint64_t device_seed = 42;  // key of the device RNG (dropout masks)
+  // (device_seed, the key of the counter-based RNG: inherited from OpContext)
   DeviceMemory& device_memory();
 
   const uint32_t* args(const Node& n) const { return arg_pool.data() + n.arg0; }
@@ -272,7 +272,14 @@ class ComputationGraph final : public OpContext {
   // slices, and the group's op run on the device or the CPU.
   bool batched_executor_ok() const;  // false under a device budget: the per-node executor runs
   float* group_device_floats(DeviceId dev, size_t n, bool grad);
-  float* group_device_gather(DeviceId dev, const uint32_t* ak, unsigned N, size_t sz);
+  // A group's non-contiguous argument k on a device: its members ak[0..N), sz floats each.
+  struct DeviceGather {
+    unsigned k;
+    const uint32_t* ak;
+    size_t sz;
+  };
+  // Gathers n such arguments into xs[k].v: one upload of all their address arrays, one launch each.
+  void group_device_gather(DeviceId dev, const DeviceGather* g, unsigned n, unsigned N, Tensor* xs);
   void group_device_scatter_add(DeviceId dev, const float* src, const uint32_t* ak, unsigned N, size_t sz);
   void group_device_fill(DeviceId dev, float* p, size_t n, float v);
   void group_forward(const Node& proto, const Tensor* xs, Tensor& y);

@@ -6,11 +6,12 @@
 // The gates op takes its inputs as [h, Wx, Wh, b, (mask_x, mask_h), x_1, ..., x_k]
 // (i1 = 1 when masks are present; the x_k are concatenated); f0 is the standard
 // deviation of Gaussian noise added to Wx, Wh and b (fresh per forward, kept in
-// node memory for backward). Shared (batch-1) weights multiply the whole batch in
-// one GEMM.
+// node memory for backward), drawn from the counter-based stream the device
+// kernel draws from (kernels/random.h), so CPU and device add the same noise.
+// Shared (batch-1) weights multiply the whole batch in one GEMM.
 #include <cstring>
-#include <random>
 
+#include "kernels/random.h"
 #include "ops/common.h"
 
 namespace dg {
@@ -144,8 +145,11 @@ void gates_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     std::memcpy(n.mem, xs[kWx].v, sizeof(float) * sx);
     std::memcpy(n.mem + sx, xs[kWh].v, sizeof(float) * sh);
     std::memcpy(n.mem + sx + sh, xs[kB].v, sizeof(float) * sb);
-    std::normal_distribution<float> noise(0.f, n.f0);
-    for (size_t k = 0; k < sx + sh + sb; ++k) n.mem[k] += noise(ctx.rng);
+    const size_t total = sx + sh + sb;
+    const uint64_t counter = ctx.cpu_counter;
+    ctx.cpu_counter += 2 * total;  // two words per normal (Box-Muller)
+    for (size_t k = 0; k < total; ++k)
+      n.mem[k] += n.f0 * kern::standard_normal(ctx.device_seed, counter, static_cast<uint32_t>(k));
   }
   Weights w = weights_of(n, xs);
   const unsigned H = a.H;

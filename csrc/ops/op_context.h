@@ -27,6 +27,12 @@ struct OpContext {
   MemoryPool fx_pool{1 << 20};       // forward values
   MemoryPool scratch_pool{1 << 16};  // per-node memory kept from forward to backward
   std::mt19937 rng{42};
+  // The counter-based stream of kernels/noise.h: its key (device dropout and
+  // noise, LSTM weight noise everywhere) and the next counter of the CPU ops
+  // that draw from it, so a CPU graph draws the numbers a device graph draws
+  // for the same seed. (The device ops' counter lives in the device memory.)
+  uint64_t device_seed = 42;
+  uint64_t cpu_counter = 0;
   std::vector<int32_t> int_data;     // variable-length int attributes (indices, axes): Node::aux0/naux
   std::vector<float> float_data;     // input values copied at construction: Node::aux0
   // Counts backward passes: with a node's address it identifies one node's

@@ -2,6 +2,7 @@
 // (wait-free backpropagation) and the sufficient factors of products W*x.
 #include "core/gemm.h"
 #include "device/device_ops.h"
+#include "params/inbound.h"
 #include "params/parameter.h"
 #include "python/bindings.h"
 
@@ -93,10 +94,13 @@ void bind_distributed(py::module_& m) {
                        ", K) for parameter " + p.name + " of shape " + p.dim.str() + ", got u " + shape_of(u) +
                        " and v " + shape_of(v));
     const unsigned k = static_cast<unsigned>(u.shape(1));
-    if (p.device != kCpuDevice)  // the factors go up; the product is a device GEMM into the resident gradient
-      device_ops(Device::from_id(p.device).kind).outer_from_host(p.grad.dev_write(), u.data(), v.data(), rows, cols, k);
-    else if (k > 0)
+    if (p.device != kCpuDevice) {  // the factors go up (from pinned memory); the product is a device GEMM
+      const size_t nu = size_t(rows) * k, nv = size_t(cols) * k;
+      const float* up = stage_inbound(p.device, {{u.data(), nu}, {v.data(), nv}});
+      device_ops(Device::from_id(p.device).kind).outer_from_host(p.grad.dev_write(), up, up + nu, rows, cols, k);
+    } else if (k > 0) {
       gemm(p.grad.write(), u.data(), false, v.data(), true, rows, cols, k);
+    }
     p.nonzero_grad = true;
   }, py::arg("p"), py::arg("u"), py::arg("v"),
      "Adds u v^T (u: rows x K, v: cols x K) to p's gradient where it lives (on a device: one GEMM there) and marks it "
@@ -107,7 +111,8 @@ void bind_distributed(py::module_& m) {
       throw ValueError("add_grad: expected " + std::to_string(p.dim.size()) + " values for parameter " + p.name +
                        " of shape " + p.dim.str() + ", got shape " + shape_of(g));
     if (p.device != kCpuDevice) {
-      device_ops(Device::from_id(p.device).kind).add_from_host(p.grad.dev_write(), g.data(), p.dim.size());
+      const float* up = stage_inbound(p.device, {{g.data(), p.dim.size()}});
+      device_ops(Device::from_id(p.device).kind).add_from_host(p.grad.dev_write(), up, p.dim.size());
     } else {
       float* x = p.grad.write();
       const float* y = g.data();
@@ -125,9 +130,15 @@ void bind_distributed(py::module_& m) {
     d["copies"] = s.copies;
     d["allocations"] = s.allocations;
     d["reuses"] = s.reuses;
+    const InboundStats in = inbound_stats();
+    d["in_bytes"] = in.bytes;
+    d["in_copies"] = in.copies;
+    d["in_allocations"] = in.allocations;
+    d["in_reuses"] = in.reuses;
     return d;
   }, "Host staging buffers of gradients and sufficient factors since the process started: bytes copied into "
-     "them, copies, buffers allocated (or grown) and fills that reused a buffer.");
+     "them, copies, buffers allocated (or grown) and fills that reused a buffer; the in_* counters the same for "
+     "received factors and gradients on their way up to a device (copied into the device's pinned buffer).");
 }
 
 }  // namespace dg::py_bind

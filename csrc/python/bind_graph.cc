@@ -240,6 +240,7 @@ void bind_graph(py::module_& m) {
     cg().rng.seed(seed);
     cg().device_seed = seed;  // device dropout: the same seed draws the same masks again
     cg().device_memory().rng_counter = 0;
+    cg().cpu_counter = 0;  // and LSTM weight noise on the CPU the noise a device draws
   });
   def(m, "set_initial_memory", [](size_t bytes) {
     cg().fx_pool.set_initial_bytes(bytes);

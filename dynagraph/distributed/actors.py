@@ -198,6 +198,13 @@ class CoordinatorActor:
     async def incarnation(self):
         return self.incarnation_id
 
+    async def hold(self, held):
+        """Holds worker w before iteration held[w] ({}: no one), for fit's fault injection."""
+        cond = self._condition()
+        async with cond:
+            self.core.held = {int(w): int(c) for w, c in held.items()}
+            cond.notify_all()
+
     async def admit(self, worker, clock):
         cond = self._condition()
         async with cond:

@@ -33,6 +33,7 @@ class Coordinator:
         self.board: dict[int, dict[int, dict]] = {}   # iteration -> worker -> entries
         self.applied = [start_clock] * n_workers       # iterations [0, applied) applied by each replica set
         self.unregistered = set(range(n_workers)) if restored else set()  # whose state a restart still lacks
+        self.held: dict[int, int] = {}  # worker -> first iteration it may not start yet (fault injection)
 
     @property
     def ready(self) -> bool:
@@ -56,7 +57,7 @@ class Coordinator:
         return min(self.applied)
 
     def admit(self, worker: int, clock: int) -> bool:
-        return self.ready and self.table.admit(worker, clock)
+        return self.ready and clock < self.held.get(worker, clock + 1) and self.table.admit(worker, clock)
 
     def finish(self, worker: int, clock: int, entries: dict, applied: int) -> int:
         """Worker finished iteration ``clock``; returns the new minimum clock."""

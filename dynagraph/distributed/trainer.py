@@ -96,6 +96,30 @@ def _fault_due(fault: tuple, clocks: list) -> bool:
     return (clocks[index] if own == ["own"] else min(clocks)) >= clock
 
 
+class _FaultHold:
+    """Keeps ``fit(faults=...)`` deterministic under load: the coordinator holds each
+    fault's worker (a server's or the coordinator's fault: worker 0) before the
+    iteration at the fault's clock until the fault has fired, so the worker is still
+    inside its run when it is killed (a run that returned first made the kill a no-op)
+    and a server or coordinator fault lands before the job can end."""
+
+    def __init__(self, coordinator):
+        self.coordinator, self.sent = coordinator, {}
+
+    def update(self, faults) -> None:
+        want = {}
+        for kind, index, clock, *_ in faults:
+            w = index if kind == "worker" else 0
+            want[w] = min(want.get(w, clock), clock)
+        if want == self.sent:
+            return
+        try:
+            ray.get(self.coordinator.hold.remote(want), timeout=30)
+            self.sent = want
+        except (RayActorError, ray.exceptions.GetTimeoutError):
+            self.sent = None  # restarting: sent again on the next turn
+
+
 class _ProgressBar:
     """``fit``'s tqdm bar over the slowest worker's clock, read from the coordinator at
     most twice a second (an actor call each time)."""
@@ -357,7 +381,8 @@ class Trainer:
         blocks of TRIAL_BLOCK iterations, in seconds per iteration."""
         trial = copy.copy(self)
         trial.job = uuid.uuid4().hex[:8]
-        trial.checkpoint_dir = tempfile.mkdtemp(prefix="dynagraph-trial-")
+        os.makedirs(self.checkpoint_dir, exist_ok=True)  # the trial's files stay inside this job's folder
+        trial.checkpoint_dir = tempfile.mkdtemp(prefix="dynagraph-trial-", dir=self.checkpoint_dir)
         trial._temporary_checkpoint_dir = True
         trial.server_checkpoint_dir = os.path.join(trial.checkpoint_dir, f"job-{trial.job}")
         trial._replicated, trial._probes, trial._state, trial._started = list(replicated), None, None, False
@@ -436,13 +461,16 @@ class Trainer:
         if not self._started:
             self._start()
         t0 = time.perf_counter()
+        faults = sorted(faults, key=lambda f: f[2])
+        held = _FaultHold(self.coordinator)
+        held.update(faults)  # before any worker runs
         pending = {r: w.run.remote(target) for r, w in enumerate(self.worker_handles)}
-        reports, faults = {}, sorted(faults, key=lambda f: f[2])
-        restarts = 0
+        reports, restarts = {}, 0
         bar = _ProgressBar(self.clock, target, self.coordinator, progress)
         watch = _RestartWatch(self)
         try:
             while pending:
+                held.update(faults)
                 done, _ = ray.wait(list(pending.values()), timeout=0.05)
                 for ref in done:
                     r = next(k for k, v in pending.items() if v == ref)
@@ -456,15 +484,18 @@ class Trainer:
                             raise RuntimeError(f"worker {r} keeps failing; last error: {e}") from e
                         pending[r] = self.worker_handles[r].run.remote(target)
                 clocks = _clocks(self.coordinator) if faults else None
-                if clocks is not None and _fault_due(faults[0], clocks):
+                if clocks is not None and held.sent is not None and _fault_due(faults[0], clocks):
                     kind, index = faults.pop(0)[:2]
                     handle = {"server": self.server_handles, "worker": self.worker_handles,
                               "coordinator": [self.coordinator]}[kind][index]
                     ray.kill(handle, no_restart=False)
+                    if kind == "coordinator":
+                        held.sent = None  # it comes back holding no one
                 watch.poll(sorted(reports))
                 bar.poll()
         finally:
             bar.close(finished=not pending)  # an error leaves the bar where it stopped
+            held.update([])
         return reports, time.perf_counter() - t0, restarts
 
     def _summarise(self, reports, elapsed, iterations, restarts) -> dict:

@@ -185,6 +185,32 @@ def test_the_batched_executor_issues_far_fewer_device_launches():
         dy.device_launch_stats("CPU")
 
 
+def test_a_groups_gathered_arguments_go_up_as_one_address_copy():
+    """Inputs made alternately (a_0, b_0, a_1, ...) lie apart, so a group of cmult(a_i, b_i) gathers
+    both arguments: two gather launches but one upload of both address arrays, so the forward copies
+    as many times as cmult(a_i, c) with c shared, which gathers one; values are the CPU's."""
+    def run(shared, device=DEV, autobatch=True):
+        dy.init(seed=1, device=device)
+        dy.renew_cg(autobatching=autobatch)
+        rng = np.random.default_rng(0)
+        a, b = [], []
+        for _ in range(8):
+            a.append(dy.inputVector(rng.standard_normal(5).tolist()))
+            b.append(dy.inputVector(rng.standard_normal(5).tolist()))
+        c = dy.inputVector(rng.standard_normal(5).tolist())
+        loss = dy.esum([dy.sum_elems(dy.cmult(a[i], c if shared else b[i])) for i in range(8)])
+        dy.reset_device_launch_stats(DEV)
+        gathered = _core.autobatch_stats()["args_gathered"]
+        value = loss.value()
+        return value, dy.device_launch_stats(DEV), _core.autobatch_stats()["args_gathered"] - gathered
+    two, one = run(False), run(True)
+    assert two[2] == 2 and one[2] == 1
+    assert two[1]["kernels"] == one[1]["kernels"] + 1  # a launch per gathered argument
+    assert two[1]["copies"] == one[1]["copies"]  # but one address upload for the group
+    for shared, got in ((False, two), (True, one)):
+        np.testing.assert_allclose(got[0], run(shared, "CPU", False)[0], **TOL)
+
+
 def test_products_of_two_batched_operands_are_one_strided_batched_gemm():
     """A group of products whose operands are both computed values (no shared
     weight) runs as one strided-batched sgemm, forward and backward."""

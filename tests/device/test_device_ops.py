@@ -117,17 +117,6 @@ def test_ops_without_a_kernel_are_refused_at_construction(spec):
     assert all(x.device() == DEVICE for x in xs)
 
 
-def test_lstm_weight_noise_is_refused_on_the_device():
-    """vanilla_lstm_gates has a kernel, but not its weight noise (drawn from the CPU's mt19937)."""
-    dy.renew_cg()
-    x, h = dy.inputVector([1.0, 2.0], device=DEVICE), dy.inputVector([0.5], device=DEVICE)
-    Wx, Wh = dy.inputTensor(np.ones((4, 2)), device=DEVICE), dy.inputTensor(np.ones((4, 1)), device=DEVICE)
-    b = dy.inputVector(np.zeros(4), device=DEVICE)
-    assert dy.vanilla_lstm_gates(x, h, Wx, Wh, b).device() == DEVICE
-    with pytest.raises(ValueError, match="vanilla_lstm_gates on EMU:0: weight noise"):
-        dy.vanilla_lstm_gates(x, h, Wx, Wh, b, 0.1)
-
-
 @pytest.mark.parametrize("x", [np.array([1.0, 1.0, 0.2, 1.0, -3.0, 0.9], np.float32),  # ties in the support
                                np.random.default_rng(5).standard_normal(37).astype(np.float32) * 0.3],
                          ids=["ties", "long"])

@@ -172,3 +172,74 @@ def test_dropout_edges_match_the_cpu():
     with pytest.warns(RuntimeWarning, match="NaN"):
         dev = value_and_grad(lambda e: dy.dropout_dim(e, 0, 1.0), x)[0]
     assert np.isnan(dev).all()
+
+
+def lstm_gates_and_grads(device, seed, std, inputs):
+    """Values of noisy vanilla_lstm_gates and the gradients of all five inputs on `device`."""
+    dy.renew_cg()
+    _core.set_seed(seed)
+    xs = [dy.inputTensor(a, device=device) for a in inputs]
+    g = dy.vanilla_lstm_gates(*xs, weightnoise_std=std)
+    assert g.device() == device
+    w = np.linspace(-1, 1, g.dim()[0][0]).astype(np.float32)
+    dy.dot_product(g, dy.inputTensor(w, device=device)).backward(full=True)
+    return [g.npvalue()] + [x.gradient() for x in xs]
+
+
+def test_lstm_weight_noise_on_the_device_is_the_cpus_noise():
+    """The CPU op draws LSTM weight noise from the device's counter-based stream: for one seed both
+    add the same noise, so values and gradients (through the noisy weights) agree; a new graph draws
+    fresh noise, and std 0 is the noiseless op."""
+    rng = np.random.default_rng(2)
+    inputs = [rng.standard_normal(s).astype(np.float32) for s in [(5,), (4,), (16, 5), (16, 4), (16,)]]
+    for seed in (3, 8):
+        cpu = lstm_gates_and_grads("CPU", seed, 0.3, inputs)
+        dev = lstm_gates_and_grads(DEVICE, seed, 0.3, inputs)
+        for a, b in zip(dev, cpu):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    clean = lstm_gates_and_grads(DEVICE, 3, 0.0, inputs)
+    assert not np.allclose(dev[0], clean[0], atol=1e-3)
+    np.testing.assert_allclose(clean[0], lstm_gates_and_grads("CPU", 3, 0.0, inputs)[0], rtol=1e-5, atol=1e-6)
+    _core.set_seed(3)
+    first = lstm_gates_and_grads(DEVICE, 3, 0.3, inputs)[0]
+    dy.renew_cg()
+    x = [dy.inputTensor(a, device=DEVICE) for a in inputs]
+    again = dy.vanilla_lstm_gates(*x, weightnoise_std=0.3).npvalue()  # the counter moved on: fresh noise
+    assert not np.allclose(again, first, atol=1e-3)
+
+
+def test_compact_lstm_builder_weight_noise_on_the_device():
+    """set_weightnoise on a builder whose parameters live on EMU:0: the CPU builder's output for the
+    same seed and weights, fresh noise per step, and the clean output once set back to 0 (evaluation)."""
+    outs = {}
+    for device in ("CPU", DEVICE):
+        dy.renew_cg()
+        _core.set_seed(1)
+        pc = dy.ParameterCollection()
+        _core.set_default_device(device)
+        try:
+            lstm = dy.CompactVanillaLSTMBuilder(1, 3, 4, pc)
+            wrng = np.random.default_rng(6)  # the same weights on both
+            for p in pc.parameters_list():
+                p.set_value(wrng.standard_normal(p.shape()).astype(np.float32))
+            x = [dy.inputVector([0.5, -1.0, 2.0]) for _ in range(3)]
+            lstm.set_weightnoise(0.0)
+            clean = lstm.initial_state().transduce(x)[-1].npvalue()
+            lstm.set_weightnoise(0.5)
+            dy.renew_cg()
+            _core.set_seed(21)
+            x = [dy.inputVector([0.5, -1.0, 2.0]) for _ in range(3)]
+            noisy = lstm.initial_state().transduce(x)[-1]
+            assert noisy.device() == device
+            noisy = noisy.npvalue()
+            lstm.set_weightnoise(0.0)
+            dy.renew_cg()
+            x = [dy.inputVector([0.5, -1.0, 2.0]) for _ in range(3)]
+            again = lstm.initial_state().transduce(x)[-1].npvalue()
+        finally:
+            _core.set_default_device("CPU")
+        assert not np.allclose(noisy, clean, atol=1e-3)
+        np.testing.assert_array_equal(again, clean)
+        outs[device] = (clean, noisy)
+    np.testing.assert_allclose(outs[DEVICE][0], outs["CPU"][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outs[DEVICE][1], outs["CPU"][1], rtol=1e-4, atol=1e-5)

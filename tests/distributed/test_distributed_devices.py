@@ -219,6 +219,31 @@ def test_factors_are_applied_on_the_device_without_uploading_the_product():
     np.testing.assert_allclose(W.as_array(), -0.5 * (want + dense), rtol=1e-5, atol=1e-6)
 
 
+def test_received_factors_go_up_through_one_reused_pinned_buffer():
+    """Received factors (pageable NumPy arrays) are copied into EMU:0's pinned inbound buffer and go up from
+    there: two copies per product (u, v) and their bytes counted, one pinned allocation in the first
+    iteration and none after (the buffer is reused), a dense gradient the same way, and the values are
+    NumPy's."""
+    dy.init(device="EMU:0")
+    pc = dy.ParameterCollection()
+    W = pc.add_parameters((6, 4), name="W", init=0.0)
+    rng = np.random.default_rng(1)
+    want = np.zeros((6, 4))
+    for it in range(4):
+        u, v = rng.standard_normal((6, 3), dtype=np.float32), rng.standard_normal((4, 3), dtype=np.float32)
+        g = rng.standard_normal((6, 4), dtype=np.float32)
+        s0, pool0 = core.staging_stats(), dy.pinned_memory_stats("EMU:0")
+        FactorSum([(u, v)], [g]).add_to(W)
+        s1, pool1 = core.staging_stats(), dy.pinned_memory_stats("EMU:0")
+        assert s1["in_copies"] - s0["in_copies"] == 3
+        assert s1["in_bytes"] - s0["in_bytes"] == 4 * (u.size + v.size + g.size)
+        if it > 0:
+            assert pool1["allocations"] == pool0["allocations"] and s1["in_allocations"] == s0["in_allocations"]
+            assert s1["in_reuses"] - s0["in_reuses"] == 2
+        want += u.astype(np.float64) @ v.T + g
+        np.testing.assert_allclose(wire.dense_grad(W), want, rtol=1e-5, atol=1e-5)
+
+
 def test_bad_arguments_of_the_device_hooks_are_refused():
     dy.init(device="EMU:0")
     pc = dy.ParameterCollection()

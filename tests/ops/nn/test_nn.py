@@ -68,6 +68,66 @@ def test_weight_noise_is_fresh_per_graph_and_zero_noise_is_exact():
     assert not np.allclose(noisy[0], exact) and not np.allclose(noisy[0], noisy[1])
 
 
+def gate_preactivations(gates, H):
+    """z from the gates (inverting sigmoid on i, f, o, the forget bias, and tanh on g)."""
+    g = gates.astype(np.float64)
+    z = np.concatenate([np.log(g[:3 * H] / (1 - g[:3 * H])), np.arctanh(g[3 * H:])])
+    z[H:2 * H] -= 1.0
+    return z
+
+
+def noisy_gates(inputs, std, seed):
+    dy.renew_cg()
+    dy._core.set_seed(seed)
+    return dy.vanilla_lstm_gates(*[dy.inputTensor(a) for a in inputs], weightnoise_std=std).npvalue()
+
+
+def test_weight_noise_is_gaussian_on_each_weight_and_seeded():
+    """With zero weights the pre-activations are the noise: b's alone for x = h = 0 (std s), and
+    Wx's + Wh's + b's for x = 1, h = e_0 (independent: std s * sqrt(3)); the same seed draws the same."""
+    H, std = 100, 0.4
+    zeros = [np.zeros(s, np.float32) for s in [(4 * H, 1), (4 * H, H), (4 * H,)]]
+    for xh, want in ((0.0, std), (1.0, std * np.sqrt(3.0))):
+        h = np.zeros(H, np.float32)
+        h[0] = xh
+        inputs = [np.array([xh], np.float32), h, *zeros]
+        z = np.concatenate([gate_preactivations(noisy_gates(inputs, std, seed), H) for seed in range(1, 21)])
+        assert abs(z.mean()) < 5 * want / np.sqrt(z.size)
+        assert abs(z.std() - want) < 0.04 * want
+        np.testing.assert_array_equal(noisy_gates(inputs, std, seed=11), noisy_gates(inputs, std, seed=11))
+        assert not np.array_equal(noisy_gates(inputs, std, seed=11), noisy_gates(inputs, std, seed=12))
+
+
+def test_weight_noise_gradient_matches_finite_differences_under_a_fixed_seed():
+    """Backward differentiates through the noisy weights forward used (re-seeding draws them again)."""
+    inputs = [RNG.standard_normal(s).astype(np.float32) for s in [(3,), (2,), (8, 3), (8, 2), (8,)]]
+    w = RNG.standard_normal(8)
+
+    def loss(x, h):
+        dy.renew_cg()
+        dy._core.set_seed(5)
+        xe, he = dy.inputTensor(x), dy.inputTensor(h)
+        rest = [dy.inputTensor(a) for a in inputs[2:]]
+        g = dy.vanilla_lstm_gates(xe, he, *rest, weightnoise_std=0.3)
+        out = dy.dot_product(g, dy.inputTensor(w.astype(np.float32)))
+        v = out.value()
+        out.backward(full=True)
+        return v, xe.gradient(), he.gradient()
+
+    x, h = inputs[0].astype(np.float64), inputs[1].astype(np.float64)
+    _, gx, gh = loss(x.astype(np.float32), h.astype(np.float32))
+    eps = 1e-2
+    for arr, grad, which in ((x, gx, 0), (h, gh, 1)):
+        num = np.zeros_like(arr)
+        for k in range(arr.size):
+            d = np.zeros_like(arr)
+            d[k] = eps
+            args = [(x + d, h) if which == 0 else (x, h + d), (x - d, h) if which == 0 else (x, h - d)]
+            vp, vm = (loss(a.astype(np.float32), b.astype(np.float32))[0] for a, b in args)
+            num[k] = (vp - vm) / (2 * eps)
+        np.testing.assert_allclose(grad, num, rtol=2e-2, atol=2e-3)
+
+
 def test_lstm_autobatched_matches_unbatched():
     H, I, n = 3, 2, 4
     xs = [RNG.standard_normal(I).astype(np.float32) for _ in range(n)]

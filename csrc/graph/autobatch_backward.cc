@@ -61,6 +61,69 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
   clock.charge(prof.bwd_scatter);
 }
 
+bool& autobatch_share_grads() {
+  static bool on = true;
+  return on;
+}
+
+namespace {
+
+// Whether an op's gradient for argument k is dy itself when the argument has the
+// op's shape (dx += dy): then an argument used by nothing else can share dy's block.
+bool passes_gradient(OpId op, unsigned k) {
+  return op == OpId::add || op == OpId::sum || (op == OpId::sub && k == 0);
+}
+
+}  // namespace
+
+// Decides which groups share their user's gradient block (grad_root_ then names
+// the user's group; backward_batched places the blocks). Group A shares group G's
+// block when G's op passes the gradient through for argument k, the k-th arguments
+// of G's members are exactly A's members in order, with G's shape, and each is
+// used by its G member alone (and is not the node backward starts from): A's
+// gradient is then G's, so A's block needs no zeroing and G no dx += dy pass.
+// In the Tree-LSTM cell, W x feeding W x + b and the products summed into c.
+void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
+  const uint32_t ng = static_cast<uint32_t>(groups_.size());
+  grad_root_.resize(ng);
+  for (uint32_t gi = 0; gi < ng; ++gi) grad_root_[gi] = gi;
+  grad_shared_args_.assign(ng, 0);
+  if (!autobatch_share_grads()) return;
+  use_count_.assign(evaluated_, 0);
+  for (uint32_t j = 0; j < evaluated_; ++j) {
+    const uint32_t* a = args(nodes[j]);
+    for (unsigned k = 0; k < nodes[j].nargs; ++k)
+      if (use_count_[a[k]] < 2) ++use_count_[a[k]];
+  }
+  uint64_t& shared = autobatch_profile().grads_aliased;
+  for (uint32_t gi = ng; gi-- > 0;) {
+    const Group& grp = groups_[gi];
+    const uint32_t* members = group_nodes_.data() + grp.first;
+    const Node& first = nodes[members[0]];
+    const unsigned N = grp.count;
+    if (N < 2 || grp.in_stacked_set || first.device != kCpuDevice || !(full || first.needs_grad)) continue;
+    for (unsigned k = 0; k < first.nargs && k < 32; ++k) {
+      if (!passes_gradient(first.op, k)) continue;
+      const uint32_t a0 = args(first)[k];
+      const uint32_t ai = group_of_[a0];
+      const Group& ag = groups_[ai];
+      const Node& an = nodes[a0];
+      if (ai >= gi || ag.count != N || ag.in_stacked_set || grad_root_[ai] != ai || group_nodes_[ag.first] != a0 ||
+          an.device != kCpuDevice || !(an.dim == first.dim) || !(full || an.needs_grad))
+        continue;
+      bool ok = true;
+      for (unsigned b = 0; ok && b < N; ++b) {
+        const uint32_t x = args(nodes[members[b]])[k];
+        ok = x == group_nodes_[ag.first + b] && use_count_[x] == 1 && x != from;
+      }
+      if (!ok) continue;
+      grad_root_[ai] = gi;
+      grad_shared_args_[gi] |= 1u << k;
+      ++shared;
+    }
+  }
+}
+
 void ComputationGraph::backward_batched(uint32_t from, bool full) {
   AutobatchProfile& prof = autobatch_profile();
   PhaseClock clock(prof);
@@ -73,9 +136,25 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   group_zeroed_.assign(groups_.size(), 0);
   for (uint32_t gi = 0; gi < groups_.size(); ++gi) {
     const Group& grp = groups_[gi];
-    const Node& first = nodes[group_nodes_[grp.first]];
     for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
+  }
+  share_gradient_blocks(from, full);
+  // Users' groups first (descending): a group sharing its user's block takes its
+  // members' slices of a block already placed.
+  for (uint32_t gi = static_cast<uint32_t>(groups_.size()); gi-- > 0;) {
+    const Group& grp = groups_[gi];
+    const Node& first = nodes[group_nodes_[grp.first]];
     if (!(full || first.needs_grad)) continue;
+    const uint32_t owner = grad_root_[gi];
+    if (owner != gi) {
+      const Group& user = groups_[owner];
+      grad_root_[gi] = grad_root_[owner];
+      for (unsigned b = 0; b < grp.count; ++b) {
+        uint32_t j = group_nodes_[grp.first + b];
+        grads_[j] = Tensor(nodes[j].dim, grads_[group_nodes_[user.first + b]].v);
+      }
+      continue;
+    }
     const unsigned sz = first.dim.size();
     float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
                                               : dx_pool.allocate_floats(size_t(sz) * grp.count);
@@ -133,7 +212,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     const Node& first = nodes[members[0]];
     Tensor& dy0 = grads_[members[0]];
     if (!dy0.v) continue;
-    if (!group_zeroed_[gi]) {
+    if (!group_zeroed_[grad_root_[gi]]) {
       if (first.nargs != 0) continue;  // no gradient reached this group: nothing to pass on
       touch_grad(members[0]);  // lookups still mark their rows, as unbatched
     }
@@ -165,6 +244,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
         continue;
       }
       if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
+      if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
       group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs.data() + size_t(k) * N, N, clock);
     }
   }
@@ -177,7 +257,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
 
 void ComputationGraph::touch_grad(uint32_t j) {
   if (!lazy_grads_) return;
-  const uint32_t gi = group_of_[j];
+  const uint32_t gi = grad_root_[group_of_[j]];
   if (group_zeroed_[gi]) return;
   group_zeroed_[gi] = 1;
   const Group& grp = groups_[gi];

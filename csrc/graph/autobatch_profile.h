@@ -23,12 +23,16 @@ struct AutobatchProfile {
   // gradients) used where they lie, as one contiguous block, or copied.
   uint64_t args_in_place = 0, args_gathered = 0;
   uint64_t grads_in_place = 0, grads_scattered = 0;
+  uint64_t grads_aliased = 0;  // arguments whose gradient block is their user's (no zeroing, no pass)
   // Product groups run within a set of stacked weights, and such sets.
   uint64_t products_stacked = 0, stacked_sets = 0;
   // Groups run on the engine's threads (set_num_threads), and the waves that ran them.
   uint64_t groups_pooled = 0, waves_pooled = 0;
 };
 AutobatchProfile& autobatch_profile();
+// Whether backward shares gradient blocks with pass-through users (on; off only to
+// measure or test against the unshared path: _core._set_autobatch_share_grads).
+bool& autobatch_share_grads();
 
 // For tests: the next batched group of at least `members` members raises
 // IndexError from its forward, on whichever thread runs it (0: off).

@@ -265,6 +265,14 @@ class ComputationGraph final : public OpContext {
   // been zeroed yet, and touch_grad() to zero it before the first write.
   std::vector<uint32_t> group_of_;
   std::vector<uint8_t> group_zeroed_;
+  // A group whose members' only user passes the gradient through unchanged (the
+  // x of x + b) shares that user's gradient block (autobatch_backward.cc):
+  // grad_root_ is the group that owns a group's block, grad_shared_args_ the
+  // arguments (bits) of a group that share its block, so their dx += dy is skipped.
+  std::vector<uint32_t> grad_root_;
+  std::vector<uint32_t> grad_shared_args_;
+  std::vector<uint8_t> use_count_;  // users of each node, saturating at 2
+  void share_gradient_blocks(uint32_t from, bool full);
   bool lazy_grads_ = false;
   void touch_grad(uint32_t j);
   // Groups on a device (autobatch_device.cc): memory from the device's pools

@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -228,10 +229,13 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
     if autobatch:
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
+        cpu0 = time.process_time()
         secs, losses = common.time_passes(fn, batches, repeats)
+        cpu = time.process_time() - cpu0  # all of the process's threads, the untimed warm-up included
         # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
         phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"
         common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
+                     "cpu_seconds": cpu, "units": len(data) * repeats + len(batches[0]),
                      "mean_loss": sum(losses) / len(data)})
         return
     for phase in PHASES:
@@ -257,6 +261,7 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
         path = f.name
     script = Path(__file__).resolve()
     rates: dict[tuple, list[float]] = {}
+    cpu_rates: dict[tuple, list[float]] = {}
     rss: dict[str, float] = {}
     notes: list[str] = []
     losses: dict[tuple, float] = {}
@@ -275,6 +280,8 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
                             notes.append(r.get("error") or r["skipped"])
                             continue
                         rates.setdefault((lib, r["phase"]), []).extend(r["sentences"] / s for s in r["seconds"])
+                        if "cpu_seconds" in r:
+                            cpu_rates.setdefault((lib, r["phase"]), []).append(r["units"] / r["cpu_seconds"])
                         losses[(lib, r["phase"])] = r["mean_loss"]
                         rss[lib] = max(rss.get(lib, 0.0), r["peak_rss_mb"])
     finally:
@@ -286,6 +293,9 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
             "machine": common.machine_line(),
             "sent_per_s": {lib: {ph: common.median(rates[(lib, ph)]) for ph in phases if (lib, ph) in rates}
                            for lib in libs},
+            "sent_per_cpu_s": {lib: {ph: common.median(cpu_rates[(lib, ph)]) for ph in phases
+                                     if (lib, ph) in cpu_rates} for lib in libs},
+            "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "mean_loss": {lib: losses[(lib, "train")] for lib in libs if (lib, "train") in losses},
             "peak_rss_mb": rss, "notes": list(dict.fromkeys(notes))}
 
@@ -300,7 +310,7 @@ def report(res: dict) -> str:
     headers = ["phase"] + [f"{LIB_TITLES[l]} sent/s" for l in libs]
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
-    headers += ["dynagraph % of SGEMM"]
+    headers += ["dynagraph % of SGEMM"] + [f"{LIB_TITLES[l]} sent/CPU-s" for l in libs]
     flops, sgemm = res.get("flops_per_sentence"), res.get("sgemm_flops")
     rows = []
     for phase in PHASES + tuple(f"train_autobatch{s}{t}" for t in ("", "_threads") for s in sizes):
@@ -312,16 +322,20 @@ def report(res: dict) -> str:
         ours = rate("dynagraph", phase)
         # The products' FLOPs at this rate over one core's SGEMM rate (training phases only).
         row.append(f"{100 * ours * flops / sgemm:.0f}%" if ours and flops and sgemm and phase != "forward" else "-")
+        cpu = res.get("sent_per_cpu_s", {})
+        row += [common.fmt_num(cpu[l][phase]) if phase in cpu.get(l, {}) else "-" for l in libs]
         rows.append(row)
     out = [f"treenn: binary Tree-LSTM on SST train (first {res['sentences']} sentences, {res['words']} words, "
            f"vocab {res['vocab']}), emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and "
            f"autobatched (train_autobatchN: N trees per graph and update); "
            f"median of {res['rounds']}x{res['repeats']} passes",
-           res["machine"], "", common.format_table(headers, rows), "",
+           res["machine"] + (f"; load average {res['load']:.1f} at the end" if res.get("load") else ""), "",
+           common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster). train_autobatchN: N trees per graph "
            "and update — DyNet and dynagraph autobatched, PyTorch batched by hand by tree level "
            f"(treenn_batched.py); _threads: all {res.get('cores')} cores (dynagraph set_num_threads, "
-           "PyTorch's default), else one thread.",
+           "PyTorch's default), else one thread. sent/CPU-s: sentences per second of the process's CPU time, "
+           "all its threads (autobatched rows; less sensitive to other processes' load than wall-clock).",
            f"products per sentence (forward + backward, no executor can skip them): "
            f"{res.get('flops_per_sentence', 0) / 1e6:.1f} MFLOP; this core's single-thread SGEMM, measured in "
            f"this run: {res.get('sgemm_flops', 0) / 1e9:.1f} GFLOP/s; '% of SGEMM' = dynagraph's rate x FLOPs "

@@ -35,6 +35,7 @@ from .softmax_builders import *  # noqa: F401,F403
 from .values import *  # noqa: F401,F403
 
 _blas.load()  # large matrix products to OpenBLAS when its wheel is installed
+_blas.threads_from_environment()
 
 # Engine-built expression functions, re-exported under DyNet's names: the
 # functions op_table.def lists for each op (csrc/ops/op_table.def).

@@ -7,7 +7,9 @@ worker wants): more threads pay off on products of millions of multiply-adds
 (2.1x on a 10,000 x 256 softmax layer with 2 cores) but cost time on the small
 ones of per-sample models (conv: 17 % slower). ``OPENBLAS_NUM_THREADS`` /
 ``OMP_NUM_THREADS``, when set, decide instead; ``dynagraph.set_num_threads(n)``
-changes it at any time.
+changes it at any time, and sizes the engine's own threads (autobatched groups
+run at once) with it; ``DYNAGRAPH_NUM_THREADS`` or ``OMP_NUM_THREADS`` set both
+at import.
 """
 from __future__ import annotations
 
@@ -41,3 +43,21 @@ def load() -> str:
         if not user_threads:
             del os.environ["OPENBLAS_NUM_THREADS"]
     return _core.blas_info()
+
+
+def threads_from_environment() -> None:
+    """``DYNAGRAPH_NUM_THREADS``, else ``OMP_NUM_THREADS``, sizes the engine's threads at import (else 1)."""
+    value = os.environ.get("DYNAGRAPH_NUM_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"DYNAGRAPH_NUM_THREADS must be a whole number of threads >= 1, got {value!r}")
+        _core.set_num_threads(n)
+        return
+    # OpenMP's own syntax allows a list per nesting level ("4,2"): the first level is ours.
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if first.isdigit() and int(first) >= 1:
+        _core.set_num_threads(int(first))

@@ -542,6 +542,10 @@ class TrainerCore:
     @updates.setter
     def updates(self, arg0: int) -> None:
         ...
+def _autobatch_pool_min_work(work: float = -1.0) -> float:
+    """
+    For measurements: the work (values read and written, plus a product's multiply-adds) from which a group may run on the engine's threads; sets it when work >= 0 and returns the previous value.
+    """
 def _check_parameter_shape(dim: typing.Any, lookup: bool) -> None:
     """
     Raises for a shape that add_parameters could never allocate.
@@ -573,6 +577,10 @@ def _saved_dim(fname: str, lookup: bool, key: str) -> tuple:
 def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
+    """
+def _set_autobatch_fault(members: int) -> None:
+    """
+    For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).
     """
 def _set_autobatch_share_grads(on: bool) -> None:
     """
@@ -632,7 +640,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves (see set_num_threads); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """
@@ -850,7 +858,7 @@ def get_default_device() -> str:
     ...
 def get_num_threads() -> int:
     """
-    Threads the BLAS may use for one large matrix product (1 without one).
+    Threads the engine may use (set_num_threads; 1 by default).
     """
 def graph_nodes() -> list:
     """
@@ -1182,7 +1190,7 @@ def set_input_values(e: Expression, values: typing.Any) -> None:
     """
 def set_num_threads(n: int) -> None:
     """
-    Threads the BLAS may use for one large matrix product; the graph itself runs on one thread.
+    Threads the engine may use: for one large matrix product (the BLAS's threads), and with autobatching for the large groups of one step that read none of each other's outputs (run at once, each with a one-thread BLAS; values and gradients are the same as with one thread). 1 (no threads) by default, as DyNet; DYNAGRAPH_NUM_THREADS or OMP_NUM_THREADS set it at import.
     """
 def set_param_grad_hook(fn: typing.Any) -> None:
     """

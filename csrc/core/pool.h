@@ -6,6 +6,7 @@
 // allocate nothing and touch no fresh pages.
 #pragma once
 #include <cstddef>
+#include <mutex>
 
 #include "core/arena.h"
 
@@ -28,6 +29,17 @@ struct HostChunks {
 class MemoryPool : public BumpArena<HostChunks, 64> {  // 64: a cache line; enough for any SIMD width Eigen uses
  public:
   explicit MemoryPool(size_t initial_bytes = 1 << 20) : BumpArena(HostChunks::instance(), initial_bytes) {}
+  float* allocate_floats(size_t n) { return static_cast<float*>(allocate(n * sizeof(float))); }
+  void* allocate(size_t bytes) {
+    if (!lock_) return BumpArena::allocate(bytes);
+    std::lock_guard<std::mutex> g(*lock_);
+    return BumpArena::allocate(bytes);
+  }
+  // While set (groups of a graph running on the engine's threads), allocations take this lock.
+  void share(std::mutex* lock) { lock_ = lock; }
+
+ private:
+  std::mutex* lock_ = nullptr;
 };
 
 }  // namespace dg

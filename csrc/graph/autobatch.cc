@@ -18,9 +18,13 @@
 // autobatch_agenda.cc; running groups forward here; backward in
 // autobatch_backward.cc; stacked products in autobatch_stacked.cc; groups on a
 // device in autobatch_device.cc.
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <string>
 
+#include "core/error.h"
+#include "core/thread_pool.h"
 #include "device/swap.h"
 #include "graph/autobatch_agenda.h"
 #include "graph/autobatch_profile.h"
@@ -33,6 +37,18 @@ AutobatchProfile g_profile;
 }  // namespace
 
 AutobatchProfile& autobatch_profile() { return g_profile; }
+
+namespace {
+std::atomic<uint32_t> g_fault{0};
+}  // namespace
+
+void set_autobatch_fault(uint32_t members) { g_fault.store(members); }
+
+void autobatch_fault_check(unsigned members) {
+  const uint32_t f = g_fault.load(std::memory_order_relaxed);
+  if (f && members >= f && g_fault.exchange(0) == f)
+    throw IndexError("autobatch: a fault injected by a test, in a group of " + std::to_string(f) + "+ members");
+}
 
 bool ComputationGraph::group_too_large(const std::vector<uint32_t>& batch) const {
   const Node& first = nodes[batch[0]];
@@ -49,17 +65,16 @@ bool ComputationGraph::group_too_large(const std::vector<uint32_t>& batch) const
 
 // A group's prototype (batch N) and its arguments: shared ones as they are,
 // batched ones in place when contiguous, else gathered.
-void ComputationGraph::gather_group(Group& grp, const std::vector<uint32_t>& batch) {
+void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned N) {
   AutobatchProfile& prof = g_profile;
   const Node& first = nodes[batch[0]];
-  const unsigned N = static_cast<unsigned>(batch.size());
   grp.proto = first;
   grp.proto.dim.bd = N * first.dim.bd;
   if (batch_kind(first.op) == BatchKind::per_element) {  // the members' indices, in order
     grp.proto.aux0 = static_cast<uint32_t>(int_data.size());
     grp.proto.naux = N * first.naux;
-    for (uint32_t j : batch)
-      for (unsigned i = 0; i < first.naux; ++i) int_data.push_back(int_data[nodes[j].aux0 + i]);
+    for (unsigned b = 0; b < N; ++b)
+      for (unsigned i = 0; i < first.naux; ++i) int_data.push_back(int_data[nodes[batch[b]].aux0 + i]);
   }
   // The members' arguments, read once with their values prefetched: in a graph of
   // many trees the members lie far apart, every read is a cache miss, and issued
@@ -120,9 +135,9 @@ void ComputationGraph::gather_group(Group& grp, const std::vector<uint32_t>& bat
 }
 
 // Each member's value is its slice of the group's output.
-void ComputationGraph::slice_group_outputs(const Group& grp, const std::vector<uint32_t>& batch) {
+void ComputationGraph::slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N) {
   const size_t sz = nodes[batch[0]].dim.size();
-  for (size_t b = 0; b < batch.size(); ++b) {
+  for (unsigned b = 0; b < N; ++b) {
     Tensor& yb = values_[batch[b]];
     yb.d = nodes[batch[b]].dim;
     yb.v = grp.y.v + b * sz;
@@ -132,25 +147,30 @@ void ComputationGraph::slice_group_outputs(const Group& grp, const std::vector<u
 
 // One group: a lone node runs as unbatched; others as one call of the op over
 // the gathered arguments.
-void ComputationGraph::run_group(const std::vector<uint32_t>& batch, PhaseClock& clock) {
-  Group grp;
-  grp.first = static_cast<uint32_t>(group_nodes_.size());
-  grp.count = static_cast<uint32_t>(batch.size());
-  group_nodes_.insert(group_nodes_.end(), batch.begin(), batch.end());
-  if (batch.size() == 1) {
+void ComputationGraph::run_group(size_t gi, PhaseClock& clock) {
+  Group& grp = groups_[gi];
+  const uint32_t* batch = group_nodes_.data() + grp.first;
+  const unsigned N = grp.count;
+  if (N == 1) {
     eval_node(batch[0]);
     clock.charge(g_profile.fwd_kernel);
     grp.proto = nodes[batch[0]];
   } else {
-    if (has_device_nodes_) swap_before_group(*this, batch.data(), grp.count, false);  // under a budget
-    gather_group(grp, batch);
+    if (has_device_nodes_) swap_before_group(*this, batch, N, false);  // under a budget
+    gather_group(grp, batch, N);
     clock.charge(g_profile.fwd_gather);
+    autobatch_fault_check(N);
     group_forward(grp.proto, grp.xs.data(), grp.y);
     clock.charge(g_profile.fwd_kernel);
-    slice_group_outputs(grp, batch);
-    if (has_device_nodes_) swap_after_group(*this, batch.data(), grp.count, grp.y);
+    slice_group_outputs(grp, batch, N);
+    if (has_device_nodes_) swap_after_group(*this, batch, N, grp.y);
   }
-  groups_.push_back(std::move(grp));
+}
+
+void ComputationGraph::run_plan_item(size_t i, PhaseClock& clock) {
+  const AutobatchScratch& S = autobatch_scratch();
+  if (S.plan[i].sets) run_stacked_set(S.item_group[i], S.plan[i].sets, clock);
+  else run_group(S.item_group[i], clock);
 }
 
 void ComputationGraph::forward_batched(uint32_t upto) {
@@ -163,38 +183,71 @@ void ComputationGraph::forward_batched(uint32_t upto) {
   Agenda& agenda = S.agenda;
   agenda.start(*this, begin, end);
   stacked_weights_.clear();  // parameters may have changed since the last call
-  auto t_sched = std::chrono::steady_clock::now() - t0;
-  clock.charge(g_profile.fwd_setup);
   std::vector<uint32_t>& batch = S.batch;
-  // Counts the group and readies the members' users.
-  auto release = [&](const std::vector<uint32_t>& batch) {
+  // The plan first: which nodes run together, and in what order, follows from
+  // the graph's structure alone (no value is read), so the groups are the same
+  // however many threads then run them.
+  S.plan.clear();
+  S.plan_nodes.clear();
+  auto add = [&](const std::vector<uint32_t>& batch) {
+    S.plan_nodes.insert(S.plan_nodes.end(), batch.begin(), batch.end());
     batch_stats.nodes += batch.size();
     ++batch_stats.groups;
     agenda.release(batch);
   };
   while (!agenda.empty()) {
-    auto t1 = std::chrono::steady_clock::now();
     const uint64_t chosen_height = agenda.pick(batch);
-    t_sched += std::chrono::steady_clock::now() - t1;
-    clock.charge(g_profile.fwd_setup);
     if (batch.size() > 1 && group_too_large(batch)) {  // its members run one by one
       agenda.run_alone(batch.data() + 1, batch.data() + batch.size());
       batch.resize(1);
     }
+    const uint32_t first = static_cast<uint32_t>(S.plan_nodes.size());
     // Ready products of other weights over the same members' operands (a cell's
     // gates W_i x, W_o x, ...) join this one: one GEMM over the weights stacked.
     std::vector<std::vector<uint32_t>>& set = S.set;
     if (!take_stacked_partners(agenda, batch, chosen_height, set)) {
-      run_group(batch, clock);
-      release(batch);
+      add(batch);
+      S.plan.push_back({first, static_cast<uint32_t>(batch.size()), 0});
     } else {
-      run_stacked_set(set, clock);
-      for (const auto& bucket : set) release(bucket);
+      for (const auto& bucket : set) add(bucket);
+      S.plan.push_back({first, static_cast<uint32_t>(S.plan_nodes.size() - first), static_cast<uint32_t>(set.size())});
     }
-    clock.charge(g_profile.fwd_release);
+  }
+  batch_stats.scheduler_ns +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  // The groups in plan order (backward runs them in reverse, whatever order they ran in).
+  const size_t groups_before = groups_.size(), nodes_before = group_nodes_.size();
+  S.item_group.resize(S.plan.size());
+  size_t gi = groups_before;
+  for (size_t i = 0; i < S.plan.size(); ++i) {
+    S.item_group[i] = static_cast<uint32_t>(gi);
+    gi += S.plan[i].sets ? S.plan[i].sets : 1;
+  }
+  groups_.resize(gi);
+  group_nodes_.insert(group_nodes_.end(), S.plan_nodes.begin(), S.plan_nodes.end());
+  for (size_t i = 0; i < S.plan.size(); ++i) {
+    const AutobatchScratch::PlanItem& it = S.plan[i];
+    const unsigned sets = it.sets ? it.sets : 1, N = it.count / sets;
+    for (unsigned k = 0; k < sets; ++k) {
+      Group& grp = groups_[S.item_group[i] + k];
+      grp.first = static_cast<uint32_t>(nodes_before + it.first + k * N);
+      grp.count = N;
+    }
+  }
+  clock.charge(g_profile.fwd_setup);
+  try {
+    if (engine_threads() > 1) run_plan_threaded(begin, end, clock);
+    else
+      for (size_t i = 0; i < S.plan.size(); ++i) {
+        run_plan_item(i, clock);
+        clock.charge(g_profile.fwd_release);
+      }
+  } catch (...) {  // the nodes stay unevaluated: no groups of them
+    groups_.resize(groups_before);
+    group_nodes_.resize(nodes_before);
+    throw;
   }
   evaluated_ = end;
-  batch_stats.scheduler_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(t_sched).count();
 }
 
 }  // namespace dg

@@ -66,6 +66,17 @@ class Agenda {
 // scheduling once the largest graph has been seen (a few MB at 170 k nodes stay held).
 struct AutobatchScratch {
   Agenda agenda;
+  // The forward's plan: its groups in the order they run, each a span of
+  // plan_nodes (a stacked set: `sets` spans of count / sets members, one after another).
+  struct PlanItem {
+    uint32_t first, count, sets;
+  };
+  std::vector<PlanItem> plan;
+  std::vector<uint32_t> plan_nodes;
+  std::vector<uint32_t> item_group;  // per plan item: its (first) group in groups_
+  // Threaded runs: per node of the forward its plan item; per item its level
+  // (longest chain of items it reads from); the items by level; a level's pooled items.
+  std::vector<uint32_t> item_of, level, by_level, level_end, pooled;
   std::vector<uint32_t> batch;
   std::vector<uint32_t> member_args;       // a group's arguments, argument-major: [k * N + b]
   std::vector<std::vector<uint32_t>> set;  // the buckets of a set of stacked products

@@ -97,23 +97,36 @@ bool ComputationGraph::forward_batched_under_budget(uint32_t upto) {
   for (SwapPlan* p : plans) p->add_steps(order);
   PhaseClock clock(autobatch_profile());
   stacked_weights_.clear();
-  std::vector<uint32_t> one(1);
-  for (const std::vector<uint32_t>& batch : order) {
-    const DeviceId dev = nodes[batch[0]].device;
-    SwapPlan* plan = batch.size() > 1 && dev != kCpuDevice ? device_memory().plan_if_made(dev) : nullptr;
-    if (plan && !plan->group_fits(batch.data(), static_cast<unsigned>(batch.size()))) {
-      ++device_mem_stats(dev).groups_unbatched;
-      for (uint32_t j : batch) {
-        one[0] = j;
-        run_group(one, clock);
-        ++batch_stats.groups;
+  // One thread: the plans are not shared between threads. A group appended to
+  // groups_ and group_nodes_ runs at once (run_group).
+  const size_t groups_before = groups_.size(), nodes_before = group_nodes_.size();
+  auto run = [&](const uint32_t* members, unsigned n) {
+    Group grp;
+    grp.first = static_cast<uint32_t>(group_nodes_.size());
+    grp.count = n;
+    group_nodes_.insert(group_nodes_.end(), members, members + n);
+    groups_.push_back(std::move(grp));
+    run_group(groups_.size() - 1, clock);
+    ++batch_stats.groups;
+  };
+  try {
+    for (const std::vector<uint32_t>& batch : order) {
+      const DeviceId dev = nodes[batch[0]].device;
+      const unsigned n = static_cast<unsigned>(batch.size());
+      SwapPlan* plan = n > 1 && dev != kCpuDevice ? device_memory().plan_if_made(dev) : nullptr;
+      if (plan && !plan->group_fits(batch.data(), n)) {
+        ++device_mem_stats(dev).groups_unbatched;
+        for (uint32_t j : batch) run(&j, 1);
+      } else {
+        if (plan) ++device_mem_stats(dev).batched_steps;
+        run(batch.data(), n);
       }
-    } else {
-      if (plan) ++device_mem_stats(dev).batched_steps;
-      run_group(batch, clock);
-      ++batch_stats.groups;
+      batch_stats.nodes += n;
     }
-    batch_stats.nodes += batch.size();
+  } catch (...) {  // the nodes stay unevaluated: no groups of them
+    groups_.resize(groups_before);
+    group_nodes_.resize(nodes_before);
+    throw;
   }
   evaluated_ = end;
   return true;

@@ -10,10 +10,10 @@ namespace dg {
 struct AutobatchProfile {
   bool on = false;
   // Nanoseconds since start (or since reset), per phase.
-  uint64_t fwd_setup = 0;     // dependency counts, heights, signatures
+  uint64_t fwd_setup = 0;     // dependency counts, heights, signatures, the plan (picking groups, readying users)
   uint64_t fwd_gather = 0;    // checking arguments for contiguity, copying the rest
   uint64_t fwd_kernel = 0;    // the ops' forward (GEMMs, element-wise, ...)
-  uint64_t fwd_release = 0;   // slicing the group's output, readying its users
+  uint64_t fwd_release = 0;   // slicing the group's output
   uint64_t bwd_setup = 0;     // gradient blocks per group
   uint64_t bwd_memset = 0;    // zeroing gradient blocks as gradients first reach them
   uint64_t bwd_kernel = 0;    // the ops' backward (lone nodes included)
@@ -26,11 +26,21 @@ struct AutobatchProfile {
   uint64_t grads_aliased = 0;  // arguments whose gradient block is their user's (no zeroing, no pass)
   // Product groups run within a set of stacked weights, and such sets.
   uint64_t products_stacked = 0, stacked_sets = 0;
+  // Groups run on the engine's threads (set_num_threads), and the waves that ran them.
+  uint64_t groups_pooled = 0, waves_pooled = 0;
 };
 AutobatchProfile& autobatch_profile();
 // Whether backward shares gradient blocks with pass-through users (on; off only to
 // measure or test against the unshared path: _core._set_autobatch_share_grads).
 bool& autobatch_share_grads();
+
+// For tests: the next batched group of at least `members` members raises
+// IndexError from its forward, on whichever thread runs it (0: off).
+void set_autobatch_fault(uint32_t members);
+void autobatch_fault_check(unsigned members);
+// The work (values read and written, plus a product's multiply-adds) from which a
+// group may run on the engine's threads; sets it when work >= 0, returns the old value.
+double autobatch_pool_min_work(double work);
 
 // Adds the time since the last mark to `slot` when profiling is on.
 class PhaseClock {

@@ -69,41 +69,35 @@ bool ComputationGraph::take_stacked_partners(Agenda& agenda, const std::vector<u
   return !set.empty();
 }
 
-void ComputationGraph::run_stacked_set(const std::vector<std::vector<uint32_t>>& set, PhaseClock& clock) {
+void ComputationGraph::run_stacked_set(size_t first_group, unsigned sets, PhaseClock& clock) {
   // One gather of the shared operand; the product into a (rows of all weights) x N
   // block; each group's rows copied out so its outputs stay one contiguous block.
-  const unsigned N = static_cast<unsigned>(set[0].size());
+  const unsigned N = groups_[first_group].count;
+  auto members = [&](unsigned k) { return group_nodes_.data() + groups_[first_group + k].first; };
   std::vector<uint32_t>& wn = autobatch_scratch().set_weights;
   wn.clear();
   unsigned rows = 0;
-  for (const auto& bucket : set) {
-    wn.push_back(args(nodes[bucket[0]])[0]);
-    rows += nodes[bucket[0]].dim.rows();
+  for (unsigned k = 0; k < sets; ++k) {
+    wn.push_back(args(nodes[members(k)[0]])[0]);
+    rows += nodes[members(k)[0]].dim.rows();
   }
   const unsigned cols = nodes[wn[0]].dim.cols();
   const float* W = stacked_weights(wn, rows);
-  const size_t first_group = groups_.size();
-  for (const auto& bucket : set) {
-    Group grp;
-    grp.first = static_cast<uint32_t>(group_nodes_.size());
-    grp.count = N;
-    group_nodes_.insert(group_nodes_.end(), bucket.begin(), bucket.end());
-    if (groups_.size() == first_group) gather_group(grp, bucket);
-    else {  // the same operand as the set's first group
-      grp.proto = nodes[bucket[0]];
-      grp.proto.dim.bd = N;
-      grp.xs = {values_[wn[groups_.size() - first_group]], groups_[first_group].xs[1]};
-    }
-    grp.in_stacked_set = true;
-    groups_.push_back(std::move(grp));
+  gather_group(groups_[first_group], members(0), N);
+  for (unsigned k = 1; k < sets; ++k) {  // the same operand as the set's first group
+    Group& grp = groups_[first_group + k];
+    grp.proto = nodes[members(k)[0]];
+    grp.proto.dim.bd = N;
+    grp.xs = {values_[wn[k]], groups_[first_group].xs[1]};
   }
+  for (unsigned k = 0; k < sets; ++k) groups_[first_group + k].in_stacked_set = true;
   clock.charge(autobatch_profile().fwd_gather);
   const Tensor& x = groups_[first_group].xs[1];
   float* all = fx_pool.allocate_floats(size_t(rows) * N);
   gemm(all, W, false, x.v, false, rows, N, cols, 0.f);
   unsigned off = 0;
-  for (size_t g = first_group; g < groups_.size(); ++g) {
-    Group& grp = groups_[g];
+  for (unsigned k = 0; k < sets; ++k) {
+    Group& grp = groups_[first_group + k];
     const unsigned m = grp.proto.dim.rows();
     grp.y.d = grp.proto.dim;
     grp.y.v = fx_pool.allocate_floats(size_t(m) * N);
@@ -111,14 +105,14 @@ void ComputationGraph::run_stacked_set(const std::vector<std::vector<uint32_t>>&
       std::memcpy(grp.y.v + size_t(b) * m, all + size_t(b) * rows + off, sizeof(float) * m);
     off += m;
   }
-  Group& last = groups_.back();
-  last.stacked_set = static_cast<uint32_t>(set.size());
+  Group& last = groups_[first_group + sets - 1];
+  last.stacked_set = sets;
   last.wstack = W;
   last.wstack_rows = rows;
-  autobatch_profile().products_stacked += set.size();
+  autobatch_profile().products_stacked += sets;
   ++autobatch_profile().stacked_sets;
   clock.charge(autobatch_profile().fwd_kernel);
-  for (size_t g = 0; g < set.size(); ++g) slice_group_outputs(groups_[first_group + g], set[g]);
+  for (unsigned k = 0; k < sets; ++k) slice_group_outputs(groups_[first_group + k], members(k), N);
 }
 
 const float* ComputationGraph::stacked_weights(const std::vector<uint32_t>& weight_nodes, unsigned rows) {

@@ -239,9 +239,15 @@ class ComputationGraph final : public OpContext {
   std::vector<uint32_t> group_nodes_;
   // Forward of one group (autobatch.cc): its prototype and gathered arguments,
   // the op's call, each member's value a slice of the output.
-  void run_group(const std::vector<uint32_t>& batch, PhaseClock& clock);
-  void gather_group(Group& grp, const std::vector<uint32_t>& batch);
-  void slice_group_outputs(const Group& grp, const std::vector<uint32_t>& batch);
+  void run_group(size_t gi, PhaseClock& clock);  // groups_[gi], its span of group_nodes_ set
+  void gather_group(Group& grp, const uint32_t* batch, unsigned N);
+  void slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N);
+  // Item i of the forward's plan (a group or a stacked set), run on this thread.
+  void run_plan_item(size_t i, PhaseClock& clock);
+  // The plan with set_num_threads(n > 1) (autobatch_threads.cc): level by
+  // level (groups that read none of each other's outputs), the large batched
+  // groups of a level on the engine's threads.
+  void run_plan_threaded(uint32_t begin, uint32_t end, PhaseClock& clock);
   // dx += d(op)/dx_k for a batched argument k of a group (autobatch_backward.cc).
   void group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y, const Tensor& dy,
                           unsigned k, const uint32_t* ak, unsigned N, PhaseClock& clock);
@@ -250,7 +256,7 @@ class ComputationGraph final : public OpContext {
   // gives its shared operand's gradient when its last group comes up in backward.
   bool take_stacked_partners(Agenda& agenda, const std::vector<uint32_t>& batch, uint64_t chosen_height,
                              std::vector<std::vector<uint32_t>>& set);
-  void run_stacked_set(const std::vector<std::vector<uint32_t>>& set, PhaseClock& clock);
+  void run_stacked_set(size_t first_group, unsigned sets, PhaseClock& clock);
   void stacked_set_backward(size_t gi, const uint32_t* operand_args, PhaseClock& clock);
   // Weights stacked for a set of products, per forward call (key: the weights' nodes).
   std::vector<std::pair<std::vector<uint32_t>, float*>> stacked_weights_;

@@ -1,5 +1,6 @@
 // The BLAS behind large matrix products (dynagraph/_blas.py loads it at import).
 #include "core/gemm.h"
+#include "core/thread_pool.h"
 #include "python/bindings.h"
 
 #include <pybind11/numpy.h>
@@ -12,7 +13,7 @@ void bind_blas(py::module_& m) {
         "dlopen a CBLAS library and send large matrix products to <prefix>cblas_sgemm.");
   def(m, "_unload_blas", &blas::unload, "Send every matrix product to Eigen again.");
   def(m, "blas_info", &blas::describe, "Which library runs large matrix products: 'openblas <path>' or 'eigen'.");
-  def(m, "get_num_threads", &blas::threads, "Threads the BLAS may use for one large matrix product (1 without one).");
+  def(m, "get_num_threads", &engine_threads, "Threads the engine may use (set_num_threads; 1 by default).");
   // C = beta C + alpha op(A) op(B) through the same dispatch as every product (tests
   // reach each kernel with it). Column-major float32 arrays; C is written in place.
   def(m, 
@@ -35,8 +36,14 @@ void bind_blas(py::module_& m) {
       },
       py::arg("C"), py::arg("A"), py::arg("trans_a"), py::arg("B"), py::arg("trans_b"), py::arg("beta"),
       py::arg("alpha"));
-  def(m, "set_num_threads", &blas::set_threads, py::arg("n"),
-        "Threads the BLAS may use for one large matrix product; the graph itself runs on one thread.");
+  def(m, "set_num_threads", [](int n) {
+        set_engine_threads(n);
+        blas::set_threads(n);
+      }, py::arg("n"),
+      "Threads the engine may use: for one large matrix product (the BLAS's threads), and with autobatching for "
+      "the large groups of one step that read none of each other's outputs (run at once, each with a one-thread "
+      "BLAS; values and gradients are the same as with one thread). 1 (no threads) by default, as DyNet; "
+      "DYNAGRAPH_NUM_THREADS or OMP_NUM_THREADS set it at import.");
 }
 
 }  // namespace dg::py_bind

@@ -211,13 +211,21 @@ void bind_graph(py::module_& m) {
                     py::arg("args_gathered") = p.args_gathered, py::arg("grads_in_place") = p.grads_in_place,
                     py::arg("grads_scattered") = p.grads_scattered,
                     py::arg("grads_aliased") = p.grads_aliased, py::arg("products_stacked") = p.products_stacked,
-                    py::arg("stacked_sets") = p.stacked_sets, py::arg("phase_ns") = phases);
+                    py::arg("stacked_sets") = p.stacked_sets, py::arg("groups_pooled") = p.groups_pooled,
+                    py::arg("waves_pooled") = p.waves_pooled, py::arg("phase_ns") = phases);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
      "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
      "start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only "
-     "user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM "
-     "over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); phase_ns: nanoseconds per "
+     "user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); "
+     "products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs "
+     "(see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
+     "(see set_num_threads); phase_ns: nanoseconds per "
      "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
+  def(m, "_set_autobatch_fault", &set_autobatch_fault, py::arg("members"),
+      "For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).");
+  def(m, "_autobatch_pool_min_work", &autobatch_pool_min_work, py::arg("work") = -1.0,
+      "For measurements: the work (values read and written, plus a product's multiply-adds) from which a "
+      "group may run on the engine's threads; sets it when work >= 0 and returns the previous value.");
   def(m, "set_autobatch_stacking", [](bool on) { cg().stack_products = on; }, py::arg("on"),
       "Whether the autobatching executor runs ready products of different weights with the same batched "
       "right operand (W_i x, W_o x, ... of a cell's gates) as one GEMM over the weights stacked, for groups of "

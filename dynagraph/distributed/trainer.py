@@ -60,10 +60,12 @@ def connect(num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {"OMP_NUM_THREADS": "1",
+    # One thread per worker process, the engine's and the BLAS's (DYNAGRAPH_NUM_THREADS wins over OMP_...).
+    one = {"OMP_NUM_THREADS": "1", "DYNAGRAPH_NUM_THREADS": "1"}
+    env = {**one,
            "PYTHONPATH": os.pathsep.join(p for p in [package_root, os.environ.get("PYTHONPATH", "")] if p)}
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}, "worker_process_setup_hook": WORKER_SETUP_HOOK})
+        ray.init(runtime_env={"env_vars": one, "worker_process_setup_hook": WORKER_SETUP_HOOK})
     else:
         ray.init(num_cpus=num_cpus or min(os.cpu_count() or 1, 4), include_dashboard=False,
                  runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK},

@@ -1,0 +1,101 @@
+"""dynagraph's threads (issue 26), measured in one process, settings interleaved.
+
+    python benchmarks/threads_probe.py treenn TREES SENTENCES ROUNDS
+        autobatched treenn training (the model of treenn.py, SST) at TREES trees per graph:
+        1 thread; set_num_threads(2) (the engine's pool and a 2-thread BLAS); set_num_threads(2)
+        with OpenBLAS held to 1 thread (threadpoolctl): the pool alone.
+        Sentences per wall-second and per CPU-second of the process (all threads).
+    python benchmarks/threads_probe.py levels
+        where the pool pays: a forward of 4 independent chains of products (different
+        weights, groups of N members, hidden H), 1 thread vs 2 with every batched group of a
+        level pooled (the threshold set to 0), OpenBLAS on 1 thread; best of 7, interleaved.
+"""
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+common.dynagraph_on_path()
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import dynagraph as dy  # noqa: E402
+from dynagraph import _core  # noqa: E402
+
+
+def treenn_ab(per_graph: int, n: int, rounds: int) -> None:
+    import treenn
+    data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", n)
+    _core.set_autobatch(True)
+    train = treenn.dynet_model(dy, vocab)["train_batch"]
+    batches = [data[i:i + per_graph] for i in range(0, len(data), per_graph)]
+    sys.setrecursionlimit(10000)
+    train(batches[0])
+    res: dict = {}
+
+    def one(name, threads, blas_one):
+        dy.set_num_threads(threads)
+        pooled = dy.autobatch_stats()["groups_pooled"]
+        limit = threadpool_limits(1, user_api="blas") if blas_one else None
+        w0, c0 = time.perf_counter(), time.process_time()
+        for b in batches:
+            train(b)
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        if limit:
+            limit.restore_original_limits()
+        dy.set_num_threads(1)
+        res.setdefault(name, []).append((len(data) / w, len(data) / c, dy.autobatch_stats()["groups_pooled"] - pooled))
+
+    for _ in range(rounds):
+        one("1 thread", 1, False)
+        one("2 threads", 2, False)
+        one("2 threads, BLAS 1", 2, True)
+    print(f"{per_graph} trees per graph, {len(data)} sentences, {rounds} rounds, load {os.getloadavg()[0]:.1f}")
+    for k, v in res.items():
+        ws, cs = [x[0] for x in v], [x[1] for x in v]
+        print(f"  {k:18s} sent/s {statistics.median(ws):6.0f} (best {max(ws):5.0f})   "
+              f"sent/CPU-s {statistics.median(cs):6.0f} (best {max(cs):5.0f})   pooled groups per pass {v[-1][2]}")
+
+
+def levels() -> None:
+    def measure(H, N, chains=4, steps=6, rounds=7):
+        dy.init(seed=1)
+        pc = dy.ParameterCollection()
+        Ws = [pc.add_parameters((H, H)) for _ in range(chains)]
+        rng = np.random.default_rng(0)
+        best = {1: 1e9, 2: 1e9}
+        for _ in range(rounds):
+            for t in (1, 2):
+                dy.set_num_threads(t)
+                dy.renew_cg(autobatching=True)
+                hs = [[dy.inputVector(rng.standard_normal(H)) for _ in range(N)] for _ in Ws]
+                for _ in range(steps):
+                    hs = [[dy.tanh(W * h) for h in hh] for W, hh in zip(Ws, hs)]
+                loss = dy.esum([dy.sum_elems(h) for hh in hs for h in hh])
+                t0 = time.perf_counter()
+                loss.value()
+                best[t] = min(best[t], time.perf_counter() - t0)
+        dy.set_num_threads(1)
+        return (2 * H * H + 2 * H) * N, best[1], best[2]
+
+    old = _core._autobatch_pool_min_work(0)
+    print(f"load {os.getloadavg()[0]:.1f}")
+    with threadpool_limits(1, user_api="blas"):
+        for H, N in [(16, 8), (32, 8), (32, 32), (64, 16), (64, 64), (128, 32), (128, 128), (256, 64)]:
+            work, a, b = measure(H, N)
+            print(f"  H={H:4d} N={N:4d} work per group {work:9d}   1 thread {a * 1e6:7.0f} us   "
+                  f"2 threads {b * 1e6:7.0f} us   1 thread / 2 threads {a / b:5.2f}")
+    _core._autobatch_pool_min_work(old)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["treenn"]:
+        treenn_ab(*map(int, sys.argv[2:5]))
+    elif sys.argv[1:2] == ["levels"]:
+        levels()
+    else:
+        print(__doc__)

@@ -641,8 +641,10 @@ void SwapPlan::out_of_memory(size_t bytes) const {
                     mb(params_bytes_) + " by the parameters resident on the device, " + mb(kept) +
                     " by ops' second outputs kept until renew_cg, " + mb(step) +
                     " by the running group's gathered arguments, the rest scratch); the largest free block is " +
-                    mb(pool_.largest_free()) +
-                    ". Raise device_mem in dynagraph.init(), or make the graph smaller");
+                    mb(pool_.largest_free()) + ". Raise device_mem in dynagraph.init(), or make the graph smaller" +
+                    (steps_mode_ ? std::string("; with autobatching a group's value and gradient are one block each, "
+                                               "so renew_cg(autobatching=False) runs node by node in less memory")
+                                 : std::string()));
 }
 
 void SwapPlan::reset_grads() {

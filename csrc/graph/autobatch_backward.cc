@@ -69,9 +69,14 @@ bool& autobatch_share_grads() {
 namespace {
 
 // Whether an op's gradient for argument k is dy itself when the argument has the
-// op's shape (dx += dy): then an argument used by nothing else can share dy's block.
+// op's shape (op_table.def: DG_OP_PASSES_GRADIENT): then an argument used by
+// nothing else can share dy's block.
 bool passes_gradient(OpId op, unsigned k) {
-  return op == OpId::add || op == OpId::sum || (op == OpId::sub && k == 0);
+#define DG_OP_PASSES_GRADIENT(name, when) \
+  if (op == OpId::name && (when)) return true;
+#include "ops/op_table.def"
+#undef DG_OP_PASSES_GRADIENT
+  return false;
 }
 
 }  // namespace

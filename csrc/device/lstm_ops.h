@@ -8,12 +8,13 @@
 #include "kernels/lstm.h"
 #include "kernels/matmul.h"
 #include "kernels/random.h"
+#include "ops/lstm_weights.h"
 
 namespace dg::dev {
 
 template <class B>
 struct LstmOps {
-  static constexpr unsigned kH = 0, kWx = 1, kWh = 2, kB = 3;
+  static constexpr unsigned kH = lstm::kH, kWx = lstm::kWx, kWh = lstm::kWh, kB = lstm::kB;
 
   struct Args {
     unsigned first_x, nx, H, I;
@@ -60,20 +61,9 @@ struct LstmOps {
     else B::sgemm_strided_batched(false, false, m, 1, k, 1.f, W.v, m, (long long)m * k, X, k, k, 1.f, Z, m, m, bd);
   }
 
-  // The weights as forward used them: the arguments, or their noisy copies
-  // (Wx | Wh | b in node memory, kept for backward).
-  struct Weights {
-    Tensor Wx, Wh, b;
-  };
-  static Weights weights_of(const Node& n, const Tensor* xs) {
-    Weights w{xs[kWx], xs[kWh], xs[kB]};
-    if (n.f0 > 0.f && n.mem) {
-      w.Wx.v = n.mem;
-      w.Wh.v = w.Wx.v + w.Wx.d.size();
-      w.b.v = w.Wh.v + w.Wh.d.size();
-    }
-    return w;
-  }
+  // The weights as forward used them (ops/lstm_weights.h).
+  using Weights = lstm::Weights;
+  static Weights weights_of(const Node& n, const Tensor* xs) { return lstm::weights_of(n, xs); }
   // Weight noise: noisy copies drawn from the counter-based stream as the CPU
   // op draws them (csrc/ops/lstm.cc: normal k of the three weights in turn
   // takes words 2k, 2k + 1 from one block), so both add the same noise.

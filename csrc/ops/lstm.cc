@@ -13,11 +13,15 @@
 
 #include "kernels/random.h"
 #include "ops/common.h"
+#include "ops/lstm_weights.h"
 
 namespace dg {
 namespace {
 
-constexpr unsigned kH = 0, kWx = 1, kWh = 2, kB = 3;
+using lstm::kB;
+using lstm::kH;
+using lstm::kWh;
+using lstm::kWx;
 
 struct GateArgs {
   unsigned first_x, nx, H, I;
@@ -97,19 +101,8 @@ const float* gather_h(OpContext& ctx, const GateArgs& a, const Tensor* xs, unsig
   return Hm;
 }
 
-// Weights as used in forward: the arguments, or their noisy copies in node memory.
-struct Weights {
-  Tensor Wx, Wh, b;
-};
-Weights weights_of(const Node& n, const Tensor* xs) {
-  Weights w{xs[kWx], xs[kWh], xs[kB]};
-  if (n.f0 > 0.f && n.mem) {
-    w.Wx.v = n.mem;
-    w.Wh.v = w.Wx.v + w.Wx.d.size();
-    w.b.v = w.Wh.v + w.Wh.d.size();
-  }
-  return w;
-}
+using lstm::Weights;
+using lstm::weights_of;
 
 // acc (rows x B) += W * X, W batch 1 (one GEMM) or one per batch element.
 void gemm_batch(const Tensor& W, const float* X, unsigned bd, MatMap& acc) {

@@ -10,9 +10,10 @@
 //
 // Alloc provides allocate(bytes), deallocate(p, bytes) and chunk_limit(): the
 // largest chunk worth asking for (the machine's memory, a device budget); a
-// doubled chunk above it shrinks to what the request needs.
+// doubled chunk above it shrinks to it (or to what the request needs, if more).
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <new>
@@ -101,7 +102,7 @@ class BumpArena {
   static size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
   void add_chunk(size_t min_bytes) {
     size_t size = chunks_.empty() ? initial_bytes_ : chunks_.back().size * 2;
-    if (size < min_bytes || size > alloc_->chunk_limit()) size = min_bytes;
+    size = std::max(min_bytes, std::min(size, alloc_->chunk_limit()));
     size = round_up(size);
     char* p = static_cast<char*>(alloc_->allocate(size));
     if (!p) throw std::bad_alloc();

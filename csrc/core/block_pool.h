@@ -2,19 +2,26 @@
 //
 // The bump arenas cannot give memory back within a graph; swapping needs to
 // (a value copied out to the host frees its bytes for the next node's value).
-// Blocks are 256-byte aligned; a request takes the smallest free block that
-// fits (best fit), the rest of it stays free, and a freed block merges with
-// free neighbours, so the region does not crumble into slivers over a graph.
+// Blocks are 64-byte aligned; a request takes the smallest free block that
+// fits (best fit; the lowest of equal ones), carved from its start, the rest
+// of it stays free, and a freed block merges with free neighbours, so the
+// region does not crumble into slivers over a graph. Memory kept for a whole
+// graph (scratch) comes from the top end instead (allocate_top), so it
+// gathers there, apart from the values and gradients that come and go below.
 // The pool never touches the memory: the region may be device memory.
 #pragma once
 #include <cstddef>
 #include <iterator>
 #include <map>
+#include <set>
+#include <utility>
 
 namespace dg {
 
 class BlockPool {
  public:
+  // A cache line (half a GPU memory transaction): a graph's many scalars (losses) take
+  // 64 bytes each, not the 256 cudaMalloc aligns its allocations to.
   static constexpr size_t kAlign = 256;
 
   void init(char* base, size_t bytes) {
@@ -25,16 +32,29 @@ class BlockPool {
   // nullptr when no free block is large enough (the caller evicts and retries).
   char* allocate(size_t bytes) {
     bytes = round_up(bytes ? bytes : 1);
-    auto it = free_.lower_bound(bytes);
+    auto it = free_.lower_bound({bytes, nullptr});
     if (it == free_.end()) return nullptr;
     const size_t have = it->first;
     char* p = it->second;
     free_.erase(it);
     blocks_[p] = {bytes, false};
     if (have > bytes) add_free(p + bytes, have - bytes);
-    in_use_ += bytes;
-    if (in_use_ > peak_) peak_ = in_use_;
-    return p;
+    return taken(p, bytes);
+  }
+  // The end of the highest free block that fits (nullptr: none fits).
+  char* allocate_top(size_t bytes) {
+    bytes = round_up(bytes ? bytes : 1);
+    for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {
+      if (!it->second.free || it->second.size < bytes) continue;
+      char* base = it->first;
+      const size_t have = it->second.size;
+      free_.erase({have, base});
+      char* p = base + have - bytes;
+      if (have > bytes) add_free(base, have - bytes);
+      blocks_[p] = {bytes, false};
+      return taken(p, bytes);
+    }
+    return nullptr;
   }
   void free(char* p) {
     auto it = blocks_.find(p);
@@ -43,14 +63,14 @@ class BlockPool {
     in_use_ -= size;
     auto next = std::next(it);
     if (next != blocks_.end() && next->second.free && p + size == next->first) {
-      drop_free(next->first, next->second.size);
+      free_.erase({next->second.size, next->first});
       size += next->second.size;
       blocks_.erase(next);
     }
     if (it != blocks_.begin()) {
       auto prev = std::prev(it);
       if (prev->second.free && prev->first + prev->second.size == p) {
-        drop_free(prev->first, prev->second.size);
+        free_.erase({prev->second.size, prev->first});
         size += prev->second.size;
         blocks_.erase(it);
         it = prev;
@@ -70,6 +90,15 @@ class BlockPool {
   void reset_peak() { peak_ = in_use_; }
   size_t capacity() const { return capacity_; }
   size_t largest_free() const { return free_.empty() ? 0 : free_.rbegin()->first; }
+  // The address of the allocated block that starts below `p` and nearest to it (nullptr: none).
+  char* allocated_below(const char* p) const {
+    auto it = blocks_.lower_bound(const_cast<char*>(p));
+    while (it != blocks_.begin()) {
+      --it;
+      if (!it->second.free) return it->first;
+    }
+    return nullptr;
+  }
   size_t free_blocks() const { return free_.size(); }
   size_t size_of(const char* p) const {  // an allocated block's size (0: not one)
     auto it = blocks_.find(const_cast<char*>(p));
@@ -86,19 +115,16 @@ class BlockPool {
     blocks_[p] = {size, true};
     free_.emplace(size, p);
   }
-  void drop_free(char* p, size_t size) {
-    auto range = free_.equal_range(size);
-    for (auto it = range.first; it != range.second; ++it)
-      if (it->second == p) {
-        free_.erase(it);
-        return;
-      }
+  char* taken(char* p, size_t bytes) {
+    in_use_ += bytes;
+    if (in_use_ > peak_) peak_ = in_use_;
+    return p;
   }
 
   char* base_ = nullptr;
   size_t capacity_ = 0, in_use_ = 0, peak_ = 0;
   std::map<char*, Block> blocks_;         // every block by address: neighbours to merge with
-  std::multimap<size_t, char*> free_;     // free blocks by size: best fit
+  std::set<std::pair<size_t, char*>> free_;  // free blocks by size, then address: best fit, lowest first
 };
 
 }  // namespace dg

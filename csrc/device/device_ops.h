@@ -16,6 +16,9 @@
 namespace dg {
 
 using DeviceArena = BumpArena<Allocator>;
+// Scratch (per-node memory: masks, index lists, log Z) is mostly a few bytes a
+// node: packed at 16 bytes (enough for any element type and cuBLAS), not 256.
+using ScratchArena = BumpArena<Allocator, 16>;
 class SwapPlan;  // device/swap.h: the graph's memory under a device budget
 float* plan_allocate(SwapPlan* plan, size_t n_floats);
 bool plan_streams(const SwapPlan* plan);
@@ -26,7 +29,7 @@ void plan_count_to_host(SwapPlan* plan, size_t bytes);
 struct DeviceCtx {
   DeviceId device;
   DeviceArena* values;   // forward values (reset by renew_cg)
-  DeviceArena* scratch;  // per-node memory kept from forward to backward
+  ScratchArena* scratch;  // per-node memory kept from forward to backward
   const int32_t* ints;   // the graph's int_data
   const float* floats;   // the graph's float_data
   uint64_t seed;         // counter-based RNG (dropout): key ...

@@ -34,13 +34,14 @@ std::string device_op_names(DeviceKind kind) {
 }
 
 namespace {
-// Scratch chunks under a budget: held blocks of the plan's pool.
+// Scratch chunks under a budget: small blocks from the top end of the plan's
+// pool (SwapPlan::allocate_scratch), given back at renew_cg.
 class PlanChunks : public Allocator {
  public:
   explicit PlanChunks(SwapPlan& plan) : plan_(plan) {}
-  void* allocate(size_t bytes) override { return plan_.allocate_held(bytes); }
-  void deallocate(void* p, size_t) override { plan_.free_held(p); }
-  size_t chunk_limit() const override { return plan_.largest_free() / 4; }
+  void* allocate(size_t bytes) override { return plan_.allocate_scratch(bytes); }
+  void deallocate(void* p, size_t) override { plan_.free_scratch(p); }
+  size_t chunk_limit() const override { return plan_.scratch_chunk(); }
 
  private:
   SwapPlan& plan_;
@@ -71,7 +72,8 @@ DeviceMemory::Pools& DeviceMemory::on(DeviceId id) {
     }
     p.values = std::make_unique<DeviceArena>(a, size_t(1) << 20);  // unused under a budget
     p.grads = std::make_unique<DeviceArena>(a, size_t(1) << 20);
-    p.scratch = std::make_unique<DeviceArena>(p.plan_chunks ? *p.plan_chunks : a, size_t(1) << 16);
+    p.scratch = p.plan_chunks ? std::make_unique<ScratchArena>(*p.plan_chunks, p.plan->scratch_chunk())
+                              : std::make_unique<ScratchArena>(a, size_t(1) << 16);
   }
   return p;
 }
@@ -86,8 +88,12 @@ void DeviceMemory::reset() {
     }
     p.values->reset();
     p.grads->reset();
-    p.scratch->reset();
-    if (p.plan) p.plan->reset();
+    if (p.plan) {  // the scratch chunks go back to the plan's pool: the next graph starts with it whole
+      p.scratch = std::make_unique<ScratchArena>(*p.plan_chunks, p.plan->scratch_chunk());
+      p.plan->reset();
+    } else {
+      p.scratch->reset();
+    }
   }
 }
 

@@ -22,7 +22,8 @@ struct DeviceMemory {
     // Declared first, destroyed last: the scratch arena gives its chunks back to the plan.
     std::unique_ptr<SwapPlan> plan;
     std::unique_ptr<Allocator> plan_chunks;
-    std::unique_ptr<DeviceArena> values, grads, scratch;
+    std::unique_ptr<DeviceArena> values, grads;
+    std::unique_ptr<ScratchArena> scratch;
     size_t budget = 0;
     MemoryPolicy policy = MemoryPolicy::automatic;
   };

@@ -49,6 +49,13 @@ bool refetchable(OpId op) {
          op == OpId::lookup_table;
 }
 
+}  // namespace
+
+// An op whose device backward reads neither its arguments' values nor its own
+// (the n-ary sum: dx += dy): backward brings back only gradients for it.
+bool backward_reads_values(OpId op) { return op != OpId::sum; }
+
+namespace {
 std::string mb(size_t bytes) {
   std::string s = std::to_string(bytes) + " bytes";
   if (bytes >= (size_t(1) << 20)) s += " (" + std::to_string(bytes / double(1 << 20)).substr(0, 6) + " MiB)";
@@ -116,11 +123,15 @@ SwapPlan::~SwapPlan() {
 
 const DeviceOpTable& SwapPlan::ops() const { return device_ops(Device::from_id(dev_).kind); }
 
+// Once per graph version: the users of the nodes added since the last call
+// are appended (per node), or come with their steps (add_steps); only
+// cg_revert() trims what it removed.
 void SwapPlan::sync_schedule() {
   const uint32_t n = static_cast<uint32_t>(g_.nodes.size());
   if (n == scheduled_) return;
   const auto t0 = std::chrono::steady_clock::now();
-  if (n < scheduled_) {  // cg_revert() removed nodes: their memory goes, the schedule is rebuilt
+  DeviceMemStats& st = stats[dev_];
+  if (n < scheduled_) {  // cg_revert() removed nodes: their memory and uses go
     drain();
     for (uint32_t i = n; i < vals_.size(); ++i) {
       if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
@@ -129,14 +140,21 @@ void SwapPlan::sync_schedule() {
     }
     vals_.resize(n);
     grads_.resize(std::min<size_t>(grads_.size(), n));
-    for (auto& u : users_) u.clear();
-    scheduled_ = 0;
-    if (steps_mode_) {  // the steps of removed nodes go too
+    users_.resize(n);
+    step_of_.resize(n);
+    ++st.schedule_trims;
+    if (steps_mode_) {  // the steps of removed nodes go too, and their uses
       size_t s = 0;
       while (s + 1 < step_first_.size() && step_nodes_[step_first_[s]] < n) ++s;
       step_first_.resize(s + 1);
       step_nodes_.resize(step_first_.back());
+      for (auto& u : users_)
+        while (!u.empty() && u.back() >= s) u.pop_back();
+    } else {
+      for (auto& u : users_)
+        while (!u.empty() && u.back() >= n) u.pop_back();
     }
+    scheduled_ = n;
   }
   vals_.resize(n);
   grads_.resize(n);
@@ -144,38 +162,18 @@ void SwapPlan::sync_schedule() {
   users_.resize(n);
   grad_wanted_.resize(n);
   step_of_.resize(n, UINT32_MAX);
-  if (steps_mode_) {
-    scheduled_ = n;
-    rebuild_step_users();
-  } else {
+  if (!steps_mode_) {
     for (uint32_t j = scheduled_; j < n; ++j) {
       const Node& node = g_.nodes[j];
       const uint32_t* a = g_.args(node);
       for (unsigned k = 0; k < node.nargs; ++k)
         if (users_[a[k]].empty() || users_[a[k]].back() != j) users_[a[k]].push_back(j);
     }
+    st.schedule_nodes += n - std::min(n, scheduled_);
   }
-  DeviceMemStats& s = stats[dev_];
-  s.schedule_nodes += n - std::min(n, scheduled_);
-  s.schedule_ns += static_cast<uint64_t>(
+  st.schedule_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   scheduled_ = n;
-}
-
-// Steps mode: each value's (and its block's) users as steps, in order.
-void SwapPlan::rebuild_step_users() {
-  for (auto& u : users_) u.clear();
-  const uint32_t steps = static_cast<uint32_t>(span());
-  for (uint32_t s = 0; s < steps; ++s)
-    for (uint32_t m = step_first_[s]; m < step_first_[s + 1]; ++m) {
-      const Node& node = g_.nodes[step_nodes_[m]];
-      const uint32_t* a = g_.args(node);
-      for (unsigned k = 0; k < node.nargs; ++k) {
-        const uint32_t r = root(a[k]);
-        for (uint32_t x : {a[k], r})
-          if (users_[x].empty() || users_[x].back() != s) users_[x].push_back(s);
-      }
-    }
 }
 
 // A member's or a view's users join those of the block it lives in.
@@ -193,14 +191,23 @@ void SwapPlan::add_steps(const std::vector<std::vector<uint32_t>>& steps) {
   steps_mode_ = true;
   sync_schedule();
   uint64_t nodes = 0;
+  // The new steps come after every earlier one: their uses append to the lists in order.
   for (const auto& batch : steps) {
     const uint32_t s = static_cast<uint32_t>(step_first_.size() - 1);
-    for (uint32_t j : batch) step_of_[j] = s;
+    for (uint32_t j : batch) {
+      step_of_[j] = s;
+      const Node& node = g_.nodes[j];
+      const uint32_t* a = g_.args(node);
+      for (unsigned k = 0; k < node.nargs; ++k) {
+        const uint32_t r = root(a[k]);  // a value already run in a group or a view: its block's too
+        for (uint32_t x : {a[k], r})
+          if (users_[x].empty() || users_[x].back() != s) users_[x].push_back(s);
+      }
+    }
     step_nodes_.insert(step_nodes_.end(), batch.begin(), batch.end());
     step_first_.push_back(static_cast<uint32_t>(step_nodes_.size()));
     nodes += batch.size();
   }
-  rebuild_step_users();
   DeviceMemStats& st = stats[dev_];
   st.schedule_nodes += nodes;
   st.schedule_ns += static_cast<uint64_t>(
@@ -261,6 +268,7 @@ void SwapPlan::unpin_all() {
 void SwapPlan::begin(uint32_t node, bool backward) {
   sync_schedule();
   unpin_all();
+  release_reserved();
   for (char* b : step_blocks_) pool_.free(b);
   step_blocks_.clear();
   const uint64_t n = span();
@@ -297,6 +305,57 @@ void SwapPlan::need_grad(uint32_t j) {
   if (r.node != j) g_.grads_[j].v = reinterpret_cast<float*>(s.dev + grads_[j].offset);
 }
 
+// A hook's holds (need_value, need_grad, reserve) are made by `holds`. When an
+// allocation then finds enough free memory in total but in no single piece
+// (the node's operands and the blocks nothing may move scattered over the
+// pool), every block that may move leaves -- the node's own operands too --
+// and the holds are made again: they then lie side by side. Only what still
+// does not fit is the MemoryError.
+template <class F>
+void SwapPlan::holding(F&& holds) {
+  keep_spare();
+  holding_ = 1;
+  try {
+    holds();
+  } catch (const Scattered&) {
+    unpin_all();
+    release_reserved();
+    for (uint32_t i = 0; i < vals_.size(); ++i)
+      for (const Key k : {Key{i, true}, Key{i, false}}) {
+        const Slot& s = slot(k);
+        if ((s.state == resident || s.state == incoming) && s.owner < 0 && !s.pins) evict(k);
+      }
+    while (reclaim() || wait_oldest_free()) {
+    }
+    ++stats[dev_].regathers;
+    holding_ = 2;
+    try {
+      holds();
+    } catch (...) {
+      holding_ = 0;
+      throw;
+    }
+  } catch (...) {
+    holding_ = 0;
+    throw;
+  }
+  holding_ = 0;
+}
+
+// Room for a value the running node's op is about to allocate, taken while the
+// operands may still be rearranged (holding) and kept through the prefetches;
+// allocate() gives it back just before the op's first allocation, which then
+// finds it (best fit).
+void SwapPlan::reserve(size_t bytes) {
+  release_reserved();
+  if (bytes) reserved_ = allocate_block(bytes);
+}
+
+void SwapPlan::release_reserved() {
+  if (reserved_) pool_.free(reserved_);
+  reserved_ = nullptr;
+}
+
 void SwapPlan::before_forward(uint32_t i) {
   begin(i, false);
   current_ = i;
@@ -306,7 +365,40 @@ void SwapPlan::before_forward(uint32_t i) {
   node_blocks_.clear();
   const Node& n = g_.nodes[i];
   const uint32_t* a = g_.args(n);
-  for (unsigned k = 0; k < n.nargs; ++k) need_value(a[k]);
+  holding([&] {
+    for (unsigned k = 0; k < n.nargs; ++k) need_value(a[k]);
+    reserve(n.dim.size() * sizeof(float));
+  });
+}
+
+void SwapPlan::args_resident(uint32_t i) {
+  begin(i, false);
+  const Node& n = g_.nodes[i];
+  const uint32_t* a = g_.args(n);
+  holding([&] {
+    for (unsigned k = 0; k < n.nargs; ++k)
+      if (g_.nodes[a[k]].device == dev_) need_value(a[k]);
+  });
+}
+
+void SwapPlan::before_backward(uint32_t j, bool runs) {
+  begin(j, true);
+  if (!runs) return;
+  const Node& n = g_.nodes[j];
+  const uint32_t* a = g_.args(n);
+  const bool values = backward_reads_values(n.op);
+  holding([&] {
+    if (n.device == dev_) {
+      current_ = j;
+      need_grad(j);
+      if (values) need_value(j);
+    }
+    for (unsigned k = 0; k < n.nargs; ++k)
+      if (g_.nodes[a[k]].device == dev_) {
+        if (values) need_value(a[k]);
+        need_grad(a[k]);
+      }
+  });
 }
 
 void SwapPlan::after_forward(uint32_t i) {
@@ -323,6 +415,7 @@ void SwapPlan::after_forward(uint32_t i) {
       extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
     }
   node_blocks_.clear();
+  release_reserved();
   const OpId op = g_.nodes[i].op;
   if (s.state == resident && stream_ && (op == OpId::parameter || op == OpId::lookup_table)) {
     DeviceMemStats& st = stats[dev_];
@@ -349,29 +442,47 @@ void SwapPlan::after_forward(uint32_t i) {
 // ---- autobatching: a group's block is one slot, its members views of it
 
 // The group's working set -- its members' distinct arguments, their gathered
-// copies, the output and, in backward, the gradients of all of them -- must
-// fit in half of what cannot be moved out now (parameters, scratch, blocks ops
-// keep): the other half is room for blocks of mixed sizes not to fit side by
-// side. Else its nodes run one by one.
-bool SwapPlan::group_fits(const uint32_t* m, unsigned n) const {
+// copies, the output and the gradients of all of them -- must fit in what
+// cannot be moved out now (parameters, scratch, blocks ops keep) leaves. In
+// forward in half of it: the gathered copies are taken after the operands are
+// held, where blocks of mixed sizes may not fit side by side. In backward (decided
+// when it begins) in all of it but a scratch chunk: a group split there gives each
+// member's gradient a block of its own, and its users then hold more blocks.
+// Else its nodes run one by one.
+bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) const {
+  // Counted in pool blocks: the distinct blocks the members' arguments live in
+  // (a group's block, or a small value's own, rounded up), the output and the
+  // gathered copies -- twice: values and gradients.
+  auto block = [](size_t floats) { return BlockPool::round_up(floats * sizeof(float)); };
   const Node& first = g_.nodes[m[0]];
-  size_t bytes = size_t(n) * first.dim.size();
+  size_t bytes = block(size_t(n) * first.dim.size());
+  std::vector<uint32_t> roots;
   for (unsigned k = 0; k < first.nargs; ++k) {
-    const size_t a = g_.nodes[g_.args(first)[k]].dim.size();
+    const uint32_t a0 = g_.args(first)[k];
     bool shared = true;
-    for (unsigned b = 1; b < n && shared; ++b) shared = g_.args(g_.nodes[m[b]])[k] == g_.args(first)[k];
-    bytes += shared ? a : 2 * size_t(n) * a;  // the members' values and their gathered copy
+    for (unsigned b = 0; b < n; ++b) {
+      const uint32_t a = g_.args(g_.nodes[m[b]])[k];
+      shared = shared && a == a0;
+      roots.push_back(g_.nodes[a].device == dev_ ? root(a) : UINT32_MAX);
+    }
+    if (!shared) bytes += block(size_t(n) * g_.nodes[a0].dim.size());  // gathered (unless in place)
   }
-  bytes *= 2 * sizeof(float);  // and their gradients
+  std::sort(roots.begin(), roots.end());
+  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  for (uint32_t r : roots)
+    if (r != UINT32_MAX) bytes += std::max(vals_[r].bytes ? BlockPool::round_up(vals_[r].bytes) : 0, block(g_.nodes[r].dim.size()));
+  bytes *= 2;
   size_t movable = 0;
   for (uint32_t i = 0; i < vals_.size(); ++i)
     for (const Slot* s : {&vals_[i], &grads_[i]})
       if ((s->state == resident || s->state == incoming) && s->owner < 0) movable += s->bytes;
   const size_t fixed = pool_.in_use() - std::min(pool_.in_use(), movable);
-  return bytes <= (budget_ - std::min(budget_, fixed)) / 2;
+  const size_t room = budget_ - std::min(budget_, fixed);
+  return backward ? bytes + scratch_chunk() <= room : bytes <= room / 2;
 }
 
 void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
+  release_reserved();
   char* p = reinterpret_cast<char*>(y.v);
   const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
   bool own = false;
@@ -433,6 +544,15 @@ void SwapPlan::group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
   }
 }
 
+void SwapPlan::split_group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
+  sync_schedule();
+  for (unsigned b = 0; b < n; ++b) {
+    grads_[m[b]] = Slot{};
+    grad_wanted_[m[b]] = m[b] == seed ? 2 : 1;
+  }
+  ++stats[dev_].groups_unbatched;
+}
+
 void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
   begin(m[0], backward);
   current_ = m[0];
@@ -440,19 +560,22 @@ void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
     extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
     node_blocks_.clear();
   }
-  for (unsigned b = 0; b < n; ++b) {
-    const Node& node = g_.nodes[m[b]];
-    const uint32_t* a = g_.args(node);
-    if (backward) {
-      need_grad(m[b]);
-      need_value(m[b]);
+  holding([&] {
+    for (unsigned b = 0; b < n; ++b) {
+      const Node& node = g_.nodes[m[b]];
+      const uint32_t* a = g_.args(node);
+      if (backward) {
+        need_grad(m[b]);
+        need_value(m[b]);
+      }
+      for (unsigned k = 0; k < node.nargs; ++k) {
+        if (g_.nodes[a[k]].device != dev_) continue;
+        need_value(a[k]);
+        if (backward) need_grad(a[k]);
+      }
     }
-    for (unsigned k = 0; k < node.nargs; ++k) {
-      if (g_.nodes[a[k]].device != dev_) continue;
-      need_value(a[k]);
-      if (backward) need_grad(a[k]);
-    }
-  }
+    if (!backward) reserve(size_t(n) * g_.nodes[m[0]].dim.size() * sizeof(float));
+  });
   prefetch_ahead();
 }
 
@@ -481,19 +604,93 @@ char* SwapPlan::allocate_block(size_t bytes) {
     }
     // Blocks whose copy-out is done first, then the oldest still copying, then evict more.
     if (reclaim() || wait_oldest_free()) continue;
-    if (!evict_one()) out_of_memory(bytes);
+    if (evict_one()) continue;
+    if (holding_ == 1 && pool_.in_use() + BlockPool::round_up(bytes) <= pool_.capacity()) throw Scattered{};
+    out_of_memory(bytes);
   }
 }
 
 float* SwapPlan::allocate(size_t bytes) {
+  release_reserved();  // the op's value: it takes the room kept for it
   char* p = allocate_block(bytes);
   node_blocks_.push_back(p);
   return reinterpret_cast<float*>(p);
 }
 
-char* SwapPlan::allocate_held(size_t bytes) { return allocate_block(bytes); }
+// Scratch chunks stay until renew_cg and never move: taken from the top end of
+// the pool they gather there, and the values and gradients (best fit, low
+// first) move in one stretch of free memory below them instead of around
+// them. When the free block under the scratch is too small, the movable
+// blocks right under it leave first, so it stays in one piece; an op asks for
+// a chunk while its operands are held (they may lie right there), so each hook
+// takes the next chunk ahead (keep_spare), before it holds anything.
+char* SwapPlan::allocate_scratch(size_t bytes) {
+  if (spare_ && BlockPool::round_up(bytes) <= pool_.size_of(spare_)) {
+    char* p = spare_;
+    spare_ = nullptr;
+    return p;
+  }
+  return scratch_block(bytes, true);
+}
 
-void SwapPlan::free_held(void* p) { pool_.free(static_cast<char*>(p)); }
+void SwapPlan::keep_spare() {
+  if (!spare_) spare_ = scratch_block(scratch_chunk(), false);
+}
+
+// must = false: nullptr when nothing may leave for it (nothing is thrown).
+char* SwapPlan::scratch_block(size_t bytes, bool must) {
+  for (;;) {
+    if (char* p = pool_.allocate_top(bytes)) {
+      if (scratch_floor_ && p + pool_.size_of(p) < scratch_floor_ && evict_below_scratch(bytes)) {
+        pool_.free(p);  // apart from the rest: room is made right under it instead
+        continue;
+      }
+      scratch_bytes_ += pool_.size_of(p);
+      if (!scratch_floor_ || p < scratch_floor_) scratch_floor_ = p;
+      DeviceMemStats& st = stats[dev_];
+      st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+      return p;
+    }
+    if (reclaim() || wait_oldest_free() || evict_below_scratch(bytes)) continue;
+    if (!must) return nullptr;
+    if (!evict_one()) out_of_memory(bytes);
+  }
+}
+
+void SwapPlan::free_scratch(void* p) {
+  scratch_bytes_ -= std::min(scratch_bytes_, pool_.size_of(static_cast<char*>(p)));
+  pool_.free(static_cast<char*>(p));
+  if (!scratch_bytes_) scratch_floor_ = nullptr;
+}
+
+// The managed block starting at p (a value's or a gradient's, not a view).
+SwapPlan::Key SwapPlan::slot_at(const char* p, bool* found) const {
+  *found = true;
+  for (uint32_t i = 0; i < vals_.size(); ++i) {
+    if (vals_[i].owner < 0 && vals_[i].dev == p && (vals_[i].state == resident || vals_[i].state == incoming))
+      return {i, false};
+    if (grads_[i].owner < 0 && grads_[i].dev == p && (grads_[i].state == resident || grads_[i].state == incoming))
+      return {i, true};
+  }
+  *found = false;
+  return {0, false};
+}
+
+// Frees the block right under the scratch when it is a value or gradient that may leave.
+bool SwapPlan::evict_below_scratch(size_t bytes) {
+  if (!scratch_floor_) return false;
+  char* b = pool_.allocated_below(scratch_floor_);
+  if (!b) return false;
+  // Already free room between it and the scratch, too small: this block must go for it to grow.
+  if (static_cast<size_t>(scratch_floor_ - b) - pool_.size_of(b) >= BlockPool::round_up(bytes)) return false;
+  bool found = false;
+  const Key k = slot_at(b, &found);
+  if (!found || slot(k).pins) return false;
+  evict(k);
+  while (pool_.size_of(b) && (reclaim() || wait_oldest_free())) {  // its copy-out done: the block is free
+  }
+  return true;
+}
 
 size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
 
@@ -598,6 +795,7 @@ void SwapPlan::recompute(uint32_t i) {
     device_forward(g_, n, xs.data(), y);
   } catch (...) {
     mem.rng_counter = counter;
+    for (char* b : node_blocks_) pool_.free(b);
     node_blocks_.swap(outer);
     throw;
   }
@@ -638,13 +836,10 @@ void SwapPlan::out_of_memory(size_t bytes) const {
   throw OutOfMemory("device memory budget of " + Device::from_id(dev_).name() + " exceeded: " + mb(bytes) +
                     " needed" + node + ", but the budget is " + mb(budget_) + ", of which " + mb(pool_.in_use()) +
                     " is in use (" + mb(held) + " held by the values and gradients this node needs at once, " +
-                    mb(params_bytes_) + " by the parameters resident on the device, " + mb(kept) +
-                    " by ops' second outputs kept until renew_cg, " + mb(step) +
-                    " by the running group's gathered arguments, the rest scratch); the largest free block is " +
-                    mb(pool_.largest_free()) + ". Raise device_mem in dynagraph.init(), or make the graph smaller" +
-                    (steps_mode_ ? std::string("; with autobatching a group's value and gradient are one block each, "
-                                               "so renew_cg(autobatching=False) runs node by node in less memory")
-                                 : std::string()));
+                    mb(params_bytes_) + " by the parameters resident on the device, " + mb(scratch_bytes_) +
+                    " by ops' scratch and " + mb(kept) + " by their second outputs, both kept until renew_cg, " +
+                    mb(step) + " by the running group's gathered arguments); the largest free block is " +
+                    mb(pool_.largest_free()) + ". Raise device_mem in dynagraph.init(), or make the graph smaller");
 }
 
 void SwapPlan::reset_grads() {
@@ -662,6 +857,9 @@ void SwapPlan::reset_grads() {
 void SwapPlan::reset() {
   drain();
   unpin_all();
+  release_reserved();
+  if (spare_) free_scratch(spare_);
+  spare_ = nullptr;
   for (uint32_t i = 0; i < vals_.size(); ++i) {
     if ((vals_[i].state == resident || vals_[i].state == incoming) && vals_[i].owner < 0) pool_.free(vals_[i].dev);
     if ((grads_[i].state == resident || grads_[i].state == incoming) && grads_[i].owner < 0) pool_.free(grads_[i].dev);
@@ -711,15 +909,9 @@ void for_plans(ComputationGraph& g, const Node& n, F f) {
 
 void swap_before_forward(ComputationGraph& g, uint32_t i) {
   const Node& n = g.nodes[i];
-  const uint32_t* a = g.args(n);
   for_plans(g, n, [&](SwapPlan* p) {
-    if (g.nodes[i].device == p->device()) {
-      p->before_forward(i);
-    } else {
-      p->begin(i, false);
-      for (unsigned k = 0; k < n.nargs; ++k)
-        if (g.nodes[a[k]].device == p->device()) p->need_value(a[k]);
-    }
+    if (g.nodes[i].device == p->device()) p->before_forward(i);
+    else p->args_resident(i);
     p->prefetch_ahead();
   });
 }
@@ -731,24 +923,11 @@ void swap_after_forward(ComputationGraph& g, uint32_t i) {
 
 void swap_before_backward(ComputationGraph& g, uint32_t j) {
   const Node& n = g.nodes[j];
-  const uint32_t* a = g.args(n);
   // Backward skips a node without a gradient: nothing to bring back for it.
   SwapPlan* own = n.device == kCpuDevice ? nullptr : g.device_memory().plan(n.device);
   const bool runs = n.device == kCpuDevice ? SwapPlan::has_host_grad(g, j) : !own || own->wants_grad(j);
   for_plans(g, n, [&](SwapPlan* p) {
-    p->begin(j, true);
-    if (runs) {
-      if (n.device == p->device()) {
-        p->set_current(j);
-        p->need_grad(j);
-        p->need_value(j);
-      }
-      for (unsigned k = 0; k < n.nargs; ++k)
-        if (g.nodes[a[k]].device == p->device()) {
-          p->need_value(a[k]);
-          p->need_grad(a[k]);
-        }
-    }
+    p->before_backward(j, runs);
     p->prefetch_ahead();
   });
 }

@@ -11,6 +11,7 @@
 // nodes ahead (prefetch) and the compute waits for its event only when it
 // reaches the node that reads it. docs/memory.md.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "core/device.h"
 #include "core/tensor.h"
 #include "device/pinned_host.h"
+#include "ops/op_id.h"
 
 namespace dg {
 
@@ -33,7 +35,8 @@ struct DeviceMemStats {
   uint64_t peak_bytes = 0;        // high-water of graph memory (values, gradients, scratch)
   uint64_t to_host_bytes = 0, to_device_bytes = 0;  // moved by swapping and refetching
   uint64_t swaps_out = 0, swaps_in = 0, recomputes = 0, refetches = 0;
-  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules
+  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules (each node once a graph)
+  uint64_t schedule_trims = 0;    // schedules cut back by cg_revert
   uint64_t prefetches = 0;        // copies to the device issued ahead of their use
   uint64_t prefetch_hits = 0;     // ... that had arrived when the compute reached their user
   uint64_t prefetch_stalls = 0;   // ... that had not (the compute waited)
@@ -42,6 +45,7 @@ struct DeviceMemStats {
   uint64_t streamed_params = 0;   // parameter values copied in from the host (parameters streaming)
   uint64_t batched_steps = 0;     // autobatching under the budget: groups run as one batched step
   uint64_t groups_unbatched = 0;  // ... groups whose working set did not fit: their nodes ran one by one
+  uint64_t regathers = 0;  // a node's operands fitted in total but not in one piece: all else left, they came back
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -75,7 +79,9 @@ class SwapPlan {
   // Hooks of the per-node executor (swap_before_forward & co. below call them).
   void begin(uint32_t node, bool backward);  // a node starts: the previous node's holds end
   void set_current(uint32_t node) { current_ = node; }
-  void before_forward(uint32_t i);   // i's arguments resident (and held) while it runs
+  void before_forward(uint32_t i);   // i's arguments resident (and held) while it runs, room for its value
+  void before_backward(uint32_t j, bool runs);  // j's and its arguments' values and gradients (runs: j has one)
+  void args_resident(uint32_t i);    // i runs on another device: its arguments on this one
   void after_forward(uint32_t i);    // i's new value joins the managed values
   void need_value(uint32_t i);       // resident and held until the next begin()
   void need_grad(uint32_t j);        // the same for j's gradient, allocated at its first use
@@ -91,8 +97,12 @@ class SwapPlan {
   // schedule counts time in steps (forward of step s is s, its backward
   // 2S - 1 - s) and the per-node hooks map a node to its group's step.
   void add_steps(const std::vector<std::vector<uint32_t>>& steps);
-  bool group_fits(const uint32_t* members, unsigned n) const;
-  void before_group(const uint32_t* members, unsigned n, bool backward);  // operands resident and held  // working set within the budget
+  bool group_fits(const uint32_t* members, unsigned n, bool backward) const;  // working set within the budget
+  // Backward of a group whose working set does not fit: its members get gradients
+  // of their own and run one by one (groups_unbatched counts it).
+  void split_group_grads(const uint32_t* members, unsigned n, uint32_t seed);
+  bool grouped_grads(uint32_t first) const { return first < grads_.size() && grads_[first].grouped; }
+  void before_group(const uint32_t* members, unsigned n, bool backward);  // operands resident and held
   void after_group(const uint32_t* members, unsigned n, const Tensor& y);  // the output block: one slot
   void group_grads(const uint32_t* members, unsigned n, uint32_t seed);     // the gradient block: one slot
   float* step_floats(size_t n);  // held until the next step begins (gathered arguments, scratch)
@@ -102,8 +112,10 @@ class SwapPlan {
   Tensor gradient_view(uint32_t j, const Tensor& t) const;
 
   float* allocate(size_t bytes);        // a value's memory (ctx.alloc): evicts by the schedule when full
-  char* allocate_held(size_t bytes);    // memory never evicted (scratch chunks)
-  void free_held(void* p);
+  // The scratch arena's chunks under the budget: 4 KiB, or a 64th of a small budget (256 bytes at least).
+  size_t scratch_chunk() const { return std::max<size_t>(256, std::min<size_t>(4096, budget_ / 64 / 256 * 256)); }
+  char* allocate_scratch(size_t bytes);  // never evicted, kept until renew_cg: from the top end
+  void free_scratch(void* p);
   size_t largest_free() const;
   size_t in_use() const { return pool_.in_use(); }
   bool streams_params() const { return stream_; }
@@ -133,6 +145,11 @@ class SwapPlan {
   Slot& slot(Key k) { return k.grad ? grads_[k.node] : vals_[k.node]; }
   void sync_schedule();
   uint64_t next_use(Key k) const;
+  template <class F>
+  void holding(F&& holds);
+  struct Scattered {};  // thrown inside holding(): room in total, not in one piece
+  void reserve(size_t bytes);
+  void release_reserved();
   void pin(Key k);
   void unpin_all();
   void make_resident(Key k);
@@ -147,12 +164,15 @@ class SwapPlan {
   const DeviceOpTable& ops() const;
   bool recomputable(uint32_t i) const;
   char* allocate_block(size_t bytes);
+  bool evict_below_scratch(size_t bytes);
+  char* scratch_block(size_t bytes, bool must);
+  void keep_spare();
+  Key slot_at(const char* p, bool* found) const;
   [[noreturn]] void out_of_memory(size_t bytes) const;
   uint32_t root(uint32_t i) const;
   Key root(Key k) const;
   uint64_t span() const { return steps_mode_ ? step_first_.size() - 1 : scheduled_; }
   uint64_t time_of(uint32_t node) const { return steps_mode_ ? step_of_[node] : node; }
-  void rebuild_step_users();
   void merge_users(uint32_t from, uint32_t into);
   void null_aliases(Key k);
 
@@ -171,7 +191,12 @@ class SwapPlan {
   uint32_t current_ = UINT32_MAX;          // the node being run
   std::vector<Key> held_;                  // pins of the running hook
   std::vector<char*> node_blocks_;         // blocks the running node's forward allocated
+  char* reserved_ = nullptr;               // room for the running node's value, kept through the prefetches
+  int holding_ = 0;                        // 1: a hook's first try (Scattered may be thrown), 2: its retry
   std::vector<char*> extra_blocks_;        // an op's blocks other than its value: freed at renew_cg
+  char* scratch_floor_ = nullptr;          // the lowest scratch chunk (scratch gathers at the top)
+  char* spare_ = nullptr;                  // the next scratch chunk, taken by a hook under the others
+  size_t scratch_bytes_ = 0;
   mutable std::vector<float> zeros_;       // gradient_view of a gradient backward never reached
   std::vector<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
   std::vector<std::pair<PinnedBuffer, uint64_t>> pending_host_;   // host copies free once read back
@@ -187,6 +212,8 @@ class SwapPlan {
   std::vector<char*> step_blocks_;
   uint32_t seed_ = UINT32_MAX;  // the node whose gradient is the seed (a group's block fills it with 1)
 };
+
+bool backward_reads_values(OpId op);  // false: the op's device backward reads gradients only
 
 // What ctx.alloc calls under a budget (device/device_ops.h).
 float* plan_allocate(SwapPlan* plan, size_t n_floats);

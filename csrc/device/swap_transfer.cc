@@ -134,14 +134,16 @@ void SwapPlan::prefetch_ahead() {
     for (uint32_t m = 0; m < count; ++m) {
       const uint32_t node = steps_mode_ ? first[m] : static_cast<uint32_t>(at);
       const Node& nd = g_.nodes[node];
+      // A lone sum's backward reads gradients only (a group's re-gathers its arguments' values).
+      const bool values = !backward || count > 1 || backward_reads_values(nd.op);
       if (backward) {
         if (nd.device == dev_ && !wants_grad(node)) continue;  // backward does nothing there
-        if (nd.device == dev_ && (!prefetch({node, true}, t) || !prefetch({node, false}, t))) return;
+        if (nd.device == dev_ && (!prefetch({node, true}, t) || (values && !prefetch({node, false}, t)))) return;
       }
       const uint32_t* a = g_.args(nd);
       for (unsigned q = 0; q < nd.nargs; ++q) {
         if (g_.nodes[a[q]].device != dev_) continue;
-        if (!prefetch({a[q], false}, t)) return;
+        if (values && !prefetch({a[q], false}, t)) return;
         if (backward && wants_grad(a[q]) && !prefetch({a[q], true}, t)) return;
       }
     }

@@ -189,14 +189,16 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   std::vector<Tensor> xs;
   for (size_t gi = groups_.size(); gi-- > 0;) {
     const Group& grp = groups_[gi];
-    if (grp.count == 1) {
-      touch_grad(group_nodes_[grp.first]);  // a lone node runs even without gradient, as unbatched
-      clock.charge(prof.bwd_memset);
-      backward_node(group_nodes_[grp.first], xs);
-      clock.charge(prof.bwd_kernel);
+    // A lone node, or a group a device budget split: node by node (it runs even without gradient, as unbatched).
+    if (grp.count == 1 || (has_device_nodes_ && !group_backward_under_budget(static_cast<uint32_t>(gi)))) {
+      for (unsigned b = grp.count; b-- > 0;) {
+        touch_grad(group_nodes_[grp.first + b]);
+        clock.charge(prof.bwd_memset);
+        backward_node(group_nodes_[grp.first + b], xs);
+        clock.charge(prof.bwd_kernel);
+      }
       continue;
     }
-    if (has_device_nodes_) group_backward_under_budget(static_cast<uint32_t>(gi));
     const uint32_t* members = group_nodes_.data() + grp.first;
     const unsigned N = grp.count;
     // As in forward: the members' arguments read once, their gradients prefetched.

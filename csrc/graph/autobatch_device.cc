@@ -114,7 +114,7 @@ bool ComputationGraph::forward_batched_under_budget(uint32_t upto) {
       const DeviceId dev = nodes[batch[0]].device;
       const unsigned n = static_cast<unsigned>(batch.size());
       SwapPlan* plan = n > 1 && dev != kCpuDevice ? device_memory().plan_if_made(dev) : nullptr;
-      if (plan && !plan->group_fits(batch.data(), n)) {
+      if (plan && !plan->group_fits(batch.data(), n, false)) {
         ++device_mem_stats(dev).groups_unbatched;
         for (uint32_t j : batch) run(&j, 1);
       } else {
@@ -142,7 +142,11 @@ bool ComputationGraph::group_grads_under_budget(uint32_t gi, uint32_t from) {
   SwapPlan* plan = device_memory().plan_if_made(dev);
   if (!plan) return false;
   if (grp.count == 1) plan->lazy_grad(m[0], m[0] == from);
-  else plan->group_grads(m, grp.count, from);
+  else if (plan->group_fits(m, grp.count, true)) plan->group_grads(m, grp.count, from);
+  else {  // its backward runs node by node; the plan zeroes each member's gradient at its first use
+    plan->split_group_grads(m, grp.count, from);
+    group_zeroed_[gi] = 1;
+  }
   for (unsigned b = 0; b < grp.count; ++b) {
     grads_[m[b]].d = nodes[m[b]].dim;
     grads_[m[b]].device = dev;
@@ -159,12 +163,17 @@ bool ComputationGraph::grad_under_budget(uint32_t j) const {
 // Before a group's backward: its members' values and gradients and their
 // arguments' resident and held; the blocks may have moved since forward, so
 // the output and the arguments are read (gathered) again where they are now.
-void ComputationGraph::group_backward_under_budget(uint32_t gi) {
+// False: the group's working set did not fit when backward began, so its
+// members have gradients of their own and run one by one (backward_node).
+bool ComputationGraph::group_backward_under_budget(uint32_t gi) {
   Group& grp = groups_[gi];
   const uint32_t* m = group_nodes_.data() + grp.first;
   const unsigned N = grp.count;
   const DeviceId dev = nodes[m[0]].device;
-  if (dev == kCpuDevice || !device_memory().plan_if_made(dev)) return;
+  if (dev == kCpuDevice) return true;
+  SwapPlan* plan = device_memory().plan_if_made(dev);
+  if (!plan) return true;
+  if (!plan->grouped_grads(m[0])) return false;
   swap_before_group(*this, m, N, true);
   grp.y.v = values_[m[0]].v;  // the first member's slice starts the block
   const Node& first = nodes[m[0]];
@@ -182,6 +191,7 @@ void ComputationGraph::group_backward_under_budget(uint32_t gi) {
   }
   if (!gathers.empty())
     group_device_gather(dev, gathers.data(), static_cast<unsigned>(gathers.size()), N, grp.xs.data());
+  return true;
 }
 
 void ComputationGraph::group_device_fill(DeviceId dev, float* p, size_t n, float v) {

@@ -284,7 +284,7 @@ class ComputationGraph final : public OpContext {
   bool forward_batched_under_budget(uint32_t upto);
   bool group_grads_under_budget(uint32_t gi, uint32_t from);
   bool grad_under_budget(uint32_t j) const;
-  void group_backward_under_budget(uint32_t gi);
+  bool group_backward_under_budget(uint32_t gi);  // false: its members run one by one
   float* group_device_floats(DeviceId dev, size_t n, bool grad);
   // A group's non-contiguous argument k on a device: its members ak[0..N), sz floats each.
   struct DeviceGather {

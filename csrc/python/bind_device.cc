@@ -316,7 +316,8 @@ void bind_device(py::module_& m) {
                     py::arg("prefetch_hits") = s.prefetch_hits, py::arg("prefetch_stalls") = s.prefetch_stalls,
                     py::arg("demand_fetches") = s.demand_fetches, py::arg("freed_after_wait") = s.freed_after_wait,
                     py::arg("params_stream") = params_stream(id), py::arg("streamed_params") = s.streamed_params,
-                    py::arg("batched_steps") = s.batched_steps, py::arg("groups_unbatched") = s.groups_unbatched);
+                    py::arg("batched_steps") = s.batched_steps, py::arg("groups_unbatched") = s.groups_unbatched,
+                    py::arg("regathers") = s.regathers, py::arg("schedule_trims") = s.schedule_trims);
   }, py::arg("device"), "Counters of the graph memory on a device since the last reset (see docs/memory.md).");
   m.def("set_device_prefetch", [](const std::string& name, int64_t nodes) {
     DeviceId id = device_arg(name, "set_device_prefetch");
@@ -432,6 +433,12 @@ void bind_device(py::module_& m) {
         char* p = t.pool.allocate(bytes);
         if (!p) return -1;
         std::memset(p, 0xAB, bytes);  // writable to its last byte
+        return p - t.base();
+      })
+      .def("allocate_top", [](TestBlockPool& t, size_t bytes) -> int64_t {
+        char* p = t.pool.allocate_top(bytes);
+        if (!p) return -1;
+        std::memset(p, 0xCD, bytes);
         return p - t.base();
       })
       .def("free", [](TestBlockPool& t, int64_t offset) { t.pool.free(t.base() + offset); })

@@ -68,6 +68,24 @@ def test_block_pool_best_fit_and_merging():
     assert p.allocate(4097) == -1  # does not fit: the caller evicts
 
 
+def test_block_pool_takes_long_lived_blocks_from_the_top():
+    """Scratch comes from the top end (allocate_top), values best fit from the
+    bottom: the two meet only when the pool is full."""
+    p = _core._TestBlockPool(4096)
+    assert p.allocate(1000) == 0
+    assert p.allocate_top(300) == 4096 - 512  # the end of the highest free block
+    assert p.allocate_top(256) == 4096 - 768
+    assert p.allocate(256) == 1024  # best fit, from the start of the free block
+    assert p.largest_free() == 4096 - 768 - 1280
+    p.free(0)
+    assert p.allocate(200) == 0  # the smallest fitting free block (1024 bytes) beats the larger one
+    assert p.allocate_top(2048) == 1280  # exactly the free block under the top ones
+    assert p.allocate_top(64) == 1024 - 256  # the end of the highest free block left, [256, 1024)
+    assert p.in_use() == 4096 - 512 and p.largest_free() == 512 and p.allocate_top(1024) == -1
+    p.reset()
+    assert p.free_blocks() == 1 and p.in_use() == 0
+
+
 def test_block_pool_does_not_crumble():
     rng = np.random.default_rng(0)
     p = _core._TestBlockPool(1 << 16)

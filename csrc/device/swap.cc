@@ -305,57 +305,6 @@ void SwapPlan::need_grad(uint32_t j) {
   if (r.node != j) g_.grads_[j].v = reinterpret_cast<float*>(s.dev + grads_[j].offset);
 }
 
-// A hook's holds (need_value, need_grad, reserve) are made by `holds`. When an
-// allocation then finds enough free memory in total but in no single piece
-// (the node's operands and the blocks nothing may move scattered over the
-// pool), every block that may move leaves -- the node's own operands too --
-// and the holds are made again: they then lie side by side. Only what still
-// does not fit is the MemoryError.
-template <class F>
-void SwapPlan::holding(F&& holds) {
-  keep_spare();
-  holding_ = 1;
-  try {
-    holds();
-  } catch (const Scattered&) {
-    unpin_all();
-    release_reserved();
-    for (uint32_t i = 0; i < vals_.size(); ++i)
-      for (const Key k : {Key{i, true}, Key{i, false}}) {
-        const Slot& s = slot(k);
-        if ((s.state == resident || s.state == incoming) && s.owner < 0 && !s.pins) evict(k);
-      }
-    while (reclaim() || wait_oldest_free()) {
-    }
-    ++stats[dev_].regathers;
-    holding_ = 2;
-    try {
-      holds();
-    } catch (...) {
-      holding_ = 0;
-      throw;
-    }
-  } catch (...) {
-    holding_ = 0;
-    throw;
-  }
-  holding_ = 0;
-}
-
-// Room for a value the running node's op is about to allocate, taken while the
-// operands may still be rearranged (holding) and kept through the prefetches;
-// allocate() gives it back just before the op's first allocation, which then
-// finds it (best fit).
-void SwapPlan::reserve(size_t bytes) {
-  release_reserved();
-  if (bytes) reserved_ = allocate_block(bytes);
-}
-
-void SwapPlan::release_reserved() {
-  if (reserved_) pool_.free(reserved_);
-  reserved_ = nullptr;
-}
-
 void SwapPlan::before_forward(uint32_t i) {
   begin(i, false);
   current_ = i;
@@ -440,46 +389,6 @@ void SwapPlan::after_forward(uint32_t i) {
 }
 
 // ---- autobatching: a group's block is one slot, its members views of it
-
-// The group's working set -- its members' distinct arguments, their gathered
-// copies, the output and the gradients of all of them -- must fit in what
-// cannot be moved out now (parameters, scratch, blocks ops keep) leaves. In
-// forward in half of it: the gathered copies are taken after the operands are
-// held, where blocks of mixed sizes may not fit side by side. In backward (decided
-// when it begins) in all of it but a scratch chunk: a group split there gives each
-// member's gradient a block of its own, and its users then hold more blocks.
-// Else its nodes run one by one.
-bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) const {
-  // Counted in pool blocks: the distinct blocks the members' arguments live in
-  // (a group's block, or a small value's own, rounded up), the output and the
-  // gathered copies -- twice: values and gradients.
-  auto block = [](size_t floats) { return BlockPool::round_up(floats * sizeof(float)); };
-  const Node& first = g_.nodes[m[0]];
-  size_t bytes = block(size_t(n) * first.dim.size());
-  std::vector<uint32_t> roots;
-  for (unsigned k = 0; k < first.nargs; ++k) {
-    const uint32_t a0 = g_.args(first)[k];
-    bool shared = true;
-    for (unsigned b = 0; b < n; ++b) {
-      const uint32_t a = g_.args(g_.nodes[m[b]])[k];
-      shared = shared && a == a0;
-      roots.push_back(g_.nodes[a].device == dev_ ? root(a) : UINT32_MAX);
-    }
-    if (!shared) bytes += block(size_t(n) * g_.nodes[a0].dim.size());  // gathered (unless in place)
-  }
-  std::sort(roots.begin(), roots.end());
-  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
-  for (uint32_t r : roots)
-    if (r != UINT32_MAX) bytes += std::max(vals_[r].bytes ? BlockPool::round_up(vals_[r].bytes) : 0, block(g_.nodes[r].dim.size()));
-  bytes *= 2;
-  size_t movable = 0;
-  for (uint32_t i = 0; i < vals_.size(); ++i)
-    for (const Slot* s : {&vals_[i], &grads_[i]})
-      if ((s->state == resident || s->state == incoming) && s->owner < 0) movable += s->bytes;
-  const size_t fixed = pool_.in_use() - std::min(pool_.in_use(), movable);
-  const size_t room = budget_ - std::min(budget_, fixed);
-  return backward ? bytes + scratch_chunk() <= room : bytes <= room / 2;
-}
 
 void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
   release_reserved();
@@ -615,81 +524,6 @@ float* SwapPlan::allocate(size_t bytes) {
   char* p = allocate_block(bytes);
   node_blocks_.push_back(p);
   return reinterpret_cast<float*>(p);
-}
-
-// Scratch chunks stay until renew_cg and never move: taken from the top end of
-// the pool they gather there, and the values and gradients (best fit, low
-// first) move in one stretch of free memory below them instead of around
-// them. When the free block under the scratch is too small, the movable
-// blocks right under it leave first, so it stays in one piece; an op asks for
-// a chunk while its operands are held (they may lie right there), so each hook
-// takes the next chunk ahead (keep_spare), before it holds anything.
-char* SwapPlan::allocate_scratch(size_t bytes) {
-  if (spare_ && BlockPool::round_up(bytes) <= pool_.size_of(spare_)) {
-    char* p = spare_;
-    spare_ = nullptr;
-    return p;
-  }
-  return scratch_block(bytes, true);
-}
-
-void SwapPlan::keep_spare() {
-  if (!spare_) spare_ = scratch_block(scratch_chunk(), false);
-}
-
-// must = false: nullptr when nothing may leave for it (nothing is thrown).
-char* SwapPlan::scratch_block(size_t bytes, bool must) {
-  for (;;) {
-    if (char* p = pool_.allocate_top(bytes)) {
-      if (scratch_floor_ && p + pool_.size_of(p) < scratch_floor_ && evict_below_scratch(bytes)) {
-        pool_.free(p);  // apart from the rest: room is made right under it instead
-        continue;
-      }
-      scratch_bytes_ += pool_.size_of(p);
-      if (!scratch_floor_ || p < scratch_floor_) scratch_floor_ = p;
-      DeviceMemStats& st = stats[dev_];
-      st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
-      return p;
-    }
-    if (reclaim() || wait_oldest_free() || evict_below_scratch(bytes)) continue;
-    if (!must) return nullptr;
-    if (!evict_one()) out_of_memory(bytes);
-  }
-}
-
-void SwapPlan::free_scratch(void* p) {
-  scratch_bytes_ -= std::min(scratch_bytes_, pool_.size_of(static_cast<char*>(p)));
-  pool_.free(static_cast<char*>(p));
-  if (!scratch_bytes_) scratch_floor_ = nullptr;
-}
-
-// The managed block starting at p (a value's or a gradient's, not a view).
-SwapPlan::Key SwapPlan::slot_at(const char* p, bool* found) const {
-  *found = true;
-  for (uint32_t i = 0; i < vals_.size(); ++i) {
-    if (vals_[i].owner < 0 && vals_[i].dev == p && (vals_[i].state == resident || vals_[i].state == incoming))
-      return {i, false};
-    if (grads_[i].owner < 0 && grads_[i].dev == p && (grads_[i].state == resident || grads_[i].state == incoming))
-      return {i, true};
-  }
-  *found = false;
-  return {0, false};
-}
-
-// Frees the block right under the scratch when it is a value or gradient that may leave.
-bool SwapPlan::evict_below_scratch(size_t bytes) {
-  if (!scratch_floor_) return false;
-  char* b = pool_.allocated_below(scratch_floor_);
-  if (!b) return false;
-  // Already free room between it and the scratch, too small: this block must go for it to grow.
-  if (static_cast<size_t>(scratch_floor_ - b) - pool_.size_of(b) >= BlockPool::round_up(bytes)) return false;
-  bool found = false;
-  const Key k = slot_at(b, &found);
-  if (!found || slot(k).pins) return false;
-  evict(k);
-  while (pool_.size_of(b) && (reclaim() || wait_oldest_free())) {  // its copy-out done: the block is free
-  }
-  return true;
 }
 
 size_t SwapPlan::largest_free() const { return pool_.largest_free(); }

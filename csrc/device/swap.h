@@ -13,6 +13,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -145,8 +146,7 @@ class SwapPlan {
   Slot& slot(Key k) { return k.grad ? grads_[k.node] : vals_[k.node]; }
   void sync_schedule();
   uint64_t next_use(Key k) const;
-  template <class F>
-  void holding(F&& holds);
+  void holding(const std::function<void()>& holds);
   struct Scattered {};  // thrown inside holding(): room in total, not in one piece
   void reserve(size_t bytes);
   void release_reserved();

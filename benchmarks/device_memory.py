@@ -18,11 +18,14 @@ thread doing memcpy beside the host's compute, on a 2-core machine shared with
 the compute itself). Parameters count against the budget; where they take more
 than half of it they stream from the host ("stream" column).
 
-With --autobatch each minibatch is BATCH separate sentences in one graph run
-by the autobatching executor (renew_cg(autobatching=True)), which batches
-them back into groups; under a budget the swap plan then schedules by groups
-("unbatched" column: groups per minibatch whose working set did not fit and
-ran node by node).
+With --autobatch each minibatch is BATCH separate sentences in one graph,
+run by both executors at the same budgets (percentages of the autobatched
+run's peak, the smaller one): node by node (renew_cg(autobatching=False))
+and by the autobatching executor, which batches the sentences back into
+groups; under a budget the swap plan then schedules by groups ("unbatched"
+column: groups per minibatch whose working set did not fit and ran node by
+node). A budget too small for some node says which node, and what held the
+rest of the budget, in place of the figures.
 
     python benchmarks/device_memory.py                 # EMU:0
     python benchmarks/device_memory.py --autobatch     # the same, sentence by sentence, autobatched
@@ -31,6 +34,7 @@ ran node by node).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,7 +48,11 @@ common.dynagraph_on_path()
 import dynagraph as dy  # noqa: E402
 
 
-def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4, autobatch=False):
+def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4, autobatch=False,
+        per_sentence=None):
+    """per_sentence: the graph of BATCH separate sentences (default: when autobatching),
+    else one graph of minibatched lookups; autobatch picks the executor."""
+    per_sentence = autobatch if per_sentence is None else per_sentence
     dy.init(seed=1, device=device, device_mem=budget, memory_policy=policy, prefetch=prefetch)
     dy.renew_cg(autobatching=autobatch)
     rng = np.random.default_rng(0)
@@ -63,7 +71,7 @@ def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4
 
     def step(sents):
         dy.renew_cg(autobatching=autobatch)
-        if autobatch:
+        if per_sentence:
             loss = dy.esum([l for c in range(batch) for l in sentence_losses(sents[:, c])])
             loss.value()
             loss.backward()
@@ -90,6 +98,24 @@ def run(device, budget, policy, sentences, hidden, vocab, seq, batch, prefetch=4
     return s
 
 
+NEED = re.compile(r"exceeded: (\d+) bytes needed for node (\d+) \(([a-z_0-9]+), shape (\S+)\)")
+PART = re.compile(r"(\d+) bytes (?:\([0-9.]+ MiB\) )?(held by|by the parameters|by ops' scratch|by their second|by the running)")
+LARGEST = re.compile(r"largest free block is (\d+) bytes")
+
+
+def why(err):
+    """What the MemoryError says about the node that did not fit, in short."""
+    msg = str(err)
+    need, largest = NEED.search(msg), LARGEST.search(msg)
+    if not need:
+        return msg[:120]
+    parts = {p[1]: int(p[0]) / 1024 for p in PART.findall(msg)}
+    held, params, scratch = (parts.get(k, 0) for k in ("held by", "by the parameters", "by ops' scratch"))
+    free = int(largest[1]) / 1024 if largest else 0
+    return (f"node {need[2]} ({need[3]} {need[4]}) needs {int(need[1]) / 1024:.1f} KiB; held for it {held:.1f}, "
+            f"params {params:.1f}, scratch {scratch:.1f} KiB; largest free {free:.1f} KiB")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="EMU:0")
@@ -99,41 +125,58 @@ def main():
     ap.add_argument("--seq", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="fewer sentences, smaller model")
-    ap.add_argument("--autobatch", action="store_true", help="sentence by sentence, autobatched")
+    ap.add_argument("--autobatch", action="store_true",
+                    help="sentence by sentence: both executors, per node and autobatched")
     a = ap.parse_args()
     if a.quick:
         a.sentences, a.hidden, a.vocab, a.seq, a.batch = 4, 64, 200, 12, 16
     args = (a.sentences, a.hidden, a.vocab, a.seq, a.batch)
     print(common.machine_line())
     print(f"device {a.device}; rnnlm-like: hidden {a.hidden}, vocab {a.vocab}, {a.seq} words per sentence, "
-          f"minibatch {a.batch}, {a.sentences} minibatches timed" + (", autobatched" if a.autobatch else ""))
-    ab = {"autobatch": a.autobatch}
-    base = run(a.device, 0, "auto", *args, **ab)
-    peak = run(a.device, 1 << 34 if a.device != "EMU:0" else 1 << 31, "auto", *args, **ab)["peak_bytes"]
-    print(f"no budget: {base['per_s']:.2f} minibatches/s; unconstrained peak {peak / 2**20:.2f} MiB")
-    rows = []
-    for policy, prefetch in (("swap", 0), ("swap", 4), ("recompute", 0), ("recompute", 4)):
-        for pct in (100, 50, 25, 10):
-            budget = max(256, peak * pct // 100 // 256 * 256)
-            try:
-                s = run(a.device, budget, policy, *args, prefetch=prefetch, **ab)
-            except MemoryError as e:
-                rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", "does not fit"] + ["-"] * 8)
-                print(f"  {policy} {pct} %: {str(e)[:160]}")
-                continue
-            moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
-            rows.append([policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}", f"{s['per_s']:.2f}",
-                         f"{s['per_s'] / base['per_s']:.2f}", f"{s['peak_bytes'] / 2**20:.2f}", f"{moved:.2f}",
-                         str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
-                         str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no",
-                         str(s["groups_unbatched"] // a.sentences)])
-    print(common.format_table(["policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
+          f"minibatch {a.batch}, {a.sentences} minibatches timed" +
+          (", one graph of separate sentences" if a.autobatch else ", one graph of minibatched lookups"))
+    big = 1 << 34 if a.device != "EMU:0" else 1 << 31
+    executors = (("per node", False), ("autobatched", True)) if a.autobatch else (("per node", False),)
+    ps = {"per_sentence": a.autobatch}
+    base, peaks = {}, {}
+    for name, ab in executors:
+        base[name] = run(a.device, 0, "auto", *args, autobatch=ab, **ps)
+        peaks[name] = run(a.device, big, "auto", *args, autobatch=ab, **ps)["peak_bytes"]
+        print(f"{name}, no budget: {base[name]['per_s']:.2f} minibatches/s; "
+              f"unconstrained peak {peaks[name] / 2**20:.2f} MiB")
+    peak = min(peaks.values())  # the budgets: fractions of the smaller peak, the same for both executors
+    rows, reasons = [], []
+    settings = ((("swap", 4), ("recompute", 4)) if a.autobatch else
+                (("swap", 0), ("swap", 4), ("recompute", 0), ("recompute", 4)))
+    for name, ab in executors:
+        for policy, prefetch in settings:
+            for pct in (100, 50, 25, 10):
+                budget = max(256, peak * pct // 100 // 256 * 256)
+                head = [name, policy, str(prefetch), f"{pct} %", f"{budget / 2**20:.2f}"]
+                try:
+                    s = run(a.device, budget, policy, *args, prefetch=prefetch, autobatch=ab, **ps)
+                except MemoryError as e:
+                    reasons.append(f"  {name}, {policy}, {pct} %: {why(e)}")
+                    rows.append(head + ["does not fit (below)"] + ["-"] * 9)
+                    continue
+                moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
+                rows.append(head + [f"{s['per_s']:.2f}", f"{s['per_s'] / base[name]['per_s']:.2f}",
+                                    f"{s['peak_bytes'] / 2**20:.2f}", f"{moved:.2f}",
+                                    str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
+                                    str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no",
+                                    str(s["groups_unbatched"] // a.sentences),
+                                    str(s["regathers"] // a.sentences)])
+    print(common.format_table(["executor", "policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
                                "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream",
-                               "unbatched/batch"], rows))
-    sched = run(a.device, peak, "swap", *args, **ab)
-    if sched["schedule_nodes"]:
-        print(f"schedule: {sched['schedule_ns'] / sched['schedule_nodes']:.0f} ns per node to build "
-              f"({sched['schedule_nodes'] // a.sentences} nodes per graph)")
+                               "unbatched/batch", "regathers/batch"], rows))
+    if reasons:
+        print("budgets that did not fit (the node whose operands did not fit, and what else held the budget):")
+        print("\n".join(reasons))
+    for name, ab in executors:
+        sched = run(a.device, peak, "swap", *args, autobatch=ab, **ps)
+        if sched["schedule_nodes"]:
+            print(f"schedule ({name}): {sched['schedule_ns'] / sched['schedule_nodes']:.0f} ns per node to build "
+                  f"({sched['schedule_nodes'] // a.sentences} nodes per graph)")
     dy.init(device_mem=0)
 
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/error.h"
 #include "device/swap.h"
 #include "graph/graph.h"
 
@@ -51,10 +52,17 @@ void SwapPlan::holding(const std::function<void()>& holds) {
 // Room for a value the running node's op is about to allocate, taken while the
 // operands may still be rearranged (holding) and kept through the prefetches;
 // allocate() gives it back just before the op's first allocation, which then
-// finds it (best fit).
+// finds it (best fit). An op whose value is a view of its argument (a reshape)
+// allocates nothing: when there is no room at all, no room is kept (the op's
+// own allocation, if any, then raises the error).
 void SwapPlan::reserve(size_t bytes) {
   release_reserved();
-  if (bytes) reserved_ = allocate_block(bytes);
+  if (!bytes) return;
+  try {
+    reserved_ = allocate_block(bytes);
+  } catch (const OutOfMemory&) {
+    reserved_ = nullptr;
+  }
 }
 
 void SwapPlan::release_reserved() {

@@ -271,3 +271,16 @@ def test_values_read_after_backward_and_intermediate_gradients():
     assert dy.device_memory_stats(DEV)["swaps_out"] > 0
     for a, b in zip(small, ref):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_view_of_a_value_needs_no_room_of_its_own():
+    """The hook keeps room for a node's value before the op runs; a reshape's
+    value is a view of its argument, so a budget that holds the argument alone
+    still runs it (the kept room is skipped when there is none)."""
+    dy.init(device=DEV, device_mem=40 * 1024, memory_policy="swap")
+    dy.renew_cg()
+    data = np.arange(8192, dtype=np.float32)  # 32 KiB
+    y = dy.reshape(dy.inputVector(list(data)), (64, 128))
+    np.testing.assert_array_equal(y.npvalue(), data.reshape(128, 64).T)
+    assert dy.device_memory_stats(DEV)["peak_bytes"] <= 40 * 1024
+    dy.init(device_mem=0)

@@ -159,7 +159,7 @@ class SwapPlan {
   bool prefetch(Key k, uint64_t t);
   const float* host_source(uint32_t i) const;
   void arrive(Key k, bool count);
-  bool reclaim();
+  bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();
   const DeviceOpTable& ops() const;
   bool recomputable(uint32_t i) const;

@@ -150,41 +150,38 @@ void SwapPlan::prefetch_ahead() {
   }
 }
 
+// Host copies read back are given back once their copies are done. A block
+// copied out returns to the pool only when an allocation needs room, oldest
+// first (wait_oldest_free): freeing whichever copies happen to be done would
+// make where blocks go -- and whether a tight budget fits -- depend on the copy
+// stream's timing. This way the pool's history is the same in every run.
 bool SwapPlan::reclaim() {
-  if (pending_free_.empty() && pending_host_.empty()) return false;
-  const DeviceOpTable& o = ops();
-  bool freed = false;
   size_t w = 0;
-  for (auto& f : pending_free_) {
-    if (o.event_done(f.second)) {
-      pool_.free(f.first);
-      freed = true;
-    } else {
-      pending_free_[w++] = f;
-    }
-  }
-  pending_free_.resize(w);
-  w = 0;
   for (auto& h : pending_host_) {
-    if (o.event_done(h.second)) h.first.reset();
+    if (ops().event_done(h.second)) h.first.reset();
     else pending_host_[w++] = std::move(h);
   }
   pending_host_.resize(w);
-  return freed;
+  return false;
 }
 
 bool SwapPlan::wait_oldest_free() {
   if (pending_free_.empty()) return false;
-  ops().wait_event(pending_free_.front().second);
+  const uint64_t ev = pending_free_.front().second;
+  if (!ops().event_done(ev)) {
+    ++device_mem_stats(dev_).freed_after_wait;
+    ops().wait_event(ev);
+  }
   pool_.free(pending_free_.front().first);
   pending_free_.erase(pending_free_.begin());
-  ++device_mem_stats(dev_).freed_after_wait;
   return true;
 }
 
 void SwapPlan::drain() {
   if (last_ev_) ops().host_wait(last_ev_);
   reclaim();
+  for (auto& f : pending_free_) pool_.free(f.first);  // every copy is done
+  pending_free_.clear();
   for (char* b : step_blocks_) pool_.free(b);  // forward() or backward() returned: its last step is over
   step_blocks_.clear();
 }

@@ -136,10 +136,12 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
 
 // Each member's value is its slice of the group's output.
 void ComputationGraph::slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N) {
-  const size_t sz = nodes[batch[0]].dim.size();
+  // Members share one shape (it is part of their signature): no member's node is read.
+  const Dim d = nodes[batch[0]].dim;
+  const size_t sz = d.size();
   for (unsigned b = 0; b < N; ++b) {
     Tensor& yb = values_[batch[b]];
-    yb.d = nodes[batch[b]].dim;
+    yb.d = d;
     yb.v = grp.y.v + b * sz;
     yb.device = grp.y.device;
   }

@@ -156,7 +156,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       grad_root_[gi] = grad_root_[owner];
       for (unsigned b = 0; b < grp.count; ++b) {
         uint32_t j = group_nodes_[grp.first + b];
-        grads_[j] = Tensor(nodes[j].dim, grads_[group_nodes_[user.first + b]].v);
+        grads_[j] = Tensor(first.dim, grads_[group_nodes_[user.first + b]].v);
       }
       continue;
     }
@@ -164,9 +164,9 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     const unsigned sz = first.dim.size();
     float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
                                               : dx_pool.allocate_floats(size_t(sz) * grp.count);
-    for (unsigned b = 0; b < grp.count; ++b) {
+    for (unsigned b = 0; b < grp.count; ++b) {  // the members share first's shape
       uint32_t j = group_nodes_[grp.first + b];
-      grads_[j].d = nodes[j].dim;
+      grads_[j].d = first.dim;
       grads_[j].v = block + size_t(b) * sz;
       grads_[j].device = first.device;
     }

@@ -54,6 +54,7 @@ void Agenda::start(const ComputationGraph& g, uint32_t begin, uint32_t end) {
   for (uint32_t j = begin; j < end; ++j) {
     const uint32_t* a = g.args(g.nodes[j]);
     SchedNode& sj = sn[j - begin];
+    sj.sig = signature(j);  // while the node and its arguments are in cache
     for (unsigned k = 0; k < g.nodes[j].nargs; ++k)
       if (a[k] >= begin) {
         SchedNode& sa = sn[a[k] - begin];
@@ -78,7 +79,6 @@ void Agenda::start(const ComputationGraph& g, uint32_t begin, uint32_t end) {
   buckets_.clear();
   last_ = nullptr;
   alone_.clear();
-  for (uint32_t j = begin; j < end; ++j) sn[j - begin].sig = signature(j);
   for (uint32_t j = begin; j < end; ++j)
     if (sn[j - begin].pending == 0) push_ready(j);
 }

@@ -217,7 +217,8 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       }
     }
     clock.charge(prof.bwd_setup);
-    for (unsigned b = 0; b < N; ++b) flush_outer_products(members[b]);  // their users have all run
+    for (unsigned b = 0; b < N; ++b)  // their users have all run (a weight's deferred terms: rare)
+      if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
     clock.charge(prof.bwd_outer);
     if (grp.stacked_set) stacked_set_backward(gi, margs.data() + N, clock);
     const Node& first = nodes[members[0]];

@@ -199,28 +199,37 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     if (has_device_nodes_) group_backward_under_budget(static_cast<uint32_t>(gi));
     const uint32_t* members = group_nodes_.data() + grp.first;
     const unsigned N = grp.count;
-    // As in forward: the members' arguments read once, their gradients prefetched.
+    // The members' arguments as forward read them (else read once from the nodes),
+    // their gradients prefetched.
     const unsigned na = nodes[members[0]].nargs;
-    std::vector<uint32_t>& margs = autobatch_scratch().member_args;
-    margs.resize(size_t(N) * na);
-    for (unsigned b = 0; b < N; ++b) {
-      __builtin_prefetch(&nodes[members[b]]);
-      __builtin_prefetch(&outer_slot_[members[b]]);
-    }
-    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
-    for (unsigned b = 0; b < N; ++b) {
-      const uint32_t* a = args(nodes[members[b]]);
-      for (unsigned k = 0; k < na; ++k) {
-        margs[size_t(k) * N + b] = a[k];
-        __builtin_prefetch(&grads_[a[k]]);
-        __builtin_prefetch(&group_of_[a[k]]);
+    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&outer_slot_[members[b]]);
+    const uint32_t* margs;
+    if (grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_) {
+      margs = group_args_.data() + grp.args_at;
+      for (size_t i = 0; i < size_t(N) * na; ++i) {
+        __builtin_prefetch(&grads_[margs[i]]);
+        __builtin_prefetch(&group_of_[margs[i]]);
       }
+    } else {
+      std::vector<uint32_t>& read = autobatch_scratch().member_args;
+      read.resize(size_t(N) * na);
+      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&nodes[members[b]]);
+      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
+      for (unsigned b = 0; b < N; ++b) {
+        const uint32_t* a = args(nodes[members[b]]);
+        for (unsigned k = 0; k < na; ++k) {
+          read[size_t(k) * N + b] = a[k];
+          __builtin_prefetch(&grads_[a[k]]);
+          __builtin_prefetch(&group_of_[a[k]]);
+        }
+      }
+      margs = read.data();
     }
     clock.charge(prof.bwd_setup);
     for (unsigned b = 0; b < N; ++b)  // their users have all run (a weight's deferred terms: rare)
       if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
     clock.charge(prof.bwd_outer);
-    if (grp.stacked_set) stacked_set_backward(gi, margs.data() + N, clock);
+    if (grp.stacked_set) stacked_set_backward(gi, margs + N, clock);
     const Node& first = nodes[members[0]];
     Tensor& dy0 = grads_[members[0]];
     if (!dy0.v) continue;
@@ -257,7 +266,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       }
       if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
       if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
-      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs.data() + size_t(k) * N, N, clock);
+      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs + size_t(k) * N, N, clock);
     }
   }
   // Blocks no gradient reached read as zeros through gradient().

@@ -79,11 +79,12 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
   // The members' arguments, read once with their values prefetched: in a graph of
   // many trees the members lie far apart, every read is a cache miss, and issued
   // together the misses overlap (the gather's cost grew 2.5x from 16 to 256 trees).
-  // Kept for backward in group_args_: this graph's groups only (cleared by a new
-  // graph, or when its first group runs again after a revert).
+  // Kept for backward in group_args_. A new graph or a revert (a new epoch), or the
+  // first group running again, starts it afresh: earlier groups then read their nodes.
   const unsigned na = first.nargs;
   const size_t nm = size_t(N) * na;
   if (group_args_epoch_ != epoch_ || &grp == groups_.data()) {
+    for (Group& g : groups_) g.args_at = UINT32_MAX;
     group_args_.clear();
     group_args_epoch_ = epoch_;
   }

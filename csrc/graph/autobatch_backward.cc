@@ -117,8 +117,11 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
           an.device != kCpuDevice || !(an.dim == first.dim) || !(full || an.needs_grad))
         continue;
       bool ok = true;
+      // The members' k-th arguments as forward's gather read them, else from their nodes.
+      const uint32_t* kept = grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_
+                                 ? group_args_.data() + grp.args_at + size_t(k) * N : nullptr;
       for (unsigned b = 0; ok && b < N; ++b) {
-        const uint32_t x = args(nodes[members[b]])[k];
+        const uint32_t x = kept ? kept[b] : args(nodes[members[b]])[k];
         ok = x == group_nodes_[ag.first + b] && use_count_[x] == 1 && x != from;
       }
       if (!ok) continue;

@@ -20,15 +20,29 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
   const Tensor& x = xs[k];
   const uint32_t a0 = ak[0];
   const unsigned sz = nodes[a0].dim.size();
-  bool any = false, contiguous = grads_[a0].v != nullptr;
-  for (unsigned b = 0; b < N; ++b) {
-    const Tensor& gb = grads_[ak[b]];
-    any = any || gb.v;
-    contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+  // The usual case: the arguments are one CPU group's members in order, so they lie
+  // in its block in order. Checked on the group lists (read in order) rather than on
+  // every member's gradient record (a cache miss each in a large graph).
+  bool one_group = false;
+  if (grads_[a0].v && nodes[a0].device == kCpuDevice) {
+    const Group& ag = groups_[group_of_[a0]];
+    const uint32_t* m = group_nodes_.data() + ag.first;
+    one_group = ag.count == N;
+    for (unsigned b = 0; one_group && b < N; ++b) one_group = m[b] == ak[b];
   }
-  if (!any) return;
-  for (unsigned b = 0; b < N; ++b)
-    if (grads_[ak[b]].v) touch_grad(ak[b]);
+  bool any = one_group, contiguous = one_group || grads_[a0].v != nullptr;
+  if (one_group) {
+    touch_grad(a0);
+  } else {
+    for (unsigned b = 0; b < N; ++b) {
+      const Tensor& gb = grads_[ak[b]];
+      any = any || gb.v;
+      contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+    }
+    if (!any) return;
+    for (unsigned b = 0; b < N; ++b)
+      if (grads_[ak[b]].v) touch_grad(ak[b]);
+  }
   clock.charge(prof.bwd_memset);
   if (contiguous) {
     ++prof.grads_in_place;

@@ -175,3 +175,22 @@ def test_finite_differences_through_kept_arguments():
         W.set_value(minus.astype(np.float32)); down = loss_value()
         W.set_value(w.astype(np.float32))
         assert grad[r, c] == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=2e-3)
+
+
+@pytest.mark.parametrize("order", ["whole", "prefix", "reversed", "every_other"])
+def test_argument_gradients_of_part_or_permutation_of_a_group(order):
+    """A group's arguments: a whole earlier group in order (its block), a prefix of one,
+    or its members permuted (gathered, added back member by member)."""
+    pick = {"whole": list(range(8)), "prefix": list(range(4)), "reversed": list(range(7, -1, -1)),
+            "every_other": [0, 2, 4, 6]}[order]
+
+    def build(E, W):
+        hs = [dy.tanh(W * E[i]) for i in range(8)]  # one group of 8
+        others = [dy.logistic(E[i + 10]) for i in range(len(pick))]
+        return dy.esum([dy.sum_elems(dy.cmult(hs[i], o)) for i, o in zip(pick, others)] +
+                       [dy.sum_elems(h) * 0.5 for h in hs])
+    value, grads, _ = run(build, True)
+    ref_value, ref_grads, _ = run(build, False)
+    assert value == pytest.approx(ref_value, rel=1e-5, abs=1e-6)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)

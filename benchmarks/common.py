@@ -205,15 +205,20 @@ def ratio(peer: float | None, ours: float | None, lower_is_better: bool = True) 
 # ---------------------------------------------------------------- plots
 
 def plot_throughput(series: dict[str, dict[int, float]], path: Path, *, xlabel: str, ylabel: str,
-                    title: str, dashed: Iterable[str] = (), flat: dict[str, float] | None = None) -> None:
+                    title: str, dashed: Iterable[str] = (), flat: dict[str, float] | None = None) -> bool:
     """Throughput against batch size on log-log axes: one line per entry of
     ``series`` (label -> {size: rate}); ``flat`` draws a rate that does not
     depend on the size (an unbatched baseline) as a dotted horizontal line.
     Lines whose labels start with the same word (the library) share a colour
-    and differ in their markers."""
+    and differ in their markers. Returns False, with a message, when
+    matplotlib is not installed (the figures are printed and saved anyway)."""
     import math
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed (pip install matplotlib, or the 'compare' extra): no plot written to {path}")
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -249,3 +254,4 @@ def plot_throughput(series: dict[str, dict[int, float]], path: Path, *, xlabel: 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return True

@@ -266,12 +266,12 @@ def report(res: dict) -> str:
     return "\n".join(out)
 
 
-def plot(res: dict, path: Path) -> None:
+def plot(res: dict, path: Path) -> bool:
     """words/s against minibatch size, one line per library, log-log axes."""
     series = {LIB_TITLES[lib]: {int(s): r for s, r in res["words_per_s"].get(lib, {}).items()} for lib in res["libs"]}
-    common.plot_throughput(series, path, xlabel="minibatch size (sentences)", ylabel="training words / s",
-                           title=f"rnnlm-batch: PTB LSTM LM (emb {EMB}, hid {HID}), 1 CPU thread",
-                           dashed=[LIB_TITLES[v] for v in VARIANTS])
+    return common.plot_throughput(series, path, xlabel="minibatch size (sentences)", ylabel="training words / s",
+                                  title=f"rnnlm-batch: PTB LSTM LM (emb {EMB}, hid {HID}), 1 CPU thread",
+                                  dashed=[LIB_TITLES[v] for v in VARIANTS])
 
 
 def main(argv=None) -> None:
@@ -312,8 +312,8 @@ def main(argv=None) -> None:
         a.json.write_text(json.dumps(res, indent=1) + "\n")
         print(f"results written to {a.json}")
     if a.plot:
-        plot(res, a.plot)
-        print(f"plot written to {a.plot}")
+        if plot(res, a.plot):
+            print(f"plot written to {a.plot}")
 
 
 if __name__ == "__main__":

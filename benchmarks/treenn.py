@@ -349,15 +349,15 @@ def report(res: dict) -> str:
     return "\n".join(out)
 
 
-def plot(res: dict, path: Path) -> None:
+def plot(res: dict, path: Path) -> bool:
     """Training sentences/s against trees per graph (autobatched), unbatched rates as flat lines."""
     sps = res["sent_per_s"]
     series = {f"{LIB_TITLES[l]} {'by level, by hand' if l == 'torch' else 'autobatched'}":
               {s: sps[l][f"train_autobatch{s}"] for s in res["sizes"] if f"train_autobatch{s}" in sps.get(l, {})}
               for l in res["libs"]}
     flat = {f"{LIB_TITLES[l]} unbatched": sps[l]["train"] for l in res["libs"] if "train" in sps.get(l, {})}
-    common.plot_throughput(series, path, xlabel="trees per graph (autobatched)", ylabel="training sentences / s",
-                           title=f"treenn: SST Tree-LSTM (emb {EMB}, hid {HID}), 1 CPU thread", flat=flat)
+    return common.plot_throughput(series, path, xlabel="trees per graph (autobatched)", ylabel="training sentences / s",
+                                  title=f"treenn: SST Tree-LSTM (emb {EMB}, hid {HID}), 1 CPU thread", flat=flat)
 
 
 def _sgemm_one_thread() -> float:
@@ -410,8 +410,8 @@ def main(argv=None) -> None:
         a.json.write_text(json.dumps(res, indent=1) + "\n")
         print(f"results written to {a.json}")
     if a.plot and len(res["sizes"]) > 1:
-        plot(res, a.plot)
-        print(f"plot written to {a.plot}")
+        if plot(res, a.plot):
+            print(f"plot written to {a.plot}")
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def _exact_named(f, name: str, method: bool):
     return env["wrapper"]
 
 
-def _named(f, name: str, method: bool = False):
+def _named(f, name: str, method: bool = False, attr: str | None = None):
     try:
         wrapper = _exact_named(f, name, method)
     except (TypeError, ValueError, SyntaxError):  # no signature to copy
@@ -194,6 +194,11 @@ def _named(f, name: str, method: bool = False):
     if wrapper is None:
         wrapper = _generic_named(f, name, method)
     wrapper = functools.wraps(f)(wrapper)
+    if attr and attr != f.__name__:
+        # An alias (inc_forward = forward): a call with the wrong arguments fails in
+        # the wrapper itself, and Python's message names the wrapper; name it as called.
+        wrapper.__name__ = attr
+        wrapper.__qualname__ = f.__qualname__.rpartition(".")[0] + "." + attr if "." in f.__qualname__ else attr
     wrapper.__dg_named__ = True
     return wrapper
 
@@ -235,7 +240,7 @@ def _wrap_class(cls, title: str) -> None:
             wrapped = [_named(g, where, True) if inspect.isfunction(g) else g for g in (value.fget, value.fset)]
             setattr(cls, attr, property(wrapped[0], wrapped[1], value.fdel, value.__doc__))
         elif inspect.isfunction(value) and not getattr(value, "__dg_named__", False):
-            setattr(cls, attr, _named(value, where, True))
+            setattr(cls, attr, _named(value, where, True, None if attr.startswith("__") else attr))
 
 
 def name_errors(namespace: dict, names) -> None:
@@ -247,7 +252,7 @@ def name_errors(namespace: dict, names) -> None:
         obj = namespace.get(name)
         if inspect.isfunction(obj) and not getattr(obj, "__dg_named__", False) \
                 and not inspect.isgeneratorfunction(obj):
-            namespace[name] = _named(obj, name)
+            namespace[name] = _named(obj, name, attr=name)
         elif inspect.isclass(obj):
             for cls in obj.__mro__:
                 if cls.__module__.startswith("dynagraph") and id(cls) not in done:

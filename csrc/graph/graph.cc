@@ -127,7 +127,9 @@ void ComputationGraph::eval_node(uint32_t i) {
   const Node& n = nodes[i];
   if (has_device_nodes_) swap_before_forward(*this, i);  // under a device budget: arguments back on the device
   const uint32_t* a = args(n);
-  arg_scratch_.resize(n.nargs);
+  // Grows only: ops read n.nargs of them (a resize between 1 and 2 arguments,
+  // node after node, constructed a Tensor each time).
+  if (arg_scratch_.size() < n.nargs) arg_scratch_.resize(n.nargs);
   for (unsigned k = 0; k < n.nargs; ++k) arg_scratch_[k] = values_[a[k]];
   Tensor& y = values_[i];
   y.d = n.dim;
@@ -302,7 +304,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   flush_outer_products(j);  // every user of j has run: its gradient is complete
   const OpImpl& impl = op_impl(n.op);
   const uint32_t* a = args(n);
-  xs.resize(n.nargs);
+  if (xs.size() < n.nargs) xs.resize(n.nargs);  // grows only, as in eval_node
   for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
   for (unsigned k = 0; k < n.nargs; ++k) {
     Tensor& dx = grads_[a[k]];

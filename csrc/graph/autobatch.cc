@@ -79,9 +79,26 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
   // The members' arguments, read once with their values prefetched: in a graph of
   // many trees the members lie far apart, every read is a cache miss, and issued
   // together the misses overlap (the gather's cost grew 2.5x from 16 to 256 trees).
+  // Kept for backward in group_args_. A new graph or a revert (a new epoch), or the
+  // first group running again, starts it afresh: earlier groups then read their nodes.
   const unsigned na = first.nargs;
-  std::vector<uint32_t>& margs = autobatch_scratch().member_args;
-  margs.resize(size_t(N) * na);
+  const size_t nm = size_t(N) * na;
+  if (group_args_epoch_ != epoch_ || &grp == groups_.data()) {
+    for (Group& g : groups_) g.args_at = UINT32_MAX;
+    group_args_.clear();
+    group_args_epoch_ = epoch_;
+  }
+  uint32_t* margs;
+  if (group_args_.size() + nm < UINT32_MAX) {
+    grp.args_at = static_cast<uint32_t>(group_args_.size());
+    group_args_.resize(group_args_.size() + nm);
+    margs = group_args_.data() + grp.args_at;
+  } else {  // more than an offset can index: backward reads them from the nodes again
+    grp.args_at = UINT32_MAX;
+    std::vector<uint32_t>& scratch = autobatch_scratch().member_args;
+    scratch.resize(nm);
+    margs = scratch.data();
+  }
   for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&nodes[batch[b]]);
   for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[batch[b]]));
   for (unsigned b = 0; b < N; ++b) {
@@ -95,7 +112,7 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
   grp.xs.resize(na);
   std::vector<DeviceGather> device_gathers;  // a device group's gathered arguments: one upload for all
   for (unsigned k = 0; k < na; ++k) {
-    const uint32_t* ak = margs.data() + size_t(k) * N;
+    const uint32_t* ak = margs + size_t(k) * N;
     uint32_t a0 = ak[0];
     bool shared = true, contiguous = true;
     const Tensor& v0 = values_[a0];
@@ -136,10 +153,12 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
 
 // Each member's value is its slice of the group's output.
 void ComputationGraph::slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N) {
-  const size_t sz = nodes[batch[0]].dim.size();
+  // Members share one shape (it is part of their signature): no member's node is read.
+  const Dim d = nodes[batch[0]].dim;
+  const size_t sz = d.size();
   for (unsigned b = 0; b < N; ++b) {
     Tensor& yb = values_[batch[b]];
-    yb.d = nodes[batch[b]].dim;
+    yb.d = d;
     yb.v = grp.y.v + b * sz;
     yb.device = grp.y.device;
   }

@@ -16,17 +16,21 @@ constexpr BatchKind kBatchKind[] = {
 #undef DG_OP
 };
 
-inline void mix(uint64_t& h, uint64_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
+// One multiply per word: a signature is a few packed words (an earlier chain of
+// add-shift mixes per field cost ~250 instructions a node, the scheduler's largest).
+inline void mix(uint64_t& h, uint64_t v) { h = (h ^ v) * 0x9e3779b97f4a7c15ull; }
 inline uint64_t fbits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   return u;
 }
-uint64_t dim_hash(const Dim& d) {
-  uint64_t h = d.nd;
-  for (unsigned i = 0; i < d.nd; ++i) mix(h, d.d[i]);
-  mix(h, d.bd);
-  return h;
+// A shape as words: axes past nd count as 0 (not read), so equal dims hash equal.
+inline void mix_dim(uint64_t& h, const Dim& d) {
+  static_assert(kMaxDims == 4, "mix_dim packs four axes");
+  const uint64_t a1 = d.nd > 1 ? d.d[1] : 0, a2 = d.nd > 2 ? d.d[2] : 0, a3 = d.nd > 3 ? d.d[3] : 0;
+  mix(h, (d.nd ? d.d[0] : 0) | a1 << 32);
+  mix(h, a2 | a3 << 32);
+  mix(h, d.nd | uint64_t(d.bd) << 32);
 }
 
 constexpr uint64_t kAlone = uint64_t(1) << 63;  // signature bit: the node never joins a batch
@@ -50,6 +54,7 @@ void Agenda::start(const ComputationGraph& g, uint32_t begin, uint32_t end) {
   for (uint32_t j = begin; j < end; ++j) {
     const uint32_t* a = g.args(g.nodes[j]);
     SchedNode& sj = sn[j - begin];
+    sj.sig = signature(j);  // while the node and its arguments are in cache
     for (unsigned k = 0; k < g.nodes[j].nargs; ++k)
       if (a[k] >= begin) {
         SchedNode& sa = sn[a[k] - begin];
@@ -72,8 +77,8 @@ void Agenda::start(const ComputationGraph& g, uint32_t begin, uint32_t end) {
     for (uint32_t u = users_begin(j); u < sn[j].users_end; ++u)
       sn[j].height = std::max(sn[j].height, sn[users_[u] - begin].height + 1);
   buckets_.clear();
+  last_ = nullptr;
   alone_.clear();
-  for (uint32_t j = begin; j < end; ++j) sn[j - begin].sig = signature(j);
   for (uint32_t j = begin; j < end; ++j)
     if (sn[j - begin].pending == 0) push_ready(j);
 }
@@ -88,17 +93,13 @@ uint64_t Agenda::signature(uint32_t j) const {
   // index per batch element for that.
   const bool alone = kind == BatchKind::none || (kind == BatchKind::per_element && nd.naux != nd.dim.bd);
   if (alone) return kAlone | j;
-  uint64_t h = static_cast<uint64_t>(nd.op);
+  uint64_t h = static_cast<uint64_t>(nd.op) | uint64_t(nd.nargs) << 16 | uint64_t(nd.needs_grad) << 32;
   // A group never mixes devices. Only a device other than the first node's is
   // mixed in: a graph on one device then hashes, and so schedules, as on the CPU.
   if (const uint64_t other = nd.device ^ g.nodes[begin_].device) mix(h, other);
-  mix(h, dim_hash(nd.dim));
-  mix(h, nd.nargs);
-  mix(h, nd.needs_grad);
-  mix(h, fbits(nd.f0));
-  mix(h, fbits(nd.f1));
-  mix(h, static_cast<uint32_t>(nd.i0));
-  mix(h, static_cast<uint32_t>(nd.i1));
+  mix_dim(h, nd.dim);
+  mix(h, fbits(nd.f0) | fbits(nd.f1) << 32);
+  mix(h, uint64_t(static_cast<uint32_t>(nd.i0)) | uint64_t(static_cast<uint32_t>(nd.i1)) << 32);
   if (nd.op == OpId::lookup) mix(h, reinterpret_cast<uintptr_t>(nd.ptr) ^ nd.naux);
   if (kind == BatchKind::plain) {  // attributes (pick_range's span, an axis...) must agree
     mix(h, nd.naux);
@@ -111,7 +112,7 @@ uint64_t Agenda::signature(uint32_t j) const {
     // so they must be batched like the node itself (no broadcast of bd 1).
     if (an.op == OpId::parameter) mix(h, 0x5000000000000000ull | a[k]);
     else if (an.dim.bd != nd.dim.bd) return kAlone | j;
-    else mix(h, dim_hash(an.dim));
+    else mix_dim(h, an.dim);
   }
   return h & ~kAlone;
 }
@@ -122,7 +123,18 @@ void Agenda::push_ready(uint32_t j) {
     alone_.push_back(j);
     return;
   }
-  ReadyBucket& b = buckets_[sj.sig];
+  // The users a group readies mostly share one signature (the next op of every
+  // tree): the last bucket is looked up again without hashing.
+  if (!last_ || last_sig_ != sj.sig) {
+    auto [it, inserted] = buckets_.try_emplace(sj.sig);
+    if (inserted && !spare_.empty()) {  // a picked bucket's vector, capacity kept
+      it->second.nodes = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    last_ = &it->second;
+    last_sig_ = sj.sig;
+  }
+  ReadyBucket& b = *last_;
   b.nodes.push_back(j);
   b.depth_sum += sj.depth;
   b.height_sum += sj.height;
@@ -149,8 +161,10 @@ uint64_t Agenda::pick(std::vector<uint32_t>& batch) {
   for (auto it = buckets_.begin(); it != buckets_.end(); ++it)
     if (before(it->second, best->second)) best = it;
   const uint64_t height = best->second.height_sum;
-  batch = std::move(best->second.nodes);
+  batch.swap(best->second.nodes);
+  batch_spare(std::move(best->second.nodes));
   buckets_.erase(best);
+  last_ = nullptr;
   return height;
 }
 

@@ -41,7 +41,10 @@ class Agenda {
   // The members of a group have run: readies their users.
   void release(const std::vector<uint32_t>& batch);
   // The ready buckets by signature: a stacked set joins (and removes) some.
-  std::unordered_map<uint64_t, ReadyBucket>& buckets() { return buckets_; }
+  std::unordered_map<uint64_t, ReadyBucket>& buckets() {
+    last_ = nullptr;
+    return buckets_;
+  }
 
  private:
   // Per-node scheduling state, one record per node: a group's members lie far
@@ -60,6 +63,14 @@ class Agenda {
   std::vector<SchedNode> node_;
   std::vector<uint32_t> users_, fill_, alone_;
   std::unordered_map<uint64_t, ReadyBucket> buckets_;
+  ReadyBucket* last_ = nullptr;  // push_ready's last bucket (null after any erase)
+  uint64_t last_sig_ = 0;
+  // Emptied vectors of picked buckets, reused by new ones (no regrowth per group).
+  std::vector<std::vector<uint32_t>> spare_;
+  void batch_spare(std::vector<uint32_t>&& v) {
+    v.clear();
+    if (v.capacity() && spare_.size() < 64) spare_.push_back(std::move(v));
+  }
 };
 
 // Reused from graph to graph (per thread), so a forward allocates nothing for

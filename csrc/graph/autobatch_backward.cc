@@ -20,15 +20,29 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
   const Tensor& x = xs[k];
   const uint32_t a0 = ak[0];
   const unsigned sz = nodes[a0].dim.size();
-  bool any = false, contiguous = grads_[a0].v != nullptr;
-  for (unsigned b = 0; b < N; ++b) {
-    const Tensor& gb = grads_[ak[b]];
-    any = any || gb.v;
-    contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+  // The usual case: the arguments are one CPU group's members in order, so they lie
+  // in its block in order. Checked on the group lists (read in order) rather than on
+  // every member's gradient record (a cache miss each in a large graph).
+  bool one_group = false;
+  if (grads_[a0].v && nodes[a0].device == kCpuDevice) {
+    const Group& ag = groups_[group_of_[a0]];
+    const uint32_t* m = group_nodes_.data() + ag.first;
+    one_group = ag.count == N;
+    for (unsigned b = 0; one_group && b < N; ++b) one_group = m[b] == ak[b];
   }
-  if (!any) return;
-  for (unsigned b = 0; b < N; ++b)
-    if (grads_[ak[b]].v) touch_grad(ak[b]);
+  bool any = one_group, contiguous = one_group || grads_[a0].v != nullptr;
+  if (one_group) {
+    touch_grad(a0);
+  } else {
+    for (unsigned b = 0; b < N; ++b) {
+      const Tensor& gb = grads_[ak[b]];
+      any = any || gb.v;
+      contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
+    }
+    if (!any) return;
+    for (unsigned b = 0; b < N; ++b)
+      if (grads_[ak[b]].v) touch_grad(ak[b]);
+  }
   clock.charge(prof.bwd_memset);
   if (contiguous) {
     ++prof.grads_in_place;
@@ -117,8 +131,11 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
           an.device != kCpuDevice || !(an.dim == first.dim) || !(full || an.needs_grad))
         continue;
       bool ok = true;
+      // The members' k-th arguments as forward's gather read them, else from their nodes.
+      const uint32_t* kept = grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_
+                                 ? group_args_.data() + grp.args_at + size_t(k) * N : nullptr;
       for (unsigned b = 0; ok && b < N; ++b) {
-        const uint32_t x = args(nodes[members[b]])[k];
+        const uint32_t x = kept ? kept[b] : args(nodes[members[b]])[k];
         ok = x == group_nodes_[ag.first + b] && use_count_[x] == 1 && x != from;
       }
       if (!ok) continue;
@@ -156,7 +173,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       grad_root_[gi] = grad_root_[owner];
       for (unsigned b = 0; b < grp.count; ++b) {
         uint32_t j = group_nodes_[grp.first + b];
-        grads_[j] = Tensor(nodes[j].dim, grads_[group_nodes_[user.first + b]].v);
+        grads_[j] = Tensor(first.dim, grads_[group_nodes_[user.first + b]].v);
       }
       continue;
     }
@@ -164,9 +181,9 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     const unsigned sz = first.dim.size();
     float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
                                               : dx_pool.allocate_floats(size_t(sz) * grp.count);
-    for (unsigned b = 0; b < grp.count; ++b) {
+    for (unsigned b = 0; b < grp.count; ++b) {  // the members share first's shape
       uint32_t j = group_nodes_[grp.first + b];
-      grads_[j].d = nodes[j].dim;
+      grads_[j].d = first.dim;
       grads_[j].v = block + size_t(b) * sz;
       grads_[j].device = first.device;
     }
@@ -199,27 +216,37 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     if (has_device_nodes_) group_backward_under_budget(static_cast<uint32_t>(gi));
     const uint32_t* members = group_nodes_.data() + grp.first;
     const unsigned N = grp.count;
-    // As in forward: the members' arguments read once, their gradients prefetched.
+    // The members' arguments as forward read them (else read once from the nodes),
+    // their gradients prefetched.
     const unsigned na = nodes[members[0]].nargs;
-    std::vector<uint32_t>& margs = autobatch_scratch().member_args;
-    margs.resize(size_t(N) * na);
-    for (unsigned b = 0; b < N; ++b) {
-      __builtin_prefetch(&nodes[members[b]]);
-      __builtin_prefetch(&outer_slot_[members[b]]);
-    }
-    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
-    for (unsigned b = 0; b < N; ++b) {
-      const uint32_t* a = args(nodes[members[b]]);
-      for (unsigned k = 0; k < na; ++k) {
-        margs[size_t(k) * N + b] = a[k];
-        __builtin_prefetch(&grads_[a[k]]);
-        __builtin_prefetch(&group_of_[a[k]]);
+    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&outer_slot_[members[b]]);
+    const uint32_t* margs;
+    if (grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_) {
+      margs = group_args_.data() + grp.args_at;
+      for (size_t i = 0; i < size_t(N) * na; ++i) {
+        __builtin_prefetch(&grads_[margs[i]]);
+        __builtin_prefetch(&group_of_[margs[i]]);
       }
+    } else {
+      std::vector<uint32_t>& read = autobatch_scratch().member_args;
+      read.resize(size_t(N) * na);
+      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&nodes[members[b]]);
+      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
+      for (unsigned b = 0; b < N; ++b) {
+        const uint32_t* a = args(nodes[members[b]]);
+        for (unsigned k = 0; k < na; ++k) {
+          read[size_t(k) * N + b] = a[k];
+          __builtin_prefetch(&grads_[a[k]]);
+          __builtin_prefetch(&group_of_[a[k]]);
+        }
+      }
+      margs = read.data();
     }
     clock.charge(prof.bwd_setup);
-    for (unsigned b = 0; b < N; ++b) flush_outer_products(members[b]);  // their users have all run
+    for (unsigned b = 0; b < N; ++b)  // their users have all run (a weight's deferred terms: rare)
+      if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
     clock.charge(prof.bwd_outer);
-    if (grp.stacked_set) stacked_set_backward(gi, margs.data() + N, clock);
+    if (grp.stacked_set) stacked_set_backward(gi, margs + N, clock);
     const Node& first = nodes[members[0]];
     Tensor& dy0 = grads_[members[0]];
     if (!dy0.v) continue;
@@ -256,7 +283,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
       }
       if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
       if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
-      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs.data() + size_t(k) * N, N, clock);
+      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs + size_t(k) * N, N, clock);
     }
   }
   // Blocks no gradient reached read as zeros through gradient().

@@ -234,9 +234,16 @@ class ComputationGraph final : public OpContext {
     bool in_stacked_set = false;
     const float* wstack = nullptr;  // (rows of all the set's weights) x cols, column-major
     unsigned wstack_rows = 0;
+    uint32_t args_at = UINT32_MAX;  // its members' arguments in group_args_ (gathered groups)
   };
   std::vector<Group> groups_;
   std::vector<uint32_t> group_nodes_;
+  // The gathered groups' member arguments, argument-major ([k * N + b]), as forward
+  // read them: backward reads them here in order instead of from every member's
+  // node and argument list again (cache misses in a large graph). For graph epoch_
+  // group_args_epoch_ only.
+  std::vector<uint32_t> group_args_;
+  uint64_t group_args_epoch_ = UINT64_MAX;
   // Forward of one group (autobatch.cc): its prototype and gathered arguments,
   // the op's call, each member's value a slice of the output.
   void run_group(size_t gi, PhaseClock& clock);  // groups_[gi], its span of group_nodes_ set

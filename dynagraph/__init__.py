@@ -107,6 +107,7 @@ def _node(index) -> Expression:
 _CG = ComputationGraph()
 
 
+@_errors.names_itself
 def renew_cg(immediate_compute: bool = False, check_validity: bool = False, autobatching=None) -> ComputationGraph:
     """Starts a new graph; expressions built before become stale.
 
@@ -117,10 +118,13 @@ def renew_cg(immediate_compute: bool = False, check_validity: bool = False, auto
     autobatching: True/False switches the autobatching executor (as DyNet's
     ``--dynet-autobatch``); None keeps the current setting.
     """
-    _config.ensure_initialized()
-    if autobatching is not None:
-        _core.set_autobatch(bool(autobatching))
-    _core.renew_cg(bool(immediate_compute), bool(check_validity))
+    try:
+        _config.ensure_initialized()
+        if autobatching is not None:
+            _core.set_autobatch(bool(autobatching))
+        _core.renew_cg(bool(immediate_compute), bool(check_validity))
+    except _errors.CAUGHT as exc:
+        _errors.reraise(exc, "renew_cg", (immediate_compute, check_validity, autobatching))
     return _CG
 
 

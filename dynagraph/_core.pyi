@@ -19,8 +19,17 @@ class Expression:
     A node of the current computation graph (stale after renew_cg()).
     """
     __array_ufunc__ = None
-    @staticmethod
-    def __getitem__(*args, **kwargs) -> Expression:
+    def __add__(self, value: Expression | Parameters | float) -> Expression:
+        """
+        Return self+value.
+        """
+    def __dlpack__(self, **kwargs) -> typing_extensions.CapsuleType:
+        """
+        The value as a DLPack capsule (float32; column-major axes, then the batch). Zero-copy when the value is in graph memory, which stays unchanged while the capsule's consumer holds it (renew_cg() leaves it alone); copy=True forces a copy, copy=False raises BufferError where only a copy is possible.
+        """
+    def __dlpack_device__(self) -> tuple:
+        ...
+    def __getitem__(self, key) -> Expression:
         """
         Indexes the axes of an expression as NumPy does; one index more than the
                 expression has axes indexes the batch, as in DyNet.
@@ -34,34 +43,6 @@ class Expression:
                 int there picks one batch element).
                 
         """
-    @staticmethod
-    def set(*args, **kwargs) -> None:
-        """
-        New data for an input expression, or new rows for a lookup, in this graph.
-        
-                On an input (vecInput, matInput, inputVector, inputTensor): ``values`` is a
-                flat list in column-major order (DyNet's memory order), or an array of the
-                expression's shape (with the batch as a last axis if > 1). On a lookup
-                (``lp[5]``, ``lookup``, ``lookup_batch``): the new row index (a list of them
-                for a batched lookup), as in DyNet. Every value computed from it is
-                recomputed at the next ``value()``.
-                
-        """
-    @staticmethod
-    def tensor_value(*args, **kwargs) -> Tensor:
-        """
-        The value as a :class:`Tensor` (keeps shape and batch size).
-        """
-    def __add__(self, value: Expression | Parameters | float) -> Expression:
-        """
-        Return self+value.
-        """
-    def __dlpack__(self, **kwargs) -> typing_extensions.CapsuleType:
-        """
-        The value as a DLPack capsule (float32; column-major axes, then the batch). Zero-copy when the value is in graph memory, which stays unchanged while the capsule's consumer holds it (renew_cg() leaves it alone); copy=True forces a copy, copy=False raises BufferError where only a copy is possible.
-        """
-    def __dlpack_device__(self) -> tuple:
-        ...
     def __mul__(self, value: Expression | Parameters | float) -> Expression:
         """
         Return self*value.
@@ -128,6 +109,22 @@ class Expression:
         """
     def scalar_value(self, recalculate: bool = False) -> float:
         ...
+    def set(self, values) -> None:
+        """
+        New data for an input expression, or new rows for a lookup, in this graph.
+        
+                On an input (vecInput, matInput, inputVector, inputTensor): ``values`` is a
+                flat list in column-major order (DyNet's memory order), or an array of the
+                expression's shape (with the batch as a last axis if > 1). On a lookup
+                (``lp[5]``, ``lookup``, ``lookup_batch``): the new row index (a list of them
+                for a batched lookup), as in DyNet. Every value computed from it is
+                recomputed at the next ``value()``.
+                
+        """
+    def tensor_value(self, recalculate: bool = False) -> Tensor:
+        """
+        The value as a :class:`Tensor` (keeps shape and batch size).
+        """
     def value(self, recalculate: bool = False) -> typing.Any:
         """
         float for a scalar, list for a vector (batch elements concatenated), else npvalue().
@@ -179,60 +176,9 @@ class Parameters:
     """
     __array_ufunc__ = None
     _device: str
-    @staticmethod
-    def __getitem__(*args, **kwargs) -> Expression:
+    def __getitem__(self, key) -> Expression:
         """
         Indexes this parameter's node as an Expression is indexed (``W[0]``, ``W[:, 1]``).
-        """
-    @staticmethod
-    def backward(*args, **kwargs) -> None:
-        """
-        Expression.backward of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def forward(*args, **kwargs) -> None:
-        """
-        Expression.forward of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def gradient(*args, **kwargs) -> numpy.ndarray:
-        """
-        Expression.gradient of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def npvalue(*args, **kwargs) -> numpy.ndarray:
-        """
-        Expression.npvalue of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def populate_from_textfile(*args, **kwargs) -> None:
-        """
-        :meth:`populate` under DyNet's other name.
-        """
-    @staticmethod
-    def scalar_value(*args, **kwargs) -> float:
-        """
-        Expression.scalar_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def tensor_value(*args, **kwargs) -> Tensor:
-        """
-        Expression.tensor_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def value(*args, **kwargs):
-        """
-        Expression.value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def vec_value(*args, **kwargs) -> list:
-        """
-        Expression.vec_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def write_to_textfile(*args, **kwargs) -> None:
-        """
-        :meth:`save` under DyNet's other name.
         """
     def __repr__(self) -> str:
         ...
@@ -252,6 +198,10 @@ class Parameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
+    def backward(self, full: bool = False) -> None:
+        """
+        Expression.backward of this parameter's node in the current graph.
+        """
     def clip_inplace(self, left: float, right: float) -> None:
         ...
     def dim(self) -> tuple:
@@ -260,17 +210,37 @@ class Parameters:
         """
         This parameter's node; update=False (the default, as in DyNet) keeps it out of training.
         """
+    def forward(self, recalculate: bool = False) -> None:
+        """
+        Expression.forward of this parameter's node in the current graph.
+        """
     def grad_as_array(self) -> numpy.ndarray:
         ...
+    def gradient(self) -> numpy.ndarray:
+        """
+        Expression.gradient of this parameter's node in the current graph.
+        """
     def is_updated(self) -> bool:
         ...
     def name(self) -> str:
         ...
+    def npvalue(self, recalculate: bool = False) -> numpy.ndarray:
+        """
+        Expression.npvalue of this parameter's node in the current graph.
+        """
     def populate(self, fname: str, key: str = '') -> None:
         ...
+    def populate_from_textfile(self, fname: str, key: str = '') -> None:
+        """
+        :meth:`populate` under DyNet's other name.
+        """
     def save(self, fname: str, key: str = '', append: bool = False) -> None:
         """
         Writes this parameter as one entry of DyNet's text format, named `key` (default: its name).
+        """
+    def scalar_value(self, recalculate: bool = False) -> float:
+        """
+        Expression.scalar_value of this parameter's node in the current graph.
         """
     def scale(self, s: float) -> None:
         ...
@@ -282,15 +252,31 @@ class Parameters:
         ...
     def shape(self) -> typing.Any:
         ...
+    def tensor_value(self, recalculate: bool = False) -> Tensor:
+        """
+        Expression.tensor_value of this parameter's node in the current graph.
+        """
+    def value(self, recalculate: bool = False):
+        """
+        Expression.value of this parameter's node in the current graph.
+        """
+    def vec_value(self, recalculate: bool = False) -> list:
+        """
+        Expression.vec_value of this parameter's node in the current graph.
+        """
+    def write_to_textfile(self, fname: str, key: str = '', append: bool = False) -> None:
+        """
+        :meth:`save` under DyNet's other name.
+        """
     def zero(self) -> None:
         ...
     @property
-    def cg_version(*args, **kwargs) -> int:
+    def cg_version(self) -> int:
         """
         The version of the current graph (where this parameter's node is).
         """
     @property
-    def vindex(*args, **kwargs) -> int:
+    def vindex(self) -> int:
         """
         The index of this parameter's node in the current graph.
         """
@@ -300,86 +286,6 @@ class LookupParameters:
     """
     __array_ufunc__ = None
     _device: str
-    @staticmethod
-    def _grad_rows(*args, **kwargs) -> numpy.ndarray:
-        """
-        The gradient as (rows, *row_shape), a view: no copy of the table.
-        """
-    @staticmethod
-    def backward(*args, **kwargs) -> None:
-        """
-        Expression.backward of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def batch(*args, **kwargs):
-        """
-        The rows ``i`` (a sequence of indices) as one batched expression (``lookup_batch``).
-        """
-    @staticmethod
-    def dim(*args, **kwargs) -> tuple:
-        """
-        ((row shape..., rows), 1): the whole table's expression shape, as DyNet's.
-        """
-    @staticmethod
-    def forward(*args, **kwargs) -> None:
-        """
-        Expression.forward of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def gradient(*args, **kwargs) -> numpy.ndarray:
-        """
-        Expression.gradient of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def npvalue(*args, **kwargs) -> numpy.ndarray:
-        """
-        Expression.npvalue of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def populate_from_textfile(*args, **kwargs) -> None:
-        """
-        :meth:`populate` under DyNet's other name.
-        """
-    @staticmethod
-    def row_grad_as_array(*args, **kwargs) -> numpy.ndarray:
-        """
-        The gradient of one row, shaped like the row (float64, a copy).
-        """
-    @staticmethod
-    def rows_as_array(*args, **kwargs) -> numpy.ndarray:
-        """
-        The given rows as one array of shape (len(rows), *row_shape).
-        """
-    @staticmethod
-    def rows_grad_as_array(*args, **kwargs) -> numpy.ndarray:
-        """
-        The gradients of the given rows, one array of shape (len(rows), *row_shape).
-        """
-    @staticmethod
-    def scalar_value(*args, **kwargs) -> float:
-        """
-        Expression.scalar_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def tensor_value(*args, **kwargs) -> Tensor:
-        """
-        Expression.tensor_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def value(*args, **kwargs):
-        """
-        Expression.value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def vec_value(*args, **kwargs) -> list:
-        """
-        Expression.vec_value of this parameter's node in the current graph.
-        """
-    @staticmethod
-    def write_to_textfile(*args, **kwargs) -> None:
-        """
-        :meth:`save` under DyNet's other name.
-        """
     @typing.overload
     def __getitem__(self, index: int) -> Expression:
         """
@@ -404,6 +310,10 @@ class LookupParameters:
         """
         The entry save() writes, as bytes.
         """
+    def _grad_rows(self) -> numpy.ndarray:
+        """
+        The gradient as (rows, *row_shape), a view: no copy of the table.
+        """
     def _grad_view(self) -> numpy.ndarray:
         ...
     def _mark_all_grad(self) -> None:
@@ -420,12 +330,32 @@ class LookupParameters:
         ...
     def as_array(self) -> numpy.ndarray:
         ...
+    def backward(self, full: bool = False) -> None:
+        """
+        Expression.backward of this parameter's node in the current graph.
+        """
+    def batch(self, i):
+        """
+        The rows ``i`` (a sequence of indices) as one batched expression (``lookup_batch``).
+        """
+    def dim(self) -> tuple:
+        """
+        ((row shape..., rows), 1): the whole table's expression shape, as DyNet's.
+        """
     def expr(self, update: bool = True) -> Expression:
         """
         The whole table as one (row shape..., rows) expression.
         """
+    def forward(self, recalculate: bool = False) -> None:
+        """
+        Expression.forward of this parameter's node in the current graph.
+        """
     def grad_as_array(self) -> numpy.ndarray:
         ...
+    def gradient(self) -> numpy.ndarray:
+        """
+        Expression.gradient of this parameter's node in the current graph.
+        """
     def init_from_array(self, arr: typing.Any) -> None:
         ...
     def init_row(self, i: int, row: collections.abc.Sequence[float]) -> None:
@@ -434,13 +364,37 @@ class LookupParameters:
         ...
     def name(self) -> str:
         ...
+    def npvalue(self, recalculate: bool = False) -> numpy.ndarray:
+        """
+        Expression.npvalue of this parameter's node in the current graph.
+        """
     def populate(self, fname: str, key: str = '') -> None:
         ...
+    def populate_from_textfile(self, fname: str, key: str = '') -> None:
+        """
+        :meth:`populate` under DyNet's other name.
+        """
     def row_as_array(self, row: int) -> numpy.ndarray:
         ...
+    def row_grad_as_array(self, row) -> numpy.ndarray:
+        """
+        The gradient of one row, shaped like the row (float64, a copy).
+        """
+    def rows_as_array(self, rows) -> numpy.ndarray:
+        """
+        The given rows as one array of shape (len(rows), *row_shape).
+        """
+    def rows_grad_as_array(self, rows) -> numpy.ndarray:
+        """
+        The gradients of the given rows, one array of shape (len(rows), *row_shape).
+        """
     def save(self, fname: str, key: str = '', append: bool = False) -> None:
         """
         Writes this table as one entry of DyNet's text format, named `key` (default: its name).
+        """
+    def scalar_value(self, recalculate: bool = False) -> float:
+        """
+        Expression.scalar_value of this parameter's node in the current graph.
         """
     def scale(self, s: float) -> None:
         ...
@@ -450,15 +404,31 @@ class LookupParameters:
         ...
     def shape(self) -> tuple:
         ...
+    def tensor_value(self, recalculate: bool = False) -> Tensor:
+        """
+        Expression.tensor_value of this parameter's node in the current graph.
+        """
+    def value(self, recalculate: bool = False):
+        """
+        Expression.value of this parameter's node in the current graph.
+        """
+    def vec_value(self, recalculate: bool = False) -> list:
+        """
+        Expression.vec_value of this parameter's node in the current graph.
+        """
+    def write_to_textfile(self, fname: str, key: str = '', append: bool = False) -> None:
+        """
+        :meth:`save` under DyNet's other name.
+        """
     def zero(self) -> None:
         ...
     @property
-    def cg_version(*args, **kwargs) -> int:
+    def cg_version(self) -> int:
         """
         The version of the current graph (where this parameter's node is).
         """
     @property
-    def vindex(*args, **kwargs) -> int:
+    def vindex(self) -> int:
         """
         The index of this parameter's node in the current graph.
         """

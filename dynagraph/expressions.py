@@ -19,12 +19,15 @@ def _parameters(what: str, params) -> tuple:
     return params
 
 
+@_errors.names_itself  # its only error names it; called per use of a parameter in many models
 def parameter(*params):
     """Returns its arguments (one, or a tuple), as DyNet 2.2's ``dy.parameter`` does:
     a parameter stands for its node in whatever graph it is used in (a lookup
     table for the whole table), so what this returns stays valid after
     ``renew_cg()``."""
-    _parameters("parameter", params)
+    for p in params:
+        if not isinstance(p, (Parameters, LookupParameters)):
+            raise TypeError(f"parameter: expected Parameters or LookupParameters, got {type(p).__name__}")
     return params[0] if len(params) == 1 else params
 
 

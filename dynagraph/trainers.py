@@ -32,9 +32,13 @@ class Trainer:
         self.model = m
         self._pc = core_pc
 
+    @_errors.names_itself
     def update(self) -> None:
         """Applies the accumulated gradients, then zeroes them."""
-        self._t.update()
+        try:
+            self._t.update()
+        except _errors.CAUGHT as exc:
+            _errors.reraise(exc, "Trainer.update")
 
     def update_epoch(self, r: float = 1.0) -> None:
         """Deprecated in DyNet; kept for old scripts (does nothing)."""

@@ -31,7 +31,7 @@ class BumpArena {
 
   BumpArena(Alloc& alloc, size_t initial_bytes) : alloc_(&alloc), initial_bytes_(initial_bytes) {}
   ~BumpArena() {
-    hand_over_pinned(chunks_);
+    if (pinned_) hand_over_pinned(chunks_);
     for (auto& c : chunks_) alloc_->deallocate(c.data, c.size);
   }
   BumpArena(const BumpArena&) = delete;
@@ -57,7 +57,8 @@ class BumpArena {
   }
   void reset() {
     // Chunks pinned by an export go to their pins (core/pin.h): the next graph must not overwrite them.
-    hand_over_pinned(chunks_);
+    // (Only an arena that handed out a pin has any: the others skip the scan, once per renew_cg.)
+    if (pinned_) hand_over_pinned(chunks_);
     current_ = 0;
     if (!chunks_.empty()) chunks_[0].used = 0;
   }
@@ -70,7 +71,7 @@ class BumpArena {
   void revert(const Mark& m) {
     if (chunks_.empty()) return;
     // Memory past the mark that an export pinned stays used until renew_cg().
-    if (any_pinned(chunks_, m.chunk, current_)) return;
+    if (pinned_ && any_pinned(chunks_, m.chunk, current_)) return;
     current_ = m.chunk;
     chunks_[current_].used = m.used;
   }
@@ -89,6 +90,7 @@ class BumpArena {
   void set_initial_bytes(size_t b) { initial_bytes_ = b; }
   // A pin on the chunk holding p, or null when p is not in this arena.
   std::shared_ptr<ChunkPin> pin(const void* p) {
+    pinned_ = true;
     return pin_chunk(chunks_, p, [](void* a, void* data, size_t n) { static_cast<Alloc*>(a)->deallocate(data, n); },
                      alloc_);
   }
@@ -113,6 +115,7 @@ class BumpArena {
   size_t initial_bytes_;
   std::vector<Chunk> chunks_;
   size_t current_ = 0;
+  bool pinned_ = false;  // pin() was called: some chunk may be pinned
 };
 
 }  // namespace dg

@@ -63,6 +63,7 @@ void DeviceMemory::release(Pools& p) {
 DeviceMemory::Pools& DeviceMemory::on(DeviceId id) {
   Pools& p = pools[id];
   if (!p.values) {
+    made = true;
     Allocator& a = device_allocator(id);
     p.budget = device_budget(id);
     p.policy = device_policy(id);
@@ -79,6 +80,7 @@ DeviceMemory::Pools& DeviceMemory::on(DeviceId id) {
 }
 
 void DeviceMemory::reset() {
+  if (!made) return;
   for (unsigned id = 0; id < kMaxDevices; ++id) {
     Pools& p = pools[id];
     if (!p.values) continue;
@@ -98,6 +100,7 @@ void DeviceMemory::reset() {
 }
 
 void DeviceMemory::reset_grads() {
+  if (!made) return;
   for (Pools& p : pools) {
     if (p.grads) p.grads->reset();
     if (p.plan) p.plan->reset_grads();

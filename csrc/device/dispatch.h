@@ -30,6 +30,7 @@ struct DeviceMemory {
   ComputationGraph& graph;
   Pools pools[kMaxDevices];
   uint64_t rng_counter = 0;
+  bool made = false;  // some device's pools were made (a CPU-only graph's resets skip the loop)
   Pools& on(DeviceId id);
   SwapPlan* plan(DeviceId id) { return on(id).plan.get(); }
   const SwapPlan* plan_if(DeviceId id) const { return pools[id].plan.get(); }

@@ -11,11 +11,6 @@
 
 namespace dg {
 
-ComputationGraph& cg() {
-  static ComputationGraph g;
-  return g;
-}
-
 DeviceMemory& ComputationGraph::device_memory() {
   if (!device_memory_) device_memory_ = std::make_shared<DeviceMemory>(*this);
   return *device_memory_;
@@ -96,27 +91,32 @@ Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
     dims = many.data();
   }
   bool needs_grad = false;
-  size_t largest = 0;  // values in the largest argument
+  bool large = false;  // an argument or the result holds 2^32 or more values
   for (unsigned k = 0; k < nargs; ++k) {
     const Node& a = nodes[args[k]];
     dims[k] = a.dim;
-    const size_t sz = a.dim.size();
-    if (sz > largest) largest = sz;
+    large = large || a.large;  // each argument's size was checked when it was added
     if (a.needs_grad && (impl.diff_mask >> (k < 31 ? k : 31) & 1u)) needs_grad = true;
   }
   n.nargs = static_cast<uint16_t>(nargs);
   n.arg0 = static_cast<uint32_t>(arg_pool.size());
-  n.dim = impl.dim_forward(*this, n, dims);  // throws before anything is committed
-  if (n.dim.size() > kMax32 || largest > kMax32) {
-    if (!handles_large_tensors(n.op)) refuse_large(impl.name, n.dim, dims, nargs);
-  }
+  const Dim y = impl.dim_forward(*this, n, dims);  // throws before anything is committed
+  const bool large_result = y.size() > kMax32;
+  if ((large || large_result) && !handles_large_tensors(n.op)) refuse_large(impl.name, y, dims, nargs);
   if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
+    n.dim = y;
     assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
     has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
   }
-  n.needs_grad = n.needs_grad || needs_grad;
   arg_pool.insert(arg_pool.end(), args, args + nargs);
+  // The node goes in as the caller built it, and the fields computed here are
+  // written in place: copying `n` right after writing them would stall on
+  // store forwarding (a measurable share of this function on small graphs).
   nodes.push_back(n);
+  Node& m = nodes.back();
+  m.dim = y;
+  m.large = large_result;
+  m.needs_grad = n.needs_grad || needs_grad;
   values_.emplace_back();
   Expression e{static_cast<uint32_t>(nodes.size() - 1), version_};
   if (immediate_compute) forward(e.i);
@@ -127,7 +127,9 @@ void ComputationGraph::eval_node(uint32_t i) {
   const Node& n = nodes[i];
   if (has_device_nodes_) swap_before_forward(*this, i);  // under a device budget: arguments back on the device
   const uint32_t* a = args(n);
-  arg_scratch_.resize(n.nargs);
+  // Grows only: ops read n.nargs of them (a resize between 1 and 2 arguments,
+  // node after node, constructed a Tensor each time).
+  if (arg_scratch_.size() < n.nargs) arg_scratch_.resize(n.nargs);
   for (unsigned k = 0; k < n.nargs; ++k) arg_scratch_[k] = values_[a[k]];
   Tensor& y = values_[i];
   y.d = n.dim;
@@ -302,7 +304,7 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   flush_outer_products(j);  // every user of j has run: its gradient is complete
   const OpImpl& impl = op_impl(n.op);
   const uint32_t* a = args(n);
-  xs.resize(n.nargs);
+  if (xs.size() < n.nargs) xs.resize(n.nargs);  // grows only, as in eval_node
   for (unsigned k = 0; k < n.nargs; ++k) xs[k] = values_[a[k]];
   for (unsigned k = 0; k < n.nargs; ++k) {
     Tensor& dx = grads_[a[k]];

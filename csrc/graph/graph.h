@@ -338,6 +338,10 @@ class ComputationGraph final : public OpContext {
 };
 
 // The process-wide graph that DyNet's API implies (renew_cg() renews it).
-ComputationGraph& cg();
+// Inline: every expression function asks for it (a guard test, not a call).
+inline ComputationGraph& cg() {
+  static ComputationGraph g;
+  return g;
+}
 
 }  // namespace dg

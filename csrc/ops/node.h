@@ -14,6 +14,7 @@ struct Node {
   bool needs_grad = false;  // some argument (transitively) reaches a parameter
   DeviceId device = kCpuDevice;  // where it runs (its arguments' device; set by the graph)
   uint16_t nargs = 0;
+  bool large = false;  // its value holds 2^32 or more values (set by the graph; only ops that allow it)
   uint32_t arg0 = 0;  // first argument's slot in ComputationGraph::arg_pool
   Dim dim;            // output shape, fixed at construction
   // Small attributes whose meaning belongs to the op (scalars, axes, flags).

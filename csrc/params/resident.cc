@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <unordered_set>
 
@@ -116,7 +117,10 @@ void Resident::push() {
 
 void Resident::fill(float v) {
   if (dev_ && dev_ok_) ops_of(device_).fill(dev_, host_.size(), v);
-  std::fill(host_.begin(), host_.end(), v);
+  if (v == 0.f)  // every update clears each gradient: memset's wide stores, not a float loop
+    std::memset(host_.data(), 0, sizeof(float) * host_.size());
+  else
+    std::fill(host_.begin(), host_.end(), v);
   host_ok_ = true;
   zeros_ = v == 0.f;
 }

@@ -130,6 +130,55 @@ def test_python_wrappers_name_themselves_and_keep_the_error_type():
     assert dy.average.__name__ == "average" and "Element-wise mean" in dy.average.__doc__
 
 
+def test_the_naming_wrapper_takes_the_functions_own_parameters():
+    # name_errors' wrapper has f's signature (no *args/**kwargs to pack on every
+    # call) and passes f's own default objects.
+    import inspect
+    from dynagraph import _errors
+    sentinel = object()
+
+    def f(a, b=sentinel, *rest, c=[1], **kw):
+        if a == "bad":
+            raise ValueError("bad a")
+        return a, b, rest, c, kw
+
+    def g(x, /, y=2, *, z=3):
+        return x, y, z
+
+    wf, wg = _errors._named(f, "f"), _errors._named(g, "g")
+    assert inspect.signature(wf) == inspect.signature(f) and inspect.signature(wg) == inspect.signature(g)
+    assert wf(1)[1] is sentinel and wf(1)[3] is f.__kwdefaults__["c"]
+    assert wf(1, 2, 3, c=4, d=5) == (1, 2, (3,), 4, {"d": 5})
+    assert wg(1) == (1, 2, 3) and wg(1, 5, z=6) == (1, 5, 6)
+    assert not wg.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    with raises(ValueError, "f: bad a"):
+        wf("bad")
+    with raises(TypeError, "g()", "positional-only"):
+        wg(x=1)
+    with raises(TypeError, "f()", "missing"):
+        wf()
+
+
+def test_per_step_functions_name_their_own_errors():
+    # renew_cg, Trainer.update and parameter run on every training step: they
+    # name their errors themselves, without the wrapper's extra Python frame.
+    for fn in (dy.renew_cg, dy.Trainer.update, dy.parameter):
+        assert not hasattr(fn, "__wrapped__")
+    with raises(ValueError, "renew_cg: ", "truth value"):
+        dy.renew_cg(autobatching=np.zeros(2))
+    m = dy.ParameterCollection()
+    W = m.add_parameters((1, 2))
+    tr = dy.SimpleSGDTrainer(m)
+    tr._t.check_finite = True
+    dy.renew_cg()
+    dy.sum_elems(W * dy.inputVector([float("nan"), 1.0])).backward()
+    with raises(ValueError, "Trainer.update: ", "non-finite"):
+        tr.update()
+    with raises(TypeError, "parameter: ", "got int"):
+        dy.parameter(W, 3)
+    assert dy.parameter(W) is W and dy.parameter(W, W) == (W, W)
+
+
 def test_huge_input_is_a_memory_error_naming_the_size():
     # In a subprocess whose address space is capped: the allocation fails at once.
     code = textwrap.dedent("""

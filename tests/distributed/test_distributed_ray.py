@@ -181,7 +181,11 @@ def test_hybrid_measures_the_link_when_it_has_a_candidate(cluster, jobs, tmp_pat
     # The timed trial ran PS, the link rule's choice and the byte rule's (["/W"]), each as a
     # throwaway job that is gone afterwards, and the fastest decided.
     by_link = likely_sfb({"/W": (128, 96)}, [{"/W": 4}] * 3, 2, 1, link=link)
-    assert [t["replicated"] for t in job.trial] == [[]] + ([by_link] if by_link else []) + [["/W"]]
+    timed = []  # each distinct choice once: on a slow (loaded) link the link rule also picks ["/W"]
+    for c in ([], by_link, ["/W"]):
+        if c not in timed:
+            timed.append(c)
+    assert [t["replicated"] for t in job.trial] == timed
     assert all(0 < t["seconds_per_iteration"] < 10 for t in job.trial), job.trial
     assert chosen == min(job.trial, key=lambda t: t["seconds_per_iteration"])["replicated"]
     assert not [a for a in ray.util.list_named_actors() if "worker" in a or "server" in a]

@@ -86,6 +86,16 @@ def test_an_op_not_audited_for_64_bit_offsets_refuses_a_huge_tensor():
     assert dy.sum_elems(dy.tanh(x) + x * 2.0).dim() == ((1,), 1)
 
 
+def test_a_huge_argument_is_refused_even_when_the_result_is_small():
+    # The graph remembers which nodes are huge, so an op whose result is small
+    # still refuses a huge argument (dot_product is not audited for 64-bit offsets).
+    x = dy.ones((65536, 65537))
+    with pytest.raises(OverflowError, match=r"dot_product: tensors of 2\^32 or more values.*\{65536,65537\}"):
+        dy.dot_product(x, x)
+    y = dy.sum_elems(x)  # audited: small, and a later op takes it
+    assert dy.dot_product(y, y).dim() == ((1,), 1)
+
+
 def test_a_tensor_larger_than_memory_is_a_memory_error_before_allocating():
     x = dy.ones((2 ** 20, 2 ** 20))  # 4 TiB of floats
     with pytest.raises(MemoryError, match=r"cannot allocate 4398046511104 bytes .*for a tensor"):

@@ -138,6 +138,7 @@ void SwapPlan::sync_schedule() {
       if (i < grads_.size() && (grads_[i].state == resident || grads_[i].state == incoming) && grads_[i].owner < 0)
         pool_.free(grads_[i].dev);
     }
+    queue_dirty_ = true;
     vals_.resize(n);
     grads_.resize(std::min<size_t>(grads_.size(), n));
     users_.resize(n);
@@ -160,6 +161,8 @@ void SwapPlan::sync_schedule() {
   grads_.resize(n);
   rng_at_.resize(n);
   users_.resize(n);
+  views_.resize(n);
+  grad_views_.resize(n);
   grad_wanted_.resize(n);
   step_of_.resize(n, UINT32_MAX);
   if (!steps_mode_) {
@@ -183,6 +186,18 @@ void SwapPlan::merge_users(uint32_t from, uint32_t into) {
   m.reserve(users_[from].size() + users_[into].size());
   std::set_union(users_[from].begin(), users_[from].end(), users_[into].begin(), users_[into].end(),
                  std::back_inserter(m));
+  users_[into].swap(m);
+}
+
+// A group's members at once: one sort, not a merge per member (quadratic in the group's size).
+void SwapPlan::merge_users(const uint32_t* members, unsigned n, uint32_t into) {
+  if (!steps_mode_) return;
+  std::vector<uint32_t> m = users_[into];
+  for (unsigned b = 0; b < n; ++b)
+    if (members[b] != into) m.insert(m.end(), users_[members[b]].begin(), users_[members[b]].end());
+  if (m.size() == users_[into].size()) return;
+  std::sort(m.begin(), m.end());
+  m.erase(std::unique(m.begin(), m.end()), m.end());
   users_[into].swap(m);
 }
 
@@ -249,19 +264,30 @@ uint64_t SwapPlan::next_use(Key k) const {
   if (k.grad) return backward_use(k.node);
   uint64_t t = value_use(k.node);
   if (steps_mode_) return t;  // a block's users hold its members' and views' (merge_users)
-  for (uint32_t a = k.node + 1; a < vals_.size() && t > now_ + 1; ++a)  // aliases come later in the graph
-    if (vals_[a].owner == static_cast<int32_t>(k.node)) t = std::min(t, value_use(a));
+  for (uint32_t a : views_[k.node])  // the views of its block (reshapes)
+    if (t > now_ + 1 && a < vals_.size() && vals_[a].owner == static_cast<int32_t>(k.node)) t = std::min(t, value_use(a));
   return t;
 }
 
 void SwapPlan::pin(Key k) {
   k = root(k);
-  ++slot(k).pins;
+  Slot& s = slot(k);
+  ++s.pins;
   held_.push_back(k);
+  if (s.queued && !s.parked) {  // a pinned key cannot leave: evictions need not step over it
+    queue_.erase(QEntry{s.qt, s.qbytes, k.node, k.grad});
+    s.parked = true;
+  }
+}
+
+void SwapPlan::unpin(Key k) {
+  Slot& s = slot(k);
+  --s.pins;
+  if (!s.pins && s.parked) track(k);  // back in the queue, keyed afresh
 }
 
 void SwapPlan::unpin_all() {
-  for (Key k : held_) --slot(k).pins;
+  for (Key k : held_) unpin(k);
   held_.clear();
 }
 
@@ -299,6 +325,7 @@ void SwapPlan::need_grad(uint32_t j) {
     s.dev = p;
     s.state = resident;
     g_.grads_[r.node].v = reinterpret_cast<float*>(p);
+    track(r);
   } else {
     make_resident(r);
   }
@@ -351,6 +378,7 @@ void SwapPlan::before_backward(uint32_t j, bool runs) {
 }
 
 void SwapPlan::after_forward(uint32_t i) {
+  untrack({i, false});
   Slot& s = vals_[i];
   const Tensor& y = g_.values_[i];
   char* p = reinterpret_cast<char*>(y.v);
@@ -371,6 +399,7 @@ void SwapPlan::after_forward(uint32_t i) {
     st.to_device_bytes += s.bytes;
     ++st.streamed_params;
   }
+  if (s.state == resident) track({i, false});
   if (s.state == resident || !p) return;
   // No block of its own: a view of an argument's memory (reshape), managed with it.
   const Node& n = g_.nodes[i];
@@ -382,7 +411,9 @@ void SwapPlan::after_forward(uint32_t i) {
     if (o.state == resident && p >= o.dev && p < o.dev + std::max<size_t>(o.bytes, 1)) {
       s.owner = static_cast<int32_t>(r);
       s.offset = static_cast<size_t>(p - o.dev);
+      views_[r].push_back(i);
       merge_users(i, r);
+      track({r, false});  // its next use may now be the view's
       return;
     }
   }
@@ -408,6 +439,7 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
     }
   uint32_t r = m[0];
   size_t base = 0;
+  for (unsigned b = 0; b < n; ++b) untrack({m[b], false});
   if (own) {
     vals_[r] = Slot{};
     vals_[r].dev = p;
@@ -432,14 +464,17 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
     vals_[m[b]] = Slot{};
     vals_[m[b]].owner = static_cast<int32_t>(r);
     vals_[m[b]].offset = base + b * sz;
-    merge_users(m[b], r);
+    views_[r].push_back(m[b]);
   }
+  merge_users(m, n, r);
+  track({r, false});
 }
 
 void SwapPlan::group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
   sync_schedule();
   seed_ = seed;
   const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
+  for (unsigned b = 0; b < n; ++b) untrack({m[b], true});
   Slot& r = grads_[m[0]];
   r = Slot{};
   r.bytes = n * sz;
@@ -450,12 +485,14 @@ void SwapPlan::group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
     grads_[m[b]] = Slot{};
     grads_[m[b]].owner = static_cast<int32_t>(m[0]);
     grads_[m[b]].offset = b * sz;
+    grad_views_[m[0]].push_back(m[b]);
   }
 }
 
 void SwapPlan::split_group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
   sync_schedule();
   for (unsigned b = 0; b < n; ++b) {
+    untrack({m[b], true});
     grads_[m[b]] = Slot{};
     grad_wanted_[m[b]] = m[b] == seed ? 2 : 1;
   }
@@ -528,33 +565,6 @@ float* SwapPlan::allocate(size_t bytes) {
 
 size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
 
-// The resident value or gradient used farthest ahead leaves; for a prefetch
-// only one used after `after` (the prefetched one's use), and never one in flight.
-bool SwapPlan::evict_one(uint64_t after, bool for_prefetch) {
-  bool found = false;
-  Key best{0, false};
-  uint64_t best_t = 0;
-  size_t best_bytes = 0;
-  for (uint32_t i = 0; i < vals_.size(); ++i) {
-    for (int g = 1; g >= 0; --g) {  // gradients first on a tie (they are never recomputed)
-      const Key k{i, g == 1};
-      const Slot& s = slot(k);
-      const bool movable = s.state == resident || (s.state == incoming && !for_prefetch);
-      if (!movable || s.pins || s.owner >= 0) continue;
-      const uint64_t t = next_use(k);
-      if (t <= after) continue;
-      if (!found || t > best_t || (t == best_t && s.bytes > best_bytes)) {
-        found = true;
-        best = k;
-        best_t = t;
-        best_bytes = s.bytes;
-      }
-    }
-  }
-  if (found) evict(best);
-  return found;
-}
-
 bool SwapPlan::recomputable(uint32_t i) const {
   const Node& n = g_.nodes[i];
   if (vals_[i].grouped) return false;  // one member alone would not give the block back
@@ -571,6 +581,7 @@ bool SwapPlan::recomputable(uint32_t i) const {
 }
 
 void SwapPlan::evict(Key k) {
+  untrack(k);
   Slot& s = slot(k);
   if (s.state == incoming) arrive(k, false);
   Tensor& t = k.grad ? g_.grads_[k.node] : g_.values_[k.node];
@@ -601,9 +612,8 @@ void SwapPlan::evict(Key k) {
 void SwapPlan::null_aliases(Key k) {
   std::vector<Slot>& slots = k.grad ? grads_ : vals_;
   std::vector<Tensor>& ts = k.grad ? g_.grads_ : g_.values_;
-  // Per node, views come later in the graph; a group's members may come before its first.
-  for (uint32_t a = steps_mode_ ? 0 : k.node + 1; a < slots.size() && a < ts.size(); ++a)
-    if (slots[a].owner == static_cast<int32_t>(k.node)) ts[a].v = nullptr;
+  for (uint32_t a : (k.grad ? grad_views_ : views_)[k.node])
+    if (a < slots.size() && a < ts.size() && slots[a].owner == static_cast<int32_t>(k.node)) ts[a].v = nullptr;
 }
 
 void SwapPlan::recompute(uint32_t i) {
@@ -637,12 +647,13 @@ void SwapPlan::recompute(uint32_t i) {
   for (char* b : node_blocks_)
     if (b != reinterpret_cast<char*>(y.v)) extra_blocks_.push_back(b);
   node_blocks_.swap(outer);
-  for (size_t h = mark; h < held_.size(); ++h) --slot(held_[h]).pins;
+  for (size_t h = mark; h < held_.size(); ++h) unpin(held_[h]);
   held_.resize(mark);
   Slot& s = vals_[i];
   s.dev = reinterpret_cast<char*>(y.v);
   s.state = resident;
   g_.values_[i].v = y.v;
+  track({i, false});
   DeviceMemStats& st = stats[dev_];
   if (n.nargs == 0) {
     ++st.refetches;
@@ -682,6 +693,8 @@ void SwapPlan::reset_grads() {
   for (Slot& s : grads_)
     if ((s.state == resident || s.state == incoming) && s.owner < 0) pool_.free(s.dev);
   seed_ = UINT32_MAX;
+  queue_dirty_ = true;
+  for (auto& v : grad_views_) v.clear();
   const size_t n = grads_.size();
   grads_.clear();
   grads_.resize(n);
@@ -706,6 +719,13 @@ void SwapPlan::reset() {
   grads_.clear();
   rng_at_.clear();
   users_.clear();
+  views_.clear();
+  grad_views_.clear();
+  queue_dirty_ = true;
+  queue_.clear();
+  expiry_.clear();
+  block_key_.clear();
+  movable_bytes_ = 0;
   grad_wanted_.clear();
   steps_mode_ = false;
   step_of_.clear();

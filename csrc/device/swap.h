@@ -13,8 +13,11 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -47,6 +50,7 @@ struct DeviceMemStats {
   uint64_t batched_steps = 0;     // autobatching under the budget: groups run as one batched step
   uint64_t groups_unbatched = 0;  // ... groups whose working set did not fit: their nodes ran one by one
   uint64_t regathers = 0;  // a node's operands fitted in total but not in one piece: all else left, they came back
+  uint64_t plan_visits = 0;  // values and gradients the plan looked at to choose evictions and check groups' room
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -98,7 +102,7 @@ class SwapPlan {
   // schedule counts time in steps (forward of step s is s, its backward
   // 2S - 1 - s) and the per-node hooks map a node to its group's step.
   void add_steps(const std::vector<std::vector<uint32_t>>& steps);
-  bool group_fits(const uint32_t* members, unsigned n, bool backward) const;  // working set within the budget
+  bool group_fits(const uint32_t* members, unsigned n, bool backward);  // working set within the budget
   // Backward of a group whose working set does not fit: its members get gradients
   // of their own and run one by one (groups_unbatched counts it).
   void split_group_grads(const uint32_t* members, unsigned n, uint32_t seed);
@@ -138,6 +142,11 @@ class SwapPlan {
     bool grouped = false;    // a group's block (several members): swapped, never recomputed
     int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
     size_t offset = 0;
+    bool queued = false;  // may leave: counted, and in the eviction queue as (qt, qbytes) with its block at qdev
+    bool parked = false;  // ... but pinned: out of the queue until its pins end
+    uint64_t qt = 0;
+    size_t qbytes = 0;
+    const char* qdev = nullptr;
   };
   struct Key {
     uint32_t node;
@@ -151,6 +160,7 @@ class SwapPlan {
   void reserve(size_t bytes);
   void release_reserved();
   void pin(Key k);
+  void unpin(Key k);
   void unpin_all();
   void make_resident(Key k);
   void recompute(uint32_t i);
@@ -167,14 +177,47 @@ class SwapPlan {
   bool evict_below_scratch(size_t bytes);
   char* scratch_block(size_t bytes, bool must);
   void keep_spare();
-  Key slot_at(const char* p, bool* found) const;
+  Key slot_at(const char* p, bool* found);
   [[noreturn]] void out_of_memory(size_t bytes) const;
   uint32_t root(uint32_t i) const;
   Key root(Key k) const;
   uint64_t span() const { return steps_mode_ ? step_first_.size() - 1 : scheduled_; }
   uint64_t time_of(uint32_t node) const { return steps_mode_ ? step_of_[node] : node; }
   void merge_users(uint32_t from, uint32_t into);
+  void merge_users(const uint32_t* members, unsigned n, uint32_t into);
   void null_aliases(Key k);
+
+  // The eviction queue (swap_queue.cc): every value and gradient that may leave
+  // (resident or incoming, a block of its own), best victim first -- farthest
+  // next use, then larger, then lower node, a gradient before a value (the order
+  // a full scan would pick in). A key's next use only grows as time goes on, and
+  // changes when time reaches it: each key is re-keyed then (expiry_), so an
+  // eviction looks at the first unpinned entries only, not at every value.
+  struct QEntry {
+    uint64_t t;
+    size_t bytes;
+    uint32_t node;
+    bool grad;
+  };
+  struct QOrder {
+    bool operator()(const QEntry& a, const QEntry& b) const {
+      if (a.t != b.t) return a.t > b.t;
+      if (a.bytes != b.bytes) return a.bytes > b.bytes;
+      if (a.node != b.node) return a.node < b.node;
+      return a.grad > b.grad;
+    }
+  };
+  void track(Key k);    // k's state or uses changed: (re-)queued when it may leave
+  void untrack(Key k);  // k no longer may leave (before its slot changes)
+  void refresh_queue();  // re-key the keys whose next use time reached; rebuild when the schedule changed
+  void rebuild_queue();
+  std::set<QEntry, QOrder> queue_;
+  std::vector<std::pair<uint64_t, Key>> expiry_;  // min-heap by time: when a queued key's next use passes
+  std::unordered_map<const char*, Key> block_key_;  // a queued key's block
+  size_t movable_bytes_ = 0;                  // the queued keys' bytes
+  bool queue_dirty_ = true;                   // rebuild before the next use (slots reset, a new pass)
+  uint64_t queue_span_ = 0, queue_now_ = 0;   // the schedule and time the queue was keyed for
+  std::vector<std::vector<uint32_t>> views_, grad_views_;  // per block: the nodes whose owner it is (filtered by owner)
 
   ComputationGraph& g_;
   DeviceId dev_;
@@ -198,7 +241,7 @@ class SwapPlan {
   char* spare_ = nullptr;                  // the next scratch chunk, taken by a hook under the others
   size_t scratch_bytes_ = 0;
   mutable std::vector<float> zeros_;       // gradient_view of a gradient backward never reached
-  std::vector<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
+  std::deque<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
   std::vector<std::pair<PinnedBuffer, uint64_t>> pending_host_;   // host copies free once read back
   uint64_t last_ev_ = 0;                   // the latest copy issued
   bool stream_ = false;                    // the parameters placed on dev_ stream (sticky for this plan)

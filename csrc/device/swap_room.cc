@@ -27,11 +27,12 @@ void SwapPlan::holding(const std::function<void()>& holds) {
   } catch (const Scattered&) {
     unpin_all();
     release_reserved();
-    for (uint32_t i = 0; i < vals_.size(); ++i)
-      for (const Key k : {Key{i, true}, Key{i, false}}) {
-        const Slot& s = slot(k);
-        if ((s.state == resident || s.state == incoming) && s.owner < 0 && !s.pins) evict(k);
-      }
+    refresh_queue();
+    std::vector<Key> out;  // in node order, a gradient before its value
+    for (const QEntry& e : queue_)
+      if (!slot({e.node, e.grad}).pins) out.push_back({e.node, e.grad});
+    std::sort(out.begin(), out.end(), [](Key a, Key b) { return a.node != b.node ? a.node < b.node : a.grad > b.grad; });
+    for (const Key k : out) evict(k);
     while (reclaim() || wait_oldest_free()) {
     }
     ++device_mem_stats(dev_).regathers;
@@ -79,7 +80,7 @@ void SwapPlan::release_reserved() {
 // when it begins) in all of it but a scratch chunk: a group split there gives each
 // member's gradient a block of its own, and its users then hold more blocks.
 // Else its nodes run one by one.
-bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) const {
+bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) {
   // Counted in pool blocks: the distinct blocks the members' arguments live in
   // (a group's block, or a small value's own, rounded up), the output and the
   // gathered copies -- twice: values and gradients.
@@ -102,10 +103,9 @@ bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) const {
   for (uint32_t r : roots)
     if (r != UINT32_MAX) bytes += std::max(vals_[r].bytes ? BlockPool::round_up(vals_[r].bytes) : 0, block(g_.nodes[r].dim.size()));
   bytes *= 2;
-  size_t movable = 0;
-  for (uint32_t i = 0; i < vals_.size(); ++i)
-    for (const Slot* s : {&vals_[i], &grads_[i]})
-      if ((s->state == resident || s->state == incoming) && s->owner < 0) movable += s->bytes;
+  refresh_queue();  // its keys are the values and gradients that may move out
+  device_mem_stats(dev_).plan_visits += roots.size() + 1;
+  const size_t movable = movable_bytes_;
   const size_t fixed = pool_.in_use() - std::min(pool_.in_use(), movable);
   const size_t room = budget_ - std::min(budget_, fixed);
   return backward ? bytes + scratch_chunk() <= room : bytes <= room / 2;
@@ -159,16 +159,11 @@ void SwapPlan::free_scratch(void* p) {
 }
 
 // The managed block starting at p (a value's or a gradient's, not a view).
-SwapPlan::Key SwapPlan::slot_at(const char* p, bool* found) const {
-  *found = true;
-  for (uint32_t i = 0; i < vals_.size(); ++i) {
-    if (vals_[i].owner < 0 && vals_[i].dev == p && (vals_[i].state == resident || vals_[i].state == incoming))
-      return {i, false};
-    if (grads_[i].owner < 0 && grads_[i].dev == p && (grads_[i].state == resident || grads_[i].state == incoming))
-      return {i, true};
-  }
-  *found = false;
-  return {0, false};
+SwapPlan::Key SwapPlan::slot_at(const char* p, bool* found) {
+  refresh_queue();
+  const auto it = block_key_.find(p);
+  *found = it != block_key_.end();
+  return *found ? it->second : Key{0, false};
 }
 
 // Frees the block right under the scratch when it is a value or gradient that may leave.

@@ -60,6 +60,7 @@ void SwapPlan::make_resident(Key k) {
   s.state = resident;
   if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);  // it changes from here on
   (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(p);
+  track(k);
 }
 
 // An incoming copy is needed (count: by the compute, a hit or a stall) or must
@@ -113,6 +114,7 @@ bool SwapPlan::prefetch(Key k, uint64_t t) {
   s.ev = last_ev_ = ops().copy_async(p, src, s.bytes, true);
   s.dev = p;
   s.state = incoming;
+  track(k);
   ++st.prefetches;
   st.to_device_bytes += s.bytes;
   return true;
@@ -173,7 +175,7 @@ bool SwapPlan::wait_oldest_free() {
     ops().wait_event(ev);
   }
   pool_.free(pending_free_.front().first);
-  pending_free_.erase(pending_free_.begin());
+  pending_free_.pop_front();
   return true;
 }
 

@@ -317,7 +317,8 @@ void bind_device(py::module_& m) {
                     py::arg("demand_fetches") = s.demand_fetches, py::arg("freed_after_wait") = s.freed_after_wait,
                     py::arg("params_stream") = params_stream(id), py::arg("streamed_params") = s.streamed_params,
                     py::arg("batched_steps") = s.batched_steps, py::arg("groups_unbatched") = s.groups_unbatched,
-                    py::arg("regathers") = s.regathers, py::arg("schedule_trims") = s.schedule_trims);
+                    py::arg("regathers") = s.regathers, py::arg("schedule_trims") = s.schedule_trims,
+                    py::arg("plan_visits") = s.plan_visits);
   }, py::arg("device"), "Counters of the graph memory on a device since the last reset (see docs/memory.md).");
   m.def("set_device_prefetch", [](const std::string& name, int64_t nodes) {
     DeviceId id = device_arg(name, "set_device_prefetch");

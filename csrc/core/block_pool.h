@@ -2,7 +2,7 @@
 //
 // The bump arenas cannot give memory back within a graph; swapping needs to
 // (a value copied out to the host frees its bytes for the next node's value).
-// Blocks are 64-byte aligned; a request takes the smallest free block that
+// Blocks are 256-byte aligned (as cudaMalloc's); a request takes the smallest free block that
 // fits (best fit; the lowest of equal ones), carved from its start, the rest
 // of it stays free, and a freed block merges with free neighbours, so the
 // region does not crumble into slivers over a graph. Memory kept for a whole
@@ -20,8 +20,8 @@ namespace dg {
 
 class BlockPool {
  public:
-  // A cache line (half a GPU memory transaction): a graph's many scalars (losses) take
-  // 64 bytes each, not the 256 cudaMalloc aligns its allocations to.
+  // cudaMalloc's alignment. (64 bytes would let a graph's many scalars take less room, but
+  // the per-node rnnlm under a budget then lost bit-equality on EMU:0; left at 256.)
   static constexpr size_t kAlign = 256;
 
   void init(char* base, size_t bytes) {

@@ -25,6 +25,8 @@ import numpy as np
 
 # The kinds whose message is their only argument, so the name can be prefixed in place.
 _RENAMED = (TypeError, ValueError, IndexError, OverflowError, RuntimeError, MemoryError)
+# What a named function catches to name (AttributeError: a wrong type met as a missing method).
+CAUGHT = (*_RENAMED, AttributeError)
 
 
 def _describe(value) -> str:
@@ -108,19 +110,22 @@ def _prefixed(exc: BaseException, name: str, args=(), kwargs=None) -> BaseExcept
     return kind(f"{name}: {message}")
 
 
-def _renamed_or_same(exc, name, method, args, kwargs):
-    return _prefixed(exc, name, args[1:] if method else args, kwargs)
+def reraise(exc: BaseException, name: str, args=(), kwargs=None):
+    """Called in ``except CAUGHT as exc:``: raises ``exc`` named ``name``
+    (``args``, ``kwargs``: the call's arguments, without ``self``). The naming
+    wrappers below call it, and so do the functions that name their own errors."""
+    renamed = _prefixed(exc, name, args, kwargs)
+    if renamed is exc:
+        raise exc
+    raise renamed from exc
 
 
 def _generic_named(f, name: str, method: bool):
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
-        except (*_RENAMED, AttributeError) as exc:
-            renamed = _renamed_or_same(exc, name, method, args, kwargs)
-            if renamed is exc:
-                raise
-            raise renamed from exc
+        except CAUGHT as exc:
+            reraise(exc, name, args[1:] if method else args, kwargs)
     return wrapper
 
 
@@ -134,17 +139,14 @@ def wrapper({params}):
     try:
         return __dg_f({call})
     except __dg_kinds as __dg_exc:
-        __dg_renamed = __dg_rename(__dg_exc, __dg_name, __dg_method, ({args}), {{{kwargs}}})
-        if __dg_renamed is __dg_exc:
-            raise
-        raise __dg_renamed from __dg_exc
+        __dg_reraise(__dg_exc, __dg_name, ({args})[__dg_skip:], {{{kwargs}}})
 """
 
 
 def _exact_named(f, name: str, method: bool):
     sig = inspect.signature(f, follow_wrapped=False)
-    env = {"__dg_f": f, "__dg_kinds": (*_RENAMED, AttributeError), "__dg_rename": _renamed_or_same,
-           "__dg_name": name, "__dg_method": method}
+    env = {"__dg_f": f, "__dg_kinds": CAUGHT, "__dg_reraise": reraise,
+           "__dg_name": name, "__dg_skip": 1 if method else 0}
     params, call, args, kwargs = [], [], [], []
     star = slash = False
     P = inspect.Parameter
@@ -203,10 +205,6 @@ def _named(f, name: str, method: bool = False, attr: str | None = None):
     return wrapper
 
 
-# What a function that names its own errors catches (see reraise).
-CAUGHT = (*_RENAMED, AttributeError)
-
-
 def names_itself(f):
     """Marks a function that names its own errors, so name_errors leaves it
     unwrapped: for the few called on every training step (renew_cg,
@@ -216,16 +214,6 @@ def names_itself(f):
     and calls ``reraise``."""
     f.__dg_named__ = True
     return f
-
-
-def reraise(exc: BaseException, name: str, args=(), kwargs=None):
-    """Called in ``except CAUGHT as exc:``: raises ``exc`` named as the wrapper
-    of ``name_errors`` would have named it (``args``, ``kwargs``: the call's
-    arguments, without ``self``)."""
-    renamed = _prefixed(exc, name, args, kwargs)
-    if renamed is exc:
-        raise exc
-    raise renamed from exc
 
 
 def _wrap_class(cls, title: str) -> None:

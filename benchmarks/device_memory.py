@@ -30,6 +30,14 @@ rest of the budget, in place of the figures.
     python benchmarks/device_memory.py                 # EMU:0
     python benchmarks/device_memory.py --autobatch     # the same, sentence by sentence, autobatched
     python benchmarks/device_memory.py --device GPU:0  # a CUDA build on a GPU
+
+With --scale the cost per node against the graph's size: one graph of 4, 8, 16
+and 32 separate sentences (about 1k to 8.7k nodes), both executors, at 100 % and
+25 % of each graph's peak (swap, K = 4): the schedule's build time per node
+(`schedule_ns / schedule_nodes`), the plan's visits per node, and the whole
+training step's time per node.
+
+    python benchmarks/device_memory.py --scale
 """
 from __future__ import annotations
 
@@ -116,6 +124,26 @@ def why(err):
             f"params {params:.1f}, scratch {scratch:.1f} KiB; largest free {free:.1f} KiB")
 
 
+def scale(a):
+    rows = []
+    for name, ab in (("per node", False), ("autobatched", True)):
+        for batch in (4, 8, 16, 32):
+            args = (2, a.hidden, a.vocab, a.seq, batch)
+            peak = run(a.device, 1 << 31, "auto", 1, a.hidden, a.vocab, a.seq, batch, autobatch=ab)["peak_bytes"]
+            for pct in (100, 25):
+                s = run(a.device, peak * pct // 100 // 256 * 256, "swap", *args, autobatch=ab)
+                nodes = s["schedule_nodes"] // 2
+                rows.append([name, str(batch), str(nodes), f"{pct} %",
+                             f"{s['schedule_ns'] / max(1, s['schedule_nodes']):.0f}",
+                             f"{s['plan_visits'] / max(1, s['schedule_nodes']):.1f}",
+                             f"{1e6 / s['per_s'] / max(1, nodes):.1f}", str(s["swaps_out"] // 2),
+                             str(s["groups_unbatched"] // 2)])
+            print(common.format_table(["executor", "sentences", "nodes", "budget", "schedule ns/node",
+                                       "visits/node", "us/node", "swaps out", "unbatched"], rows[-2:]), flush=True)
+    print(common.format_table(["executor", "sentences", "nodes", "budget", "schedule ns/node", "visits/node",
+                               "us/node", "swaps out", "unbatched"], rows))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="EMU:0")
@@ -127,7 +155,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer sentences, smaller model")
     ap.add_argument("--autobatch", action="store_true",
                     help="sentence by sentence: both executors, per node and autobatched")
+    ap.add_argument("--scale", action="store_true", help="cost per node against the graph's size")
     a = ap.parse_args()
+    if a.scale:
+        print(common.machine_line())
+        scale(a)
+        dy.init(device_mem=0)
+        return
     if a.quick:
         a.sentences, a.hidden, a.vocab, a.seq, a.batch = 4, 64, 200, 12, 16
     args = (a.sentences, a.hidden, a.vocab, a.seq, a.batch)

@@ -129,9 +129,10 @@ def scale(a):
     for name, ab in (("per node", False), ("autobatched", True)):
         for batch in (4, 8, 16, 32):
             args = (2, a.hidden, a.vocab, a.seq, batch)
-            peak = run(a.device, 1 << 31, "auto", 1, a.hidden, a.vocab, a.seq, batch, autobatch=ab)["peak_bytes"]
+            peak = run(a.device, 1 << 31, "auto", 1, a.hidden, a.vocab, a.seq, batch, autobatch=ab,
+                       per_sentence=True)["peak_bytes"]
             for pct in (100, 25):
-                s = run(a.device, peak * pct // 100 // 256 * 256, "swap", *args, autobatch=ab)
+                s = run(a.device, peak * pct // 100 // 256 * 256, "swap", *args, autobatch=ab, per_sentence=True)
                 nodes = s["schedule_nodes"] // 2
                 rows.append([name, str(batch), str(nodes), f"{pct} %",
                              f"{s['schedule_ns'] / max(1, s['schedule_nodes']):.0f}",

@@ -40,7 +40,7 @@ struct DeviceMemStats {
   uint64_t peak_bytes = 0;        // high-water of graph memory (values, gradients, scratch)
   uint64_t to_host_bytes = 0, to_device_bytes = 0;  // moved by swapping and refetching
   uint64_t swaps_out = 0, swaps_in = 0, recomputes = 0, refetches = 0;
-  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules (each node once a graph)
+  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules (thread CPU time; each node once a graph)
   uint64_t schedule_trims = 0;    // schedules cut back by cg_revert
   uint64_t prefetches = 0;        // copies to the device issued ahead of their use
   uint64_t prefetch_hits = 0;     // ... that had arrived when the compute reached their user

@@ -16,7 +16,9 @@ loop: the figures show what the schedule moves and what it costs on the host,
 not a GPU's overlap of copies with compute (EMU:0's copy stream is a worker
 thread doing memcpy beside the host's compute, on a 2-core machine shared with
 the compute itself). Parameters count against the budget; where they take more
-than half of it they stream from the host ("stream" column).
+than half of it the largest stream from the host ("stream" column; the last
+column: how many parameters stream, and their first copies per minibatch
+prefetched ahead of their nodes).
 
 With --autobatch each minibatch is BATCH separate sentences in one graph,
 run by both executors at the same budgets (percentages of the autobatched
@@ -192,7 +194,7 @@ def main():
                     s = run(a.device, budget, policy, *args, prefetch=prefetch, autobatch=ab, **ps)
                 except MemoryError as e:
                     reasons.append(f"  {name}, {policy}, {pct} %: {why(e)}")
-                    rows.append(head + ["does not fit (below)"] + ["-"] * 9)
+                    rows.append(head + ["does not fit (below)"] + ["-"] * 10)
                     continue
                 moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
                 rows.append(head + [f"{s['per_s']:.2f}", f"{s['per_s'] / base[name]['per_s']:.2f}",
@@ -200,10 +202,11 @@ def main():
                                     str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
                                     str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no",
                                     str(s["groups_unbatched"] // a.sentences),
-                                    str(s["regathers"] // a.sentences)])
+                                    str(s["regathers"] // a.sentences),
+                                    f"{s['params_streaming']} ({s['param_prefetches'] // a.sentences})"])
     print(common.format_table(["executor", "policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
                                "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream",
-                               "unbatched/batch", "regathers/batch"], rows))
+                               "unbatched/batch", "regathers/batch", "streaming (prefetched/batch)"], rows))
     if reasons:
         print("budgets that did not fit (the node whose operands did not fit, and what else held the budget):")
         print("\n".join(reasons))

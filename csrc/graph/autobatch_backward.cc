@@ -3,7 +3,9 @@
 // is one GEMM over the whole group. Each group's gradients are one contiguous
 // block, zeroed just before the first gradient reaches it.
 #include <cstring>
+#include <optional>
 
+#include "core/thread_pool.h"
 #include "graph/autobatch_agenda.h"
 #include "graph/autobatch_profile.h"
 #include "graph/autobatch_threads.h"
@@ -148,6 +150,8 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
 }
 
 void ComputationGraph::backward_batched(uint32_t from, bool full) {
+  std::optional<BlasOnOneThread> one;  // on the engine's threads: see autobatch_threads.h
+  if (engine_threads() > 1) one.emplace();
   AutobatchProfile& prof = autobatch_profile();
   PhaseClock clock(prof);
   // Gradient buffers, contiguous per group so a group's dy is one batch.

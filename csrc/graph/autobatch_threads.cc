@@ -79,12 +79,45 @@ double group_work(const Node& proto, const Tensor* xs) {
   return work;
 }
 
-// Whether a group of N members may be split into pieces (and into how many at most).
-unsigned max_pieces(const Node& proto, unsigned N) {
-  if (proto.device != kCpuDevice || N < 2 * kPieceMembers || !splits_by_member(proto)) return 1;
-  if (is_product(proto.op) && !blas::loaded()) return 1;  // Eigen's blocking may depend on the column count
-  if (proto.dim.bd % N) return 1;
-  return N / kPieceMembers;
+// OpenBLAS's small-matrix kernels (SkylakeX builds take them for products of at
+// most 100^3 multiply-adds, some shapes only) round differently from its large
+// ones: a product is split only into pieces above that size, so that the whole
+// and every piece take the large kernels.
+constexpr double kBlasSmallMacs = 1e6;
+
+// The multiply-adds per member of a product group's smallest GEMM (0: not a product).
+// cols(k): the columns of argument k (a weight: its inner dimension).
+template <class Cols>
+double product_macs_per_member(const Node& n, Cols cols) {
+  const double out = double(n.dim.batch_size());
+  if (n.op == OpId::matmul) return out * cols(0);
+  double least = 0;
+  for (unsigned k = 1; k + 1 < n.nargs; k += 2) {
+    const double macs = out * cols(k);
+    if (least == 0 || macs < least) least = macs;
+  }
+  return least;
+}
+
+// The most pieces (whole multiples of kPieceMembers, see piece_bounds) that N
+// members or columns split into with every piece above kBlasSmallMacs, at
+// `macs` multiply-adds each.
+unsigned pieces_above_small(unsigned N, double macs) {
+  const unsigned units = N / kPieceMembers;
+  const double least_units = std::floor(kBlasSmallMacs / (macs * kPieceMembers)) + 1;
+  return least_units > units ? 0u : unsigned(units / least_units);
+}
+
+// How many pieces a group of N members may be split into (1: not split).
+template <class Cols>
+unsigned max_pieces(const Node& n, unsigned N, Cols cols) {
+  if (n.device != kCpuDevice || N < 2 * kPieceMembers || !splits_by_member(n)) return 1;
+  unsigned most = N / kPieceMembers;
+  if (is_product(n.op)) {
+    if (!blas::loaded()) return 1;  // Eigen's blocking may depend on the column count
+    most = std::min(most, pieces_above_small(N, product_macs_per_member(n, cols)));
+  }
+  return std::max(most, 1u);
 }
 
 bool aligned64(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 63u) == 0; }
@@ -116,23 +149,6 @@ void piece_bounds(unsigned N, unsigned pieces, unsigned q, unsigned& b0, unsigne
   b1 = q + 1 == pieces ? N : kPieceMembers * (units * (q + 1) / pieces);
 }
 
-// BLAS and Eigen's products on one thread while pieces run on the engine's
-// threads (restored however the run ends).
-class BlasOnOneThread {
- public:
-  BlasOnOneThread() : blas_threads_(blas::threads()), eigen_threads_(Eigen::nbThreads()) {
-    if (blas_threads_ > 1) blas::set_threads(1);
-    if (eigen_threads_ > 1) Eigen::setNbThreads(1);
-  }
-  ~BlasOnOneThread() {
-    if (blas_threads_ > 1) blas::set_threads(blas_threads_);
-    if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
-  }
-
- private:
-  int blas_threads_, eigen_threads_;
-};
-
 // ... and the graph's pools take a lock.
 class SharedPools {
  public:
@@ -149,7 +165,6 @@ class SharedPools {
   MemoryPool& fx_;
   MemoryPool& scratch_;
   std::mutex lock_;
-  BlasOnOneThread blas_;
 };
 
 // A wave's task: a whole group (pieces == 0) or piece q of `pieces` of one.
@@ -160,6 +175,16 @@ struct Piece {
 
 }  // namespace
 
+BlasOnOneThread::BlasOnOneThread() : blas_threads_(blas::threads()), eigen_threads_(Eigen::nbThreads()) {
+  if (blas_threads_ > 1) blas::set_threads(1);
+  if (eigen_threads_ > 1) Eigen::setNbThreads(1);
+}
+
+BlasOnOneThread::~BlasOnOneThread() {
+  if (blas_threads_ > 1) blas::set_threads(blas_threads_);
+  if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
+}
+
 double autobatch_pool_min_work(double work) {
   const double before = g_pool_min_work;
   if (work >= 0) g_pool_min_work = work;
@@ -169,7 +194,7 @@ double autobatch_pool_min_work(double work) {
 void arg_backward_by_members(OpContext& ctx, const OpImpl& impl, const Node& proto, const Tensor* xs,
                              const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx, unsigned N) {
   const unsigned T = static_cast<unsigned>(engine_threads());
-  unsigned pieces = T > 1 ? std::min(max_pieces(proto, N), T) : 1;
+  unsigned pieces = T > 1 ? std::min(max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }), T) : 1;
   if (pieces > 1 && (!aligned64(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
   if (pieces == 1) {
     impl.backward(ctx, proto, xs, y, dy, k, dx);
@@ -196,7 +221,12 @@ void outer_products_by_columns(float* C, const float* U, const float* V, unsigne
     gemm(C, U, false, V, true, m, n, K);
     return;
   }
-  const unsigned pieces = std::min(T, n / kPieceMembers);
+  // (every piece above OpenBLAS's small-matrix size, as the whole: see kBlasSmallMacs)
+  const unsigned pieces = std::min(T, pieces_above_small(n, double(m) * K));
+  if (pieces < 2) {
+    gemm(C, U, false, V, true, m, n, K);
+    return;
+  }
   BlasOnOneThread one;
   auto task = [&](size_t q) {
     unsigned j0, j1;
@@ -213,6 +243,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
   const auto& plan = S.plan;
   const uint32_t items = static_cast<uint32_t>(plan.size());
   const unsigned T = static_cast<unsigned>(engine_threads());
+  BlasOnOneThread one;  // parallel here, by groups and pieces (a multi-thread BLAS's results may differ)
   auto member0 = [&](uint32_t i) -> const Node& { return nodes[S.plan_nodes[plan[i].first]]; };
   // A batched CPU group that may join a wave, and its work (0: it may not).
   auto wave_work = [&](uint32_t i) -> double {
@@ -279,7 +310,8 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
       pooled.push_back(lv[q]);
       works.push_back(w);
       level_work += w;
-      splits = splits || max_pieces(member0(lv[q]), plan[lv[q]].count) > 1;
+      const Node& m0 = member0(lv[q]);
+      splits = splits || max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1;
     }
     if (pooled.size() < 2 && !splits) pooled.clear();
     // In plan order: the others run, the wave's groups are gathered.
@@ -301,7 +333,8 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     tasks.clear();
     for (size_t q = 0; q < pooled.size(); ++q) {
       Group& grp = groups_[pooled[q]];
-      unsigned pieces = std::min<unsigned>(max_pieces(grp.proto, grp.count), T);
+      unsigned pieces = std::min<unsigned>(
+          max_pieces(grp.proto, grp.count, [&](unsigned k) { return grp.xs[k].d.cols(); }), T);
       if (pieces > 1) pieces = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, pieces);
       if (pieces == 1) {
         tasks.push_back({pooled[q], 0, 0});

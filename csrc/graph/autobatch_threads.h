@@ -10,6 +10,22 @@ namespace dg {
 
 struct OpContext;
 
+// While alive: BLAS and Eigen products on one thread (restored after). The
+// autobatching executor on the engine's threads holds one for all of its forward
+// and backward: its parallelism is its own (pieces whose results do not depend on
+// the thread count), and OpenBLAS's threads would round some products
+// differently from one thread (weight gradients over many columns, measured).
+class BlasOnOneThread {
+ public:
+  BlasOnOneThread();
+  ~BlasOnOneThread();
+  BlasOnOneThread(const BlasOnOneThread&) = delete;
+  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
+
+ private:
+  int blas_threads_, eigen_threads_;
+};
+
 // dx += the op's gradient for batched argument k of a group of N members (the
 // group's prototype, arguments, output, output gradient, and dx the N members'
 // gradients, or a scratch block, contiguous): on the threads, each writing its

@@ -97,7 +97,10 @@ def test_tree_lstm_split_by_members_is_bit_identical(hid):
     before = _pieces()
     two = run(model, 2)
     split = _pieces() - before
-    assert (split > 0).all(), split  # forward pieces, backward pieces and split weight gradients all ran
+    # Backward pieces ran, and at 48 split weight gradients (at 37 each piece would be
+    # too small, see kBlasSmallMacs); a level of several groups of like size runs them
+    # whole, one per task (test_a_level_of_one_group_is_split splits forward).
+    assert split[1] > 0 and (hid != 48 or split[2] > 0), split
     assert_identical(one, two)
     assert_identical(one, run(model, 3))
 
@@ -175,7 +178,7 @@ def test_finite_differences_through_split_backward():
     dy.set_num_threads(2)
     dy.init(seed=7)
     pc = dy.ParameterCollection()
-    W = pc.add_parameters((40, 40))  # 40 columns: its gradient product splits by columns
+    W = pc.add_parameters((40, 40))
     b = pc.add_parameters(40)
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal(40) for _ in range(48)]
@@ -188,7 +191,7 @@ def test_finite_differences_through_split_backward():
     e = loss()
     e.value()
     e.backward()
-    assert ((_pieces() - before) > 0).all()
+    assert ((_pieces() - before)[:2] > 0).all()  # forward and backward pieces (W's product: too small to split)
     grad = W.grad_as_array().copy()
     W0 = W.as_array().copy()
     eps = 1e-2

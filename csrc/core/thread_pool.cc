@@ -54,7 +54,7 @@ bool spin_until(P done) {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int workers) : workers_(workers) {
+  explicit ThreadPool(int workers) {
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
   }
   ~ThreadPool() {
@@ -66,6 +66,10 @@ class ThreadPool {
     for (auto& t : threads_) t.join();
   }
 
+  // A job: the caller publishes it (job_), takes tasks itself, then closes it
+  // (closed_) and waits only for the workers that joined it (busy_): a worker the
+  // OS has not scheduled yet (a loaded machine) does not hold the caller up, and
+  // finds the job closed when it comes.
   void run(size_t n, TaskFn task, void* ctx) {
     if (errors_.size() < n) errors_.resize(n);
     task_ = task;
@@ -73,17 +77,17 @@ class ThreadPool {
     n_ = n;
     failed_.store(false, std::memory_order_relaxed);
     next_.store(0, std::memory_order_relaxed);
-    active_.store(workers_);
-    job_.fetch_add(1);  // publishes the fields above (seq_cst)
+    const uint64_t job = job_.fetch_add(1) + 1;  // publishes the fields above (seq_cst)
     if (sleeping_.load() > 0) {
       std::lock_guard<std::mutex> g(mu_);  // a sleeper is in wait() or sees the new job under the lock
       wake_.notify_all();
     }
     take_tasks();
-    if (!spin_until([this] { return active_.load(std::memory_order_acquire) == 0; })) {
+    closed_.store(job);  // every task is taken: no worker joins from here
+    if (!spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; })) {
       std::unique_lock<std::mutex> g(mu_);
       caller_waiting_.store(true);
-      done_.wait(g, [this] { return active_.load() == 0; });
+      done_.wait(g, [this] { return busy_.load() == 0; });
       caller_waiting_.store(false);
     }
     if (failed_.load()) {
@@ -118,16 +122,18 @@ class ThreadPool {
         sleeping_.fetch_sub(1);
       }
       if (stop_.load()) return;
-      seen = job_.load(std::memory_order_acquire);
-      take_tasks();
-      if (active_.fetch_sub(1) == 1 && caller_waiting_.load()) {
+      seen = job_.load();
+      busy_.fetch_add(1);
+      // Joined before the caller closed it: the job's fields are this job's, and the
+      // caller waits for busy_. (Closed: it may already be setting up the next one.)
+      if (closed_.load() < seen) take_tasks();
+      if (busy_.fetch_sub(1) == 1 && caller_waiting_.load()) {
         std::lock_guard<std::mutex> g(mu_);
         done_.notify_one();
       }
     }
   }
 
-  const int workers_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
@@ -135,8 +141,8 @@ class ThreadPool {
   void* ctx_ = nullptr;
   size_t n_ = 0;
   std::atomic<size_t> next_{0};
-  std::atomic<int> active_{0};  // workers still on the current job
-  std::atomic<uint64_t> job_{0};
+  std::atomic<uint64_t> job_{0}, closed_{0};
+  std::atomic<int> busy_{0};  // workers inside the current job
   std::atomic<int> sleeping_{0};
   std::atomic<bool> caller_waiting_{false}, stop_{false}, failed_{false};
   std::vector<std::exception_ptr> errors_;

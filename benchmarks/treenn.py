@@ -229,13 +229,12 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
     if autobatch:
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
-        cpu0 = time.process_time()
-        secs, losses = common.time_passes(fn, batches, repeats)
-        cpu = time.process_time() - cpu0  # all of the process's threads, the untimed warm-up included
+        cpu_secs: list[float] = []
+        secs, losses = common.time_passes(fn, batches, repeats, cpu_secs=cpu_secs)
         # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
         phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"
         common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
-                     "cpu_seconds": cpu, "units": len(data) * repeats + len(batches[0]),
+                     "cpu_seconds": sum(cpu_secs), "units": len(data) * repeats,
                      "mean_loss": sum(losses) / len(data)})
         return
     for phase in PHASES:
@@ -335,7 +334,7 @@ def report(res: dict) -> str:
            "and update — DyNet and dynagraph autobatched, PyTorch batched by hand by tree level "
            f"(treenn_batched.py); _threads: all {res.get('cores')} cores (dynagraph set_num_threads, "
            "PyTorch's default), else one thread. sent/CPU-s: sentences per second of the process's CPU time, "
-           "all its threads (autobatched rows; less sensitive to other processes' load than wall-clock).",
+           "all its threads, over the timed passes (autobatched rows; less sensitive to other processes' load than wall-clock).",
            f"products per sentence (forward + backward, no executor can skip them): "
            f"{res.get('flops_per_sentence', 0) / 1e6:.1f} MFLOP; this core's single-thread SGEMM, measured in "
            f"this run: {res.get('sgemm_flops', 0) / 1e9:.1f} GFLOP/s; '% of SGEMM' = dynagraph's rate x FLOPs "

@@ -220,3 +220,31 @@ def test_pool_handoff():
     assert 0 < ns < 5e7
     dy.set_num_threads(1)
     assert _core._pool_handoff_ns(10, 2) >= 0  # no pool: the tasks run here
+
+
+def test_an_exception_in_a_split_group_is_raised_once_and_the_pool_still_works():
+    def model(pc):
+        W = pc.add_parameters((40, 40))
+        rng = np.random.default_rng(6)
+
+        def build():
+            xs = [dy.inputVector(rng.standard_normal(40)) for _ in range(64)]
+            return dy.esum([dy.sum_elems(W * dy.tanh(x)) for x in xs]), xs  # tanh: the first group, split
+        return build
+    errors = []
+    for threads in (1, 2):
+        dy.set_num_threads(threads)
+        _core._set_autobatch_fault(64)  # the first group of 64+ members raises in its forward
+        pc = dy.ParameterCollection()
+        build = model(pc)
+        dy.renew_cg(autobatching=True)
+        loss, _ = build()
+        before = _pieces()
+        with pytest.raises(IndexError, match="fault injected") as err:
+            loss.value()
+        errors.append(str(err.value))
+        _core._set_autobatch_fault(0)
+        if threads == 2:
+            assert _pieces()[0] > before[0]  # it was a split group
+        assert_identical(run(model, threads), run(model, 1))
+    assert errors[0] == errors[1]

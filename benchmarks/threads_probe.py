@@ -9,6 +9,9 @@
         where the pool pays: a forward of 4 independent chains of products (different
         weights, groups of N members, hidden H), 1 thread vs 2 with every batched group of a
         level pooled (the threshold set to 0), OpenBLAS on 1 thread; best of 7, interleaved.
+    python benchmarks/threads_probe.py passes TREES ROUNDS
+        autobatched treenn training at TREES trees per graph, each pass alternating 1 and 2
+        threads in one process: sentences per wall-second per pass, phases, pieces.
     python benchmarks/threads_probe.py handoff
         the pool's hand-off: microseconds per empty job, jobs back to back.
     python benchmarks/threads_probe.py split
@@ -97,6 +100,40 @@ def levels() -> None:
     _core._autobatch_pool_min_work(old)
 
 
+def treenn_passes(per_graph: int, rounds: int, n: int = 512) -> None:
+    """Autobatched treenn training, each pass alternating 1 and 2 threads in this process:
+    sentences per wall-second of every pass, the executor's phases (us per sentence) of
+    each setting's best pass, and the pieces split over the threads per pass."""
+    import treenn
+    data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", n)
+    _core.set_autobatch(True)
+    train = treenn.dynet_model(dy, vocab)["train_batch"]
+    batches = [data[i:i + per_graph] for i in range(0, len(data), per_graph)]
+    sys.setrecursionlimit(10000)
+    for b in batches:
+        train(b)
+    res: dict = {}
+    for _ in range(rounds):
+        for threads in (1, 2):
+            dy.set_num_threads(threads)
+            dy.set_autobatch_profiling(True)  # also resets the counters
+            w0 = time.perf_counter()
+            for b in batches:
+                train(b)
+            w = time.perf_counter() - w0
+            s = dy.autobatch_stats()
+            dy.set_autobatch_profiling(False)
+            phases = {k: v / 1e3 / len(data) for k, v in s["phase_ns"].items()}
+            pieces = {k: s.get(k) for k in ("pieces_forward", "pieces_backward", "pieces_outer", "waves_pooled")}
+            res.setdefault(threads, []).append((len(data) / w, phases, pieces))
+    dy.set_num_threads(1)
+    print(f"{per_graph} trees per graph, {len(data)} sentences, load {os.getloadavg()[0]:.1f}")
+    for threads, v in res.items():
+        rate, phases, pieces = max(v, key=lambda x: x[0])
+        print(f"  {threads} thread(s): sent/s per pass {[round(x[0]) for x in v]}; best pass, us per sentence: "
+              f"{ {k: round(x, 1) for k, x in phases.items()} } of {1e6 / rate:.0f}; {pieces}")
+
+
 def handoff(jobs: int = 2000, rounds: int = 5) -> None:
     """The pool's hand-off: empty jobs back to back (best of `rounds`)."""
     print(f"load {os.getloadavg()[0]:.1f}")
@@ -150,6 +187,8 @@ if __name__ == "__main__":
         treenn_ab(*map(int, sys.argv[2:5]))
     elif sys.argv[1:2] == ["levels"]:
         levels()
+    elif sys.argv[1:2] == ["passes"]:
+        treenn_passes(*map(int, sys.argv[2:4]))
     elif sys.argv[1:2] == ["handoff"]:
         handoff()
     elif sys.argv[1:2] == ["split"]:

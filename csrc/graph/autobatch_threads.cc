@@ -66,8 +66,9 @@ bool is_product(OpId op) { return op == OpId::matmul || op == OpId::affine_trans
 constexpr unsigned kPieceMembers = 16;
 
 // A group (or a weight's gradient GEMM) runs on the threads only above this much
-// work (values read and written, plus the multiply-adds of a product).
-// Measured on the shared 2-core box (benchmarks/README.md, issue 26).
+// work (values read and written, plus the multiply-adds of a product). A guess
+// for a quiet machine: on the shared, loaded 2-core box no size paid (the second
+// core was rarely free; benchmarks/README.md, issue 26, fifth pass).
 double g_pool_min_work = 65536;
 
 double group_work(const Node& proto, const Tensor* xs) {

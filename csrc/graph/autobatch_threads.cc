@@ -296,8 +296,14 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
   // thread_local named in a task would be the worker's own).
   thread_local std::vector<double> works_here;
   thread_local std::vector<Piece> tasks_here;
+  thread_local std::vector<unsigned> pieces_here;
+  thread_local std::vector<char> splittable_here;
+  thread_local std::vector<uint32_t> order_here;
   std::vector<double>& works = works_here;
   std::vector<Piece>& tasks = tasks_here;
+  std::vector<unsigned>& pieces_of = pieces_here;
+  std::vector<char>& splittable = splittable_here;
+  std::vector<uint32_t>& order = order_here;
   for (uint32_t l = 0; l < levels; ++l) {
     const uint32_t* lv = S.by_level.data() + S.level_end[l];
     const uint32_t n = S.level_end[l + 1] - S.level_end[l];
@@ -330,13 +336,38 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     }
     if (pooled.empty()) continue;
     // The tasks: a splittable group in pieces by its share of the level's work
-    // (a level of one group: one piece per thread), its output block placed here.
-    tasks.clear();
+    // (a level of one group: one piece per thread); then, while the tasks do not
+    // divide evenly among the threads, the largest whole splittable group in two
+    // (five like products on two threads: 2.5 each rather than 3 and 2). Largest
+    // tasks first. A split group's output block is placed here.
+    pieces_of.assign(pooled.size(), 1);
+    splittable.assign(pooled.size(), 0);
+    unsigned total = 0;
     for (size_t q = 0; q < pooled.size(); ++q) {
       Group& grp = groups_[pooled[q]];
-      unsigned pieces = std::min<unsigned>(
+      const unsigned most = std::min<unsigned>(
           max_pieces(grp.proto, grp.count, [&](unsigned k) { return grp.xs[k].d.cols(); }), T);
-      if (pieces > 1) pieces = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, pieces);
+      splittable[q] = most > 1;
+      if (most > 1) pieces_of[q] = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, most);
+      total += pieces_of[q];
+    }
+    while (total % T) {
+      size_t best = pooled.size();
+      for (size_t q = 0; q < pooled.size(); ++q)
+        if (pieces_of[q] == 1 && splittable[q] && (best == pooled.size() || works[q] > works[best])) best = q;
+      if (best == pooled.size()) break;
+      pieces_of[best] = 2;
+      ++total;
+    }
+    order.resize(pooled.size());
+    for (size_t q = 0; q < pooled.size(); ++q) order[q] = uint32_t(q);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+      return works[x] / pieces_of[x] > works[y] / pieces_of[y];
+    });
+    tasks.clear();
+    for (uint32_t q : order) {
+      Group& grp = groups_[pooled[q]];
+      const unsigned pieces = pieces_of[q];
       if (pieces == 1) {
         tasks.push_back({pooled[q], 0, 0});
         continue;

@@ -248,3 +248,13 @@ def test_an_exception_in_a_split_group_is_raised_once_and_the_pool_still_works()
             assert _pieces()[0] > before[0]  # it was a split group
         assert_identical(run(model, threads), run(model, 1))
     assert errors[0] == errors[1]
+
+
+def test_tree_lstm_at_treenn_sizes_and_the_default_threshold_is_bit_identical():
+    _core._autobatch_pool_min_work(65536)  # the default
+    model = tree_lstm(128)
+    one = run(model, 1)
+    before = _pieces()
+    two = run(model, 2)
+    assert ((_pieces() - before) > 0).all()  # products split forward and backward, weight gradients by columns
+    assert_identical(one, two)

@@ -1,12 +1,13 @@
 // A graph's device memory under a budget (device/swap.h): the budgets, the
 // schedule (who reads each value when), the eviction plan (swap, recompute or
-// refetch; farthest next use first) and the executor's hooks. The copies
-// themselves and the prefetching are in swap_transfer.cc.
+// refetch; farthest next use first). The copies themselves and the
+// prefetching are in swap_transfer.cc, the eviction queue in swap_queue.cc,
+// where blocks lie in swap_room.cc, the autobatching executor's groups in
+// swap_steps.cc and the executor's hooks in swap_hooks.cc.
 #include "device/swap.h"
 
 #include <algorithm>
 #include <ctime>
-#include <iterator>
 #include <cstring>
 
 #include "core/error.h"
@@ -214,28 +215,6 @@ void SwapPlan::sync_schedule() {
   scheduled_ = n;
   if (!steps_mode_) grew(old_span, read_);
   st.schedule_ns += thread_ns() - t0;
-}
-
-// A member's or a view's users join those of the block it lives in.
-void SwapPlan::merge_users(uint32_t from, uint32_t into) {
-  if (!steps_mode_ || from == into || users_[from].empty()) return;
-  std::vector<uint32_t> m;
-  m.reserve(users_[from].size() + users_[into].size());
-  std::set_union(users_[from].begin(), users_[from].end(), users_[into].begin(), users_[into].end(),
-                 std::back_inserter(m));
-  users_[into].swap(m);
-}
-
-// A group's members at once: one sort, not a merge per member (quadratic in the group's size).
-void SwapPlan::merge_users(const uint32_t* members, unsigned n, uint32_t into) {
-  if (!steps_mode_) return;
-  std::vector<uint32_t> m = users_[into];
-  for (unsigned b = 0; b < n; ++b)
-    if (members[b] != into) m.insert(m.end(), users_[members[b]].begin(), users_[members[b]].end());
-  if (m.size() == users_[into].size()) return;
-  std::sort(m.begin(), m.end());
-  m.erase(std::unique(m.begin(), m.end()), m.end());
-  users_[into].swap(m);
 }
 
 void SwapPlan::add_steps(const std::vector<std::vector<uint32_t>>& steps) {
@@ -462,122 +441,6 @@ void SwapPlan::after_forward(uint32_t i) {
   }
 }
 
-// ---- autobatching: a group's block is one slot, its members views of it
-
-void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
-  release_reserved();
-  char* p = reinterpret_cast<char*>(y.v);
-  const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
-  bool own = false;
-  for (char* b : node_blocks_) {
-    if (b == p) own = true;
-    else extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
-  }
-  node_blocks_.clear();
-  // An op whose output is its gathered argument itself (a reshape): the step's block becomes the group's.
-  for (size_t b = 0; b < step_blocks_.size() && !own; ++b)
-    if (step_blocks_[b] == p) {
-      own = true;
-      step_blocks_.erase(step_blocks_.begin() + static_cast<std::ptrdiff_t>(b));
-    }
-  uint32_t r = m[0];
-  size_t base = 0;
-  for (unsigned b = 0; b < n; ++b) untrack({m[b], false});
-  if (own) {
-    vals_[r] = Slot{};
-    vals_[r].dev = p;
-    vals_[r].bytes = n * sz;
-    vals_[r].state = resident;
-    vals_[r].grouped = n > 1;
-    if (node_streams(g_.nodes[r])) {  // a group of lookups of a streamed table: the op gathered and copied the rows
-      stats[dev_].to_device_bytes += n * sz;
-      stats[dev_].streamed_params += n;
-    }
-  } else {  // the op's output is a view of an argument's block
-    const Node& first = g_.nodes[m[0]];
-    bool found = false;
-    for (unsigned k = 0; k < first.nargs && !found && p; ++k) {
-      const Slot& o = vals_[r = root(g_.args(first)[k])];
-      found = o.state == resident && p >= o.dev && p < o.dev + std::max<size_t>(o.bytes, 1);
-      if (found) base = static_cast<size_t>(p - o.dev);
-    }
-    if (!found) {
-      for (unsigned b = 0; b < n; ++b) vals_[m[b]] = Slot{};
-      return;
-    }
-  }
-  for (unsigned b = 0; b < n; ++b) {
-    if (m[b] == r) continue;
-    vals_[m[b]] = Slot{};
-    vals_[m[b]].owner = static_cast<int32_t>(r);
-    vals_[m[b]].offset = base + b * sz;
-    views_[r].push_back(m[b]);
-  }
-  merge_users(m, n, r);
-  track({r, false});
-}
-
-void SwapPlan::group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
-  sync_schedule();
-  seed_ = seed;
-  const size_t sz = g_.nodes[m[0]].dim.size() * sizeof(float);
-  for (unsigned b = 0; b < n; ++b) untrack({m[b], true});
-  Slot& r = grads_[m[0]];
-  r = Slot{};
-  r.bytes = n * sz;
-  r.grouped = true;
-  for (unsigned b = 0; b < n; ++b) {
-    grad_wanted_[m[b]] = m[b] == seed ? 2 : 1;
-    if (b == 0) continue;
-    grads_[m[b]] = Slot{};
-    grads_[m[b]].owner = static_cast<int32_t>(m[0]);
-    grads_[m[b]].offset = b * sz;
-    grad_views_[m[0]].push_back(m[b]);
-  }
-}
-
-void SwapPlan::split_group_grads(const uint32_t* m, unsigned n, uint32_t seed) {
-  sync_schedule();
-  for (unsigned b = 0; b < n; ++b) {
-    untrack({m[b], true});
-    grads_[m[b]] = Slot{};
-    grad_wanted_[m[b]] = m[b] == seed ? 2 : 1;
-  }
-  ++stats[dev_].groups_unbatched;
-}
-
-void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
-  begin(m[0], backward);
-  current_ = m[0];
-  if (!backward) {  // blocks of a group whose forward raised: freed at renew_cg
-    extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
-    node_blocks_.clear();
-  }
-  holding([&] {
-    for (unsigned b = 0; b < n; ++b) {
-      const Node& node = g_.nodes[m[b]];
-      const uint32_t* a = g_.args(node);
-      if (backward) {
-        need_grad(m[b]);
-        need_value(m[b]);
-      }
-      for (unsigned k = 0; k < node.nargs; ++k) {
-        if (g_.nodes[a[k]].device != dev_) continue;
-        need_value(a[k]);
-        if (backward) need_grad(a[k]);
-      }
-    }
-    if (!backward) reserve(size_t(n) * g_.nodes[m[0]].dim.size() * sizeof(float));
-  });
-  prefetch_ahead();
-}
-
-float* SwapPlan::step_floats(size_t n) {
-  char* p = allocate_block(std::max<size_t>(n, 1) * sizeof(float));
-  step_blocks_.push_back(p);
-  return reinterpret_cast<float*>(p);
-}
-
 void SwapPlan::lazy_grad(uint32_t j, bool seed) {
   sync_schedule();
   grad_wanted_[j] = seed ? 2 : 1;
@@ -785,79 +648,6 @@ void SwapPlan::reset() {
   now_ = 0;
   current_ = UINT32_MAX;
   account_params();
-}
-
-// ---- the executor's hooks: a node and its arguments may be on different devices (to_device)
-
-namespace {
-template <class F>
-void for_plans(ComputationGraph& g, const Node& n, F f) {
-  DeviceMemory& mem = g.device_memory();
-  SwapPlan* seen[4] = {};
-  unsigned count = 0;
-  auto visit = [&](DeviceId d) {
-    if (d == kCpuDevice) return;
-    SwapPlan* p = mem.plan(d);
-    if (!p) return;
-    for (unsigned k = 0; k < count; ++k)
-      if (seen[k] == p) return;
-    if (count < 4) seen[count++] = p;
-    f(p);
-  };
-  visit(n.device);
-  const uint32_t* a = g.args(n);
-  for (unsigned k = 0; k < n.nargs; ++k) visit(g.nodes[a[k]].device);
-}
-}  // namespace
-
-void swap_before_forward(ComputationGraph& g, uint32_t i) {
-  const Node& n = g.nodes[i];
-  for_plans(g, n, [&](SwapPlan* p) {
-    if (g.nodes[i].device == p->device()) p->before_forward(i);
-    else p->args_resident(i);
-    p->prefetch_ahead();
-  });
-}
-
-void swap_after_forward(ComputationGraph& g, uint32_t i) {
-  if (g.nodes[i].device == kCpuDevice) return;
-  if (SwapPlan* p = g.device_memory().plan(g.nodes[i].device)) p->after_forward(i);
-}
-
-void swap_before_backward(ComputationGraph& g, uint32_t j) {
-  const Node& n = g.nodes[j];
-  // Backward skips a node without a gradient: nothing to bring back for it.
-  SwapPlan* own = n.device == kCpuDevice ? nullptr : g.device_memory().plan(n.device);
-  const bool runs = n.device == kCpuDevice ? SwapPlan::has_host_grad(g, j) : !own || own->wants_grad(j);
-  for_plans(g, n, [&](SwapPlan* p) {
-    p->before_backward(j, runs);
-    p->prefetch_ahead();
-  });
-}
-
-void swap_before_group(ComputationGraph& g, const uint32_t* members, unsigned n, bool backward) {
-  const DeviceId d = g.nodes[members[0]].device;  // a group never mixes devices
-  if (d == kCpuDevice) return;
-  if (SwapPlan* p = g.device_memory().plan_if_made(d)) p->before_group(members, n, backward);
-}
-
-void swap_after_group(ComputationGraph& g, const uint32_t* members, unsigned n, const Tensor& y) {
-  const DeviceId d = g.nodes[members[0]].device;
-  if (d == kCpuDevice) return;
-  if (SwapPlan* p = g.device_memory().plan_if_made(d)) p->after_group(members, n, y);
-}
-
-void swap_resident(ComputationGraph& g, uint32_t i) {
-  if (g.nodes[i].device == kCpuDevice) return;
-  if (SwapPlan* p = g.device_memory().plan(g.nodes[i].device)) p->resident_value(i);
-}
-
-bool SwapPlan::has_host_grad(const ComputationGraph& g, uint32_t j) { return j < g.grads_.size() && g.grads_[j].v; }
-
-void swap_finish(ComputationGraph& g) {
-  DeviceMemory& mem = g.device_memory();
-  for (DeviceId d = 1; d < kMaxDevices; ++d)
-    if (SwapPlan* p = mem.plan_if_made(d)) p->drain();
 }
 
 }  // namespace dg

@@ -28,11 +28,16 @@ struct AutobatchProfile {
   uint64_t products_stacked = 0, stacked_sets = 0;
   // Groups run on the engine's threads (set_num_threads), and the waves that ran them.
   uint64_t groups_pooled = 0, waves_pooled = 0;
+  // Groups whose output was placed where a later group reads it in one block (no gather).
+  uint64_t outputs_placed = 0;
 };
 AutobatchProfile& autobatch_profile();
 // Whether backward shares gradient blocks with pass-through users (on; off only to
 // measure or test against the unshared path: _core._set_autobatch_share_grads).
 bool& autobatch_share_grads();
+// Whether forward lays producers' outputs out end to end for the group that reads
+// them all as one argument (on; off only to measure or test: _core._set_autobatch_place_outputs).
+bool& autobatch_place_outputs();
 
 // For tests: the next batched group of at least `members` members raises
 // IndexError from its forward, on whichever thread runs it (0: off).

@@ -8,7 +8,11 @@
 
 namespace dg {
 
-inline void alloc(OpContext& ctx, Tensor& y) { y.v = ctx.fx_pool.allocate_floats(y.d.size()); }
+// y's memory: where the executor placed it already (a batched group's output laid
+// out for the group that reads it, autobatch.cc), else fresh from the pool.
+inline void alloc(OpContext& ctx, Tensor& y) {
+  if (!y.v) y.v = ctx.fx_pool.allocate_floats(y.d.size());
+}
 
 // Scratch memory that lives until renew_cg() (kept from forward to backward).
 inline float* scratch(OpContext& ctx, size_t n) { return ctx.scratch_pool.allocate_floats(n); }

@@ -229,13 +229,12 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
     if autobatch:
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
-        cpu0 = time.process_time()
-        secs, losses = common.time_passes(fn, batches, repeats)
-        cpu = time.process_time() - cpu0  # all of the process's threads, the untimed warm-up included
+        cpu_secs: list[float] = []
+        secs, losses = common.time_passes(fn, batches, repeats, cpu_secs=cpu_secs)
         # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
         phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"
         common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
-                     "cpu_seconds": cpu, "units": len(data) * repeats + len(batches[0]),
+                     "cpu_seconds": sum(cpu_secs), "units": len(data) * repeats,
                      "mean_loss": sum(losses) / len(data)})
         return
     for phase in PHASES:
@@ -288,6 +287,7 @@ def run(sentences: int = 1000, libs=common.LIBS, rounds: int = 2, repeats: int =
         os.unlink(path)
     phases = list(PHASES) + [f"train_autobatch{s}{t}" for t in ("", "_threads") for s in sizes]
     return {"flops_per_sentence": treenn_batched.flops_per_sentence(data), "sgemm_flops": _sgemm_one_thread(),
+            "products_only": _products_only(data, sizes),
             "cores": os.cpu_count(),"task": "treenn", "sentences": len(data), "words": words, "vocab": vocab, "emb": EMB, "hidden": HID,
             "libs": list(libs), "sizes": list(sizes), "rounds": rounds, "repeats": repeats,
             "machine": common.machine_line(),
@@ -310,8 +310,10 @@ def report(res: dict) -> str:
     headers = ["phase"] + [f"{LIB_TITLES[l]} sent/s" for l in libs]
     if "dynagraph" in libs:
         headers += [f"vs {LIB_TITLES[p]}" for p in peers]
-    headers += ["dynagraph % of SGEMM"] + [f"{LIB_TITLES[l]} sent/CPU-s" for l in libs]
+    headers += ["dynagraph % of SGEMM", "products-only sent/s", "dynagraph % of it"]
+    headers += [f"{LIB_TITLES[l]} sent/CPU-s" for l in libs]
     flops, sgemm = res.get("flops_per_sentence"), res.get("sgemm_flops")
+    ceilings = res.get("products_only", {})
     rows = []
     for phase in PHASES + tuple(f"train_autobatch{s}{t}" for t in ("", "_threads") for s in sizes):
         if not any(rate(l, phase) for l in libs):
@@ -322,6 +324,10 @@ def report(res: dict) -> str:
         ours = rate("dynagraph", phase)
         # The products' FLOPs at this rate over one core's SGEMM rate (training phases only).
         row.append(f"{100 * ours * flops / sgemm:.0f}%" if ours and flops and sgemm and phase != "forward" else "-")
+        # The one-thread products at this row's GEMM shapes (autobatched one-thread rows only).
+        ceiling = ceilings.get(phase.removeprefix("train_autobatch")) if phase.startswith("train_autobatch") else None
+        ceiling = None if phase.endswith("_threads") else ceiling
+        row += [common.fmt_num(ceiling) if ceiling else "-", f"{100 * ours / ceiling:.0f}%" if ours and ceiling else "-"]
         cpu = res.get("sent_per_cpu_s", {})
         row += [common.fmt_num(cpu[l][phase]) if phase in cpu.get(l, {}) else "-" for l in libs]
         rows.append(row)
@@ -335,11 +341,14 @@ def report(res: dict) -> str:
            "and update — DyNet and dynagraph autobatched, PyTorch batched by hand by tree level "
            f"(treenn_batched.py); _threads: all {res.get('cores')} cores (dynagraph set_num_threads, "
            "PyTorch's default), else one thread. sent/CPU-s: sentences per second of the process's CPU time, "
-           "all its threads (autobatched rows; less sensitive to other processes' load than wall-clock).",
+           "all its threads, over the timed passes (autobatched rows; less sensitive to other processes' load than wall-clock).",
            f"products per sentence (forward + backward, no executor can skip them): "
            f"{res.get('flops_per_sentence', 0) / 1e6:.1f} MFLOP; this core's single-thread SGEMM, measured in "
            f"this run: {res.get('sgemm_flops', 0) / 1e9:.1f} GFLOP/s; '% of SGEMM' = dynagraph's rate x FLOPs "
-           "/ that rate (the share of one core's product speed reached).",
+           "/ that rate (the share of one core's product speed reached). 'products-only sent/s': the same "
+           "products alone, one thread, at this row's GEMM shapes (batched by tree level, the cell's weight "
+           "gradient once per graph; treenn_batched.products_rate): the ceiling of any level-batching executor "
+           "at this batch size, and how it grows with the batch.",
            "mean loss of the last timed pass (sanity check that the models train alike; initial values differ): "
            + ", ".join(f"{LIB_TITLES[l]} {res['mean_loss'][l]:.3f}" for l in libs if l in res["mean_loss"]),
            "peak RSS (MiB): " + ", ".join(f"{LIB_TITLES[l]}={res['peak_rss_mb'][l]:.0f}" for l in libs
@@ -365,6 +374,13 @@ def _sgemm_one_thread() -> float:
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):
         return treenn_batched.sgemm_rate()
+
+
+def _products_only(data, sizes) -> dict:
+    """{trees per graph (str): sentences/s of the products alone at those shapes, one thread}."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return {str(s): treenn_batched.products_rate(data, s) for s in sizes}
 
 
 def _count_leaves(t) -> int:

@@ -59,6 +59,55 @@ def sgemm_rate(seconds: float = 0.3) -> float:
     return best
 
 
+def products_rate(trees, per_graph: int, repeats: int = 3) -> float:
+    """Sentences/s of the products alone at the GEMM shapes of ``per_graph`` trees per graph,
+    best of ``repeats`` passes: the products' ceiling for an executor that batches by tree
+    level (a node's level: one more than its deeper child's), as autobatching and
+    ``torch_level_batched_model`` do.
+
+    Per graph: the leaves' gate product (forward ``X W^T``, input gradient ``dY W``, weight
+    gradient ``dY^T X``); per level, the cell's forward and input-gradient products over the
+    level's nodes; the cell's weight gradient once over all levels (an executor may defer it:
+    dynagraph does); the output layer's three. Thin levels make thin GEMMs, which run far below
+    the large-square rate: this is why throughput can grow with the batch at all.
+
+    Call in a process whose BLAS runs one thread.
+    """
+    rng = np.random.default_rng(0)
+    graphs = []                                   # (leaves, [nodes per level], roots) per graph
+    for b in range(0, len(trees), per_graph):
+        _, words, levels, roots = _levels(trees[b:b + per_graph])
+        graphs.append((len(words), [lv.shape[1] for lv in levels], len(roots)))
+    leaves = max(g[0] for g in graphs)
+    cells = max(sum(g[1]) for g in graphs)
+    roots = max(g[2] for g in graphs)
+
+    def operands(rows, inputs, outputs):
+        return (rng.standard_normal((rows, inputs), dtype=np.float32),
+                rng.standard_normal((outputs, inputs), dtype=np.float32),
+                rng.standard_normal((rows, outputs), dtype=np.float32))
+
+    leaf, cell, out = operands(leaves, EMB, 3 * HID), operands(cells, 2 * HID, 5 * HID), operands(roots, HID, CLASSES)
+
+    def all_three(ops, rows):
+        x, w, dy = ops[0][:rows], ops[1], ops[2][:rows]
+        x @ w.T, dy @ w, dy.T @ x
+
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for n_leaves, level_sizes, n_roots in graphs:
+            all_three(leaf, n_leaves)
+            x, u, dg = cell
+            for n in level_sizes:
+                x[:n] @ u.T, dg[:n] @ u
+            n = sum(level_sizes)
+            dg[:n].T @ x[:n]
+            all_three(out, n_roots)
+        best = min(best, time.perf_counter() - t0)
+    return len(trees) / best
+
+
 def _levels(trees):
     """Node tables for a batch of trees, post-order: words of the leaves, and per level >= 1 the
     (node, left child, right child) index arrays; plus the roots' indices."""

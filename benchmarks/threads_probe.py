@@ -9,6 +9,14 @@
         where the pool pays: a forward of 4 independent chains of products (different
         weights, groups of N members, hidden H), 1 thread vs 2 with every batched group of a
         level pooled (the threshold set to 0), OpenBLAS on 1 thread; best of 7, interleaved.
+    python benchmarks/threads_probe.py passes TREES ROUNDS
+        autobatched treenn training at TREES trees per graph, each pass alternating 1 and 2
+        threads in one process: sentences per wall-second per pass, phases, pieces.
+    python benchmarks/threads_probe.py handoff
+        the pool's hand-off: microseconds per empty job, jobs back to back.
+    python benchmarks/threads_probe.py split
+        where splitting a group by members pays: one chain of tanh(W h + b) over N members,
+        forward + backward, 1 thread vs 2 threads split vs 2 threads unsplit.
 """
 import os
 import statistics
@@ -92,10 +100,98 @@ def levels() -> None:
     _core._autobatch_pool_min_work(old)
 
 
+def treenn_passes(per_graph: int, rounds: int, n: int = 512) -> None:
+    """Autobatched treenn training, each pass alternating 1 and 2 threads in this process:
+    sentences per wall-second of every pass, the executor's phases (us per sentence) of
+    each setting's best pass, and the pieces split over the threads per pass."""
+    import treenn
+    data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", n)
+    _core.set_autobatch(True)
+    train = treenn.dynet_model(dy, vocab)["train_batch"]
+    batches = [data[i:i + per_graph] for i in range(0, len(data), per_graph)]
+    sys.setrecursionlimit(10000)
+    for b in batches:
+        train(b)
+    res: dict = {}
+    for _ in range(rounds):
+        for threads in (1, 2):
+            dy.set_num_threads(threads)
+            dy.set_autobatch_profiling(True)  # also resets the counters
+            w0 = time.perf_counter()
+            for b in batches:
+                train(b)
+            w = time.perf_counter() - w0
+            s = dy.autobatch_stats()
+            dy.set_autobatch_profiling(False)
+            phases = {k: v / 1e3 / len(data) for k, v in s["phase_ns"].items()}
+            pieces = {k: s.get(k) for k in ("pieces_forward", "pieces_backward", "pieces_outer", "waves_pooled")}
+            res.setdefault(threads, []).append((len(data) / w, phases, pieces))
+    dy.set_num_threads(1)
+    print(f"{per_graph} trees per graph, {len(data)} sentences, load {os.getloadavg()[0]:.1f}")
+    for threads, v in res.items():
+        rate, phases, pieces = max(v, key=lambda x: x[0])
+        print(f"  {threads} thread(s): sent/s per pass {[round(x[0]) for x in v]}; best pass, us per sentence: "
+              f"{ {k: round(x, 1) for k, x in phases.items()} } of {1e6 / rate:.0f}; {pieces}")
+
+
+def handoff(jobs: int = 2000, rounds: int = 5) -> None:
+    """The pool's hand-off: empty jobs back to back (best of `rounds`)."""
+    print(f"load {os.getloadavg()[0]:.1f}")
+    for threads in (2, 3):
+        dy.set_num_threads(threads)
+        for tasks in (threads, 4 * threads):
+            ns = min(_core._pool_handoff_ns(jobs, tasks) for _ in range(rounds))
+            print(f"  {threads} threads, {tasks:2d} empty tasks per job: {ns / 1e3:6.2f} us per job")
+    dy.set_num_threads(1)
+
+
+def split(rounds: int = 7) -> None:
+    """Where splitting a group by members pays: one chain of tanh(W h + b) over N members
+    (each level one group), forward + backward, 1 thread vs 2 threads with groups split
+    (threshold 0) vs 2 threads with nothing split; best of `rounds`, interleaved."""
+    def measure(H, N, steps=4):
+        dy.init(seed=1)
+        pc = dy.ParameterCollection()
+        W, b = pc.add_parameters((H, H)), pc.add_parameters(H)
+        rng = np.random.default_rng(0)
+        xs = [rng.standard_normal(H) for _ in range(N)]
+        best = {}
+        for _ in range(rounds):
+            for name, t, work in (("1", 1, 0), ("2 split", 2, 0), ("2 whole", 2, 1e18)):
+                dy.set_num_threads(t)
+                _core._autobatch_pool_min_work(work)
+                dy.renew_cg(autobatching=True)
+                hs = [dy.inputVector(x) for x in xs]
+                for _ in range(steps):
+                    hs = [dy.tanh(W * h + b) for h in hs]
+                loss = dy.esum([dy.sum_elems(h) for h in hs])
+                t0 = time.perf_counter()
+                loss.value()
+                loss.backward()
+                best[name] = min(best.get(name, 1e9), time.perf_counter() - t0)
+        dy.set_num_threads(1)
+        return H * H * N, best
+
+    old = _core._autobatch_pool_min_work(0)
+    print(f"load {os.getloadavg()[0]:.1f}")
+    for H, N in [(32, 32), (32, 64), (64, 32), (64, 64), (128, 32), (128, 64), (128, 256), (256, 64)]:
+        work, b = measure(H, N)
+        print(f"  H={H:4d} N={N:4d} product work {work:9d}   1 thread {b['1'] * 1e6:7.0f} us   "
+              f"2 split {b['2 split'] * 1e6:7.0f} us   2 whole {b['2 whole'] * 1e6:7.0f} us   "
+              f"1 / 2 split {b['1'] / b['2 split']:5.2f}")
+    _core._autobatch_pool_min_work(old)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["treenn"]:
         treenn_ab(*map(int, sys.argv[2:5]))
     elif sys.argv[1:2] == ["levels"]:
         levels()
+    elif sys.argv[1:2] == ["passes"]:
+        treenn_passes(*map(int, sys.argv[2:4]))
+    elif sys.argv[1:2] == ["handoff"]:
+        handoff()
+    elif sys.argv[1:2] == ["split"]:
+        split()
     else:
         print(__doc__)

@@ -144,5 +144,13 @@ void set_threads(int n) {
   if (b.set_threads) b.set_threads(n);
 }
 
+bool gemm_nt(float* C, unsigned ldc, const float* A, unsigned lda, const float* B, unsigned ldb, unsigned m,
+             unsigned n, unsigned k) {
+  const Blas& b = blas_lib();
+  if (!b.sgemm) return false;
+  b.sgemm(kColMajor, kNoTrans, kTrans, int(m), int(n), int(k), 1.f, A, int(lda), B, int(ldb), 1.f, C, int(ldc));
+  return true;
+}
+
 }  // namespace blas
 }  // namespace dg

@@ -21,6 +21,11 @@ bool loaded();
 std::string describe();   // "openblas <path>" or "eigen"
 int threads();            // the BLAS's thread count (1 without one)
 void set_threads(int n);
+// C += A B^T (A m x k, B n x k; C, A, B column-major with leading dimensions
+// ldc, lda, ldb) through the loaded BLAS whatever the size (a piece of a larger
+// product that went there whole); false, doing nothing, without one.
+bool gemm_nt(float* C, unsigned ldc, const float* A, unsigned lda, const float* B, unsigned ldb, unsigned m,
+             unsigned n, unsigned k);
 }  // namespace blas
 
 }  // namespace dg

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -12,8 +13,44 @@
 
 #include "core/error.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DG_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define DG_PAUSE() asm volatile("yield")
+#else
+#define DG_PAUSE() ((void)0)
+#endif
+
 namespace dg {
 namespace {
+
+// How long a worker polls for the next job before it sleeps, and how long the
+// caller polls for the workers to finish before it sleeps. A wake-up through the
+// condition variable cost ~70 us on the shared 2-core box (issue 26); a polled
+// hand-off costs well under that (benchmarks/README.md). Short enough that an
+// idle pool gives its core back almost at once.
+constexpr int64_t kSpinNs = 50000;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Polls `done` (checking the clock every 64 rounds) for up to kSpinNs; true when it held.
+template <class P>
+bool spin_until(P done) {
+  int64_t deadline = 0;
+  for (uint32_t i = 1;; ++i) {
+    if (done()) return true;
+    DG_PAUSE();
+    if ((i & 63) == 0) {
+      const int64_t t = now_ns();
+      if (!deadline) deadline = t + kSpinNs;
+      else if (t > deadline) return false;
+    }
+  }
+}
 
 class ThreadPool {
  public:
@@ -23,56 +60,76 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> g(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     wake_.notify_all();
     for (auto& t : threads_) t.join();
   }
 
-  void run(size_t n, const std::function<void(size_t)>& task) {
-    errors_.assign(n, nullptr);
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      task_ = &task;
-      n_ = n;
-      next_.store(0);
-      active_ = threads_.size();
-      ++job_;
+  // A job: the caller publishes it (job_), takes tasks itself, then closes it
+  // (closed_) and waits only for the workers that joined it (busy_): a worker the
+  // OS has not scheduled yet (a loaded machine) does not hold the caller up, and
+  // finds the job closed when it comes.
+  void run(size_t n, TaskFn task, void* ctx) {
+    if (errors_.size() < n) errors_.resize(n);
+    task_ = task;
+    ctx_ = ctx;
+    n_ = n;
+    failed_.store(false, std::memory_order_relaxed);
+    next_.store(0, std::memory_order_relaxed);
+    const uint64_t job = job_.fetch_add(1) + 1;  // publishes the fields above (seq_cst)
+    if (sleeping_.load() > 0) {
+      std::lock_guard<std::mutex> g(mu_);  // a sleeper is in wait() or sees the new job under the lock
+      wake_.notify_all();
     }
-    wake_.notify_all();
     take_tasks();
-    {
+    closed_.store(job);  // every task is taken: no worker joins from here
+    if (!spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; })) {
       std::unique_lock<std::mutex> g(mu_);
-      done_.wait(g, [this] { return active_ == 0; });
-      task_ = nullptr;
+      caller_waiting_.store(true);
+      done_.wait(g, [this] { return busy_.load() == 0; });
+      caller_waiting_.store(false);
     }
-    for (auto& e : errors_)
-      if (e) std::rethrow_exception(e);
+    if (failed_.load()) {
+      std::exception_ptr first;
+      for (size_t i = 0; i < n; ++i)
+        if (errors_[i]) {
+          if (!first) first = errors_[i];
+          errors_[i] = nullptr;
+        }
+      std::rethrow_exception(first);
+    }
   }
 
  private:
   void take_tasks() {
-    for (size_t i; (i = next_.fetch_add(1)) < n_;) {
+    for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < n_;) {
       try {
-        (*task_)(i);
+        task_(ctx_, i);
       } catch (...) {
         errors_[i] = std::current_exception();
+        failed_.store(true);
       }
     }
   }
   void work() {
     uint64_t seen = 0;
     for (;;) {
-      {
+      if (!spin_until([&] { return job_.load(std::memory_order_acquire) != seen || stop_.load(); })) {
         std::unique_lock<std::mutex> g(mu_);
-        wake_.wait(g, [&] { return stop_ || job_ != seen; });
-        if (stop_) return;
-        seen = job_;
+        sleeping_.fetch_add(1);
+        wake_.wait(g, [&] { return stop_.load() || job_.load() != seen; });
+        sleeping_.fetch_sub(1);
       }
-      take_tasks();
-      {
+      if (stop_.load()) return;
+      seen = job_.load();
+      busy_.fetch_add(1);
+      // Joined before the caller closed it: the job's fields are this job's, and the
+      // caller waits for busy_. (Closed: it may already be setting up the next one.)
+      if (closed_.load() < seen) take_tasks();
+      if (busy_.fetch_sub(1) == 1 && caller_waiting_.load()) {
         std::lock_guard<std::mutex> g(mu_);
-        if (--active_ == 0) done_.notify_one();
+        done_.notify_one();
       }
     }
   }
@@ -80,12 +137,14 @@ class ThreadPool {
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable wake_, done_;
-  const std::function<void(size_t)>* task_ = nullptr;
+  TaskFn task_ = nullptr;
+  void* ctx_ = nullptr;
   size_t n_ = 0;
   std::atomic<size_t> next_{0};
-  size_t active_ = 0;  // workers still on the current job
-  uint64_t job_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> job_{0}, closed_{0};
+  std::atomic<int> busy_{0};  // workers inside the current job
+  std::atomic<int> sleeping_{0};
+  std::atomic<bool> caller_waiting_{false}, stop_{false}, failed_{false};
   std::vector<std::exception_ptr> errors_;
 };
 
@@ -114,12 +173,21 @@ void set_engine_threads(int n) {
   g_threads = n;
 }
 
-void parallel_run(size_t n, const std::function<void(size_t)>& task) {
+void parallel_run(size_t n, TaskFn task, void* ctx) {
   if (g_threads == 1 || n < 2) {
-    for (size_t i = 0; i < n; ++i) task(i);
+    for (size_t i = 0; i < n; ++i) task(ctx, i);
     return;
   }
-  pool().run(n, task);
+  pool().run(n, task, ctx);
+}
+
+double pool_handoff_ns(uint32_t jobs, uint32_t tasks) {
+  std::atomic<uint64_t> sink{0};
+  auto body = [&](size_t i) { sink.fetch_add(i, std::memory_order_relaxed); };
+  parallel_run(tasks, body);  // the pool started
+  const int64_t t0 = now_ns();
+  for (uint32_t j = 0; j < jobs; ++j) parallel_run(tasks, body);
+  return jobs ? double(now_ns() - t0) / jobs : 0.0;
 }
 
 }  // namespace dg

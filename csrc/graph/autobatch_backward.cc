@@ -3,9 +3,12 @@
 // is one GEMM over the whole group. Each group's gradients are one contiguous
 // block, zeroed just before the first gradient reaches it.
 #include <cstring>
+#include <optional>
 
+#include "core/thread_pool.h"
 #include "graph/autobatch_agenda.h"
 #include "graph/autobatch_profile.h"
+#include "graph/autobatch_threads.h"
 #include "graph/graph.h"
 
 namespace dg {
@@ -49,7 +52,7 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
     Tensor dx(x.d, grads_[a0].v);
     dx.device = x.device;
     if (x.device != kCpuDevice) group_backward(proto, xs, y, dy, k, dx);
-    else impl.backward(*this, proto, xs, y, dy, k, dx);
+    else arg_backward_by_members(*this, impl, proto, xs, y, dy, k, dx, N);
     clock.charge(prof.bwd_kernel);
     return;
   }
@@ -66,7 +69,7 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
   Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * N));
   std::memset(dx.v, 0, sizeof(float) * sz * N);
   clock.charge(prof.bwd_scatter);
-  impl.backward(*this, proto, xs, y, dy, k, dx);
+  arg_backward_by_members(*this, impl, proto, xs, y, dy, k, dx, N);
   clock.charge(prof.bwd_kernel);
   for (unsigned b = 0; b < N; ++b) {
     Tensor& gb = grads_[ak[b]];
@@ -147,6 +150,8 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
 }
 
 void ComputationGraph::backward_batched(uint32_t from, bool full) {
+  std::optional<BlasOnOneThread> one;  // on the engine's threads: see autobatch_threads.h
+  if (engine_threads() > 1) one.emplace();
   AutobatchProfile& prof = autobatch_profile();
   PhaseClock clock(prof);
   // Gradient buffers, contiguous per group so a group's dy is one batch.

@@ -28,6 +28,9 @@ struct AutobatchProfile {
   uint64_t products_stacked = 0, stacked_sets = 0;
   // Groups run on the engine's threads (set_num_threads), and the waves that ran them.
   uint64_t groups_pooled = 0, waves_pooled = 0;
+  // Pieces of groups split by members over the threads: forward pieces, backward
+  // argument gradients split, weight-gradient GEMMs split by columns.
+  uint64_t pieces_forward = 0, pieces_backward = 0, pieces_outer = 0;
   // Groups whose output was placed where a later group reads it in one block (no gather).
   uint64_t outputs_placed = 0;
 };

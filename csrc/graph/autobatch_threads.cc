@@ -1,16 +1,33 @@
 // The autobatching executor on the engine's threads (set_num_threads(n > 1)).
 //
-// The plan (autobatch.cc) runs level by level: an item's level is one more
-// than that of the last item it reads from, so the items of a level read none
-// of each other's outputs (a cell's gate products under different weights, the
-// two directions of a BiLSTM). In a level, every item runs on this thread in
-// plan order except the large batched groups on the CPU: those are gathered
-// here, then their ops run at once on the pool, BLAS inside them on one
-// thread, the graph's pools taking a lock. Each such op writes only its own
-// output, and items that may draw random numbers keep their plan order, so
-// values are bit-identical to one thread; the groups, and their order in
-// backward, are the plan's.
+// Forward: the plan (autobatch.cc) runs level by level: an item's level is one
+// more than that of the last item it reads from, so the items of a level read
+// none of each other's outputs (a cell's gate products under different
+// weights, the two directions of a BiLSTM). In a level, every item runs on
+// this thread in plan order except the large batched groups on the CPU: those
+// are gathered here, then run at once on the pool (a wave), BLAS inside them on
+// one thread, the graph's pools taking a lock. A large group of an op that
+// treats each batch element on its own (op_table.def: DG_OP_SPLITS_BY_MEMBER)
+// is split into pieces of its members, its output block placed first and each
+// piece writing its own members' columns, so even a level of one group uses
+// every thread. Backward splits the same groups' batched arguments' gradients
+// the same way (arg_backward_by_members), and a weight's deferred gradient
+// GEMM by columns (outer_products_by_columns); a shared argument's gradient,
+// a sum over the group, stays one call.
+//
+// Bit-identical to one thread: the groups and their order are the plan's;
+// items that may draw random numbers keep their plan order; a piece computes
+// its columns exactly as the whole call would: pieces are whole multiples of
+// kPieceMembers members (every piece of a 64-byte-aligned block starts 64-byte
+// aligned, so Eigen's vector loops cover the same elements as for the whole,
+// and every product piece has >= 16 columns, the kernel path gemm.cc gives the
+// whole), products split only with a BLAS loaded (whose result for a column
+// does not depend on the others), never over the summed dimension.
+#include "graph/autobatch_threads.h"
+
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 
@@ -35,40 +52,139 @@ bool draws_random(const Node& n) {
   return false;
 }
 
-// A group runs on the pool only above this much work (values read and
-// written, plus the multiply-adds of a product). Measured on a loaded 2-core
-// box (benchmarks/README.md, issue 26): handing a level to the pool cost
-// ~70 us there, and two threads were 2-4x slower than one below ~0.5 M and
-// 0.85-0.9x above it; it never paid there, so this is a guess for a quiet machine.
-double g_pool_min_work = 262144;
+bool splits_by_member(const Node& n) {
+#define DG_OP_SPLITS_BY_MEMBER(name, when) \
+  if (n.op == OpId::name && (when)) return true;
+#include "ops/op_table.def"
+#undef DG_OP_SPLITS_BY_MEMBER
+  return false;
+}
 
-// The pools of the graph take a lock, and BLAS and Eigen's products run on one
-// thread, while groups run on the engine's threads; all is restored however the
-// level ends.
+bool is_product(OpId op) { return op == OpId::matmul || op == OpId::affine_transform; }
+
+// A piece's members: a multiple of this (see the file's comment).
+constexpr unsigned kPieceMembers = 16;
+
+// A group (or a weight's gradient GEMM) runs on the threads only above this much
+// work (values read and written, plus the multiply-adds of a product). A guess
+// for a quiet machine: on the shared, loaded 2-core box no size paid (the second
+// core was rarely free; benchmarks/README.md, issue 26, fifth pass).
+double g_pool_min_work = 65536;
+
+double group_work(const Node& proto, const Tensor* xs) {
+  double work = double(proto.dim.size());
+  for (unsigned k = 0; k < proto.nargs; ++k) work += double(xs[k].d.size());
+  if (proto.op == OpId::matmul) work += double(proto.dim.size()) * xs[0].d.cols();
+  if (proto.op == OpId::affine_transform)
+    for (unsigned k = 1; k + 1 < proto.nargs; k += 2) work += double(proto.dim.size()) * xs[k].d.cols();
+  return work;
+}
+
+// OpenBLAS's small-matrix kernels (SkylakeX builds take them for products of at
+// most 100^3 multiply-adds, some shapes only) round differently from its large
+// ones: a product is split only into pieces above that size, so that the whole
+// and every piece take the large kernels.
+constexpr double kBlasSmallMacs = 1e6;
+
+// The multiply-adds per member of a product group's smallest GEMM (0: not a product).
+// cols(k): the columns of argument k (a weight: its inner dimension).
+template <class Cols>
+double product_macs_per_member(const Node& n, Cols cols) {
+  const double out = double(n.dim.batch_size());
+  if (n.op == OpId::matmul) return out * cols(0);
+  double least = 0;
+  for (unsigned k = 1; k + 1 < n.nargs; k += 2) {
+    const double macs = out * cols(k);
+    if (least == 0 || macs < least) least = macs;
+  }
+  return least;
+}
+
+// The most pieces (whole multiples of kPieceMembers, see piece_bounds) that N
+// members or columns split into with every piece above kBlasSmallMacs, at
+// `macs` multiply-adds each.
+unsigned pieces_above_small(unsigned N, double macs) {
+  const unsigned units = N / kPieceMembers;
+  const double least_units = std::floor(kBlasSmallMacs / (macs * kPieceMembers)) + 1;
+  return least_units > units ? 0u : unsigned(units / least_units);
+}
+
+// How many pieces a group of N members may be split into (1: not split).
+template <class Cols>
+unsigned max_pieces(const Node& n, unsigned N, Cols cols) {
+  if (n.device != kCpuDevice || N < 2 * kPieceMembers || !splits_by_member(n)) return 1;
+  unsigned most = N / kPieceMembers;
+  if (is_product(n.op)) {
+    if (!blas::loaded()) return 1;  // Eigen's blocking may depend on the column count
+    most = std::min(most, pieces_above_small(N, product_macs_per_member(n, cols)));
+  }
+  return std::max(most, 1u);
+}
+
+bool aligned64(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 63u) == 0; }
+
+// Members [b0, b1) of a group of N: a tensor with a batch (N times a member's) narrowed.
+Tensor narrow(const Tensor& t, unsigned N, unsigned b0, unsigned b1) {
+  Tensor r = t;
+  const unsigned per = t.d.bd / N;
+  r.d.bd = (b1 - b0) * per;
+  r.v = t.v + size_t(b0) * per * t.d.batch_size();
+  return r;
+}
+
+// The piece's prototype and arguments (shared ones, batch 1, whole).
+void narrow_group(const Node& proto, const Tensor* xs, unsigned N, unsigned b0, unsigned b1, Node& p,
+                  std::vector<Tensor>& pxs) {
+  p = proto;
+  p.dim.bd = (b1 - b0) * (proto.dim.bd / N);
+  pxs.resize(proto.nargs);
+  for (unsigned k = 0; k < proto.nargs; ++k)
+    pxs[k] = xs[k].d.bd == 1 && proto.dim.bd > 1 ? xs[k] : narrow(xs[k], N, b0, b1);
+}
+
+// Piece q of `pieces` over N members: whole multiples of kPieceMembers, the
+// remainder in the last.
+void piece_bounds(unsigned N, unsigned pieces, unsigned q, unsigned& b0, unsigned& b1) {
+  const unsigned units = N / kPieceMembers;
+  b0 = kPieceMembers * (units * q / pieces);
+  b1 = q + 1 == pieces ? N : kPieceMembers * (units * (q + 1) / pieces);
+}
+
+// ... and the graph's pools take a lock.
 class SharedPools {
  public:
-  SharedPools(MemoryPool& fx, MemoryPool& scratch)
-      : fx_(fx), scratch_(scratch), blas_threads_(blas::threads()), eigen_threads_(Eigen::nbThreads()) {
+  SharedPools(MemoryPool& fx, MemoryPool& scratch) : fx_(fx), scratch_(scratch) {
     fx_.share(&lock_);
     scratch_.share(&lock_);
-    if (blas_threads_ > 1) blas::set_threads(1);
-    if (eigen_threads_ > 1) Eigen::setNbThreads(1);
   }
   ~SharedPools() {
     fx_.share(nullptr);
     scratch_.share(nullptr);
-    if (blas_threads_ > 1) blas::set_threads(blas_threads_);
-    if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
   }
 
  private:
   MemoryPool& fx_;
   MemoryPool& scratch_;
-  int blas_threads_, eigen_threads_;
   std::mutex lock_;
 };
 
+// A wave's task: a whole group (pieces == 0) or piece q of `pieces` of one.
+struct Piece {
+  uint32_t group;
+  unsigned q, pieces;
+};
+
 }  // namespace
+
+BlasOnOneThread::BlasOnOneThread() : blas_threads_(blas::threads()), eigen_threads_(Eigen::nbThreads()) {
+  if (blas_threads_ > 1) blas::set_threads(1);
+  if (eigen_threads_ > 1) Eigen::setNbThreads(1);
+}
+
+BlasOnOneThread::~BlasOnOneThread() {
+  if (blas_threads_ > 1) blas::set_threads(blas_threads_);
+  if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
+}
 
 double autobatch_pool_min_work(double work) {
   const double before = g_pool_min_work;
@@ -76,21 +192,73 @@ double autobatch_pool_min_work(double work) {
   return before;
 }
 
+void arg_backward_by_members(OpContext& ctx, const OpImpl& impl, const Node& proto, const Tensor* xs,
+                             const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx, unsigned N) {
+  const unsigned T = static_cast<unsigned>(engine_threads());
+  unsigned pieces = T > 1 ? std::min(max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }), T) : 1;
+  if (pieces > 1 && (!aligned64(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
+  if (pieces == 1) {
+    impl.backward(ctx, proto, xs, y, dy, k, dx);
+    return;
+  }
+  BlasOnOneThread one;
+  auto task = [&](size_t q) {
+    thread_local std::vector<Tensor> pxs;
+    Node p;
+    unsigned b0, b1;
+    piece_bounds(N, pieces, unsigned(q), b0, b1);
+    narrow_group(proto, xs, N, b0, b1, p, pxs);
+    Tensor py = narrow(y, N, b0, b1), pdy = narrow(dy, N, b0, b1), pdx = narrow(dx, N, b0, b1);
+    impl.backward(ctx, p, pxs.data(), py, pdy, k, pdx);
+  };
+  parallel_run(pieces, task);
+  ++autobatch_profile().pieces_backward;
+}
+
+void outer_products_by_columns(float* C, const float* U, const float* V, unsigned m, unsigned n, unsigned K) {
+  const unsigned T = static_cast<unsigned>(engine_threads());
+  const double work = double(m) * n * K;
+  if (T < 2 || m < 2 || n < 2 * kPieceMembers || K == 0 || !blas::loaded() || work < g_pool_min_work) {
+    gemm(C, U, false, V, true, m, n, K);
+    return;
+  }
+  // (every piece above OpenBLAS's small-matrix size, as the whole: see kBlasSmallMacs)
+  const unsigned pieces = std::min(T, pieces_above_small(n, double(m) * K));
+  if (pieces < 2) {
+    gemm(C, U, false, V, true, m, n, K);
+    return;
+  }
+  BlasOnOneThread one;
+  auto task = [&](size_t q) {
+    unsigned j0, j1;
+    piece_bounds(n, pieces, unsigned(q), j0, j1);
+    blas::gemm_nt(C + size_t(j0) * m, m, U, m, V + j0, n, m, j1 - j0, K);
+  };
+  parallel_run(pieces, task);
+  ++autobatch_profile().pieces_outer;
+}
+
 void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseClock& clock) {
   AutobatchScratch& S = autobatch_scratch();
   AutobatchProfile& prof = autobatch_profile();
   const auto& plan = S.plan;
   const uint32_t items = static_cast<uint32_t>(plan.size());
+  const unsigned T = static_cast<unsigned>(engine_threads());
+  BlasOnOneThread one;  // parallel here, by groups and pieces (a multi-thread BLAS's results may differ)
   auto member0 = [&](uint32_t i) -> const Node& { return nodes[S.plan_nodes[plan[i].first]]; };
-  auto poolable = [&](uint32_t i) {
+  // A batched CPU group that may join a wave, and its work (0: it may not).
+  auto wave_work = [&](uint32_t i) -> double {
     const AutobatchScratch::PlanItem& it = plan[i];
-    if (it.sets || it.count < 2) return false;
+    if (it.sets || it.count < 2) return 0;
     const Node& n = member0(i);
-    if (n.device != kCpuDevice || draws_random(n)) return false;
+    if (n.device != kCpuDevice || draws_random(n)) return 0;
     double work = n.dim.size();
     for (unsigned k = 0; k < n.nargs; ++k) work += nodes[args(n)[k]].dim.size();
     if (n.op == OpId::matmul) work += double(n.dim.size()) * nodes[args(n)[0]].dim.cols();
-    return work * it.count >= g_pool_min_work;
+    if (n.op == OpId::affine_transform)
+      for (unsigned k = 1; k + 1 < n.nargs; k += 2) work += double(n.dim.size()) * nodes[args(n)[k]].dim.cols();
+    work *= it.count;
+    return work >= g_pool_min_work ? work : 0;
   };
   // Levels: an item runs one level after the last of the items it reads from.
   // Items that may draw random numbers (lone nodes, DG_OP_DRAWS_RANDOM groups)
@@ -123,15 +291,37 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     for (uint32_t i = 0; i < items; ++i) S.by_level[fill[S.level[i]]++] = i;
   }
   clock.charge(prof.fwd_setup);
-  std::vector<uint32_t>& pooled = S.pooled;  // a level's pooled items, then their groups
+  std::vector<uint32_t>& pooled = S.pooled;  // a level's wave items, then their groups
+  // This thread's (the tasks below name them through these references: a
+  // thread_local named in a task would be the worker's own).
+  thread_local std::vector<double> works_here;
+  thread_local std::vector<Piece> tasks_here;
+  thread_local std::vector<unsigned> pieces_here;
+  thread_local std::vector<char> splittable_here;
+  thread_local std::vector<uint32_t> order_here;
+  std::vector<double>& works = works_here;
+  std::vector<Piece>& tasks = tasks_here;
+  std::vector<unsigned>& pieces_of = pieces_here;
+  std::vector<char>& splittable = splittable_here;
+  std::vector<uint32_t>& order = order_here;
   for (uint32_t l = 0; l < levels; ++l) {
     const uint32_t* lv = S.by_level.data() + S.level_end[l];
     const uint32_t n = S.level_end[l + 1] - S.level_end[l];
     pooled.clear();
-    for (uint32_t q = 0; q < n; ++q)
-      if (poolable(lv[q])) pooled.push_back(lv[q]);
-    if (pooled.size() < 2) pooled.clear();
-    // In plan order: the others run, the pooled ones are gathered.
+    works.clear();
+    double level_work = 0;
+    bool splits = false;
+    for (uint32_t q = 0; q < n; ++q) {
+      const double w = wave_work(lv[q]);
+      if (w <= 0) continue;
+      pooled.push_back(lv[q]);
+      works.push_back(w);
+      level_work += w;
+      const Node& m0 = member0(lv[q]);
+      splits = splits || max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1;
+    }
+    if (pooled.size() < 2 && !splits) pooled.clear();
+    // In plan order: the others run, the wave's groups are gathered.
     size_t p = 0;
     for (uint32_t q = 0; q < n; ++q) {
       const uint32_t i = lv[q];
@@ -145,13 +335,68 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
       }
     }
     if (pooled.empty()) continue;
+    // The tasks: a splittable group in pieces by its share of the level's work
+    // (a level of one group: one piece per thread); then, while the tasks do not
+    // divide evenly among the threads, the largest whole splittable group in two
+    // (five like products on two threads: 2.5 each rather than 3 and 2). Largest
+    // tasks first. A split group's output block is placed here.
+    pieces_of.assign(pooled.size(), 1);
+    splittable.assign(pooled.size(), 0);
+    unsigned total = 0;
+    for (size_t q = 0; q < pooled.size(); ++q) {
+      Group& grp = groups_[pooled[q]];
+      const unsigned most = std::min<unsigned>(
+          max_pieces(grp.proto, grp.count, [&](unsigned k) { return grp.xs[k].d.cols(); }), T);
+      splittable[q] = most > 1;
+      if (most > 1) pieces_of[q] = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, most);
+      total += pieces_of[q];
+    }
+    while (total % T) {
+      size_t best = pooled.size();
+      for (size_t q = 0; q < pooled.size(); ++q)
+        if (pieces_of[q] == 1 && splittable[q] && (best == pooled.size() || works[q] > works[best])) best = q;
+      if (best == pooled.size()) break;
+      pieces_of[best] = 2;
+      ++total;
+    }
+    order.resize(pooled.size());
+    for (size_t q = 0; q < pooled.size(); ++q) order[q] = uint32_t(q);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+      return works[x] / pieces_of[x] > works[y] / pieces_of[y];
+    });
+    tasks.clear();
+    for (uint32_t q : order) {
+      Group& grp = groups_[pooled[q]];
+      const unsigned pieces = pieces_of[q];
+      if (pieces == 1) {
+        tasks.push_back({pooled[q], 0, 0});
+        continue;
+      }
+      grp.y.d = grp.proto.dim;
+      if (!grp.y.v) grp.y.v = fx_pool.allocate_floats(grp.y.d.size());  // else placed for its reader (autobatch.cc)
+      grp.y.device = kCpuDevice;
+      for (unsigned k = 0; k < pieces; ++k) tasks.push_back({pooled[q], k, pieces});
+      prof.pieces_forward += pieces;
+    }
     {
       SharedPools shared(fx_pool, scratch_pool);
-      parallel_run(pooled.size(), [&](size_t q) {
-        Group& grp = groups_[pooled[q]];
-        autobatch_fault_check(grp.count);
-        group_forward(grp.proto, grp.xs.data(), grp.y);
-      });
+      auto task = [&](size_t t) {
+        const Piece& pc = tasks[t];
+        Group& grp = groups_[pc.group];
+        if (pc.q == 0) autobatch_fault_check(grp.count);
+        if (pc.pieces == 0) {
+          group_forward(grp.proto, grp.xs.data(), grp.y);
+          return;
+        }
+        thread_local std::vector<Tensor> pxs;
+        Node proto;
+        unsigned b0, b1;
+        piece_bounds(grp.count, pc.pieces, pc.q, b0, b1);
+        narrow_group(grp.proto, grp.xs.data(), grp.count, b0, b1, proto, pxs);
+        Tensor py = narrow(grp.y, grp.count, b0, b1);
+        op_impl(proto.op).forward(*this, proto, pxs.data(), py);
+      };
+      parallel_run(tasks.size(), task);
     }
     prof.groups_pooled += pooled.size();
     ++prof.waves_pooled;

@@ -1,4 +1,5 @@
 #include "graph/graph.h"
+#include "graph/autobatch_threads.h"
 
 #include "core/gemm.h"
 
@@ -292,7 +293,7 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
     std::memcpy(V + col * n, t.v, sizeof(float) * n * t.k);
     col += t.k;
   }
-  gemm(dA.v, U, false, V, true, m, n, unsigned(K));
+  outer_products_by_columns(dA.v, U, V, m, n, unsigned(K));  // on the engine's threads when it pays
   terms.clear();
 }
 

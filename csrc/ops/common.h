@@ -8,8 +8,9 @@
 
 namespace dg {
 
-// y's memory: where the executor placed it already (a batched group's output laid
-// out for the group that reads it, autobatch.cc), else fresh from the pool.
+// y's memory: where the caller placed it already (a batched group's output laid out
+// for the group that reads it, graph/autobatch.cc; a piece of a group's block,
+// graph/autobatch_threads.cc), else fresh from the pool.
 inline void alloc(OpContext& ctx, Tensor& y) {
   if (!y.v) y.v = ctx.fx_pool.allocate_floats(y.d.size());
 }

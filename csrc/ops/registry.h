@@ -18,7 +18,8 @@ struct OpImpl {
   uint32_t devices;    // DG_DEV_* bits: the devices with a kernel for it
   // Output shape from argument shapes; throws ValueError naming the op and shapes.
   Dim (*dim_forward)(const OpContext& ctx, const Node& n, const Dim* xs);
-  // y = f(xs). y.v is freshly allocated (or pre-set by the op, see inputs.cc).
+  // y = f(xs). y.v is freshly allocated (or pre-set by the op, see inputs.cc), or placed by
+  // the caller (a piece of a group's block: alloc() keeps it).
   void (*forward)(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y);
   // dx_i += dE/dx_i given dy = dE/dy. Accumulates, never overwrites.
   void (*backward)(OpContext& ctx, const Node& n, const Tensor* xs, const Tensor& y,

@@ -212,16 +212,19 @@ void bind_graph(py::module_& m) {
                     py::arg("grads_scattered") = p.grads_scattered,
                     py::arg("grads_aliased") = p.grads_aliased, py::arg("products_stacked") = p.products_stacked,
                     py::arg("stacked_sets") = p.stacked_sets, py::arg("groups_pooled") = p.groups_pooled,
-                    py::arg("waves_pooled") = p.waves_pooled, py::arg("outputs_placed") = p.outputs_placed,
-                    py::arg("phase_ns") = phases);
+                    py::arg("waves_pooled") = p.waves_pooled, py::arg("pieces_forward") = p.pieces_forward,
+                    py::arg("pieces_backward") = p.pieces_backward, py::arg("pieces_outer") = p.pieces_outer,
+                    py::arg("outputs_placed") = p.outputs_placed, py::arg("phase_ns") = phases);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
      "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
      "start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only "
      "user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); "
      "products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs "
      "(see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
-     "(see set_num_threads); outputs_placed: groups whose output was written where a later group reads "
-     "it together with other groups' outputs as one argument (no gather); phase_ns: nanoseconds per "
+     "(see set_num_threads); pieces_forward: pieces of groups split by members over the threads, "
+     "pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; "
+     "outputs_placed: groups whose output was written where a later group reads it together with other "
+     "groups' outputs as one argument (no gather); phase_ns: nanoseconds per "
      "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
   def(m, "_set_autobatch_fault", &set_autobatch_fault, py::arg("members"),
       "For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).");

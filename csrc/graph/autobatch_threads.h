@@ -1,0 +1,42 @@
+// Autobatched groups split over the engine's threads by members
+// (set_num_threads(n > 1); autobatch_threads.cc): forward's waves run in
+// ComputationGraph::run_plan_threaded; backward calls these.
+#pragma once
+#include "core/tensor.h"
+#include "ops/node.h"
+#include "ops/registry.h"
+
+namespace dg {
+
+struct OpContext;
+
+// While alive: BLAS and Eigen products on one thread (restored after). The
+// autobatching executor on the engine's threads holds one for all of its forward
+// and backward: its parallelism is its own (pieces whose results do not depend on
+// the thread count), and OpenBLAS's threads would round some products
+// differently from one thread (weight gradients over many columns, measured).
+class BlasOnOneThread {
+ public:
+  BlasOnOneThread();
+  ~BlasOnOneThread();
+  BlasOnOneThread(const BlasOnOneThread&) = delete;
+  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
+
+ private:
+  int blas_threads_, eigen_threads_;
+};
+
+// dx += the op's gradient for batched argument k of a group of N members (the
+// group's prototype, arguments, output, output gradient, and dx the N members'
+// gradients, or a scratch block, contiguous): on the threads, each writing its
+// members' columns, when the op splits by member (op_table.def:
+// DG_OP_SPLITS_BY_MEMBER) and the work pays; else one call on this thread.
+void arg_backward_by_members(OpContext& ctx, const OpImpl& impl, const Node& proto, const Tensor* xs,
+                             const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx, unsigned N);
+
+// C (m x n) += U (m x K) V (n x K)^T, column-major: a weight's deferred gradient
+// terms (graph.cc, flush_outer_products). On the threads by columns of C when
+// there are several, a BLAS is loaded and the work pays; else one gemm().
+void outer_products_by_columns(float* C, const float* U, const float* V, unsigned m, unsigned n, unsigned K);
+
+}  // namespace dg

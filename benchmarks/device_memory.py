@@ -16,7 +16,9 @@ loop: the figures show what the schedule moves and what it costs on the host,
 not a GPU's overlap of copies with compute (EMU:0's copy stream is a worker
 thread doing memcpy beside the host's compute, on a 2-core machine shared with
 the compute itself). Parameters count against the budget; where they take more
-than half of it they stream from the host ("stream" column).
+than half of it the largest stream from the host ("stream" column; the last
+column: how many parameters stream, and their first copies per minibatch
+prefetched ahead of their nodes).
 
 With --autobatch each minibatch is BATCH separate sentences in one graph,
 run by both executors at the same budgets (percentages of the autobatched
@@ -30,6 +32,14 @@ rest of the budget, in place of the figures.
     python benchmarks/device_memory.py                 # EMU:0
     python benchmarks/device_memory.py --autobatch     # the same, sentence by sentence, autobatched
     python benchmarks/device_memory.py --device GPU:0  # a CUDA build on a GPU
+
+With --scale the cost per node against the graph's size: one graph of 4, 8, 16
+and 32 separate sentences (about 1k to 8.7k nodes), both executors, at 100 % and
+25 % of each graph's peak (swap, K = 4): the schedule's build time per node
+(`schedule_ns / schedule_nodes`), the plan's visits per node, and the whole
+training step's time per node.
+
+    python benchmarks/device_memory.py --scale
 """
 from __future__ import annotations
 
@@ -116,6 +126,27 @@ def why(err):
             f"params {params:.1f}, scratch {scratch:.1f} KiB; largest free {free:.1f} KiB")
 
 
+def scale(a):
+    rows = []
+    for name, ab in (("per node", False), ("autobatched", True)):
+        for batch in (4, 8, 16, 32):
+            args = (2, a.hidden, a.vocab, a.seq, batch)
+            peak = run(a.device, 1 << 31, "auto", 1, a.hidden, a.vocab, a.seq, batch, autobatch=ab,
+                       per_sentence=True)["peak_bytes"]
+            for pct in (100, 25):
+                s = run(a.device, peak * pct // 100 // 256 * 256, "swap", *args, autobatch=ab, per_sentence=True)
+                nodes = s["schedule_nodes"] // 2
+                rows.append([name, str(batch), str(nodes), f"{pct} %",
+                             f"{s['schedule_ns'] / max(1, s['schedule_nodes']):.0f}",
+                             f"{s['plan_visits'] / max(1, s['schedule_nodes']):.1f}",
+                             f"{1e6 / s['per_s'] / max(1, nodes):.1f}", str(s["swaps_out"] // 2),
+                             str(s["groups_unbatched"] // 2)])
+            print(common.format_table(["executor", "sentences", "nodes", "budget", "schedule ns/node",
+                                       "visits/node", "us/node", "swaps out", "unbatched"], rows[-2:]), flush=True)
+    print(common.format_table(["executor", "sentences", "nodes", "budget", "schedule ns/node", "visits/node",
+                               "us/node", "swaps out", "unbatched"], rows))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="EMU:0")
@@ -127,7 +158,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer sentences, smaller model")
     ap.add_argument("--autobatch", action="store_true",
                     help="sentence by sentence: both executors, per node and autobatched")
+    ap.add_argument("--scale", action="store_true", help="cost per node against the graph's size")
     a = ap.parse_args()
+    if a.scale:
+        print(common.machine_line())
+        scale(a)
+        dy.init(device_mem=0)
+        return
     if a.quick:
         a.sentences, a.hidden, a.vocab, a.seq, a.batch = 4, 64, 200, 12, 16
     args = (a.sentences, a.hidden, a.vocab, a.seq, a.batch)
@@ -157,7 +194,7 @@ def main():
                     s = run(a.device, budget, policy, *args, prefetch=prefetch, autobatch=ab, **ps)
                 except MemoryError as e:
                     reasons.append(f"  {name}, {policy}, {pct} %: {why(e)}")
-                    rows.append(head + ["does not fit (below)"] + ["-"] * 9)
+                    rows.append(head + ["does not fit (below)"] + ["-"] * 10)
                     continue
                 moved = (s["to_host_bytes"] + s["to_device_bytes"]) / a.sentences / 2**20
                 rows.append(head + [f"{s['per_s']:.2f}", f"{s['per_s'] / base[name]['per_s']:.2f}",
@@ -165,10 +202,11 @@ def main():
                                     str(s["recomputes"] // a.sentences), str(s["prefetch_hits"] // a.sentences),
                                     str(s["prefetch_stalls"] // a.sentences), "yes" if s["params_stream"] else "no",
                                     str(s["groups_unbatched"] // a.sentences),
-                                    str(s["regathers"] // a.sentences)])
+                                    str(s["regathers"] // a.sentences),
+                                    f"{s['params_streaming']} ({s['param_prefetches'] // a.sentences})"])
     print(common.format_table(["executor", "policy", "K", "budget", "MiB", "batches/s", "vs none", "peak MiB",
                                "moved MiB/batch", "recomputes/batch", "hits/batch", "stalls/batch", "stream",
-                               "unbatched/batch", "regathers/batch"], rows))
+                               "unbatched/batch", "regathers/batch", "streaming (prefetched/batch)"], rows))
     if reasons:
         print("budgets that did not fit (the node whose operands did not fit, and what else held the budget):")
         print("\n".join(reasons))

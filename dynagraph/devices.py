@@ -86,8 +86,11 @@ def device_memory_stats(device: str = "") -> dict:
     (copies back issued ahead of their use on the copy stream), ``prefetch_hits`` /
     ``prefetch_stalls`` (arrived before the compute needed them / waited for),
     ``demand_fetches`` (brought back only when needed), ``freed_after_wait`` (allocations that
-    waited for a copy-out to finish), ``params_stream`` (the device's parameters live on the
-    host and stream in) and ``streamed_params`` (parameter values copied in). docs/memory.md."""
+    waited for a copy-out to finish), ``params_stream`` (some of the device's parameters live
+    on the host and stream in), ``params_streaming`` (how many), ``params_resident_bytes``
+    (the bytes of those that stay on the device, held in the budget), ``streamed_params``
+    (streamed parameter values copied in) and ``param_prefetches`` (their first copies in a
+    graph issued ahead of their nodes). docs/memory.md."""
     return dict(_core.device_memory_stats(_check_device(device)))
 
 

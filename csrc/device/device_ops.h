@@ -21,7 +21,7 @@ using DeviceArena = BumpArena<Allocator>;
 using ScratchArena = BumpArena<Allocator, 16>;
 class SwapPlan;  // device/swap.h: the graph's memory under a device budget
 float* plan_allocate(SwapPlan* plan, size_t n_floats);
-bool plan_streams(const SwapPlan* plan);
+float* plan_streamed_in(SwapPlan* plan);
 void plan_count_to_host(SwapPlan* plan, size_t bytes);
 
 // What a device op sees: its device, the graph's memory on that device and
@@ -36,8 +36,6 @@ struct DeviceCtx {
   uint64_t* counter;     // ... and the next unused counter, advanced by each draw
   SwapPlan* plan = nullptr;  // under a budget, values come from the plan (which may evict others)
   float* alloc(size_t n) const { return plan ? plan_allocate(plan, n) : values->allocate_floats(n); }
-  // Parameters stream (device/swap.h): values copied in from the host, gradients added there.
-  bool streaming() const { return plan && plan_streams(plan); }
 };
 
 // One launch of an update kernel on a parameter's resident memory: all of its

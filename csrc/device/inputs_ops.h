@@ -28,9 +28,12 @@ struct InputOps {
     alloc(ctx, y);
     fill<B>(y.v, y.d.size(), n.f0);
   }
-  // Streaming parameters (ctx.streaming(), device/swap.h): the values live on the
-  // host and come in as a graph value; the gradient is added on the host.
+  // Streaming parameters (device/swap.h, under a budget): the values live on the
+  // host and come in as a graph value -- brought in by the plan's hook (prefetched
+  // or on demand) -- and the gradient is added on the host.
+  static bool streams(const DeviceCtx& ctx, const Resident& r) { return ctx.plan && r.streams(); }
   static void stream_in(DeviceCtx& ctx, const Resident& values, Tensor& y) {
+    if ((y.v = plan_streamed_in(ctx.plan))) return;
     alloc(ctx, y);
     B::to_device(y.v, values.read(), sizeof(float) * y.d.size());
   }
@@ -41,19 +44,20 @@ struct InputOps {
   }
   static void parameter_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
     auto* p = static_cast<ParameterStorage*>(n.ptr);
-    if (ctx.streaming()) return stream_in(ctx, p->values, y);
+    if (streams(ctx, p->values)) return stream_in(ctx, p->values, y);
     y.v = p->values.dev_read();
   }
   static void parameter_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor&) {
     auto* p = static_cast<ParameterStorage*>(n.ptr);
-    if (ctx.streaming()) stream_grad(ctx, dy, p->grad);
+    if (streams(ctx, p->values)) stream_grad(ctx, dy, p->grad);
     else axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->nonzero_grad = true;
   }
   static void lookup_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    if (ctx.streaming()) {  // the rows gathered on the host, then copied in
+    if (streams(ctx, p->values)) {  // the rows gathered on the host, then copied in (a group's: here)
+      if ((y.v = plan_streamed_in(ctx.plan))) return;
       const size_t rs = p->row_size();
       thread_local std::vector<float> rows;
       rows.resize(y.d.size());
@@ -73,7 +77,7 @@ struct InputOps {
                          Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
     const uint32_t rs = static_cast<uint32_t>(p->row_size());
-    if (ctx.streaming()) {  // the gradient rows added on the host
+    if (streams(ctx, p->values)) {  // the gradient rows added on the host
       const float* g = download<B>(dy.v, dy.d.size());
       for (unsigned b = 0; b < n.naux; ++b) host_add(p->grad_row(static_cast<unsigned>(ctx.ints[n.aux0 + b])), g + size_t(b) * rs, rs);
       plan_count_to_host(ctx.plan, sizeof(float) * dy.d.size());
@@ -85,13 +89,13 @@ struct InputOps {
   }
   static void lookup_table_fwd(DeviceCtx& ctx, const Node& n, const Tensor*, Tensor& y) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    if (ctx.streaming()) return stream_in(ctx, p->values, y);
+    if (streams(ctx, p->values)) return stream_in(ctx, p->values, y);
     y.v = p->values.dev_read();
   }
   static void lookup_table_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                                Tensor&) {
     auto* p = static_cast<LookupParameterStorage*>(n.ptr);
-    if (ctx.streaming()) stream_grad(ctx, dy, p->grad);
+    if (streams(ctx, p->values)) stream_grad(ctx, dy, p->grad);
     else axpy<B>(dy.v, p->grad.dev_write(), p->grad.size());
     p->all_touched = true;
   }

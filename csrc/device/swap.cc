@@ -5,7 +5,7 @@
 #include "device/swap.h"
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <iterator>
 #include <cstring>
 
@@ -22,7 +22,7 @@ struct BudgetSetting {
   size_t bytes = 0;
   MemoryPolicy policy = MemoryPolicy::automatic;
   unsigned prefetch = 4;
-  bool stream = false;  // the parameters placed there stream (decided by the device's plan)
+  size_t resident_params = 0;  // bytes of the parameters placed there that do not stream
 };
 BudgetSetting budgets[kMaxDevices];
 DeviceMemStats stats[kMaxDevices];
@@ -56,6 +56,14 @@ bool refetchable(OpId op) {
 bool backward_reads_values(OpId op) { return op != OpId::sum; }
 
 namespace {
+// The calling thread's CPU time: what building a schedule costs, without the
+// time other processes of a loaded machine took the core meanwhile.
+uint64_t thread_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
 std::string mb(size_t bytes) {
   std::string s = std::to_string(bytes) + " bytes";
   if (bytes >= (size_t(1) << 20)) s += " (" + std::to_string(bytes / double(1 << 20)).substr(0, 6) + " MiB)";
@@ -73,14 +81,24 @@ void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy) {
 size_t device_budget(DeviceId id) { return budgets[id].bytes; }
 void set_device_prefetch(DeviceId id, unsigned nodes) { budgets[id].prefetch = nodes; }
 unsigned device_prefetch(DeviceId id) { return budgets[id].prefetch; }
-bool params_stream(DeviceId id) { return id < kMaxDevices && budgets[id].stream; }
+unsigned params_streaming(DeviceId id) {
+  return id < kMaxDevices && id != kCpuDevice ? static_cast<unsigned>(streaming_parameters(id)) : 0;
+}
+size_t params_resident_bytes(DeviceId id) { return id < kMaxDevices ? budgets[id].resident_params : 0; }
+
+bool node_streams(const Node& n) {
+  if (n.op == OpId::parameter) return static_cast<const ParameterStorage*>(n.ptr)->values.streams();
+  if (n.op == OpId::lookup_table || n.op == OpId::lookup)
+    return static_cast<const LookupParameterStorage*>(n.ptr)->values.streams();
+  return false;
+}
 MemoryPolicy device_policy(DeviceId id) { return budgets[id].policy; }
 const char* policy_name(MemoryPolicy p) {
   return p == MemoryPolicy::swap ? "swap" : p == MemoryPolicy::recompute ? "recompute" : "auto";
 }
 
 float* plan_allocate(SwapPlan* plan, size_t n_floats) { return plan->allocate(n_floats * sizeof(float)); }
-bool plan_streams(const SwapPlan* plan) { return plan->streams_params(); }
+float* plan_streamed_in(SwapPlan* plan) { return plan ? plan->take_streamed() : nullptr; }
 void plan_count_to_host(SwapPlan* plan, size_t bytes) { plan->count_to_host(bytes); }
 void SwapPlan::count_to_host(size_t bytes) { stats[dev_].to_host_bytes += bytes; }
 
@@ -95,29 +113,43 @@ SwapPlan::SwapPlan(ComputationGraph& g, DeviceId dev, size_t budget, MemoryPolic
 
 // Parameters placed on the device (values, gradients, trainer state) count
 // against the budget: their bytes are held in the pool. When they take more
-// than half of it, they stream instead (from here on, for this budget): they
-// live on the host, their values come in under the plan like the graph's own.
+// than half of it, the largest stream (ties: the older first) until the rest
+// fit in half beside the room the largest streamed one takes when its value
+// and gradient come in: those live on the host, their values come in under
+// the plan like the graph's own. Decided at each renew_cg; a parameter that streams
+// keeps streaming while this budget holds (parameters or trainer state made
+// since are counted then, and more may stream).
 void SwapPlan::account_params() {
   if (params_block_) pool_.free(params_block_);
   params_block_ = nullptr;
   params_bytes_ = 0;
-  if (stream_) return;
-  const size_t placed = resident_placed_bytes(dev_);
-  if (placed && placed <= budget_ / 2) params_block_ = pool_.allocate(placed);
-  if (placed && !params_block_) {
-    stream_ = true;
-    budgets[dev_].stream = true;
-    release_device_copies(dev_);
-    return;
+  std::vector<PlacedParameter> placed = placed_parameters(dev_);  // in creation order
+  size_t total = 0;
+  for (const PlacedParameter& p : placed) total += p.bytes;
+  if (total + comes_in_ > budget_ / 2) {
+    std::stable_sort(placed.begin(), placed.end(),
+                     [](const PlacedParameter& a, const PlacedParameter& b) { return a.bytes > b.bytes; });
+    std::vector<const void*> out;
+    for (const PlacedParameter& p : placed) {
+      if (total + comes_in_ <= budget_ / 2) break;
+      out.push_back(p.owner);
+      total -= p.bytes;
+      comes_in_ = std::max(comes_in_, p.bytes);
+    }
+    stream_parameters(dev_, out);
   }
-  params_bytes_ = placed;
+  if (total) params_block_ = pool_.allocate_top(total);  // at the top, with the scratch: it never moves
+  params_bytes_ = params_block_ ? total : 0;
+  budgets[dev_].resident_params = params_bytes_;
   DeviceMemStats& st = stats[dev_];
   st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
 }
 
 SwapPlan::~SwapPlan() {
   drain();
-  if (stream_) budgets[dev_].stream = false;
+  release_reserved();
+  stop_streaming(dev_);
+  budgets[dev_].resident_params = 0;
   device_allocator(dev_).deallocate(region_, budget_);
 }
 
@@ -129,7 +161,7 @@ const DeviceOpTable& SwapPlan::ops() const { return device_ops(Device::from_id(d
 void SwapPlan::sync_schedule() {
   const uint32_t n = static_cast<uint32_t>(g_.nodes.size());
   if (n == scheduled_) return;
-  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t t0 = thread_ns();
   DeviceMemStats& st = stats[dev_];
   if (n < scheduled_) {  // cg_revert() removed nodes: their memory and uses go
     drain();
@@ -165,18 +197,23 @@ void SwapPlan::sync_schedule() {
   grad_views_.resize(n);
   grad_wanted_.resize(n);
   step_of_.resize(n, UINT32_MAX);
+  const uint64_t old_span = span();
+  read_.clear();
   if (!steps_mode_) {
     for (uint32_t j = scheduled_; j < n; ++j) {
       const Node& node = g_.nodes[j];
       const uint32_t* a = g_.args(node);
       for (unsigned k = 0; k < node.nargs; ++k)
-        if (users_[a[k]].empty() || users_[a[k]].back() != j) users_[a[k]].push_back(j);
+        if (users_[a[k]].empty() || users_[a[k]].back() != j) {
+          users_[a[k]].push_back(j);
+          if (a[k] < scheduled_) read_.push_back(a[k]);
+        }
     }
     st.schedule_nodes += n - std::min(n, scheduled_);
   }
-  st.schedule_ns += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   scheduled_ = n;
+  if (!steps_mode_) grew(old_span, read_);
+  st.schedule_ns += thread_ns() - t0;
 }
 
 // A member's or a view's users join those of the block it lives in.
@@ -202,10 +239,12 @@ void SwapPlan::merge_users(const uint32_t* members, unsigned n, uint32_t into) {
 }
 
 void SwapPlan::add_steps(const std::vector<std::vector<uint32_t>>& steps) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t t0 = thread_ns();
   steps_mode_ = true;
   sync_schedule();
   uint64_t nodes = 0;
+  const uint64_t old_span = span();
+  read_.clear();
   // The new steps come after every earlier one: their uses append to the lists in order.
   for (const auto& batch : steps) {
     const uint32_t s = static_cast<uint32_t>(step_first_.size() - 1);
@@ -216,17 +255,20 @@ void SwapPlan::add_steps(const std::vector<std::vector<uint32_t>>& steps) {
       for (unsigned k = 0; k < node.nargs; ++k) {
         const uint32_t r = root(a[k]);  // a value already run in a group or a view: its block's too
         for (uint32_t x : {a[k], r})
-          if (users_[x].empty() || users_[x].back() != s) users_[x].push_back(s);
+          if (users_[x].empty() || users_[x].back() != s) {
+            users_[x].push_back(s);
+            if (step_of_[x] < old_span) read_.push_back(x);  // run by an earlier forward
+          }
       }
     }
     step_nodes_.insert(step_nodes_.end(), batch.begin(), batch.end());
     step_first_.push_back(static_cast<uint32_t>(step_nodes_.size()));
     nodes += batch.size();
   }
+  grew(old_span, read_);
   DeviceMemStats& st = stats[dev_];
   st.schedule_nodes += nodes;
-  st.schedule_ns += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  st.schedule_ns += thread_ns() - t0;
 }
 
 uint32_t SwapPlan::root(uint32_t i) const {
@@ -343,7 +385,8 @@ void SwapPlan::before_forward(uint32_t i) {
   const uint32_t* a = g_.args(n);
   holding([&] {
     for (unsigned k = 0; k < n.nargs; ++k) need_value(a[k]);
-    reserve(n.dim.size() * sizeof(float));
+    if (n.device == dev_ && node_streams(n)) stream_in(i);
+    else reserve(n.dim.size() * sizeof(float));
   });
 }
 
@@ -393,12 +436,12 @@ void SwapPlan::after_forward(uint32_t i) {
     }
   node_blocks_.clear();
   release_reserved();
-  const OpId op = g_.nodes[i].op;
-  if (s.state == resident && stream_ && (op == OpId::parameter || op == OpId::lookup_table)) {
+  if (s.state == resident && !took_streamed_ && node_streams(g_.nodes[i])) {  // the op copied it in
     DeviceMemStats& st = stats[dev_];
     st.to_device_bytes += s.bytes;
     ++st.streamed_params;
   }
+  took_streamed_ = false;
   if (s.state == resident) track({i, false});
   if (s.state == resident || !p) return;
   // No block of its own: a view of an argument's memory (reshape), managed with it.
@@ -446,6 +489,10 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
     vals_[r].bytes = n * sz;
     vals_[r].state = resident;
     vals_[r].grouped = n > 1;
+    if (node_streams(g_.nodes[r])) {  // a group of lookups of a streamed table: the op gathered and copied the rows
+      stats[dev_].to_device_bytes += n * sz;
+      stats[dev_].streamed_params += n;
+    }
   } else {  // the op's output is a view of an argument's block
     const Node& first = g_.nodes[m[0]];
     bool found = false;
@@ -581,6 +628,7 @@ bool SwapPlan::recomputable(uint32_t i) const {
 }
 
 void SwapPlan::evict(Key k) {
+  evicted_ = true;
   untrack(k);
   Slot& s = slot(k);
   if (s.state == incoming) arrive(k, false);
@@ -732,6 +780,7 @@ void SwapPlan::reset() {
   step_first_.assign(1, 0);
   step_nodes_.clear();
   seed_ = UINT32_MAX;
+  took_streamed_ = evicted_ = false;
   scheduled_ = 0;
   now_ = 0;
   current_ = UINT32_MAX;

@@ -31,6 +31,7 @@ namespace dg {
 
 class ComputationGraph;
 struct DeviceOpTable;
+struct Node;
 
 enum class MemoryPolicy : uint8_t { automatic, swap, recompute };
 
@@ -39,7 +40,7 @@ struct DeviceMemStats {
   uint64_t peak_bytes = 0;        // high-water of graph memory (values, gradients, scratch)
   uint64_t to_host_bytes = 0, to_device_bytes = 0;  // moved by swapping and refetching
   uint64_t swaps_out = 0, swaps_in = 0, recomputes = 0, refetches = 0;
-  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules (each node once a graph)
+  uint64_t schedule_ns = 0, schedule_nodes = 0;    // cost of building the schedules (thread CPU time; each node once a graph)
   uint64_t schedule_trims = 0;    // schedules cut back by cg_revert
   uint64_t prefetches = 0;        // copies to the device issued ahead of their use
   uint64_t prefetch_hits = 0;     // ... that had arrived when the compute reached their user
@@ -51,6 +52,7 @@ struct DeviceMemStats {
   uint64_t groups_unbatched = 0;  // ... groups whose working set did not fit: their nodes ran one by one
   uint64_t regathers = 0;  // a node's operands fitted in total but not in one piece: all else left, they came back
   uint64_t plan_visits = 0;  // values and gradients the plan looked at to choose evictions and check groups' room
+  uint64_t param_prefetches = 0;  // streamed parameters' first copies in a graph issued ahead of their node
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -61,10 +63,14 @@ size_t device_budget(DeviceId id);
 // How many nodes ahead swapped values and gradients are brought back (0: on demand only).
 void set_device_prefetch(DeviceId id, unsigned nodes);
 unsigned device_prefetch(DeviceId id);
-// True while the parameters placed on device `id` stream (its plan decided so,
-// docs/memory.md): their values, gradients and trainer state live on the host;
-// their nodes copy values in under the plan, their gradients are added on the host.
-bool params_stream(DeviceId id);
+// How many parameters placed on device `id` stream now (its plan decided so,
+// docs/memory.md: the largest first, until the rest fit in half of the
+// budget): their values, gradients and trainer state live on the host (in
+// pinned memory); their nodes' values come in under the plan like any
+// swapped value, their gradients are added on the host. And the bytes of
+// the parameters that stay resident (held in the budget).
+unsigned params_streaming(DeviceId id);
+size_t params_resident_bytes(DeviceId id);
 MemoryPolicy device_policy(DeviceId id);
 const char* policy_name(MemoryPolicy p);
 
@@ -123,7 +129,9 @@ class SwapPlan {
   void free_scratch(void* p);
   size_t largest_free() const;
   size_t in_use() const { return pool_.in_use(); }
-  bool streams_params() const { return stream_; }
+  // A streamed parameter's (or lookup's) node runs: its value, brought in by
+  // the hook (prefetched or on demand), or nullptr (the op copies it in itself).
+  float* take_streamed();
   void count_to_host(size_t bytes);  // a streamed parameter's gradient written back
   void reset();                         // renew_cg(): every value and gradient gone
   void reset_grads();                   // a new backward pass
@@ -138,6 +146,7 @@ class SwapPlan {
     uint64_t ev = 0;    // the last copy of this slot's memory
     State state = unmanaged;
     bool refetched = false;  // incoming from its host source (an input, a streamed parameter)
+    bool first_in = false;   // incoming: a streamed parameter's first copy in this graph
     uint16_t pins = 0;
     bool grouped = false;    // a group's block (several members): swapped, never recomputed
     int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
@@ -167,7 +176,9 @@ class SwapPlan {
   void evict(Key k);
   bool evict_one(uint64_t after = 0, bool for_prefetch = false);
   bool prefetch(Key k, uint64_t t);
-  const float* host_source(uint32_t i) const;
+  bool prefetch_first(uint32_t i, uint64_t t);  // a streamed node's value, ahead of its forward
+  void stream_in(uint32_t i);                   // ... in its hook: arrived, or fetched now
+  const float* host_source(uint32_t i);
   void arrive(Key k, bool count);
   bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();
@@ -207,6 +218,15 @@ class SwapPlan {
       return a.grad > b.grad;
     }
   };
+  // Queue times: a forward time as it is, a backward time as the node it runs
+  // (kBack - j), so that keys stay valid when forward() appends nodes (which
+  // moves every backward time): only what the new nodes read is re-keyed (grew).
+  static constexpr uint64_t kBack = uint64_t(1) << 40;
+  uint64_t qtime(uint64_t t) const {
+    const uint64_t n = span();
+    return t < n || t == UINT64_MAX ? t : kBack - (2 * n - 1 - t);
+  }
+  void grew(uint64_t old_span, const std::vector<uint32_t>& read);
   void track(Key k);    // k's state or uses changed: (re-)queued when it may leave
   void untrack(Key k);  // k no longer may leave (before its slot changes)
   void refresh_queue();  // re-key the keys whose next use time reached; rebuild when the schedule changed
@@ -218,6 +238,7 @@ class SwapPlan {
   bool queue_dirty_ = true;                   // rebuild before the next use (slots reset, a new pass)
   uint64_t queue_span_ = 0, queue_now_ = 0;   // the schedule and time the queue was keyed for
   std::vector<std::vector<uint32_t>> views_, grad_views_;  // per block: the nodes whose owner it is (filtered by owner)
+  std::vector<uint32_t> read_;  // sync_schedule / add_steps: earlier nodes the new ones read
 
   ComputationGraph& g_;
   DeviceId dev_;
@@ -244,9 +265,11 @@ class SwapPlan {
   std::deque<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
   std::vector<std::pair<PinnedBuffer, uint64_t>> pending_host_;   // host copies free once read back
   uint64_t last_ev_ = 0;                   // the latest copy issued
-  bool stream_ = false;                    // the parameters placed on dev_ stream (sticky for this plan)
-  char* params_block_ = nullptr;           // else: their bytes, held in the pool (they count against the budget)
+  char* streamed_in_ = nullptr;            // the running streamed node's value, brought in by its hook
+  bool took_streamed_ = false;             // ... and its op took it (else the op copied the value in)
+  char* params_block_ = nullptr;           // the resident parameters' bytes, held in the pool (they count)
   size_t params_bytes_ = 0;
+  size_t comes_in_ = 0;  // the largest streamed parameter's bytes: its value and gradient blocks when used
   void account_params();
   // Autobatching: the steps (groups) in order, members of step s at
   // step_nodes_[step_first_[s], step_first_[s + 1]); users_ then holds steps.
@@ -254,14 +277,17 @@ class SwapPlan {
   std::vector<uint32_t> step_of_, step_first_{0}, step_nodes_;
   std::vector<char*> step_blocks_;
   uint32_t seed_ = UINT32_MAX;  // the node whose gradient is the seed (a group's block fills it with 1)
+  bool evicted_ = false;        // something left the device in this graph (group_fits)
 };
 
 bool backward_reads_values(OpId op);  // false: the op's device backward reads gradients only
 
 // What ctx.alloc calls under a budget (device/device_ops.h).
 float* plan_allocate(SwapPlan* plan, size_t n_floats);
-bool plan_streams(const SwapPlan* plan);  // the parameter ops: stream from / to the host
+float* plan_streamed_in(SwapPlan* plan);  // the parameter ops: a streamed value the plan brought in
 void plan_count_to_host(SwapPlan* plan, size_t bytes);
+// A parameter, lookup-table or lookup node whose parameter streams (its values live on the host).
+bool node_streams(const Node& n);
 
 // The executor's hooks (graph.cc), for graphs with device nodes: the plans of
 // the devices a node and its arguments live on get ready for it.

@@ -35,7 +35,7 @@ void SwapPlan::track(Key k) {
   if (queue_dirty_ || span() != queue_span_ || now_ < queue_now_) return;  // the rebuild queues it
   ++device_mem_stats(dev_).plan_visits;
   s.queued = true;
-  s.qt = next_use(k);
+  s.qt = qtime(next_use(k));
   s.qbytes = s.bytes;
   s.qdev = s.dev;
   block_key_[s.qdev] = k;
@@ -68,10 +68,27 @@ void SwapPlan::rebuild_queue() {
   device_mem_stats(dev_).plan_visits += vals_.size();
 }
 
+// The schedule grew by nodes appended in forward (old_span: before them): the
+// keys of what they read (and the gradients of it) get new uses; every other
+// key's queue time stands (qtime). Else (keyed in backward, or not keyed at
+// all) the next refresh rebuilds.
+void SwapPlan::grew(uint64_t old_span, const std::vector<uint32_t>& read) {
+  if (queue_dirty_ || queue_span_ != old_span || now_ >= old_span || queue_now_ >= old_span) return;
+  queue_span_ = span();
+  for (uint32_t a : read) {
+    if (a >= vals_.size()) continue;
+    const Key v = root(Key{a, false});
+    if (slot(v).queued) track(v);
+    const Key g = root(Key{a, true});
+    if (slot(g).queued) track(g);
+  }
+}
+
 void SwapPlan::refresh_queue() {
   if (queue_dirty_ || span() != queue_span_ || now_ < queue_now_) return rebuild_queue();
   queue_now_ = now_;
-  while (!expiry_.empty() && expiry_.front().first <= now_) {
+  const uint64_t now = qtime(now_);
+  while (!expiry_.empty() && expiry_.front().first <= now) {
     std::pop_heap(expiry_.begin(), expiry_.end(), Later{});
     const auto [t, k] = expiry_.back();
     expiry_.pop_back();
@@ -85,9 +102,10 @@ void SwapPlan::refresh_queue() {
 bool SwapPlan::evict_one(uint64_t after, bool for_prefetch) {
   refresh_queue();
   DeviceMemStats& st = device_mem_stats(dev_);
+  const uint64_t limit = qtime(after);
   for (const QEntry& e : queue_) {
     ++st.plan_visits;
-    if (e.t <= after) break;
+    if (e.t <= limit) break;
     const Key k{e.node, e.grad};
     const Slot& s = slot(k);
     if (s.pins || (for_prefetch && s.state == incoming)) continue;

@@ -69,17 +69,24 @@ void SwapPlan::reserve(size_t bytes) {
 void SwapPlan::release_reserved() {
   if (reserved_) pool_.free(reserved_);
   reserved_ = nullptr;
+  if (streamed_in_) pool_.free(streamed_in_);  // a streamed value its op did not take (a retried hook)
+  streamed_in_ = nullptr;
 }
 
 
 // The group's working set -- its members' distinct arguments, their gathered
-// copies, the output and the gradients of all of them -- must fit in what
-// cannot be moved out now (parameters, scratch, blocks ops keep) leaves. In
-// forward in half of it: the gathered copies are taken after the operands are
-// held, where blocks of mixed sizes may not fit side by side. In backward (decided
-// when it begins) in all of it but a scratch chunk: a group split there gives each
-// member's gradient a block of its own, and its users then hold more blocks.
-// Else its nodes run one by one.
+// copies, the output, and the gradients of all of them (a group batched in
+// forward needs its whole block in backward, even split) -- must fit in what
+// cannot be moved out now (parameters, scratch, blocks ops keep) leaves, less
+// a scratch chunk. Arguments that lie side by side in order in one block are
+// read in place: no copy is counted for them. In forward, once something has
+// had to leave the device in this graph (the budget binds), in half of the
+// room instead: the gathered copies are taken after the operands are held,
+// where blocks of mixed sizes may not fit side by side. (The half rule from
+// the start, and copies counted for arguments in place, split the largest
+// groups at 100 % of the peak.) In backward it is decided when backward
+// begins: a group split there gives each member's gradient a block of its
+// own, and its users then hold more blocks. Else its nodes run one by one.
 bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) {
   // Counted in pool blocks: the distinct blocks the members' arguments live in
   // (a group's block, or a small value's own, rounded up), the output and the
@@ -88,15 +95,22 @@ bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) {
   const Node& first = g_.nodes[m[0]];
   size_t bytes = block(size_t(n) * first.dim.size());
   std::vector<uint32_t> roots;
+  // The offset of a value in the block it lives in (a group's member, a view).
+  auto offset = [&](uint32_t a) { return vals_[a].owner >= 0 ? vals_[a].offset : size_t(0); };
   for (unsigned k = 0; k < first.nargs; ++k) {
     const uint32_t a0 = g_.args(first)[k];
-    bool shared = true;
+    const bool here = g_.nodes[a0].device == dev_;
+    const uint32_t r0 = here ? root(a0) : UINT32_MAX;
+    const size_t sz = g_.nodes[a0].dim.size() * sizeof(float), off0 = here ? offset(a0) : 0;
+    bool shared = true, in_place = here;
     for (unsigned b = 0; b < n; ++b) {
       const uint32_t a = g_.args(g_.nodes[m[b]])[k];
       shared = shared && a == a0;
-      roots.push_back(g_.nodes[a].device == dev_ ? root(a) : UINT32_MAX);
+      const uint32_t r = g_.nodes[a].device == dev_ ? root(a) : UINT32_MAX;
+      in_place = in_place && r == r0 && offset(a) == off0 + b * sz;  // the members' arguments side by side, in order
+      roots.push_back(r);
     }
-    if (!shared) bytes += block(size_t(n) * g_.nodes[a0].dim.size());  // gathered (unless in place)
+    if (!shared && !in_place) bytes += block(size_t(n) * g_.nodes[a0].dim.size());  // gathered
   }
   std::sort(roots.begin(), roots.end());
   roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
@@ -108,7 +122,11 @@ bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) {
   const size_t movable = movable_bytes_;
   const size_t fixed = pool_.in_use() - std::min(pool_.in_use(), movable);
   const size_t room = budget_ - std::min(budget_, fixed);
-  return backward ? bytes + scratch_chunk() <= room : bytes <= room / 2;
+  // While nothing has had to leave in this graph (the budget has not bound yet)
+  // a forward group is held to backward's test; after that, to the half rule.
+  const bool ok = backward || !evicted_ ? bytes + scratch_chunk() <= room && bytes / 2 <= room / (backward ? 1 : 2)
+                                        : bytes <= room / 2;
+  return ok;
 }
 
 

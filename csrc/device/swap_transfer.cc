@@ -71,26 +71,101 @@ void SwapPlan::arrive(Key k, bool count) {
   if (count) ++(ops().event_done(s.ev) ? st.prefetch_hits : st.prefetch_stalls);
   ops().wait_event(s.ev);
   s.state = resident;
-  if (s.refetched) {
+  if (s.first_in) {
+    ++st.streamed_params;
+  } else if (s.refetched) {
     ++st.refetches;
-    if (g_.nodes[k.node].op == OpId::parameter || g_.nodes[k.node].op == OpId::lookup_table) ++st.streamed_params;
+    if (node_streams(g_.nodes[k.node])) ++st.streamed_params;
   } else {
     ++st.swaps_in;
   }
-  s.refetched = false;
+  s.refetched = s.first_in = false;
   if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);
   (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(s.dev);
 }
 
 // A value's host source when it is a plain copy of host memory that stays put
-// while the graph runs: an input's data, a streamed parameter's values.
-const float* SwapPlan::host_source(uint32_t i) const {
+// while the graph runs: an input's data, a streamed parameter's values (pinned),
+// a lookup's rows of a streamed table (gathered once into a pinned buffer).
+const float* SwapPlan::host_source(uint32_t i) {
   const Node& n = g_.nodes[i];
   if (n.op == OpId::input && !n.ptr) return g_.float_data.data() + n.aux0;
-  if (!params_stream(dev_)) return nullptr;
+  if (!node_streams(n)) return nullptr;
   if (n.op == OpId::parameter) return static_cast<ParameterStorage*>(n.ptr)->values.read();
-  if (n.op == OpId::lookup_table) return static_cast<LookupParameterStorage*>(n.ptr)->values.read();
-  return nullptr;
+  auto* p = static_cast<LookupParameterStorage*>(n.ptr);
+  if (n.op == OpId::lookup_table) return p->values.read();
+  Slot& s = vals_[i];
+  if (!s.host) {
+    const size_t rs = p->row_size();
+    s.host = PinnedHostPool::of(dev_).acquire(n.dim.size() * sizeof(float));
+    float* out = s.host.floats();
+    for (unsigned b = 0; b < n.naux; ++b) {
+      const float* src = p->row_read(static_cast<unsigned>(g_.int_data[n.aux0 + b]));
+      std::copy(src, src + rs, out + size_t(b) * rs);
+    }
+  }
+  return s.host.floats();
+}
+
+// A streamed node's first copy in this graph, issued at time t's prefetch
+// like any swapped value's (only into room that nothing used before t holds).
+bool SwapPlan::prefetch_first(uint32_t i, uint64_t t) {
+  Slot& s = vals_[i];
+  if (s.state != unmanaged || s.owner >= 0 || s.dev) return true;  // ran already, or on its way
+  const size_t bytes = g_.nodes[i].dim.size() * sizeof(float);
+  char* p = nullptr;
+  for (;;) {
+    if ((p = pool_.allocate(bytes))) break;
+    if (reclaim()) continue;
+    if (!evict_one(t, true)) return false;
+  }
+  DeviceMemStats& st = device_mem_stats(dev_);
+  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+  s.bytes = bytes;
+  s.ev = last_ev_ = ops().copy_async(p, host_source(i), bytes, true);
+  s.dev = p;
+  s.state = incoming;
+  s.first_in = true;
+  track({i, false});
+  ++st.prefetches;
+  ++st.param_prefetches;
+  st.to_device_bytes += bytes;
+  return true;
+}
+
+// The hook of a streamed node's forward: its value, prefetched (it waits for
+// the copy) or, when it was not (or was moved out again), copied in now
+// through the copy stream. Its op takes the block (take_streamed).
+void SwapPlan::stream_in(uint32_t i) {
+  Slot& s = vals_[i];
+  const Key k{i, false};
+  if (s.state == incoming) {
+    arrive(k, true);
+  } else if (s.state != resident) {
+    const size_t bytes = g_.nodes[i].dim.size() * sizeof(float);
+    const float* src = host_source(i);
+    char* p = allocate_block(bytes);
+    s.ev = last_ev_ = ops().copy_async(p, src, bytes, true);
+    ops().wait_event(s.ev);
+    DeviceMemStats& st = device_mem_stats(dev_);
+    st.to_device_bytes += bytes;
+    ++st.demand_fetches;
+    ++st.streamed_params;
+    s.dev = p;
+    s.bytes = bytes;
+  }
+  untrack(k);
+  streamed_in_ = s.dev;  // not in the queue: nothing moves it before its op runs
+  s = Slot{};
+}
+
+float* SwapPlan::take_streamed() {
+  char* p = streamed_in_;
+  streamed_in_ = nullptr;
+  if (!p) return nullptr;
+  node_blocks_.push_back(p);
+  took_streamed_ = true;
+  return reinterpret_cast<float*>(p);
 }
 
 // Brings k (used at time t) towards the device on the copy stream, when
@@ -136,6 +211,8 @@ void SwapPlan::prefetch_ahead() {
     for (uint32_t m = 0; m < count; ++m) {
       const uint32_t node = steps_mode_ ? first[m] : static_cast<uint32_t>(at);
       const Node& nd = g_.nodes[node];
+      // A streamed parameter's value, ahead of its node (a group of lookups gathers its rows when it runs).
+      if (!backward && count == 1 && nd.device == dev_ && node_streams(nd) && !prefetch_first(node, t)) return;
       // A lone sum's backward reads gradients only (a group's re-gathers its arguments' values).
       const bool values = !backward || count > 1 || backward_reads_values(nd.op);
       if (backward) {

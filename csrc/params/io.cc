@@ -12,7 +12,7 @@
 namespace dg {
 namespace {
 
-std::string format_values(const AlignedFloats& v) {
+std::string format_values(const HostFloats& v) {
   std::string s;
   s.reserve(v.size() * 16 + 1);
   char buf[32];
@@ -31,7 +31,7 @@ std::string dim_text(const Dim& d) {
 }
 
 void write_entry(std::string& out, const char* kind, const std::string& name, const Dim& d,
-                 const AlignedFloats& v) {
+                 const HostFloats& v) {
   std::string line = format_values(v);
   out += std::string("#") + kind + "# " + name + " " + dim_text(d) + " " + std::to_string(line.size()) +
          " ZERO_GRAD\n";

@@ -27,7 +27,10 @@ struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
   uint64_t kept_generation = ~0ull;
 
   ParameterStorage(std::string n, const Dim& d)
-      : name(std::move(n)), dim(d), values(d.size()), grad(d.size()) {}
+      : name(std::move(n)), dim(d), values(d.size()), grad(d.size()) {
+    values.set_owner(this);
+    grad.set_owner(this);
+  }
   void place(DeviceId d);  // moves values and gradient to device d
   void clear_grad();
 };
@@ -51,7 +54,10 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
 
   LookupParameterStorage(std::string n, const Dim& row, unsigned count)
       : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count),
-        grad(row.size() * count), is_touched(count, 0) {}
+        grad(row.size() * count), is_touched(count, 0) {
+    values.set_owner(this);
+    grad.set_owner(this);
+  }
   size_t row_size() const { return row_dim.size(); }
   // Host memory of row r, to write (row_read: to read).
   float* row(unsigned r) { return values.write() + static_cast<size_t>(r) * row_size(); }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "device/device_ops.h"
@@ -26,6 +27,11 @@ Registry& registry() {
 }
 }  // namespace
 
+uint64_t Resident::next_seq() {
+  static std::atomic<uint64_t> seq{0};
+  return ++seq;
+}
+
 void Resident::enlist(DeviceId d) noexcept {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.m);
@@ -33,20 +39,63 @@ void Resident::enlist(DeviceId d) noexcept {
   if (d != kCpuDevice) r.on[d].insert(this);
 }
 
-size_t resident_placed_bytes(DeviceId d) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.m);
-  size_t bytes = 0;
-  for (const Resident* x : r.on[d]) bytes += sizeof(float) * x->size();
-  return bytes;
-}
+// The registry's walks over one device (Resident's friend).
+struct ResidentRegistry {
+  static std::vector<PlacedParameter> placed(DeviceId d) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.m);
+    std::unordered_map<const void*, PlacedParameter> by_owner;
+    for (const Resident* x : r.on[d]) {
+      if (x->streams_) continue;
+      const void* o = x->owner_ ? x->owner_ : x;
+      auto [it, fresh] = by_owner.try_emplace(o, PlacedParameter{o, 0, x->seq_});
+      it->second.bytes += sizeof(float) * x->size();
+      it->second.seq = std::min(it->second.seq, x->seq_);
+    }
+    std::vector<PlacedParameter> out;
+    out.reserve(by_owner.size());
+    for (const auto& e : by_owner) out.push_back(e.second);
+    std::sort(out.begin(), out.end(), [](const PlacedParameter& a, const PlacedParameter& b) { return a.seq < b.seq; });
+    return out;
+  }
+  static size_t streaming(DeviceId d) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.m);
+    std::unordered_set<const void*> owners;
+    for (const Resident* x : r.on[d])
+      if (x->streams_) owners.insert(x->owner_ ? x->owner_ : x);
+    return owners.size();
+  }
+  static void stream(DeviceId d, const std::vector<const void*>& owners, bool on) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.m);
+    const std::unordered_set<const void*> set(owners.begin(), owners.end());
+    for (Resident* x : r.on[d])
+      if (on ? set.count(x->owner_ ? x->owner_ : x) != 0 : x->streams_) x->stream(on);
+  }
+};
 
-void release_device_copies(DeviceId d) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.m);
-  for (Resident* x : r.on[d]) {
-    if (!x->host_ok_) x->pull();
-    x->free_device();
+std::vector<PlacedParameter> placed_parameters(DeviceId d) { return ResidentRegistry::placed(d); }
+void stream_parameters(DeviceId d, const std::vector<const void*>& owners) { ResidentRegistry::stream(d, owners, true); }
+void stop_streaming(DeviceId d) { ResidentRegistry::stream(d, {}, false); }
+size_t streaming_parameters(DeviceId d) { return ResidentRegistry::streaming(d); }
+
+// The host values move between the Resident's own memory and a pinned buffer
+// of its device's pool; the device copy (current values copied down first) is freed.
+void Resident::stream(bool on) {
+  if (on == streams_) return;
+  if (on) {
+    if (!host_ok_) pull();
+    free_device();
+    PinnedBuffer b = PinnedHostPool::of(device_).acquire(sizeof(float) * std::max<size_t>(n_, 1));
+    std::memcpy(b.data(), host_.data(), sizeof(float) * n_);
+    pinned_ = std::move(b);
+    AlignedFloats().swap(host_);
+    streams_ = true;
+  } else {
+    host_.assign(pinned_.floats(), pinned_.floats() + n_);
+    pinned_.reset();
+    streams_ = false;
   }
 }
 
@@ -56,6 +105,11 @@ Resident& Resident::operator=(Resident&& o) noexcept {
   if (this == &o) return *this;
   free_device();
   host_ = std::move(o.host_);
+  pinned_ = std::move(o.pinned_);
+  n_ = o.n_;
+  owner_ = o.owner_;
+  seq_ = o.seq_;
+  streams_ = o.streams_;
   dev_ = o.dev_;
   device_ = o.device_;
   host_ok_ = o.host_ok_;
@@ -66,6 +120,8 @@ Resident& Resident::operator=(Resident&& o) noexcept {
   o.host_ok_ = true;
   o.dev_ok_ = false;
   o.host_.clear();
+  o.n_ = 0;
+  o.streams_ = false;
   o.enlist(kCpuDevice);
   enlist(device_);
   return *this;
@@ -73,7 +129,7 @@ Resident& Resident::operator=(Resident&& o) noexcept {
 
 void Resident::free_device() noexcept {
   if (!dev_) return;
-  device_allocator(device_).deallocate(dev_, sizeof(float) * std::max<size_t>(host_.size(), 1));
+  device_allocator(device_).deallocate(dev_, sizeof(float) * std::max<size_t>(n_, 1));
   dev_ = nullptr;
   dev_ok_ = false;
   host_ok_ = true;  // callers that keep the values pull them first
@@ -81,6 +137,7 @@ void Resident::free_device() noexcept {
 
 void Resident::place(DeviceId d) {
   if (d == device_) return;
+  stream(false);  // a pinned buffer belongs to its device's pool
   if (!host_ok_) pull();
   free_device();
   device_ = d;
@@ -88,23 +145,23 @@ void Resident::place(DeviceId d) {
 }
 
 void Resident::pull() const {
-  ops_of(device_).to_host(host_.data(), dev_, sizeof(float) * host_.size());
-  g_to_host += sizeof(float) * host_.size();
+  ops_of(device_).to_host(hp(), dev_, sizeof(float) * n_);
+  g_to_host += sizeof(float) * n_;
   host_ok_ = true;
 }
 
 float* Resident::dev_read() {
   if (device_ == kCpuDevice) throw Error("Resident::dev_read: the values live on the CPU");
   if (!dev_) {
-    dev_ = static_cast<float*>(device_allocator(device_).allocate(sizeof(float) * std::max<size_t>(host_.size(), 1)));
+    dev_ = static_cast<float*>(device_allocator(device_).allocate(sizeof(float) * std::max<size_t>(n_, 1)));
     dev_ok_ = false;
   }
   if (!dev_ok_) {
     if (zeros_) {
-      ops_of(device_).fill(dev_, host_.size(), 0.f);
+      ops_of(device_).fill(dev_, n_, 0.f);
     } else {
-      ops_of(device_).to_device(dev_, host_.data(), sizeof(float) * host_.size());
-      g_to_device += sizeof(float) * host_.size();
+      ops_of(device_).to_device(dev_, hp(), sizeof(float) * n_);
+      g_to_device += sizeof(float) * n_;
     }
     dev_ok_ = true;
   }
@@ -116,11 +173,11 @@ void Resident::push() {
 }
 
 void Resident::fill(float v) {
-  if (dev_ && dev_ok_) ops_of(device_).fill(dev_, host_.size(), v);
+  if (dev_ && dev_ok_) ops_of(device_).fill(dev_, n_, v);
   if (v == 0.f)  // every update clears each gradient: memset's wide stores, not a float loop
-    std::memset(host_.data(), 0, sizeof(float) * host_.size());
+    std::memset(hp(), 0, sizeof(float) * n_);
   else
-    std::fill(host_.begin(), host_.end(), v);
+    std::fill(hp(), hp() + n_, v);
   host_ok_ = true;
   zeros_ = v == 0.f;
 }
@@ -128,14 +185,14 @@ void Resident::fill(float v) {
 void Resident::zero_rows(const std::vector<unsigned>& rows, size_t row_size) {
   if (rows.empty()) return;
   if (host_ok_)
-    for (unsigned r : rows) std::fill_n(host_.begin() + static_cast<size_t>(r) * row_size, row_size, 0.f);
+    for (unsigned r : rows) std::fill_n(hp() + static_cast<size_t>(r) * row_size, row_size, 0.f);
   if (dev_ && dev_ok_) {
     DeviceRows on_dev(device_, rows);
     UpdateLaunch u;
     u.rule = UpdateLaunch::Rule::fill;
     u.w = dev_;
     u.n = rows.size() * row_size;
-    u.stride = host_.size();
+    u.stride = n_;
     u.rows = on_dev.get();
     u.row_size = static_cast<uint32_t>(row_size);
     ops_of(device_).update(u);

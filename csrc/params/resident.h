@@ -11,13 +11,24 @@
 
 #include "core/device.h"
 #include "core/tensor.h"
+#include "device/pinned_host.h"
 #include "params/staging.h"
 
 namespace dg {
 
+// A Resident's host values, read-only (in its own memory, or pinned while it streams).
+struct HostFloats {
+  const float* p;
+  size_t n;
+  const float* data() const { return p; }
+  size_t size() const { return n; }
+  const float* begin() const { return p; }
+  const float* end() const { return p + n; }
+};
+
 class Resident {
  public:
-  explicit Resident(size_t n = 0) : host_(n, 0.f) {}
+  explicit Resident(size_t n = 0) : host_(n, 0.f), n_(n), seq_(next_seq()) {}
   Resident(Resident&& o) noexcept { *this = std::move(o); }
   Resident& operator=(Resident&& o) noexcept;
   Resident(const Resident&) = delete;
@@ -27,32 +38,37 @@ class Resident {
     enlist(kCpuDevice);
   }
 
-  size_t size() const { return host_.size(); }
+  size_t size() const { return n_; }
   DeviceId device() const { return device_; }
   // Where the values live from now on: the current values move there (a
   // device copy is made when the device first needs it).
   void place(DeviceId d);
+  // The parameter this memory belongs to (its values, gradient and trainer
+  // state share one): a device budget streams a parameter as a whole.
+  void set_owner(const void* owner) { owner_ = owner; }
+  // Streaming (device/swap.h): placed on a device but living on the host, in
+  // pinned memory of that device's pool (so a copy to the device can run on
+  // the copy stream); its device copy is freed. stream(false) moves it back.
+  bool streams() const { return streams_; }
+  void stream(bool on);
 
   // Host memory, current (a newer device copy is copied down first).
   const float* read() const {
     if (!host_ok_) pull();
-    return host_.data();
+    return hp();
   }
   // ... and about to be written on the host: the device copy becomes stale.
   float* write() {
     if (!host_ok_) pull();
     dev_ok_ = false;
     zeros_ = false;
-    return host_.data();
+    return hp();
   }
   // After a host write: a device copy (if one was made) is brought up to date
   // now, so that graph nodes already pointing at it see the new values (as
   // CPU nodes, which alias the host memory, do).
   void push();
-  const AlignedFloats& host() const {
-    read();
-    return host_;
-  }
+  HostFloats host() const { return {read(), n_}; }
   // Device memory of device() (not the CPU), current; dev_write() marks the host copy stale.
   float* dev_read();
   float* dev_write() {
@@ -64,8 +80,8 @@ class Resident {
   // A host copy of the current values in `out` (one copy from whichever side
   // holds them: the device's memory stays current, nothing is marked stale).
   float* stage(HostStaging& out) const {
-    if (!host_ok_) return out.assign(dev_, host_.size(), device_);
-    return out.assign(host_.data(), host_.size(), kCpuDevice);
+    if (!host_ok_) return out.assign(dev_, n_, device_);
+    return out.assign(hp(), n_, kCpuDevice);
   }
   // Every current copy set to v (no copies between host and device).
   void fill(float v);
@@ -73,12 +89,19 @@ class Resident {
   void zero_rows(const std::vector<unsigned>& rows, size_t row_size);
 
  private:
-  friend void release_device_copies(DeviceId d);
+  friend struct ResidentRegistry;
   void pull() const;  // device -> host
   void free_device() noexcept;
   void enlist(DeviceId d) noexcept;  // the registry of what is placed on each device
+  float* hp() const { return streams_ ? pinned_.floats() : host_.data(); }
+  static uint64_t next_seq();
 
-  mutable AlignedFloats host_;
+  mutable AlignedFloats host_;  // the host values (empty while they are in pinned_)
+  PinnedBuffer pinned_;
+  size_t n_ = 0;
+  const void* owner_ = nullptr;
+  uint64_t seq_ = 0;  // creation order: ties between parameters of one size are broken by it
+  bool streams_ = false;
   float* dev_ = nullptr;
   DeviceId device_ = kCpuDevice;
   mutable bool host_ok_ = true;
@@ -101,13 +124,22 @@ class DeviceRows {
   size_t bytes_;
 };
 
-// Bytes of the Residents placed on device d (parameters' values and gradients,
-// trainer state): what they hold there, or will once used. A device memory
-// budget counts them (device/swap.h).
-size_t resident_placed_bytes(DeviceId d);
-// Every Resident placed on d: its values copied to the host (when newer on the
-// device) and its device copy freed; a later dev_read() makes one again.
-void release_device_copies(DeviceId d);
+// The parameters placed on device d that do not stream, each with the bytes
+// its Residents (values, gradient, trainer state) hold there or will once
+// used, and its creation order. A device memory budget counts them and
+// streams some (device/swap.h).
+struct PlacedParameter {
+  const void* owner;
+  size_t bytes;
+  uint64_t seq;
+};
+std::vector<PlacedParameter> placed_parameters(DeviceId d);
+// The Residents on d of these owners stream (values to pinned host memory, device copies freed).
+void stream_parameters(DeviceId d, const std::vector<const void*>& owners);
+// How many parameters placed on d stream now.
+size_t streaming_parameters(DeviceId d);
+// Every Resident on d that streams stops (back to its own host memory; a later dev_read() copies it in).
+void stop_streaming(DeviceId d);
 
 // Bytes of parameter memory (values, gradients, trainer state) copied between
 // host and device since the process started: {to the device, to the host}.

@@ -13,14 +13,15 @@ float* Trainer::state_for(const void* key, size_t n, DeviceId device) {
   if (k == 0) return nullptr;
   auto& s = state_[key];
   if (s.size() != k * n) s = Resident(k * n);
-  s.place(device);  // the state lives with its parameter
+  s.set_owner(key);  // a device budget streams a parameter with its state
+  s.place(device);   // the state lives with its parameter
   return device == kCpuDevice ? s.write() : s.dev_write();
 }
 
 std::vector<float> Trainer::state_of(const void* storage) const {
   auto it = state_.find(storage);
   if (it == state_.end()) return {};
-  const AlignedFloats& h = it->second.host();
+  const HostFloats h = it->second.host();
   return std::vector<float>(h.begin(), h.end());
 }
 
@@ -54,9 +55,10 @@ namespace {
 
 const DeviceOpTable& ops_of(DeviceId d) { return device_ops(Device::from_id(d).kind); }
 
-// Where a parameter's update runs: its device, or the host while the
-// parameters there stream (device/swap.h: values, gradients and state live on the host).
-DeviceId where(DeviceId d) { return d != kCpuDevice && params_stream(d) ? kCpuDevice : d; }
+// Where a parameter's update runs: its device, or the host while it streams
+// (device/swap.h: its values, gradient and state live on the host).
+template <class P>
+DeviceId where(const P& p) { return p->values.streams() ? kCpuDevice : p->device; }
 
 // Squared norm of a gradient (only `rows` of it, when given), computed where it lives.
 double grad_squared_norm(Resident& g, DeviceId d, const std::vector<unsigned>* rows, size_t row_size) {
@@ -119,18 +121,18 @@ void Trainer::update() {
   // Squared norm of every gradient that will be applied (on each parameter's device).
   double sq = 0.0;
   for (auto& p : params)
-    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, where(p->device), nullptr, 1);
+    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, where(p), nullptr, 1);
   for (auto& p : lookups) {
     if (!p->updated || !p->nonzero_grad()) continue;
     const bool dense = p->all_touched || !sparse_updates;
-    sq += grad_squared_norm(p->grad, where(p->device), dense ? nullptr : &p->touched, p->row_size());
+    sq += grad_squared_norm(p->grad, where(p), dense ? nullptr : &p->touched, p->row_size());
   }
   if (check_finite && !std::isfinite(sq)) {
     std::string bad;
     for (auto& p : params)
-      if (p->nonzero_grad && !all_finite(p->grad, where(p->device))) bad += " " + p->name;
+      if (p->nonzero_grad && !all_finite(p->grad, where(p))) bad += " " + p->name;
     for (auto& p : lookups)
-      if (p->nonzero_grad() && !all_finite(p->grad, where(p->device))) bad += " " + p->name;
+      if (p->nonzero_grad() && !all_finite(p->grad, where(p))) bad += " " + p->name;
     for (auto& p : params) p->clear_grad();
     for (auto& p : lookups) p->clear_grad();
     throw ValueError("non-finite (NaN or inf) gradient in:" + bad +
@@ -149,7 +151,7 @@ void Trainer::update() {
   for (auto& p : params) {
     if (!p->updated || !p->nonzero_grad) continue;
     const size_t n = p->values.size();
-    const DeviceId d = where(p->device);
+    const DeviceId d = where(p);
     float* state = state_for(p.get(), n, d);
     if (d != kCpuDevice) {
       update_on_device(d, p->values, p->grad, state, gscale, nullptr, 1);
@@ -165,7 +167,7 @@ void Trainer::update() {
     if (!p->updated) continue;
     if (p->nonzero_grad() || !sparse_updates) {
       size_t n = p->values.size();
-      const DeviceId d = where(p->device);
+      const DeviceId d = where(p);
       float* st = state_for(p.get(), n, d);
       const bool dense = p->all_touched || !sparse_updates;
       if (d != kCpuDevice) {

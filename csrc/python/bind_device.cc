@@ -195,7 +195,7 @@ py::dict cuda_array_interface(py::handle self, bool emulated) {
   if (!pin) {
     const Node& n = cg().nodes[e.i];
     const SwapPlan* plan = cg().device_memory().plan_if(device);
-    const bool param = (n.op == OpId::parameter || n.op == OpId::lookup_table) && !(plan && plan->streams_params());
+    const bool param = (n.op == OpId::parameter || n.op == OpId::lookup_table) && !(plan && node_streams(n));
     const std::string why =
         param ? "this value aliases a parameter (not graph memory), which update() changes"
         : plan ? "this value is in graph memory under a device memory budget (init(device_mem=...)), where the "
@@ -315,7 +315,10 @@ void bind_device(py::module_& m) {
                     py::arg("prefetch") = device_prefetch(id), py::arg("prefetches") = s.prefetches,
                     py::arg("prefetch_hits") = s.prefetch_hits, py::arg("prefetch_stalls") = s.prefetch_stalls,
                     py::arg("demand_fetches") = s.demand_fetches, py::arg("freed_after_wait") = s.freed_after_wait,
-                    py::arg("params_stream") = params_stream(id), py::arg("streamed_params") = s.streamed_params,
+                    py::arg("params_stream") = params_streaming(id) > 0,
+                    py::arg("params_streaming") = params_streaming(id),
+                    py::arg("params_resident_bytes") = params_resident_bytes(id),
+                    py::arg("streamed_params") = s.streamed_params, py::arg("param_prefetches") = s.param_prefetches,
                     py::arg("batched_steps") = s.batched_steps, py::arg("groups_unbatched") = s.groups_unbatched,
                     py::arg("regathers") = s.regathers, py::arg("schedule_trims") = s.schedule_trims,
                     py::arg("plan_visits") = s.plan_visits);

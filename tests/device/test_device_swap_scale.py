@@ -64,3 +64,42 @@ def test_plan_visits_per_node_stay_flat_as_the_graph_grows(autobatch):
     # A scan of every value per eviction would make this grow about 4x (and more); a queue keeps it flat.
     assert 0 < large < 1.5 * small, per_node
     assert large < 20, per_node
+
+
+def value_after_each_node(budget, n):
+    """A chain of n tanh(W h) steps, value() read after each (each forward() adds
+    two nodes), then the sum of them all; its loss and counters."""
+    dy.init(seed=3, device=DEV, device_mem=budget, memory_policy="swap", prefetch=4)
+    dy.renew_cg()
+    pc = dy.ParameterCollection()
+    W = pc.add_parameters((HIDDEN, HIDDEN))
+    dy.renew_cg()
+    dy.reset_device_memory_stats(DEV)
+    h = dy.inputVector(list(np.linspace(-1, 1, HIDDEN)))
+    hs = []
+    for _ in range(n):
+        h = dy.tanh(W * h)
+        h.value()
+        hs.append(h)
+    loss = dy.sum_elems(dy.esum(hs))
+    value = loss.value()
+    loss.backward()
+    return value, W.grad_as_array(), dy.device_memory_stats(DEV)
+
+
+def test_value_after_each_node_keys_only_what_the_new_nodes_read():
+    """A forward() that appends nodes moves every backward time; the queue keys
+    backward uses by node, so it re-keys only the values the new nodes read --
+    not every value of the graph per forward() (which grew with the graph)."""
+    per_node = []
+    for n in (60, 240):
+        ref = value_after_each_node(0, n)
+        peak = value_after_each_node(1 << 30, n)[2]["peak_bytes"]
+        budget = peak * 2 // 5 // 256 * 256
+        value, grad, s = value_after_each_node(budget, n)
+        assert value == ref[0]
+        np.testing.assert_array_equal(grad, ref[1])
+        assert s["swaps_out"] > n // 2 and s["peak_bytes"] <= budget, s
+        per_node.append(s["plan_visits"] / (s["schedule_nodes"] + s["swaps_out"]))
+    small, large = per_node
+    assert 0 < large < 1.5 * small, per_node

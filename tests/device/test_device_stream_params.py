@@ -1,0 +1,135 @@
+"""Parameters that do not fit stream, one by one (issue 25, docs/memory.md): when
+the parameters placed on a device take more than half of its budget, the largest
+stream until the rest fit in half beside the room the largest streamed one takes
+when it comes in (its value and gradient) -- the others stay resident. A streamed parameter's
+values live on the host in pinned memory; its node's value is brought in a few
+steps ahead of the node on the copy stream, like any swapped value
+(``param_prefetches`` counts those first copies; with prefetching off they are
+fetched on demand). Training equals the unbudgeted run (to float rounding: a
+streamed parameter's update runs on the host), with SGD and with Adam, whose
+state joins the count after the first update (so more parameters stream)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dynagraph as dy
+from dynagraph import _core
+
+DEV = "EMU:0"
+KIB = 1024
+
+
+@pytest.fixture(autouse=True)
+def no_budget_after():
+    yield
+    _core._set_emu_copy_delay(0)
+    dy.init(device="CPU", device_mem=0, memory_policy="auto", prefetch=4)
+    dy.renew_cg()
+
+
+def run(budget, trainer="sgd", prefetch=4, steps=3, policy="swap"):
+    """Three sentences of an rnnlm-like model per graph: a 40x32 lookup table and
+    two 32x32 matrices (10, 8 and 8 KiB with their gradients) and a 128x32 output
+    matrix (32 KiB with its gradient: the largest)."""
+    dy.init(seed=11, device=DEV, device_mem=budget, memory_policy=policy, prefetch=prefetch)
+    dy.renew_cg()
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((40, 32))
+    Wx, Wh = pc.add_parameters((32, 32)), pc.add_parameters((32, 32))
+    Wy = pc.add_parameters((128, 32))
+    tr = dy.SimpleSGDTrainer(pc, learning_rate=0.1) if trainer == "sgd" else dy.AdamTrainer(pc, alpha=0.01)
+    rng = np.random.default_rng(3)
+    dy.reset_device_memory_stats(DEV)
+    losses, grads, streaming = [], None, []
+    for step in range(steps):
+        dy.renew_cg()
+        terms = []
+        for _ in range(3):
+            h = dy.zeros(32)
+            for w in rng.integers(0, 40, 5):
+                h = dy.tanh(Wx * E[int(w)] + Wh * h)
+                terms.append(dy.pickneglogsoftmax(Wy * h, int(rng.integers(128))))
+        loss = dy.esum(terms)
+        losses.append(loss.value())
+        loss.backward()
+        if step == 0:
+            grads = [p.grad_as_array() for p in (Wx, Wh, Wy)]
+        streaming.append(dy.device_memory_stats(DEV)["params_streaming"])
+        tr.update()
+    params = [p.as_array() for p in (Wx, Wh, Wy)] + [E.as_array()]
+    return np.array(losses), grads, params, dy.device_memory_stats(DEV), streaming
+
+
+def same_training(run_, ref):
+    np.testing.assert_allclose(run_[0], ref[0], rtol=1e-6, atol=1e-6)
+    for a, b in zip(run_[1], ref[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for a, b in zip(run_[2], ref[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert ref[0][-1] != ref[0][0]  # it trained
+
+
+BUDGET = 96 * KIB  # half: 48 KiB; the parameters with their gradients: 10 + 8 + 8 + 32 KiB
+
+
+def test_the_largest_parameters_stream_the_rest_stay_resident_with_sgd():
+    ref = run(0)
+    got = run(BUDGET)
+    s = got[3]
+    # The output matrix streams (58 KiB > 48); the rest (26 KiB) beside the 32 KiB its value
+    # and gradient take when they come in is still over 48: the lookup table (10 KiB)
+    # streams too; the two 32x32 matrices (16 KiB) stay resident.
+    assert got[4] == [2, 2, 2]
+    assert s["params_stream"] is True
+    assert s["params_resident_bytes"] == 2 * 32 * 32 * 4 * 2
+    assert 0 < s["peak_bytes"] <= BUDGET
+    same_training(got, ref)
+
+
+def test_adam_state_makes_more_parameters_stream():
+    ref = run(0, "adam")
+    got = run(BUDGET, "adam")
+    # Step 1: the output matrix and the lookup table stream. The first update puts
+    # Adam's two state slots beside the resident matrices (16 KiB more: 32 KiB, over
+    # the 16 KiB beside the 32 KiB that come in): one of them (the older) streams
+    # from the next graph on.
+    assert got[4] == [2, 3, 3], got[4]
+    assert 0 < got[3]["peak_bytes"] <= BUDGET
+    same_training(got, ref)
+
+
+def test_first_copies_are_prefetched_and_on_demand_without_prefetching():
+    on = run(BUDGET, prefetch=4)[3]
+    off = run(BUDGET, prefetch=0)[3]
+    # The output matrix's node is preceded by its inputs' nodes: with K = 4 its first
+    # copy in each graph is issued ahead of it, on the copy stream; with K = 0 never.
+    assert on["param_prefetches"] >= 3, on
+    assert on["prefetch_hits"] + on["prefetch_stalls"] > 0
+    assert off["param_prefetches"] == 0 and off["demand_fetches"] >= 3, off
+    assert on["streamed_params"] >= 3 and off["streamed_params"] >= 3
+
+
+def test_slowed_copies_still_train_the_same():
+    ref = run(0)
+    _core._set_emu_copy_delay(500)  # each copy 0.5 ms late: a read before its event would see stale memory
+    try:
+        got = run(BUDGET, prefetch=2)
+    finally:
+        _core._set_emu_copy_delay(0)
+    assert got[3]["param_prefetches"] > 0
+    same_training(got, ref)
+
+
+def test_streamed_values_live_in_pinned_memory_until_the_budget_goes():
+    dy.init(device=DEV, device_mem=0)
+    dy.renew_cg()
+    before = dy.pinned_memory_stats(DEV)["in_use_bytes"]
+    got = run(BUDGET, steps=1)
+    during = dy.pinned_memory_stats(DEV)["in_use_bytes"]
+    assert got[4] == [2]
+    assert during - before >= 2 * (128 + 40) * 32 * 4  # the streamed parameters' values and gradients
+    dy.init(device=DEV, device_mem=0)
+    dy.renew_cg()  # the budget's plan goes: the parameter is resident again
+    assert dy.device_memory_stats(DEV)["params_streaming"] == 0
+    assert dy.pinned_memory_stats(DEV)["in_use_bytes"] < during

@@ -558,6 +558,10 @@ def _set_autobatch_fault(members: int) -> None:
     """
     For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).
     """
+def _set_autobatch_place_outputs(on: bool) -> None:
+    """
+    For tests and measurements: whether autobatched forward writes groups' outputs end to end where a later group reads them as one argument (default on).
+    """
 def _set_autobatch_share_grads(on: bool) -> None:
     """
     For tests and measurements: whether autobatched backward lets an add's / sub's / esum's arguments share its gradient block (default on).
@@ -616,7 +620,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves (see set_num_threads); pieces_forward: pieces of groups split by members over the threads, pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves (see set_num_threads); pieces_forward: pieces of groups split by members over the threads, pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; outputs_placed: groups whose output was written where a later group reads it together with other groups' outputs as one argument (no gather); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """

@@ -148,7 +148,79 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
     group_device_gather(grp.xs[device_gathers[0].k].device, device_gathers.data(),
                         static_cast<unsigned>(device_gathers.size()), N, grp.xs.data());
   grp.y.d = grp.proto.dim;
-  grp.y.v = nullptr;
+  grp.y.v = grp.place;  // the op allocates it when null (ops/common.h alloc)
+}
+
+bool& autobatch_place_outputs() {
+  static bool on = true;
+  return on;
+}
+
+// A group whose batched argument is the outputs of several earlier groups of this
+// forward, each whole and in its order, end to end (a cell's gates, each its own
+// bias add, read by one logistic group) would gather them: instead the producers
+// write their outputs into one block in that order and the argument is read in
+// place. Each producer's slice starts 64-byte aligned, as a pool block of its own
+// would, so its kernel computes the same bits. A producer serves its first reader only.
+void ComputationGraph::place_group_outputs(size_t first_group, uint32_t begin, uint32_t end) {
+  for (size_t g = first_group; g < groups_.size(); ++g) {
+    groups_[g].place = nullptr;
+    groups_[g].place_lead = UINT32_MAX;
+  }
+  if (!autobatch_place_outputs() || groups_.size() - first_group < 3) return;
+  AutobatchScratch& S = autobatch_scratch();
+  // Per node of this forward its group; stacked sets and lone nodes place nothing.
+  std::vector<uint32_t>& owner = S.node_group;
+  owner.assign(end - begin, UINT32_MAX);
+  for (size_t i = 0; i < S.plan.size(); ++i) {
+    if (S.plan[i].sets) continue;
+    const Group& grp = groups_[S.item_group[i]];
+    if (grp.count < 2) continue;
+    for (unsigned b = 0; b < grp.count; ++b) owner[group_nodes_[grp.first + b] - begin] = S.item_group[i];
+  }
+  constexpr size_t kAlignFloats = MemoryPool::kAlign / sizeof(float);
+  std::vector<uint32_t>& producers = S.producers;
+  for (size_t gi = first_group; gi < groups_.size(); ++gi) {
+    const Group& grp = groups_[gi];
+    const unsigned N = grp.count;
+    if (N < 4) continue;
+    const uint32_t* members = group_nodes_.data() + grp.first;
+    const Node& first = nodes[members[0]];
+    if (first.device != kCpuDevice || owner[members[0] - begin] != gi) continue;
+    for (unsigned k = 0; k < first.nargs; ++k) {
+      const uint32_t a0 = args(first)[k];
+      if (a0 < begin || owner[a0 - begin] == UINT32_MAX) continue;
+      const Group& p0 = groups_[owner[a0 - begin]];
+      // Quick rejections from the first member: one producer is in place already.
+      if (p0.count >= N || p0.place || group_nodes_[p0.first] != a0) continue;
+      const size_t sz = nodes[a0].dim.size();
+      producers.clear();
+      bool ok = true;
+      for (unsigned b = 0; ok && b < N;) {
+        const uint32_t a = args(nodes[members[b]])[k];
+        const uint32_t pi = a < begin ? UINT32_MAX : owner[a - begin];
+        if (pi == UINT32_MAX || pi >= gi) { ok = false; break; }
+        const Group& p = groups_[pi];
+        const uint32_t* pm = group_nodes_.data() + p.first;
+        ok = !p.place && pm[0] == a && b + p.count <= N && nodes[a].device == kCpuDevice &&
+             nodes[a].dim.size() == sz && (size_t(b) * sz) % kAlignFloats == 0;
+        for (unsigned c = 1; ok && c < p.count; ++c) ok = args(nodes[members[b + c]])[k] == pm[c];
+        for (uint32_t q : producers) ok = ok && q != pi;
+        producers.push_back(pi);
+        b += p.count;
+      }
+      if (!ok || producers.size() < 2) continue;
+      float* block = fx_pool.allocate_floats(size_t(N) * sz);
+      size_t at = 0;
+      for (uint32_t pi : producers) {
+        groups_[pi].place = block + at;
+        groups_[pi].place_lead = producers[0];
+        at += size_t(groups_[pi].count) * sz;
+      }
+      groups_[producers[0]].place_floats = at;
+      autobatch_profile().outputs_placed += producers.size();
+    }
+  }
 }
 
 // Each member's value is its slice of the group's output.
@@ -253,6 +325,7 @@ void ComputationGraph::forward_batched(uint32_t upto) {
       grp.count = N;
     }
   }
+  place_group_outputs(groups_before, begin, end);
   clock.charge(g_profile.fwd_setup);
   try {
     if (engine_threads() > 1) run_plan_threaded(begin, end, clock);

@@ -90,6 +90,8 @@ struct AutobatchScratch {
   std::vector<uint32_t> item_of, level, by_level, level_end, pooled;
   std::vector<uint32_t> batch;
   std::vector<uint32_t> member_args;       // a group's arguments, argument-major: [k * N + b]
+  std::vector<uint32_t> node_group;        // place_group_outputs: per node of the forward its group
+  std::vector<uint32_t> producers;         // place_group_outputs: the groups one argument reads, in order
   std::vector<std::vector<uint32_t>> set;  // the buckets of a set of stacked products
   std::vector<uint32_t> set_weights;
 };

@@ -166,6 +166,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     for (unsigned b = 0; b < grp.count; ++b) group_of_[group_nodes_[grp.first + b]] = gi;
   }
   share_gradient_blocks(from, full);
+  for (Group& grp : groups_) grp.place_grads = nullptr;
   // Users' groups first (descending): a group sharing its user's block takes its
   // members' slices of a block already placed.
   for (uint32_t gi = static_cast<uint32_t>(groups_.size()); gi-- > 0;) {
@@ -184,8 +185,18 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
     }
     if (group_grads_under_budget(gi, from)) continue;  // allocated at first use
     const unsigned sz = first.dim.size();
-    float* block = first.device != kCpuDevice ? group_device_floats(first.device, size_t(sz) * grp.count, true)
-                                              : dx_pool.allocate_floats(size_t(sz) * grp.count);
+    float* block;
+    if (first.device != kCpuDevice) {
+      block = group_device_floats(first.device, size_t(sz) * grp.count, true);
+    } else if (grp.place_lead != UINT32_MAX) {
+      // Its output was placed beside other groups' for one reader (place_group_outputs): the
+      // gradients alike, so the reader's backward adds into them in place, not through a scratch block.
+      Group& lead = groups_[grp.place_lead];
+      if (!lead.place_grads) lead.place_grads = dx_pool.allocate_floats(lead.place_floats);
+      block = lead.place_grads + (grp.place - lead.place);
+    } else {
+      block = dx_pool.allocate_floats(size_t(sz) * grp.count);
+    }
     for (unsigned b = 0; b < grp.count; ++b) {  // the members share first's shape
       uint32_t j = group_nodes_[grp.first + b];
       grads_[j].d = first.dim;

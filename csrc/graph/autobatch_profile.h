@@ -31,11 +31,16 @@ struct AutobatchProfile {
   // Pieces of groups split by members over the threads: forward pieces, backward
   // argument gradients split, weight-gradient GEMMs split by columns.
   uint64_t pieces_forward = 0, pieces_backward = 0, pieces_outer = 0;
+  // Groups whose output was placed where a later group reads it in one block (no gather).
+  uint64_t outputs_placed = 0;
 };
 AutobatchProfile& autobatch_profile();
 // Whether backward shares gradient blocks with pass-through users (on; off only to
 // measure or test against the unshared path: _core._set_autobatch_share_grads).
 bool& autobatch_share_grads();
+// Whether forward lays producers' outputs out end to end for the group that reads
+// them all as one argument (on; off only to measure or test: _core._set_autobatch_place_outputs).
+bool& autobatch_place_outputs();
 
 // For tests: the next batched group of at least `members` members raises
 // IndexError from its forward, on whichever thread runs it (0: off).

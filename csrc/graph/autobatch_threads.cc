@@ -373,7 +373,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
         continue;
       }
       grp.y.d = grp.proto.dim;
-      grp.y.v = fx_pool.allocate_floats(grp.y.d.size());
+      if (!grp.y.v) grp.y.v = fx_pool.allocate_floats(grp.y.d.size());  // else placed for its reader (autobatch.cc)
       grp.y.device = kCpuDevice;
       for (unsigned k = 0; k < pieces; ++k) tasks.push_back({pooled[q], k, pieces});
       prof.pieces_forward += pieces;

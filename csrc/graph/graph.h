@@ -235,6 +235,15 @@ class ComputationGraph final : public OpContext {
     const float* wstack = nullptr;  // (rows of all the set's weights) x cols, column-major
     unsigned wstack_rows = 0;
     uint32_t args_at = UINT32_MAX;  // its members' arguments in group_args_ (gathered groups)
+    // Where its output goes when a later group reads this group's and others' outputs
+    // as one argument, in order (place_group_outputs); null: wherever the op allocates it.
+    float* place = nullptr;
+    // The first group of the block it was placed in (UINT32_MAX: none); that group holds the
+    // block's size, and in backward the block's gradients: laid out alike, so the reader's
+    // backward writes its arguments' gradients in place too.
+    uint32_t place_lead = UINT32_MAX;
+    size_t place_floats = 0;
+    float* place_grads = nullptr;
   };
   std::vector<Group> groups_;
   std::vector<uint32_t> group_nodes_;
@@ -249,6 +258,8 @@ class ComputationGraph final : public OpContext {
   void run_group(size_t gi, PhaseClock& clock);  // groups_[gi], its span of group_nodes_ set
   void gather_group(Group& grp, const uint32_t* batch, unsigned N);
   void slice_group_outputs(const Group& grp, const uint32_t* batch, unsigned N);
+  // Before a forward's groups run: producers' outputs laid out end to end for the group that reads them.
+  void place_group_outputs(size_t first_group, uint32_t begin, uint32_t end);
   // Item i of the forward's plan (a group or a stacked set), run on this thread.
   void run_plan_item(size_t i, PhaseClock& clock);
   // The plan with set_num_threads(n > 1) (autobatch_threads.cc): level by

@@ -32,20 +32,45 @@ Dim binary_dim(const OpContext&, const Node& n, const Dim* xs) {
   return broadcast_dim(op_impl(n.op).name, xs);
 }
 
+// Whether x differs from y's shape at most by having batch 1 (a bias shared by
+// a batch): then each batch element reads x in place, with no expanded copy.
+bool batch_broadcast_only(const Tensor& x, const Dim& yd) { return x.d.single_equal(yd); }
+
 // y = f(a, b) over Eigen arrays of y's full size.
 template <class F>
 void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
   alloc(ctx, y);
   const size_t n = y.d.size();
+  if (xs[0].d.bd != xs[1].d.bd && batch_broadcast_only(xs[0], y.d) && batch_broadcast_only(xs[1], y.d)) {
+    const size_t bs = y.d.batch_size();
+    for (unsigned b = 0; b < y.d.bd; ++b) {
+      ArrMap a(const_cast<float*>(xs[0].v + (xs[0].d.bd == 1 ? 0 : b) * bs), bs);
+      ArrMap c(const_cast<float*>(xs[1].v + (xs[1].d.bd == 1 ? 0 : b) * bs), bs);
+      ArrMap(y.v + b * bs, bs) = f(a, c);
+    }
+    return;
+  }
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
   ArrMap b(const_cast<float*>(expand(xs[1], y.d, tmp_b)), n);
   y.arr() = f(a, b);
 }
 
-// dx_i += reduce(G) where G = grad_expr(a, b, y, dy) has y's full size.
+// dx_i += reduce(G) where G = grad_expr(a, b, y, dy) has y's full size (an
+// expression, evaluated straight into dx when dx has y's shape: no temporary).
 template <class F>
 void binary_bwd(const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i, Tensor& dx, F grad) {
   const size_t n = y.d.size();
+  if (dx.d == y.d && xs[0].d.bd != xs[1].d.bd && batch_broadcast_only(xs[0], y.d) &&
+      batch_broadcast_only(xs[1], y.d)) {  // one argument shared over the batch: read in place
+    const size_t bs = y.d.batch_size();
+    for (unsigned b = 0; b < y.d.bd; ++b) {
+      const size_t at = b * bs;
+      ArrMap a(const_cast<float*>(xs[0].v + (xs[0].d.bd == 1 ? 0 : at)), bs);
+      ArrMap c(const_cast<float*>(xs[1].v + (xs[1].d.bd == 1 ? 0 : at)), bs);
+      ArrMap(dx.v + at, bs) += grad(a, c, ArrMap(y.v + at, bs), ArrMap(dy.v + at, bs));
+    }
+    return;
+  }
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
   ArrMap b(const_cast<float*>(expand(xs[1], y.d, tmp_b)), n);
   if (dx.d == y.d) {
@@ -87,12 +112,12 @@ void sub_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor
     if (i == 0)                                                                               \
       binary_bwd(xs, y, dy, i, dx,                                                            \
                  [](const ArrMap& a, const ArrMap& b, const ArrMap& yv, const ArrMap& d) {     \
-                   (void)a; (void)b; (void)yv; return (GRAD0).eval();                         \
+                   (void)a; (void)b; (void)yv; return GRAD0;                         \
                  });                                                                          \
     else                                                                                      \
       binary_bwd(xs, y, dy, i, dx,                                                            \
                  [](const ArrMap& a, const ArrMap& b, const ArrMap& yv, const ArrMap& d) {     \
-                   (void)a; (void)b; (void)yv; return (GRAD1).eval();                         \
+                   (void)a; (void)b; (void)yv; return GRAD1;                         \
                  });                                                                          \
   }
 

@@ -8,8 +8,9 @@
 
 namespace dg {
 
-// An output the caller already placed (a piece of an autobatched group's block,
-// graph/autobatch_threads.cc) is written where it is.
+// y's memory: where the caller placed it already (a batched group's output laid out
+// for the group that reads it, graph/autobatch.cc; a piece of a group's block,
+// graph/autobatch_threads.cc), else fresh from the pool.
 inline void alloc(OpContext& ctx, Tensor& y) {
   if (!y.v) y.v = ctx.fx_pool.allocate_floats(y.d.size());
 }

@@ -214,7 +214,7 @@ void bind_graph(py::module_& m) {
                     py::arg("stacked_sets") = p.stacked_sets, py::arg("groups_pooled") = p.groups_pooled,
                     py::arg("waves_pooled") = p.waves_pooled, py::arg("pieces_forward") = p.pieces_forward,
                     py::arg("pieces_backward") = p.pieces_backward, py::arg("pieces_outer") = p.pieces_outer,
-                    py::arg("phase_ns") = phases);
+                    py::arg("outputs_placed") = p.outputs_placed, py::arg("phase_ns") = phases);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
      "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
      "start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only "
@@ -223,7 +223,8 @@ void bind_graph(py::module_& m) {
      "(see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
      "(see set_num_threads); pieces_forward: pieces of groups split by members over the threads, "
      "pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; "
-     "phase_ns: nanoseconds per "
+     "outputs_placed: groups whose output was written where a later group reads it together with other "
+     "groups' outputs as one argument (no gather); phase_ns: nanoseconds per "
      "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
   def(m, "_set_autobatch_fault", &set_autobatch_fault, py::arg("members"),
       "For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).");
@@ -237,6 +238,9 @@ void bind_graph(py::module_& m) {
       "larger GEMM saves). Results are the same either way up to float rounding.");
   def(m, "get_autobatch_stacking", []() { return cg().stack_products; },
       "Whether products sharing a batched right operand run as one GEMM (set_autobatch_stacking).");
+  m.def("_set_autobatch_place_outputs", [](bool on) { autobatch_place_outputs() = on; }, py::arg("on"),
+        "For tests and measurements: whether autobatched forward writes groups' outputs end to end where a "
+        "later group reads them as one argument (default on).");
   m.def("_set_autobatch_share_grads", [](bool on) { autobatch_share_grads() = on; }, py::arg("on"),
         "For tests and measurements: whether autobatched backward lets an add's / sub's / esum's "
         "arguments share its gradient block (default on).");

@@ -31,6 +31,10 @@ struct DeviceMemory {
   Pools pools[kMaxDevices];
   uint64_t rng_counter = 0;
   bool made = false;  // some device's pools were made (a CPU-only graph's resets skip the loop)
+  // The last node of the running forward(): a streamed parameter's first copy
+  // is prefetched only for nodes up to it (one past it would read the values
+  // before an update that may come first).
+  uint32_t forward_end = UINT32_MAX;
   Pools& on(DeviceId id);
   SwapPlan* plan(DeviceId id) { return on(id).plan.get(); }
   const SwapPlan* plan_if(DeviceId id) const { return pools[id].plan.get(); }

@@ -27,6 +27,7 @@ struct BudgetSetting {
 };
 BudgetSetting budgets[kMaxDevices];
 DeviceMemStats stats[kMaxDevices];
+bool params_block_fault = false;  // tests: the next plan finds no room for the resident parameters
 
 // Element-wise ops (the arith and elementwise families): one pass over their
 // arguments, no scratch, no RNG -- recomputing them costs about what reading
@@ -74,6 +75,7 @@ std::string mb(size_t bytes) {
 
 DeviceMemStats& device_mem_stats(DeviceId id) { return stats[id]; }
 void reset_device_mem_stats(DeviceId id) { stats[id] = DeviceMemStats{}; }
+void fail_next_params_block() { params_block_fault = true; }
 
 void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy) {
   budgets[id].bytes = bytes;
@@ -139,8 +141,20 @@ void SwapPlan::account_params() {
     }
     stream_parameters(dev_, out);
   }
-  if (total) params_block_ = pool_.allocate_top(total);  // at the top, with the scratch: it never moves
-  params_bytes_ = params_block_ ? total : 0;
+  if (total && !params_block_fault) params_block_ = pool_.allocate_top(total);  // at the top, with the scratch: it never moves
+  params_block_fault = false;
+  if (total && !params_block_) {
+    // No room for them in one piece (not seen: the pool is empty here): the
+    // rest stream too, rather than stay on the device uncounted.
+    std::vector<const void*> rest;
+    for (const PlacedParameter& p : placed_parameters(dev_)) {
+      rest.push_back(p.owner);
+      comes_in_ = std::max(comes_in_, p.bytes);
+    }
+    stream_parameters(dev_, rest);
+    total = 0;
+  }
+  params_bytes_ = total;
   budgets[dev_].resident_params = params_bytes_;
   DeviceMemStats& st = stats[dev_];
   st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
@@ -404,12 +418,15 @@ void SwapPlan::after_forward(uint32_t i) {
   Slot& s = vals_[i];
   const Tensor& y = g_.values_[i];
   char* p = reinterpret_cast<char*>(y.v);
+  PinnedBuffer rows = std::move(s.host);  // a streamed table's lookup: its gathered rows (stream_in)
   s = Slot{};
+  s.ver = source_version(i);
   for (char* b : node_blocks_)
     if (b == p) {
       s.dev = p;
       s.bytes = y.d.size() * sizeof(float);
       s.state = resident;
+      s.host = std::move(rows);
     } else {
       extra_blocks_.push_back(b);  // an op's second allocation: kept until renew_cg
     }
@@ -478,6 +495,10 @@ size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
 bool SwapPlan::recomputable(uint32_t i) const {
   const Node& n = g_.nodes[i];
   if (vals_[i].grouped) return false;  // one member alone would not give the block back
+  // A lookup's value is its rows as at its forward: a streamed table's lookup
+  // keeps them on the host (moved out, it is read back from there); another's
+  // is gathered again only while the table has not changed since.
+  if (n.op == OpId::lookup) return !vals_[i].host && vals_[i].ver == source_version(i);
   if (n.nargs == 0) return refetchable(n.op);
   if (policy_ == MemoryPolicy::swap || !elementwise(n.op)) return false;
   if (policy_ == MemoryPolicy::recompute) return true;
@@ -563,6 +584,7 @@ void SwapPlan::recompute(uint32_t i) {
   Slot& s = vals_[i];
   s.dev = reinterpret_cast<char*>(y.v);
   s.state = resident;
+  if (n.nargs == 0) s.ver = source_version(i);
   g_.values_[i].v = y.v;
   track({i, false});
   DeviceMemStats& st = stats[dev_];

@@ -56,6 +56,8 @@ struct DeviceMemStats {
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
+// Tests: the next renew_cg under a budget finds no room for the resident parameters' block.
+void fail_next_params_block();
 
 // 0 = no budget (the bump arenas, as before). Takes effect at the next renew_cg().
 void set_device_budget(DeviceId id, size_t bytes, MemoryPolicy policy);
@@ -147,6 +149,7 @@ class SwapPlan {
     State state = unmanaged;
     bool refetched = false;  // incoming from its host source (an input, a streamed parameter)
     bool first_in = false;   // incoming: a streamed parameter's first copy in this graph
+    uint64_t ver = 0;  // a parameter's or lookup's value: the version of the parameter it was copied at
     uint16_t pins = 0;
     bool grouped = false;    // a group's block (several members): swapped, never recomputed
     int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
@@ -179,6 +182,9 @@ class SwapPlan {
   bool prefetch_first(uint32_t i, uint64_t t);  // a streamed node's value, ahead of its forward
   void stream_in(uint32_t i);                   // ... in its hook: arrived, or fetched now
   const float* host_source(uint32_t i);
+  uint64_t source_version(uint32_t i) const;  // the version of node i's parameter now (0: not a parameter's node)
+  bool stale(uint32_t i) const;  // a streamed parameter's value copied before its parameter last changed
+  void drop_stale(Key k);
   void arrive(Key k, bool count);
   bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();

@@ -124,9 +124,7 @@ bool SwapPlan::group_fits(const uint32_t* m, unsigned n, bool backward) {
   const size_t room = budget_ - std::min(budget_, fixed);
   // While nothing has had to leave in this graph (the budget has not bound yet)
   // a forward group is held to backward's test; after that, to the half rule.
-  const bool ok = backward || !evicted_ ? bytes + scratch_chunk() <= room && bytes / 2 <= room / (backward ? 1 : 2)
-                                        : bytes <= room / 2;
-  return ok;
+  return backward || !evicted_ ? bytes + scratch_chunk() <= room : bytes <= room / 2;
 }
 
 

@@ -45,6 +45,7 @@ void SwapPlan::make_resident(Key k) {
     return;
   }
   Slot& s = slot(k);
+  if (!k.grad && (s.state == resident || s.state == incoming) && stale(k.node)) drop_stale(k);  // read afresh
   if (s.state == resident || s.state == unmanaged) return;
   if (s.state == incoming) return arrive(k, true);
   if (s.state == dropped) return recompute(k.node);
@@ -71,14 +72,8 @@ void SwapPlan::arrive(Key k, bool count) {
   if (count) ++(ops().event_done(s.ev) ? st.prefetch_hits : st.prefetch_stalls);
   ops().wait_event(s.ev);
   s.state = resident;
-  if (s.first_in) {
-    ++st.streamed_params;
-  } else if (s.refetched) {
-    ++st.refetches;
-    if (node_streams(g_.nodes[k.node])) ++st.streamed_params;
-  } else {
-    ++st.swaps_in;
-  }
+  if (s.refetched) ++st.refetches;
+  else if (!s.first_in) ++st.swaps_in;  // (a streamed parameter's copy was counted when it was issued)
   s.refetched = s.first_in = false;
   if (k.grad) pending_host_.emplace_back(std::move(s.host), s.ev);
   (k.grad ? g_.grads_ : g_.values_)[k.node].v = reinterpret_cast<float*>(s.dev);
@@ -86,7 +81,9 @@ void SwapPlan::arrive(Key k, bool count) {
 
 // A value's host source when it is a plain copy of host memory that stays put
 // while the graph runs: an input's data, a streamed parameter's values (pinned),
-// a lookup's rows of a streamed table (gathered once into a pinned buffer).
+// a lookup's rows of a streamed table (gathered into a pinned buffer, again
+// when the table changed before the lookup's forward: after it, the buffer is
+// the lookup's value and stays).
 const float* SwapPlan::host_source(uint32_t i) {
   const Node& n = g_.nodes[i];
   if (n.op == OpId::input && !n.ptr) return g_.float_data.data() + n.aux0;
@@ -95,9 +92,10 @@ const float* SwapPlan::host_source(uint32_t i) {
   auto* p = static_cast<LookupParameterStorage*>(n.ptr);
   if (n.op == OpId::lookup_table) return p->values.read();
   Slot& s = vals_[i];
-  if (!s.host) {
+  if (!s.host || s.ver != p->values.version()) {
+    if (!s.host) s.host = PinnedHostPool::of(dev_).acquire(n.dim.size() * sizeof(float));
+    s.ver = p->values.version();
     const size_t rs = p->row_size();
-    s.host = PinnedHostPool::of(dev_).acquire(n.dim.size() * sizeof(float));
     float* out = s.host.floats();
     for (unsigned b = 0; b < n.naux; ++b) {
       const float* src = p->row_read(static_cast<unsigned>(g_.int_data[n.aux0 + b]));
@@ -107,11 +105,43 @@ const float* SwapPlan::host_source(uint32_t i) {
   return s.host.floats();
 }
 
+uint64_t SwapPlan::source_version(uint32_t i) const {
+  const Node& n = g_.nodes[i];
+  if (n.op == OpId::parameter) return static_cast<const ParameterStorage*>(n.ptr)->values.version();
+  if (n.op == OpId::lookup_table || n.op == OpId::lookup)
+    return static_cast<const LookupParameterStorage*>(n.ptr)->values.version();
+  return 0;
+}
+
+// A parameter's (or whole table's) node reads the parameter as it is now, as
+// the unbudgeted node that aliases the parameter's memory does: after an
+// update, its copy in the graph is stale. (A lookup's value is its rows at its
+// forward, as without a budget: never stale.)
+bool SwapPlan::stale(uint32_t i) const {
+  const Node& n = g_.nodes[i];
+  if (n.op != OpId::parameter && n.op != OpId::lookup_table) return false;
+  return node_streams(n) && vals_[i].ver != source_version(i);
+}
+
+// k's copy is given up (an incoming one once its copy is done): read again from the host.
+void SwapPlan::drop_stale(Key k) {
+  Slot& s = slot(k);
+  untrack(k);
+  if (s.state == incoming) ops().wait_event(s.ev);
+  pool_.free(s.dev);
+  s.dev = nullptr;
+  s.state = dropped;
+  s.refetched = s.first_in = false;
+  g_.values_[k.node].v = nullptr;
+  null_aliases(k);
+}
+
 // A streamed node's first copy in this graph, issued at time t's prefetch
 // like any swapped value's (only into room that nothing used before t holds).
 bool SwapPlan::prefetch_first(uint32_t i, uint64_t t) {
   Slot& s = vals_[i];
   if (s.state != unmanaged || s.owner >= 0 || s.dev) return true;  // ran already, or on its way
+  if (i > g_.device_memory().forward_end) return true;  // not in this forward: an update may come first
   const size_t bytes = g_.nodes[i].dim.size() * sizeof(float);
   char* p = nullptr;
   for (;;) {
@@ -123,27 +153,32 @@ bool SwapPlan::prefetch_first(uint32_t i, uint64_t t) {
   st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
   s.bytes = bytes;
   s.ev = last_ev_ = ops().copy_async(p, host_source(i), bytes, true);
+  s.ver = source_version(i);
   s.dev = p;
   s.state = incoming;
   s.first_in = true;
   track({i, false});
   ++st.prefetches;
   ++st.param_prefetches;
+  ++st.streamed_params;
   st.to_device_bytes += bytes;
   return true;
 }
 
 // The hook of a streamed node's forward: its value, prefetched (it waits for
-// the copy) or, when it was not (or was moved out again), copied in now
-// through the copy stream. Its op takes the block (take_streamed).
+// the copy) or, when it was not (or was moved out again, or its parameter
+// changed since), copied in now through the copy stream. Its op takes the
+// block (take_streamed); a lookup keeps its gathered rows (its host copy).
 void SwapPlan::stream_in(uint32_t i) {
   Slot& s = vals_[i];
   const Key k{i, false};
+  if ((s.state == incoming || s.state == resident) && s.ver != source_version(i)) drop_stale(k);
   if (s.state == incoming) {
     arrive(k, true);
   } else if (s.state != resident) {
     const size_t bytes = g_.nodes[i].dim.size() * sizeof(float);
     const float* src = host_source(i);
+    s.ver = source_version(i);
     char* p = allocate_block(bytes);
     s.ev = last_ev_ = ops().copy_async(p, src, bytes, true);
     ops().wait_event(s.ev);
@@ -156,7 +191,11 @@ void SwapPlan::stream_in(uint32_t i) {
   }
   untrack(k);
   streamed_in_ = s.dev;  // not in the queue: nothing moves it before its op runs
+  PinnedBuffer rows = std::move(s.host);  // empty but for a lookup
+  const uint64_t ver = s.ver;
   s = Slot{};
+  s.host = std::move(rows);
+  s.ver = ver;
 }
 
 float* SwapPlan::take_streamed() {
@@ -186,6 +225,10 @@ bool SwapPlan::prefetch(Key k, uint64_t t) {
   DeviceMemStats& st = device_mem_stats(dev_);
   st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
   s.refetched = s.state == dropped;
+  if (s.refetched && !k.grad && node_streams(g_.nodes[k.node])) {
+    s.ver = source_version(k.node);
+    ++st.streamed_params;
+  }
   s.ev = last_ev_ = ops().copy_async(p, src, s.bytes, true);
   s.dev = p;
   s.state = incoming;

@@ -109,6 +109,7 @@ Resident& Resident::operator=(Resident&& o) noexcept {
   n_ = o.n_;
   owner_ = o.owner_;
   seq_ = o.seq_;
+  version_ = std::max(version_, o.version_) + 1;  // never back to a version a copy was made at
   streams_ = o.streams_;
   dev_ = o.dev_;
   device_ = o.device_;
@@ -173,6 +174,7 @@ void Resident::push() {
 }
 
 void Resident::fill(float v) {
+  ++version_;
   if (dev_ && dev_ok_) ops_of(device_).fill(dev_, n_, v);
   if (v == 0.f)  // every update clears each gradient: memset's wide stores, not a float loop
     std::memset(hp(), 0, sizeof(float) * n_);
@@ -184,6 +186,7 @@ void Resident::fill(float v) {
 
 void Resident::zero_rows(const std::vector<unsigned>& rows, size_t row_size) {
   if (rows.empty()) return;
+  ++version_;
   if (host_ok_)
     for (unsigned r : rows) std::fill_n(hp() + static_cast<size_t>(r) * row_size, row_size, 0.f);
   if (dev_ && dev_ok_) {

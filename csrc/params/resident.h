@@ -62,6 +62,7 @@ class Resident {
     if (!host_ok_) pull();
     dev_ok_ = false;
     zeros_ = false;
+    ++version_;
     return hp();
   }
   // After a host write: a device copy (if one was made) is brought up to date
@@ -75,8 +76,13 @@ class Resident {
     float* p = dev_read();
     host_ok_ = false;
     zeros_ = false;
+    ++version_;
     return p;
   }
+  // Grows with every write (write, dev_write, fill, zero_rows, a move into it):
+  // a copy of the values made at one version is stale at another (a streamed
+  // parameter's node in a graph, device/swap.h).
+  uint64_t version() const { return version_; }
   // A host copy of the current values in `out` (one copy from whichever side
   // holds them: the device's memory stays current, nothing is marked stale).
   float* stage(HostStaging& out) const {
@@ -101,6 +107,7 @@ class Resident {
   size_t n_ = 0;
   const void* owner_ = nullptr;
   uint64_t seq_ = 0;  // creation order: ties between parameters of one size are broken by it
+  uint64_t version_ = 0;
   bool streams_ = false;
   float* dev_ = nullptr;
   DeviceId device_ = kCpuDevice;

@@ -334,6 +334,8 @@ void bind_device(py::module_& m) {
         "(0: only when needed). Applies at once.");
   m.def("_set_emu_copy_delay", [](unsigned us) { emu::set_copy_delay_us(us); }, py::arg("us"),
         "For the tests: every copy on EMU:0's copy stream takes `us` microseconds longer.");
+  m.def("_fail_next_params_block", [] { fail_next_params_block(); },
+        "For the tests: the next renew_cg() under a device budget finds no room for the resident parameters.");
   m.def("reset_device_memory_stats", [](const std::string& name) {
     DeviceId id = device_arg(name, "reset_device_memory_stats");
     reset_device_mem_stats(id);

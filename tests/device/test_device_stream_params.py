@@ -133,3 +133,63 @@ def test_streamed_values_live_in_pinned_memory_until_the_budget_goes():
     dy.renew_cg()  # the budget's plan goes: the parameter is resident again
     assert dy.device_memory_stats(DEV)["params_streaming"] == 0
     assert dy.pinned_memory_stats(DEV)["in_use_bytes"] < during
+
+
+def after_update(budget, autobatching=False, prefetch=4, delay=0):
+    """One graph: a loss over the four parameters; then, in the same graph, after
+    ``backward()`` and ``update()``: the output matrix's node (built before the
+    update) times a vector, and two lookups built after the loss (beyond its
+    forward's end, computed after the update). Without a budget the node aliases
+    the parameter's memory and the lookups gather the rows as they are then: all
+    read the updated values."""
+    dy.init(seed=11, device=DEV, device_mem=budget, memory_policy="swap", prefetch=prefetch)
+    dy.renew_cg()
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((40, 32))
+    Wx, Wh = pc.add_parameters((32, 32)), pc.add_parameters((32, 32))
+    Wy = pc.add_parameters((128, 32))
+    tr = dy.SimpleSGDTrainer(pc, learning_rate=0.5)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(32).astype(np.float32)
+    _core._set_emu_copy_delay(delay)
+    dy.renew_cg(autobatching=autobatching)
+    W = dy.parameter_expr(Wy)
+    h, terms = dy.zeros(32), []
+    for w in (3, 7, 11, 7):
+        h = dy.tanh(Wx * E[w] + Wh * h)
+        terms.append(dy.pickneglogsoftmax(W * h, w))
+    loss = dy.esum(terms)
+    e7, e3 = E[7], dy.lookup(E, 3)  # after the loss: not in its forward
+    old = (Wy.as_array(), E.as_array())
+    loss.value()
+    loss.backward()
+    streaming = dy.device_memory_stats(DEV)["params_streaming"]
+    tr.update()
+    new = (Wy.as_array(), E.as_array())
+    v = dy.inputVector(list(x))
+    got = [(W * v).npvalue(), e7.npvalue(), e3.npvalue(), W.npvalue()]
+    _core._set_emu_copy_delay(0)
+    return got, old, new, x, streaming
+
+
+@pytest.mark.parametrize("autobatching", [False, True], ids=["per-node", "autobatched"])
+@pytest.mark.parametrize("prefetch,delay", [(0, 0), (4, 0), (4, 500)], ids=["K0", "K4", "K4-slow"])
+def test_a_streamed_parameter_read_after_update_in_the_same_graph_is_the_updated_one(autobatching, prefetch, delay):
+    ref, old, new, x, _ = after_update(0, autobatching)
+    got, _, _, _, streaming = after_update(BUDGET, autobatching, prefetch, delay)
+    assert streaming == 2  # the output matrix and the lookup table stream
+    assert np.abs(new[0] - old[0]).max() > 1e-3 and np.abs(new[1][[3, 7]] - old[1][[3, 7]]).max() > 1e-3
+    want = [new[0] @ x, new[1][7], new[1][3], new[0]]
+    for r, g, w in zip(ref, got, want):
+        np.testing.assert_allclose(r, w, rtol=1e-5, atol=1e-6)  # the unbudgeted run reads the new values
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+
+
+def test_no_room_for_the_resident_parameters_makes_them_stream():
+    ref = run(0)
+    _core._fail_next_params_block()  # the first plan (first graph) finds no room for them in one piece
+    got = run(BUDGET)
+    assert got[4] == [4, 4, 4]  # all stream (none stays on the device uncounted)
+    assert got[3]["params_resident_bytes"] == 0
+    assert 0 < got[3]["peak_bytes"] <= BUDGET
+    same_training(got, ref)

@@ -526,6 +526,10 @@ def _cuda_array_interface(e: typing.Any) -> dict:
     """
     __cuda_array_interface__'s dict, also for EMU:0 values (host memory), for the tests.
     """
+def _fail_next_params_block() -> None:
+    """
+    For the tests: the next renew_cg() under a device budget finds no room for the resident parameters.
+    """
 def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
     ...
 def _kept_alive_count() -> int:

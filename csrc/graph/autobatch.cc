@@ -218,7 +218,6 @@ void ComputationGraph::place_group_outputs(size_t first_group, uint32_t begin, u
         at += size_t(groups_[pi].count) * sz;
       }
       groups_[producers[0]].place_floats = at;
-      autobatch_profile().outputs_placed += producers.size();
     }
   }
 }
@@ -228,6 +227,8 @@ void ComputationGraph::slice_group_outputs(const Group& grp, const uint32_t* bat
   // Members share one shape (it is part of their signature): no member's node is read.
   const Dim d = nodes[batch[0]].dim;
   const size_t sz = d.size();
+  // Counted here, not when planned: an op may return other memory (dropout at p = 0).
+  if (grp.place && grp.y.v == grp.place) ++autobatch_profile().outputs_placed;
   for (unsigned b = 0; b < N; ++b) {
     Tensor& yb = values_[batch[b]];
     yb.d = d;

@@ -71,13 +71,19 @@ constexpr unsigned kPieceMembers = 16;
 // core was rarely free; benchmarks/README.md, issue 26, fifth pass).
 double g_pool_min_work = 65536;
 
-double group_work(const Node& proto, const Tensor* xs) {
-  double work = double(proto.dim.size());
-  for (unsigned k = 0; k < proto.nargs; ++k) work += double(xs[k].d.size());
-  if (proto.op == OpId::matmul) work += double(proto.dim.size()) * xs[0].d.cols();
-  if (proto.op == OpId::affine_transform)
-    for (unsigned k = 1; k + 1 < proto.nargs; k += 2) work += double(proto.dim.size()) * xs[k].d.cols();
+// The work of one call of n's op with output `out` and argument k of shape arg(k).
+template <class ArgDim>
+double op_work(const Node& n, const Dim& out, ArgDim arg) {
+  double work = double(out.size());
+  for (unsigned k = 0; k < n.nargs; ++k) work += double(arg(k).size());
+  if (n.op == OpId::matmul) work += double(out.size()) * arg(0).cols();
+  if (n.op == OpId::affine_transform)
+    for (unsigned k = 1; k + 1 < n.nargs; k += 2) work += double(out.size()) * arg(k).cols();
   return work;
+}
+
+double group_work(const Node& proto, const Tensor* xs) {
+  return op_work(proto, proto.dim, [xs](unsigned k) -> const Dim& { return xs[k].d; });
 }
 
 // OpenBLAS's small-matrix kernels (SkylakeX builds take them for products of at
@@ -252,12 +258,8 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     if (it.sets || it.count < 2) return 0;
     const Node& n = member0(i);
     if (n.device != kCpuDevice || draws_random(n)) return 0;
-    double work = n.dim.size();
-    for (unsigned k = 0; k < n.nargs; ++k) work += nodes[args(n)[k]].dim.size();
-    if (n.op == OpId::matmul) work += double(n.dim.size()) * nodes[args(n)[0]].dim.cols();
-    if (n.op == OpId::affine_transform)
-      for (unsigned k = 1; k + 1 < n.nargs; k += 2) work += double(n.dim.size()) * nodes[args(n)[k]].dim.cols();
-    work *= it.count;
+    const uint32_t* a = args(n);
+    const double work = it.count * op_work(n, n.dim, [&](unsigned k) -> const Dim& { return nodes[a[k]].dim; });
     return work >= g_pool_min_work ? work : 0;
   };
   // Levels: an item runs one level after the last of the items it reads from.

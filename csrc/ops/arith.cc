@@ -36,18 +36,33 @@ Dim binary_dim(const OpContext&, const Node& n, const Dim* xs) {
 // a batch): then each batch element reads x in place, with no expanded copy.
 bool batch_broadcast_only(const Tensor& x, const Dim& yd) { return x.d.single_equal(yd); }
 
+// One argument shared over the batch, the other y's shape.
+bool one_shared_over_batch(const Tensor* xs, const Dim& yd) {
+  return xs[0].d.bd != xs[1].d.bd && batch_broadcast_only(xs[0], yd) && batch_broadcast_only(xs[1], yd);
+}
+
+// body(a, b, at, size) for each batch element of y (at: its offset in y): a and b
+// are the arguments' arrays for it, the shared one read in place each time.
+template <class Body>
+void per_batch_element(const Tensor* xs, const Dim& yd, Body body) {
+  const size_t bs = yd.batch_size();
+  for (unsigned b = 0; b < yd.bd; ++b) {
+    const size_t at = b * bs;
+    ArrMap a(const_cast<float*>(xs[0].v + (xs[0].d.bd == 1 ? 0 : at)), bs);
+    ArrMap c(const_cast<float*>(xs[1].v + (xs[1].d.bd == 1 ? 0 : at)), bs);
+    body(a, c, at, bs);
+  }
+}
+
 // y = f(a, b) over Eigen arrays of y's full size.
 template <class F>
 void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
   alloc(ctx, y);
   const size_t n = y.d.size();
-  if (xs[0].d.bd != xs[1].d.bd && batch_broadcast_only(xs[0], y.d) && batch_broadcast_only(xs[1], y.d)) {
-    const size_t bs = y.d.batch_size();
-    for (unsigned b = 0; b < y.d.bd; ++b) {
-      ArrMap a(const_cast<float*>(xs[0].v + (xs[0].d.bd == 1 ? 0 : b) * bs), bs);
-      ArrMap c(const_cast<float*>(xs[1].v + (xs[1].d.bd == 1 ? 0 : b) * bs), bs);
-      ArrMap(y.v + b * bs, bs) = f(a, c);
-    }
+  if (one_shared_over_batch(xs, y.d)) {
+    per_batch_element(xs, y.d, [&](const ArrMap& a, const ArrMap& c, size_t at, size_t bs) {
+      ArrMap(y.v + at, bs) = f(a, c);
+    });
     return;
   }
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);
@@ -60,15 +75,10 @@ void binary_fwd(OpContext& ctx, const Tensor* xs, Tensor& y, F f) {
 template <class F>
 void binary_bwd(const Tensor* xs, const Tensor& y, const Tensor& dy, unsigned i, Tensor& dx, F grad) {
   const size_t n = y.d.size();
-  if (dx.d == y.d && xs[0].d.bd != xs[1].d.bd && batch_broadcast_only(xs[0], y.d) &&
-      batch_broadcast_only(xs[1], y.d)) {  // one argument shared over the batch: read in place
-    const size_t bs = y.d.batch_size();
-    for (unsigned b = 0; b < y.d.bd; ++b) {
-      const size_t at = b * bs;
-      ArrMap a(const_cast<float*>(xs[0].v + (xs[0].d.bd == 1 ? 0 : at)), bs);
-      ArrMap c(const_cast<float*>(xs[1].v + (xs[1].d.bd == 1 ? 0 : at)), bs);
+  if (dx.d == y.d && one_shared_over_batch(xs, y.d)) {
+    per_batch_element(xs, y.d, [&](const ArrMap& a, const ArrMap& c, size_t at, size_t bs) {
       ArrMap(dx.v + at, bs) += grad(a, c, ArrMap(y.v + at, bs), ArrMap(dy.v + at, bs));
-    }
+    });
     return;
   }
   ArrMap a(const_cast<float*>(expand(xs[0], y.d, tmp_a)), n);

@@ -9,6 +9,7 @@ import pytest
 
 import dynagraph as dy
 from dynagraph import _core
+from test_autobatch_threads import assert_identical
 
 
 @pytest.fixture(autouse=True)
@@ -41,13 +42,6 @@ def run(model, threads, seed=5):
     grads.update({f"in{i}": x.gradient().copy() for i, x in enumerate(inputs)})
     dy.renew_cg(autobatching=False)
     return value, grads
-
-
-def assert_identical(a, b):
-    assert a[0] == b[0]
-    assert a[1].keys() == b[1].keys()
-    for k in a[1]:
-        assert np.array_equal(a[1][k], b[1][k]), k
 
 
 def tree_lstm(hid, trees=70, seed=1):

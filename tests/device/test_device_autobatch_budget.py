@@ -16,18 +16,11 @@ import pytest
 import dynagraph as dy
 from dynagraph import _core
 
-from test_device_memory import build
+from test_device_memory import build, no_budget_after  # noqa: F401 (autouse)
 from test_device_prefetch import random_graph
 
 DEV = "EMU:0"
 
-
-@pytest.fixture(autouse=True)
-def no_budget_after():
-    yield
-    _core._set_emu_copy_delay(0)
-    dy.init(device="CPU", device_mem=0, memory_policy="auto", prefetch=4)
-    dy.renew_cg(autobatching=False)
 
 
 def train(kind, budget=0, autobatch=True, policy="swap", prefetch=4, steps=3, copies=3):

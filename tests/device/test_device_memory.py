@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dy
+from dynagraph import _core
 from dynagraph import _config, _core
 
 DEV = "EMU:0"
@@ -18,9 +19,12 @@ DEV = "EMU:0"
 
 @pytest.fixture(autouse=True)
 def no_budget_after():
+    """Every test leaves no budget, copy delay or non-default executor behind (the budget
+    tests' modules import this fixture)."""
     yield
-    dy.init(device="CPU", device_mem=0, memory_policy="auto")
-    dy.renew_cg()
+    _core._set_emu_copy_delay(0)
+    dy.init(device="CPU", device_mem=0, memory_policy="auto", prefetch=4)
+    dy.renew_cg(autobatching=False)  # the executor choice sticks: later tests expect the default
 
 
 # ---- init(device_mem=...) sizes

@@ -16,16 +16,11 @@ import pytest
 import dynagraph as dy
 from dynagraph import _core
 
+from test_device_memory import no_budget_after  # noqa: F401 (autouse: no budget left behind)
+
 DEV = "EMU:0"
 KIB = 1024
 
-
-@pytest.fixture(autouse=True)
-def no_budget_after():
-    yield
-    _core._set_emu_copy_delay(0)
-    dy.init(device="CPU", device_mem=0, memory_policy="auto", prefetch=4)
-    dy.renew_cg()
 
 
 def run(budget, trainer="sgd", prefetch=4, steps=3, policy="swap"):

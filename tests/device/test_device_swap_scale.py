@@ -11,15 +11,11 @@ import pytest
 
 import dynagraph as dy
 
+from test_device_memory import no_budget_after  # noqa: F401 (autouse: no budget left behind)
+
 DEV = "EMU:0"
 HIDDEN, VOCAB, SEQ = 16, 40, 8
 
-
-@pytest.fixture(autouse=True)
-def no_budget_after():
-    yield
-    dy.init(device="CPU", device_mem=0, memory_policy="auto")
-    dy.renew_cg(autobatching=False)  # the executor choice sticks: later tests expect the default
 
 
 def step(budget, sentences, autobatch):

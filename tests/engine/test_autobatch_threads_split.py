@@ -9,17 +9,10 @@ import pytest
 
 import dynagraph as dy
 from dynagraph import _core
-from test_autobatch_threads import assert_identical
 
-
-@pytest.fixture(autouse=True)
-def _restore():
-    threads = dy.get_num_threads()
-    min_work = _core._autobatch_pool_min_work(0)  # every group that may split, splits
-    yield
-    _core._autobatch_pool_min_work(min_work)
-    dy.set_num_threads(threads)
-    dy.renew_cg(autobatching=False)
+# _restore (autouse): threshold 0, so every group that may split, splits; threads, policy,
+# stacking and fault injection restored after each test.
+from test_autobatch_threads import _restore, assert_identical  # noqa: F401
 
 
 def _pieces():

@@ -1,5 +1,6 @@
 // Fast paths in front of the pybind11-bound expression functions that models
-// call once or more per tree node or word (concatenate, lookup, esum, ...), of
+// call once or more per tree node or word (concatenate, lookup, esum, the LSTM
+// builders' fused step, ...), of
 // E[i] on a lookup table, and of dy.parameter (a Python function).
 //
 // pybind11's dispatch costs ~0.2-0.5 us a call (argument records, overload
@@ -121,6 +122,26 @@ PyObject* pickneglogsoftmax(PyObject* const* a, Py_ssize_t n) {  // pickneglogso
   return new_expr(api::op_ints(OpId::pickneglogsoftmax, &x, 1, &i, 1));
 }
 
+// vanilla_lstm_c(c_tm1, gates_t), vanilla_lstm_h(c_t, gates_t)
+template <OpId kOp>
+PyObject* two_operands(PyObject* const* a, Py_ssize_t n) {
+  Expression x[2];
+  if (n != 2 || !operand(a[0], x[0]) || !operand(a[1], x[1])) return kGeneral;
+  return new_expr(api::op2(kOp, x[0], x[1]));
+}
+
+// vanilla_lstm_gates(x_t, h_tm1, Wx, Wh, b, weightnoise_std=0.0): the LSTM builders' step, with a float >= 0.
+PyObject* lstm_gates(PyObject* const* a, Py_ssize_t n) {
+  Expression x[5];
+  double noise = 0.0;
+  if (n < 5 || n > 6) return kGeneral;
+  if (n == 6 && (!PyFloat_CheckExact(a[5]) || !((noise = PyFloat_AS_DOUBLE(a[5])) >= 0.0))) return kGeneral;
+  for (int k = 0; k < 5; ++k)
+    if (!operand(a[k], x[k])) return kGeneral;
+  const Expression args[5] = {x[1], x[2], x[3], x[4], x[0]};  // h, Wx, Wh, b, then the input (bind_nn.cc's order)
+  return new_expr(api::opn(OpId::vanilla_lstm_gates, args, 5, static_cast<float>(noise), 0, 0));
+}
+
 using Fast = PyObject* (*)(PyObject* const*, Py_ssize_t);
 struct FastCall {
   const char* name;
@@ -135,6 +156,9 @@ constexpr FastCall kFastCalls[] = {
     {"pick_range", pick_range},
     {"pickrange", pick_range},
     {"pickneglogsoftmax", pickneglogsoftmax},
+    {"vanilla_lstm_gates", lstm_gates},
+    {"vanilla_lstm_c", two_operands<OpId::vanilla_lstm_c>},
+    {"vanilla_lstm_h", two_operands<OpId::vanilla_lstm_h>},
 };
 
 // self: the general function. Keyword arguments always take the general path.

@@ -17,7 +17,7 @@ from dynagraph import _core
 NODE_INDEX = re.compile(r"expression \d+/\d+")
 
 FAST = ["concatenate", "esum", "affine_transform", "lookup", "pick", "pick_range", "pickrange",
-        "pickneglogsoftmax"]
+        "pickneglogsoftmax", "vanilla_lstm_gates", "vanilla_lstm_c", "vanilla_lstm_h"]
 
 
 @pytest.fixture(autouse=True)
@@ -253,3 +253,39 @@ def test_lookup_subscript_rows_gradients_and_batches():
     dy.squared_norm(m.E[2]).backward()
     g = m.E.grad_as_array()
     assert np.allclose(g[2], 2 * m.E.row_as_array(2)) and not np.delete(g, 2, axis=0).any()
+
+
+def test_lstm_step_matches_the_general_path_and_numpy():
+    rng = np.random.default_rng(3)
+    H, I = 2, 3
+    Wx, Wh, b = rng.normal(size=(4 * H, I)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H)
+    x, h, c = rng.normal(size=I), rng.normal(size=H), rng.normal(size=H)
+    pc = dy.ParameterCollection()
+    pWx = pc.add_parameters((4 * H, I), init=dy.NumpyInitializer(Wx))
+    ex, eh, ec = dy.inputVector(list(x)), dy.inputVector(list(h)), dy.inputVector(list(c))
+    eWh, eb = dy.inputTensor(Wh), dy.inputVector(list(b))
+    z = pWx.as_array() @ x + Wh @ h + b
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    want = np.concatenate([sig(z[:H]), sig(z[H:2 * H] + 1), sig(z[2 * H:3 * H]), np.tanh(z[3 * H:])])
+    kind, dim, gates = same("vanilla_lstm_gates", ex, eh, pWx, eWh, eb)
+    assert kind == "ok" and np.allclose(gates, want, rtol=1e-5, atol=1e-6)
+    assert same("vanilla_lstm_gates", ex, eh, pWx, eWh, eb, 0.0)[2] == gates
+    g = dy.vanilla_lstm_gates(ex, eh, pWx, eWh, eb)
+    c_new = same("vanilla_lstm_c", ec, g)[2]
+    assert np.allclose(c_new, want[:H] * want[3 * H:] + want[H:2 * H] * c, rtol=1e-5, atol=1e-6)
+    h_new = same("vanilla_lstm_h", dy.vanilla_lstm_c(ec, g), g)[2]
+    assert np.allclose(h_new, want[2 * H:3 * H] * np.tanh(np.array(c_new)), rtol=1e-5, atol=1e-6)
+    # noise: other kinds, a negative value, NaN, wrong shapes, stale or missing operands: the general path's
+    # answer (with noise > 0 the values are random draws: shapes and errors compared)
+    f = dy.vanilla_lstm_gates
+    for extra in [(0.5,), (-1.0,), (float("nan"),), (-1e-50,), (1,), (np.float32(0.5),), ("x",), (None,), (0.0, 1)]:
+        got, want = outcome(f, (ex, eh, pWx, eWh, eb, *extra)), outcome(f.__self__, (ex, eh, pWx, eWh, eb, *extra))
+        assert got[:2] == want[:2] and (got[0] == "ok" or got == want), (extra, got, want)
+    assert same("vanilla_lstm_gates", ex, eh, pWx, eWh, eb, -1.0)[1] is ValueError
+    assert same("vanilla_lstm_gates", eh, eh, pWx, eWh, eb)[1] is ValueError
+    assert same("vanilla_lstm_c", ex, g)[1] is ValueError
+    assert same("vanilla_lstm_gates", ex, eh, pWx, eWh)[1] is TypeError
+    old = dy.inputVector([1.0, 2.0])
+    dy.renew_cg()
+    kind, exc, msg = same("vanilla_lstm_h", old, old)
+    assert (kind, exc) == ("error", RuntimeError) and "stale" in msg and msg.startswith("vanilla_lstm_h"), msg

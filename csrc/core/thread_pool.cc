@@ -118,6 +118,7 @@ class ThreadPool {
       if (!spin_until([&] { return job_.load(std::memory_order_acquire) != seen || stop_.load(); })) {
         std::unique_lock<std::mutex> g(mu_);
         sleeping_.fetch_add(1);
+        sleeps_.fetch_add(1, std::memory_order_relaxed);
         wake_.wait(g, [&] { return stop_.load() || job_.load() != seen; });
         sleeping_.fetch_sub(1);
       }
@@ -144,6 +145,12 @@ class ThreadPool {
   std::atomic<uint64_t> job_{0}, closed_{0};
   std::atomic<int> busy_{0};  // workers inside the current job
   std::atomic<int> sleeping_{0};
+  std::atomic<uint64_t> sleeps_{0};  // times a worker went to sleep (for the hand-off's test)
+
+ public:
+  uint64_t sleeps() const { return sleeps_.load(); }
+
+ private:
   std::atomic<bool> caller_waiting_{false}, stop_{false}, failed_{false};
   std::vector<std::exception_ptr> errors_;
 };
@@ -180,6 +187,8 @@ void parallel_run(size_t n, TaskFn task, void* ctx) {
   }
   pool().run(n, task, ctx);
 }
+
+uint64_t pool_worker_sleeps() { return g_threads > 1 && g_pool && g_pool_pid == getpid() ? g_pool->sleeps() : 0; }
 
 double pool_handoff_ns(uint32_t jobs, uint32_t tasks) {
   std::atomic<uint64_t> sink{0};

@@ -37,5 +37,8 @@ void parallel_run(size_t n, F&& f) {
 // For the micro-benchmark of the hand-off (benchmarks/threads_probe.py handoff):
 // `jobs` empty jobs of `tasks` tasks each, back to back; returns ns per job.
 double pool_handoff_ns(uint32_t jobs, uint32_t tasks);
+// How many times the pool's workers have gone to sleep (ran out of spinning) since
+// the pool started (0 without a pool): back-to-back jobs should find them awake.
+uint64_t pool_worker_sleeps();
 
 }  // namespace dg

@@ -18,10 +18,10 @@
 // Bit-identical to one thread: the groups and their order are the plan's;
 // items that may draw random numbers keep their plan order; a piece computes
 // its columns exactly as the whole call would: pieces are whole multiples of
-// kPieceMembers members (every piece of a 64-byte-aligned block starts 64-byte
-// aligned, so Eigen's vector loops cover the same elements as for the whole,
-// and every product piece has >= 16 columns, the kernel path gemm.cc gives the
-// whole), products split only with a BLAS loaded (whose result for a column
+// kPieceMembers members (every piece of a block aligned as the pools align
+// blocks, MemoryPool::kAlign, starts so aligned, so Eigen's vector loops cover
+// the same elements as for the whole, and every product piece has >= 16
+// columns, the kernel path gemm.cc gives the whole), products split only with a BLAS loaded (whose result for a column
 // does not depend on the others), never over the summed dimension.
 #include "graph/autobatch_threads.h"
 
@@ -52,18 +52,13 @@ bool draws_random(const Node& n) {
   return false;
 }
 
-bool splits_by_member(const Node& n) {
-#define DG_OP_SPLITS_BY_MEMBER(name, when) \
-  if (n.op == OpId::name && (when)) return true;
-#include "ops/op_table.def"
-#undef DG_OP_SPLITS_BY_MEMBER
-  return false;
-}
-
 bool is_product(OpId op) { return op == OpId::matmul || op == OpId::affine_transform; }
 
 // A piece's members: a multiple of this (see the file's comment).
 constexpr unsigned kPieceMembers = 16;
+// ... so that a piece of a pool block starts where a pool block would (MemoryPool::kAlign),
+// whatever a member's size.
+static_assert(kPieceMembers * sizeof(float) % MemoryPool::kAlign == 0, "pieces must start aligned as pool blocks");
 
 // A group (or a weight's gradient GEMM) runs on the threads only above this much
 // work (values read and written, plus the multiply-adds of a product). A guess
@@ -80,10 +75,6 @@ double op_work(const Node& n, const Dim& out, ArgDim arg) {
   if (n.op == OpId::affine_transform)
     for (unsigned k = 1; k + 1 < n.nargs; k += 2) work += double(out.size()) * arg(k).cols();
   return work;
-}
-
-double group_work(const Node& proto, const Tensor* xs) {
-  return op_work(proto, proto.dim, [xs](unsigned k) -> const Dim& { return xs[k].d; });
 }
 
 // OpenBLAS's small-matrix kernels (SkylakeX builds take them for products of at
@@ -127,7 +118,8 @@ unsigned max_pieces(const Node& n, unsigned N, Cols cols) {
   return std::max(most, 1u);
 }
 
-bool aligned64(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 63u) == 0; }
+// Where a pool block starts: a piece of one so aligned is too (see the file's comment).
+bool pool_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % MemoryPool::kAlign == 0; }
 
 // Members [b0, b1) of a group of N: a tensor with a batch (N times a member's) narrowed.
 Tensor narrow(const Tensor& t, unsigned N, unsigned b0, unsigned b1) {
@@ -156,24 +148,6 @@ void piece_bounds(unsigned N, unsigned pieces, unsigned q, unsigned& b0, unsigne
   b1 = q + 1 == pieces ? N : kPieceMembers * (units * (q + 1) / pieces);
 }
 
-// ... and the graph's pools take a lock.
-class SharedPools {
- public:
-  SharedPools(MemoryPool& fx, MemoryPool& scratch) : fx_(fx), scratch_(scratch) {
-    fx_.share(&lock_);
-    scratch_.share(&lock_);
-  }
-  ~SharedPools() {
-    fx_.share(nullptr);
-    scratch_.share(nullptr);
-  }
-
- private:
-  MemoryPool& fx_;
-  MemoryPool& scratch_;
-  std::mutex lock_;
-};
-
 // A wave's task: a whole group (pieces == 0) or piece q of `pieces` of one.
 struct Piece {
   uint32_t group;
@@ -192,6 +166,26 @@ BlasOnOneThread::~BlasOnOneThread() {
   if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
 }
 
+bool splits_by_member(const Node& n) {
+#define DG_OP_SPLITS_BY_MEMBER(name, when) \
+  if (n.op == OpId::name && (when)) return true;
+#include "ops/op_table.def"
+#undef DG_OP_SPLITS_BY_MEMBER
+  return false;
+}
+
+double group_work(const Node& proto, const Tensor* xs) {
+  return op_work(proto, proto.dim, [xs](unsigned k) -> const Dim& { return xs[k].d; });
+}
+
+double pool_min_work() { return g_pool_min_work; }
+
+bool backward_splits(const Node& proto, const Tensor* xs, unsigned N) {
+  const unsigned T = static_cast<unsigned>(engine_threads());
+  return T > 1 && max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }) > 1 &&
+         group_work(proto, xs) >= g_pool_min_work;
+}
+
 double autobatch_pool_min_work(double work) {
   const double before = g_pool_min_work;
   if (work >= 0) g_pool_min_work = work;
@@ -202,7 +196,7 @@ void arg_backward_by_members(OpContext& ctx, const OpImpl& impl, const Node& pro
                              const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx, unsigned N) {
   const unsigned T = static_cast<unsigned>(engine_threads());
   unsigned pieces = T > 1 ? std::min(max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }), T) : 1;
-  if (pieces > 1 && (!aligned64(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
+  if (pieces > 1 && (!pool_aligned(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
   if (pieces == 1) {
     impl.backward(ctx, proto, xs, y, dy, k, dx);
     return;

@@ -22,7 +22,8 @@
         thread, 2 threads with backward's waves off, 2 threads with them on, interleaved:
         median sentences per wall-second, and the executor's phases per sentence (median
         over the rounds) with what lies outside them (graph construction in Python, the
-        update, the loss's value).
+        update, the loss's value), the wall time spent in jobs on the pool (in_pool: the rest
+        ran on one thread) and the total.
     python benchmarks/threads_probe.py handoff
         the pool's hand-off: microseconds per empty job, jobs back to back.
     python benchmarks/threads_probe.py split
@@ -199,15 +200,19 @@ def phases(per_graph: int, rounds: int, n: int = 512) -> None:
             dy.set_num_threads(threads)
             old = _core._set_autobatch_backward_waves(waves)
             dy.set_autobatch_profiling(True)  # also resets the counters
+            p0 = _core._pool_parallel_ns()
             w0 = time.perf_counter()
             for b in batches:
                 train(b)
             w = time.perf_counter() - w0
+            pool_ns = _core._pool_parallel_ns() - p0
             s = dy.autobatch_stats()
             dy.set_autobatch_profiling(False)
             _core._set_autobatch_backward_waves(old)
             ph = {k: v / 1e3 / len(data) for k, v in s["phase_ns"].items()}
             ph["outside"] = w * 1e6 / len(data) - sum(ph.values())
+            ph["in_pool"] = pool_ns / 1e3 / len(data)  # (within the phases above)
+            ph["total"] = w * 1e6 / len(data)
             counts = {k: s[k] for k in ("pieces_forward", "pieces_backward", "pieces_outer", "waves_pooled",
                                         "groups_pooled", "waves_backward", "groups_waved_backward")}
             res.setdefault(name, []).append((len(data) / w, ph, counts))

@@ -546,6 +546,10 @@ def _pool_handoff_ns(jobs: int, tasks: int) -> float:
     """
     For measurements: nanoseconds per job of `jobs` empty jobs of `tasks` tasks each, run back to back on the engine's threads (set_num_threads).
     """
+def _pool_parallel_ns() -> int:
+    """
+    For measurements: wall-clock nanoseconds spent in jobs handed to the engine's threads (two or more tasks, two or more threads) since the process started; the rest ran on one thread.
+    """
 def _pool_worker_sleeps() -> int:
     """
     For tests: how many times the engine's pool workers have gone to sleep (after spinning without a job) since the pool started; 0 without a pool.

@@ -180,13 +180,22 @@ void set_engine_threads(int n) {
   g_threads = n;
 }
 
+std::atomic<uint64_t> g_parallel_ns{0};
+
 void parallel_run(size_t n, TaskFn task, void* ctx) {
   if (g_threads == 1 || n < 2) {
     for (size_t i = 0; i < n; ++i) task(ctx, i);
     return;
   }
+  const int64_t t0 = now_ns();
+  struct Charge {  // also when a task raises
+    int64_t t0;
+    ~Charge() { g_parallel_ns.fetch_add(uint64_t(now_ns() - t0), std::memory_order_relaxed); }
+  } charge{t0};
   pool().run(n, task, ctx);
 }
+
+uint64_t pool_parallel_ns() { return g_parallel_ns.load(); }
 
 uint64_t pool_worker_sleeps() { return g_threads > 1 && g_pool && g_pool_pid == getpid() ? g_pool->sleeps() : 0; }
 

@@ -4,16 +4,18 @@
 // more than that of the last item it reads from, so the items of a level read
 // none of each other's outputs (a cell's gate products under different
 // weights, the two directions of a BiLSTM). In a level, every item runs on
-// this thread in plan order except the large batched groups on the CPU: those
-// are gathered here, then run at once on the pool (a wave), BLAS inside them on
-// one thread, the graph's pools taking a lock. A large group of an op that
+// this thread in plan order except, when the level's work pays for the
+// hand-off, its batched groups on the CPU: those are gathered here, then run at
+// once on the pool (a wave), BLAS inside them on one thread, the graph's pools
+// taking a lock. A large group of an op that
 // treats each batch element on its own (op_table.def: DG_OP_SPLITS_BY_MEMBER)
 // is split into pieces of its members, its output block placed first and each
 // piece writing its own members' columns, so even a level of one group uses
 // every thread. Backward splits the same groups' batched arguments' gradients
 // the same way (arg_backward_by_members), and a weight's deferred gradient
 // GEMM by columns (outer_products_by_columns); a shared argument's gradient,
-// a sum over the group, stays one call.
+// a sum over the group, stays one call; independent groups too small to split
+// run in waves too (autobatch_backward_threads.cc).
 //
 // Bit-identical to one thread: the groups and their order are the plan's;
 // items that may draw random numbers keep their plan order; a piece computes
@@ -60,8 +62,9 @@ constexpr unsigned kPieceMembers = 16;
 // whatever a member's size.
 static_assert(kPieceMembers * sizeof(float) % MemoryPool::kAlign == 0, "pieces must start aligned as pool blocks");
 
-// A group (or a weight's gradient GEMM) runs on the threads only above this much
-// work (values read and written, plus the multiply-adds of a product). A guess
+// A group is split (or a weight's gradient GEMM), and a wave of groups of a level
+// runs on the threads, only from this much work (values read and written, plus
+// the multiply-adds of a product; a wave: its groups' together). A guess
 // for a quiet machine: on the shared, loaded 2-core box no size paid (the second
 // core was rarely free; benchmarks/README.md, issue 26, fifth pass).
 double g_pool_min_work = 65536;
@@ -253,8 +256,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     const Node& n = member0(i);
     if (n.device != kCpuDevice || draws_random(n)) return 0;
     const uint32_t* a = args(n);
-    const double work = it.count * op_work(n, n.dim, [&](unsigned k) -> const Dim& { return nodes[a[k]].dim; });
-    return work >= g_pool_min_work ? work : 0;
+    return it.count * op_work(n, n.dim, [&](unsigned k) -> const Dim& { return nodes[a[k]].dim; });
   };
   // Levels: an item runs one level after the last of the items it reads from.
   // Items that may draw random numbers (lone nodes, DG_OP_DRAWS_RANDOM groups)
@@ -314,9 +316,11 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
       works.push_back(w);
       level_work += w;
       const Node& m0 = member0(lv[q]);
-      splits = splits || max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1;
+      splits = splits || (w >= g_pool_min_work &&
+                          max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1);
     }
-    if (pooled.size() < 2 && !splits) pooled.clear();
+    // A wave: two or more groups, or one to split, when the level's work pays for the hand-off.
+    if ((pooled.size() < 2 && !splits) || level_work < g_pool_min_work) pooled.clear();
     // In plan order: the others run, the wave's groups are gathered.
     size_t p = 0;
     for (uint32_t q = 0; q < n; ++q) {
@@ -341,7 +345,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     unsigned total = 0;
     for (size_t q = 0; q < pooled.size(); ++q) {
       Group& grp = groups_[pooled[q]];
-      const unsigned most = std::min<unsigned>(
+      const unsigned most = works[q] < g_pool_min_work ? 1u : std::min<unsigned>(
           max_pieces(grp.proto, grp.count, [&](unsigned k) { return grp.xs[k].d.cols(); }), T);
       splittable[q] = most > 1;
       if (most > 1) pieces_of[q] = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, most);

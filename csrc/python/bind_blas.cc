@@ -42,6 +42,9 @@ void bind_blas(py::module_& m) {
   def(m, "_pool_worker_sleeps", &pool_worker_sleeps,
       "For tests: how many times the engine's pool workers have gone to sleep (after spinning without a job) "
       "since the pool started; 0 without a pool.");
+  def(m, "_pool_parallel_ns", &pool_parallel_ns,
+      "For measurements: wall-clock nanoseconds spent in jobs handed to the engine's threads (two or more "
+      "tasks, two or more threads) since the process started; the rest ran on one thread.");
   def(m, "set_num_threads", [](int n) {
         set_engine_threads(n);
         blas::set_threads(n);

@@ -3,7 +3,8 @@ each other's outputs and pass their gradients to distinct nodes (a wave) at once
 batched arguments' gradients on the threads, a task per group, the shared arguments'
 (weights, biases) after, in order. Each node's gradient receives the same terms in the
 same order as on one thread, so values and gradients are bit-identical (compared with
-==); autobatch_stats() counts waves_backward and groups_waved_backward."""
+==); autobatch_stats() counts waves_backward and groups_waved_backward. Forward likewise
+runs a level's groups at once when their work together (not each one's) pays."""
 import numpy as np
 import pytest
 
@@ -130,3 +131,21 @@ def test_an_exception_in_a_wave_is_raised_once_and_the_pool_still_works():
             assert (_waved() == before).all()  # the wave raised before it was counted
         assert_identical(run(model, threads), run(model, 1))
     assert errors[0] == errors[1]
+
+
+def test_a_level_of_groups_each_below_the_threshold_runs_at_once_when_together_they_reach_it():
+    # Four products of 20 members, hidden 40: 33.6 k work each, 134 k together (the threshold: 65,536).
+    _core._autobatch_pool_min_work(65536)
+    model = chains(n=20, hid=40, steps=2)
+    one = run(model, 1)
+    s0 = dy.autobatch_stats()
+    two = run(model, 2)
+    s1 = dy.autobatch_stats()
+    assert s1["groups_pooled"] - s0["groups_pooled"] >= 4
+    assert s1["waves_backward"] > s0["waves_backward"]
+    assert_identical(one, two)
+    _core._autobatch_pool_min_work(1e9)  # above any level: nothing runs on the threads
+    s0 = dy.autobatch_stats()
+    assert_identical(one, run(model, 2))
+    s1 = dy.autobatch_stats()
+    assert s1["groups_pooled"] == s0["groups_pooled"] and s1["waves_backward"] == s0["waves_backward"]

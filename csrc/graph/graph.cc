@@ -115,19 +115,22 @@ Expression ComputationGraph::commit(const uint32_t* args, unsigned nargs) {
     const Dim y = impl.dim_forward(*this, n, dims);  // throws before anything is committed
     const bool large_result = y.size() > kMax32;
     if ((large || large_result) && !handles_large_tensors(n.op)) refuse_large(impl.name, y, dims, nargs);
-    n.dim = y;
     if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
+      n.dim = y;
       assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
       has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
     }
+    for (unsigned k = 0; k < nargs; ++k) arg_pool.push_back(args[k]);  // (a range insert calls memmove)
+    values_.emplace_back();
+    // Last: dim_forward has just written y, often field by field, and a wide copy
+    // of it right away would wait for those stores (store forwarding) as above.
+    n.dim = y;
     n.large = large_result;
     n.needs_grad = needs_grad;
   } catch (...) {
     nodes.pop_back();
     throw;
   }
-  arg_pool.insert(arg_pool.end(), args, args + nargs);
-  values_.emplace_back();
   Expression e{static_cast<uint32_t>(nodes.size() - 1), version_};
   if (immediate_compute) forward(e.i);
   return e;

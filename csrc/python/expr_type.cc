@@ -133,6 +133,8 @@ bool parameter_node(PyObject* o, Expression& e) {
   return false;
 }
 
+bool is_exact_parameters(PyObject* o) { return Py_TYPE(o) == g_param_type || Py_TYPE(o) == g_lookup_type; }
+
 LookupParameterStorage* exact_lookup_storage(PyObject* o) {
   return Py_TYPE(o) == g_lookup_type ? &storage_of<LookupParameterStorage>(o) : nullptr;
 }

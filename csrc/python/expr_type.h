@@ -40,6 +40,8 @@ void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, con
 bool parameter_node(PyObject* o, Expression& e);
 // The storage of a LookupParameters object of exactly that type (not a subclass), else null.
 LookupParameterStorage* exact_lookup_storage(PyObject* o);
+// Whether o is a Parameters or a LookupParameters of exactly that type.
+bool is_exact_parameters(PyObject* o);
 // Fast paths in front of pybind11-bound functions for their common argument types
 // (fast_calls.cc); call once, after every other binding.
 void add_fast_calls(pybind11::module_& m);

@@ -1,5 +1,6 @@
 // Fast paths in front of the pybind11-bound expression functions that models
-// call once or more per tree node or word (concatenate, lookup, esum, ...).
+// call once or more per tree node or word (concatenate, lookup, esum, ...), of
+// E[i] on a lookup table, and of dy.parameter (a Python function).
 //
 // pybind11's dispatch costs ~0.2-0.5 us a call (argument records, overload
 // passes, a std::vector per list argument). Each front function here reads its
@@ -151,8 +152,34 @@ PyObject* front(PyObject* general, PyObject* const* args, Py_ssize_t nargs, PyOb
   return PyObject_Vectorcall(general, args, static_cast<size_t>(nargs), kwnames);
 }
 
+using FastMeth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);  // METH_FASTCALL | METH_KEYWORDS
 std::deque<PyMethodDef> front_defs;  // must outlive the module's functions
 std::deque<std::string> front_docs;
+
+// dy.parameter(p) (dynagraph/expressions.py) is called per parameter per tree or
+// sentence in DyNet-style models and returns p itself: that case, in C; self is
+// the Python function, which takes every other call.
+PyObject* parameters_front(PyObject* general, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (!kwnames && nargs == 1 && is_exact_parameters(args[0])) {
+    Py_INCREF(args[0]);
+    return args[0];
+  }
+  return PyObject_Vectorcall(general, args, static_cast<size_t>(nargs), kwnames);
+}
+
+PyObject* new_front(PyObject* general, const char* name, std::string doc, FastMeth meth,
+                    const py::str& modname) {
+  front_docs.push_back(std::move(doc));
+  PyMethodDef def{};
+  def.ml_name = name;
+  def.ml_doc = front_docs.back().c_str();
+  def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(meth));
+  def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+  front_defs.push_back(def);
+  PyObject* f = PyCFunction_NewEx(&front_defs.back(), general, modname.ptr());
+  if (!f) throw py::error_already_set();
+  return f;
+}
 
 template <size_t... K>
 void add_all(py::module_& m, std::index_sequence<K...>) {
@@ -163,23 +190,58 @@ void add_all(py::module_& m, std::index_sequence<K...>) {
     const char* name = kFastCalls[k].name;
     py::object general = m.attr(name);
     // The general function's docstring (its signatures): docs and stubs read the same text.
-    front_docs.push_back(py::str(general.attr("__doc__")));
-    PyMethodDef def{};
-    def.ml_name = name;
-    def.ml_doc = front_docs.back().c_str();
-    def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(meths[k]));
-    def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
-    front_defs.push_back(def);
-    PyObject* f = PyCFunction_NewEx(&front_defs.back(), general.ptr(), modname.ptr());
-    if (!f) throw py::error_already_set();
+    PyObject* f = new_front(general.ptr(), name, py::str(general.attr("__doc__")),
+                            reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(meths[k])), modname);
     m.add_object(name, py::reinterpret_steal<py::object>(f), true);
   }
+}
+
+// E[i] for a lookup table E (DyNet's idiom for dy.lookup(E, i)): an int row in
+// range in C, anything else through the bound LookupParameters.__getitem__.
+PyObject* g_lookup_getitem = nullptr;  // the bound function; one reference for the process's life
+PyObject* lookup_subscript(PyObject* self, PyObject* key) {
+  if (LookupParameterStorage* p = exact_lookup_storage(self)) {
+    long i;
+    if (p->rows > 0 && exact_int(key, 0, static_cast<long>(p->rows) - 1, i)) {
+      try {
+        const int32_t row = static_cast<int32_t>(i);
+        return new_expr(api::lookup(*p, &row, 1, false, true));
+      } catch (...) {
+        set_error_from_current_exception("LookupParameters.__getitem__");
+        return nullptr;
+      }
+    }
+  }
+  PyObject* args[2] = {self, key};
+  return PyObject_Vectorcall(g_lookup_getitem, args, 2, nullptr);
 }
 
 }  // namespace
 
 void add_fast_calls(py::module_& m) {
   add_all(m, std::make_index_sequence<sizeof(kFastCalls) / sizeof(kFastCalls[0])>());
+  py::object lookup_type = m.attr("LookupParameters");
+  py::object getitem = lookup_type.attr("__dict__")["__getitem__"];
+  if (PyInstanceMethod_Check(getitem.ptr()))
+    getitem = py::reinterpret_borrow<py::object>(PyInstanceMethod_GET_FUNCTION(getitem.ptr()));
+  g_lookup_getitem = getitem.release().ptr();
+  auto* t = reinterpret_cast<PyTypeObject*>(lookup_type.ptr());
+  if (!t->tp_as_mapping) throw Error("add_fast_calls: LookupParameters has no mapping protocol");
+  t->tp_as_mapping->mp_subscript = lookup_subscript;
+  PyType_Modified(t);
+  m.def("_parameters_front", [](const py::function& general) {
+    // "name(signature)\n--\n\n" gives the builtin the Python function's signature (inspect, docs).
+    py::module_ inspect = py::module_::import("inspect");
+    const std::string name = py::str(general.attr("__name__"));
+    const std::string doc = name + std::string(py::str(inspect.attr("signature")(general))) + "\n--\n\n" +
+                            std::string(py::str(inspect.attr("getdoc")(general)));
+    front_docs.push_back(name);  // the name must outlive the function too
+    py::str modname = general.attr("__module__");
+    return py::reinterpret_steal<py::object>(new_front(
+        general.ptr(), front_docs.back().c_str(), doc,
+        reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(parameters_front)), modname));
+  }, py::arg("general"),
+     "dy.parameter: returns a single Parameters or LookupParameters argument in C, general(...) otherwise.");
 }
 
 }  // namespace dg::py_bind

@@ -1,7 +1,10 @@
-"""The fast paths in front of pybind11-bound expression functions (csrc/python/fast_calls.cc,
-issue 26): for every argument list, the same result and the same error as the general
-function behind them (reached as ``f.__self__``)."""
+"""The fast paths in front of pybind11-bound expression functions, of ``E[i]`` and of
+``dy.parameter`` (csrc/python/fast_calls.cc, issue 26): for every argument list, the same
+result and the same error as the general function behind them (``f.__self__``)."""
 from __future__ import annotations
+
+import inspect
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +13,8 @@ from hypothesis import strategies as st
 
 import dynagraph as dy
 from dynagraph import _core
+
+NODE_INDEX = re.compile(r"expression \d+/\d+")
 
 FAST = ["concatenate", "esum", "affine_transform", "lookup", "pick", "pick_range", "pickrange",
         "pickneglogsoftmax"]
@@ -27,7 +32,9 @@ def outcome(f, args, kwargs=None):
     try:
         e = f(*args, **(kwargs or {}))
     except Exception as exc:  # noqa: BLE001 - compared, not swallowed
-        return ("error", type(exc), str(exc))
+        # A Parameters argument becomes a new node at each call, so a message that prints
+        # it names a different node index each time: compare messages without the index.
+        return ("error", type(exc), NODE_INDEX.sub("expression #/#", str(exc)))
     assert isinstance(e, dy.Expression)
     return ("ok", e.dim(), e.npvalue().tolist())
 
@@ -87,10 +94,11 @@ def test_the_common_calls_take_the_fast_path_and_match():
     assert same("concatenate", [x3, y3])[1] == ((6,), 1)
     assert same("concatenate", (x3, y3), 0)[0] == "ok"
     assert same("concatenate", [dy.reshape(x3, (3, 1)), dy.reshape(y3, (3, 1))], 1)[1] == ((3, 2), 1)
+    # float32 sums of random parameters: an absolute tolerance too, for results near 0
     assert same("esum", [x3, y3, m.b])[2] == pytest.approx(
-        (np.array([0.5, -1.0, 2.0]) + [1.5, 0.25, -0.75] + m.b.as_array()).tolist(), rel=1e-6)
+        (np.array([0.5, -1.0, 2.0]) + [1.5, 0.25, -0.75] + m.b.as_array()).tolist(), rel=1e-5, abs=1e-5)
     want = m.b.as_array() + m.W.as_array() @ np.array([1.0, 2.0, 3.0, 4.0])
-    assert same("affine_transform", [m.b, m.W, x4])[2] == pytest.approx(want.tolist(), rel=1e-5)
+    assert same("affine_transform", [m.b, m.W, x4])[2] == pytest.approx(want.tolist(), rel=1e-5, abs=1e-5)
     assert same("lookup", m.E, 5)[2] == pytest.approx(m.E.row_as_array(5).tolist())
     assert same("lookup", m.E)[2] == pytest.approx(m.E.row_as_array(0).tolist())
     assert same("lookup", m.E, 2, False)[0] == "ok"
@@ -197,3 +205,51 @@ def test_immediate_compute_evaluates_at_the_fast_call():
     kind, exc, msg = same("concatenate", [x, dy.inputVector([1.0, 2.0, 3.0]), dy.reshape(y, (1, 2))])
     assert (kind, exc) == ("error", ValueError) and msg.startswith("concatenate"), msg
     dy.renew_cg()
+
+
+def test_parameter_front_returns_its_argument_and_falls_back_for_the_rest():
+    m = Model()
+    general = dy.parameter.__self__
+    assert dy.parameter(m.W) is m.W and dy.parameter(m.E) is m.E
+    assert dy.parameter(m.W, m.b) == general(m.W, m.b) == (m.W, m.b)
+    assert str(inspect.signature(dy.parameter)) == str(inspect.signature(general)) == "(*params)"
+    assert dy.parameter.__name__ == "parameter" and dy.parameter.__doc__ == inspect.getdoc(general)
+    for bad in [(), (1,), ("x",), (m.W, None), (dy.inputVector([1.0]),)]:
+        got, want = outcome_any(dy.parameter, bad), outcome_any(general, bad)
+        assert got == want and (bad == () or got[0] == "error"), (bad, got, want)
+    for kwargs in [{"p": m.W}]:
+        assert outcome_any(dy.parameter, (), kwargs) == outcome_any(general, (), kwargs)
+
+
+def outcome_any(f, args, kwargs=None):
+    try:
+        return ("ok", f(*args, **(kwargs or {})))
+    except Exception as exc:  # noqa: BLE001 - compared, not swallowed
+        return ("error", type(exc), str(exc))
+
+
+def general_getitem(table, key):
+    return _core.LookupParameters.__dict__["__getitem__"](table, key)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pick=st.integers(0, 40))
+def test_lookup_subscript_gives_what_the_bound_getitem_gives(pick):
+    dy.renew_cg()
+    model = Model()
+    key = model.values()[pick]
+    got = outcome(lambda: model.E[key], ())
+    want = outcome(lambda: general_getitem(model.E, key), ())
+    assert got == want, (key, got, want)
+
+
+def test_lookup_subscript_rows_gradients_and_batches():
+    m = Model()
+    assert m.E[6].npvalue().tolist() == pytest.approx(m.E.row_as_array(6).tolist())
+    assert m.E[[1, 2]].dim() == ((3,), 2)
+    kind, exc, msg = outcome(lambda: m.E[7], ())
+    assert (kind, exc) == ("error", dy._core.IndexOutOfRange) and "out of range" in msg
+    m.E.scale_gradient(0.0)
+    dy.squared_norm(m.E[2]).backward()
+    g = m.E.grad_as_array()
+    assert np.allclose(g[2], 2 * m.E.row_as_array(2)) and not np.delete(g, 2, axis=0).any()

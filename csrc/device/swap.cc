@@ -421,6 +421,7 @@ void SwapPlan::after_forward(uint32_t i) {
   PinnedBuffer rows = std::move(s.host);  // a streamed table's lookup: its gathered rows (stream_in)
   s = Slot{};
   s.ver = source_version(i);
+  s.at = Resident::values_stamp();
   for (char* b : node_blocks_)
     if (b == p) {
       s.dev = p;
@@ -497,16 +498,59 @@ bool SwapPlan::recomputable(uint32_t i) const {
   if (vals_[i].grouped) return false;  // one member alone would not give the block back
   // A lookup's value is its rows as at its forward: a streamed table's lookup
   // keeps them on the host (moved out, it is read back from there); another's
-  // is gathered again only while the table has not changed since.
-  if (n.op == OpId::lookup) return !vals_[i].host && vals_[i].ver == source_version(i);
+  // is gathered again (while the table has not changed since: rebuilds_same).
+  if (n.op == OpId::lookup) return !vals_[i].host;
   if (n.nargs == 0) return refetchable(n.op);
   if (policy_ == MemoryPolicy::swap || !elementwise(n.op)) return false;
-  if (policy_ == MemoryPolicy::recompute) return true;
-  // auto: recompute only from arguments that are on the device now (no transfer to get them back).
-  const uint32_t* a = g_.args(n);
-  for (unsigned k = 0; k < n.nargs; ++k) {
-    const Slot& s = vals_[root(a[k])];
-    if (g_.nodes[a[k]].device == dev_ && s.state != resident && s.state != unmanaged) return false;
+  if (policy_ == MemoryPolicy::automatic) {
+    // auto: recompute only from arguments that are on the device now (no transfer to get them back).
+    const uint32_t* a = g_.args(n);
+    for (unsigned k = 0; k < n.nargs; ++k) {
+      const Slot& s = vals_[root(a[k])];
+      if (g_.nodes[a[k]].device == dev_ && s.state != resident && s.state != unmanaged) return false;
+    }
+  }
+  return true;
+}
+
+// Whether rebuilding node i's value now -- recomputing it from its arguments,
+// those that were dropped rebuilt in turn, or gathering a lookup's rows again
+// -- gives the value it was computed with: no parameter read on the way was
+// written since (an update() in the same graph). A parameter's or table's
+// node itself is not rebuilt but read as the parameter is now, as the
+// unbudgeted node that aliases the parameter's memory reads it; a value
+// computed from it is. While no parameter was written since i was computed
+// (always, in a loop of renew_cg, forward, backward, update) nothing is walked.
+bool SwapPlan::rebuilds_same(uint32_t i) const {
+  const uint64_t stamp = Resident::values_stamp();
+  if (vals_[i].at == stamp) return true;
+  std::vector<uint32_t> todo{i};
+  std::vector<uint8_t> seen(vals_.size(), 0);
+  seen[i] = 1;
+  while (!todo.empty()) {
+    const uint32_t x = todo.back();
+    todo.pop_back();
+    const Slot& s = vals_[x];
+    if (s.at == stamp) continue;
+    const Node& n = g_.nodes[x];
+    if (n.op == OpId::lookup) {  // its rows as at its forward
+      if (s.ver != source_version(x)) return false;
+      continue;
+    }
+    const uint32_t* a = g_.args(n);
+    for (unsigned k = 0; k < n.nargs; ++k) {
+      const OpId op = g_.nodes[a[k]].op;
+      if (op == OpId::parameter || op == OpId::lookup_table) {
+        if (source_version(a[k]) > s.at) return false;
+        continue;
+      }
+      if (g_.nodes[a[k]].device != dev_) continue;  // not this plan's: never dropped by it
+      const uint32_t r = root(a[k]);
+      if (vals_[r].state == dropped && !seen[r]) {  // rebuilt too, from what it was computed from
+        seen[r] = 1;
+        todo.push_back(r);
+      }
+    }
   }
   return true;
 }
@@ -518,7 +562,14 @@ void SwapPlan::evict(Key k) {
   if (s.state == incoming) arrive(k, false);
   Tensor& t = k.grad ? g_.grads_[k.node] : g_.values_[k.node];
   DeviceMemStats& st = stats[dev_];
-  if (!k.grad && recomputable(k.node)) {
+  bool drop = !k.grad && recomputable(k.node);
+  if (drop && !rebuilds_same(k.node)) {
+    // Moved out after an update() in the same graph changed what it is
+    // computed from: only a copy keeps the value it had.
+    drop = false;
+    ++st.kept_over_update;
+  }
+  if (drop) {
     s.state = dropped;
     pool_.free(s.dev);
   } else if (k.grad || !s.host) {
@@ -551,6 +602,12 @@ void SwapPlan::null_aliases(Key k) {
 void SwapPlan::recompute(uint32_t i) {
   const Node& n = g_.nodes[i];
   const uint32_t* a = g_.args(n);
+  if ((n.nargs > 0 || n.op == OpId::lookup) && !rebuilds_same(i))
+    throw Error("the value of node " + std::to_string(i) + " (" + op_impl(n.op).name + ", shape " + n.dim.str() +
+                ") was dropped from " + Device::from_id(dev_).name() +
+                " under its device memory budget, and parameters changed by update() since this value was "
+                "computed: rebuilt now it would differ from the value it had. Read it before update(), or "
+                "build it again in a new graph");
   // Hold the arguments while they are brought back and used; then release them.
   const size_t mark = held_.size();
   for (unsigned k = 0; k < n.nargs; ++k)

@@ -346,6 +346,7 @@ void SwapPlan::need_grad(uint32_t j) {
 
 void SwapPlan::before_forward(uint32_t i) {
   begin(i, false);
+  rerun(i);
   current_ = i;
   rng_at_[i] = g_.device_memory().rng_counter;
   // Blocks of a node whose forward raised (no after_forward): freed at renew_cg.
@@ -397,6 +398,7 @@ void SwapPlan::after_forward(uint32_t i) {
   char* p = reinterpret_cast<char*>(y.v);
   PinnedBuffer rows = std::move(s.host);  // a streamed table's lookup: its gathered rows (stream_in)
   s = Slot{};
+  s.ran = true;
   s.ver = source_version(i);
   s.at = Resident::values_stamp();
   for (char* b : node_blocks_)
@@ -434,6 +436,23 @@ void SwapPlan::after_forward(uint32_t i) {
       return;
     }
   }
+}
+
+// set() on an input or a lookup invalidates the graph's values: every node's
+// forward runs again. The value it had goes first (its block back to the pool;
+// a streamed lookup's rows are gathered again), or the new one would be kept
+// beside it -- or, for a streamed node, the old one taken as the new.
+void SwapPlan::rerun(uint32_t i) {
+  Slot& s = vals_[i];
+  if (!s.ran) return;
+  untrack({i, false});
+  if (s.owner < 0 && (s.state == resident || s.state == incoming)) {
+    if (s.state == incoming) ops().wait_event(s.ev);
+    pool_.free(s.dev);
+  }
+  views_[i].clear();
+  s = Slot{};
+  g_.values_[i].v = nullptr;
 }
 
 void SwapPlan::lazy_grad(uint32_t j, bool seed) {

@@ -154,6 +154,7 @@ class SwapPlan {
     uint64_t at = 0;   // Resident::values_stamp() when the value was computed (rebuilds_same)
     uint16_t pins = 0;
     bool grouped = false;    // a group's block (several members): swapped, never recomputed
+    bool ran = false;        // its forward ran in this graph (again: set() invalidated the values, rerun)
     int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
     size_t offset = 0;
     bool queued = false;  // may leave: counted, and in the eviction queue as (qt, qbytes) with its block at qdev
@@ -189,6 +190,7 @@ class SwapPlan {
   uint64_t source_version(uint32_t i) const;  // the version of node i's parameter now (0: not a parameter's node)
   bool stale(uint32_t i) const;  // a streamed parameter's value copied before its parameter last changed
   void drop_stale(Key k);
+  void rerun(uint32_t i);  // i's forward runs again: its old value goes first
   void arrive(Key k, bool count);
   bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();

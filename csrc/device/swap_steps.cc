@@ -65,6 +65,7 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
     vals_[r].bytes = n * sz;
     vals_[r].state = resident;
     vals_[r].grouped = n > 1;
+    vals_[r].ran = true;
     vals_[r].at = Resident::values_stamp();
     if (node_streams(g_.nodes[r])) {
       vals_[r].ver = source_version(r);
@@ -84,13 +85,17 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
       if (found) base = static_cast<size_t>(p - o.dev);
     }
     if (!found) {
-      for (unsigned b = 0; b < n; ++b) vals_[m[b]] = Slot{};
+      for (unsigned b = 0; b < n; ++b) {
+        vals_[m[b]] = Slot{};
+        vals_[m[b]].ran = true;
+      }
       return;
     }
   }
   for (unsigned b = 0; b < n; ++b) {
     if (m[b] == r) continue;
     vals_[m[b]] = Slot{};
+    vals_[m[b]].ran = true;
     vals_[m[b]].at = Resident::values_stamp();
     vals_[m[b]].owner = static_cast<int32_t>(r);
     vals_[m[b]].offset = base + b * sz;
@@ -135,6 +140,7 @@ void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
   if (!backward) {  // blocks of a group whose forward raised: freed at renew_cg
     extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
     node_blocks_.clear();
+    for (unsigned b = n; b-- > 0;) rerun(m[b]);  // the members (views) before the block's owner
   }
   holding([&] {
     for (unsigned b = 0; b < n; ++b) {

@@ -11,7 +11,8 @@ dropped (``kept_over_update``) and reads back as it was; one that left
 *before* the update cannot be rebuilt as it was: reading it raises
 ``RuntimeError`` ("parameters changed by update() since this value was
 computed") instead of answering wrongly. Everything else equals the
-unbudgeted run: per-node and autobatched, prefetch K = 0 and 4."""
+unbudgeted run: per-node and autobatched, prefetch K = 0 and 4. Also: set() on
+an input or a lookup, after which every node of the graph runs again."""
 from __future__ import annotations
 
 import numpy as np
@@ -175,3 +176,45 @@ def test_the_error_names_the_node_and_a_new_graph_works(unbudgeted_peak):
     x = np.random.default_rng(6).standard_normal(32)
     got = dy.tanh(W * dy.inputVector(list(x)) + b).npvalue()
     np.testing.assert_allclose(got, np.tanh(W.as_array() @ x + b.as_array()), rtol=1e-5, atol=1e-6)
+
+
+# ---- set() on an input or a lookup: every node runs again in the same graph
+
+@pytest.mark.parametrize("autobatching", [False, True], ids=["per-node", "batched"])
+def test_set_then_forward_again_under_a_budget(autobatching):
+    """set() invalidates the graph's values and the next forward runs every node
+    again. Under a budget the old values go first: before, each rerun kept them
+    beside the new ones (a chain of 8 tanh(W h) under 16 KiB: 4,352 bytes more in
+    use per rerun, a MemoryError at the fourth), and a lookup of a streamed table
+    took its old rows as the new ones (the loss off by 0.61)."""
+    def run(budget):
+        dy.init(seed=11, device=DEV, device_mem=budget, memory_policy="swap", prefetch=4)
+        dy.renew_cg()
+        pc = dy.ParameterCollection()
+        E = pc.add_lookup_parameters((40, 32))
+        Wx, Wh = pc.add_parameters((32, 32)), pc.add_parameters((32, 32))
+        pc.add_parameters((128, 32))  # the largest: with E, it streams under the budget
+        dy.renew_cg(autobatching=autobatching)
+        x = dy.inputVector([0.1] * 32)
+        looks = [dy.lookup(E, i) for i in range(6)]
+        h = x
+        for lk in looks:
+            h = dy.tanh(Wx * lk + Wh * h)
+        loss = dy.sum_elems(h)
+        out, in_use = [], []
+        for r in range(8):
+            x.set([0.1 * (r + 1)] * 32)
+            looks[r % 6].set(10 + r)
+            out.append(loss.value())
+            in_use.append(dy.device_memory_stats(DEV)["in_use_bytes"])
+        loss.backward()
+        out += [Wx.grad_as_array(), E.grad_as_array()]
+        return out, in_use, dy.device_memory_stats(DEV)["params_streaming"]
+
+    ref, _, _ = run(0)
+    got, in_use, streaming = run(96 * 1024)
+    assert streaming == 2
+    assert len(set(in_use)) == 1, in_use  # nothing left behind by a rerun
+    assert len({float(v) for v in ref[:8]}) == 8  # every set() changed the loss
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

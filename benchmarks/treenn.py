@@ -135,7 +135,7 @@ def dynet_model(dy, vocab_size: int):
         trainer.update()
         return value
 
-    return {"train": train, "forward": forward, "train_batch": train_batch, "_keep": m}
+    return {"train": train, "forward": forward, "train_batch": train_batch, "loss_of": loss_of, "_keep": m}
 
 
 def torch_model(torch, vocab_size: int):

@@ -542,6 +542,10 @@ def _load_blas(path: str, prefix: str) -> None:
     """
 def _matmul(arg0: Expression, arg1: Expression) -> Expression:
     ...
+def _parameters_front(general: collections.abc.Callable) -> typing.Any:
+    """
+    dy.parameter: returns a single Parameters or LookupParameters argument in C, general(...) otherwise.
+    """
 def _pool_handoff_ns(jobs: int, tasks: int) -> float:
     """
     For measurements: nanoseconds per job of `jobs` empty jobs of `tasks` tasks each, run back to back on the engine's threads (set_num_threads).

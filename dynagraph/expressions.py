@@ -31,6 +31,11 @@ def parameter(*params):
     return params[0] if len(params) == 1 else params
 
 
+# The same function with its commonest call, one Parameters argument, answered in C
+# (csrc/python/fast_calls.cc); every other call runs the function above (``parameter.__self__``).
+parameter = _core._parameters_front(parameter)
+
+
 def const_parameter(*params):
     """The parameters' values as constants of the current graph (no gradient):
     one expression, or a list of them."""

@@ -7,13 +7,8 @@
 
 namespace dg::api {
 
-namespace {
-Node proto(OpId op) {
-  Node n;
-  n.op = op;
-  return n;
-}
-}  // namespace
+// Nodes are built in place (ComputationGraph::new_node / commit): all checks
+// that can fail come first, then the node's attributes, then commit.
 
 Expression input(const float* data, const Dim& d, int device) {
   ComputationGraph& g = G();
@@ -22,43 +17,51 @@ Expression input(const float* data, const Dim& d, int device) {
     throw OverflowError("input: the current graph's inputs would hold " +
                         std::to_string(g.float_data.size() + d.size()) + " values (shape " + d.str() +
                         "); at most 2^32 - 1 per graph");
-  Node n = proto(OpId::input);
+  const uint32_t at = static_cast<uint32_t>(g.float_data.size());
+  g.float_data.insert(g.float_data.end(), data, data + d.size());
+  Node& n = g.new_node(OpId::input);
   n.device = device >= 0 ? static_cast<DeviceId>(device) : g.default_device;
   n.dim = d;
-  n.aux0 = static_cast<uint32_t>(g.float_data.size());
+  n.aux0 = at;
   n.naux = d.size();
-  g.float_data.insert(g.float_data.end(), data, data + d.size());
-  return g.add(n, nullptr, 0);
+  try {
+    return g.commit(nullptr, 0);
+  } catch (...) {
+    g.float_data.resize(at);
+    throw;
+  }
 }
 
 Expression input_from_device(const float* src, const Dim& d, DeviceId device) {
   ComputationGraph& g = G();
   const DeviceKind kind = Device::from_id(device).kind;
   if (kind == DeviceKind::cpu) throw ValueError("input_from_device: the CPU is not a device");
-  Node n = proto(OpId::input);
-  n.device = device;
-  n.dim = d;
   float* dst = g.device_memory().on(device).values->allocate_floats(d.size());
   device_ops(kind).copy(dst, src, sizeof(float) * d.size());
+  Node& n = g.new_node(OpId::input);
+  n.device = device;
+  n.dim = d;
   n.ptr = dst;  // the device input op aliases it (device/inputs_ops.h)
-  return g.add(n, nullptr, 0);
+  return g.commit(nullptr, 0);
 }
 
 Expression constant(const Dim& d, float value) {
-  Node n = proto(OpId::constant);
-  n.device = G().default_device;
+  ComputationGraph& g = G();
+  Node& n = g.new_node(OpId::constant);
+  n.device = g.default_device;
   n.dim = d;
   n.f0 = value;
-  return G().add(n, nullptr, 0);
+  return g.commit(nullptr, 0);
 }
 
 Expression random(OpId op, const Dim& d, float a, float b) {
-  Node n = proto(op);
-  n.device = G().default_device;
+  ComputationGraph& g = G();
+  Node& n = g.new_node(op);
+  n.device = g.default_device;
   n.dim = d;
   n.f0 = a;
   n.f1 = b;
-  return G().add(n, nullptr, 0);
+  return g.commit(nullptr, 0);
 }
 
 namespace {
@@ -68,12 +71,12 @@ template <class Storage>
 Expression shared_node(Storage& p, OpId op, const Dim& d, bool update) {
   ComputationGraph& g = G();
   if (p.node_epoch == g.epoch() && p.node_const == !update) return Expression{p.node_index, g.version()};
-  Node n = proto(op);
+  Node& n = g.new_node(op);
   n.dim = d;
   n.ptr = &p;
   n.device = p.device;
   n.needs_grad = update;
-  Expression e = g.add(n, nullptr, 0);
+  Expression e = g.commit(nullptr, 0);
   g.keep_alive(p);
   p.node_epoch = g.epoch();
   p.node_index = e.i;
@@ -91,20 +94,21 @@ Expression lookup_table(LookupParameterStorage& p, bool update) {
 Expression lookup(LookupParameterStorage& p, const int32_t* idx, unsigned count, bool batched, bool update) {
   ComputationGraph& g = G();
   if (count == 0) throw ValueError("lookup_batch: needs at least one index");
-  Node n = proto(OpId::lookup);
+  const uint32_t at = static_cast<uint32_t>(g.int_data.size());
+  g.int_data.insert(g.int_data.end(), idx, idx + count);
+  Node& n = g.new_node(OpId::lookup);
   n.dim = p.row_dim;
   n.dim.bd = batched ? count : 1;
   n.ptr = &p;
   n.device = p.device;
   n.needs_grad = update;
-  n.aux0 = static_cast<uint32_t>(g.int_data.size());
+  n.aux0 = at;
   n.naux = count;
-  g.int_data.insert(g.int_data.end(), idx, idx + count);
   Expression e;
   try {
-    e = g.add(n, nullptr, 0);
+    e = g.commit(nullptr, 0);
   } catch (...) {
-    g.int_data.resize(n.aux0);
+    g.int_data.resize(at);
     throw;
   }
   g.keep_alive(p);  // a compare and a branch per lookup; the reference is taken once per graph
@@ -155,12 +159,13 @@ void set_lookup_indices(const Expression& e, const long* indices, size_t n) {
 Expression op1(OpId op, const Expression& x, float f0, float f1, int i0, int i1) {
   ComputationGraph& g = G();
   g.check(x);
-  Node n = proto(op);
+  const uint32_t arg = x.i;
+  Node& n = g.new_node(op);
   n.f0 = f0;
   n.f1 = f1;
   n.i0 = i0;
   n.i1 = i1;
-  return g.add(n, &x.i, 1);
+  return g.commit(&arg, 1);
 }
 
 Expression to_device(const Expression& x, DeviceId device) { return op1(OpId::to_device, x, 0.f, 0.f, device); }
@@ -169,57 +174,70 @@ Expression op2(OpId op, const Expression& a, const Expression& b, float f0, int 
   ComputationGraph& g = G();
   g.check(a);
   g.check(b);
-  Node n = proto(op);
+  const uint32_t args[2] = {a.i, b.i};
+  Node& n = g.new_node(op);
   n.f0 = f0;
   n.i0 = i0;
   n.i1 = i1;
-  uint32_t args[2] = {a.i, b.i};
-  return g.add(n, args, 2);
+  return g.commit(args, 2);
 }
 
 namespace {
-Expression add_many(Node n, const std::vector<Expression>& xs) {
+// Checks xs (live), then builds the node: `set` writes its attributes.
+template <class Set>
+Expression add_many(OpId op, const Expression* xs, size_t count, Set set) {
   ComputationGraph& g = G();
   uint32_t small[8];
   std::vector<uint32_t> big;
   uint32_t* args = small;
-  if (xs.size() > 8) {
-    big.resize(xs.size());
+  if (count > 8) {
+    big.resize(count);
     args = big.data();
   }
-  for (size_t k = 0; k < xs.size(); ++k) {
+  for (size_t k = 0; k < count; ++k) {
     g.check(xs[k]);
     args[k] = xs[k].i;
   }
-  return g.add(n, args, static_cast<unsigned>(xs.size()));
+  set(g.new_node(op));
+  return g.commit(args, static_cast<unsigned>(count));
 }
 }  // namespace
 
+Expression opn(OpId op, const Expression* xs, size_t count, float f0, int i0, int i1) {
+  return add_many(op, xs, count, [&](Node& n) {
+    n.f0 = f0;
+    n.i0 = i0;
+    n.i1 = i1;
+  });
+}
+
 Expression opn(OpId op, const std::vector<Expression>& xs, float f0, int i0, int i1) {
-  Node n = proto(op);
-  n.f0 = f0;
-  n.i0 = i0;
-  n.i1 = i1;
-  return add_many(n, xs);
+  return opn(op, xs.data(), xs.size(), f0, i0, i1);
+}
+
+Expression op_ints(OpId op, const Expression* xs, size_t count, const int32_t* ints, size_t nints, float f0,
+                   float f1, int i0, int i1) {
+  ComputationGraph& g = G();
+  const uint32_t at = static_cast<uint32_t>(g.int_data.size());
+  g.int_data.insert(g.int_data.end(), ints, ints + nints);
+  try {
+    return add_many(op, xs, count, [&](Node& n) {
+      n.f0 = f0;
+      n.f1 = f1;
+      n.i0 = i0;
+      n.i1 = i1;
+      n.aux0 = at;
+      n.naux = static_cast<uint32_t>(nints);
+    });
+  } catch (...) {
+    g.int_data.resize(at);
+    throw;
+  }
 }
 
 Expression op_ints(OpId op, const std::vector<Expression>& xs, const std::vector<int32_t>& ints, float f0,
                    float f1, int i0, int i1) {
-  ComputationGraph& g = G();
-  Node n = proto(op);
-  n.f0 = f0;
-  n.f1 = f1;
-  n.i0 = i0;
-  n.i1 = i1;
-  n.aux0 = static_cast<uint32_t>(g.int_data.size());
-  n.naux = static_cast<uint32_t>(ints.size());
-  g.int_data.insert(g.int_data.end(), ints.begin(), ints.end());
-  try {
-    return add_many(n, xs);
-  } catch (...) {
-    g.int_data.resize(n.aux0);
-    throw;
-  }
+  return op_ints(op, xs.data(), xs.size(), ints.data(), ints.size(), f0, f1, i0, i1);
 }
 
 }  // namespace dg::api

@@ -41,5 +41,9 @@ Expression opn(OpId op, const std::vector<Expression>& xs, float f0 = 0.f, int i
 // An op with a variable-length int attribute (indices, axes) stored in the graph.
 Expression op_ints(OpId op, const std::vector<Expression>& xs, const std::vector<int32_t>& ints,
                    float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);
+// The same from arrays (the bindings' fast paths read arguments into stack arrays).
+Expression opn(OpId op, const Expression* xs, size_t n, float f0 = 0.f, int i0 = 0, int i1 = 0);
+Expression op_ints(OpId op, const Expression* xs, size_t n, const int32_t* ints, size_t nints, float f0 = 0.f,
+                   float f1 = 0.f, int i0 = 0, int i1 = 0);
 
 }  // namespace dg::api

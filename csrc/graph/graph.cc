@@ -80,45 +80,57 @@ constexpr size_t kMax32 = UINT32_MAX;
 }  // namespace
 
 Expression ComputationGraph::add(Node n, const uint32_t* args, unsigned nargs) {
-  const OpImpl& impl = op_impl(n.op);
-  if (impl.arity >= 0 && nargs != static_cast<unsigned>(impl.arity))
-    throw ValueError(std::string(impl.name) + " takes " + std::to_string(impl.arity) +
-                     " argument(s), got " + std::to_string(nargs));
-  Dim in_dims[8];
-  std::vector<Dim> many;
-  Dim* dims = in_dims;
-  if (nargs > 8) {
-    many.resize(nargs);
-    dims = many.data();
-  }
-  bool needs_grad = false;
-  bool large = false;  // an argument or the result holds 2^32 or more values
-  for (unsigned k = 0; k < nargs; ++k) {
-    const Node& a = nodes[args[k]];
-    dims[k] = a.dim;
-    large = large || a.large;  // each argument's size was checked when it was added
-    if (a.needs_grad && (impl.diff_mask >> (k < 31 ? k : 31) & 1u)) needs_grad = true;
-  }
-  n.nargs = static_cast<uint16_t>(nargs);
-  n.arg0 = static_cast<uint32_t>(arg_pool.size());
-  const Dim y = impl.dim_forward(*this, n, dims);  // throws before anything is committed
-  const bool large_result = y.size() > kMax32;
-  if ((large || large_result) && !handles_large_tensors(n.op)) refuse_large(impl.name, y, dims, nargs);
-  if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
-    n.dim = y;
-    assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
-    has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
-  }
-  arg_pool.insert(arg_pool.end(), args, args + nargs);
-  // The node goes in as the caller built it, and the fields computed here are
-  // written in place: copying `n` right after writing them would stall on
-  // store forwarding (a measurable share of this function on small graphs).
   nodes.push_back(n);
-  Node& m = nodes.back();
-  m.dim = y;
-  m.large = large_result;
-  m.needs_grad = n.needs_grad || needs_grad;
-  values_.emplace_back();
+  return commit(args, nargs);
+}
+
+Expression ComputationGraph::commit(const uint32_t* args, unsigned nargs) {
+  Node& n = nodes.back();
+  try {
+    const OpImpl& impl = op_impl(n.op);
+    if (impl.arity >= 0 && nargs != static_cast<unsigned>(impl.arity))
+      throw ValueError(std::string(impl.name) + " takes " + std::to_string(impl.arity) +
+                       " argument(s), got " + std::to_string(nargs));
+    // Only the first nargs are written and read: no 8 Dims initialised per node.
+    union Slots {
+      Slots() {}
+      Dim d[8];
+    } in_dims;
+    std::vector<Dim> many;
+    Dim* dims = in_dims.d;
+    if (nargs > 8) {
+      many.resize(nargs);
+      dims = many.data();
+    }
+    bool needs_grad = n.needs_grad;
+    bool large = false;  // an argument or the result holds 2^32 or more values
+    for (unsigned k = 0; k < nargs; ++k) {
+      const Node& a = nodes[args[k]];
+      dims[k] = a.dim;
+      large = large || a.large;  // each argument's size was checked when it was added
+      if (a.needs_grad && (impl.diff_mask >> (k < 31 ? k : 31) & 1u)) needs_grad = true;
+    }
+    n.nargs = static_cast<uint16_t>(nargs);
+    n.arg0 = static_cast<uint32_t>(arg_pool.size());
+    const Dim y = impl.dim_forward(*this, n, dims);  // throws before anything is committed
+    const bool large_result = y.size() > kMax32;
+    if ((large || large_result) && !handles_large_tensors(n.op)) refuse_large(impl.name, y, dims, nargs);
+    if (has_device_nodes_ || n.device != kCpuDevice || n.op == OpId::to_device) {
+      n.dim = y;
+      assign_device(*this, n, args, nargs, dims);  // throws for an op without a kernel on the device
+      has_device_nodes_ = has_device_nodes_ || n.device != kCpuDevice;
+    }
+    for (unsigned k = 0; k < nargs; ++k) arg_pool.push_back(args[k]);  // (a range insert calls memmove)
+    values_.emplace_back();
+    // Last: dim_forward has just written y, often field by field, and a wide copy
+    // of it right away would wait for those stores (store forwarding) as above.
+    n.dim = y;
+    n.large = large_result;
+    n.needs_grad = needs_grad;
+  } catch (...) {
+    nodes.pop_back();
+    throw;
+  }
   Expression e{static_cast<uint32_t>(nodes.size() - 1), version_};
   if (immediate_compute) forward(e.i);
   return e;

@@ -46,6 +46,18 @@ class ComputationGraph final : public OpContext {
   Expression add(Node proto, std::initializer_list<uint32_t> args) {
     return add(proto, args.begin(), static_cast<unsigned>(args.size()));
   }
+  // The same with the node built in place (the graph-building path): new_node()
+  // appends a default node of `op` for the caller to set attributes on, and
+  // commit() checks and adds it like add(), or removes it and rethrows. Nothing
+  // may add a node in between. A Node built on the stack and copied in reads back
+  // with wide loads what was just written with narrow stores, and each such copy
+  // stalls on store forwarding (~a third of the engine's share of construction).
+  Node& new_node(OpId op) {
+    Node& n = nodes.emplace_back();
+    n.op = op;
+    return n;
+  }
+  Expression commit(const uint32_t* args, unsigned nargs);
   // Raises RuntimeError when `e` was made before the last renew_cg(), or its
   // node was removed by cg_revert() (even if a newer node now has its number).
   void check(const Expression& e) const {

@@ -26,13 +26,15 @@ struct OpImpl {
                    const Tensor& dy, unsigned i, Tensor& dxi);
 };
 
-// The implementation of `op`.
-const OpImpl& op_impl(OpId op);
-
 // Each family file defines `const OpImpl dg::impl_<name>` for its ops.
 #define DG_OP(name, family, arity, diff, batch, devices, functions) extern const OpImpl impl_##name;
 #include "ops/op_table.def"
 #undef DG_OP
+
+// Indexed by OpId (registry.cc).
+extern const OpImpl* const kOpImpls[];
+// The implementation of `op`: inline, since every node added and run asks for it.
+inline const OpImpl& op_impl(OpId op) { return *kOpImpls[static_cast<unsigned>(op)]; }
 
 // True when `path` (a __FILE__) is csrc/ops/<family>.cc.
 constexpr bool is_family_file(const char* path, const char* family) {

@@ -37,12 +37,24 @@ void init_exceptions(py::module_& m) {
   });
 }
 
+namespace {
+// Graph building makes and drops an Expression per node: a short free list
+// spares the allocator a call each way (the GIL guards it).
+constexpr int kFreeMax = 64;
+PyObject* g_free[kFreeMax];
+int g_nfree = 0;
+}  // namespace
+
 PyObject* new_expr(const Expression& e) {
-  auto* o = PyObject_New(ExprObject, expr_type);
-  if (o) {
-    o->e = e;
-    o->keep = nullptr;
+  ExprObject* o;
+  if (g_nfree > 0) {
+    o = reinterpret_cast<ExprObject*>(PyObject_Init(g_free[--g_nfree], expr_type));
+  } else {
+    o = PyObject_New(ExprObject, expr_type);
+    if (!o) return nullptr;
   }
+  o->e = e;
+  o->keep = nullptr;
   return reinterpret_cast<PyObject*>(o);
 }
 
@@ -119,6 +131,12 @@ bool parameter_node(PyObject* o, Expression& e) {
     return true;
   }
   return false;
+}
+
+bool is_exact_parameters(PyObject* o) { return Py_TYPE(o) == g_param_type || Py_TYPE(o) == g_lookup_type; }
+
+LookupParameterStorage* exact_lookup_storage(PyObject* o) {
+  return Py_TYPE(o) == g_lookup_type ? &storage_of<LookupParameterStorage>(o) : nullptr;
 }
 
 namespace {
@@ -217,7 +235,10 @@ PyObject* nb_neg(PyObject* a) {
 void expr_dealloc(PyObject* self) {
   PyTypeObject* tp = Py_TYPE(self);
   Py_CLEAR(reinterpret_cast<ExprObject*>(self)->keep);
-  tp->tp_free(self);
+  if (g_nfree < kFreeMax)
+    g_free[g_nfree++] = self;  // PyObject_Init in new_expr takes the type's reference again
+  else
+    tp->tp_free(self);
   Py_DECREF(tp);
 }
 

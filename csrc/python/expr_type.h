@@ -12,6 +12,7 @@
 #include <pybind11/pybind11.h>
 
 #include "graph/graph.h"
+#include "params/parameter.h"
 
 namespace dg::py_bind {
 
@@ -37,6 +38,13 @@ void add_fast_op(pybind11::module_& m, const char* name, OpId op, int arity, con
 // The node a Parameters or LookupParameters object stands for in the current
 // graph (false for anything else).
 bool parameter_node(PyObject* o, Expression& e);
+// The storage of a LookupParameters object of exactly that type (not a subclass), else null.
+LookupParameterStorage* exact_lookup_storage(PyObject* o);
+// Whether o is a Parameters or a LookupParameters of exactly that type.
+bool is_exact_parameters(PyObject* o);
+// Fast paths in front of pybind11-bound functions for their common argument types
+// (fast_calls.cc); call once, after every other binding.
+void add_fast_calls(pybind11::module_& m);
 // Gives another type (Parameters) the same +, -, *, / as Expression, in C.
 void install_operators(pybind11::handle type);
 // Sets the Python error for the exception being handled (dg errors, pybind11 errors),

@@ -17,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
   dg::py_bind::bind_nn(m);
   dg::py_bind::bind_distributed(m);
   dg::py_bind::bind_blas(m);
+  dg::py_bind::add_fast_calls(m);  // last: in front of the general functions bound above
 }

@@ -9,6 +9,9 @@
         ns per call of each expression function the models above call, each in a graph of
         2,000 such calls (the Python loop included: compare builds, not calls).
 
+--lib dynet runs treenn and chain on DyNet (dynet38) for comparison; its node count per
+sentence is taken to be dynagraph's (the same program), as graph_overhead.py does.
+
 Process CPU time, best of PASSES; one line per measurement. To compare two builds, alternate
 them as treenn_cpu.py describes (PYTHONPATH=<copy of a build's package>).
 """
@@ -31,6 +34,20 @@ def best_of(passes: int, step) -> float:
     return best
 
 
+def node_count(dy, fallback: int) -> int:
+    core = getattr(dy, "_core", None)  # dynagraph; DyNet: the same program's count
+    return core.graph_size() if core else fallback
+
+
+TREENN_NODES = {"leaf": 13, "inner": 23, "root": 3}  # dynagraph's nodes per leaf, inner node and tree
+
+
+def treenn_nodes(tree) -> int:
+    if isinstance(tree, int):
+        return TREENN_NODES["leaf"]
+    return TREENN_NODES["inner"] + treenn_nodes(tree[0]) + treenn_nodes(tree[1])
+
+
 def treenn_construct(dy, per: int, sentences: int, passes: int) -> str:
     import treenn
     data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", sentences)
@@ -42,7 +59,8 @@ def treenn_construct(dy, per: int, sentences: int, passes: int) -> str:
     for b in batches:
         dy.renew_cg()
         dy.esum([loss_of(label, tree) for label, tree in b])
-        nodes += dy._core.graph_size()
+        # per tree its nodes, V*h + b and pickneglogsoftmax; per graph 18 parameters and esum
+        nodes += node_count(dy, sum(treenn_nodes(t) + TREENN_NODES["root"] for _, t in b) + 18 + 1)
 
     def build_all():
         for b in batches:
@@ -58,7 +76,7 @@ def chain_construct(dy, dim: int, steps: int, passes: int) -> str:
     import graph_overhead
     build = graph_overhead.dynet_like_steps(dy, dim, steps)["construct"]
     build()
-    nodes = dy._core.graph_size()
+    nodes = node_count(dy, graph_overhead.node_count(steps))
     graphs = max(1, 200_000 // nodes)
 
     def many():
@@ -113,9 +131,10 @@ def main(argv=None) -> None:
     ap.add_argument("--dim", type=int, default=32)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--passes", type=int, default=7)
+    ap.add_argument("--lib", choices=["dynagraph", "dynet"], default="dynagraph")
     a = ap.parse_args(argv)
-    dy = common.import_library("dynagraph", autobatch=True)
-    lines = [f"load {os.getloadavg()[0]:.2f}"]
+    dy = common.import_library(a.lib, autobatch=True)
+    lines = [f"{a.lib}, load {os.getloadavg()[0]:.2f}"]
     if a.what == "treenn":
         lines += [treenn_construct(dy, per, a.sentences, a.passes) for per in a.per]
     elif a.what == "chain":

@@ -12,6 +12,18 @@
     python benchmarks/threads_probe.py passes TREES ROUNDS
         autobatched treenn training at TREES trees per graph, each pass alternating 1 and 2
         threads in one process: sentences per wall-second per pass, phases, pieces.
+    python benchmarks/threads_probe.py threshold TREES ROUNDS WORK [WORK ...]
+        autobatched treenn training at TREES trees per graph (512 sentences), each round one
+        pass at 1 thread then one at 2 threads per pool threshold WORK (the work from which a
+        group or a weight-gradient GEMM runs on the threads), settings interleaved: median
+        sentences per wall-second per setting, its ratio to 1 thread, and the pieces per pass.
+    python benchmarks/threads_probe.py phases TREES ROUNDS
+        autobatched treenn training at TREES trees per graph (512 sentences), passes of 1
+        thread, 2 threads with backward's waves off, 2 threads with them on, interleaved:
+        median sentences per wall-second, and the executor's phases per sentence (median
+        over the rounds) with what lies outside them (graph construction in Python, the
+        update, the loss's value), the wall time spent in jobs on the pool (in_pool: the rest
+        ran on one thread) and the total.
     python benchmarks/threads_probe.py handoff
         the pool's hand-off: microseconds per empty job, jobs back to back.
     python benchmarks/threads_probe.py split
@@ -134,6 +146,88 @@ def treenn_passes(per_graph: int, rounds: int, n: int = 512) -> None:
               f"{ {k: round(x, 1) for k, x in phases.items()} } of {1e6 / rate:.0f}; {pieces}")
 
 
+def threshold(per_graph: int, rounds: int, works: list, n: int = 512) -> None:
+    import treenn
+    data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", n)
+    _core.set_autobatch(True)
+    train = treenn.dynet_model(dy, vocab)["train_batch"]
+    batches = [data[i:i + per_graph] for i in range(0, len(data), per_graph)]
+    sys.setrecursionlimit(10000)
+    for b in batches:
+        train(b)
+    old = _core._autobatch_pool_min_work(-1)
+    settings = [("1 thread", 1, old)] + [(f"2 threads, {w:g}", 2, w) for w in works]
+    res: dict = {}
+    loads = []
+    for _ in range(rounds):
+        for name, threads, work in settings:
+            dy.set_num_threads(threads)
+            _core._autobatch_pool_min_work(work)
+            before = dy.autobatch_stats()
+            w0 = time.perf_counter()
+            for b in batches:
+                train(b)
+            w = time.perf_counter() - w0
+            after = dy.autobatch_stats()
+            pieces = tuple(after[k] - before[k] for k in ("pieces_forward", "pieces_backward", "pieces_outer"))
+            res.setdefault(name, []).append((len(data) / w, pieces))
+        loads.append(os.getloadavg()[0])
+    dy.set_num_threads(1)
+    _core._autobatch_pool_min_work(old)
+    base = statistics.median(x[0] for x in res["1 thread"])
+    print(f"{per_graph} trees per graph, {len(data)} sentences, {rounds} rounds, load {min(loads):.1f}-{max(loads):.1f}")
+    for name, v in res.items():
+        rates = [x[0] for x in v]
+        med = statistics.median(rates)
+        print(f"  {name:22s} sent/s median {med:6.0f} ({min(rates):5.0f}-{max(rates):5.0f})  x{med / base:5.2f}  "
+              f"pieces fwd/bwd/outer per pass {v[-1][1]}")
+
+
+def phases(per_graph: int, rounds: int, n: int = 512) -> None:
+    import treenn
+    data, vocab = treenn.encode_trees(common.find_data("sst") / "train.txt", n)
+    _core.set_autobatch(True)
+    train = treenn.dynet_model(dy, vocab)["train_batch"]
+    batches = [data[i:i + per_graph] for i in range(0, len(data), per_graph)]
+    sys.setrecursionlimit(10000)
+    for b in batches:
+        train(b)
+    settings = [("1 thread", 1, True), ("2 threads, waves off", 2, False), ("2 threads, waves on", 2, True)]
+    res: dict = {}
+    loads = []
+    for _ in range(rounds):
+        for name, threads, waves in settings:
+            dy.set_num_threads(threads)
+            old = _core._set_autobatch_backward_waves(waves)
+            dy.set_autobatch_profiling(True)  # also resets the counters
+            p0 = _core._pool_parallel_ns()
+            w0 = time.perf_counter()
+            for b in batches:
+                train(b)
+            w = time.perf_counter() - w0
+            pool_ns = _core._pool_parallel_ns() - p0
+            s = dy.autobatch_stats()
+            dy.set_autobatch_profiling(False)
+            _core._set_autobatch_backward_waves(old)
+            ph = {k: v / 1e3 / len(data) for k, v in s["phase_ns"].items()}
+            ph["outside"] = w * 1e6 / len(data) - sum(ph.values())
+            ph["in_pool"] = pool_ns / 1e3 / len(data)  # (within the phases above)
+            ph["total"] = w * 1e6 / len(data)
+            counts = {k: s[k] for k in ("pieces_forward", "pieces_backward", "pieces_outer", "waves_pooled",
+                                        "groups_pooled", "waves_backward", "groups_waved_backward")}
+            res.setdefault(name, []).append((len(data) / w, ph, counts))
+        loads.append(os.getloadavg()[0])
+    dy.set_num_threads(1)
+    print(f"{per_graph} trees per graph, {len(data)} sentences, {rounds} rounds, load {min(loads):.1f}-{max(loads):.1f}")
+    base = statistics.median(x[0] for x in res["1 thread"])
+    for name, v in res.items():
+        rates = [x[0] for x in v]
+        med = {k: statistics.median(x[1][k] for x in v) for k in v[0][1]}
+        print(f"  {name:22s} sent/s median {statistics.median(rates):6.0f} ({min(rates):5.0f}-{max(rates):5.0f}) "
+              f"x{statistics.median(rates) / base:5.2f}; us per sentence (medians): "
+              f"{ {k: round(x, 1) for k, x in med.items()} }; per pass {v[-1][2]}")
+
+
 def handoff(jobs: int = 2000, rounds: int = 5) -> None:
     """The pool's hand-off: empty jobs back to back (best of `rounds`)."""
     print(f"load {os.getloadavg()[0]:.1f}")
@@ -189,6 +283,10 @@ if __name__ == "__main__":
         levels()
     elif sys.argv[1:2] == ["passes"]:
         treenn_passes(*map(int, sys.argv[2:4]))
+    elif sys.argv[1:2] == ["threshold"]:
+        threshold(int(sys.argv[2]), int(sys.argv[3]), [float(w) for w in sys.argv[4:]])
+    elif sys.argv[1:2] == ["phases"]:
+        phases(int(sys.argv[2]), int(sys.argv[3]))
     elif sys.argv[1:2] == ["handoff"]:
         handoff()
     elif sys.argv[1:2] == ["split"]:

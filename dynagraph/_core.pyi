@@ -550,6 +550,14 @@ def _pool_handoff_ns(jobs: int, tasks: int) -> float:
     """
     For measurements: nanoseconds per job of `jobs` empty jobs of `tasks` tasks each, run back to back on the engine's threads (set_num_threads).
     """
+def _pool_parallel_ns() -> int:
+    """
+    For measurements: wall-clock nanoseconds spent in jobs handed to the engine's threads (two or more tasks, two or more threads) since the process started; the rest ran on one thread.
+    """
+def _pool_worker_sleeps() -> int:
+    """
+    For tests: how many times the engine's pool workers have gone to sleep (after spinning without a job) since the pool started; 0 without a pool.
+    """
 def _resident_traffic() -> tuple[int, int]:
     """
     Bytes of parameter memory (values, gradients, trainer state) copied (to the device, to the host) so far.
@@ -562,9 +570,13 @@ def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
     """
+def _set_autobatch_backward_waves(on: bool) -> bool:
+    """
+    For measurements and tests: whether backward on the engine's threads runs independent groups at once (default on); returns the previous setting.
+    """
 def _set_autobatch_fault(members: int) -> None:
     """
-    For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).
+    For tests: the next batched group of at least `members` members raises IndexError in its forward, or (set after the forward) in its backward (0: off).
     """
 def _set_autobatch_place_outputs(on: bool) -> None:
     """
@@ -628,7 +640,7 @@ def atanh(x: Expression) -> Expression:
     """
 def autobatch_stats() -> dict:
     """
-    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves (see set_num_threads); pieces_forward: pieces of groups split by members over the threads, pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; outputs_placed: groups whose output was written where a later group reads it together with other groups' outputs as one argument (no gather); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
+    Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs (see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves (see set_num_threads); pieces_forward: pieces of groups split by members over the threads, pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; groups_waved_backward: groups whose argument gradients ran at once with other groups' on the threads, in waves_backward such waves; outputs_placed: groups whose output was written where a later group reads it together with other groups' outputs as one argument (no gather); phase_ns: nanoseconds per executor phase while set_autobatch_profiling(True) is on (zeros otherwise).
     """
 def binary_log_loss(x: Expression, y: Expression) -> Expression:
     """
@@ -1178,7 +1190,7 @@ def set_input_values(e: Expression, values: typing.Any) -> None:
     """
 def set_num_threads(n: int) -> None:
     """
-    Threads the engine may use: for one large matrix product (the BLAS's threads), and with autobatching for the large groups of one step that read none of each other's outputs (run at once, each with a one-thread BLAS), a large group of an element-wise op or product split by members, its batched arguments' gradients likewise and a weight's gradient product by columns (values and gradients are the same as with one thread). 1 (no threads) by default, as DyNet; DYNAGRAPH_NUM_THREADS or OMP_NUM_THREADS set it at import.
+    Threads the engine may use: for one large matrix product (the BLAS's threads), and with autobatching for the large groups of one step that read none of each other's outputs (run at once, each with a one-thread BLAS), a large group of an element-wise op or product split by members, its batched arguments' gradients likewise, the argument gradients of independent small groups of backward at once, and a weight's gradient product by columns (values and gradients are the same as with one thread). 1 (no threads) by default, as DyNet; DYNAGRAPH_NUM_THREADS or OMP_NUM_THREADS set it at import.
     """
 def set_param_grad_hook(fn: typing.Any) -> None:
     """

@@ -89,8 +89,9 @@ def device_memory_stats(device: str = "") -> dict:
     waited for a copy-out to finish), ``params_stream`` (some of the device's parameters live
     on the host and stream in), ``params_streaming`` (how many), ``params_resident_bytes``
     (the bytes of those that stay on the device, held in the budget), ``streamed_params``
-    (streamed parameter values copied in) and ``param_prefetches`` (their first copies in a
-    graph issued ahead of their nodes). docs/memory.md."""
+    (streamed parameter values copied in), ``param_prefetches`` (their first copies in a
+    graph issued ahead of their nodes) and ``kept_over_update`` (values swapped rather than
+    dropped because ``update()`` changed what they are computed from). docs/memory.md."""
     return dict(_core.device_memory_stats(_check_device(device)))
 
 

@@ -118,6 +118,7 @@ class ThreadPool {
       if (!spin_until([&] { return job_.load(std::memory_order_acquire) != seen || stop_.load(); })) {
         std::unique_lock<std::mutex> g(mu_);
         sleeping_.fetch_add(1);
+        sleeps_.fetch_add(1, std::memory_order_relaxed);
         wake_.wait(g, [&] { return stop_.load() || job_.load() != seen; });
         sleeping_.fetch_sub(1);
       }
@@ -144,6 +145,12 @@ class ThreadPool {
   std::atomic<uint64_t> job_{0}, closed_{0};
   std::atomic<int> busy_{0};  // workers inside the current job
   std::atomic<int> sleeping_{0};
+  std::atomic<uint64_t> sleeps_{0};  // times a worker went to sleep (for the hand-off's test)
+
+ public:
+  uint64_t sleeps() const { return sleeps_.load(); }
+
+ private:
   std::atomic<bool> caller_waiting_{false}, stop_{false}, failed_{false};
   std::vector<std::exception_ptr> errors_;
 };
@@ -173,13 +180,24 @@ void set_engine_threads(int n) {
   g_threads = n;
 }
 
+std::atomic<uint64_t> g_parallel_ns{0};
+
 void parallel_run(size_t n, TaskFn task, void* ctx) {
   if (g_threads == 1 || n < 2) {
     for (size_t i = 0; i < n; ++i) task(ctx, i);
     return;
   }
+  const int64_t t0 = now_ns();
+  struct Charge {  // also when a task raises
+    int64_t t0;
+    ~Charge() { g_parallel_ns.fetch_add(uint64_t(now_ns() - t0), std::memory_order_relaxed); }
+  } charge{t0};
   pool().run(n, task, ctx);
 }
+
+uint64_t pool_parallel_ns() { return g_parallel_ns.load(); }
+
+uint64_t pool_worker_sleeps() { return g_threads > 1 && g_pool && g_pool_pid == getpid() ? g_pool->sleeps() : 0; }
 
 double pool_handoff_ns(uint32_t jobs, uint32_t tasks) {
   std::atomic<uint64_t> sink{0};

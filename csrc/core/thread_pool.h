@@ -37,5 +37,12 @@ void parallel_run(size_t n, F&& f) {
 // For the micro-benchmark of the hand-off (benchmarks/threads_probe.py handoff):
 // `jobs` empty jobs of `tasks` tasks each, back to back; returns ns per job.
 double pool_handoff_ns(uint32_t jobs, uint32_t tasks);
+// How many times the pool's workers have gone to sleep (ran out of spinning) since
+// the pool started (0 without a pool): back-to-back jobs should find them awake.
+uint64_t pool_worker_sleeps();
+// Wall-clock nanoseconds the calling threads have spent in parallel_run on the
+// pool (jobs of two or more tasks with two or more threads), since the process
+// started: the rest of a run at n threads is what ran on one thread (Amdahl).
+uint64_t pool_parallel_ns();
 
 }  // namespace dg

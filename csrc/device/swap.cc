@@ -3,12 +3,12 @@
 // refetch; farthest next use first). The copies themselves and the
 // prefetching are in swap_transfer.cc, the eviction queue in swap_queue.cc,
 // where blocks lie in swap_room.cc, the autobatching executor's groups in
-// swap_steps.cc and the executor's hooks in swap_hooks.cc.
+// swap_steps.cc, the executor's hooks in swap_hooks.cc, and how a value
+// leaves (dropped, swapped) and is rebuilt in swap_evict.cc.
 #include "device/swap.h"
 
 #include <algorithm>
 #include <ctime>
-#include <cstring>
 
 #include "core/error.h"
 #include "device/dispatch.h"
@@ -28,29 +28,6 @@ struct BudgetSetting {
 BudgetSetting budgets[kMaxDevices];
 DeviceMemStats stats[kMaxDevices];
 bool params_block_fault = false;  // tests: the next plan finds no room for the resident parameters
-
-// Element-wise ops (the arith and elementwise families): one pass over their
-// arguments, no scratch, no RNG -- recomputing them costs about what reading
-// a swapped copy back would.
-bool elementwise(OpId op) {
-  switch (op) {
-#define DG_OP(name, family, arity, diff, batch, devices, functions) \
-  case OpId::name:                                                  \
-    return std::strcmp(#family, "arith") == 0 || std::strcmp(#family, "elementwise") == 0;
-#include "ops/op_table.def"
-#undef DG_OP
-    default:
-      return false;
-  }
-}
-
-// Leaves whose value is a copy of host data (the graph's inputs, a
-// parameter's values): dropped, they are read again from there.
-bool refetchable(OpId op) {
-  return op == OpId::input || op == OpId::constant || op == OpId::parameter || op == OpId::lookup ||
-         op == OpId::lookup_table;
-}
-
 }  // namespace
 
 // An op whose device backward reads neither its arguments' values nor its own
@@ -369,6 +346,7 @@ void SwapPlan::need_grad(uint32_t j) {
 
 void SwapPlan::before_forward(uint32_t i) {
   begin(i, false);
+  rerun(i);
   current_ = i;
   rng_at_[i] = g_.device_memory().rng_counter;
   // Blocks of a node whose forward raised (no after_forward): freed at renew_cg.
@@ -420,7 +398,9 @@ void SwapPlan::after_forward(uint32_t i) {
   char* p = reinterpret_cast<char*>(y.v);
   PinnedBuffer rows = std::move(s.host);  // a streamed table's lookup: its gathered rows (stream_in)
   s = Slot{};
+  s.ran = true;
   s.ver = source_version(i);
+  s.at = Resident::values_stamp();
   for (char* b : node_blocks_)
     if (b == p) {
       s.dev = p;
@@ -458,6 +438,23 @@ void SwapPlan::after_forward(uint32_t i) {
   }
 }
 
+// set() on an input or a lookup invalidates the graph's values: every node's
+// forward runs again. The value it had goes first (its block back to the pool;
+// a streamed lookup's rows are gathered again), or the new one would be kept
+// beside it -- or, for a streamed node, the old one taken as the new.
+void SwapPlan::rerun(uint32_t i) {
+  Slot& s = vals_[i];
+  if (!s.ran) return;
+  untrack({i, false});
+  if (s.owner < 0 && (s.state == resident || s.state == incoming)) {
+    if (s.state == incoming) ops().wait_event(s.ev);
+    pool_.free(s.dev);
+  }
+  views_[i].clear();
+  s = Slot{};
+  g_.values_[i].v = nullptr;
+}
+
 void SwapPlan::lazy_grad(uint32_t j, bool seed) {
   sync_schedule();
   grad_wanted_[j] = seed ? 2 : 1;
@@ -491,111 +488,6 @@ float* SwapPlan::allocate(size_t bytes) {
 }
 
 size_t SwapPlan::largest_free() const { return pool_.largest_free(); }
-
-bool SwapPlan::recomputable(uint32_t i) const {
-  const Node& n = g_.nodes[i];
-  if (vals_[i].grouped) return false;  // one member alone would not give the block back
-  // A lookup's value is its rows as at its forward: a streamed table's lookup
-  // keeps them on the host (moved out, it is read back from there); another's
-  // is gathered again only while the table has not changed since.
-  if (n.op == OpId::lookup) return !vals_[i].host && vals_[i].ver == source_version(i);
-  if (n.nargs == 0) return refetchable(n.op);
-  if (policy_ == MemoryPolicy::swap || !elementwise(n.op)) return false;
-  if (policy_ == MemoryPolicy::recompute) return true;
-  // auto: recompute only from arguments that are on the device now (no transfer to get them back).
-  const uint32_t* a = g_.args(n);
-  for (unsigned k = 0; k < n.nargs; ++k) {
-    const Slot& s = vals_[root(a[k])];
-    if (g_.nodes[a[k]].device == dev_ && s.state != resident && s.state != unmanaged) return false;
-  }
-  return true;
-}
-
-void SwapPlan::evict(Key k) {
-  evicted_ = true;
-  untrack(k);
-  Slot& s = slot(k);
-  if (s.state == incoming) arrive(k, false);
-  Tensor& t = k.grad ? g_.grads_[k.node] : g_.values_[k.node];
-  DeviceMemStats& st = stats[dev_];
-  if (!k.grad && recomputable(k.node)) {
-    s.state = dropped;
-    pool_.free(s.dev);
-  } else if (k.grad || !s.host) {
-    // Copied out on the copy stream into pinned memory; the block is reused only after that copy.
-    if (!s.host) s.host = PinnedHostPool::of(dev_).acquire(s.bytes);
-    s.ev = last_ev_ = ops().copy_async(s.host.data(), s.dev, s.bytes, false);
-    pending_free_.emplace_back(s.dev, s.ev);
-    st.to_host_bytes += s.bytes;
-    ++st.swaps_out;
-    s.state = on_host;
-  } else {
-    // Values never change: a copy made once serves every later eviction. Gradients do.
-    pool_.free(s.dev);
-    ++st.swaps_out;
-    s.state = on_host;
-  }
-  s.dev = nullptr;
-  t.v = nullptr;
-  null_aliases(k);
-}
-
-// The views of k's block (reshapes, a group's members) lose their pointers with it.
-void SwapPlan::null_aliases(Key k) {
-  std::vector<Slot>& slots = k.grad ? grads_ : vals_;
-  std::vector<Tensor>& ts = k.grad ? g_.grads_ : g_.values_;
-  for (uint32_t a : (k.grad ? grad_views_ : views_)[k.node])
-    if (a < slots.size() && a < ts.size() && slots[a].owner == static_cast<int32_t>(k.node)) ts[a].v = nullptr;
-}
-
-void SwapPlan::recompute(uint32_t i) {
-  const Node& n = g_.nodes[i];
-  const uint32_t* a = g_.args(n);
-  // Hold the arguments while they are brought back and used; then release them.
-  const size_t mark = held_.size();
-  for (unsigned k = 0; k < n.nargs; ++k)
-    if (g_.nodes[a[k]].device == dev_) pin({a[k], false});
-  for (unsigned k = 0; k < n.nargs; ++k)
-    if (g_.nodes[a[k]].device == dev_) make_resident({a[k], false});
-  std::vector<Tensor> xs(n.nargs);
-  for (unsigned k = 0; k < n.nargs; ++k) xs[k] = g_.values_[a[k]];
-  Tensor y;
-  y.d = n.dim;
-  y.device = dev_;
-  DeviceMemory& mem = g_.device_memory();
-  const uint64_t counter = mem.rng_counter;
-  mem.rng_counter = rng_at_[i];  // the same draws as the first time
-  std::vector<char*> outer;
-  outer.swap(node_blocks_);  // a recompute inside a node's forward: keep that node's blocks apart
-  try {
-    device_forward(g_, n, xs.data(), y);
-  } catch (...) {
-    mem.rng_counter = counter;
-    for (char* b : node_blocks_) pool_.free(b);
-    node_blocks_.swap(outer);
-    throw;
-  }
-  mem.rng_counter = counter;
-  for (char* b : node_blocks_)
-    if (b != reinterpret_cast<char*>(y.v)) extra_blocks_.push_back(b);
-  node_blocks_.swap(outer);
-  for (size_t h = mark; h < held_.size(); ++h) unpin(held_[h]);
-  held_.resize(mark);
-  Slot& s = vals_[i];
-  s.dev = reinterpret_cast<char*>(y.v);
-  s.state = resident;
-  if (n.nargs == 0) s.ver = source_version(i);
-  g_.values_[i].v = y.v;
-  track({i, false});
-  DeviceMemStats& st = stats[dev_];
-  if (n.nargs == 0) {
-    ++st.refetches;
-    st.to_device_bytes += s.bytes;
-    if (n.op == OpId::parameter || n.op == OpId::lookup_table) ++st.streamed_params;
-  } else {
-    ++st.recomputes;
-  }
-}
 
 void SwapPlan::out_of_memory(size_t bytes) const {
   size_t held = 0;

@@ -53,6 +53,7 @@ struct DeviceMemStats {
   uint64_t regathers = 0;  // a node's operands fitted in total but not in one piece: all else left, they came back
   uint64_t plan_visits = 0;  // values and gradients the plan looked at to choose evictions and check groups' room
   uint64_t param_prefetches = 0;  // streamed parameters' first copies in a graph issued ahead of their node
+  uint64_t kept_over_update = 0;  // values swapped, not dropped: update() changed what they are computed from
 };
 DeviceMemStats& device_mem_stats(DeviceId id);
 void reset_device_mem_stats(DeviceId id);
@@ -150,8 +151,10 @@ class SwapPlan {
     bool refetched = false;  // incoming from its host source (an input, a streamed parameter)
     bool first_in = false;   // incoming: a streamed parameter's first copy in this graph
     uint64_t ver = 0;  // a parameter's or lookup's value: the version of the parameter it was copied at
+    uint64_t at = 0;   // Resident::values_stamp() when the value was computed (rebuilds_same)
     uint16_t pins = 0;
     bool grouped = false;    // a group's block (several members): swapped, never recomputed
+    bool ran = false;        // its forward ran in this graph (again: set() invalidated the values, rerun)
     int32_t owner = -1;  // the node whose block this aliases (a reshape, a group's member), or -1
     size_t offset = 0;
     bool queued = false;  // may leave: counted, and in the eviction queue as (qt, qbytes) with its block at qdev
@@ -181,15 +184,19 @@ class SwapPlan {
   bool prefetch(Key k, uint64_t t);
   bool prefetch_first(uint32_t i, uint64_t t);  // a streamed node's value, ahead of its forward
   void stream_in(uint32_t i);                   // ... in its hook: arrived, or fetched now
+  bool prefetch_group(const uint32_t* m, unsigned n, uint64_t t);  // a group of lookups of a streamed table
+  void stream_in_group(const uint32_t* m, unsigned n);              // ... in its hook: arrived, else the op gathers
   const float* host_source(uint32_t i);
   uint64_t source_version(uint32_t i) const;  // the version of node i's parameter now (0: not a parameter's node)
   bool stale(uint32_t i) const;  // a streamed parameter's value copied before its parameter last changed
   void drop_stale(Key k);
+  void rerun(uint32_t i);  // i's forward runs again: its old value goes first
   void arrive(Key k, bool count);
   bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();
   const DeviceOpTable& ops() const;
   bool recomputable(uint32_t i) const;
+  bool rebuilds_same(uint32_t i) const;  // recomputing or re-gathering i now gives the value it had
   char* allocate_block(size_t bytes);
   bool evict_below_scratch(size_t bytes);
   char* scratch_block(size_t bytes, bool must);

@@ -10,6 +10,8 @@
 #include "device/dispatch.h"
 #include "device/swap.h"
 #include "graph/graph.h"
+#include "params/parameter.h"
+#include "params/resident.h"
 
 namespace dg {
 
@@ -51,18 +53,28 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
       own = true;
       step_blocks_.erase(step_blocks_.begin() + static_cast<std::ptrdiff_t>(b));
     }
+  const bool took = took_streamed_;
+  took_streamed_ = false;
   uint32_t r = m[0];
   size_t base = 0;
   for (unsigned b = 0; b < n; ++b) untrack({m[b], false});
   if (own) {
+    PinnedBuffer rows = std::move(vals_[r].host);  // a group of lookups' prefetched rows (stream_in_group)
     vals_[r] = Slot{};
     vals_[r].dev = p;
     vals_[r].bytes = n * sz;
     vals_[r].state = resident;
     vals_[r].grouped = n > 1;
-    if (node_streams(g_.nodes[r])) {  // a group of lookups of a streamed table: the op gathered and copied the rows
-      device_mem_stats(dev_).to_device_bytes += n * sz;
-      device_mem_stats(dev_).streamed_params += n;
+    vals_[r].ran = true;
+    vals_[r].at = Resident::values_stamp();
+    if (node_streams(g_.nodes[r])) {
+      vals_[r].ver = source_version(r);
+      if (took) {  // the rows stay on the host as the block's copy: moved out, nothing is copied
+        vals_[r].host = std::move(rows);
+      } else {  // the op gathered and copied the rows
+        device_mem_stats(dev_).to_device_bytes += n * sz;
+        device_mem_stats(dev_).streamed_params += n;
+      }
     }
   } else {  // the op's output is a view of an argument's block
     const Node& first = g_.nodes[m[0]];
@@ -73,13 +85,18 @@ void SwapPlan::after_group(const uint32_t* m, unsigned n, const Tensor& y) {
       if (found) base = static_cast<size_t>(p - o.dev);
     }
     if (!found) {
-      for (unsigned b = 0; b < n; ++b) vals_[m[b]] = Slot{};
+      for (unsigned b = 0; b < n; ++b) {
+        vals_[m[b]] = Slot{};
+        vals_[m[b]].ran = true;
+      }
       return;
     }
   }
   for (unsigned b = 0; b < n; ++b) {
     if (m[b] == r) continue;
     vals_[m[b]] = Slot{};
+    vals_[m[b]].ran = true;
+    vals_[m[b]].at = Resident::values_stamp();
     vals_[m[b]].owner = static_cast<int32_t>(r);
     vals_[m[b]].offset = base + b * sz;
     views_[r].push_back(m[b]);
@@ -123,6 +140,7 @@ void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
   if (!backward) {  // blocks of a group whose forward raised: freed at renew_cg
     extra_blocks_.insert(extra_blocks_.end(), node_blocks_.begin(), node_blocks_.end());
     node_blocks_.clear();
+    for (unsigned b = n; b-- > 0;) rerun(m[b]);  // the members (views) before the block's owner
   }
   holding([&] {
     for (unsigned b = 0; b < n; ++b) {
@@ -138,7 +156,11 @@ void SwapPlan::before_group(const uint32_t* m, unsigned n, bool backward) {
         if (backward) need_grad(a[k]);
       }
     }
-    if (!backward) reserve(size_t(n) * g_.nodes[m[0]].dim.size() * sizeof(float));
+    if (backward) return;
+    const Node& first = g_.nodes[m[0]];
+    if (!streamed_in_ && first.device == dev_ && first.op == OpId::lookup && node_streams(first))
+      stream_in_group(m, n);  // its rows, prefetched
+    if (!streamed_in_) reserve(size_t(n) * first.dim.size() * sizeof(float));
   });
   prefetch_ahead();
 }

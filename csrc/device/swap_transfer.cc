@@ -198,6 +198,74 @@ void SwapPlan::stream_in(uint32_t i) {
   s.ver = ver;
 }
 
+// A group of lookups of a streamed table (the autobatching executor): the
+// members' rows gathered on the host into one pinned buffer, in member order
+// (as the batched op gathers them: the group's block), and copied in ahead
+// like a lone lookup's first copy. The slot of the group's first member holds it.
+bool SwapPlan::prefetch_group(const uint32_t* m, unsigned n, uint64_t t) {
+  Slot& s = vals_[m[0]];
+  if (s.state != unmanaged || s.owner >= 0 || s.dev) return true;  // ran already, or on its way
+  const uint32_t end = g_.device_memory().forward_end;
+  for (unsigned b = 0; b < n; ++b)
+    if (m[b] > end) return true;  // not in this forward: an update may come first
+  const Node& first = g_.nodes[m[0]];
+  const size_t sz = first.dim.size() * sizeof(float), bytes = n * sz;
+  char* p = nullptr;
+  for (;;) {
+    if ((p = pool_.allocate(bytes))) break;
+    if (reclaim()) continue;
+    if (!evict_one(t, true)) return false;
+  }
+  DeviceMemStats& st = device_mem_stats(dev_);
+  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+  const auto* table = static_cast<const LookupParameterStorage*>(first.ptr);
+  const size_t rs = table->row_size();
+  s.host = PinnedHostPool::of(dev_).acquire(bytes);
+  float* out = s.host.floats();
+  for (unsigned b = 0; b < n; ++b) {
+    const Node& nd = g_.nodes[m[b]];
+    for (unsigned r = 0; r < nd.naux; ++r, out += rs) {
+      const float* src = table->row_read(static_cast<unsigned>(g_.int_data[nd.aux0 + r]));
+      std::copy(src, src + rs, out);
+    }
+  }
+  s.ver = source_version(m[0]);
+  s.bytes = bytes;
+  s.ev = last_ev_ = ops().copy_async(p, s.host.data(), bytes, true);
+  s.dev = p;
+  s.state = incoming;
+  s.first_in = true;
+  track({m[0], false});
+  ++st.prefetches;
+  ++st.param_prefetches;
+  st.streamed_params += n;
+  st.to_device_bytes += bytes;
+  return true;
+}
+
+// The hook of such a group's forward: the rows prefetched (it waits for the
+// copy) go to the op (take_streamed); when they were not prefetched, or were
+// moved out before the group ran, or the table changed since, the op gathers
+// the rows itself.
+void SwapPlan::stream_in_group(const uint32_t* m, unsigned n) {
+  (void)n;
+  Slot& s = vals_[m[0]];
+  const Key k{m[0], false};
+  if ((s.state == incoming || s.state == resident) && s.ver != source_version(m[0])) drop_stale(k);
+  if (s.state == incoming) arrive(k, true);
+  untrack(k);
+  if (s.state != resident) {
+    s = Slot{};
+    return;
+  }
+  streamed_in_ = s.dev;
+  PinnedBuffer rows = std::move(s.host);
+  const uint64_t ver = s.ver;
+  s = Slot{};
+  s.host = std::move(rows);
+  s.ver = ver;
+}
+
 float* SwapPlan::take_streamed() {
   char* p = streamed_in_;
   streamed_in_ = nullptr;
@@ -214,7 +282,7 @@ bool SwapPlan::prefetch(Key k, uint64_t t) {
   Slot& s = slot(k);
   const void* src = nullptr;
   if (s.state == on_host) src = s.host.data();
-  else if (s.state == dropped && !k.grad) src = host_source(k.node);
+  else if (s.state == dropped && !k.grad && rebuilds_same(k.node)) src = host_source(k.node);
   if (!src) return true;  // resident, in flight, or recomputed when needed
   char* p = nullptr;
   for (;;) {
@@ -254,8 +322,11 @@ void SwapPlan::prefetch_ahead() {
     for (uint32_t m = 0; m < count; ++m) {
       const uint32_t node = steps_mode_ ? first[m] : static_cast<uint32_t>(at);
       const Node& nd = g_.nodes[node];
-      // A streamed parameter's value, ahead of its node (a group of lookups gathers its rows when it runs).
+      // A streamed parameter's value, ahead of its node; a group of lookups' rows, ahead of the group.
       if (!backward && count == 1 && nd.device == dev_ && node_streams(nd) && !prefetch_first(node, t)) return;
+      if (!backward && count > 1 && m == 0 && nd.device == dev_ && nd.op == OpId::lookup && node_streams(nd) &&
+          !prefetch_group(first, count, t))
+        return;
       // A lone sum's backward reads gradients only (a group's re-gathers its arguments' values).
       const bool values = !backward || count > 1 || backward_reads_values(nd.op);
       if (backward) {

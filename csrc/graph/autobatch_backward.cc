@@ -13,14 +13,13 @@
 
 namespace dg {
 
-// dx += d(op)/dx_k for a batched argument k of a group of N members (their
-// arguments ak): into the arguments' gradient block when it is one in member
-// order, else through a scratch block added back member by member.
-void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y,
-                                          const Tensor& dy, unsigned k, const uint32_t* ak, unsigned N,
-                                          PhaseClock& clock) {
+// Where dx for a batched argument of a group of N members (their arguments ak)
+// goes: the arguments' gradient block when it is one in member order (zeroed
+// first if no gradient has reached it yet), else a zeroed scratch block added
+// back member by member after (scatter). False: no member's gradient is wanted.
+bool ComputationGraph::arg_grad_target(const Tensor& x, const uint32_t* ak, unsigned N, Tensor& dx, bool& scatter,
+                                       PhaseClock& clock) {
   AutobatchProfile& prof = autobatch_profile();
-  const Tensor& x = xs[k];
   const uint32_t a0 = ak[0];
   const unsigned sz = nodes[a0].dim.size();
   // The usual case: the arguments are one CPU group's members in order, so they lie
@@ -42,39 +41,58 @@ void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto,
       any = any || gb.v;
       contiguous = contiguous && gb.v == grads_[a0].v + size_t(b) * sz;
     }
-    if (!any) return;
+    if (!any) return false;
     for (unsigned b = 0; b < N; ++b)
       if (grads_[ak[b]].v) touch_grad(ak[b]);
   }
   clock.charge(prof.bwd_memset);
+  dx = Tensor(x.d, grads_[a0].v);
+  dx.device = x.device;
+  scatter = !contiguous;
   if (contiguous) {
     ++prof.grads_in_place;
-    Tensor dx(x.d, grads_[a0].v);
-    dx.device = x.device;
-    if (x.device != kCpuDevice) group_backward(proto, xs, y, dy, k, dx);
-    else arg_backward_by_members(*this, impl, proto, xs, y, dy, k, dx, N);
-    clock.charge(prof.bwd_kernel);
-    return;
+    return true;
   }
   ++prof.grads_scattered;
   if (x.device != kCpuDevice) {  // zeroed, computed and added to the members on the device
-    Tensor dx(x.d, group_device_floats(x.device, size_t(sz) * N, true));
-    dx.device = x.device;
+    dx.v = group_device_floats(x.device, size_t(sz) * N, true);
     group_device_fill(x.device, dx.v, size_t(sz) * N, 0.f);
-    group_backward(proto, xs, y, dy, k, dx);
-    group_device_scatter_add(x.device, dx.v, ak, N, sz);
-    clock.charge(prof.bwd_kernel);
+  } else {
+    dx.v = dx_pool.allocate_floats(size_t(sz) * N);
+    std::memset(dx.v, 0, sizeof(float) * sz * N);
+  }
+  clock.charge(prof.bwd_scatter);
+  return true;
+}
+
+// The members' gradients += their slices of a scratch block (arg_grad_target), in member order.
+void ComputationGraph::scatter_arg_grad(const Tensor& dx, const uint32_t* ak, unsigned N) {
+  const unsigned sz = nodes[ak[0]].dim.size();
+  if (dx.device != kCpuDevice) {
+    group_device_scatter_add(dx.device, dx.v, ak, N, sz);
     return;
   }
-  Tensor dx(x.d, dx_pool.allocate_floats(size_t(sz) * N));
-  std::memset(dx.v, 0, sizeof(float) * sz * N);
-  clock.charge(prof.bwd_scatter);
-  arg_backward_by_members(*this, impl, proto, xs, y, dy, k, dx, N);
-  clock.charge(prof.bwd_kernel);
   for (unsigned b = 0; b < N; ++b) {
     Tensor& gb = grads_[ak[b]];
     if (gb.v) VecMap(gb.v, sz) += VecMap(dx.v + size_t(b) * sz, sz);
   }
+}
+
+// dx += d(op)/dx_k for a batched argument k of a group of N members (their
+// arguments ak): into the arguments' gradient block when it is one in member
+// order, else through a scratch block added back member by member.
+void ComputationGraph::group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y,
+                                          const Tensor& dy, unsigned k, const uint32_t* ak, unsigned N,
+                                          PhaseClock& clock) {
+  AutobatchProfile& prof = autobatch_profile();
+  Tensor dx;
+  bool scatter;
+  if (!arg_grad_target(xs[k], ak, N, dx, scatter, clock)) return;
+  if (dx.device != kCpuDevice) group_backward(proto, xs, y, dy, k, dx);
+  else arg_backward_by_members(*this, impl, proto, xs, y, dy, k, dx, N);
+  clock.charge(prof.bwd_kernel);
+  if (!scatter) return;
+  scatter_arg_grad(dx, ak, N);
   clock.charge(prof.bwd_scatter);
 }
 
@@ -207,6 +225,10 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   clock.charge(prof.bwd_setup);
   if (!grads_[from].v && !grad_under_budget(from)) return;  // the loss does not depend on anything differentiable
   lazy_grads_ = true;
+  struct LazyOff {  // also when an op raises: touch_grad's records are this backward's
+    bool& on;
+    ~LazyOff() { on = false; }
+  } lazy_off{lazy_grads_};
   touch_grad(from);
   if (!grads_[from].v) {  // under a budget: the plan fills the seed with 1 when it allocates it
   } else if (nodes[from].device != kCpuDevice) {
@@ -219,96 +241,111 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   outer_slot_.assign(evaluated_, -1);
   outer_used_ = 0;
 
+  // On the engine's threads: runs of consecutive groups that may go at once (backward_wave).
+  const bool waves = engine_threads() > 1 && !has_device_nodes_ && autobatch_backward_waves();
   std::vector<Tensor> xs;
   for (size_t gi = groups_.size(); gi-- > 0;) {
-    const Group& grp = groups_[gi];
-    // A lone node, or a group a device budget split: node by node (it runs even without gradient, as unbatched).
-    if (grp.count == 1 || (has_device_nodes_ && !group_backward_under_budget(static_cast<uint32_t>(gi)))) {
-      for (unsigned b = grp.count; b-- > 0;) {
-        touch_grad(group_nodes_[grp.first + b]);
-        clock.charge(prof.bwd_memset);
-        backward_node(group_nodes_[grp.first + b], xs);
-        clock.charge(prof.bwd_kernel);
-      }
-      continue;
-    }
-    const uint32_t* members = group_nodes_.data() + grp.first;
-    const unsigned N = grp.count;
-    // The members' arguments as forward read them (else read once from the nodes),
-    // their gradients prefetched.
-    const unsigned na = nodes[members[0]].nargs;
-    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&outer_slot_[members[b]]);
-    const uint32_t* margs;
-    if (grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_) {
-      margs = group_args_.data() + grp.args_at;
-      for (size_t i = 0; i < size_t(N) * na; ++i) {
-        __builtin_prefetch(&grads_[margs[i]]);
-        __builtin_prefetch(&group_of_[margs[i]]);
-      }
-    } else {
-      std::vector<uint32_t>& read = autobatch_scratch().member_args;
-      read.resize(size_t(N) * na);
-      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&nodes[members[b]]);
-      for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
-      for (unsigned b = 0; b < N; ++b) {
-        const uint32_t* a = args(nodes[members[b]]);
-        for (unsigned k = 0; k < na; ++k) {
-          read[size_t(k) * N + b] = a[k];
-          __builtin_prefetch(&grads_[a[k]]);
-          __builtin_prefetch(&group_of_[a[k]]);
-        }
-      }
-      margs = read.data();
-    }
-    clock.charge(prof.bwd_setup);
-    for (unsigned b = 0; b < N; ++b)  // their users have all run (a weight's deferred terms: rare)
-      if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
-    clock.charge(prof.bwd_outer);
-    if (grp.stacked_set) stacked_set_backward(gi, margs + N, clock);
-    const Node& first = nodes[members[0]];
-    Tensor& dy0 = grads_[members[0]];
-    if (!dy0.v) continue;
-    if (!group_zeroed_[grad_root_[gi]]) {
-      if (first.nargs != 0) continue;  // no gradient reached this group: nothing to pass on
-      touch_grad(members[0]);  // lookups still mark their rows, as unbatched
-    }
-    Tensor dy(grp.proto.dim, dy0.v);
-    dy.device = first.device;
-    const OpImpl& impl = op_impl(first.op);
-    if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
-      if (first.needs_grad) {
-        clock.charge(prof.bwd_memset);
-        group_backward(grp.proto, nullptr, grp.y, dy, 0, dy);
-        clock.charge(prof.bwd_kernel);
-        if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup || first.op == OpId::lookup_table);
-      }
-      continue;
-    }
-    for (unsigned k = 0; k < first.nargs; ++k) {
-      if (!(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
-      const Tensor& x = grp.xs[k];
-      uint32_t a0 = args(first)[k];
-      if (x.d.bd == 1 && grp.proto.dim.bd > 1) {  // shared argument: the op sums over the group
-        if (grads_[a0].v) {
-          touch_grad(a0);
-          clock.charge(prof.bwd_memset);
-          current_target_ = a0;
-          group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
-          current_target_ = UINT32_MAX;
-          clock.charge(prof.bwd_kernel);
-        }
+    if (waves)
+      if (const size_t ran = backward_wave(gi, clock)) {
+        gi -= ran - 1;
         continue;
       }
-      if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
-      if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
-      group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs + size_t(k) * N, N, clock);
-    }
+    backward_group(gi, xs, clock);
   }
   // Blocks no gradient reached read as zeros through gradient().
   for (uint32_t gi = 0; gi < groups_.size(); ++gi)
     if (!group_zeroed_[gi]) touch_grad(group_nodes_[groups_[gi].first]);
   clock.charge(prof.bwd_memset);
   lazy_grads_ = false;
+}
+
+// One group's backward: its members node by node when it is a lone node or a
+// device budget split it, else its arguments' gradients as batched calls.
+void ComputationGraph::backward_group(size_t gi, std::vector<Tensor>& xs, PhaseClock& clock) {
+  AutobatchProfile& prof = autobatch_profile();
+  const Group& grp = groups_[gi];
+  // A lone node, or a group a device budget split: node by node (it runs even without gradient, as unbatched).
+  if (grp.count == 1 || (has_device_nodes_ && !group_backward_under_budget(static_cast<uint32_t>(gi)))) {
+    for (unsigned b = grp.count; b-- > 0;) {
+      touch_grad(group_nodes_[grp.first + b]);
+      clock.charge(prof.bwd_memset);
+      backward_node(group_nodes_[grp.first + b], xs);
+      clock.charge(prof.bwd_kernel);
+    }
+    return;
+  }
+  const uint32_t* members = group_nodes_.data() + grp.first;
+  const unsigned N = grp.count;
+  // The members' arguments as forward read them (else read once from the nodes),
+  // their gradients prefetched.
+  const unsigned na = nodes[members[0]].nargs;
+  for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&outer_slot_[members[b]]);
+  const uint32_t* margs;
+  if (grp.args_at != UINT32_MAX && group_args_epoch_ == epoch_) {
+    margs = group_args_.data() + grp.args_at;
+    for (size_t i = 0; i < size_t(N) * na; ++i) {
+      __builtin_prefetch(&grads_[margs[i]]);
+      __builtin_prefetch(&group_of_[margs[i]]);
+    }
+  } else {
+    std::vector<uint32_t>& read = autobatch_scratch().member_args;
+    read.resize(size_t(N) * na);
+    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(&nodes[members[b]]);
+    for (unsigned b = 0; b < N; ++b) __builtin_prefetch(args(nodes[members[b]]));
+    for (unsigned b = 0; b < N; ++b) {
+      const uint32_t* a = args(nodes[members[b]]);
+      for (unsigned k = 0; k < na; ++k) {
+        read[size_t(k) * N + b] = a[k];
+        __builtin_prefetch(&grads_[a[k]]);
+        __builtin_prefetch(&group_of_[a[k]]);
+      }
+    }
+    margs = read.data();
+  }
+  clock.charge(prof.bwd_setup);
+  for (unsigned b = 0; b < N; ++b)  // their users have all run (a weight's deferred terms: rare)
+    if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
+  clock.charge(prof.bwd_outer);
+  if (grp.stacked_set) stacked_set_backward(gi, margs + N, clock);
+  const Node& first = nodes[members[0]];
+  Tensor& dy0 = grads_[members[0]];
+  if (!dy0.v) return;
+  if (!group_zeroed_[grad_root_[gi]]) {
+    if (first.nargs != 0) return;  // no gradient reached this group: nothing to pass on
+    touch_grad(members[0]);  // lookups still mark their rows, as unbatched
+  }
+  Tensor dy(grp.proto.dim, dy0.v);
+  dy.device = first.device;
+  const OpImpl& impl = op_impl(first.op);
+  if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
+    if (first.needs_grad) {
+      clock.charge(prof.bwd_memset);
+      group_backward(grp.proto, nullptr, grp.y, dy, 0, dy);
+      clock.charge(prof.bwd_kernel);
+      if (on_param_grad) on_param_grad(first.ptr, first.op == OpId::lookup || first.op == OpId::lookup_table);
+    }
+    return;
+  }
+  autobatch_fault_check(N);
+  for (unsigned k = 0; k < first.nargs; ++k) {
+    if (!(impl.diff_mask >> (k < 31 ? k : 31) & 1u)) continue;
+    const Tensor& x = grp.xs[k];
+    uint32_t a0 = args(first)[k];
+    if (x.d.bd == 1 && grp.proto.dim.bd > 1) {  // shared argument: the op sums over the group
+      if (grads_[a0].v) {
+        touch_grad(a0);
+        clock.charge(prof.bwd_memset);
+        current_target_ = a0;
+        group_backward(grp.proto, grp.xs.data(), grp.y, dy, k, grads_[a0]);
+        current_target_ = UINT32_MAX;
+        clock.charge(prof.bwd_kernel);
+      }
+      continue;
+    }
+    if (grp.in_stacked_set && k == 1) continue;  // the set's last group did it for all (stacked_set_backward)
+    if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
+    group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs + size_t(k) * N, N, clock);
+  }
 }
 
 void ComputationGraph::touch_grad(uint32_t j) {

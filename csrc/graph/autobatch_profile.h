@@ -31,6 +31,9 @@ struct AutobatchProfile {
   // Pieces of groups split by members over the threads: forward pieces, backward
   // argument gradients split, weight-gradient GEMMs split by columns.
   uint64_t pieces_forward = 0, pieces_backward = 0, pieces_outer = 0;
+  // Backward: groups whose argument gradients ran at once with other groups' on the
+  // threads, and such waves.
+  uint64_t groups_waved_backward = 0, waves_backward = 0;
   // Groups whose output was placed where a later group reads it in one block (no gather).
   uint64_t outputs_placed = 0;
 };
@@ -49,6 +52,9 @@ void autobatch_fault_check(unsigned members);
 // The work (values read and written, plus a product's multiply-adds) from which a
 // group may run on the engine's threads; sets it when work >= 0, returns the old value.
 double autobatch_pool_min_work(double work);
+// Whether backward runs independent groups at once on the engine's threads (on; off
+// only to measure or test: _core._set_autobatch_backward_waves).
+bool& autobatch_backward_waves();
 
 // Adds the time since the last mark to `slot` when profiling is on.
 class PhaseClock {

@@ -4,24 +4,26 @@
 // more than that of the last item it reads from, so the items of a level read
 // none of each other's outputs (a cell's gate products under different
 // weights, the two directions of a BiLSTM). In a level, every item runs on
-// this thread in plan order except the large batched groups on the CPU: those
-// are gathered here, then run at once on the pool (a wave), BLAS inside them on
-// one thread, the graph's pools taking a lock. A large group of an op that
+// this thread in plan order except, when the level's work pays for the
+// hand-off, its batched groups on the CPU: those are gathered here, then run at
+// once on the pool (a wave), BLAS inside them on one thread, the graph's pools
+// taking a lock. A large group of an op that
 // treats each batch element on its own (op_table.def: DG_OP_SPLITS_BY_MEMBER)
 // is split into pieces of its members, its output block placed first and each
 // piece writing its own members' columns, so even a level of one group uses
 // every thread. Backward splits the same groups' batched arguments' gradients
 // the same way (arg_backward_by_members), and a weight's deferred gradient
 // GEMM by columns (outer_products_by_columns); a shared argument's gradient,
-// a sum over the group, stays one call.
+// a sum over the group, stays one call; independent groups too small to split
+// run in waves too (autobatch_backward_threads.cc).
 //
 // Bit-identical to one thread: the groups and their order are the plan's;
 // items that may draw random numbers keep their plan order; a piece computes
 // its columns exactly as the whole call would: pieces are whole multiples of
-// kPieceMembers members (every piece of a 64-byte-aligned block starts 64-byte
-// aligned, so Eigen's vector loops cover the same elements as for the whole,
-// and every product piece has >= 16 columns, the kernel path gemm.cc gives the
-// whole), products split only with a BLAS loaded (whose result for a column
+// kPieceMembers members (every piece of a block aligned as the pools align
+// blocks, MemoryPool::kAlign, starts so aligned, so Eigen's vector loops cover
+// the same elements as for the whole, and every product piece has >= 16
+// columns, the kernel path gemm.cc gives the whole), products split only with a BLAS loaded (whose result for a column
 // does not depend on the others), never over the summed dimension.
 #include "graph/autobatch_threads.h"
 
@@ -52,21 +54,17 @@ bool draws_random(const Node& n) {
   return false;
 }
 
-bool splits_by_member(const Node& n) {
-#define DG_OP_SPLITS_BY_MEMBER(name, when) \
-  if (n.op == OpId::name && (when)) return true;
-#include "ops/op_table.def"
-#undef DG_OP_SPLITS_BY_MEMBER
-  return false;
-}
-
 bool is_product(OpId op) { return op == OpId::matmul || op == OpId::affine_transform; }
 
 // A piece's members: a multiple of this (see the file's comment).
 constexpr unsigned kPieceMembers = 16;
+// ... so that a piece of a pool block starts where a pool block would (MemoryPool::kAlign),
+// whatever a member's size.
+static_assert(kPieceMembers * sizeof(float) % MemoryPool::kAlign == 0, "pieces must start aligned as pool blocks");
 
-// A group (or a weight's gradient GEMM) runs on the threads only above this much
-// work (values read and written, plus the multiply-adds of a product). A guess
+// A group is split (or a weight's gradient GEMM), and a wave of groups of a level
+// runs on the threads, only from this much work (values read and written, plus
+// the multiply-adds of a product; a wave: its groups' together). A guess
 // for a quiet machine: on the shared, loaded 2-core box no size paid (the second
 // core was rarely free; benchmarks/README.md, issue 26, fifth pass).
 double g_pool_min_work = 65536;
@@ -80,10 +78,6 @@ double op_work(const Node& n, const Dim& out, ArgDim arg) {
   if (n.op == OpId::affine_transform)
     for (unsigned k = 1; k + 1 < n.nargs; k += 2) work += double(out.size()) * arg(k).cols();
   return work;
-}
-
-double group_work(const Node& proto, const Tensor* xs) {
-  return op_work(proto, proto.dim, [xs](unsigned k) -> const Dim& { return xs[k].d; });
 }
 
 // OpenBLAS's small-matrix kernels (SkylakeX builds take them for products of at
@@ -127,7 +121,8 @@ unsigned max_pieces(const Node& n, unsigned N, Cols cols) {
   return std::max(most, 1u);
 }
 
-bool aligned64(const float* p) { return (reinterpret_cast<uintptr_t>(p) & 63u) == 0; }
+// Where a pool block starts: a piece of one so aligned is too (see the file's comment).
+bool pool_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % MemoryPool::kAlign == 0; }
 
 // Members [b0, b1) of a group of N: a tensor with a batch (N times a member's) narrowed.
 Tensor narrow(const Tensor& t, unsigned N, unsigned b0, unsigned b1) {
@@ -156,24 +151,6 @@ void piece_bounds(unsigned N, unsigned pieces, unsigned q, unsigned& b0, unsigne
   b1 = q + 1 == pieces ? N : kPieceMembers * (units * (q + 1) / pieces);
 }
 
-// ... and the graph's pools take a lock.
-class SharedPools {
- public:
-  SharedPools(MemoryPool& fx, MemoryPool& scratch) : fx_(fx), scratch_(scratch) {
-    fx_.share(&lock_);
-    scratch_.share(&lock_);
-  }
-  ~SharedPools() {
-    fx_.share(nullptr);
-    scratch_.share(nullptr);
-  }
-
- private:
-  MemoryPool& fx_;
-  MemoryPool& scratch_;
-  std::mutex lock_;
-};
-
 // A wave's task: a whole group (pieces == 0) or piece q of `pieces` of one.
 struct Piece {
   uint32_t group;
@@ -192,6 +169,26 @@ BlasOnOneThread::~BlasOnOneThread() {
   if (eigen_threads_ > 1) Eigen::setNbThreads(eigen_threads_);
 }
 
+bool splits_by_member(const Node& n) {
+#define DG_OP_SPLITS_BY_MEMBER(name, when) \
+  if (n.op == OpId::name && (when)) return true;
+#include "ops/op_table.def"
+#undef DG_OP_SPLITS_BY_MEMBER
+  return false;
+}
+
+double group_work(const Node& proto, const Tensor* xs) {
+  return op_work(proto, proto.dim, [xs](unsigned k) -> const Dim& { return xs[k].d; });
+}
+
+double pool_min_work() { return g_pool_min_work; }
+
+bool backward_splits(const Node& proto, const Tensor* xs, unsigned N) {
+  const unsigned T = static_cast<unsigned>(engine_threads());
+  return T > 1 && max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }) > 1 &&
+         group_work(proto, xs) >= g_pool_min_work;
+}
+
 double autobatch_pool_min_work(double work) {
   const double before = g_pool_min_work;
   if (work >= 0) g_pool_min_work = work;
@@ -202,7 +199,7 @@ void arg_backward_by_members(OpContext& ctx, const OpImpl& impl, const Node& pro
                              const Tensor& y, const Tensor& dy, unsigned k, Tensor& dx, unsigned N) {
   const unsigned T = static_cast<unsigned>(engine_threads());
   unsigned pieces = T > 1 ? std::min(max_pieces(proto, N, [&](unsigned j) { return xs[j].d.cols(); }), T) : 1;
-  if (pieces > 1 && (!aligned64(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
+  if (pieces > 1 && (!pool_aligned(dx.v) || dx.d.bd % N || group_work(proto, xs) < g_pool_min_work)) pieces = 1;
   if (pieces == 1) {
     impl.backward(ctx, proto, xs, y, dy, k, dx);
     return;
@@ -259,8 +256,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     const Node& n = member0(i);
     if (n.device != kCpuDevice || draws_random(n)) return 0;
     const uint32_t* a = args(n);
-    const double work = it.count * op_work(n, n.dim, [&](unsigned k) -> const Dim& { return nodes[a[k]].dim; });
-    return work >= g_pool_min_work ? work : 0;
+    return it.count * op_work(n, n.dim, [&](unsigned k) -> const Dim& { return nodes[a[k]].dim; });
   };
   // Levels: an item runs one level after the last of the items it reads from.
   // Items that may draw random numbers (lone nodes, DG_OP_DRAWS_RANDOM groups)
@@ -320,9 +316,11 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
       works.push_back(w);
       level_work += w;
       const Node& m0 = member0(lv[q]);
-      splits = splits || max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1;
+      splits = splits || (w >= g_pool_min_work &&
+                          max_pieces(m0, plan[lv[q]].count, [&](unsigned k) { return nodes[args(m0)[k]].dim.cols(); }) > 1);
     }
-    if (pooled.size() < 2 && !splits) pooled.clear();
+    // A wave: two or more groups, or one to split, when the level's work pays for the hand-off.
+    if ((pooled.size() < 2 && !splits) || level_work < g_pool_min_work) pooled.clear();
     // In plan order: the others run, the wave's groups are gathered.
     size_t p = 0;
     for (uint32_t q = 0; q < n; ++q) {
@@ -347,7 +345,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
     unsigned total = 0;
     for (size_t q = 0; q < pooled.size(); ++q) {
       Group& grp = groups_[pooled[q]];
-      const unsigned most = std::min<unsigned>(
+      const unsigned most = works[q] < g_pool_min_work ? 1u : std::min<unsigned>(
           max_pieces(grp.proto, grp.count, [&](unsigned k) { return grp.xs[k].d.cols(); }), T);
       splittable[q] = most > 1;
       if (most > 1) pieces_of[q] = std::clamp<unsigned>(unsigned(std::lround(works[q] * T / level_work)), 1u, most);

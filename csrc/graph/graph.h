@@ -278,7 +278,19 @@ class ComputationGraph final : public OpContext {
   // level (groups that read none of each other's outputs), the large batched
   // groups of a level on the engine's threads.
   void run_plan_threaded(uint32_t begin, uint32_t end, PhaseClock& clock);
-  // dx += d(op)/dx_k for a batched argument k of a group (autobatch_backward.cc).
+  // Backward of one group (autobatch_backward.cc): dx += d(op)/dx_k for a batched
+  // argument k; where that dx goes (false: no gradient wanted) and, for a scratch
+  // block, adding it back to the members.
+  void backward_group(size_t gi, std::vector<Tensor>& xs, PhaseClock& clock);
+  bool arg_grad_target(const Tensor& x, const uint32_t* ak, unsigned N, Tensor& dx, bool& scatter, PhaseClock& clock);
+  void scatter_arg_grad(const Tensor& dx, const uint32_t* ak, unsigned N);
+  // With set_num_threads(n > 1) (autobatch_backward_threads.cc): runs groups
+  // end - r + 1 .. end (descending) as one wave when they may go at once and it
+  // pays; returns r (0: none ran). Per node, the last wave that reads it / writes
+  // its gradient from a task.
+  size_t backward_wave(size_t end, PhaseClock& clock);
+  std::vector<uint32_t> wave_read_, wave_written_;
+  uint32_t wave_id_ = 0;
   void group_arg_backward(const OpImpl& impl, const Node& proto, const Tensor* xs, const Tensor& y, const Tensor& dy,
                           unsigned k, const uint32_t* ak, unsigned N, PhaseClock& clock);
   // Stacked products (autobatch_stacked.cc): takes from the agenda the ready

@@ -28,7 +28,7 @@ struct ParameterStorage : std::enable_shared_from_this<ParameterStorage> {
 
   ParameterStorage(std::string n, const Dim& d)
       : name(std::move(n)), dim(d), values(d.size()), grad(d.size()) {
-    values.set_owner(this);
+    values.set_owner(this, true);
     grad.set_owner(this);
   }
   void place(DeviceId d);  // moves values and gradient to device d
@@ -55,7 +55,7 @@ struct LookupParameterStorage : std::enable_shared_from_this<LookupParameterStor
   LookupParameterStorage(std::string n, const Dim& row, unsigned count)
       : name(std::move(n)), row_dim(row), rows(count), values(row.size() * count),
         grad(row.size() * count), is_touched(count, 0) {
-    values.set_owner(this);
+    values.set_owner(this, true);
     grad.set_owner(this);
   }
   size_t row_size() const { return row_dim.size(); }

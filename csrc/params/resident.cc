@@ -13,6 +13,7 @@ namespace dg {
 
 namespace {
 std::atomic<uint64_t> g_to_device{0}, g_to_host{0};
+std::atomic<uint64_t> g_values_stamp{0};  // the last version given to a parameter's values
 
 const DeviceOpTable& ops_of(DeviceId d) { return device_ops(Device::from_id(d).kind); }
 
@@ -26,6 +27,10 @@ Registry& registry() {
   return *r;
 }
 }  // namespace
+
+uint64_t Resident::values_stamp() { return g_values_stamp.load(std::memory_order_relaxed); }
+
+void Resident::advance() { version_ = values_ ? ++g_values_stamp : version_ + 1; }
 
 uint64_t Resident::next_seq() {
   static std::atomic<uint64_t> seq{0};
@@ -47,7 +52,7 @@ struct ResidentRegistry {
     std::unordered_map<const void*, PlacedParameter> by_owner;
     for (const Resident* x : r.on[d]) {
       if (x->streams_) continue;
-      const void* o = x->owner_ ? x->owner_ : x;
+      const void* o = x->owner();
       auto [it, fresh] = by_owner.try_emplace(o, PlacedParameter{o, 0, x->seq_});
       it->second.bytes += sizeof(float) * x->size();
       it->second.seq = std::min(it->second.seq, x->seq_);
@@ -63,7 +68,7 @@ struct ResidentRegistry {
     std::lock_guard<std::mutex> lock(r.m);
     std::unordered_set<const void*> owners;
     for (const Resident* x : r.on[d])
-      if (x->streams_) owners.insert(x->owner_ ? x->owner_ : x);
+      if (x->streams_) owners.insert(x->owner());
     return owners.size();
   }
   static void stream(DeviceId d, const std::vector<const void*>& owners, bool on) {
@@ -71,7 +76,7 @@ struct ResidentRegistry {
     std::lock_guard<std::mutex> lock(r.m);
     const std::unordered_set<const void*> set(owners.begin(), owners.end());
     for (Resident* x : r.on[d])
-      if (on ? set.count(x->owner_ ? x->owner_ : x) != 0 : x->streams_) x->stream(on);
+      if (on ? set.count(x->owner()) != 0 : x->streams_) x->stream(on);
   }
 };
 
@@ -109,7 +114,9 @@ Resident& Resident::operator=(Resident&& o) noexcept {
   n_ = o.n_;
   owner_ = o.owner_;
   seq_ = o.seq_;
-  version_ = std::max(version_, o.version_) + 1;  // never back to a version a copy was made at
+  values_ = o.values_;
+  version_ = std::max(version_, o.version_);
+  advance();  // never back to a version a copy was made at
   streams_ = o.streams_;
   dev_ = o.dev_;
   device_ = o.device_;
@@ -174,7 +181,7 @@ void Resident::push() {
 }
 
 void Resident::fill(float v) {
-  ++version_;
+  advance();
   if (dev_ && dev_ok_) ops_of(device_).fill(dev_, n_, v);
   if (v == 0.f)  // every update clears each gradient: memset's wide stores, not a float loop
     std::memset(hp(), 0, sizeof(float) * n_);
@@ -186,7 +193,7 @@ void Resident::fill(float v) {
 
 void Resident::zero_rows(const std::vector<unsigned>& rows, size_t row_size) {
   if (rows.empty()) return;
-  ++version_;
+  advance();
   if (host_ok_)
     for (unsigned r : rows) std::fill_n(hp() + static_cast<size_t>(r) * row_size, row_size, 0.f);
   if (dev_ && dev_ok_) {

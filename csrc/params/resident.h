@@ -45,12 +45,19 @@ class Resident {
   void place(DeviceId d);
   // The parameter this memory belongs to (its values, gradient and trainer
   // state share one): a device budget streams a parameter as a whole.
-  void set_owner(const void* owner) { owner_ = owner; }
+  // `values`: this is the parameter's values, whose versions are stamps of
+  // one process-wide counter (values_stamp).
+  void set_owner(const void* owner, bool values = false) {
+    owner_ = owner;
+    values_ = values;
+  }
   // Streaming (device/swap.h): placed on a device but living on the host, in
   // pinned memory of that device's pool (so a copy to the device can run on
   // the copy stream); its device copy is freed. stream(false) moves it back.
   bool streams() const { return streams_; }
   void stream(bool on);
+  // What streams with it: its parameter, or itself when it has none.
+  const void* owner() const { return owner_ ? owner_ : this; }
 
   // Host memory, current (a newer device copy is copied down first).
   const float* read() const {
@@ -62,7 +69,7 @@ class Resident {
     if (!host_ok_) pull();
     dev_ok_ = false;
     zeros_ = false;
-    ++version_;
+    advance();
     return hp();
   }
   // After a host write: a device copy (if one was made) is brought up to date
@@ -76,13 +83,18 @@ class Resident {
     float* p = dev_read();
     host_ok_ = false;
     zeros_ = false;
-    ++version_;
+    advance();
     return p;
   }
   // Grows with every write (write, dev_write, fill, zero_rows, a move into it):
   // a copy of the values made at one version is stale at another (a streamed
-  // parameter's node in a graph, device/swap.h).
+  // parameter's node in a graph, device/swap.h). A parameter's values take
+  // their versions from one counter, so versions of different parameters
+  // compare: a value computed when values_stamp() was S read no parameter
+  // written since while values_stamp() is still S, and a parameter whose
+  // version exceeds S was written after it (device/swap.h: rebuilds_same).
   uint64_t version() const { return version_; }
+  static uint64_t values_stamp();
   // A host copy of the current values in `out` (one copy from whichever side
   // holds them: the device's memory stays current, nothing is marked stale).
   float* stage(HostStaging& out) const {
@@ -101,6 +113,7 @@ class Resident {
   void enlist(DeviceId d) noexcept;  // the registry of what is placed on each device
   float* hp() const { return streams_ ? pinned_.floats() : host_.data(); }
   static uint64_t next_seq();
+  void advance();  // a new version: the next stamp for a parameter's values, else one more
 
   mutable AlignedFloats host_;  // the host values (empty while they are in pinned_)
   PinnedBuffer pinned_;
@@ -108,6 +121,7 @@ class Resident {
   const void* owner_ = nullptr;
   uint64_t seq_ = 0;  // creation order: ties between parameters of one size are broken by it
   uint64_t version_ = 0;
+  bool values_ = false;  // a parameter's values (set_owner)
   bool streams_ = false;
   float* dev_ = nullptr;
   DeviceId device_ = kCpuDevice;

@@ -39,6 +39,12 @@ void bind_blas(py::module_& m) {
   def(m, "_pool_handoff_ns", &pool_handoff_ns, py::arg("jobs"), py::arg("tasks"),
       "For measurements: nanoseconds per job of `jobs` empty jobs of `tasks` tasks each, run back to back on "
       "the engine's threads (set_num_threads).");
+  def(m, "_pool_worker_sleeps", &pool_worker_sleeps,
+      "For tests: how many times the engine's pool workers have gone to sleep (after spinning without a job) "
+      "since the pool started; 0 without a pool.");
+  def(m, "_pool_parallel_ns", &pool_parallel_ns,
+      "For measurements: wall-clock nanoseconds spent in jobs handed to the engine's threads (two or more "
+      "tasks, two or more threads) since the process started; the rest ran on one thread.");
   def(m, "set_num_threads", [](int n) {
         set_engine_threads(n);
         blas::set_threads(n);
@@ -46,7 +52,8 @@ void bind_blas(py::module_& m) {
       "Threads the engine may use: for one large matrix product (the BLAS's threads), and with autobatching for "
       "the large groups of one step that read none of each other's outputs (run at once, each with a one-thread "
       "BLAS), a large group of an element-wise op or product split by members, its batched arguments' "
-      "gradients likewise and a weight's gradient product by columns (values and gradients are the same as "
+      "gradients likewise, the argument gradients of independent small groups of backward at once, and a "
+      "weight's gradient product by columns (values and gradients are the same as "
       "with one thread). 1 (no threads) by default, as DyNet; "
       "DYNAGRAPH_NUM_THREADS or OMP_NUM_THREADS set it at import.");
 }

@@ -321,7 +321,7 @@ void bind_device(py::module_& m) {
                     py::arg("streamed_params") = s.streamed_params, py::arg("param_prefetches") = s.param_prefetches,
                     py::arg("batched_steps") = s.batched_steps, py::arg("groups_unbatched") = s.groups_unbatched,
                     py::arg("regathers") = s.regathers, py::arg("schedule_trims") = s.schedule_trims,
-                    py::arg("plan_visits") = s.plan_visits);
+                    py::arg("plan_visits") = s.plan_visits, py::arg("kept_over_update") = s.kept_over_update);
   }, py::arg("device"), "Counters of the graph memory on a device since the last reset (see docs/memory.md).");
   m.def("set_device_prefetch", [](const std::string& name, int64_t nodes) {
     DeviceId id = device_arg(name, "set_device_prefetch");

@@ -214,6 +214,8 @@ void bind_graph(py::module_& m) {
                     py::arg("stacked_sets") = p.stacked_sets, py::arg("groups_pooled") = p.groups_pooled,
                     py::arg("waves_pooled") = p.waves_pooled, py::arg("pieces_forward") = p.pieces_forward,
                     py::arg("pieces_backward") = p.pieces_backward, py::arg("pieces_outer") = p.pieces_outer,
+                    py::arg("groups_waved_backward") = p.groups_waved_backward,
+                    py::arg("waves_backward") = p.waves_backward,
                     py::arg("outputs_placed") = p.outputs_placed, py::arg("phase_ns") = phases);
   }, "Nodes executed, kernel groups launched and scheduler time since start (autobatching); batched "
      "arguments used in place (one contiguous block) or gathered, and their gradients likewise (counted since "
@@ -223,14 +225,24 @@ void bind_graph(py::module_& m) {
      "(see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
      "(see set_num_threads); pieces_forward: pieces of groups split by members over the threads, "
      "pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; "
+     "groups_waved_backward: groups whose argument gradients ran at once with other groups' on the threads, "
+     "in waves_backward such waves; "
      "outputs_placed: groups whose output was written where a later group reads it together with other "
      "groups' outputs as one argument (no gather); phase_ns: nanoseconds per "
      "executor phase while set_autobatch_profiling(True) is on (zeros otherwise).");
   def(m, "_set_autobatch_fault", &set_autobatch_fault, py::arg("members"),
-      "For tests: the next batched group of at least `members` members raises IndexError in its forward (0: off).");
+      "For tests: the next batched group of at least `members` members raises IndexError in its forward, or "
+      "(set after the forward) in its backward (0: off).");
   def(m, "_autobatch_pool_min_work", &autobatch_pool_min_work, py::arg("work") = -1.0,
       "For measurements: the work (values read and written, plus a product's multiply-adds) from which a "
       "group may run on the engine's threads; sets it when work >= 0 and returns the previous value.");
+  def(m, "_set_autobatch_backward_waves", [](bool on) {
+    const bool before = autobatch_backward_waves();
+    autobatch_backward_waves() = on;
+    return before;
+  }, py::arg("on"),
+      "For measurements and tests: whether backward on the engine's threads runs independent groups at once "
+      "(default on); returns the previous setting.");
   def(m, "set_autobatch_stacking", [](bool on) { cg().stack_products = on; }, py::arg("on"),
       "Whether the autobatching executor runs ready products of different weights with the same batched "
       "right operand (W_i x, W_o x, ... of a cell's gates) as one GEMM over the weights stacked, for groups of "

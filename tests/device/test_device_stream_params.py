@@ -188,3 +188,55 @@ def test_no_room_for_the_resident_parameters_makes_them_stream():
     assert got[3]["params_resident_bytes"] == 0
     assert 0 < got[3]["peak_bytes"] <= BUDGET
     same_training(got, ref)
+
+
+def batched(budget, prefetch, delay=0, steps=3):
+    """Four sentences per graph under the autobatching executor: the agenda runs
+    the 20 lookups of the streamed table as one group."""
+    dy.init(seed=11, device=DEV, device_mem=budget, memory_policy="swap", prefetch=prefetch)
+    dy.renew_cg()
+    pc = dy.ParameterCollection()
+    E = pc.add_lookup_parameters((40, 32))
+    Wx, Wh = pc.add_parameters((32, 32)), pc.add_parameters((32, 32))
+    Wy = pc.add_parameters((128, 32))
+    tr = dy.SimpleSGDTrainer(pc, learning_rate=0.1)
+    rng = np.random.default_rng(3)
+    _core._set_emu_copy_delay(delay)
+    dy.reset_device_memory_stats(DEV)
+    losses = []
+    for _ in range(steps):
+        dy.renew_cg(autobatching=True)
+        terms = []
+        for _ in range(4):
+            h = dy.zeros(32)
+            for w in rng.integers(0, 40, 5):
+                h = dy.tanh(Wx * E[int(w)] + Wh * h)
+                terms.append(dy.pickneglogsoftmax(Wy * h, int(rng.integers(128))))
+        loss = dy.esum(terms)
+        losses.append(loss.value())
+        loss.backward()
+        tr.update()
+    _core._set_emu_copy_delay(0)
+    return np.array(losses), [p.as_array() for p in (Wx, Wh, Wy, E)], dy.device_memory_stats(DEV)
+
+
+@pytest.mark.parametrize("delay", [0, 300], ids=["", "slow"])
+def test_a_group_of_lookups_of_a_streamed_table_is_prefetched(delay):
+    """The group's rows are gathered on the host into one pinned buffer in member
+    order and copied in K steps ahead like a lone node's first copy: with K = 4
+    two first copies per graph are issued ahead (the output matrix and the group;
+    before, only the matrix: the group gathered its rows when it ran), none on
+    demand; with K = 0 both come on demand. Training equals the unbudgeted run."""
+    ref = batched(0, 4)
+    on = batched(BUDGET, 4, delay)
+    off = batched(BUDGET, 0)
+    for got in (on, off):
+        assert got[2]["params_streaming"] == 2  # the output matrix and the lookup table
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-6, atol=1e-6)
+        for a, b in zip(got[1], ref[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        assert got[2]["streamed_params"] == 3 * 21  # 20 looked-up rows and the matrix per graph
+    assert on[2]["param_prefetches"] == 2 * 3 and on[2]["demand_fetches"] == 0, on[2]
+    assert on[2]["prefetch_hits"] + on[2]["prefetch_stalls"] >= 2 * 3
+    assert off[2]["param_prefetches"] == 0 and off[2]["demand_fetches"] == 3, off[2]
+    assert on[2]["to_device_bytes"] == off[2]["to_device_bytes"]  # the same rows, copied earlier

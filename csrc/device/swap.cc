@@ -443,16 +443,36 @@ void SwapPlan::after_forward(uint32_t i) {
 // a streamed lookup's rows are gathered again), or the new one would be kept
 // beside it -- or, for a streamed node, the old one taken as the new.
 void SwapPlan::rerun(uint32_t i) {
+  if (vals_[i].ran) forget(i);
+}
+
+// i's value (or a first copy prefetched for it) is given up: its block back
+// to the pool once its copy in is done, its host copy once its last copy is.
+void SwapPlan::forget(uint32_t i) {
   Slot& s = vals_[i];
-  if (!s.ran) return;
   untrack({i, false});
   if (s.owner < 0 && (s.state == resident || s.state == incoming)) {
     if (s.state == incoming) ops().wait_event(s.ev);
     pool_.free(s.dev);
   }
+  if (s.host) pending_host_.emplace_back(std::move(s.host), s.ev);  // a copy out may still be writing it
   views_[i].clear();
   s = Slot{};
   g_.values_[i].v = nullptr;
+}
+
+// A forward starts at node `first`: every value from there on is dead (set()
+// invalidated it, or a forward raised before reaching it) and goes now, at
+// once, rather than node by node as the forward reaches it (meanwhile the
+// dead values would be swapped out to make room). So do first copies
+// prefetched for nodes that did not run: gathered at the lookups' old indices.
+void SwapPlan::forward_from(uint32_t first) {
+  sync_schedule();
+  unpin_all();
+  for (size_t i = vals_.size(); i-- > first;) {
+    const Slot& s = vals_[i];
+    if (s.ran || s.state != unmanaged || s.host || s.dev) forget(static_cast<uint32_t>(i));
+  }
 }
 
 void SwapPlan::lazy_grad(uint32_t j, bool seed) {

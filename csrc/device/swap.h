@@ -97,6 +97,7 @@ class SwapPlan {
   void before_backward(uint32_t j, bool runs);  // j's and its arguments' values and gradients (runs: j has one)
   void args_resident(uint32_t i);    // i runs on another device: its arguments on this one
   void after_forward(uint32_t i);    // i's new value joins the managed values
+  void forward_from(uint32_t first);  // a forward starts there: the values from there on are dead
   void need_value(uint32_t i);       // resident and held until the next begin()
   void need_grad(uint32_t j);        // the same for j's gradient, allocated at its first use
   void lazy_grad(uint32_t j, bool seed);  // backward wants a gradient for j
@@ -191,6 +192,7 @@ class SwapPlan {
   bool stale(uint32_t i) const;  // a streamed parameter's value copied before its parameter last changed
   void drop_stale(Key k);
   void rerun(uint32_t i);  // i's forward runs again: its old value goes first
+  void forget(uint32_t i);  // i's value, or a copy on its way in, given up
   void arrive(Key k, bool count);
   bool reclaim();  // host copies whose copies are done go back (false: no block freed)
   bool wait_oldest_free();
@@ -204,6 +206,7 @@ class SwapPlan {
   Key slot_at(const char* p, bool* found);
   [[noreturn]] void out_of_memory(size_t bytes) const;
   uint32_t root(uint32_t i) const;
+  uint32_t holder(uint32_t i) const;  // the node holding i's memory, through views of unmanaged memory too
   Key root(Key k) const;
   uint64_t span() const { return steps_mode_ ? step_first_.size() - 1 : scheduled_; }
   uint64_t time_of(uint32_t node) const { return steps_mode_ ? step_of_[node] : node; }
@@ -309,6 +312,7 @@ void swap_after_forward(ComputationGraph& g, uint32_t i);
 void swap_before_backward(ComputationGraph& g, uint32_t j);
 void swap_resident(ComputationGraph& g, uint32_t i);  // forward()'s result, read by the caller
 void swap_finish(ComputationGraph& g);                // forward() or backward() returns: copies done
+void swap_forward_from(ComputationGraph& g, uint32_t first);  // forward() starts at node `first`
 // A group of the autobatching executor starts (forward or backward): its members'
 // operands (and gradients) resident and held, the next steps' prefetched.
 void swap_before_group(ComputationGraph& g, const uint32_t* members, unsigned n, bool backward);

@@ -62,6 +62,28 @@ bool SwapPlan::recomputable(uint32_t i) const {
   return true;
 }
 
+// The node whose memory node i's value is: i itself, the owner of the block
+// it is a view of (root), or -- for a view of memory outside the pool, a
+// resident parameter's -- the argument it aliases, followed down.
+uint32_t SwapPlan::holder(uint32_t i) const {
+  for (;;) {
+    i = root(i);
+    const Node& n = g_.nodes[i];
+    const float* v = g_.values_[i].v;
+    if (vals_[i].state != unmanaged || n.nargs == 0 || !v) return i;
+    const uint32_t* a = g_.args(n);
+    uint32_t next = i;
+    for (unsigned k = 0; k < n.nargs && next == i; ++k) {
+      if (g_.nodes[a[k]].device != dev_) continue;
+      const uint32_t r = root(a[k]);
+      const float* w = g_.values_[r].v;
+      if (vals_[r].state == unmanaged && w && v >= w && v < w + std::max<size_t>(g_.nodes[r].dim.size(), 1)) next = r;
+    }
+    if (next == i) return i;
+    i = next;
+  }
+}
+
 // Whether rebuilding node i's value now -- recomputing it from its arguments,
 // those that were dropped rebuilt in turn, or gathering a lookup's rows again
 // -- gives the value it was computed with: no parameter read on the way was
@@ -88,13 +110,19 @@ bool SwapPlan::rebuilds_same(uint32_t i) const {
     }
     const uint32_t* a = g_.args(n);
     for (unsigned k = 0; k < n.nargs; ++k) {
-      const OpId op = g_.nodes[a[k]].op;
-      if (op == OpId::parameter || op == OpId::lookup_table) {
-        if (source_version(a[k]) > s.at) return false;
+      if (g_.nodes[a[k]].device != dev_) {  // not this plan's: never dropped by it
+        const OpId op = g_.nodes[a[k]].op;
+        if ((op == OpId::parameter || op == OpId::lookup_table) && source_version(a[k]) > s.at) return false;
         continue;
       }
-      if (g_.nodes[a[k]].device != dev_) continue;  // not this plan's: never dropped by it
-      const uint32_t r = root(a[k]);
+      // A view (a reshape, a p = 0 dropout) reads the memory of the node it
+      // aliases: a parameter's node there is read as the parameter is now.
+      const uint32_t r = holder(a[k]);
+      const OpId op = g_.nodes[r].op;
+      if (op == OpId::parameter || op == OpId::lookup_table) {
+        if (source_version(r) > s.at) return false;
+        continue;
+      }
       if (vals_[r].state == dropped && !seen[r]) {  // rebuilt too, from what it was computed from
         seen[r] = 1;
         todo.push_back(r);
@@ -116,7 +144,7 @@ void SwapPlan::evict(Key k) {
     // Moved out after an update() in the same graph changed what it is
     // computed from: only a copy keeps the value it had.
     drop = false;
-    ++st.kept_over_update;
+    if (!s.host) ++st.kept_over_update;  // once per value: its host copy then serves every eviction
   }
   if (drop) {
     s.state = dropped;

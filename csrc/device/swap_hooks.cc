@@ -79,4 +79,10 @@ void swap_finish(ComputationGraph& g) {
     if (SwapPlan* p = mem.plan_if_made(d)) p->drain();
 }
 
+void swap_forward_from(ComputationGraph& g, uint32_t first) {
+  DeviceMemory& mem = g.device_memory();
+  for (DeviceId d = 1; d < kMaxDevices; ++d)
+    if (SwapPlan* p = mem.plan_if_made(d)) p->forward_from(first);
+}
+
 }  // namespace dg

@@ -248,14 +248,18 @@ bool SwapPlan::prefetch_group(const uint32_t* m, unsigned n, uint64_t t) {
 // moved out before the group ran, or the table changed since, the op gathers
 // the rows itself.
 void SwapPlan::stream_in_group(const uint32_t* m, unsigned n) {
-  (void)n;
   Slot& s = vals_[m[0]];
   const Key k{m[0], false};
-  if ((s.state == incoming || s.state == resident) && s.ver != source_version(m[0])) drop_stale(k);
-  if (s.state == incoming) arrive(k, true);
+  // Rows prefetched for the whole group, which now runs member by member
+  // (it did not fit): not this member's value. They go; each member gathers its own.
+  const size_t bytes = size_t(n) * g_.nodes[m[0]].dim.size() * sizeof(float);
+  if (s.state == incoming || s.state == resident) {
+    if (s.ver != source_version(m[0]) || s.bytes != bytes) drop_stale(k);
+    else if (s.state == incoming) arrive(k, true);
+  }
   untrack(k);
   if (s.state != resident) {
-    s = Slot{};
+    forget(m[0]);
     return;
   }
   streamed_in_ = s.dev;

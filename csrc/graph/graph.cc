@@ -158,7 +158,10 @@ void ComputationGraph::eval_node(uint32_t i) {
 const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (upto >= nodes.size()) throw IndexError("node index out of range");
   const uint32_t before = evaluated_;
-  if (has_device_nodes_) device_memory().forward_end = upto;  // how far the plans may prefetch parameters
+  if (has_device_nodes_) {
+    device_memory().forward_end = upto;  // how far the plans may prefetch parameters
+    if (evaluated_ <= upto) swap_forward_from(*this, evaluated_);  // the values from there on are dead
+  }
   if (autobatch) {
     forward_batched(upto);
   } else {

@@ -14,13 +14,12 @@ H = 6
 
 
 def _model(seed=11):
-    dy.init(seed=seed)
+    """Fresh parameters (no gradient yet) with values from `seed`."""
+    rng = np.random.default_rng(seed)
     pc = dy.ParameterCollection()
-    p = {
-        "W": pc.add_parameters((H, H), init=dy.NormalInitializer(0, 0.5)),
-        "U": pc.add_parameters((H, H), init=dy.NormalInitializer(0, 0.5)),
-        "b": pc.add_parameters(H, init=dy.NormalInitializer(0, 0.5)),
-    }
+    p = {"W": pc.add_parameters((H, H)), "U": pc.add_parameters((H, H)), "b": pc.add_parameters(H)}
+    for v in p.values():
+        v.set_value(rng.normal(0, 0.5, v.shape()))
     return pc, p
 
 
@@ -145,3 +144,64 @@ def test_shared_argument_gradient_against_finite_differences():
         p["W"].set_value(W)
         assert grad[r, c] == pytest.approx((vals[0] - vals[1]) / (2 * eps), rel=2e-2, abs=2e-3)
     dy.renew_cg(autobatching=False)
+
+
+def _random_graph(p, inputs, seed):
+    """A random graph of small ops whose nodes often repeat one another exactly (the same op
+    on the same arguments), so groups mix shared and distinct arguments in every way."""
+    rng = np.random.default_rng(seed)
+    pool = list(inputs)
+    ops = [
+        lambda a, b: dy.tanh(a),
+        lambda a, b: dy.logistic(a),
+        lambda a, b: dy.cmult(a, b),
+        lambda a, b: a + b,
+        lambda a, b: a - b,
+        lambda a, b: p["W"] * a,
+        lambda a, b: p["U"] * a + p["b"],
+        lambda a, b: dy.square(a),
+    ]
+    made = []
+    for _ in range(int(rng.integers(20, 40))):
+        if made and rng.random() < 0.4:  # an exact repeat of an earlier node
+            o, ia, ib = made[int(rng.integers(len(made)))]
+        else:
+            o, ia, ib = int(rng.integers(len(ops))), int(rng.integers(len(pool))), int(rng.integers(len(pool)))
+            if rng.random() < 0.3:
+                ib = ia
+        made.append((o, ia, ib))
+        pool.append(ops[o](pool[ia], pool[ib]))
+    tail = pool[len(inputs):]
+    weights = rng.uniform(0.5, 1.5, len(tail))
+    return dy.sum_elems(dy.esum([dy.tanh(e) * float(w) for e, w in zip(tail, weights)]))
+
+
+def _run_random(seed, autobatch):
+    pc, p = _model(seed % 7)
+    dy.renew_cg(autobatching=autobatch)
+    rng = np.random.default_rng(seed + 1000)
+    inputs = [dy.inputVector(list(rng.uniform(-1, 1, H))) for _ in range(3)]
+    loss = _random_graph(p, inputs, seed)
+    value = loss.value()
+    loss.backward(full=True)
+    grads = [v.grad_as_array().copy() for v in p.values()] + [x.gradient().copy() for x in inputs]
+    dy.renew_cg(autobatching=False)
+    return value, grads
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_random_graphs_with_repeated_nodes_match_unbatched(threads):
+    from dynagraph import _core
+    before_threads = dy.get_num_threads()
+    min_work = _core._autobatch_pool_min_work(0)  # every batched group may run on the pool
+    try:
+        dy.set_num_threads(threads)
+        for seed in range(25):
+            v0, g0 = _run_random(seed, False)
+            v1, g1 = _run_random(seed, True)
+            assert v1 == pytest.approx(v0, rel=1e-5, abs=1e-5), f"seed {seed}"
+            for i, (a, b) in enumerate(zip(g1, g0)):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"seed {seed}, gradient {i}")
+    finally:
+        _core._autobatch_pool_min_work(min_work)
+        dy.set_num_threads(before_threads)

@@ -8,6 +8,7 @@ import inspect
 import pickle
 import re
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -65,13 +66,13 @@ C_FUNCTIONS = FAST + ["tanh", "logistic", "exp", "log", "transpose", "cmult", "c
 
 
 def _pickled_functions():
-    """(module name, name, function) of every module-level function of dynagraph."""
-    import sys
+    """(module name, name, function) of every module-level function (Python or builtin) of the
+    dynagraph modules imported so far (other callables, e.g. Ray actor classes, are Ray's to pickle)."""
     seen = []
     for modname, mod in sorted(sys.modules.items()):
         if modname == "dynagraph" or modname.startswith("dynagraph."):
             for name, f in sorted(vars(mod).items()):
-                if callable(f) and not isinstance(f, type) and getattr(f, "__module__", None) == modname:
+                if isinstance(f, (types.FunctionType, types.BuiltinFunctionType)) and f.__module__ == modname:
                     seen.append((modname, name, f))
     return seen
 

@@ -63,6 +63,19 @@ bool ComputationGraph::group_too_large(const std::vector<uint32_t>& batch) const
   return largest > UINT32_MAX / n || widest_batch > UINT32_MAX / n;
 }
 
+namespace {
+
+// op_table.def: DG_OP_INDICES_CARRY_BATCH.
+bool indices_carry_batch(OpId op) {
+#define DG_OP_INDICES_CARRY_BATCH(name) \
+  if (op == OpId::name) return true;
+#include "ops/op_table.def"
+#undef DG_OP_INDICES_CARRY_BATCH
+  return false;
+}
+
+}  // namespace
+
 // A group's prototype (batch N) and its arguments: shared ones as they are,
 // batched ones in place when contiguous, else gathered.
 void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned N) {
@@ -109,6 +122,19 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
     }
     __builtin_prefetch(&values_[batch[b]], 1);
   }
+  // A batch-1 argument that every member reads stays batch 1, broadcast over the
+  // group, only when something else carries the group's batch: a batched argument
+  // (an op of several arguments broadcasts a batch-1 one against it: joint_batch in
+  // ops/common.h) or the members' indices. Otherwise (tanh(x) twice, W x twice with
+  // one x) the last argument is gathered, a copy per member, so the op computes
+  // every member, not the first alone; backward adds the copies' gradients into it.
+  bool carried = na == 0 || indices_carry_batch(first.op);
+  for (unsigned k = 0; k < na && !carried; ++k) {
+    const uint32_t* ak = margs + size_t(k) * N;
+    carried = values_[ak[0]].d.bd != 1;
+    for (unsigned b = 1; b < N && !carried; ++b) carried = ak[b] != ak[0];
+  }
+  const unsigned gathered_anyway = carried ? na : na - 1;
   grp.xs.resize(na);
   std::vector<DeviceGather> device_gathers;  // a device group's gathered arguments: one upload for all
   for (unsigned k = 0; k < na; ++k) {
@@ -125,7 +151,7 @@ void ComputationGraph::gather_group(Group& grp, const uint32_t* batch, unsigned 
     Tensor& x = grp.xs[k];
     x.d = v0.d;
     x.device = v0.device;
-    if (shared && v0.d.bd == 1) {  // the op broadcasts it over the group's batch
+    if (shared && v0.d.bd == 1 && k != gathered_anyway) {  // the op broadcasts it over the group's batch
       x.v = v0.v;
       continue;
     }

@@ -532,6 +532,10 @@ def _fail_next_params_block() -> None:
     """
 def _gemm(C: numpy.ndarray, A: numpy.ndarray, trans_a: bool, B: numpy.ndarray, trans_b: bool, beta: float, alpha: float) -> None:
     ...
+def _general(f: typing.Any) -> typing.Any:
+    """
+    The general function behind a fast-call front (the one its uncommon calls go to).
+    """
 def _kept_alive_count() -> int:
     """
     Parameter storages the current graph holds a reference to (one per storage used; 0 after renew_cg).

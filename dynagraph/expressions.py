@@ -32,7 +32,7 @@ def parameter(*params):
 
 
 # The same function with its commonest call, one Parameters argument, answered in C
-# (csrc/python/fast_calls.cc); every other call runs the function above (``parameter.__self__``).
+# (csrc/python/fast_calls.cc); every other call runs the function above (``_core._general(parameter)``).
 parameter = _core._parameters_front(parameter)
 
 

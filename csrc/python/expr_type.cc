@@ -2,8 +2,10 @@
 
 #include "python/args.h"
 
+#include <array>
 #include <deque>
 #include <string>
+#include <utility>
 
 #include "graph/api.h"
 #include "params/parameter.h"
@@ -251,7 +253,9 @@ PyGetSetDef expr_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
-// ---- fast module-level functions: self is an int holding the OpId.
+// ---- fast module-level functions. Their self is the module, as for any module
+// function, so they pickle by name (Ray, multiprocessing) and __qualname__ is the
+// name; each is one instance of a slot function that reads its op from a table.
 bool arg_expr(PyObject* o, Expression& e, const char* fn, const char* arg) {
   float c;
   if (kind_of(o, e, c) == Kind::expr) return true;
@@ -260,9 +264,8 @@ bool arg_expr(PyObject* o, Expression& e, const char* fn, const char* arg) {
   return false;
 }
 
-PyObject* fast_unary(PyObject* self, PyObject* arg) {
+PyObject* fast_unary(OpId op, PyObject* arg) {
   try {
-    auto op = static_cast<OpId>(PyLong_AsLong(self));
     if (!is_expr(arg)) {
       Expression e;
       if (!arg_expr(arg, e, op_impl(op).name, "x")) return nullptr;
@@ -270,15 +273,13 @@ PyObject* fast_unary(PyObject* self, PyObject* arg) {
     }
     return new_expr(api::op1(op, expr_of(arg)));
   } catch (...) {
-    set_error_from_current_exception(op_impl(static_cast<OpId>(PyLong_AsLong(self))).name);
+    set_error_from_current_exception(op_impl(op).name);
     return nullptr;
   }
 }
 
-
-PyObject* fast_binary(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+PyObject* fast_binary(OpId op, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   try {
-    auto op = static_cast<OpId>(PyLong_AsLong(self));
     const char* fn = op_impl(op).name;
     PyObject* x = nargs > 0 ? args[0] : nullptr;
     PyObject* y = nargs > 1 ? args[1] : nullptr;
@@ -302,30 +303,53 @@ PyObject* fast_binary(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
     if (!arg_expr(x, ex, fn, "x") || !arg_expr(y, ey, fn, "y")) return nullptr;
     return new_expr(api::op2(op, ex, ey));
   } catch (...) {
-    set_error_from_current_exception(op_impl(static_cast<OpId>(PyLong_AsLong(self))).name);
+    set_error_from_current_exception(op_impl(op).name);
     return nullptr;
   }
 }
+
+// Slot K of each arity calls the K-th op added with that arity.
+constexpr size_t kFastSlots = 64;
+OpId unary_ops[kFastSlots], binary_ops[kFastSlots];
+size_t n_unary = 0, n_binary = 0;
+
+template <size_t K>
+PyObject* unary_slot(PyObject*, PyObject* arg) { return fast_unary(unary_ops[K], arg); }
+template <size_t K>
+PyObject* binary_slot(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return fast_binary(binary_ops[K], args, nargs, kwnames);
+}
+using BinaryMeth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
+template <size_t... K>
+constexpr std::array<PyCFunction, kFastSlots> unary_slots(std::index_sequence<K...>) { return {unary_slot<K>...}; }
+template <size_t... K>
+constexpr std::array<BinaryMeth, kFastSlots> binary_slots(std::index_sequence<K...>) { return {binary_slot<K>...}; }
 
 std::deque<PyMethodDef> fast_defs;  // must outlive the module's functions
 
 }  // namespace
 
 void add_fast_op(py::module_& m, const char* name, OpId op, int arity, const char* doc) {
+  static constexpr auto unary = unary_slots(std::make_index_sequence<kFastSlots>());
+  static constexpr auto binary = binary_slots(std::make_index_sequence<kFastSlots>());
+  size_t& n = arity == 1 ? n_unary : n_binary;
+  if (n == kFastSlots) throw Error(std::string("add_fast_op: no slot left for ") + name + " (raise kFastSlots)");
   PyMethodDef def{};
   def.ml_name = name;
   def.ml_doc = doc;
   if (arity == 1) {
-    def.ml_meth = fast_unary;
+    unary_ops[n] = op;
+    def.ml_meth = unary[n];
     def.ml_flags = METH_O;
   } else {
-    def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_binary));
+    binary_ops[n] = op;
+    def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(binary[n]));
     def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
   }
+  ++n;
   fast_defs.push_back(def);
-  py::int_ id(static_cast<int>(op));
   py::str modname = m.attr("__name__");
-  PyObject* f = PyCFunction_NewEx(&fast_defs.back(), id.ptr(), modname.ptr());
+  PyObject* f = PyCFunction_NewEx(&fast_defs.back(), m.ptr(), modname.ptr());
   if (!f) throw py::error_already_set();
   m.add_object(name, py::reinterpret_steal<py::object>(f), true);
 }

@@ -11,11 +11,17 @@
 // unchanged to the general pybind11 function it replaced, so a bad argument
 // raises exactly the error it always did; an engine error (a shape mismatch,
 // a stale expression) is named as the general path names it.
+//
+// A front's self is its module, as for any module function, so it pickles by
+// name like the function it replaced (Ray and multiprocessing send functions so)
+// and its __qualname__ is its name; the general functions are kept here, and
+// _core._general(front) returns one.
 #include <Python.h>
 
 #include <climits>
 #include <deque>
 #include <string>
+#include <utility>
 
 #include "python/bindings.h"
 
@@ -161,9 +167,12 @@ constexpr FastCall kFastCalls[] = {
     {"vanilla_lstm_h", two_operands<OpId::vanilla_lstm_h>},
 };
 
-// self: the general function. Keyword arguments always take the general path.
+constexpr size_t kNumFronts = sizeof(kFastCalls) / sizeof(kFastCalls[0]);
+PyObject* general_of[kNumFronts];  // kFastCalls[K]'s general function; a reference for the process's life
+
+// Keyword arguments always take the general path.
 template <size_t K>
-PyObject* front(PyObject* general, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+PyObject* front(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (!kwnames) {
     try {
       PyObject* r = kFastCalls[K].fast(args, nargs);
@@ -173,26 +182,30 @@ PyObject* front(PyObject* general, PyObject* const* args, Py_ssize_t nargs, PyOb
       return nullptr;
     }
   }
-  return PyObject_Vectorcall(general, args, static_cast<size_t>(nargs), kwnames);
+  return PyObject_Vectorcall(general_of[K], args, static_cast<size_t>(nargs), kwnames);
 }
 
 using FastMeth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);  // METH_FASTCALL | METH_KEYWORDS
 std::deque<PyMethodDef> front_defs;  // must outlive the module's functions
 std::deque<std::string> front_docs;
+// (front, general) of every front made, for _general; references for the process's life.
+std::deque<std::pair<PyObject*, PyObject*>> fronts;
 
 // dy.parameter(p) (dynagraph/expressions.py) is called per parameter per tree or
-// sentence in DyNet-style models and returns p itself: that case, in C; self is
-// the Python function, which takes every other call.
-PyObject* parameters_front(PyObject* general, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+// sentence in DyNet-style models and returns p itself: that case, in C; the
+// Python function takes every other call.
+PyObject* parameter_general = nullptr;  // the latest _parameters_front's (a module reload makes another)
+PyObject* parameters_front(PyObject* /*module*/, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (!kwnames && nargs == 1 && is_exact_parameters(args[0])) {
     Py_INCREF(args[0]);
     return args[0];
   }
-  return PyObject_Vectorcall(general, args, static_cast<size_t>(nargs), kwnames);
+  return PyObject_Vectorcall(parameter_general, args, static_cast<size_t>(nargs), kwnames);
 }
 
-PyObject* new_front(PyObject* general, const char* name, std::string doc, FastMeth meth,
-                    const py::str& modname) {
+// A module function `name` of `module` (pickled by name, found there by
+// pickle.loads) that runs meth and stands for general.
+PyObject* new_front(PyObject* general, const char* name, std::string doc, FastMeth meth, const py::module_& module) {
   front_docs.push_back(std::move(doc));
   PyMethodDef def{};
   def.ml_name = name;
@@ -200,8 +213,11 @@ PyObject* new_front(PyObject* general, const char* name, std::string doc, FastMe
   def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(meth));
   def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
   front_defs.push_back(def);
-  PyObject* f = PyCFunction_NewEx(&front_defs.back(), general, modname.ptr());
+  PyObject* f = PyCFunction_NewEx(&front_defs.back(), module.ptr(), module.attr("__name__").ptr());
   if (!f) throw py::error_already_set();
+  Py_INCREF(f);
+  Py_INCREF(general);
+  fronts.emplace_back(f, general);
   return f;
 }
 
@@ -209,13 +225,13 @@ template <size_t... K>
 void add_all(py::module_& m, std::index_sequence<K...>) {
   using Meth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
   const Meth meths[] = {front<K>...};
-  py::str modname = m.attr("__name__");
   for (size_t k = 0; k < sizeof...(K); ++k) {
     const char* name = kFastCalls[k].name;
     py::object general = m.attr(name);
+    general_of[k] = py::object(general).release().ptr();
     // The general function's docstring (its signatures): docs and stubs read the same text.
     PyObject* f = new_front(general.ptr(), name, py::str(general.attr("__doc__")),
-                            reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(meths[k])), modname);
+                            reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(meths[k])), m);
     m.add_object(name, py::reinterpret_steal<py::object>(f), true);
   }
 }
@@ -260,12 +276,21 @@ void add_fast_calls(py::module_& m) {
     const std::string doc = name + std::string(py::str(inspect.attr("signature")(general))) + "\n--\n\n" +
                             std::string(py::str(inspect.attr("getdoc")(general)));
     front_docs.push_back(name);  // the name must outlive the function too
-    py::str modname = general.attr("__module__");
-    return py::reinterpret_steal<py::object>(new_front(
-        general.ptr(), front_docs.back().c_str(), doc,
-        reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(parameters_front)), modname));
+    // The module being imported (already in sys.modules): the front pickles as general's module.name.
+    auto module = py::module_::import("sys").attr("modules")[general.attr("__module__")].cast<py::module_>();
+    PyObject* f = new_front(general.ptr(), front_docs.back().c_str(), doc,
+                            reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(parameters_front)), module);
+    Py_XDECREF(parameter_general);
+    parameter_general = py::object(general).release().ptr();
+    return py::reinterpret_steal<py::object>(f);
   }, py::arg("general"),
      "dy.parameter: returns a single Parameters or LookupParameters argument in C, general(...) otherwise.");
+  m.def("_general", [](const py::object& f) -> py::object {
+    for (const auto& [front, general] : fronts)
+      if (front == f.ptr()) return py::reinterpret_borrow<py::object>(general);
+    throw py::type_error("_general: f must be one of the fast-call fronts (dy.concatenate, dy.esum, ..., "
+                         "dy.parameter), got " + std::string(py::str(py::repr(f))));
+  }, py::arg("f"), "The general function behind a fast-call front (the one its uncommon calls go to).");
 }
 
 }  // namespace dg::py_bind

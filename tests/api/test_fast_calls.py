@@ -1,10 +1,14 @@
 """The fast paths in front of pybind11-bound expression functions, of ``E[i]`` and of
 ``dy.parameter`` (csrc/python/fast_calls.cc, issue 26): for every argument list, the same
-result and the same error as the general function behind them (``f.__self__``)."""
+result and the same error as the general function behind them (``_core._general(f)``); and
+they pickle by name, as the functions they replaced do."""
 from __future__ import annotations
 
 import inspect
+import pickle
 import re
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -42,7 +46,7 @@ def outcome(f, args, kwargs=None):
 def same(name, *args, **kwargs):
     fast = getattr(_core, name)
     got = outcome(fast, args, kwargs)
-    want = outcome(fast.__self__, args, kwargs)
+    want = outcome(_core._general(fast), args, kwargs)
     assert got == want, f"{name}{args}: fast {got} != general {want}"
     return got
 
@@ -51,9 +55,80 @@ def test_exported_functions_are_the_fronts_with_the_general_docs():
     for name in FAST:
         f = getattr(dy, name)
         assert f is getattr(_core, name)
-        general = f.__self__
+        general = _core._general(f)
         assert type(general) is type(f) and general is not f
         assert f.__doc__ == general.__doc__ and f.__name__ == general.__name__ == name
+
+
+# Every module-level function of dynagraph written in C rather than bound by pybind11:
+# the fronts above, dy.parameter's, and the METH_O/FASTCALL unary and binary ops.
+C_FUNCTIONS = FAST + ["tanh", "logistic", "exp", "log", "transpose", "cmult", "cdiv", "pow", "dot_product"]
+
+
+def _pickled_functions():
+    """(module name, name, function) of every module-level function (Python or builtin) of the
+    dynagraph modules imported so far (other callables, e.g. Ray actor classes, are Ray's to pickle)."""
+    seen = []
+    for modname, mod in sorted(sys.modules.items()):
+        if modname == "dynagraph" or modname.startswith("dynagraph."):
+            for name, f in sorted(vars(mod).items()):
+                if isinstance(f, (types.FunctionType, types.BuiltinFunctionType)) and f.__module__ == modname:
+                    seen.append((modname, name, f))
+    return seen
+
+
+@pytest.mark.parametrize("protocol", [0, 2, pickle.DEFAULT_PROTOCOL, pickle.HIGHEST_PROTOCOL])
+def test_fronts_pickle_by_name_as_the_functions_they_replaced(protocol):
+    for f in [getattr(dy, name) for name in C_FUNCTIONS] + [dy.parameter]:
+        assert f.__qualname__ == f.__name__, (f, f.__qualname__)
+        assert f.__self__ is sys.modules[f.__module__]
+        assert getattr(sys.modules[f.__module__], f.__name__) is f
+        data = pickle.dumps(f, protocol=protocol)
+        assert pickle.loads(data) is f, f
+    assert dy.parameter.__module__ == "dynagraph.expressions"
+    assert all(getattr(dy, name).__module__ == "dynagraph._core" for name in C_FUNCTIONS)
+
+
+def test_every_module_function_of_dynagraph_pickles_to_itself():
+    functions = _pickled_functions()
+    assert len(functions) > 200 and {name for _, name, _ in functions} >= set(C_FUNCTIONS) | {"parameter"}
+    bad = []
+    for modname, name, f in functions:
+        try:
+            if pickle.loads(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL)) is not f:
+                bad.append((modname, name, "another object"))
+        except Exception as exc:  # noqa: BLE001 - collected and reported
+            bad.append((modname, name, repr(exc)))
+    assert not bad, bad
+
+
+def test_fronts_pickle_inside_containers_and_work_after_loading():
+    x = dy.inputVector([1.0, 2.0])
+    fs = pickle.loads(pickle.dumps({"esum": dy.esum, "parameter": dy.parameter, "fs": [dy.pick, dy.tanh]}))
+    assert fs["esum"]([x, x]).npvalue().tolist() == [2.0, 4.0]
+    assert fs["fs"][0](x, 1).scalar_value() == 2.0
+    pc = dy.ParameterCollection()
+    W = pc.add_parameters((2, 2))
+    assert fs["parameter"](W) is W
+
+
+def test_fronts_cloudpickle_by_reference():
+    cloudpickle = pytest.importorskip("cloudpickle")  # Ray's pickler; the pickle tests above run without it
+    for f in [getattr(dy, name) for name in C_FUNCTIONS] + [dy.parameter]:
+        assert cloudpickle.loads(cloudpickle.dumps(f)) is f, f
+        assert pickle.loads(cloudpickle.dumps(f)) is f, f
+    # a closure over a front (what Ray sends for a remote function) keeps the front itself
+    g = cloudpickle.loads(cloudpickle.dumps(lambda xs: dy.esum(xs) + dy.pick(xs[0], 0)))
+    x = dy.inputVector([1.0, 3.0])
+    assert g([x, x]).npvalue().tolist() == [3.0, 7.0]
+
+
+def test_general_accessor_refuses_what_is_not_a_front():
+    for bad in (dy.tanh, dy.renew_cg, len, None, "esum"):
+        with pytest.raises(TypeError, match=r"^_general: f must be one of the fast-call fronts"):
+            _core._general(bad)
+    assert _core._general(dy.parameter).__module__ == "dynagraph.expressions"
+    assert _core._general(dy.parameter) is not dy.parameter
 
 
 class Model:
@@ -115,7 +190,7 @@ def test_lookup_update_flag_and_gradients_match_the_general_path():
     m = Model()
     for update in (True, False):
         grads = []
-        for f in (dy.lookup, dy.lookup.__self__):
+        for f in (dy.lookup, _core._general(dy.lookup)):
             dy.renew_cg()
             m.E.scale_gradient(0.0)
             loss = dy.squared_norm(f(m.E, 3, update))
@@ -209,7 +284,7 @@ def test_immediate_compute_evaluates_at_the_fast_call():
 
 def test_parameter_front_returns_its_argument_and_falls_back_for_the_rest():
     m = Model()
-    general = dy.parameter.__self__
+    general = _core._general(dy.parameter)
     assert dy.parameter(m.W) is m.W and dy.parameter(m.E) is m.E
     assert dy.parameter(m.W, m.b) == general(m.W, m.b) == (m.W, m.b)
     assert str(inspect.signature(dy.parameter)) == str(inspect.signature(general)) == "(*params)"
@@ -279,7 +354,7 @@ def test_lstm_step_matches_the_general_path_and_numpy():
     # answer (with noise > 0 the values are random draws: shapes and errors compared)
     f = dy.vanilla_lstm_gates
     for extra in [(0.5,), (-1.0,), (float("nan"),), (-1e-50,), (1,), (np.float32(0.5),), ("x",), (None,), (0.0, 1)]:
-        got, want = outcome(f, (ex, eh, pWx, eWh, eb, *extra)), outcome(f.__self__, (ex, eh, pWx, eWh, eb, *extra))
+        got, want = outcome(f, (ex, eh, pWx, eWh, eb, *extra)), outcome(_core._general(f), (ex, eh, pWx, eWh, eb, *extra))
         assert got[:2] == want[:2] and (got[0] == "ok" or got == want), (extra, got, want)
     assert same("vanilla_lstm_gates", ex, eh, pWx, eWh, eb, -1.0)[1] is ValueError
     assert same("vanilla_lstm_gates", eh, eh, pWx, eWh, eb)[1] is ValueError

@@ -19,7 +19,7 @@ no mask at all.
 With ``softmax_once`` the softmax layer is applied once to all time steps
 (``dy.concatenate_to_batch`` of the T outputs, batch T*B, one
 ``pickneglogsoftmax_batch``): the same loss, one GEMM instead of T skinny
-ones (~1.15x faster at B = 64, ~2x at B <= 4; see benchmarks/README.md).
+ones (~1.15x faster at B = 64, ~2x at B <= 4; see benchmarks/log/rnnlm_tagger.md).
 
 The model follows DyNet's save protocol (``spec``, ``param_collection()``,
 ``from_spec``) and is registered with ``@dy.saveable``, so ``dy.save(path, [model])`` /

@@ -165,7 +165,12 @@ const Tensor& ComputationGraph::forward(uint32_t upto) {
   if (autobatch) {
     forward_batched(upto);
   } else {
-    while (evaluated_ <= upto) eval_node(evaluated_++);
+    // Counted once the node has its value: a node whose op raised stays unevaluated,
+    // so the next forward runs it again rather than reading its empty value.
+    while (evaluated_ <= upto) {
+      eval_node(evaluated_);
+      ++evaluated_;
+    }
   }
   if (check_validity) {
     for (uint32_t i = before; i < evaluated_; ++i) {

@@ -469,7 +469,11 @@ void SwapPlan::forget(uint32_t i) {
 void SwapPlan::forward_from(uint32_t first) {
   sync_schedule();
   unpin_all();
-  for (size_t i = vals_.size(); i-- > first;) {
+  // Only slots earlier forwards reached can hold anything: scanning to the graph's
+  // end made value() after every node of a graph built first cost O(n^2).
+  const uint64_t this_end = uint64_t(g_.device_memory().forward_end) + 1;
+  touched_end_ = std::min<size_t>(vals_.size(), std::max<uint64_t>(touched_end_, this_end));
+  for (size_t i = touched_end_; i-- > first;) {
     const Slot& s = vals_[i];
     if (s.ran || s.state != unmanaged || s.host || s.dev) forget(static_cast<uint32_t>(i));
   }
@@ -562,6 +566,7 @@ void SwapPlan::reset() {
   node_blocks_.clear();
   vals_.clear();
   grads_.clear();
+  touched_end_ = 0;
   rng_at_.clear();
   users_.clear();
   views_.clear();

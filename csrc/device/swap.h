@@ -280,6 +280,9 @@ class SwapPlan {
   mutable std::vector<float> zeros_;       // gradient_view of a gradient backward never reached
   std::deque<std::pair<char*, uint64_t>> pending_free_;          // blocks free once their copy-out is done
   std::vector<std::pair<PinnedBuffer, uint64_t>> pending_host_;   // host copies free once read back
+  // Slots at or past this were never touched: no forward has reached them (a forward
+  // and its prefetches stop at its forward_end), so forward_from need not look there.
+  size_t touched_end_ = 0;
   uint64_t last_ev_ = 0;                   // the latest copy issued
   char* streamed_in_ = nullptr;            // the running streamed node's value, brought in by its hook
   bool took_streamed_ = false;             // ... and its op took it (else the op copied the value in)

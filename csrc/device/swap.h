@@ -183,6 +183,7 @@ class SwapPlan {
   void evict(Key k);
   bool evict_one(uint64_t after = 0, bool for_prefetch = false);
   bool prefetch(Key k, uint64_t t);
+  char* prefetch_room(size_t bytes, uint64_t t);  // null: no room without moving what t needs
   bool prefetch_first(uint32_t i, uint64_t t);  // a streamed node's value, ahead of its forward
   void stream_in(uint32_t i);                   // ... in its hook: arrived, or fetched now
   bool prefetch_group(const uint32_t* m, unsigned n, uint64_t t);  // a group of lookups of a streamed table

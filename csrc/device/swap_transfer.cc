@@ -143,14 +143,9 @@ bool SwapPlan::prefetch_first(uint32_t i, uint64_t t) {
   if (s.state != unmanaged || s.owner >= 0 || s.dev) return true;  // ran already, or on its way
   if (i > g_.device_memory().forward_end) return true;  // not in this forward: an update may come first
   const size_t bytes = g_.nodes[i].dim.size() * sizeof(float);
-  char* p = nullptr;
-  for (;;) {
-    if ((p = pool_.allocate(bytes))) break;
-    if (reclaim()) continue;
-    if (!evict_one(t, true)) return false;
-  }
+  char* p = prefetch_room(bytes, t);
+  if (!p) return false;
   DeviceMemStats& st = device_mem_stats(dev_);
-  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
   s.bytes = bytes;
   s.ev = last_ev_ = ops().copy_async(p, host_source(i), bytes, true);
   s.ver = source_version(i);
@@ -210,14 +205,9 @@ bool SwapPlan::prefetch_group(const uint32_t* m, unsigned n, uint64_t t) {
     if (m[b] > end) return true;  // not in this forward: an update may come first
   const Node& first = g_.nodes[m[0]];
   const size_t sz = first.dim.size() * sizeof(float), bytes = n * sz;
-  char* p = nullptr;
-  for (;;) {
-    if ((p = pool_.allocate(bytes))) break;
-    if (reclaim()) continue;
-    if (!evict_one(t, true)) return false;
-  }
+  char* p = prefetch_room(bytes, t);
+  if (!p) return false;
   DeviceMemStats& st = device_mem_stats(dev_);
-  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
   const auto* table = static_cast<const LookupParameterStorage*>(first.ptr);
   const size_t rs = table->row_size();
   s.host = PinnedHostPool::of(dev_).acquire(bytes);
@@ -279,6 +269,20 @@ float* SwapPlan::take_streamed() {
   return reinterpret_cast<float*>(p);
 }
 
+// Room for a prefetch of `bytes`, made without moving anything used before t
+// (peak in use recorded). Null: there is none.
+char* SwapPlan::prefetch_room(size_t bytes, uint64_t t) {
+  for (;;) {
+    if (char* p = pool_.allocate(bytes)) {
+      DeviceMemStats& st = device_mem_stats(dev_);
+      st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
+      return p;
+    }
+    if (reclaim()) continue;
+    if (!evict_one(t, true)) return nullptr;
+  }
+}
+
 // Brings k (used at time t) towards the device on the copy stream, when
 // there is room without moving anything used before t. False: no room.
 bool SwapPlan::prefetch(Key k, uint64_t t) {
@@ -288,14 +292,9 @@ bool SwapPlan::prefetch(Key k, uint64_t t) {
   if (s.state == on_host) src = s.host.data();
   else if (s.state == dropped && !k.grad && rebuilds_same(k.node)) src = host_source(k.node);
   if (!src) return true;  // resident, in flight, or recomputed when needed
-  char* p = nullptr;
-  for (;;) {
-    if ((p = pool_.allocate(s.bytes))) break;
-    if (reclaim()) continue;
-    if (!evict_one(t, true)) return false;
-  }
+  char* p = prefetch_room(s.bytes, t);
+  if (!p) return false;
   DeviceMemStats& st = device_mem_stats(dev_);
-  st.peak_bytes = std::max<uint64_t>(st.peak_bytes, pool_.in_use());
   s.refetched = s.state == dropped;
   if (s.refetched && !k.grad && node_streams(g_.nodes[k.node])) {
     s.ver = source_version(k.node);

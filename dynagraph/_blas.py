@@ -60,4 +60,4 @@ def threads_from_environment() -> None:
     # OpenMP's own syntax allows a list per nesting level ("4,2"): the first level is ours.
     first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if first.isdigit() and int(first) >= 1:
-        _core.set_num_threads(int(first))
+        _core.set_num_threads(min(int(first), 1024))  # the engine's most; OpenMP's setting is not only ours

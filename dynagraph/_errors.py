@@ -82,6 +82,27 @@ def number(value, fn: str, arg: str, finite: bool = False) -> float:
     return x
 
 
+def text(value, fn: str, arg: str) -> str:
+    """A name: a str (bytes would reach the engine as they are, and a name that is not
+    UTF-8 could then never be printed or saved)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{fn}: argument '{arg}' must be a str, got {_describe(value)}")
+    return value
+
+
+def real_array(value, fn: str, arg: str) -> np.ndarray:
+    """``value`` (an array or nested lists) as a float32 array of real numbers: NumPy
+    would drop a complex part with only a warning, or read None as NaN."""
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # a ragged list
+        raise ValueError(f"{fn}: argument '{arg}' is not a rectangular array of numbers ({exc})") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{fn}: argument '{arg}' must be an array or (nested) list of real numbers, got "
+                        f"{'an array of dtype ' + str(arr.dtype) if arr.dtype.kind != 'O' else _describe(value)}")
+    return arr.astype(np.float32)
+
+
 def _passed_in(obj, args, kwargs) -> bool:
     """Whether `obj` is one of the arguments, or an element of a list or tuple argument."""
     for a in (*args, *kwargs.values()):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 
 import numpy as np
@@ -112,7 +113,7 @@ class NumpyInitializer(PyInitializer):
     """Takes the values of a given array (its shape must match)."""
 
     def __init__(self, array):
-        self.array = np.asarray(array, dtype=np.float32)
+        self.array = _errors.real_array(array, "NumpyInitializer", "array")
 
     def initialize(self, shape, is_lookup=False):
         if self.array.shape != tuple(shape):
@@ -163,6 +164,19 @@ def _spend_budget(shape: tuple) -> None:
         raise ValueError(f"{left[1]}: re-creating it asks for a parameter of shape {tuple(shape)} ({n} values), "
                          f"but the data file holds only {left[0]} more values for it")
     left[0] -= n
+
+
+def _check_fits(shape: tuple, fn: str) -> None:
+    """A MemoryError before anything is allocated when the parameter's value and
+    gradient (float32) and the float64 values an initialiser draws cannot fit in
+    this machine's memory: NumPy allocates lazily, and the process would be killed
+    filling them."""
+    n = math.prod(shape)
+    need = n * (4 + 4 + 8)
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > physical:
+        raise MemoryError(f"{fn}: shape {shape} ({n} values) needs {need / 2**30:.1f} GiB to create (value, "
+                          f"gradient and initial values), more than this machine's {physical / 2**30:.1f} GiB")
 
 
 def _initializer(init, shape, scale, mean, std) -> PyInitializer:
@@ -224,8 +238,9 @@ class ParameterCollection:
         shape = _shape(dim, "add_parameters")
         _spend_budget(shape)  # a file's spec may not ask for more than its data holds (dy.load)
         _core._check_parameter_shape(shape, False)  # before NumPy builds the initial values
+        _check_fits(shape, "add_parameters")
         values = _initial_values(init, shape, False, scale, mean, std)
-        p = self._c.add_parameters(shape, name)
+        p = self._c.add_parameters(shape, _errors.text(name, "add_parameters", "name"))
         p.set_value(values)
         p._device = device
         return p
@@ -242,24 +257,25 @@ class ParameterCollection:
             raise ValueError(f"add_lookup_parameters needs (rows, dim, ...), got {shape}")
         _spend_budget(shape)
         _core._check_parameter_shape(shape, True)
+        _check_fits(shape, "add_lookup_parameters")
         values = _initial_values(init, shape, True, scale, mean, std)
-        p = self._c.add_lookup_parameters(shape, name)
+        p = self._c.add_lookup_parameters(shape, _errors.text(name, "add_lookup_parameters", "name"))
         p.init_from_array(values)
         p._device = device
         return p
 
     def parameters_from_numpy(self, array, name: str = "", device: str = "") -> Parameters:
-        array = np.asarray(array, dtype=np.float32)
+        array = _errors.real_array(array, "ParameterCollection.parameters_from_numpy", "array")
         _check_device(device)
         return self.add_parameters(array.shape, init=NumpyInitializer(array), name=name, device=device)
 
     def lookup_parameters_from_numpy(self, array, name: str = "", device: str = "") -> LookupParameters:
-        array = np.asarray(array, dtype=np.float32)
+        array = _errors.real_array(array, "ParameterCollection.lookup_parameters_from_numpy", "array")
         _check_device(device)
         return self.add_lookup_parameters(array.shape, init=NumpyInitializer(array), name=name, device=device)
 
     def add_subcollection(self, name: str | None = None) -> "ParameterCollection":
-        sub = self._c.add_subcollection(name or "")
+        sub = self._c.add_subcollection(_errors.text(name or "", "add_subcollection", "name"))
         sub.weight_decay = self._c.weight_decay  # as DyNet's: the parent's decay at the time
         return ParameterCollection(sub)
 

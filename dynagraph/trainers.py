@@ -7,12 +7,29 @@ Every trainer clips the global gradient norm to 5 by default
 """
 from __future__ import annotations
 
+import math
 import sys
 
 from . import _config, _core, _errors
 
 __all__ = ["Trainer", "SimpleSGDTrainer", "CyclicalSGDTrainer", "MomentumSGDTrainer", "AdagradTrainer",
            "AdadeltaTrainer", "RMSPropTrainer", "AdamTrainer", "AmsgradTrainer"]
+
+
+# Hyper-parameters whose values outside a range make the first update NaN (or step
+# uphill: a negative eps in a denominator), as (low, high, high included).
+_RANGES = {"eps": (0.0, math.inf, True), "beta_1": (0.0, 1.0, False), "beta_2": (0.0, 1.0, False),
+           "rho": (0.0, 1.0, True)}
+
+
+def _hyper(value, fn: str, name: str) -> float:
+    """A hyper-parameter: a finite number (a NaN or inf learning rate turns every
+    parameter into NaN at the first update), in its range where it has one."""
+    x = _errors.number(value, fn, name, finite=True)
+    low, high, closed = _RANGES.get(name, (-math.inf, math.inf, True))
+    if not (low <= x <= high if closed else low <= x < high):
+        raise ValueError(f"{fn}: argument '{name}' must be in [{low:g}, {high:g}{']' if closed else ')'}, got {x:g}")
+    return x
 
 
 class Trainer:
@@ -26,7 +43,7 @@ class Trainer:
         core_pc = getattr(m, "_c", m)
         if not isinstance(core_pc, _core.ParameterCollectionCore):
             raise TypeError(f"a trainer needs a ParameterCollection, got {type(m).__name__}")
-        self._t = _core.TrainerCore(kind, core_pc, [_errors.number(value, type(self).__name__, name)
+        self._t = _core.TrainerCore(kind, core_pc, [_hyper(value, type(self).__name__, name)
                                                      for name, value in hyper.items()])
         self._t.check_finite = _config.settings.check_finite
         self.model = m
@@ -70,7 +87,7 @@ class Trainer:
 
     def restart(self, learning_rate: float | None = None) -> None:
         """Forgets the optimiser state (moments); optionally sets a new learning rate."""
-        self._t.restart(-1.0 if learning_rate is None else float(learning_rate))
+        self._t.restart(-1.0 if learning_rate is None else _hyper(learning_rate, "Trainer.restart", "learning_rate"))
 
     def status(self) -> None:
         """Prints DyNet's status line to stderr, ``[lr=... clips=... updates=...] ``,
@@ -83,8 +100,11 @@ class Trainer:
 
     def set_clip_threshold(self, thr: float) -> None:
         """Clip the global gradient norm to ``thr``; ``thr <= 0`` disables clipping."""
+        thr = _errors.number(thr, "Trainer.set_clip_threshold", "thr")
+        if math.isnan(thr):
+            raise ValueError("Trainer.set_clip_threshold: argument 'thr' is NaN (a number > 0 clips, <= 0 disables)")
         self._t.clipping_enabled = thr > 0
-        self._t.clip_threshold = float(thr) if thr > 0 else 0.0  # as DyNet's
+        self._t.clip_threshold = thr if thr > 0 else 0.0  # as DyNet's
 
     def get_clip_threshold(self) -> float:
         return self._t.clip_threshold
@@ -99,7 +119,7 @@ class Trainer:
 
     @learning_rate.setter
     def learning_rate(self, lr: float) -> None:
-        self._t.learning_rate = float(lr)
+        self._t.learning_rate = _hyper(lr, "Trainer.learning_rate", "learning_rate")
 
     def set_learning_rate(self, value: float) -> None:
         self.learning_rate = value

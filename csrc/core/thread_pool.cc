@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -55,9 +56,17 @@ bool spin_until(P done) {
 class ThreadPool {
  public:
   explicit ThreadPool(int workers) {
-    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+    try {
+      for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {  // the OS refused a thread: stop those started, then say so
+      const size_t started = threads_.size();
+      stop_and_join();
+      throw Error("set_num_threads: the engine could start only " + std::to_string(started + 1) + " of its " +
+                  std::to_string(workers + 1) + " threads (" + e.what() + "); set fewer");
+    }
   }
-  ~ThreadPool() {
+  ~ThreadPool() { stop_and_join(); }
+  void stop_and_join() {
     {
       std::lock_guard<std::mutex> g(mu_);
       stop_.store(true);
@@ -156,6 +165,7 @@ class ThreadPool {
 };
 
 int g_threads = 1;
+constexpr int kMaxEngineThreads = 1024;
 ThreadPool* g_pool = nullptr;
 pid_t g_pool_pid = 0;
 
@@ -174,6 +184,11 @@ int engine_threads() { return g_threads; }
 
 void set_engine_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: the thread count must be >= 1, got " + std::to_string(n));
+  // Each is an OS thread started with the pool: a count far beyond any machine's cores
+  // (set_num_threads(10**6)) would otherwise start them until the OS refuses.
+  if (n > kMaxEngineThreads)
+    throw ValueError("set_num_threads: the thread count must be <= " + std::to_string(kMaxEngineThreads) +
+                     ", got " + std::to_string(n));
   if (n == g_threads) return;
   if (g_pool && g_pool_pid == getpid()) delete g_pool;
   g_pool = nullptr;

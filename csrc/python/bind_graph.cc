@@ -17,6 +17,9 @@ py::tuple dim_to_py(const Dim& d) {
 py::array widened_array(const std::vector<py::ssize_t>& shape, std::vector<py::ssize_t> strides, const float* v,
                         size_t n) {
   // float64, as DyNet hands values out (its arrays are built from Python floats).
+  // The copy is twice the value: refused with a MemoryError when both cannot fit
+  // (NumPy would allocate it lazily, and the process be killed filling it).
+  check_allocation(n * (sizeof(double) + sizeof(float)), "Expression.npvalue (a float64 copy of a float32 value)");
   for (auto& s : strides) s *= sizeof(double);
   py::array_t<double> out(shape, strides);
   double* dst = out.mutable_data();

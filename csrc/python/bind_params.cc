@@ -160,12 +160,19 @@ void bind_params(py::module_& m) {
         copy_into(p.values, arr, p.full_dim(), "init_from_array(" + p.name + ")", true, &p);
       }), py::arg("arr"))
       .def("init_row", named("LookupParameters.init_row",
-          [](LookupParameterStorage& p, long r, const std::vector<float>& row) {
+          [](LookupParameterStorage& p, long r, const py::object& values) {
         if (r < 0 || r >= static_cast<long>(p.rows))
           throw IndexError("row " + std::to_string(r) + " out of range for " + p.name + " with " + std::to_string(p.rows) + " rows");
-        if (row.size() != p.row_size())
+        // Real numbers only (a complex array's imaginary part would be dropped with a warning).
+        auto row = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(
+            real_array(values, "init_row", "row"));
+        if (!row) throw std::bad_alloc();
+        if (row.ndim() != 1)
+          throw ValueError("init_row: row must be a list or 1-D array, got shape " +
+                           std::string(py::str(row.attr("shape"))));
+        if (static_cast<size_t>(row.size()) != p.row_size())
           throw ValueError("init_row: row has " + std::to_string(row.size()) + " values, needs " + std::to_string(p.row_size()));
-        std::copy(row.begin(), row.end(), p.row(static_cast<unsigned>(r)));
+        std::copy(row.data(), row.data() + row.size(), p.row(static_cast<unsigned>(r)));
         p.values.push();
       }), py::arg("i"), py::arg("row"))
       .def("zero", [](LookupParameterStorage& p) { p.values.fill(0.f); })

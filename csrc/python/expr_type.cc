@@ -3,6 +3,7 @@
 #include "python/args.h"
 
 #include <array>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <utility>
@@ -35,6 +36,8 @@ void init_exceptions(py::module_& m) {
       if (p) std::rethrow_exception(p);
     } catch (const Error&) {
       set_error_from_current_exception();
+    } catch (const py::builtin_exception&) {  // pybind11's own, for the messages' bytes (set_message)
+      set_error_from_current_exception();
     }
   });
 }
@@ -60,6 +63,16 @@ PyObject* new_expr(const Expression& e) {
   return reinterpret_cast<PyObject*>(o);
 }
 
+// Sets a Python error whose message is `what`: a message quoting the caller's bytes
+// (b'\xff' given for a name) need not be UTF-8, and PyErr_SetString would then raise
+// UnicodeDecodeError in its place; such bytes are shown as \xff instead.
+static void set_message(PyObject* type, const char* what) {
+  PyObject* text = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "backslashreplace");
+  if (!text) return;  // MemoryError already set
+  PyErr_SetObject(type, text);
+  Py_DECREF(text);
+}
+
 // The one table from dg errors to Python exceptions (see init_exceptions); with `fn`,
 // the message is first prefixed with the function's (or operator's) name.
 void set_error_from_current_exception(const char* fn) {
@@ -76,23 +89,31 @@ void set_error_from_current_exception(const char* fn) {
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (const IndexError& e) {
-    PyErr_SetString(g_index_error ? g_index_error : PyExc_IndexError, e.what());
+    set_message(g_index_error ? g_index_error : PyExc_IndexError, e.what());
   } catch (const IOError& e) {
-    PyErr_SetString(PyExc_OSError, e.what());
+    set_message(PyExc_OSError, e.what());
   } catch (const OverflowError& e) {  // before ValueError, its base
-    PyErr_SetString(PyExc_OverflowError, e.what());
+    set_message(PyExc_OverflowError, e.what());
   } catch (const OutOfMemory& e) {
-    PyErr_SetString(PyExc_MemoryError, e.what());
+    set_message(PyExc_MemoryError, e.what());
   } catch (const ValueError& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
+    set_message(PyExc_ValueError, e.what());
   } catch (const Error& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
+    set_message(PyExc_RuntimeError, e.what());
+  } catch (const py::value_error& e) {
+    set_message(PyExc_ValueError, e.what());
+  } catch (const py::type_error& e) {
+    set_message(PyExc_TypeError, e.what());
+  } catch (const py::index_error& e) {
+    set_message(PyExc_IndexError, e.what());
+  } catch (const py::key_error& e) {
+    set_message(PyExc_KeyError, e.what());
   } catch (const py::builtin_exception& e) {
     e.set_error();
   } catch (const std::bad_alloc&) {
     PyErr_NoMemory();
   } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
+    set_message(PyExc_RuntimeError, e.what());
   }
 }
 
@@ -144,7 +165,23 @@ LookupParameterStorage* exact_lookup_storage(PyObject* o) {
 namespace {
 
 // Operand kinds for the number protocol.
-enum class Kind { expr, number, parameter, other };
+enum class Kind { expr, number, parameter, array, other };
+
+// A NumPy real scalar (np.float32(2), np.int64(3)) or 0-d real array is a number,
+// as a Python float is; an array with axes is Kind::array, refused with a message
+// (NumPy's own, "does not support ufuncs", names neither the array nor the fix).
+Kind numpy_operand(PyObject* o, float& c) {
+  PyTypeObject* t = Py_TYPE(o);
+  const char* mod = t->tp_name;
+  if (std::strncmp(mod, "numpy.", 6) != 0) return Kind::other;
+  py::handle h(o);
+  if (!py::hasattr(h, "ndim") || !py::hasattr(h, "dtype")) return Kind::other;
+  const char kind = py::cast<py::str>(h.attr("dtype").attr("kind")).cast<std::string>()[0];
+  if (h.attr("ndim").cast<long>() != 0) return Kind::array;
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') return Kind::other;  // complex, strings
+  c = static_cast<float>(h.attr("item")().cast<double>());
+  return Kind::number;
+}
 
 Kind kind_of(PyObject* o, Expression& e, float& c) {
   if (is_expr(o)) {
@@ -165,7 +202,8 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
     c = static_cast<float>(d);
     return Kind::number;
   }
-  return parameter_node(o, e) ? Kind::expr : Kind::other;
+  if (parameter_node(o, e)) return Kind::expr;
+  return numpy_operand(o, c);
 }
 
 // One implementation of the binary operators (+, -, *, /, **): `right` builds
@@ -179,6 +217,13 @@ PyObject* binary_operator(const char* symbol, PyObject* a, PyObject* b, ScalarRi
     if (ka == Kind::other) Py_RETURN_NOTIMPLEMENTED;
     Kind kb = kind_of(b, eb, cb);
     if (kb == Kind::other) Py_RETURN_NOTIMPLEMENTED;
+    if (ka == Kind::array || kb == Kind::array) {
+      py::handle arr(ka == Kind::array ? a : b);
+      throw py::type_error(std::string(symbol) + ": an Expression and a NumPy array of shape " +
+                           std::string(py::str(arr.attr("shape"))) +
+                           " (arrays enter the graph through dy.inputTensor(array); a number or a "
+                           "0-d array may be used directly)");
+    }
     if (ka == Kind::expr && kb == Kind::expr) return new_expr(api::op2(kExprExpr, ea, eb));
     if (ka == Kind::expr && kb == Kind::number) return new_expr(right(ea, cb));
     if (ka == Kind::number && kb == Kind::expr) return new_expr(left(ca, eb));

@@ -12,7 +12,10 @@ model reproduce its outputs.
 """
 from __future__ import annotations
 
-from .. import _core
+import math
+import os
+
+from .. import _core, _errors
 from .._per_graph import PerGraph
 
 __all__ = ["RNNState", "StackedRNNState", "SimpleRNNBuilder", "GRUBuilder", "BiRNNBuilder"]
@@ -171,6 +174,17 @@ class StackedRNNState:
         return tuple(e for st in self.states for e in st.s())
 
 
+def _check_layers_fit(name: str, layers: int, layer) -> None:
+    """A MemoryError now, not after minutes of adding layers one by one, when
+    ``layers`` layers like ``layer`` (values and gradients) exceed the memory."""
+    values = sum(math.prod(p.shape()) for p in layer)
+    need = layers * values * 4 * 2
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > physical:
+        raise MemoryError(f"{name}: {layers} layers of {values} values each need {need / 2**30:.1f} GiB "
+                          f"(values and gradients), more than this machine's {physical / 2**30:.1f} GiB")
+
+
 class _RNNBuilder:
     """Shared machinery.  Subclasses set ``_name``, ``_has_cell`` and define
     ``_make_layer(pc, in_dim)`` (returns the layer's Parameters in DyNet's order)
@@ -181,13 +195,19 @@ class _RNNBuilder:
     _has_cell = False
 
     def __init__(self, layers: int, input_dim: int, hidden_dim: int, model):
-        layers, input_dim, hidden_dim = int(layers), int(input_dim), int(hidden_dim)
+        name = type(self).__name__
+        layers, input_dim, hidden_dim = (_errors.index(v, name, arg) for v, arg in
+                                         ((layers, "layers"), (input_dim, "input_dim"), (hidden_dim, "hidden_dim")))
         if layers < 1 or input_dim < 1 or hidden_dim < 1:
-            raise ValueError(f"{type(self).__name__}: layers, input_dim and hidden_dim must be >= 1, "
+            raise ValueError(f"{name}: layers, input_dim and hidden_dim must be >= 1, "
                              f"got {layers}, {input_dim}, {hidden_dim}")
         self.layers, self.input_dim, self.hidden_dim = layers, input_dim, hidden_dim
         self._pc = model.add_subcollection(self._name)
-        self._params = [self._make_layer(self._pc, input_dim if i == 0 else hidden_dim, i) for i in range(layers)]
+        self._params = []
+        for i in range(layers):
+            self._params.append(self._make_layer(self._pc, input_dim if i == 0 else hidden_dim, i))
+            if i == min(1, layers - 1):
+                _check_layers_fit(name, layers, self._params[-1])
         self._param_exprs = PerGraph(lambda update: [[(_core.parameter if update else _core.const_parameter)(p)
                                                        for p in layer] for layer in self._params])
         self.dropout_rate = 0.0

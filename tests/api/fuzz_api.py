@@ -113,6 +113,11 @@ class World:
         dy = self.dy
         self.stale = [dy.ones(s) for s in SMALL_SHAPES[:4]]
         dy.renew_cg()
+        # Expressions built after a checkpoint and dropped by the revert: stale too.
+        dy.ones((2,))
+        dy.cg_checkpoint()
+        self.stale += [dy.ones(s) * 2 for s in SMALL_SHAPES[:2]]
+        dy.cg_revert()
 
     def make(self, spec):
         dy = self.dy
@@ -240,6 +245,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default=os.devnull)
     ap.add_argument("--memory-mb", type=int, default=3072, help="address space allowed beyond the start")
+    ap.add_argument("--autobatch", action="store_true", help="run under the autobatching executor")
+    ap.add_argument("--device", default="CPU", help='where inputs and parameters go ("EMU:0": the emulated device)')
     ap.add_argument("--crash-at", type=int, default=0, help=argparse.SUPPRESS)  # proves a crash is seen
     ap.add_argument("--keep-going", action="store_true",
                     help="collect every bad error (one per function and kind) instead of stopping at the first")
@@ -248,7 +255,7 @@ def main(argv=None) -> int:
     import dynagraph as dy
     from dynagraph import _core
 
-    dy.init(seed=opts.seed)
+    dy.init(seed=opts.seed, autobatch=opts.autobatch, device=opts.device)
     limit_memory(opts.memory_mb << 20)
     world = World(dy)
     functions = public_functions(dy, _core)

@@ -206,3 +206,24 @@ def test_random_bytes_meta_is_a_value_error_naming_the_file(tmp_path):
 def test_trainer_hyper_parameters_are_named():
     with raises(TypeError, "AdamTrainer", "'beta_1'", "must be a number"):
         dy.AdamTrainer(dy.ParameterCollection(), beta_1="x")
+
+
+def test_bytes_that_are_not_utf8_in_a_message_are_escaped():
+    # The message quotes the argument; its bytes used to make PyErr_SetString raise
+    # UnicodeDecodeError (no function named) in place of the ValueError.
+    with raises(ValueError, "set_autobatch_policy", r"got '\xff\xfe'"):
+        dy.set_autobatch_policy(b"\xff\xfe")
+    dy.renew_cg()
+    with raises(ValueError, "argmax", r"got '\xff'"):
+        dy.argmax(dy.inputVector([1.0, 2.0]), b"\xff")
+
+
+@pytest.mark.parametrize("make", [lambda pc: pc.add_parameters((2,), name=b"\xff"),
+                                  lambda pc: pc.add_lookup_parameters((2, 2), name=b"w"),
+                                  lambda pc: pc.add_subcollection(b"\xfe")])
+def test_names_must_be_str(make):
+    # A bytes name reached the engine as it was: one not UTF-8 made name(), repr and save fail later.
+    pc = dy.ParameterCollection()
+    with pytest.raises(TypeError, match="argument 'name' must be a str, got bytes"):
+        make(pc)
+    assert pc.parameters_list() == [] and pc.lookup_parameters_list() == []

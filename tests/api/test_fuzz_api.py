@@ -44,6 +44,16 @@ def test_fuzz_public_api_in_subprocess(tmp_path):
     assert done.startswith("done:") and f"'calls': {calls}," in done, done
 
 
+@pytest.mark.parametrize("mode", [["--autobatch"], ["--device", "EMU:0"], ["--autobatch", "--device", "EMU:0"]],
+                         ids=["autobatch", "emu", "autobatch-emu"])
+def test_fuzz_under_autobatching_and_on_the_emulated_device(tmp_path, mode):
+    # probe27: the same calls under the autobatching executor and with inputs and
+    # parameters on EMU:0 (a non-UTF-8 name in a message was found this way).
+    calls = int(os.environ.get("DYNAGRAPH_FUZZ_CALLS", "10000")) // 5
+    done = run_fuzzer(tmp_path, calls, 21, *mode)
+    assert done.startswith("done:") and f"'calls': {calls}," in done, done
+
+
 def test_a_crash_is_reported_with_the_call_that_crashed(tmp_path):
     with pytest.raises(AssertionError, match=r"died of SIGSEGV; its last calls:\n(.|\n)*\w+\(") as info:
         run_fuzzer(tmp_path, 50, 1, "--crash-at", "20")

@@ -272,3 +272,22 @@ def test_builder_expression_caches_survive_cg_revert(name):
         dy.inputVector([7.0] * 4)
     got = rnn.initial_state().add_input(dy.inputVector(x)).output().npvalue()
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+# ---- sizes (probe27)
+@pytest.mark.parametrize("name", ALL)
+def test_layers_that_cannot_fit_are_a_memory_error_at_once(name):
+    # 2**31 layers used to be added one at a time until memory ran out (minutes).
+    pc = dy.ParameterCollection()
+    with pytest.raises(MemoryError, match=rf"{name}: 2147483648 layers of \d+ values each need .* GiB"):
+        getattr(dy, name)(2**31, 3, 4, pc)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_builder_sizes_must_be_ints(name):
+    # int(1.5) made one layer without a word
+    with pytest.raises(TypeError, match=rf"{name}: argument 'layers' must be an int, got float 1.5"):
+        getattr(dy, name)(1.5, 3, 4, dy.ParameterCollection())
+    with pytest.raises(TypeError, match=rf"{name}: argument 'hidden_dim' must be an int, got NoneType"):
+        getattr(dy, name)(1, 3, None, dy.ParameterCollection())
+    assert getattr(dy, name)(np.int64(1), 3, 4, dy.ParameterCollection()).get_parameters()

@@ -5,6 +5,9 @@ Large tensors make the sample extremes and deviations match the distribution's
 to well under the tolerances used here; each case is also compared with dynet38.
 """
 import math
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -75,3 +78,58 @@ def test_named_and_numeric_inits():
     with pytest.raises(RuntimeError, match="Invalid device name: GPU:0"):
         pc.add_parameters(2, device="GPU:0")
     assert len(pc.parameters_list()) == before  # a refused parameter is not half-made
+
+
+# ---- only real numbers initialise parameters (probe27): NumPy dropped a complex part with a warning
+@pytest.mark.parametrize("value", [np.array([1 + 2j, 3.0]), np.array([None, 1.0]), ["a", "b"]])
+def test_initial_values_must_be_real_numbers(value):
+    pc = dy.ParameterCollection()
+    for make, fn in ((lambda: dy.NumpyInitializer(value), "NumpyInitializer"),
+                     (lambda: pc.parameters_from_numpy(value), "parameters_from_numpy"),
+                     (lambda: pc.lookup_parameters_from_numpy(np.stack([value, value])), "lookup_parameters_from_numpy")):
+        with pytest.raises(TypeError, match=rf"{fn}: argument 'array' must be an array or \(nested\) list of real"):
+            make()
+    lp = pc.add_lookup_parameters((2, 2))
+    with pytest.raises(TypeError, match="init_row: argument 'row' must be a NumPy array or a .* real numbers"):
+        lp.init_row(0, value)
+
+
+def test_init_row_takes_lists_and_real_arrays_of_any_dtype_and_stride():
+    lp = dy.ParameterCollection().add_lookup_parameters((2, 3))
+    lp.init_row(1, [1, 2.5, 3])
+    lp.init_row(0, np.arange(6, dtype=np.int8)[::2])
+    np.testing.assert_array_equal(lp.as_array(), [[0, 2, 4], [1, 2.5, 3]])
+    with pytest.raises(ValueError, match=r"row must be a list or 1-D array, got shape \(1, 3\)"):
+        lp.init_row(0, np.ones((1, 3)))
+    with pytest.raises(ValueError, match="row has 2 values, needs 3"):
+        lp.init_row(0, [1.0, 2.0])
+
+
+def test_a_parameter_whose_creation_cannot_fit_is_a_memory_error_before_allocating():
+    # probe27: a shape whose float32 value fits the physical memory passed the engine's
+    # check, and its value, gradient and float64 initial values then got the process
+    # killed (SIGKILL, no error). Run in a child with its address space capped, so a
+    # regression is an unnamed MemoryError there rather than a machine out of memory.
+    code = textwrap.dedent("""
+        import os, resource
+        import dynagraph as dy
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        rows = physical // 10 // 1024  # value and gradient: 0.8 of the memory (the engine allows it)
+        soft = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/status") as f:
+            vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), soft[1]))
+        pc = dy.ParameterCollection()
+        for make in (lambda: pc.add_parameters((rows, 1024)), lambda: pc.add_lookup_parameters((rows, 1024))):
+            try:
+                make()
+            except MemoryError as exc:
+                print("MemoryError:", exc)
+        print(len(pc.parameters_list()), len(pc.lookup_parameters_list()))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: ParameterCollection.add_parameters") and "GiB to create" in lines[0], out.stdout
+    assert lines[1].startswith("MemoryError: ParameterCollection.add_lookup_parameters") and "GiB to create" in lines[1]
+    assert lines[2] == "0 0"

@@ -219,3 +219,60 @@ def test_seeded_runs_are_bitwise_identical_whatever_the_heap_layout(trainer):
 
     junk = []
     assert len({run(junk) for _ in range(8)}) == 1
+
+
+# ---- hyper-parameters that would make the first update NaN (probe27): refused, named
+@pytest.mark.parametrize("make, arg", [
+    (lambda pc, v: dy.SimpleSGDTrainer(pc, v), "learning_rate"),
+    (lambda pc, v: dy.MomentumSGDTrainer(pc, 0.1, v), "mom"),
+    (lambda pc, v: dy.AdagradTrainer(pc, v), "learning_rate"),
+    (lambda pc, v: dy.RMSPropTrainer(pc, 0.01, v), "eps"),
+    (lambda pc, v: dy.AdamTrainer(pc, v), "alpha"),
+    (lambda pc, v: dy.AmsgradTrainer(pc, beta_2=v), "beta_2"),
+    (lambda pc, v: dy.CyclicalSGDTrainer(pc, 0.01, v), "learning_rate_max"),
+])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_hyper_parameters_are_refused(make, arg, value):
+    with pytest.raises(ValueError, match=rf"'{arg}' must be (finite|in \[)"):
+        make(dy.ParameterCollection(), value)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda pc: dy.AdamTrainer(pc, beta_1=1.0), r"'beta_1' must be in \[0, 1\), got 1"),
+    (lambda pc: dy.AdamTrainer(pc, beta_2=-0.1), r"'beta_2' must be in \[0, 1\), got -0.1"),
+    (lambda pc: dy.AdamTrainer(pc, eps=-1.0), r"'eps' must be in \[0, inf\], got -1"),
+    (lambda pc: dy.AdadeltaTrainer(pc, rho=2.0), r"'rho' must be in \[0, 1\], got 2"),
+    (lambda pc: dy.RMSPropTrainer(pc, rho=-0.5), r"'rho' must be in \[0, 1\], got -0.5"),
+])
+def test_hyper_parameters_out_of_their_range_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(dy.ParameterCollection())
+
+
+def test_values_that_used_to_give_nan_did_so_and_the_edges_still_train():
+    # The refused values did turn every parameter into NaN at the first update:
+    # the edges of the ranges are accepted and give finite values.
+    for make in (lambda pc: dy.AdamTrainer(pc, beta_1=0.0, beta_2=0.0, eps=0.0),
+                 lambda pc: dy.AdadeltaTrainer(pc, rho=1.0, eps=1e-6), lambda pc: dy.SimpleSGDTrainer(pc, 0.0)):
+        pc = dy.ParameterCollection()
+        p = pc.add_parameters((3,), init=1.0)
+        t = make(pc)
+        dy.renew_cg()
+        dy.squared_norm(dy.parameter(p)).backward()
+        t.update()
+        assert np.isfinite(p.as_array()).all()
+
+
+def test_learning_rate_setter_restart_and_clip_threshold_refuse_nan():
+    t = dy.SimpleSGDTrainer(dy.ParameterCollection(), 0.1)
+    with pytest.raises(ValueError, match="'learning_rate' must be finite, got nan"):
+        t.learning_rate = math.nan
+    with pytest.raises(ValueError, match="Trainer.restart.*'learning_rate' must be finite"):
+        t.restart(math.inf)
+    with pytest.raises(ValueError, match="set_clip_threshold.*NaN"):
+        t.set_clip_threshold(math.nan)
+    with pytest.raises(TypeError, match="set_clip_threshold.*must be a number, got str"):
+        t.set_clip_threshold("5")
+    assert t.learning_rate == pytest.approx(0.1) and t.get_clip_threshold() == 5.0
+    t.set_clip_threshold(-1)
+    assert t.get_clip_threshold() == 0.0  # <= 0 disables clipping, as DyNet

@@ -26,7 +26,10 @@ from .trainers import __all__ as _trainers_all
 from .builders import *  # noqa: F401,F403
 from .builders import __all__ as _builders_all
 from .serialize import load, save, saveable
-from . import devices, graph_tools, inputs, softmax_builders, values as _values
+from . import devices, graph_tools, inputs, softmax_builders
+# Not `from . import values`: after the star import below, dynagraph.values is the
+# function of that name, which a reload (importlib.reload) would get instead.
+from .values import __all__ as _values_all
 from .devices import *  # noqa: F401,F403
 from .devices import _check_device
 from .graph_tools import *  # noqa: F401,F403
@@ -150,7 +153,7 @@ __all__ = sorted(set(
      "blas_info", "get_num_threads", "set_num_threads", "set_autobatch_policy", "get_autobatch_policy",
      "autobatch_stats", "set_autobatch_profiling", "set_autobatch_stacking", "get_autobatch_stacking"]
     + _ENGINE_FUNCTIONS + _expr_all + _params_all + _trainers_all + _builders_all + ["save", "load", "load_generator", "saveable"]
-    + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values.__all__))
+    + devices.__all__ + graph_tools.__all__ + inputs.__all__ + softmax_builders.__all__ + _values_all))
 
 # Every error raised inside a public Python function or method names it (see _errors).
 _errors.name_errors(globals(), __all__)

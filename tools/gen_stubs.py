@@ -22,12 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "dynagraph" / "_core.pyi"
 
 
+def _typed_front(m: re.Match) -> str:
+    """A fast-call front (its text signature, untyped, made the def) typed from its
+    docstring's first line, pybind11's signature, which the docstring then drops."""
+    args = m.group(2).replace("dynagraph._core.", "")
+    args = re.sub(r": object\b", ": typing.Any", args)
+    return f'def {m.group(1)}({args}){m.group(3)}:\n    """\n'
+
+
 def tidy(text: str) -> str:
+    text = re.sub(r'^def (\w+)\([^\n]*\):\n    """\n    \1\((.*)\)( -> [^\n]+)\n    \n', _typed_front, text,
+                  flags=re.M)
     text = text.replace("typing.SupportsInt | typing.SupportsIndex", "int")
     text = text.replace("typing.SupportsFloat | typing.SupportsIndex", "float")
-    # fast ops: def tanh(x): / def cmult(x, y):
-    text = re.sub(r"^def (\w+)\(x\):", r"def \1(x: Expression) -> Expression:", text, flags=re.M)
-    text = re.sub(r"^def (\w+)\(x, y\):", r"def \1(x: Expression, y: Expression) -> Expression:", text, flags=re.M)
+    # fast ops: def tanh(x, /): / def cmult(x, y, /): (their text signatures)
+    text = re.sub(r"^def (\w+)\(x(, /)?\):", r"def \1(x: Expression\2) -> Expression:", text, flags=re.M)
+    text = re.sub(r"^def (\w+)\(x, y(, /)?\):", r"def \1(x: Expression, y: Expression\2) -> Expression:", text,
+                  flags=re.M)
     # Expression's number protocol
     text = re.sub(r"def (__r?(?:add|sub|mul|truediv)__)\(self, value\):",
                   r"def \1(self, value: Expression | Parameters | float) -> Expression:", text)

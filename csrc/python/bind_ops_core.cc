@@ -196,7 +196,8 @@ void bind_ops_core(py::module_& m) {
   }, py::arg("dim"), py::arg("left"), py::arg("right"), py::arg("batch_size") = 1,
      "Uniform samples in [left, right) of shape dim, drawn at evaluation.");
   def(m, "random_bernoulli", [](const py::object& d, float p, float scale, long batch_size) {
-    if (p < 0.f || p > 1.f) throw ValueError("random_bernoulli: p must be in [0, 1]");
+    // Written so that NaN fails too (it drew zeros everywhere).
+    if (!(p >= 0.f && p <= 1.f)) throw ValueError("random_bernoulli: p must be in [0, 1], got " + std::to_string(p));
     return api::random(OpId::random_bernoulli, dim_arg(d, batch_size, "random_bernoulli"), p, scale);
   }, py::arg("dim"), py::arg("p"), py::arg("scale") = 1.f, py::arg("batch_size") = 1,
      "scale with probability p, else 0, per element of shape dim, drawn at evaluation.");
@@ -206,7 +207,8 @@ void bind_ops_core(py::module_& m) {
      "Gumbel(mu, beta) samples of shape dim, drawn at evaluation.");
 
   // ---- arithmetic (the operators live on the Expression type itself)
-#define DG_FAST_BINARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y)\n\n" DOC);
+// "name(args)\n--\n\n": CPython's text-signature form (inspect.signature, help()).
+#define DG_FAST_BINARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y, /)\n--\n\n" DOC);
   DG_FAST_BINARY(cmult, "Element-wise product (broadcasting a size-1 axis or batch).")
   DG_FAST_BINARY(cdiv, "Element-wise quotient x / y (broadcasting a size-1 axis or batch).")
   DG_FAST_BINARY(pow, "Element-wise power x ** y.")
@@ -224,7 +226,7 @@ void bind_ops_core(py::module_& m) {
   def(m, "_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
   def(m, "affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
         py::arg("exprs"), "b + W1*x1 + W2*x2 + ... for exprs = [b, W1, x1, W2, x2, ...].");
-#define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)\n\n" DOC);
+#define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x, /)\n--\n\n" DOC);
   DG_FAST_UNARY(transpose, "Matrix transpose (the batch kept).")
   DG_FAST_UNARY(inverse, "Inverse of a square matrix.")
   DG_FAST_UNARY(logdet, "log(det(x)) of a square positive-definite matrix.")

@@ -18,6 +18,7 @@
 // _core._general(front) returns one.
 #include <Python.h>
 
+#include <algorithm>
 #include <climits>
 #include <deque>
 #include <string>
@@ -221,6 +222,53 @@ PyObject* new_front(PyObject* general, const char* name, std::string doc, FastMe
   return f;
 }
 
+// pybind11's "name(a: T, b: U = 1) -> R\n\ndoc" with a first line "name(a, b=1)\n--\n\n"
+// before it: CPython's text-signature form (no annotations), which gives the builtin a
+// __text_signature__ for inspect and help(), and leaves __doc__ the typed text docs and
+// stubs read. An overloaded function's text is kept as it is.
+std::string text_signature_doc(const std::string& name, const std::string& doc) {
+  const std::string first = doc.substr(0, doc.find('\n'));
+  const size_t ret = first.rfind(") -> ");
+  if (first.rfind(name + "(", 0) != 0 || ret == std::string::npos) return doc;
+  const std::string args = first.substr(name.size() + 1, ret - name.size() - 1);
+  std::string plain, param;
+  auto flush = [&] {  // "a: T = 1" -> "a=1", "a: T" -> "a"
+    int depth = 0;
+    size_t colon = std::string::npos, eq = std::string::npos;
+    for (size_t i = 0; i < param.size(); ++i) {
+      const char c = param[i];
+      depth += (c == '[' || c == '(') - (c == ']' || c == ')');
+      if (depth == 0 && c == ':' && colon == std::string::npos) colon = i;
+      if (depth == 0 && c == '=' && eq == std::string::npos) eq = i;
+    }
+    std::string p = param.substr(0, std::min(colon, eq));
+    p.erase(0, p.find_first_not_of(' '));
+    p.erase(p.find_last_not_of(' ') + 1);
+    if (eq != std::string::npos) p += "=" + param.substr(param.find_first_not_of(' ', eq + 1));
+    if (!plain.empty()) plain += ", ";
+    plain += p;
+    param.clear();
+  };
+  int depth = 0;
+  for (const char c : args) {
+    depth += (c == '[' || c == '(') - (c == ']' || c == ')');
+    if (c == ',' && depth == 0) flush();
+    else param += c;
+  }
+  if (!param.empty()) flush();
+  return name + "(" + plain + ")\n--\n\n" + doc;
+}
+
+// Whether inspect can read f's signature (a default pybind11 wrote as a repr cannot be).
+bool has_signature(PyObject* f) {
+  try {
+    py::module_::import("inspect").attr("signature")(py::handle(f));
+    return true;
+  } catch (const py::error_already_set&) {
+    return false;
+  }
+}
+
 template <size_t... K>
 void add_all(py::module_& m, std::index_sequence<K...>) {
   using Meth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
@@ -229,9 +277,12 @@ void add_all(py::module_& m, std::index_sequence<K...>) {
     const char* name = kFastCalls[k].name;
     py::object general = m.attr(name);
     general_of[k] = py::object(general).release().ptr();
-    // The general function's docstring (its signatures): docs and stubs read the same text.
-    PyObject* f = new_front(general.ptr(), name, py::str(general.attr("__doc__")),
+    // The general function's docstring (its signatures): docs and stubs read the same text,
+    // its first line in CPython's text-signature form where it has one signature.
+    const std::string doc = py::str(general.attr("__doc__"));
+    PyObject* f = new_front(general.ptr(), name, text_signature_doc(name, doc),
                             reinterpret_cast<FastMeth>(reinterpret_cast<void (*)()>(meths[k])), m);
+    if (!has_signature(f)) front_defs.back().ml_doc = (front_docs.back() = doc).c_str();
     m.add_object(name, py::reinterpret_steal<py::object>(f), true);
   }
 }

@@ -91,7 +91,13 @@ def _problems(theirs, ours) -> list:
 
 
 def _fast_op(f) -> bool:
-    return type(f).__name__ == "builtin_function_or_method" and not _pybind_signatures(f)
+    """An element-wise op on the CPython fast path: its expressions by position only."""
+    if type(f).__name__ != "builtin_function_or_method" or _pybind_signatures(f):
+        return False
+    try:
+        return all(p.kind is p.POSITIONAL_ONLY for p in inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return True
 
 
 def _pairs():

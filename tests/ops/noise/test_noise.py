@@ -152,3 +152,11 @@ def test_mask_is_redrawn_only_on_recalculation():
     np.testing.assert_array_equal(a, y.npvalue())
     b = y.npvalue(recalculate=True)
     assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("p", [float("nan"), -0.5, 1.5, float("inf")])
+def test_random_bernoulli_refuses_p_outside_0_1_nan_included(p):
+    # probe27: NaN passed the check (p < 0 || p > 1 is false for NaN) and drew zeros everywhere.
+    dy.renew_cg()
+    with pytest.raises(ValueError, match=r"random_bernoulli: p must be in \[0, 1\], got"):
+        dy.random_bernoulli((3,), p)

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/thread_pool.h"
+#include "core/transpose.h"
 #include "graph/autobatch_agenda.h"
 #include "graph/autobatch_profile.h"
 #include "graph/autobatch_threads.h"
@@ -225,10 +226,13 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   clock.charge(prof.bwd_setup);
   if (!grads_[from].v && !grad_under_budget(from)) return;  // the loss does not depend on anything differentiable
   lazy_grads_ = true;
+  transposed_on_ = true;  // copies from this backward only: the values may change between passes
+  transposed_used_ = 0;
   struct LazyOff {  // also when an op raises: touch_grad's records are this backward's
     bool& on;
-    ~LazyOff() { on = false; }
-  } lazy_off{lazy_grads_};
+    bool& transposed_on;
+    ~LazyOff() { on = transposed_on = false; }
+  } lazy_off{lazy_grads_, transposed_on_};
   touch_grad(from);
   if (!grads_[from].v) {  // under a budget: the plan fills the seed with 1 when it allocates it
   } else if (nodes[from].device != kCpuDevice) {
@@ -346,6 +350,35 @@ void ComputationGraph::backward_group(size_t gi, std::vector<Tensor>& xs, PhaseC
     if (grad_shared_args_[gi] >> k & 1u) continue;  // its gradient is dy itself, in dy's block
     group_arg_backward(impl, grp.proto, grp.xs.data(), grp.y, dy, k, margs + size_t(k) * N, N, clock);
   }
+}
+
+namespace {
+// Matrices worth a transposed copy: not tiny (the copy and the lookup would cost
+// more than they save), and not so large that a copy leaves the cache (the
+// products then read A once anyway: gemm_skinny.h).
+constexpr size_t kTransposeMinFloats = 4096, kTransposeMaxFloats = 262144;
+}  // namespace
+
+const float* ComputationGraph::transposed(const Tensor& A) {
+  const unsigned rows = A.d.rows(), cols = A.d.cols();
+  const size_t n = size_t(rows) * cols;
+  if (!transposed_on_ || A.device != kCpuDevice || A.d.bd != 1 || A.d.nd != 2 || n < kTransposeMinFloats ||
+      n > kTransposeMaxFloats)
+    return nullptr;
+  std::lock_guard<std::mutex> lock(transposed_mutex_);  // pieces of a group may ask at once
+  for (size_t i = 0; i < transposed_used_; ++i) {
+    const TransposedCopy& c = transposed_[i];
+    if (c.of == A.v && c.rows == rows && c.cols == cols) return c.t.data();
+  }
+  if (transposed_used_ == transposed_.size()) transposed_.emplace_back();
+  TransposedCopy& c = transposed_[transposed_used_++];
+  c.of = A.v;
+  c.rows = rows;
+  c.cols = cols;
+  c.t.resize(n);
+  transpose_copy(c.t.data(), A.v, rows, cols);
+  ++autobatch_profile().weights_transposed;
+  return c.t.data();
 }
 
 void ComputationGraph::touch_grad(uint32_t j) {

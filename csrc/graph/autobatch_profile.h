@@ -26,6 +26,8 @@ struct AutobatchProfile {
   uint64_t grads_aliased = 0;  // arguments whose gradient block is their user's (no zeroing, no pass)
   // Product groups run within a set of stacked weights, and such sets.
   uint64_t products_stacked = 0, stacked_sets = 0;
+  // Transposed copies of weights made for backward's products Wᵀ dY (ComputationGraph::transposed).
+  uint64_t weights_transposed = 0;
   // Groups run on the engine's threads (set_num_threads), and the waves that ran them.
   uint64_t groups_pooled = 0, waves_pooled = 0;
   // Pieces of groups split by members over the threads: forward pieces, backward

@@ -7,8 +7,8 @@
 #endif
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <initializer_list>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <string>
@@ -162,6 +162,8 @@ class ComputationGraph final : public OpContext {
   // node's own backward runs — a weight used T times (or by T autobatched
   // groups) costs one wide GEMM instead of T passes over its gradient.
   void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) override;
+  // During a batched backward, a copy of A^T made at the first request (see OpContext).
+  const float* transposed(const Tensor& A) override;
 
 
   // Hook run when backward has accumulated into a parameter gradient.
@@ -333,6 +335,18 @@ class ComputationGraph final : public OpContext {
   std::vector<uint8_t> use_count_;  // users of each node, saturating at 2
   void share_gradient_blocks(uint32_t from, bool full);
   bool lazy_grads_ = false;
+  // Transposed copies of matrices for this backward (transposed()): keys (values,
+  // rows, cols), their copies (kept between passes for their memory) and how
+  // many are in use; only while a batched backward runs (one at a time: a mutex).
+  struct TransposedCopy {
+    const float* of = nullptr;
+    unsigned rows = 0, cols = 0;
+    AlignedFloats t;
+  };
+  std::vector<TransposedCopy> transposed_;
+  size_t transposed_used_ = 0;
+  bool transposed_on_ = false;
+  std::mutex transposed_mutex_;
   void touch_grad(uint32_t j);
   // Groups on a device (autobatch_device.cc): memory from the device's pools
   // (values or gradients; under a budget, the swap plan's), one-launch gather /

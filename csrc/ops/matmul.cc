@@ -37,15 +37,20 @@ void gemm_grad_a(const Tensor& dY, const Tensor& B, Tensor& dA) {
   const unsigned k = dY.d.batch_size() / m;
   for (unsigned b = 0; b < dY.d.bd; ++b) gemm(dA.mat(b).data(), dY.mat(b).data(), false, B.mat(b).data(), true, m, n, k);
 }
-// dB += A^T * dY; a batch-1 dB collects the sum over the batch.
-void gemm_grad_b(const Tensor& A, const Tensor& dY, Tensor& dB) {
+// dB += A^T * dY; a batch-1 dB collects the sum over the batch. Several columns
+// against a batch-1 A read the context's transposed copy when it keeps one: in
+// the Tree-LSTM at 16 trees per graph OpenBLAS ran Aᵀ dY (A 128 x 256, 8-63
+// columns) at 30-55 GFLOP/s, packing Aᵀ anew each call, against 55-70 for the
+// forward's A x of the same sizes; on the copy, backward took 7 % less time.
+void gemm_grad_b(OpContext& ctx, const Tensor& A, const Tensor& dY, Tensor& dB) {
   const unsigned k = A.d.rows(), m = A.d.cols();
   if (A.d.bd == 1 && dB.d.bd == dY.d.bd) {
     if (dY.d.size() == dY.d.rows()) {  // dx += A^T dy
       dB.vec().noalias() += A.mat().transpose() * dY.vec();
       return;
     }
-    gemm(dB.v, A.v, true, dY.v, false, m, dY.d.size() / k, k);
+    if (const float* At = ctx.transposed(A)) gemm(dB.v, At, false, dY.v, false, m, dY.d.size() / k, k);
+    else gemm(dB.v, A.v, true, dY.v, false, m, dY.d.size() / k, k);
     return;
   }
   const unsigned n = dY.d.batch_size() / k;
@@ -83,7 +88,7 @@ void grad_a(OpContext& ctx, const Tensor& dY, const Tensor& B, Tensor& dA) {
 void matmul_bwd(OpContext& ctx, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
   if (i == 0) grad_a(ctx, dy, xs[1], dx);
-  else gemm_grad_b(xs[0], dy, dx);
+  else gemm_grad_b(ctx, xs[0], dy, dx);
 }
 
 // ---- affine_transform: y = x0 + x1*x2 + x3*x4 + ...
@@ -122,7 +127,7 @@ void affine_bwd(OpContext& ctx, const Node&, const Tensor* xs, const Tensor&, co
                 unsigned i, Tensor& dx) {
   if (i == 0) sum_to(dy, dx);
   else if (i % 2 == 1) grad_a(ctx, dy, xs[i + 1], dx);
-  else gemm_grad_b(xs[i - 1], dy, dx);
+  else gemm_grad_b(ctx, xs[i - 1], dy, dx);
 }
 
 // ---- dot_product: one scalar per batch element

@@ -43,6 +43,12 @@ struct OpContext {
   // gradient being accumulated now. The graph may defer the term and apply all
   // those aimed at one weight as one wide GEMM (ComputationGraph's override).
   virtual void add_outer_product(Tensor& dA, const Tensor& u, const Tensor& v) = 0;
+
+  // A's transpose (A one rows x cols matrix, batch 1, in host memory), stored
+  // column-major (cols x rows), or nullptr. The autobatched backward keeps one
+  // copy per matrix per backward pass, so that each group's A^T dY runs as a
+  // plain product: a BLAS packs the transposed A again for every call.
+  virtual const float* transposed(const Tensor&) { return nullptr; }
 };
 
 }  // namespace dg

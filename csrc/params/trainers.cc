@@ -118,14 +118,17 @@ void Trainer::update_on_device(DeviceId d, Resident& values, Resident& grad, flo
 void Trainer::update() {
   auto params = pc_->parameters_list();
   auto lookups = pc_->lookup_parameters_list();
-  // Squared norm of every gradient that will be applied (on each parameter's device).
+  // Squared norm of every gradient that will be applied (on each parameter's device):
+  // only clipping and the finiteness check read it, and it is a pass over every gradient.
   double sq = 0.0;
-  for (auto& p : params)
-    if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, where(p), nullptr, 1);
-  for (auto& p : lookups) {
-    if (!p->updated || !p->nonzero_grad()) continue;
-    const bool dense = p->all_touched || !sparse_updates;
-    sq += grad_squared_norm(p->grad, where(p), dense ? nullptr : &p->touched, p->row_size());
+  if (clipping_enabled || check_finite) {
+    for (auto& p : params)
+      if (p->updated && p->nonzero_grad) sq += grad_squared_norm(p->grad, where(p), nullptr, 1);
+    for (auto& p : lookups) {
+      if (!p->updated || !p->nonzero_grad()) continue;
+      const bool dense = p->all_touched || !sparse_updates;
+      sq += grad_squared_norm(p->grad, where(p), dense ? nullptr : &p->touched, p->row_size());
+    }
   }
   if (check_finite && !std::isfinite(sq)) {
     std::string bad;

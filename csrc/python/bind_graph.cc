@@ -211,7 +211,8 @@ void bind_graph(py::module_& m) {
                     py::arg("args_gathered") = p.args_gathered, py::arg("grads_in_place") = p.grads_in_place,
                     py::arg("grads_scattered") = p.grads_scattered,
                     py::arg("grads_aliased") = p.grads_aliased, py::arg("products_stacked") = p.products_stacked,
-                    py::arg("stacked_sets") = p.stacked_sets, py::arg("groups_pooled") = p.groups_pooled,
+                    py::arg("stacked_sets") = p.stacked_sets, py::arg("weights_transposed") = p.weights_transposed,
+                    py::arg("groups_pooled") = p.groups_pooled,
                     py::arg("waves_pooled") = p.waves_pooled, py::arg("pieces_forward") = p.pieces_forward,
                     py::arg("pieces_backward") = p.pieces_backward, py::arg("pieces_outer") = p.pieces_outer,
                     py::arg("groups_waved_backward") = p.groups_waved_backward,
@@ -222,7 +223,8 @@ void bind_graph(py::module_& m) {
      "start or the last set_autobatch_profiling); grads_aliased: groups whose gradient block is their only "
      "user's (an argument of add, sub, esum or +c whose gradient is the user's own: no zeroing, no copy); "
      "products_stacked: product groups run as part of one GEMM over stacked weights, in stacked_sets such GEMMs "
-     "(see set_autobatch_stacking); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
+     "(see set_autobatch_stacking); weights_transposed: transposed copies of weight matrices made in batched "
+     "backward passes (one per matrix per pass; a group's W^T dY then runs as a plain product); groups_pooled: groups run on the engine's threads, in waves_pooled waves "
      "(see set_num_threads); pieces_forward: pieces of groups split by members over the threads, "
      "pieces_backward: argument gradients so split, pieces_outer: weight-gradient products split by columns; "
      "groups_waved_backward: groups whose argument gradients ran at once with other groups' on the threads, "

@@ -87,6 +87,27 @@ Expression shared_node(Storage& p, OpId op, const Dim& d, bool update) {
 
 Expression parameter(ParameterStorage& p, bool update) { return shared_node(p, OpId::parameter, p.dim, update); }
 
+bool absorb_parameter_bias(Expression& product, ParameterStorage& b) {
+  ComputationGraph& g = G();
+  if (!ComputationGraph::absorb_bias_on() || product.version != g.version() || size_t(product.i) + 1 != g.size())
+    return false;
+  if (g.nodes[product.i].op != OpId::matmul) return false;  // (before b's node is made and moved)
+  const bool made_now = !(b.node_epoch == g.epoch() && !b.node_const);
+  const Expression bias = parameter(b, true);
+  if (!made_now) return g.absorb_bias(product, bias);
+  const uint32_t i = product.i;
+  if (!g.swap_with_next_leaf(i)) return false;  // (b's node stays where it is: the add reads it)
+  b.node_index = i;
+  const Expression moved{i + 1, g.version()};
+  if (g.absorb_bias(moved, Expression{i, g.version()})) {
+    product = moved;
+    return true;
+  }
+  g.swap_adjacent(i);  // back as they were
+  b.node_index = i + 1;
+  return false;
+}
+
 Expression lookup_table(LookupParameterStorage& p, bool update) {
   return shared_node(p, OpId::lookup_table, p.full_dim(), update);
 }

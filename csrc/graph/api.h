@@ -34,6 +34,12 @@ void set_input_values(const Expression& e, const float* values, size_t n);
 void set_lookup_indices(const Expression& e, const long* indices, size_t n);
 bool is_lookup(const Expression& e);
 
+// W x + b for a product nothing else holds (the Python `+`, python/expr_type.cc): b's
+// node (made now if this graph has none yet, then moved before the product, as
+// arguments precede their node) and the product turned into affine_transform(b, W, x);
+// `product` then names it. False, with the graph as it was, when it cannot.
+bool absorb_parameter_bias(Expression& product, ParameterStorage& b);
+
 // Generic forms, for ops whose only attributes are f0/f1/i0/i1 and int lists.
 Expression op1(OpId op, const Expression& x, float f0 = 0.f, float f1 = 0.f, int i0 = 0, int i1 = 0);
 Expression op2(OpId op, const Expression& a, const Expression& b, float f0 = 0.f, int i0 = 0, int i1 = 0);

@@ -31,6 +31,11 @@ bool ComputationGraph::survived_reverts(const Expression& e) const {
 }
 
 void ComputationGraph::throw_stale(const Expression& e) const {
+  if (e.version == kAbsorbedVersion)
+    throw Error(
+        "this Expression (a product W * x) was built into the `+` that read it: W * x + b became one "
+        "affine_transform node, as nothing else held W * x; keep a reference to W * x (a name) to use it "
+        "on its own");
   if (e.version < first_version_ || e.version > version_)
     throw Error(
         "stale Expression: it was created before the last renew_cg() (graph version " +

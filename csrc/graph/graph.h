@@ -58,6 +58,23 @@ class ComputationGraph final : public OpContext {
     return n;
   }
   Expression commit(const uint32_t* args, unsigned nargs);
+  // W x + b as one node: turns `product`, a matmul node nothing uses yet (the
+  // graph's last node with arguments), into affine_transform(b, W, x), as the
+  // Python `+` does for a product held by nothing else (python/expr_type.cc).
+  // False, changing nothing, when it cannot: the caller then builds the add.
+  bool absorb_bias(const Expression& product, const Expression& bias);
+  // Moves the graph's last node, a leaf made just after node i, before it (i becomes
+  // i + 1): a bias parameter first used in W x + b must precede the product it joins.
+  // False, changing nothing, unless neither is evaluated and nothing else reads i.
+  bool swap_with_next_leaf(uint32_t i);
+  void swap_adjacent(uint32_t i) {  // swap_with_next_leaf's move, unchecked (to undo it)
+    std::swap(nodes[i], nodes[i + 1]);
+    std::swap(values_[i], values_[i + 1]);
+  }
+  // Whether absorb_bias merges (on; off only to measure or test: _core._set_absorb_bias).
+  static bool& absorb_bias_on();
+  // The version an Expression object gets when its node was absorbed (check() refuses it).
+  static constexpr uint32_t kAbsorbedVersion = UINT32_MAX;
   // Raises RuntimeError when `e` was made before the last renew_cg(), or its
   // node was removed by cg_revert() (even if a newer node now has its number).
   void check(const Expression& e) const {

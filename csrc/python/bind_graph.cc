@@ -258,6 +258,13 @@ void bind_graph(py::module_& m) {
   m.def("_set_autobatch_place_outputs", [](bool on) { autobatch_place_outputs() = on; }, py::arg("on"),
         "For tests and measurements: whether autobatched forward writes groups' outputs end to end where a "
         "later group reads them as one argument (default on).");
+  m.def("_set_absorb_bias", [](bool on) {
+    const bool before = ComputationGraph::absorb_bias_on();
+    ComputationGraph::absorb_bias_on() = on;
+    return before;
+  }, py::arg("on"),
+        "For tests and measurements: whether `W * x + b` with a product nothing else holds is built as one "
+        "affine_transform node (default on); returns the previous setting.");
   m.def("_set_autobatch_share_grads", [](bool on) { autobatch_share_grads() = on; }, py::arg("on"),
         "For tests and measurements: whether autobatched backward lets an add's / sub's / esum's "
         "arguments share its gradient block (default on).");

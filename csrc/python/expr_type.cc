@@ -206,11 +206,50 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
   return numpy_operand(o, c);
 }
 
+// Whether o is an object only the interpreter's stack holds: a temporary such as
+// the `W * x` of `W * x + b`, which nobody can read after this operator.
+bool unseen_temporary(PyObject* o) {
+#if defined(Py_GIL_DISABLED)
+  return false;
+#elif PY_VERSION_HEX >= 0x030E0000
+  // 3.14 borrows references of locals onto the stack: a count of 1 no longer says it.
+  return PyUnstable_Object_IsUniqueReferencedTemporary(o);
+#else
+  return Py_REFCNT(o) == 1;
+#endif
+}
+
+// x + y where one side is a product W * v that nothing else holds and the other
+// (an expression made before it, or a Parameters) can be its bias: the product's
+// node becomes affine_transform(bias, W, v) (ComputationGraph::absorb_bias), one
+// node rather than two. The product's object is marked absorbed, so a C caller that
+// passed its only reference and uses it again gets an error, not W v + b.
+// Null (no error set) when the sum is built as usual.
+PyObject* add_to_unseen_product(PyObject* a, PyObject* b) {
+  PyObject* sides[2][2] = {{a, b}, {b, a}};
+  for (auto& side : sides) {
+    PyObject* product = side[0];
+    PyObject* other = side[1];
+    if (!is_expr(product) || !unseen_temporary(product)) continue;
+    Expression e = expr_of(product);
+    bool merged = false;
+    if (is_expr(other)) merged = cg().absorb_bias(e, expr_of(other));
+    else if (Py_TYPE(other) == g_param_type) merged = api::absorb_parameter_bias(e, storage_of<ParameterStorage>(other));
+    if (!merged) continue;
+    reinterpret_cast<ExprObject*>(product)->e.version = ComputationGraph::kAbsorbedVersion;
+    return new_expr(e);
+  }
+  return nullptr;
+}
+
 // One implementation of the binary operators (+, -, *, /, **): `right` builds
 // expr (op) number, `left` number (op) expr.
 template <OpId kExprExpr, class ScalarRight, class ScalarLeft>
 PyObject* binary_operator(const char* symbol, PyObject* a, PyObject* b, ScalarRight right, ScalarLeft left) {
   try {
+    if constexpr (kExprExpr == OpId::add) {
+      if (PyObject* merged = add_to_unseen_product(a, b)) return merged;
+    }
     Expression ea, eb;
     float ca = 0.f, cb = 0.f;
     Kind ka = kind_of(a, ea, ca);

@@ -8,6 +8,7 @@
 // with arguments follows it) and the Python side holds no other reference to it.
 #include "graph/graph.h"
 
+#include <initializer_list>
 #include <utility>
 
 #include "core/error.h"
@@ -29,7 +30,8 @@ bool ComputationGraph::absorb_bias(const Expression& product, const Expression& 
   // device graphs and immediate evaluation keep the two nodes as they are. (On a
   // device, a budget's split groups then gave affine_transform results 1 ulp off the
   // unbudgeted run, where the two nodes are bit-identical: devices wait for that.)
-  if (m < evaluated_ || !checkpoints_.empty() || has_device_nodes_ || immediate_compute || check_validity)
+  if (m < evaluated_ || m < aliased_below_ || !checkpoints_.empty() || has_device_nodes_ || immediate_compute ||
+      check_validity)
     return false;
   Node& n = nodes[m];
   if (n.op != OpId::matmul || n.nargs != 2 || n.device != kCpuDevice || n.large) return false;
@@ -40,12 +42,21 @@ bool ComputationGraph::absorb_bias(const Expression& product, const Expression& 
   if (b.device != kCpuDevice || b.large || !b.dim.single_equal(n.dim) || (b.dim.bd != 1 && b.dim.bd != n.dim.bd))
     return false;
   // affine_transform must give the add's shape exactly (a vector stays a vector).
+  // Dim's == ignores trailing axes of 1, which y.dim() and npvalue() show: a {3} product plus
+  // a {3, 1} bias is {3, 1}, where affine_transform gives {3}. Both shapes, axes counted,
+  // for either order of the add's operands (W x + b, b + W x).
   const Dim dims[3] = {b.dim, nodes[arg_pool[n.arg0]].dim, nodes[arg_pool[n.arg0 + 1]].dim};
-  Node fused = n;
+  const Dim add_dims[2] = {n.dim, b.dim}, add_dims_swapped[2] = {b.dim, n.dim};
+  Node fused = n, sum = n;
   fused.op = OpId::affine_transform;
   fused.nargs = 3;
+  sum.op = OpId::add;
   try {
-    if (!(op_impl(OpId::affine_transform).dim_forward(*this, fused, dims) == n.dim)) return false;
+    const Dim got = op_impl(OpId::affine_transform).dim_forward(*this, fused, dims);
+    for (const Dim* in : {add_dims, add_dims_swapped}) {
+      const Dim want = op_impl(OpId::add).dim_forward(*this, sum, in);
+      if (!(got == want) || got.nd != want.nd) return false;
+    }
   } catch (const Error&) {
     return false;
   }
@@ -60,8 +71,8 @@ bool ComputationGraph::absorb_bias(const Expression& product, const Expression& 
 }
 
 bool ComputationGraph::swap_with_next_leaf(uint32_t i) {
-  if (size_t(i) + 2 != nodes.size() || nodes[i + 1].nargs || i < evaluated_ || !checkpoints_.empty() ||
-      has_device_nodes_ || immediate_compute)
+  if (size_t(i) + 2 != nodes.size() || nodes[i + 1].nargs || i < evaluated_ || i < aliased_below_ ||
+      !checkpoints_.empty() || has_device_nodes_ || immediate_compute)
     return false;
   swap_adjacent(i);
   return true;

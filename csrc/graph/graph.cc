@@ -436,6 +436,7 @@ void ComputationGraph::clear() {
   scratch_pool.reset();
   if (device_memory_) device_memory_->reset();
   has_device_nodes_ = false;
+  aliased_below_ = 0;
   evaluated_ = 0;
   has_backward_ = false;
   ++version_;

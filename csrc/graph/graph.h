@@ -5,6 +5,7 @@
 #ifdef DG_OPS_SOURCE
 #error "csrc/ops/ must not include graph/graph.h: ops receive an OpContext"
 #endif
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -71,6 +72,10 @@ class ComputationGraph final : public OpContext {
     std::swap(nodes[i], nodes[i + 1]);
     std::swap(values_[i], values_[i + 1]);
   }
+  // Node i has been handed out as an Expression by index (_core.node_expression): a second
+  // Python object for it may be held while the `+` sees a temporary, so absorb_bias leaves
+  // nodes [0, i] alone until renew_cg().
+  void mark_aliased(uint32_t i) { aliased_below_ = std::max(aliased_below_, i + 1); }
   // Whether absorb_bias merges (on; off only to measure or test: _core._set_absorb_bias).
   static bool& absorb_bias_on();
   // The version an Expression object gets when its node was absorbed (check() refuses it).
@@ -374,6 +379,7 @@ class ComputationGraph final : public OpContext {
 
   std::shared_ptr<DeviceMemory> device_memory_;
   bool has_device_nodes_ = false;  // some node runs on a device: per-node executor, device pools
+  uint32_t aliased_below_ = 0;     // see mark_aliased()
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;

@@ -342,6 +342,7 @@ void bind_graph(py::module_& m) {
     if (i >= g.size())
       throw IndexError("node_expression: node " + std::to_string(i) + " out of range for a graph of " +
                        std::to_string(g.size()) + " nodes");
+    g.mark_aliased(i);  // a second object for node i: W * x + b must not rewrite it
     return Expression{i, g.version()};
   }, py::arg("i"), "An Expression for node i of the current graph.");
   def(m, "set_input_values", [](const Expression& e, const py::object& new_values) {

@@ -328,7 +328,18 @@ void expr_dealloc(PyObject* self) {
   Py_DECREF(tp);
 }
 
-PyObject* get_vindex(PyObject* self, void*) { return PyLong_FromUnsignedLong(expr_of(self).i); }
+PyObject* get_vindex(PyObject* self, void*) {
+  // An absorbed product's number is now the merged node's (W x + b): dy.cg().forward_vec(vindex) would read that.
+  if (expr_of(self).version == ComputationGraph::kAbsorbedVersion) {
+    try {
+      cg().check(expr_of(self));
+    } catch (...) {
+      set_error_from_current_exception("vindex");
+      return nullptr;
+    }
+  }
+  return PyLong_FromUnsignedLong(expr_of(self).i);
+}
 PyObject* get_version(PyObject* self, void*) { return PyLong_FromUnsignedLong(expr_of(self).version); }
 
 PyGetSetDef expr_getset[] = {

@@ -268,3 +268,51 @@ def test_every_pattern_equals_the_unmerged_graph(autobatch):
     np.testing.assert_allclose(merged[0], apart[0], rtol=1e-5, atol=1e-6)
     for k in apart[1]:
         np.testing.assert_allclose(merged[1][k], apart[1][k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("bias_shape, product_input", [((H, 1), (IN,)), ((H,), (IN, 1))])
+@pytest.mark.parametrize("order", ["product_first", "bias_first"])
+def test_the_merged_node_keeps_the_adds_axes(bias_shape, product_input, order):
+    # Dim equality ignores trailing axes of 1, but y.dim() and npvalue() show them: {H} + {H, 1}
+    # is {H, 1}, and a merged node must not turn it into {H} (npvalue() shape (H,) broadcasts apart).
+    def run(on):
+        before = dy._core._set_absorb_bias(on)
+        try:
+            pc = dy.ParameterCollection()
+            W = pc.add_parameters((H, IN))
+            b = pc.add_parameters(bias_shape)
+            dy.renew_cg()
+            x = dy.inputTensor(np.ones(product_input))
+            y = W * x + b if order == "product_first" else b + W * x
+            return y.dim(), y.npvalue().shape
+        finally:
+            dy._core._set_absorb_bias(before)
+
+    assert run(True) == run(False)
+
+
+@pytest.mark.parametrize("bias", ["parameter", "expression"])
+def test_a_node_handed_out_by_index_is_not_rewritten(bias):
+    # node_expression(i) is a second Python object for node i: a temporary to the `+`, while
+    # the named product still reads node i.
+    _, W, b = _model()
+    dy.renew_cg()
+    x = dy.inputVector(list(X))
+    other = dy.parameter(b) + 0.0 if bias == "expression" else b
+    p = W * x
+    y = dy._core.node_expression(p.vindex) + other
+    np.testing.assert_allclose(p.npvalue(), W.as_array() @ X, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)
+
+
+def test_an_absorbed_products_vindex_raises_rather_than_naming_the_merged_node():
+    # Its number is the merged node's now: cg().forward_vec(vindex) would read W x + b.
+    _, W, b = _model()
+    dy.renew_cg()
+    x = dy.inputVector(list(X))
+    bias = dy.parameter(b) + 0.0
+    arr = np.empty(1, dtype=object)
+    arr[0] = W * x
+    arr + np.array([bias], dtype=object)  # NumPy passes `+` the array's only reference: merged
+    with pytest.raises(RuntimeError, match="built into the `\\+` that read it"):
+        arr[0].vindex

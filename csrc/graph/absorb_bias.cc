@@ -45,20 +45,25 @@ bool ComputationGraph::absorb_bias(const Expression& product, const Expression& 
   // Dim's == ignores trailing axes of 1, which y.dim() and npvalue() show: a {3} product plus
   // a {3, 1} bias is {3, 1}, where affine_transform gives {3}. Both shapes, axes counted,
   // for either order of the add's operands (W x + b, b + W x).
-  const Dim dims[3] = {b.dim, nodes[arg_pool[n.arg0]].dim, nodes[arg_pool[n.arg0 + 1]].dim};
-  const Dim add_dims[2] = {n.dim, b.dim}, add_dims_swapped[2] = {b.dim, n.dim};
-  Node fused = n, sum = n;
-  fused.op = OpId::affine_transform;
-  fused.nargs = 3;
-  sum.op = OpId::add;
-  try {
-    const Dim got = op_impl(OpId::affine_transform).dim_forward(*this, fused, dims);
-    for (const Dim* in : {add_dims, add_dims_swapped}) {
-      const Dim want = op_impl(OpId::add).dim_forward(*this, sum, in);
-      if (!(got == want) || got.nd != want.nd) return false;
+  // The usual case, a vector product and a vector bias (batch 1 or the product's), needs no
+  // check: all three shapes are the product's (the shape rules' three calls cost what the
+  // merge saves in building a node).
+  if (n.dim.nd != 1 || b.dim.nd != 1) {
+    const Dim dims[3] = {b.dim, nodes[arg_pool[n.arg0]].dim, nodes[arg_pool[n.arg0 + 1]].dim};
+    const Dim add_dims[2] = {n.dim, b.dim}, add_dims_swapped[2] = {b.dim, n.dim};
+    Node fused = n, sum = n;
+    fused.op = OpId::affine_transform;
+    fused.nargs = 3;
+    sum.op = OpId::add;
+    try {
+      const Dim got = op_impl(OpId::affine_transform).dim_forward(*this, fused, dims);
+      for (const Dim* in : {add_dims, add_dims_swapped}) {
+        const Dim want = op_impl(OpId::add).dim_forward(*this, sum, in);
+        if (!(got == want) || got.nd != want.nd) return false;
+      }
+    } catch (const Error&) {
+      return false;
     }
-  } catch (const Error&) {
-    return false;
   }
   const uint32_t w = arg_pool[n.arg0], x = arg_pool[n.arg0 + 1];
   arg_pool.push_back(x);

@@ -25,6 +25,14 @@ def _model(seed=3):
 X = np.array([0.3, -1.2, 0.8, 2.0])
 
 
+def _graph_with_bias():
+    """A model, a fresh graph, its input x and a bias node made before any product."""
+    _, W, b = _model()
+    dy.renew_cg()
+    x = dy.inputVector(list(X))
+    return W, b, x, dy.parameter(b) + 0.0
+
+
 def _grads(build, keep_product):
     """Value, dL/dW, dL/db and dL/dx of sum(tanh(build(...))), and nodes the sum added."""
     pc, W, b = _model()
@@ -101,10 +109,7 @@ def test_gradients_against_finite_differences():
 
 
 def test_kept_product_keeps_its_own_value():
-    _, W, b = _model()
-    dy.renew_cg()
-    x = dy.inputVector(list(X))
-    bias = dy.parameter(b) + 0.0
+    W, b, x, bias = _graph_with_bias()
     p = W * x
     y = p + bias
     np.testing.assert_allclose(p.npvalue(), W.as_array() @ X, rtol=1e-5, atol=1e-6)
@@ -213,10 +218,7 @@ def test_autobatched_merged_equals_unbatched_two_nodes():
 
 
 def test_a_c_caller_reusing_its_only_reference_gets_an_error_not_a_wrong_value():
-    _, W, b = _model()
-    dy.renew_cg()
-    x = dy.inputVector(list(X))
-    bias = dy.parameter(b) + 0.0
+    W, b, x, bias = _graph_with_bias()
     arr = np.empty(1, dtype=object)
     arr[0] = W * x  # the array holds the product's only reference
     other = np.empty(1, dtype=object)
@@ -307,10 +309,7 @@ def test_a_node_handed_out_by_index_is_not_rewritten(bias):
 
 def test_an_absorbed_products_vindex_raises_rather_than_naming_the_merged_node():
     # Its number is the merged node's now: cg().forward_vec(vindex) would read W x + b.
-    _, W, b = _model()
-    dy.renew_cg()
-    x = dy.inputVector(list(X))
-    bias = dy.parameter(b) + 0.0
+    W, b, x, bias = _graph_with_bias()
     arr = np.empty(1, dtype=object)
     arr[0] = W * x
     arr + np.array([bias], dtype=object)  # NumPy passes `+` the array's only reference: merged

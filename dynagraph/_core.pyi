@@ -574,6 +574,10 @@ def _saved_entries(fname: str) -> list:
     """
     (kind, name, shape, value count) of every entry of a model file.
     """
+def _set_absorb_activation(on: bool) -> bool:
+    """
+    For tests and measurements: whether tanh / logistic / rectify of an affine_transform nothing else holds (f(W * x + b)) is folded into that node (default on); returns the previous setting.
+    """
 def _set_absorb_bias(on: bool) -> bool:
     """
     For tests and measurements: whether `W * x + b` with a product nothing else holds is built as one affine_transform node (default on); returns the previous setting.

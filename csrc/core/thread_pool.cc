@@ -28,10 +28,14 @@ namespace {
 
 // How long a worker polls for the next job before it sleeps, and how long the
 // caller polls for the workers to finish before it sleeps. A wake-up through the
-// condition variable cost ~70 us on the shared 2-core box (issue 26); a polled
-// hand-off costs well under that (benchmarks/README.md). Short enough that an
-// idle pool gives its core back almost at once.
-constexpr int64_t kSpinNs = 50000;
+// condition variable cost ~70 us on the shared 2-core box (issue 26), and a job
+// published while its worker sleeps is mostly done by the caller alone before the
+// worker wakes. An autobatched graph's jobs come up to a few hundred microseconds
+// apart (the serial steps between waves): at a 50 us spin the worker slept ~40
+// times per 64-tree graph and two threads gave 1.0-1.14x one; at 2 ms, once per
+// graph (while Python builds the next), and 1.30-1.38x. OpenMP runtimes spin far
+// longer (200 ms); 2 ms still gives an idle pool's core back almost at once.
+constexpr int64_t kSpinNs = 2000000;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())

@@ -7,7 +7,7 @@
 // Hand-off: a worker that finished a job spins a short while (kSpinNs in
 // thread_pool.cc) on the job counter before it sleeps on a condition variable,
 // so the back-to-back jobs of an autobatched graph (one per level or group,
-// tens of microseconds apart) start without a wake-up; the caller wakes
+// up to a few hundred microseconds apart) start without a wake-up; the caller wakes
 // sleepers only when there are any. A job is a function pointer and a context
 // pointer: nothing is allocated per job.
 #pragma once

@@ -321,6 +321,10 @@ void ComputationGraph::backward_group(size_t gi, std::vector<Tensor>& xs, PhaseC
   Tensor dy(grp.proto.dim, dy0.v);
   dy.device = first.device;
   const OpImpl& impl = op_impl(first.op);
+  if (first.nargs) {
+    dy = preactivation_grad(grp.proto, grp.y, dy);  // (a folded activation: ops/affine_activation.h)
+    clock.charge(prof.bwd_kernel);
+  }
   if (first.nargs == 0) {  // a group of lookups: scatter the rows' gradients
     if (first.needs_grad) {
       clock.charge(prof.bwd_memset);

@@ -13,8 +13,9 @@
 //     (DG_OP_SPLITS_BY_MEMBER: its batched gradient writes dx alone, allocates
 //     nothing), not one a split would serve better.
 // A wave then runs in three steps:
-//   1. here, in order: each group's deferred weight terms, and where each batched
-//      argument's gradient goes (blocks zeroed on first use, scratch blocks);
+//   1. here, in order: each group's deferred weight terms, its output gradient
+//      through a folded activation (ComputationGraph::preactivation_grad), and where
+//      each batched argument's gradient goes (blocks zeroed on first use, scratch blocks);
 //   2. on the threads, one task per group, largest first: its batched arguments'
 //      gradients (whole calls, BLAS on one thread), added back to gathered members;
 //   3. here, in order: the shared arguments' gradients (a weight's deferred product
@@ -44,11 +45,13 @@ struct WaveArg {
   Tensor dx;
 };
 
-// A group of the wave with work for step 2: its WaveArgs [arg0, arg1).
+// A group of the wave with work for step 2: its WaveArgs [arg0, arg1), and the
+// output gradient its arguments see (ComputationGraph::preactivation_grad).
 struct WaveTask {
   size_t group;
   uint32_t arg0, arg1;
   double work;
+  Tensor dy;
 };
 
 bool shared_arg(const Tensor& x, const Node& proto) { return x.d.bd == 1 && proto.dim.bd > 1; }
@@ -125,10 +128,13 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
   // 1. Deferred weight terms, the batched arguments' gradient targets.
   thread_local std::vector<WaveArg> args_here;
   thread_local std::vector<WaveTask> tasks_here;
+  thread_local std::vector<Tensor> dys_here;
   std::vector<WaveArg>& wargs = args_here;
   std::vector<WaveTask>& tasks = tasks_here;
+  std::vector<Tensor>& dys = dys_here;  // per live group, as `live`
   wargs.clear();
   tasks.clear();
+  dys.clear();
   for (size_t gi : live) {
     const Group& grp = groups_[gi];
     const uint32_t* members = group_nodes_.data() + grp.first;
@@ -136,6 +142,8 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
     for (unsigned b = 0; b < N; ++b)
       if (outer_slot_[members[b]] >= 0) flush_outer_products(members[b]);
     clock.charge(prof.bwd_outer);
+    dys.push_back(preactivation_grad(grp.proto, grp.y, Tensor(grp.proto.dim, grads_[members[0]].v)));
+    clock.charge(prof.bwd_kernel);
     const Node& first = nodes[members[0]];
     const uint32_t* margs = group_args_.data() + grp.args_at;
     const unsigned mask = op_impl(first.op).diff_mask;
@@ -147,7 +155,7 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
       if (arg_grad_target(grp.xs[k], margs + size_t(k) * N, N, a.dx, a.scatter, clock)) wargs.push_back(a);
     }
     if (wargs.size() > arg0)
-      tasks.push_back({gi, arg0, static_cast<uint32_t>(wargs.size()), group_work(grp.proto, grp.xs.data())});
+      tasks.push_back({gi, arg0, static_cast<uint32_t>(wargs.size()), group_work(grp.proto, grp.xs.data()), dys.back()});
   }
   std::stable_sort(tasks.begin(), tasks.end(), [](const WaveTask& x, const WaveTask& y) { return x.work > y.work; });
 
@@ -158,7 +166,7 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
       const WaveTask& w = tasks[t];
       const Group& grp = groups_[w.group];
       autobatch_fault_check(grp.count);
-      const Tensor dy(grp.proto.dim, grads_[group_nodes_[grp.first]].v);
+      const Tensor& dy = w.dy;
       const OpImpl& impl = op_impl(grp.proto.op);
       const uint32_t* margs = group_args_.data() + grp.args_at;
       for (uint32_t i = w.arg0; i < w.arg1; ++i) {
@@ -174,11 +182,11 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
   clock.charge(prof.bwd_kernel);
 
   // 3. The shared arguments' gradients, in order.
-  for (size_t gi : live) {
-    const Group& grp = groups_[gi];
+  for (size_t q = 0; q < live.size(); ++q) {
+    const Group& grp = groups_[live[q]];
     const Node& first = nodes[group_nodes_[grp.first]];
     const unsigned mask = op_impl(first.op).diff_mask;
-    const Tensor dy(grp.proto.dim, grads_[group_nodes_[grp.first]].v);
+    const Tensor& dy = dys[q];
     const uint32_t* margs = group_args_.data() + grp.args_at;
     for (unsigned k = 0; k < first.nargs; ++k) {
       if (!(mask >> (k < 31 ? k : 31) & 1u) || !shared_arg(grp.xs[k], grp.proto)) continue;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "device/dispatch.h"
+#include "ops/affine_activation.h"
 #include "ops/common.h"
 #include "params/parameter.h"
 
@@ -33,9 +34,10 @@ bool ComputationGraph::survived_reverts(const Expression& e) const {
 void ComputationGraph::throw_stale(const Expression& e) const {
   if (e.version == kAbsorbedVersion)
     throw Error(
-        "this Expression (a product W * x) was built into the `+` that read it: W * x + b became one "
-        "affine_transform node, as nothing else held W * x; keep a reference to W * x (a name) to use it "
-        "on its own");
+        "this Expression was built into the `+` that read it (W * x + b became one affine_transform node, "
+        "as nothing else held the product W * x), or into the tanh / logistic / rectify that read it (f(W * x "
+        "+ b) became that node with f applied, as nothing else held W * x + b); keep a reference to it (a "
+        "name) to use it on its own");
   if (e.version < first_version_ || e.version > version_)
     throw Error(
         "stale Expression: it was created before the last renew_cg() (graph version " +
@@ -323,12 +325,19 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   terms.clear();
 }
 
+Tensor ComputationGraph::preactivation_grad(const Node& n, const Tensor& y, const Tensor& dy) {
+  if (n.op != OpId::affine_transform || n.i0 == affine_activation::kNone) return dy;
+  Tensor dz(dy.d, dx_pool.allocate_floats(dy.d.size()));  // (a folded node is on the CPU: graph/absorb.cc)
+  affine_activation::gradient(n.i0, y, dy, dz.v);
+  return dz;
+}
+
 void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   const Node& n = nodes[j];
   if (has_device_nodes_) swap_before_backward(*this, j);  // under a device budget: operands back on the device
-  Tensor& dy = grads_[j];
-  if (!dy.v) return;
+  if (!grads_[j].v) return;
   flush_outer_products(j);  // every user of j has run: its gradient is complete
+  const Tensor dy = preactivation_grad(n, values_[j], grads_[j]);
   const OpImpl& impl = op_impl(n.op);
   const uint32_t* a = args(n);
   if (xs.size() < n.nargs) xs.resize(n.nargs);  // grows only, as in eval_node
@@ -345,8 +354,9 @@ void ComputationGraph::backward_node(uint32_t j, std::vector<Tensor>& xs) {
   current_target_ = UINT32_MAX;
   if (n.nargs == 0 && n.needs_grad) {
     // A parameter or lookup node: hand the gradient to its storage.
-    if (n.device != kCpuDevice) device_backward(*this, n, nullptr, values_[j], dy, 0, dy);
-    else impl.backward(*this, n, nullptr, values_[j], dy, 0, dy);
+    Tensor& g = grads_[j];
+    if (n.device != kCpuDevice) device_backward(*this, n, nullptr, values_[j], g, 0, g);
+    else impl.backward(*this, n, nullptr, values_[j], g, 0, g);
     if (on_param_grad) param_hook_report(j);
   }
 }

@@ -64,6 +64,11 @@ class ComputationGraph final : public OpContext {
   // Python `+` does for a product held by nothing else (python/expr_type.cc).
   // False, changing nothing, when it cannot: the caller then builds the add.
   bool absorb_bias(const Expression& product, const Expression& bias);
+  // f(W x + b) as one node: folds f (logistic, tanh or rectify: `op`) into `x`, an
+  // affine_transform node nothing uses yet, as the Python dy.tanh(...) etc. do for an
+  // argument held by nothing else (python/expr_type.cc; ops/affine_activation.h).
+  // False, changing nothing, when it cannot: the caller then builds f's node.
+  bool absorb_activation(const Expression& x, OpId op);
   // Moves the graph's last node, a leaf made just after node i, before it (i becomes
   // i + 1): a bias parameter first used in W x + b must precede the product it joins.
   // False, changing nothing, unless neither is evaluated and nothing else reads i.
@@ -78,6 +83,8 @@ class ComputationGraph final : public OpContext {
   void mark_aliased(uint32_t i) { aliased_below_ = std::max(aliased_below_, i + 1); }
   // Whether absorb_bias merges (on; off only to measure or test: _core._set_absorb_bias).
   static bool& absorb_bias_on();
+  // Whether absorb_activation folds (on; off only to measure or test: _core._set_absorb_activation).
+  static bool& absorb_activation_on();
   // The version an Expression object gets when its node was absorbed (check() refuses it).
   static constexpr uint32_t kAbsorbedVersion = UINT32_MAX;
   // Raises RuntimeError when `e` was made before the last renew_cg(), or its
@@ -223,6 +230,10 @@ class ComputationGraph final : public OpContext {
   void eval_node(uint32_t i);
   void record_factor(const Node& n, unsigned k, const Tensor* xs, const Tensor& dy);
   void backward_node(uint32_t j, std::vector<Tensor>& xs);
+  // The gradient a node's (or group prototype's) arguments see: dy itself, or for an
+  // affine_transform with a folded activation dz = dy f'(y), in gradient memory
+  // (ops/affine_activation.h). Called once per node or group and backward pass.
+  Tensor preactivation_grad(const Node& n, const Tensor& y, const Tensor& dy);
   // on_param_grad bookkeeping, only while a hook is set: parameters with
   // several trainable nodes among nodes [0, end) wait for their last one.
   void param_hook_begin(uint32_t end);
@@ -380,6 +391,10 @@ class ComputationGraph final : public OpContext {
   std::shared_ptr<DeviceMemory> device_memory_;
   bool has_device_nodes_ = false;  // some node runs on a device: per-node executor, device pools
   uint32_t aliased_below_ = 0;     // see mark_aliased()
+  // absorb_bias / absorb_activation (graph/absorb.cc): whether node i may still be
+  // rewritten, and whether no node reads node m yet.
+  bool may_rewrite(uint32_t i) const;
+  bool read_by_none(uint32_t m) const;
 
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;

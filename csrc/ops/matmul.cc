@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/affine_activation.h"
 #include "ops/common.h"
 
 namespace dg {
@@ -122,7 +123,9 @@ void affine_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     for (unsigned c = 0; c < bs; c += bias_size) std::memcpy(y.v + b * bs + c, src, sizeof(float) * bias_size);
   }
   for (unsigned k = 1; k < n.nargs; k += 2) gemm_acc(xs[k], xs[k + 1], y);
+  if (n.i0) affine_activation::apply(n.i0, y);  // f(W x + b) folded in (ops/affine_activation.h)
 }
+// (A folded activation's f' is applied by the graph: dy here is already dz = dy f'(y).)
 void affine_bwd(OpContext& ctx, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned i, Tensor& dx) {
   if (i == 0) sum_to(dy, dx);

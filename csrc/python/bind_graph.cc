@@ -4,6 +4,7 @@
 
 #include "device/dispatch.h"
 #include "graph/autobatch_profile.h"
+#include "ops/affine_activation.h"
 #include "python/bindings.h"
 
 namespace dg::py_bind {
@@ -118,6 +119,15 @@ py::list vec_of(const Tensor& t) {
   py::list out(t.d.size());
   for (unsigned k = 0; k < t.d.size(); ++k) out[k] = py::float_(t.v[k]);
   return out;
+}
+
+// A node's op as graph printers show it: "tanh(affine_transform)" for an
+// affine_transform with a folded activation (ops/affine_activation.h).
+std::string node_op_name(const Node& n) {
+  const char* op = op_impl(n.op).name;
+  if (n.op == OpId::affine_transform)
+    if (const char* f = affine_activation::name(n.i0)) return std::string(f) + "(" + op + ")";
+  return op;
 }
 
 }  // namespace
@@ -265,6 +275,13 @@ void bind_graph(py::module_& m) {
   }, py::arg("on"),
         "For tests and measurements: whether `W * x + b` with a product nothing else holds is built as one "
         "affine_transform node (default on); returns the previous setting.");
+  m.def("_set_absorb_activation", [](bool on) {
+    const bool before = ComputationGraph::absorb_activation_on();
+    ComputationGraph::absorb_activation_on() = on;
+    return before;
+  }, py::arg("on"),
+        "For tests and measurements: whether tanh / logistic / rectify of an affine_transform nothing else "
+        "holds (f(W * x + b)) is folded into that node (default on); returns the previous setting.");
   m.def("_set_autobatch_share_grads", [](bool on) { autobatch_share_grads() = on; }, py::arg("on"),
         "For tests and measurements: whether autobatched backward lets an add's / sub's / esum's "
         "arguments share its gradient block (default on).");
@@ -320,7 +337,7 @@ void bind_graph(py::module_& m) {
   }, "The op families in op_table.def's order: name (csrc/ops/<name>.cc) and title.");
   def(m, "node_ops", []() {
     py::list out;
-    for (auto& n : cg().nodes) out.append(op_impl(n.op).name);
+    for (auto& n : cg().nodes) out.append(node_op_name(n));
     return out;
   }, "The op name of every node of the current graph, in order.");
   def(m, "graph_nodes", []() {
@@ -332,7 +349,7 @@ void bind_graph(py::module_& m) {
       py::object param = py::none();
       if (n.op == OpId::parameter) param = py::str(static_cast<ParameterStorage*>(n.ptr)->name);
       if (n.op == OpId::lookup) param = py::str(static_cast<LookupParameterStorage*>(n.ptr)->name);
-      out.append(py::make_tuple(op_impl(n.op).name, args, dim_to_py(n.dim), param));
+      out.append(py::make_tuple(node_op_name(n), args, dim_to_py(n.dim), param));
     }
     return out;
   }, "Every node of the current graph as (op name, argument node ids, ((axes...), batch), "

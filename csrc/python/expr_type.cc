@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "graph/api.h"
+#include "ops/affine_activation.h"
 #include "params/parameter.h"
 
 namespace py = pybind11;
@@ -359,6 +360,18 @@ bool arg_expr(PyObject* o, Expression& e, const char* fn, const char* arg) {
   return false;
 }
 
+// f(W x + b) for f = logistic, tanh or rectify, where W x + b (an affine_transform
+// node) is held by nothing else: f folds into that node (ComputationGraph::
+// absorb_activation), marked as an absorbed product is. Null (no error set) when
+// f's node is built as usual.
+PyObject* fold_into_unseen_affine(OpId op, PyObject* arg) {
+  if (affine_activation::of_op(op) == affine_activation::kNone || !unseen_temporary(arg)) return nullptr;
+  Expression e = expr_of(arg);
+  if (!cg().absorb_activation(e, op)) return nullptr;
+  reinterpret_cast<ExprObject*>(arg)->e.version = ComputationGraph::kAbsorbedVersion;
+  return new_expr(e);
+}
+
 PyObject* fast_unary(OpId op, PyObject* arg) {
   try {
     if (!is_expr(arg)) {
@@ -366,6 +379,7 @@ PyObject* fast_unary(OpId op, PyObject* arg) {
       if (!arg_expr(arg, e, op_impl(op).name, "x")) return nullptr;
       return new_expr(api::op1(op, e));
     }
+    if (PyObject* folded = fold_into_unseen_affine(op, arg)) return folded;
     return new_expr(api::op1(op, expr_of(arg)));
   } catch (...) {
     set_error_from_current_exception(op_impl(op).name);

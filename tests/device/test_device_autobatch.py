@@ -152,13 +152,14 @@ def assert_same(a, b):
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_batched_on_the_device_equals_batched_on_the_cpu_and_unbatched(kind):
-    # A device graph keeps W * x + b as two nodes (graph/absorb_bias.cc): so does the CPU
-    # run whose groups are compared; the CPU's one affine_transform node gives the same values.
-    before = _core._set_absorb_bias(False)
+    # A device graph keeps W * x + b and f(W * x + b) as separate nodes (graph/absorb.cc): so
+    # does the CPU run whose groups are compared; the CPU's merged nodes give the same values.
+    before = _core._set_absorb_bias(False), _core._set_absorb_activation(False)
     try:
         cpu = run(kind, "CPU", True)
     finally:
-        _core._set_absorb_bias(before)
+        _core._set_absorb_bias(before[0])
+        _core._set_absorb_activation(before[1])
     cpu_merged = run(kind, "CPU", True)
     emu = run(kind, DEV, True)
     emu_per_node = run(kind, DEV, False)

@@ -1,4 +1,4 @@
-"""`W * x + b` built as one affine_transform node (graph/absorb_bias.cc, python/expr_type.cc).
+"""`W * x + b` built as one affine_transform node (graph/absorb.cc, python/expr_type.cc).
 
 The Python `+` turns a product nothing else holds into affine_transform(b, W, x): one node
 rather than two. Each case checks the node count (whether it merged), the value against NumPy,

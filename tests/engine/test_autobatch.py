@@ -148,12 +148,12 @@ def test_autobatching_groups_same_signature_nodes():
     after = _core.autobatch_stats()
     size = dy.cg().size()
     dy.renew_cg(autobatching=False)
-    # 8 lookups, 8 products with their bias (U x + b is one affine_transform node:
-    # test_absorb_bias.py), 8 tanh, 8 dot products: four batched groups, plus the two
-    # parameter nodes and the final esum alone.
-    assert size == 35
-    assert after["nodes"] - before["nodes"] == 35
-    assert after["groups"] - before["groups"] == 7
+    # 8 lookups, 8 tanh(U x + b) (one affine_transform node with tanh folded in:
+    # test_absorb_bias.py, test_absorb_activation.py), 8 dot products: three batched groups,
+    # plus the two parameter nodes and the final esum alone.
+    assert size == 27
+    assert after["nodes"] - before["nodes"] == 27
+    assert after["groups"] - before["groups"] == 6
 
 
 def test_init_flag_switches_executor():

@@ -25,7 +25,7 @@ def _model(seed=3):
 
 def _cell(p, x, c_prev, named=False):
     """A Tree-LSTM-like cell: gates W x + b, then c = i*u + f*c_prev, h = o*tanh(c). Each W x + b
-    is one affine_transform node (graph/absorb_bias.cc); `named` holds the products in names,
+    is one affine_transform node (graph/absorb.cc); `named` holds the products in names,
     so they stay matmul nodes feeding adds."""
     held = []
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import dynagraph as dy
+from fd_util import numeric_gradient
 
 H, IN = 5, 4
 
@@ -99,14 +100,7 @@ def test_gradients_against_finite_differences():
     loss, _ = loss_at(w0)
     loss.backward()
     analytic = W.grad_as_array().copy()
-    eps = 1e-3
-    numeric = np.zeros_like(w0)
-    for i in range(H):
-        for j in range(IN):
-            up, dn = w0.copy(), w0.copy()
-            up[i, j] += eps
-            dn[i, j] -= eps
-            numeric[i, j] = (loss_at(up)[1] - loss_at(dn)[1]) / (2 * eps)
+    numeric = numeric_gradient(lambda w: loss_at(w)[1], w0)
     np.testing.assert_allclose(analytic, numeric, rtol=2e-2, atol=2e-3)
 
 

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 
+#include "core/simd.h"
+
 namespace dg {
 namespace {
 
@@ -13,8 +15,8 @@ using Eigen::internal::pmul;
 using Eigen::internal::predux;
 using Eigen::internal::pset1;
 using Eigen::internal::pstoreu;
-using Packet = Eigen::internal::packet_traits<float>::type;
-constexpr int kPacket = Eigen::internal::unpacket_traits<Packet>::size;
+using simd::kPacket;
+using simd::Packet;
 
 // Up to 4 columns of B at a time: 2 x 4 accumulators, 2 loads of A and a broadcast
 // fit the 16 vector registers of AVX2.

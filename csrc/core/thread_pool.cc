@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,32 +28,43 @@ namespace dg {
 namespace {
 
 // How long a worker polls for the next job before it sleeps, and how long the
-// caller polls for the workers to finish before it sleeps. A wake-up through the
-// condition variable cost ~70 us on the shared 2-core box (issue 26), and a job
-// published while its worker sleeps is mostly done by the caller alone before the
-// worker wakes. An autobatched graph's jobs come up to a few hundred microseconds
-// apart (the serial steps between waves): at a 50 us spin the worker slept ~40
-// times per 64-tree graph and two threads gave 1.0-1.14x one; at 2 ms, once per
-// graph (while Python builds the next), and 1.30-1.38x. OpenMP runtimes spin far
-// longer (200 ms); 2 ms still gives an idle pool's core back almost at once.
-constexpr int64_t kSpinNs = 2000000;
+// caller polls for the workers to finish before it sleeps: kSpinNs, and kHotSpinNs
+// while a PoolHot is alive (an autobatched forward or backward on the pool). A
+// wake-up through the condition variable cost ~70 us on the shared 2-core box
+// (issue 26), and a job published while its worker sleeps is mostly done by the
+// caller alone before the worker wakes. An autobatched graph's jobs come up to a
+// few hundred microseconds apart (the serial steps between waves): at a 50 us spin
+// the worker slept ~40 times per 64-tree graph, and two threads gave 1.0-1.14x one;
+// with the long spin during the passes, 1.3x. Past kSpinNs a poller yields its core
+// (sched_yield) each round, so more threads than free cores (other processes, a CPU
+// quota) still let the others run; outside the passes (Python building the next
+// graph) the pool sleeps after kSpinNs and gives its core back.
+constexpr int64_t kSpinNs = 50000;
+constexpr int64_t kHotSpinNs = 2000000;
+
+std::atomic<int> g_hot{0};  // live PoolHot scopes
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-// Polls `done` (checking the clock every 64 rounds) for up to kSpinNs; true when it held.
+// Polls `done` (checking the clock every 64 rounds) for up to kSpinNs, or kHotSpinNs
+// while the pool is hot (yielding the core past kSpinNs); true when it held.
 template <class P>
 bool spin_until(P done) {
-  int64_t deadline = 0;
+  int64_t start = 0;
   for (uint32_t i = 1;; ++i) {
     if (done()) return true;
     DG_PAUSE();
     if ((i & 63) == 0) {
       const int64_t t = now_ns();
-      if (!deadline) deadline = t + kSpinNs;
-      else if (t > deadline) return false;
+      if (!start) {
+        start = t;
+      } else if (t - start > kSpinNs) {
+        if (g_hot.load(std::memory_order_relaxed) == 0 || t - start > kHotSpinNs) return false;
+        sched_yield();
+      }
     }
   }
 }
@@ -215,6 +227,9 @@ void parallel_run(size_t n, TaskFn task, void* ctx) {
 }
 
 uint64_t pool_parallel_ns() { return g_parallel_ns.load(); }
+
+PoolHot::PoolHot() { g_hot.fetch_add(1, std::memory_order_relaxed); }
+PoolHot::~PoolHot() { g_hot.fetch_sub(1, std::memory_order_relaxed); }
 
 uint64_t pool_worker_sleeps() { return g_threads > 1 && g_pool && g_pool_pid == getpid() ? g_pool->sleeps() : 0; }
 

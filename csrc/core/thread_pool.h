@@ -5,9 +5,10 @@
 // time it needs one (the parent's threads do not exist in the child).
 //
 // Hand-off: a worker that finished a job spins a short while (kSpinNs in
-// thread_pool.cc) on the job counter before it sleeps on a condition variable,
-// so the back-to-back jobs of an autobatched graph (one per level or group,
-// up to a few hundred microseconds apart) start without a wake-up; the caller wakes
+// thread_pool.cc; longer, yielding its core, while a PoolHot is alive) on the job
+// counter before it sleeps on a condition variable, so the back-to-back jobs of
+// an autobatched graph (one per level or group, up to a few hundred microseconds
+// apart) start without a wake-up; the caller wakes
 // sleepers only when there are any. A job is a function pointer and a context
 // pointer: nothing is allocated per job.
 #pragma once
@@ -33,6 +34,17 @@ void parallel_run(size_t n, F&& f) {
   using D = std::remove_reference_t<F>;
   parallel_run(n, [](void* c, size_t i) { (*static_cast<D*>(c))(i); }, const_cast<void*>(static_cast<const void*>(&f)));
 }
+
+// While alive: jobs are expected back to back (an autobatched forward or backward
+// on the pool), so the pool's threads and a caller waiting for them poll longer
+// before they sleep (thread_pool.cc: kHotSpinNs), yielding their cores as they poll.
+class PoolHot {
+ public:
+  PoolHot();
+  ~PoolHot();
+  PoolHot(const PoolHot&) = delete;
+  PoolHot& operator=(const PoolHot&) = delete;
+};
 
 // For the micro-benchmark of the hand-off (benchmarks/threads_probe.py handoff):
 // `jobs` empty jobs of `tasks` tasks each, back to back; returns ns per job.

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 
+#include "core/simd.h"
+
 namespace dg {
 namespace {
 
@@ -11,8 +13,8 @@ using Eigen::internal::PacketBlock;
 using Eigen::internal::ploadu;
 using Eigen::internal::pstoreu;
 using Eigen::internal::ptranspose;
-using Packet = Eigen::internal::packet_traits<float>::type;
-constexpr unsigned kPacket = Eigen::internal::unpacket_traits<Packet>::size;
+using simd::kPacket;
+using simd::Packet;
 
 }  // namespace
 

@@ -170,7 +170,11 @@ void ComputationGraph::share_gradient_blocks(uint32_t from, bool full) {
 
 void ComputationGraph::backward_batched(uint32_t from, bool full) {
   std::optional<BlasOnOneThread> one;  // on the engine's threads: see autobatch_threads.h
-  if (engine_threads() > 1) one.emplace();
+  std::optional<PoolHot> hot;          // (the pool polls for the next job: core/thread_pool.h)
+  if (engine_threads() > 1) {
+    one.emplace();
+    hot.emplace();
+  }
   AutobatchProfile& prof = autobatch_profile();
   PhaseClock clock(prof);
   // Gradient buffers, contiguous per group so a group's dy is one batch.

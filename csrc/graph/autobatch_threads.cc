@@ -248,6 +248,7 @@ void ComputationGraph::run_plan_threaded(uint32_t begin, uint32_t end, PhaseCloc
   const uint32_t items = static_cast<uint32_t>(plan.size());
   const unsigned T = static_cast<unsigned>(engine_threads());
   BlasOnOneThread one;  // parallel here, by groups and pieces (a multi-thread BLAS's results may differ)
+  PoolHot hot;          // the waves come back to back: the pool polls for them rather than sleeping
   auto member0 = [&](uint32_t i) -> const Node& { return nodes[S.plan_nodes[plan[i].first]]; };
   // A batched CPU group that may join a wave, and its work (0: it may not).
   auto wave_work = [&](uint32_t i) -> double {

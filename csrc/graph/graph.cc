@@ -32,12 +32,6 @@ bool ComputationGraph::survived_reverts(const Expression& e) const {
 }
 
 void ComputationGraph::throw_stale(const Expression& e) const {
-  if (e.version == kAbsorbedVersion)
-    throw Error(
-        "this Expression was built into the `+` that read it (W * x + b became one affine_transform node, "
-        "as nothing else held the product W * x), or into the tanh / logistic / rectify that read it (f(W * x "
-        "+ b) became that node with f applied, as nothing else held W * x + b); keep a reference to it (a "
-        "name) to use it on its own");
   if (e.version < first_version_ || e.version > version_)
     throw Error(
         "stale Expression: it was created before the last renew_cg() (graph version " +

@@ -85,8 +85,6 @@ class ComputationGraph final : public OpContext {
   static bool& absorb_bias_on();
   // Whether absorb_activation folds (on; off only to measure or test: _core._set_absorb_activation).
   static bool& absorb_activation_on();
-  // The version an Expression object gets when its node was absorbed (check() refuses it).
-  static constexpr uint32_t kAbsorbedVersion = UINT32_MAX;
   // Raises RuntimeError when `e` was made before the last renew_cg(), or its
   // node was removed by cg_revert() (even if a newer node now has its number).
   void check(const Expression& e) const {

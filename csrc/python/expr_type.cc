@@ -7,6 +7,7 @@
 #include <deque>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "graph/api.h"
 #include "ops/affine_activation.h"
@@ -60,8 +61,25 @@ PyObject* new_expr(const Expression& e) {
     if (!o) return nullptr;
   }
   o->e = e;
+  o->absorbed = kNotAbsorbed;
   o->keep = nullptr;
   return reinterpret_cast<PyObject*>(o);
+}
+
+void rebuild_absorbed(ExprObject* o) {
+  const Absorbed kind = o->absorbed;
+  o->absorbed = kNotAbsorbed;  // (if the graph has moved on, e stays the merged node's: check() refuses it)
+  ComputationGraph& g = cg();
+  const Expression merged = o->e;
+  g.check(merged);
+  const Node& n = g.nodes[merged.i];
+  if (n.op != OpId::affine_transform) throw Error("internal: an absorbed expression names a " +
+                                                  std::string(op_impl(n.op).name) + " node");
+  std::vector<Expression> args(n.nargs);
+  for (unsigned k = 0; k < n.nargs; ++k) args[k] = Expression{g.args(n)[k], g.version()};
+  // merged: affine_transform(b, W, x) (with f folded in or not); the product was W x.
+  o->e = kind == kAbsorbedProduct ? api::op2(OpId::matmul, args[1], args[2])
+                                  : api::opn(OpId::affine_transform, args);
 }
 
 // Sets a Python error whose message is `what`: a message quoting the caller's bytes
@@ -208,7 +226,10 @@ Kind kind_of(PyObject* o, Expression& e, float& c) {
 }
 
 // Whether o is an object only the interpreter's stack holds: a temporary such as
-// the `W * x` of `W * x + b`, which nobody can read after this operator.
+// the `W * x` of `W * x + b`, which nobody can read after this operator. (Before
+// 3.14, an object held only by a tuple passed as f(*t), or by a C caller, counts
+// too: such a caller may use it again, and then gets its own value rebuilt:
+// ExprObject::absorbed.)
 bool unseen_temporary(PyObject* o) {
 #if defined(Py_GIL_DISABLED)
   return false;
@@ -223,8 +244,7 @@ bool unseen_temporary(PyObject* o) {
 // x + y where one side is a product W * v that nothing else holds and the other
 // (an expression made before it, or a Parameters) can be its bias: the product's
 // node becomes affine_transform(bias, W, v) (ComputationGraph::absorb_bias), one
-// node rather than two. The product's object is marked absorbed, so a C caller that
-// passed its only reference and uses it again gets an error, not W v + b.
+// node rather than two. The product's object is marked absorbed (ExprObject::absorbed).
 // Null (no error set) when the sum is built as usual.
 PyObject* add_to_unseen_product(PyObject* a, PyObject* b) {
   PyObject* sides[2][2] = {{a, b}, {b, a}};
@@ -237,7 +257,9 @@ PyObject* add_to_unseen_product(PyObject* a, PyObject* b) {
     if (is_expr(other)) merged = cg().absorb_bias(e, expr_of(other));
     else if (Py_TYPE(other) == g_param_type) merged = api::absorb_parameter_bias(e, storage_of<ParameterStorage>(other));
     if (!merged) continue;
-    reinterpret_cast<ExprObject*>(product)->e.version = ComputationGraph::kAbsorbedVersion;
+    ExprObject* p = reinterpret_cast<ExprObject*>(product);
+    p->e = e;  // the merged node (a bias parameter's node may have moved before the product)
+    p->absorbed = kAbsorbedProduct;
     return new_expr(e);
   }
   return nullptr;
@@ -330,16 +352,22 @@ void expr_dealloc(PyObject* self) {
 }
 
 PyObject* get_vindex(PyObject* self, void*) {
-  // An absorbed product's number is now the merged node's (W x + b): dy.cg().forward_vec(vindex) would read that.
-  if (expr_of(self).version == ComputationGraph::kAbsorbedVersion) {
+  try {
+    const Expression& e = expr_of(self);
+    // The number may come back as a plain int (dy.cg().forward_vec(i)): node i and the
+    // nodes before it must keep their values, so no later merge rewrites them or moves
+    // a bias parameter's node before them (graph/absorb.cc).
+    ComputationGraph& g = cg();
     try {
-      cg().check(expr_of(self));
-    } catch (...) {
-      set_error_from_current_exception("vindex");
-      return nullptr;
+      g.check(e);
+      g.mark_aliased(e.i);
+    } catch (const Error&) {  // a stale expression's number, as DyNet gives it
     }
+    return PyLong_FromUnsignedLong(e.i);
+  } catch (...) {
+    set_error_from_current_exception("vindex");
+    return nullptr;
   }
-  return PyLong_FromUnsignedLong(expr_of(self).i);
 }
 PyObject* get_version(PyObject* self, void*) { return PyLong_FromUnsignedLong(expr_of(self).version); }
 
@@ -368,7 +396,7 @@ PyObject* fold_into_unseen_affine(OpId op, PyObject* arg) {
   if (affine_activation::of_op(op) == affine_activation::kNone || !unseen_temporary(arg)) return nullptr;
   Expression e = expr_of(arg);
   if (!cg().absorb_activation(e, op)) return nullptr;
-  reinterpret_cast<ExprObject*>(arg)->e.version = ComputationGraph::kAbsorbedVersion;
+  reinterpret_cast<ExprObject*>(arg)->absorbed = kAbsorbedAffine;
   return new_expr(e);
 }
 

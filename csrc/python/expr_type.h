@@ -16,9 +16,18 @@
 
 namespace dg::py_bind {
 
+// ExprObject::absorbed: what the node an object named was merged into (graph/absorb.cc).
+enum Absorbed : uint8_t { kNotAbsorbed = 0, kAbsorbedProduct = 1, kAbsorbedAffine = 2 };
+
 struct ExprObject {
   PyObject_HEAD
   Expression e;
+  // Set when this object looked like a temporary nothing else held (the `W * x` of
+  // `W * x + b`, the `W * x + b` of `tanh(W * x + b)`) and its node was merged into
+  // the node that read it; e then names the merged node. A C caller that passed its
+  // only reference and uses the object again gets the value it named, built again
+  // as a node of its own (rebuild_absorbed), never the merged node's.
+  Absorbed absorbed;
   // What __cuda_array_interface__ handed out keeps alive (a pin on graph
   // memory): its consumers hold this object, not the dict. Usually null.
   PyObject* keep;
@@ -28,7 +37,14 @@ extern PyTypeObject* expr_type;
 
 // Expression cannot be subclassed (no Py_TPFLAGS_BASETYPE), so the exact type is the test.
 inline bool is_expr(PyObject* o) { return Py_TYPE(o) == expr_type; }
-inline const Expression& expr_of(PyObject* o) { return reinterpret_cast<ExprObject*>(o)->e; }
+// Builds an absorbed object's value as a node of its own (W x, or W x + b without the
+// activation) and names it; raises as check() does when the graph has moved on.
+void rebuild_absorbed(ExprObject* o);
+inline const Expression& expr_of(PyObject* o) {
+  ExprObject* x = reinterpret_cast<ExprObject*>(o);
+  if (__builtin_expect(x->absorbed != kNotAbsorbed, 0)) rebuild_absorbed(x);
+  return x->e;
+}
 PyObject* new_expr(const Expression& e);
 
 // Creates the type and adds it to the module (call once, before other bindings).

@@ -4,6 +4,8 @@ The Python `+` turns a product nothing else holds into affine_transform(b, W, x)
 rather than two. Each case checks the node count (whether it merged), the value against NumPy,
 and the gradients against the same expression with the product kept (not merged), and that
 everything which must keep the two nodes apart does."""
+import operator
+
 import numpy as np
 import pytest
 
@@ -217,16 +219,31 @@ def test_autobatched_merged_equals_unbatched_two_nodes():
             np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
 
 
-def test_a_c_caller_reusing_its_only_reference_gets_an_error_not_a_wrong_value():
+@pytest.mark.parametrize("caller", ["numpy_object_array", "star_args"])
+def test_a_c_caller_reusing_its_only_reference_gets_its_own_value(caller):
+    """A caller holding the product's only reference outside the interpreter's stack (a NumPy
+    object array, a tuple passed as f(*t) before Python 3.14) makes it look like a temporary:
+    it is merged, and using it again builds W x as a node of its own."""
     W, b, x, bias = _graph_with_bias()
-    arr = np.empty(1, dtype=object)
-    arr[0] = W * x  # the array holds the product's only reference
-    other = np.empty(1, dtype=object)
-    other[0] = bias
-    out = arr + other  # NumPy calls `+` with that reference: the product is merged
-    np.testing.assert_allclose(out[0].npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)
-    with pytest.raises(RuntimeError, match="built into the `\\+` that read it"):
-        arr[0].npvalue()
+    if caller == "numpy_object_array":
+        arr = np.empty(1, dtype=object)
+        arr[0] = W * x  # the array holds the product's only reference
+        other = np.empty(1, dtype=object)
+        other[0] = bias
+        out = (arr + other)[0]  # NumPy calls `+` with that reference
+        held = lambda: arr[0]  # noqa: E731
+    else:
+        t = (W * x, bias)
+        out = operator.add(*t)  # the tuple's item goes in with a count of 1
+        held = lambda: t[0]  # noqa: E731
+    merged = dy._core.node_ops()[-1] == "affine_transform"
+    np.testing.assert_allclose(out.npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)
+    before = dy._core.graph_size()
+    np.testing.assert_allclose(held().npvalue(), W.as_array() @ X, rtol=1e-5, atol=1e-6)
+    assert dy._core.graph_size() - before == (1 if merged else 0)  # W x again, once
+    np.testing.assert_allclose(held().npvalue(), W.as_array() @ X, rtol=1e-5, atol=1e-6)
+    assert dy._core.graph_size() - before == (1 if merged else 0)
+    np.testing.assert_allclose(out.npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)
 
 
 def _patterns(P, rng):
@@ -307,11 +324,30 @@ def test_a_node_handed_out_by_index_is_not_rewritten(bias):
     np.testing.assert_allclose(y.npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)
 
 
-def test_an_absorbed_products_vindex_raises_rather_than_naming_the_merged_node():
-    # Its number is the merged node's now: cg().forward_vec(vindex) would read W x + b.
+def test_an_absorbed_products_vindex_names_its_own_value():
+    # The merged node's number would read W x + b through cg().forward_vec(vindex): the
+    # product is built again and its number named.
     W, b, x, bias = _graph_with_bias()
     arr = np.empty(1, dtype=object)
     arr[0] = W * x
     arr + np.array([bias], dtype=object)  # NumPy passes `+` the array's only reference: merged
-    with pytest.raises(RuntimeError, match="built into the `\\+` that read it"):
-        arr[0].vindex
+    np.testing.assert_allclose(dy.cg().forward_vec(arr[0].vindex), W.as_array() @ X, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias", ["parameter", "expression"])
+def test_a_number_read_before_the_add_keeps_the_product_apart(bias):
+    """vindex hands the node's number out: a later `+` must not rewrite that node (nor move a
+    bias parameter's node before it), or forward_vec(number) would read another value."""
+    _, W, b = _model()
+    dy.renew_cg()
+    x = dy.inputVector(list(X))
+    bias_node = dy.parameter(b) + 0.0 if bias == "expression" else b
+    seen = []
+
+    def tap(e):
+        seen.append(e.vindex)
+        return e
+
+    y = tap(W * x) + bias_node
+    np.testing.assert_allclose(dy.cg().forward_vec(seen[0]), W.as_array() @ X, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.npvalue(), W.as_array() @ X + b.as_array(), rtol=1e-5, atol=1e-6)

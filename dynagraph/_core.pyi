@@ -1116,7 +1116,7 @@ def random_normal(dim: typing.Any, mean: float = 0.0, stddev: float = 1.0, batch
     """
 def random_uniform(dim: typing.Any, left: float, right: float, batch_size: int = 1) -> Expression:
     """
-    Uniform samples in [left, right) of shape dim, drawn at evaluation.
+    Uniform samples in [left, right) of shape dim, drawn at evaluation (left > right draws in (right, left], as DyNet).
     """
 def rectify(x: Expression) -> Expression:
     """
@@ -1306,9 +1306,9 @@ def trace_of_product(x: Expression, y: Expression) -> Expression:
     """
     trace(x * transpose(y)) of two matrices of one shape.
     """
-def transpose(x: Expression) -> Expression:
+def transpose(x: Expression, dims: typing.Any = [1, 0]) -> Expression:
     """
-    Matrix transpose (the batch kept).
+    Each batch element with its axes permuted: axis i of the result is axis dims[i] of x. The default [1, 0] is the matrix transpose (a vector (n,) becomes (1, n)). dims lists every axis of x once (trailing axes of length 1 may be left out or added); the batch is never permuted.
     """
 def trim_pinned_memory(device: str) -> None:
     """

@@ -86,13 +86,29 @@ struct MatmulOps {
     }
   }
 
-  static void transpose_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
-    alloc(ctx, y);
-    B::launch(y.d.size(), kern::TransposeForward{xs[0].v, y.v, {xs[0].d.rows(), xs[0].d.cols()}});
+  // transpose: the matrix transpose when the node has no dims (the default
+  // [1, 0]), else the permutation dims (int_data, checked when the node was built).
+  static kern::PermuteMap permute_map(const DeviceCtx& ctx, const Node& n, const Dim& x, const Dim& y) {
+    const int32_t* p = ctx.ints + n.aux0;
+    kern::PermuteMap m;
+    uint32_t stride[4], s = 1;
+    for (unsigned a = 0; a < 4; ++a) stride[a] = s, s *= x[a];
+    for (unsigned i = 0; i < 4; ++i) {
+      m.n[i] = y[i];
+      m.step[i] = i < n.naux ? stride[p[i]] : 0;
+    }
+    m.per = static_cast<uint32_t>(x.batch_size());
+    return m;
   }
-  static void transpose_bwd(DeviceCtx&, const Node&, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
+  static void transpose_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
+    alloc(ctx, y);
+    if (n.naux) B::launch(y.d.size(), kern::PermuteForward{xs[0].v, y.v, permute_map(ctx, n, xs[0].d, y.d)});
+    else B::launch(y.d.size(), kern::TransposeForward{xs[0].v, y.v, {xs[0].d.rows(), xs[0].d.cols()}});
+  }
+  static void transpose_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor& dx) {
-    B::launch(dy.d.size(), kern::TransposeBackward{dy.v, dx.v, {dx.d.rows(), dx.d.cols()}});
+    if (n.naux) B::launch(dy.d.size(), kern::PermuteBackward{dy.v, dx.v, permute_map(ctx, n, dx.d, dy.d)});
+    else B::launch(dy.d.size(), kern::TransposeBackward{dy.v, dx.v, {dx.d.rows(), dx.d.cols()}});
   }
   static void dot_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);

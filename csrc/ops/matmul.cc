@@ -3,6 +3,7 @@
 #include <Eigen/LU>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "ops/affine_activation.h"
 #include "ops/common.h"
@@ -152,18 +153,82 @@ void dot_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Ten
     VecMap(dx.batch_ptr(b), bs) += dy.v[b] * VecMap(other.batch_ptr(b), bs);
 }
 
-// ---- transpose (of each batch element)
-Dim transpose_dim(const OpContext&, const Node&, const Dim* xs) {
-  if (xs[0].nd > 2) shape_error("transpose", "argument must be a vector or matrix", xs, 1);
-  return Dim({xs[0].cols(), xs[0].rows()}, xs[0].bd);
+// ---- transpose: each batch element's axes permuted, as DyNet's transpose(x, dims):
+// axis i of y is axis dims[i] of x; the batch is never permuted. dims lie in
+// int_data; none (naux 0) is the default [1, 0], the matrix transpose.
+constexpr int32_t kMatrixDims[2] = {1, 0};
+const int32_t* transpose_dims(const OpContext& ctx, const Node& n, unsigned& k) {
+  k = n.naux ? n.naux : 2;
+  return n.naux ? ctx.int_data.data() + n.aux0 : kMatrixDims;
 }
-void transpose_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
+std::string dims_text(const int32_t* p, unsigned k) {
+  std::string s = "[";
+  for (unsigned i = 0; i < k; ++i) s += (i ? ", " : "") + std::to_string(p[i]);
+  return s + "]";
+}
+// x is read as having exactly k axes: trailing axes of length 1 added or dropped
+// (a vector (n,) transposes to (1, n), as in DyNet); any other axis count is an error.
+Dim transpose_dim(const OpContext& ctx, const Node& n, const Dim* xs) {
+  if (n.naux == 0 && xs[0].nd <= 2) return Dim({xs[0].cols(), xs[0].rows()}, xs[0].bd);  // the common case
+  unsigned k;
+  const int32_t* p = transpose_dims(ctx, n, k);
+  const Dim& x = xs[0];
+  // (the message is built only on failure: this runs for every node built)
+  auto fail = [&](const std::string& what) { shape_error("transpose", "dims " + dims_text(p, k) + what, xs, 1); };
+  if (k > kMaxDims) fail(" lists more than 4 axes");
+  unsigned seen = 0;
+  for (unsigned i = 0; i < k; ++i) {
+    if (p[i] < 0 || p[i] >= static_cast<int32_t>(k) || (seen >> p[i] & 1u))
+      fail(" is not a permutation of 0.." + std::to_string(k - 1) +
+           " (each axis of x once; the batch cannot be permuted)");
+    seen |= 1u << p[i];
+  }
+  for (unsigned a = k; a < x.nd; ++a)
+    if (x.d[a] != 1)
+      fail(" lists " + std::to_string(k) + " axes, but x has " + std::to_string(x.nd) +
+           " (give one entry per axis of x)");
+  Dim r;
+  r.nd = k;
+  r.bd = x.bd;
+  for (unsigned i = 0; i < k; ++i) r.d[i] = x[static_cast<unsigned>(p[i])];
+  return r;
+}
+// Calls f(index in y, index in x) for every element, y's in order: y's axis i
+// steps through x with the stride of x's axis dims[i].
+template <class F>
+void each_permuted(const OpContext& ctx, const Node& n, const Dim& x, const Dim& y, F f) {
+  unsigned k;
+  const int32_t* p = transpose_dims(ctx, n, k);
+  size_t stride[kMaxDims], step[kMaxDims] = {0, 0, 0, 0};
+  size_t s = 1;
+  for (unsigned a = 0; a < kMaxDims; ++a) stride[a] = s, s *= x[a];
+  for (unsigned i = 0; i < k; ++i) step[i] = stride[p[i]];
+  const size_t per = x.batch_size();
+  size_t t = 0;
+  for (size_t b = 0; b < y.bd; ++b)
+    for (size_t i3 = 0; i3 < y[3]; ++i3)
+      for (size_t i2 = 0; i2 < y[2]; ++i2)
+        for (size_t i1 = 0; i1 < y[1]; ++i1) {
+          const size_t at = b * per + i3 * step[3] + i2 * step[2] + i1 * step[1];
+          for (size_t i0 = 0; i0 < y[0]; ++i0) f(t++, at + i0 * step[0]);
+        }
+}
+void transpose_fwd(OpContext& ctx, const Node& n, const Tensor* xs, Tensor& y) {
   alloc(ctx, y);
-  for (unsigned b = 0; b < y.d.bd; ++b) y.mat(b) = xs[0].mat(b).transpose();
+  const float* x = xs[0].v;
+  if (n.naux == 0) {  // the matrix transpose (hot in some models): Eigen's blocked copy
+    for (unsigned b = 0; b < y.d.bd; ++b) y.mat(b) = xs[0].mat(b).transpose();
+    return;
+  }
+  each_permuted(ctx, n, xs[0].d, y.d, [&](size_t t, size_t j) { y.v[t] = x[j]; });
 }
-void transpose_bwd(OpContext&, const Node&, const Tensor*, const Tensor&, const Tensor& dy,
+void transpose_bwd(OpContext& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy,
                    unsigned, Tensor& dx) {
-  for (unsigned b = 0; b < dy.d.bd; ++b) dx.mat(b) += dy.mat(b).transpose();
+  if (n.naux == 0) {
+    for (unsigned b = 0; b < dy.d.bd; ++b) dx.mat(b) += dy.mat(b).transpose();
+    return;
+  }
+  each_permuted(ctx, n, dx.d, dy.d, [&](size_t t, size_t j) { dx.v[j] += dy.v[t]; });
 }
 
 // ---- inverse, logdet: square matrices, unbatched (as DyNet)

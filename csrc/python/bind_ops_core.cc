@@ -194,7 +194,8 @@ void bind_ops_core(py::module_& m) {
   def(m, "random_uniform", [](const py::object& d, float left, float right, long batch_size) {
     return api::random(OpId::random_uniform, dim_arg(d, batch_size, "random_uniform"), left, right);
   }, py::arg("dim"), py::arg("left"), py::arg("right"), py::arg("batch_size") = 1,
-     "Uniform samples in [left, right) of shape dim, drawn at evaluation.");
+     "Uniform samples in [left, right) of shape dim, drawn at evaluation (left > right draws in (right, left], "
+     "as DyNet).");
   def(m, "random_bernoulli", [](const py::object& d, float p, float scale, long batch_size) {
     // Written so that NaN fails too (it drew zeros everywhere).
     if (!(p >= 0.f && p <= 1.f)) throw ValueError("random_bernoulli: p must be in [0, 1], got " + std::to_string(p));
@@ -226,8 +227,24 @@ void bind_ops_core(py::module_& m) {
   def(m, "_matmul", [](E a, E b) { return bin(OpId::matmul, a, b); });
   def(m, "affine_transform", [](const std::vector<Expression>& xs) { return api::opn(OpId::affine_transform, xs); },
         py::arg("exprs"), "b + W1*x1 + W2*x2 + ... for exprs = [b, W1, x1, W2, x2, ...].");
+  // transpose(x) takes a fast path in C (fast_calls.cc); this is the general function behind it.
+  def(m, "transpose", [](E x, const py::object& dims) {
+    const std::vector<long> d = ints_arg(dims, "transpose", "dims");
+    if (d.size() == 2 && d[0] == 1 && d[1] == 0) return api::op1(OpId::transpose, x);  // the default's node
+    if (d.empty()) throw ValueError("transpose: dims is empty; it lists every axis of x in its new order");
+    std::vector<int32_t> p;
+    for (size_t k = 0; k < d.size(); ++k) {
+      if (d[k] < INT32_MIN || d[k] > INT32_MAX)
+        throw ValueError("transpose: dims[" + std::to_string(k) + "] = " + std::to_string(d[k]) +
+                         " is not an axis (x has at most 4)");
+      p.push_back(static_cast<int32_t>(d[k]));
+    }
+    return api::op_ints(OpId::transpose, {x}, p);
+  }, py::arg("x"), py::arg("dims") = std::vector<long>{1, 0},
+     "Each batch element with its axes permuted: axis i of the result is axis dims[i] of x. The default [1, 0] "
+     "is the matrix transpose (a vector (n,) becomes (1, n)). dims lists every axis of x once (trailing axes of "
+     "length 1 may be left out or added); the batch is never permuted.");
 #define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x, /)\n--\n\n" DOC);
-  DG_FAST_UNARY(transpose, "Matrix transpose (the batch kept).")
   DG_FAST_UNARY(inverse, "Inverse of a square matrix.")
   DG_FAST_UNARY(logdet, "log(det(x)) of a square positive-definite matrix.")
 

@@ -21,7 +21,7 @@ from dynagraph import _core
 NODE_INDEX = re.compile(r"expression \d+/\d+")
 
 FAST = ["concatenate", "esum", "affine_transform", "lookup", "pick", "pick_range", "pickrange",
-        "pickneglogsoftmax", "vanilla_lstm_gates", "vanilla_lstm_c", "vanilla_lstm_h"]
+        "pickneglogsoftmax", "transpose", "vanilla_lstm_gates", "vanilla_lstm_c", "vanilla_lstm_h"]
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_exported_functions_are_the_fronts_with_the_general_docs():
 
 # Every module-level function of dynagraph written in C rather than bound by pybind11:
 # the fronts above, dy.parameter's, and the METH_O/FASTCALL unary and binary ops.
-C_FUNCTIONS = FAST + ["tanh", "logistic", "exp", "log", "transpose", "cmult", "cdiv", "pow", "dot_product"]
+C_FUNCTIONS = FAST + ["tanh", "logistic", "exp", "log", "cmult", "cdiv", "pow", "dot_product"]
 
 
 def _pickled_functions():
@@ -181,6 +181,10 @@ def test_the_common_calls_take_the_fast_path_and_match():
     assert same("pick", x3)[2] == [0.5]
     assert same("pick_range", x3, 1, 3)[2] == [-1.0, 2.0]
     assert same("pickrange", x4, 0, 2, 0)[2] == [1.0, 2.0]
+    mat = dy.inputTensor(np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert same("transpose", mat)[1:] == (((2, 3), 1), [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
+    assert same("transpose", m.W)[1] == ((4, 3), 1)
+    assert same("transpose", x3)[1] == ((1, 3), 1)
     z = np.array([0.5, -1.0, 2.0])
     assert same("pickneglogsoftmax", x3, 1)[2] == pytest.approx(
         [float(np.log(np.exp(z).sum()) - z[1])], rel=1e-5)

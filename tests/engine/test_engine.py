@@ -170,6 +170,15 @@ def test_random_distributions():
         dy.random_bernoulli((3,), 1.5)
 
 
+def test_random_uniform_takes_reversed_bounds_as_dynet():
+    # DyNet draws left + (right - left) * u for left > right too (no error); so does NumPy's legacy uniform.
+    dy.init(seed=3)
+    dy.renew_cg()
+    u = dy.random_uniform((20000,), 3.0, -1.0).npvalue()
+    assert u.min() > -1.0 and u.max() <= 3.0 and abs(u.mean() - 1.0) < 0.1
+    np.testing.assert_array_equal(dy.random_uniform((4,), 2.0, 2.0).npvalue(), np.full(4, 2.0))
+
+
 def test_seed_makes_random_ops_reproducible():
     def draw():
         dy.init(seed=11)

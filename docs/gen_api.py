@@ -149,7 +149,7 @@ def describe(name: str, obj) -> tuple:
                     pass
                 if any("*args, **kwargs" in sig for sig in signatures):  # a compiled class: not made by users
                     signatures = []
-        elif inspect.isbuiltin(obj) and getattr(obj, "__text_signature__", None) in ("(x, /)", "(x, y, /)") \
+        elif inspect.isbuiltin(obj) and getattr(obj, "__text_signature__", None) in ("(x)", "(x, y)") \
                 and _STUBS.get(own):
             signatures = _STUBS[own]  # a fast op's text signature names its arguments only; the stub types them
         else:

@@ -35,7 +35,7 @@ def tidy(text: str) -> str:
                   flags=re.M)
     text = text.replace("typing.SupportsInt | typing.SupportsIndex", "int")
     text = text.replace("typing.SupportsFloat | typing.SupportsIndex", "float")
-    # fast ops: def tanh(x, /): / def cmult(x, y, /): (their text signatures)
+    # fast ops: def tanh(x): / def cmult(x, y): (their text signatures)
     text = re.sub(r"^def (\w+)\(x(, /)?\):", r"def \1(x: Expression\2) -> Expression:", text, flags=re.M)
     text = re.sub(r"^def (\w+)\(x, y(, /)?\):", r"def \1(x: Expression, y: Expression\2) -> Expression:", text,
                   flags=re.M)

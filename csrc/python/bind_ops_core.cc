@@ -209,7 +209,7 @@ void bind_ops_core(py::module_& m) {
 
   // ---- arithmetic (the operators live on the Expression type itself)
 // "name(args)\n--\n\n": CPython's text-signature form (inspect.signature, help()).
-#define DG_FAST_BINARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y, /)\n--\n\n" DOC);
+#define DG_FAST_BINARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 2, #NAME "(x, y)\n--\n\n" DOC);
   DG_FAST_BINARY(cmult, "Element-wise product (broadcasting a size-1 axis or batch).")
   DG_FAST_BINARY(cdiv, "Element-wise quotient x / y (broadcasting a size-1 axis or batch).")
   DG_FAST_BINARY(pow, "Element-wise power x ** y.")
@@ -244,7 +244,7 @@ void bind_ops_core(py::module_& m) {
      "Each batch element with its axes permuted: axis i of the result is axis dims[i] of x. The default [1, 0] "
      "is the matrix transpose (a vector (n,) becomes (1, n)). dims lists every axis of x once (trailing axes of "
      "length 1 may be left out or added); the batch is never permuted.");
-#define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x, /)\n--\n\n" DOC);
+#define DG_FAST_UNARY(NAME, DOC) add_fast_op(m, #NAME, OpId::NAME, 1, #NAME "(x)\n--\n\n" DOC);
   DG_FAST_UNARY(inverse, "Inverse of a square matrix.")
   DG_FAST_UNARY(logdet, "log(det(x)) of a square positive-definite matrix.")
 

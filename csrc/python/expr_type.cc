@@ -445,6 +445,22 @@ PyObject* fast_binary(OpId op, PyObject* const* args, Py_ssize_t nargs, PyObject
   }
 }
 
+// A unary op called otherwise than f(x): f(x=x) as DyNet allows, else a TypeError.
+PyObject* unary_other_call(OpId op, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  const char* fn = op_impl(op).name;
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  if (nargs == 0 && nkw == 1) {
+    const char* key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, 0));
+    if (key && std::strcmp(key, "x") == 0) return fast_unary(op, args[0]);
+    if (!key) PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "%s: unexpected keyword argument '%s' (the argument is x)", fn, key ? key : "?");
+    return nullptr;
+  }
+  PyErr_Format(PyExc_TypeError, "%s: expected one expression (x), got %zd positional and %zd keyword argument(s)", fn,
+               nargs, nkw);
+  return nullptr;
+}
+
 // Slot K of each arity calls the K-th op added with that arity.
 constexpr size_t kFastSlots = 64;
 OpId unary_ops[kFastSlots], binary_ops[kFastSlots];
@@ -452,6 +468,13 @@ size_t n_unary = 0, n_binary = 0;
 
 template <size_t K>
 PyObject* unary_slot(PyObject*, PyObject* arg) { return fast_unary(unary_ops[K], arg); }
+// The function object's vectorcall: f(x) as fast as METH_O's, and f(x=x) too.
+template <size_t K>
+PyObject* unary_vectorcall(PyObject*, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (nargs == 1 && !kwnames) return fast_unary(unary_ops[K], args[0]);
+  return unary_other_call(unary_ops[K], args, nargs, kwnames);
+}
 template <size_t K>
 PyObject* binary_slot(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return fast_binary(binary_ops[K], args, nargs, kwnames);
@@ -459,6 +482,10 @@ PyObject* binary_slot(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObje
 using BinaryMeth = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
 template <size_t... K>
 constexpr std::array<PyCFunction, kFastSlots> unary_slots(std::index_sequence<K...>) { return {unary_slot<K>...}; }
+template <size_t... K>
+constexpr std::array<vectorcallfunc, kFastSlots> unary_vectorcalls(std::index_sequence<K...>) {
+  return {unary_vectorcall<K>...};
+}
 template <size_t... K>
 constexpr std::array<BinaryMeth, kFastSlots> binary_slots(std::index_sequence<K...>) { return {binary_slot<K>...}; }
 
@@ -468,8 +495,10 @@ std::deque<PyMethodDef> fast_defs;  // must outlive the module's functions
 
 void add_fast_op(py::module_& m, const char* name, OpId op, int arity, const char* doc) {
   static constexpr auto unary = unary_slots(std::make_index_sequence<kFastSlots>());
+  static constexpr auto unary_vc = unary_vectorcalls(std::make_index_sequence<kFastSlots>());
   static constexpr auto binary = binary_slots(std::make_index_sequence<kFastSlots>());
   size_t& n = arity == 1 ? n_unary : n_binary;
+  const size_t slot = n;
   if (n == kFastSlots) throw Error(std::string("add_fast_op: no slot left for ") + name + " (raise kFastSlots)");
   PyMethodDef def{};
   def.ml_name = name;
@@ -488,6 +517,9 @@ void add_fast_op(py::module_& m, const char* name, OpId op, int arity, const cha
   py::str modname = m.attr("__name__");
   PyObject* f = PyCFunction_NewEx(&fast_defs.back(), m.ptr(), modname.ptr());
   if (!f) throw py::error_already_set();
+  // METH_O takes no keywords; DyNet's f(x=e) goes through the object's vectorcall (a
+  // field of CPython's PyCFunctionObject, as for dy.transpose: python/fast_calls.cc).
+  if (arity == 1) reinterpret_cast<PyCFunctionObject*>(f)->vectorcall = unary_vc[slot];
   m.add_object(name, py::reinterpret_steal<py::object>(f), true);
 }
 

@@ -6,6 +6,7 @@
 #include "device/common.h"
 #include "kernels/arith.h"
 #include "kernels/matmul.h"
+#include "kernels/select.h"
 
 namespace dg::dev {
 
@@ -87,27 +88,30 @@ struct MatmulOps {
   }
 
   // transpose: the matrix transpose when the node has no dims (the default
-  // [1, 0]), else the permutation dims (int_data, checked when the node was built).
-  static kern::PermuteMap permute_map(const DeviceCtx& ctx, const Node& n, const Dim& x, const Dim& y) {
+  // [1, 0]), else the permutation dims (int_data, checked when the node was built):
+  // y's axis i walks x with the stride of x's axis dims[i], the batch last: a
+  // strided read of x (the kernels of strided_select, kernels/select.h).
+  static kern::StridedMap permute_map(const DeviceCtx& ctx, const Node& n, const Dim& x, const Dim& y) {
     const int32_t* p = ctx.ints + n.aux0;
-    kern::PermuteMap m;
     uint32_t stride[4], s = 1;
     for (unsigned a = 0; a < 4; ++a) stride[a] = s, s *= x[a];
-    for (unsigned i = 0; i < 4; ++i) {
-      m.n[i] = y[i];
-      m.step[i] = i < n.naux ? stride[p[i]] : 0;
+    kern::StridedMap m;
+    for (unsigned i = 0; i < 5; ++i) {
+      m.from[i] = 0;
+      m.stride[i] = 1;
+      m.count[i] = i < 4 ? y[i] : y.bd;
+      m.xstride[i] = i < 4 ? (i < n.naux ? stride[p[i]] : 0) : static_cast<uint32_t>(x.batch_size());
     }
-    m.per = static_cast<uint32_t>(x.batch_size());
     return m;
   }
   static void transpose_fwd(DeviceCtx& ctx, const Node& n, const Tensor* xs, Tensor& y) {
     alloc(ctx, y);
-    if (n.naux) B::launch(y.d.size(), kern::PermuteForward{xs[0].v, y.v, permute_map(ctx, n, xs[0].d, y.d)});
+    if (n.naux) B::launch(y.d.size(), kern::StridedForward{xs[0].v, y.v, permute_map(ctx, n, xs[0].d, y.d)});
     else B::launch(y.d.size(), kern::TransposeForward{xs[0].v, y.v, {xs[0].d.rows(), xs[0].d.cols()}});
   }
   static void transpose_bwd(DeviceCtx& ctx, const Node& n, const Tensor*, const Tensor&, const Tensor& dy, unsigned,
                             Tensor& dx) {
-    if (n.naux) B::launch(dy.d.size(), kern::PermuteBackward{dy.v, dx.v, permute_map(ctx, n, dx.d, dy.d)});
+    if (n.naux) B::launch(dy.d.size(), kern::StridedBackward{dy.v, dx.v, permute_map(ctx, n, dx.d, dy.d)});
     else B::launch(dy.d.size(), kern::TransposeBackward{dy.v, dx.v, {dx.d.rows(), dx.d.cols()}});
   }
   static void dot_fwd(DeviceCtx& ctx, const Node&, const Tensor* xs, Tensor& y) {

@@ -42,36 +42,6 @@ struct TransposeBackward {
   DG_HD void operator()(uint32_t t) const { dx[map.x_index(t)] += dy[t]; }
 };
 
-// transpose(x, dims) of each batch element: y's axis i walks x with step[i]
-// (the stride of x's axis dims[i]); n holds y's axis lengths (1 past its axes),
-// per the elements of one batch element. One thread per element of y, forward
-// and backward alike.
-struct PermuteMap {
-  uint32_t n[4], step[4], per;
-  DG_HD uint32_t x_index(uint32_t t) const {
-    const uint32_t b = t / per;
-    uint32_t r = t - b * per, j = b * per;
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t q = r / n[i];
-      j += (r - q * n[i]) * step[i];
-      r = q;
-    }
-    return j;
-  }
-};
-struct PermuteForward {
-  const float* x;
-  float* y;
-  PermuteMap map;
-  DG_HD void operator()(uint32_t t) const { y[t] = x[map.x_index(t)]; }
-};
-struct PermuteBackward {
-  const float* dy;
-  float* dx;
-  PermuteMap map;
-  DG_HD void operator()(uint32_t t) const { dx[map.x_index(t)] += dy[t]; }
-};
-
 // dot_product: y[b] = sum_e a[b, e] b[b, e], one block per batch element
 // (arguments of batch 1 broadcast).
 struct DotForward {

@@ -9,12 +9,13 @@
 // group: ops' backward runs once per argument). f' is taken from the output y,
 // so the pre-activation values are not kept.
 //
-// The expressions are those of the element-wise ops (ops/elementwise.cc), so a
-// folded node gives bit for bit what the two nodes give.
+// The formulas are the element-wise ops' own (ops/gate_formulas.h), so a folded
+// node gives bit for bit what the two nodes give.
 #pragma once
 #include <cstddef>
 
 #include "core/tensor.h"
+#include "ops/gate_formulas.h"
 #include "ops/op_id.h"
 
 namespace dg::affine_activation {
@@ -45,21 +46,21 @@ inline const char* name(int32_t kind) {
 inline void apply(int32_t kind, Tensor& y) {
   auto x = y.arr();
   switch (kind) {
-    case kLogistic: x = 0.5f * (0.5f * x).tanh() + 0.5f; break;
-    case kTanh: x = x.tanh(); break;
-    case kRectify: x = x.max(0.f); break;
+    case kLogistic: x = gate::logistic_value(x); break;
+    case kTanh: x = gate::tanh_value(x); break;
+    case kRectify: x = gate::rectify_value(x); break;
     default: break;
   }
 }
 
-// dz = dy f'(x) from y = f(x) (dz may not alias dy). rectify: x > 0 exactly where y > 0.
+// dz = dy f'(x) from y = f(x) (dz may not alias dy).
 inline void gradient(int32_t kind, const Tensor& y, const Tensor& dy, float* dz) {
   ArrMap z(dz, y.d.size());
   auto yv = y.arr();
   switch (kind) {
-    case kLogistic: z = dy.arr() * (yv * (1.f - yv)); break;
-    case kTanh: z = dy.arr() * (1.f - yv.square()); break;
-    case kRectify: z = dy.arr() * (yv > 0.f).cast<float>(); break;
+    case kLogistic: z = dy.arr() * gate::logistic_slope(yv); break;
+    case kTanh: z = dy.arr() * gate::tanh_slope(yv); break;
+    case kRectify: z = dy.arr() * gate::rectify_slope(yv); break;
     default: z = dy.arr(); break;
   }
 }

@@ -4,6 +4,7 @@
 
 #include "kernels/elementwise.h"
 #include "ops/common.h"
+#include "ops/gate_formulas.h"
 
 namespace dg {
 namespace {
@@ -30,11 +31,11 @@ using kern::digamma;  // shared with the device kernels (kernels/elementwise.h)
     dx.arr() += dy.arr() * (DERIV_EXPR);                                                      \
   }
 
-DG_UNARY(tanh, x.tanh(), 1.f - yv.square())
-DG_UNARY(logistic, 0.5f * (0.5f * x).tanh() + 0.5f, yv * (1.f - yv))
+DG_UNARY(tanh, gate::tanh_value(x), gate::tanh_slope(yv))
+DG_UNARY(logistic, gate::logistic_value(x), gate::logistic_slope(yv))
 // log(sigmoid(x)) = -softplus(-x), computed without overflow.
 DG_UNARY(log_sigmoid, x.min(0.f) - (-x.abs()).exp().log1p(), 1.f - yv.exp())
-DG_UNARY(rectify, x.max(0.f), (x > 0.f).cast<float>())
+DG_UNARY(rectify, gate::rectify_value(x), gate::rectify_slope(yv))
 DG_UNARY(elu, (x > 0.f).select(x, n.f0 * (x.exp() - 1.f)), (x > 0.f).select(1.f + 0.f * x, yv + n.f0))
 DG_UNARY(selu, kSeluLambda * (x > 0.f).select(x, kSeluAlpha * (x.exp() - 1.f)),
          (x > 0.f).select(kSeluLambda + 0.f * x, yv + kSeluLambda * kSeluAlpha))

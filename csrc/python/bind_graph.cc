@@ -121,6 +121,13 @@ py::list vec_of(const Tensor& t) {
   return out;
 }
 
+// A switch for tests and measurements: set to `on`; returns its previous setting.
+bool set_switch(bool& flag, bool on) {
+  const bool before = flag;
+  flag = on;
+  return before;
+}
+
 // A node's op as graph printers show it: "tanh(affine_transform)" for an
 // affine_transform with a folded activation (ops/affine_activation.h).
 std::string node_op_name(const Node& n) {
@@ -268,18 +275,11 @@ void bind_graph(py::module_& m) {
   m.def("_set_autobatch_place_outputs", [](bool on) { autobatch_place_outputs() = on; }, py::arg("on"),
         "For tests and measurements: whether autobatched forward writes groups' outputs end to end where a "
         "later group reads them as one argument (default on).");
-  m.def("_set_absorb_bias", [](bool on) {
-    const bool before = ComputationGraph::absorb_bias_on();
-    ComputationGraph::absorb_bias_on() = on;
-    return before;
-  }, py::arg("on"),
+  m.def("_set_absorb_bias", [](bool on) { return set_switch(ComputationGraph::absorb_bias_on(), on); }, py::arg("on"),
         "For tests and measurements: whether `W * x + b` with a product nothing else holds is built as one "
         "affine_transform node (default on); returns the previous setting.");
-  m.def("_set_absorb_activation", [](bool on) {
-    const bool before = ComputationGraph::absorb_activation_on();
-    ComputationGraph::absorb_activation_on() = on;
-    return before;
-  }, py::arg("on"),
+  m.def("_set_absorb_activation", [](bool on) { return set_switch(ComputationGraph::absorb_activation_on(), on); },
+        py::arg("on"),
         "For tests and measurements: whether tanh / logistic / rectify of an affine_transform nothing else "
         "holds (f(W * x + b)) is folded into that node (default on); returns the previous setting.");
   m.def("_set_autobatch_share_grads", [](bool on) { autobatch_share_grads() = on; }, py::arg("on"),

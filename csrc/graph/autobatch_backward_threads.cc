@@ -45,13 +45,12 @@ struct WaveArg {
   Tensor dx;
 };
 
-// A group of the wave with work for step 2: its WaveArgs [arg0, arg1), and the
-// output gradient its arguments see (ComputationGraph::preactivation_grad).
+// A group of the wave with work for step 2: its place in the wave's live groups
+// (and their output gradients), and its WaveArgs [arg0, arg1).
 struct WaveTask {
-  size_t group;
+  uint32_t live;
   uint32_t arg0, arg1;
   double work;
-  Tensor dy;
 };
 
 bool shared_arg(const Tensor& x, const Node& proto) { return x.d.bd == 1 && proto.dim.bd > 1; }
@@ -135,7 +134,8 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
   wargs.clear();
   tasks.clear();
   dys.clear();
-  for (size_t gi : live) {
+  for (size_t q = 0; q < live.size(); ++q) {
+    const size_t gi = live[q];
     const Group& grp = groups_[gi];
     const uint32_t* members = group_nodes_.data() + grp.first;
     const unsigned N = grp.count;
@@ -155,7 +155,7 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
       if (arg_grad_target(grp.xs[k], margs + size_t(k) * N, N, a.dx, a.scatter, clock)) wargs.push_back(a);
     }
     if (wargs.size() > arg0)
-      tasks.push_back({gi, arg0, static_cast<uint32_t>(wargs.size()), group_work(grp.proto, grp.xs.data()), dys.back()});
+      tasks.push_back({uint32_t(q), arg0, static_cast<uint32_t>(wargs.size()), group_work(grp.proto, grp.xs.data())});
   }
   std::stable_sort(tasks.begin(), tasks.end(), [](const WaveTask& x, const WaveTask& y) { return x.work > y.work; });
 
@@ -164,9 +164,9 @@ size_t ComputationGraph::backward_wave(size_t end, PhaseClock& clock) {
     SharedPools shared(fx_pool, scratch_pool);
     auto task = [&](size_t t) {
       const WaveTask& w = tasks[t];
-      const Group& grp = groups_[w.group];
+      const Group& grp = groups_[live[w.live]];
       autobatch_fault_check(grp.count);
-      const Tensor& dy = w.dy;
+      const Tensor& dy = dys[w.live];
       const OpImpl& impl = op_impl(grp.proto.op);
       const uint32_t* margs = group_args_.data() + grp.args_at;
       for (uint32_t i = w.arg0; i < w.arg1; ++i) {

@@ -4,18 +4,18 @@
 
 namespace dg {
 
-std::string ParameterCollection::unique_name(const std::string& name) {
+std::string ParameterCollection::unique_name(const std::string& name, Names& names) {
   if (name.find('/') != std::string::npos)
     throw ValueError("parameter and collection names may not contain '/': " + name);
-  std::string base = name.empty() ? "_" + std::to_string(anonymous_++) : name;
-  // Every name handed out is a key of name_uses_, so "a", "a", "a_1" give a, a_1,
+  std::string base = name.empty() ? "_" + std::to_string(names.anonymous++) : name;
+  // Every name handed out is a key of names.uses, so "a", "a", "a_1" give a, a_1,
   // a_1_1 (DyNet forbids '_' in names instead; here they stay unique).
-  unsigned& uses = name_uses_[base];
+  unsigned& uses = names.uses[base];
   std::string full = base;
   if (uses > 0) {
-    auto taken = [this](const std::string& n) { auto it = name_uses_.find(n); return it != name_uses_.end() && it->second > 0; };
+    auto taken = [&names](const std::string& n) { auto it = names.uses.find(n); return it != names.uses.end() && it->second > 0; };
     do full = base + "_" + std::to_string(uses++); while (taken(full));
-    ++name_uses_[full];
+    ++names.uses[full];
   } else {
     uses = 1;
   }
@@ -24,7 +24,7 @@ std::string ParameterCollection::unique_name(const std::string& name) {
 
 ParamPtr ParameterCollection::add_parameters(const Dim& d, const std::string& name) {
   check_allocation(2 * sizeof(float) * d.size(), ("add_parameters " + d.str()).c_str());  // values and gradient
-  auto p = std::make_shared<ParameterStorage>(prefix_ + unique_name(name), d);
+  auto p = std::make_shared<ParameterStorage>(prefix_ + unique_name(name, param_names_), d);
   order_.emplace_back(0, params_.size());
   params_.push_back(p);
   return p;
@@ -37,14 +37,14 @@ LookupPtr ParameterCollection::add_lookup_parameters(unsigned n, const Dim& row,
                         " are more than 2^60 values");
   check_allocation(2 * sizeof(float) * row.size() * n,
                    ("add_lookup_parameters (" + std::to_string(n) + " rows of " + row.str() + ")").c_str());
-  auto p = std::make_shared<LookupParameterStorage>(prefix_ + unique_name(name), row, n);
+  auto p = std::make_shared<LookupParameterStorage>(prefix_ + unique_name(name, param_names_), row, n);
   order_.emplace_back(1, lookups_.size());
   lookups_.push_back(p);
   return p;
 }
 
 std::shared_ptr<ParameterCollection> ParameterCollection::add_subcollection(const std::string& name) {
-  auto c = std::make_shared<ParameterCollection>(prefix_ + unique_name(name) + "/");
+  auto c = std::make_shared<ParameterCollection>(prefix_ + unique_name(name, collection_names_) + "/");
   order_.emplace_back(2, children_.size());
   children_.push_back(c);
   return c;
@@ -87,8 +87,8 @@ ParameterCollection::State ParameterCollection::checkpoint() const {
   s.n_params = params_.size();
   s.n_lookups = lookups_.size();
   s.n_children = children_.size();
-  s.name_uses = name_uses_;
-  s.anonymous = anonymous_;
+  s.param_names = param_names_;
+  s.collection_names = collection_names_;
   for (auto& c : children_) s.children.push_back(c->checkpoint());
   return s;
 }
@@ -98,8 +98,8 @@ void ParameterCollection::restore(const State& s) {
   params_.resize(s.n_params);
   lookups_.resize(s.n_lookups);
   children_.resize(s.n_children);
-  name_uses_ = s.name_uses;
-  anonymous_ = s.anonymous;
+  param_names_ = s.param_names;
+  collection_names_ = s.collection_names;
   for (size_t i = 0; i < s.children.size(); ++i) children_[i]->restore(s.children[i]);
 }
 

@@ -29,20 +29,25 @@ class ParameterCollection : public std::enable_shared_from_this<ParameterCollect
 
   // What this collection and its subcollections hold now; restore() forgets
   // everything added since (a failed load leaves the collection as it was).
+  // Names handed out, and the next anonymous number ("_0", "_1", ...).
+  struct Names {
+    std::map<std::string, unsigned> uses;
+    unsigned anonymous = 0;
+  };
   struct State {
     size_t n_order = 0, n_params = 0, n_lookups = 0, n_children = 0;
-    std::map<std::string, unsigned> name_uses;
-    unsigned anonymous = 0;
+    Names param_names, collection_names;
     std::vector<State> children;
   };
   State checkpoint() const;
   void restore(const State& s);
 
  private:
-  std::string unique_name(const std::string& name);
+  static std::string unique_name(const std::string& name, Names& names);
   std::string prefix_;
-  std::map<std::string, unsigned> name_uses_;
-  unsigned anonymous_ = 0;
+  // As DyNet, parameters (with lookup parameters) and subcollections are named apart:
+  // "/_0" and "/_0/" can both exist ("/x" and "/x/..." never clash).
+  Names param_names_, collection_names_;
   // Creation order of own entries: (kind, index) with kind 0 param, 1 lookup, 2 subcollection.
   std::vector<std::pair<int, size_t>> order_;
   std::vector<ParamPtr> params_;

@@ -112,6 +112,20 @@ def test_set_dropout_masks_before_initial_state_is_accepted(m, name):
 
 
 @each_library
+def test_subcollections_are_named_apart_from_parameters(m):
+    # As DyNet: anonymous and repeated subcollection names count on their own (this was
+    # /_2/ and /_3/ for the two anonymous subcollections, whose parameters then had
+    # names DyNet's files and load_param keys do not have).
+    pc = m.ParameterCollection()
+    names = [pc.add_parameters(2).name(), pc.add_subcollection().name(), pc.add_lookup_parameters((2, 2)).name(),
+             pc.add_subcollection().name(), pc.add_subcollection("enc").name(), pc.add_subcollection("enc").name(),
+             pc.add_parameters(2, name="enc").name()]
+    assert names == ["/_0", "/_0/", "/_1", "/_1/", "/enc/", "/enc_1/", "/enc"]
+    sub = pc.add_subcollection()
+    assert [sub.add_parameters(1).name(), sub.add_subcollection().name()] == ["/_2/_0", "/_2/_0/"]
+
+
+@each_library
 def test_names_handed_out_stay_unique(m):
     pc = m.ParameterCollection()
     if m is dynet:  # DyNet keeps them unique by refusing '_' in names
@@ -120,7 +134,7 @@ def test_names_handed_out_stay_unique(m):
         return
     names = [pc.add_parameters(2, name=n).name() for n in ("a", "a", "a_1", "a")]
     names += [pc.add_lookup_parameters((2, 2), name="a_2").name(), pc.add_subcollection("a").name()]
-    assert names == ["/a", "/a_1", "/a_1_1", "/a_2", "/a_2_1", "/a_3/"]
+    assert names == ["/a", "/a_1", "/a_1_1", "/a_2", "/a_2_1", "/a/"]  # a subcollection's own namespace
     anonymous = [pc.add_parameters(2, name="_0").name(), pc.add_parameters(2).name()]
     assert anonymous == ["/_0", "/_0_1"]
 

@@ -296,10 +296,10 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   outer_slot_[j] = -1;
   Tensor& dA = grads_[j];
   const unsigned m = dA.d.rows(), n = dA.d.size() / m;
-  if (terms.size() == 1) {  // a weight used once: no copies
+  if (terms.size() == 1) {  // a weight used once (or by one group of all the leaves): no copies
     const OuterFactor& t = terms[0];
     if (t.k == 1) rank1_acc(dA.v, t.u, t.v, m, n);
-    else gemm(dA.v, t.u, false, t.v, true, m, n, t.k);
+    else outer_products_by_columns(dA.v, t.u, t.v, m, n, t.k);  // on the engine's threads when it pays
     terms.clear();
     return;
   }

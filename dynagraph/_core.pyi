@@ -487,7 +487,7 @@ class TrainerCore:
         """
         The rule's state of one parameter (slot-major floats; empty before its first update).
         """
-    def restart(self, learning_rate: float = -1.0) -> None:
+    def restart(self) -> None:
         ...
     def status(self) -> str:
         ...

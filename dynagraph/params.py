@@ -40,14 +40,17 @@ class PyInitializer:
 class GlorotInitializer(PyInitializer):
     """Uniform in ±gain·sqrt(3n / (sum of the n axes)) — sqrt(6 / (fan_in + fan_out))
     for a matrix — as DyNet computes it. The axes are all of the shape (a lookup
-    table's row count included), or with ``is_lookup=True`` one row's axes only.
+    table's row count included), or with ``is_lookup=True`` all but the last axis of
+    DyNet's tensor: one row's axes for a lookup table, all but the last axis for a
+    parameter (a (200, 300) matrix is sized by 200 alone, as in DyNet).
     Four axes are a convolution filter (h, w, in, out): ±gain·sqrt(6 / (h·w·(in + out)))."""
 
     def __init__(self, is_lookup: bool = False, gain: float = 1.0):
         self.is_lookup, self.gain = is_lookup, gain
 
     def initialize(self, shape, is_lookup=False):
-        axes = tuple(shape[1:]) if self.is_lookup else tuple(shape)
+        # DyNet keeps a table's row count as its tensor's last axis; here it is the first.
+        axes = (tuple(shape[1:]) if is_lookup else tuple(shape[:-1])) if self.is_lookup else tuple(shape)
         if not axes:
             raise ValueError(f"GlorotInitializer(is_lookup=True) needs rows with at least one axis, got {shape}")
         if len(axes) == 4:

@@ -86,8 +86,12 @@ class Trainer:
                 p.set_updated(flag)
 
     def restart(self, learning_rate: float | None = None) -> None:
-        """Forgets the optimiser state (moments); optionally sets a new learning rate."""
-        self._t.restart(-1.0 if learning_rate is None else _hyper(learning_rate, "Trainer.restart", "learning_rate"))
+        """Forgets the optimiser state (moments); optionally sets a new learning rate (any finite
+        one, negative included, as DyNet). As in DyNet, the update count is kept, so Adam's bias
+        correction and the cyclical schedule go on from where they were."""
+        if learning_rate is not None:
+            self._t.learning_rate = _hyper(learning_rate, "Trainer.restart", "learning_rate")
+        self._t.restart()
 
     def status(self) -> None:
         """Prints DyNet's status line to stderr, ``[lr=... clips=... updates=...] ``,
@@ -155,6 +159,9 @@ class AdagradTrainer(Trainer):
 
 
 class AdadeltaTrainer(Trainer):
+    """AdaDelta (Zeiler 2012). As DyNet's, the rule has no learning rate: ``learning_rate``
+    (1.0) can be read and set, but does not scale the steps."""
+
     def __init__(self, m, eps: float = 1e-6, rho: float = 0.95):
         super().__init__(m, "adadelta", dict(eps=eps, rho=rho))
 

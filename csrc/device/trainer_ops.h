@@ -27,7 +27,7 @@ void update(const UpdateLaunch& u) {
     case R::sgd: run(kern::SgdRule{h[0]}); break;
     case R::momentum: run(kern::MomentumRule{h[0], h[1]}); break;
     case R::adagrad: run(kern::AdagradRule{h[0], h[1]}); break;
-    case R::adadelta: run(kern::AdadeltaRule{h[0], h[1], h[2]}); break;
+    case R::adadelta: run(kern::AdadeltaRule{h[1], h[2]}); break;
     case R::rmsprop: run(kern::RmsPropRule{h[0], h[1], h[2]}); break;
     case R::adam: run(kern::AdamRule{h[0], h[1], h[2], h[3], false}); break;
     case R::amsgrad: run(kern::AdamRule{h[0], h[1], h[2], h[3], true}); break;

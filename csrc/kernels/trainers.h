@@ -29,15 +29,15 @@ struct AdagradRule {
     w -= lr * g / sqrtf(s[0] + eps);
   }
 };
-struct AdadeltaRule {
-  float lr, eps, rho;
+struct AdadeltaRule {  // no learning rate, as DyNet's
+  float eps, rho;
   DG_HD void operator()(float& w, float g, float* s, size_t stride) const {
     float& hg = s[0];
     float& hd = s[stride];
     hg = rho * hg + (1.f - rho) * g * g;
     const float d = -g * sqrtf(hd + eps) / sqrtf(hg + eps);
     hd = rho * hd + (1.f - rho) * d * d;
-    w += lr * d;
+    w += d;
   }
 };
 struct RmsPropRule {

@@ -3,6 +3,7 @@
 #include <Eigen/LU>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "ops/affine_activation.h"
@@ -254,7 +255,12 @@ Dim logdet_dim(const OpContext&, const Node&, const Dim* xs) {
 void logdet_fwd(OpContext& ctx, const Node&, const Tensor* xs, Tensor& y) {
   alloc(ctx, y);
   Eigen::PartialPivLU<Eigen::MatrixXf> lu(xs[0].mat());
-  y.v[0] = lu.matrixLU().diagonal().array().abs().log().sum();
+  const auto diag = lu.matrixLU().diagonal().array();
+  // log det(x), not log |det(x)|: a negative determinant has no real log, so NaN (as DyNet).
+  float sign = lu.permutationP().determinant();
+  for (Eigen::Index i = 0; i < diag.size(); ++i)
+    if (diag[i] < 0.f) sign = -sign;
+  y.v[0] = sign < 0.f ? std::numeric_limits<float>::quiet_NaN() : diag.abs().log().sum();
 }
 void logdet_bwd(OpContext&, const Node&, const Tensor* xs, const Tensor&, const Tensor& dy,
                 unsigned, Tensor& dx) {

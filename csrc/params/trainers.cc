@@ -38,11 +38,7 @@ void Trainer::set_state(const void* storage, const float* data, size_t n, size_t
   state_[storage] = std::move(r);  // moves to its parameter's device at the next update
 }
 
-void Trainer::restart(float lr) {
-  state_.clear();
-  updates = 0;
-  if (lr >= 0.f) learning_rate = lr;
-}
+void Trainer::restart() { state_.clear(); }
 
 std::string Trainer::status() {
   std::ostringstream os;
@@ -279,11 +275,10 @@ struct Adadelta : Trainer {
     hg = rho * hg + (1.f - rho) * gg.square();
     auto d = (-gg * (hd + eps).sqrt() / (hg + eps).sqrt()).eval();
     hd = rho * hd + (1.f - rho) * d.square();
-    Arr(x, n) += learning_rate * d;
+    Arr(x, n) += d;  // AdaDelta has no learning rate: DyNet's rule ignores the trainer's
   }
   void device_rule(UpdateLaunch& u) const override {
     u.rule = UpdateLaunch::Rule::adadelta;
-    u.h[0] = learning_rate;
     u.h[1] = eps;
     u.h[2] = rho;
   }

@@ -20,7 +20,9 @@ class Trainer {
 
   void update();
   // Resets the optimiser's moments (and the learning rate if given >= 0).
-  void restart(float lr = -1.f);
+  // Forgets the moments; as DyNet, keeps the update count (Adam's bias correction and the
+  // cyclical schedule go on from it) and the learning rate (the Python side sets that).
+  void restart();
   // DyNet's status line, "[lr=... clips=... updates=...] ", counting since the
   // previous call (which it resets).
   std::string status();

@@ -23,8 +23,7 @@ void bind_trainers(py::module_& m) {
                                         const std::vector<float>& h) { return make_trainer(kind, std::move(pc), h); })),
            py::arg("kind"), py::arg("pc"), py::arg("hyper"))
       .def("update", named("Trainer.update", [](Trainer& t) { t.update(); }))
-      .def("restart", named("Trainer.restart", [](Trainer& t, float lr) { t.restart(lr); }),
-           py::arg("learning_rate") = -1.f)
+      .def("restart", named("Trainer.restart", [](Trainer& t) { t.restart(); }))
       .def("status", &Trainer::status)
       .def_readwrite("learning_rate", &Trainer::learning_rate)
       .def_readwrite("clipping_enabled", &Trainer::clipping_enabled)

@@ -95,3 +95,49 @@ def test_training_matches_dynet():
         results.append((W.as_array(), b.as_array(), E.as_array()))
     for ref, got in zip(*results):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+TRAINERS = {
+    "sgd": lambda m, pc: m.SimpleSGDTrainer(pc),
+    "momentum": lambda m, pc: m.MomentumSGDTrainer(pc, learning_rate=0.05, mom=0.5),
+    "adagrad": lambda m, pc: m.AdagradTrainer(pc),
+    "adadelta": lambda m, pc: m.AdadeltaTrainer(pc),
+    "rmsprop": lambda m, pc: m.RMSPropTrainer(pc, learning_rate=0.01),
+    "adam": lambda m, pc: m.AdamTrainer(pc, alpha=0.01),
+    "amsgrad": lambda m, pc: m.AmsgradTrainer(pc, alpha=0.02, beta_1=0.7, beta_2=0.9),
+    "cyclical": lambda m, pc: m.CyclicalSGDTrainer(pc, step_size=3),
+}
+
+
+@pytest.mark.parametrize("change", ["restart", "restart_lr", "set_lr"])
+@pytest.mark.parametrize("kind", sorted(TRAINERS))
+def test_trainer_state_changes_match_dynet(kind, change):
+    """restart() (moments forgotten, update count kept), restart(lr) and the learning-rate
+    setter mid-training: same parameters and learning rates as DyNet after 6 updates."""
+    rng = np.random.default_rng(7)
+    W0, b0 = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    E0 = rng.standard_normal((6, 4)).astype(np.float32)
+    results = []
+    for m in (dynet, dg):
+        pc = m.ParameterCollection()
+        W, b = pc.parameters_from_numpy(W0), pc.parameters_from_numpy(b0)
+        E = pc.lookup_parameters_from_numpy(E0)
+        trainer = TRAINERS[kind](m, pc)
+        lrs = []
+        for step in range(6):
+            m.renew_cg()
+            loss = m.pickneglogsoftmax(m.tanh(W * m.lookup(E, step % 3) + b) * 10.0, step % 3)
+            loss.value()
+            loss.backward()
+            trainer.update()
+            if step == 2:
+                if change == "restart":
+                    trainer.restart()
+                elif change == "restart_lr":
+                    trainer.restart(0.02)
+                else:
+                    trainer.learning_rate = 0.07
+            lrs.append(trainer.learning_rate)
+        results.append((W.as_array(), b.as_array(), E.as_array(), np.array(lrs)))
+    for ref, got in zip(*results):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)

@@ -31,6 +31,9 @@ CASES = [  # (kind, shape, kwargs, statistic, expected)
     ("lookup", (1000, 3, 4), {}, "max", glorot_bound((1000, 3, 4))),
     ("lookup", (1000, 3, 4), {"init": dy.GlorotInitializer(is_lookup=True)}, "max", glorot_bound((3, 4))),
     ("param", (200, 400), {"init": dy.GlorotInitializer(gain=2.0)}, "max", 2 * glorot_bound((200, 400))),
+    # is_lookup on a parameter: DyNet leaves out its tensor's last axis (was: the first)
+    ("param", (200, 400), {"init": dy.GlorotInitializer(is_lookup=True)}, "max", glorot_bound((200,))),
+    ("param", (20, 30, 40), {"init": dy.GlorotInitializer(is_lookup=True)}, "max", glorot_bound((20, 30))),
     ("param", (200, 400), {"init": "glorot"}, "max", glorot_bound((200, 400))),
     ("param", (200, 400), {"init": "uniform", "scale": 0.5}, "max", 0.5),
     ("param", (200, 400), {"init": "normal", "mean": 1.0, "std": 0.1}, "std", 0.1),

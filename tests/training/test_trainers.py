@@ -126,6 +126,68 @@ def test_learning_rate_and_restart():
     assert t.learning_rate == 0.25
 
 
+def test_adadelta_has_no_learning_rate():
+    """DyNet's AdaDelta rule takes no learning rate: setting one (or restart(lr)) changes
+    the property but not the steps, which stay the reference rule's."""
+    w0, ws, x = one_step(lambda pc: _with_lr(dy.AdadeltaTrainer(pc), 0.07), clip=False)
+    want = reference(adadelta, w0, x, len(ws), eps=1e-6, rho=0.95)
+    for got, exp in zip(ws, want):
+        np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-6)
+
+
+def _with_lr(trainer, lr):
+    trainer.learning_rate = lr
+    assert trainer.learning_rate == pytest.approx(lr)
+    return trainer
+
+
+@pytest.mark.parametrize("ams", [False, True], ids=["adam", "amsgrad"])
+def test_restart_forgets_moments_but_keeps_the_update_count(ams):
+    """As DyNet: restart() zeroes m and v, and Adam's bias correction goes on from the
+    update count (step 4 after a restart at 3 uses t = 4, not t = 1)."""
+    dy.init(seed=5)
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(4)
+    w0 = w.as_array().astype(np.float64)
+    t = (dy.AmsgradTrainer if ams else dy.AdamTrainer)(pc, alpha=0.01)
+    t.set_clip_threshold(0)
+    x = np.array([0.5, -1.0, 2.0, 0.25])
+    got = []
+    for step in range(5):
+        if step == 3:
+            t.restart()
+        dy.renew_cg()
+        dy.dot_product(w, dy.inputVector(list(x))).backward()
+        t.update()
+        got.append(w.as_array().astype(np.float64))
+    wr, state, want = w0.copy(), {}, []
+    for step in range(1, 6):
+        if step == 4:
+            state = {}
+        wr = adam(wr, x, state, step, lr=0.01, b1=0.9, b2=0.999, eps=1e-8, ams=ams)
+        want.append(wr.copy())
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_restart_keeps_the_cyclical_schedule_and_sets_any_finite_rate():
+    pc = dy.ParameterCollection()
+    w = pc.add_parameters(1)
+    t = dy.CyclicalSGDTrainer(pc, learning_rate_min=0.01, learning_rate_max=0.1, step_size=4)
+    lrs = []
+    for step in range(6):
+        if step == 3:
+            t.restart()
+        dy.renew_cg()
+        dy.dot_product(w, dy.inputVector([1.0])).backward()
+        t.update()
+        lrs.append(t.learning_rate)
+    # The schedule does not start again at the restart (DyNet 2.2's sequence for these settings).
+    np.testing.assert_allclose(lrs, [0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775], rtol=1e-5)
+    s = dy.SimpleSGDTrainer(pc)
+    s.restart(-0.5)  # a negative rate is accepted, as by the setter and by DyNet
+    assert s.learning_rate == -0.5
+
+
 def test_cyclical_learning_rate_moves_between_bounds():
     pc = dy.ParameterCollection()
     w = pc.add_parameters(1)

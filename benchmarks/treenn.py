@@ -230,7 +230,10 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
         cpu_secs: list[float] = []
-        secs, losses = common.time_passes(fn, batches, repeats, cpu_secs=cpu_secs)
+        # One untimed pass first: the steady state of a training run. Two engine threads took
+        # about ten graphs to reach it (one pass at 64 trees), so a one-graph warm-up halved
+        # their measured gain in a median of two passes (benchmarks/log/treenn.md).
+        secs, losses = common.time_passes(fn, batches, repeats, warmup=len(batches), cpu_secs=cpu_secs)
         # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
         phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"
         common.emit({"lib": lib, "phase": phase, "sentences": len(data), "seconds": secs,
@@ -334,7 +337,7 @@ def report(res: dict) -> str:
     out = [f"treenn: binary Tree-LSTM on SST train (first {res['sentences']} sentences, {res['words']} words, "
            f"vocab {res['vocab']}), emb {EMB}, hid {HID}, SimpleSGD; unbatched (one tree per graph) and "
            f"autobatched (train_autobatchN: N trees per graph and update); "
-           f"median of {res['rounds']}x{res['repeats']} passes",
+           f"median of {res['rounds']}x{res['repeats']} passes (autobatched: each after one untimed pass)",
            res["machine"] + (f"; load average {res['load']:.1f} at the end" if res.get("load") else ""), "",
            common.format_table(headers, rows), "",
            "'vs X' = dynagraph's rate / X's rate (>1: dynagraph faster). train_autobatchN: N trees per graph "

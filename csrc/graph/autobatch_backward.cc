@@ -248,6 +248,7 @@ void ComputationGraph::backward_batched(uint32_t from, bool full) {
   // as one wide GEMM when the weight's own node comes up (see add_outer_product).
   outer_slot_.assign(evaluated_, -1);
   outer_used_ = 0;
+  outer_scratch_v_.clear();  // (a new pass: memory may hold other values at the same addresses)
 
   // On the engine's threads: runs of consecutive groups that may go at once (backward_wave).
   const bool waves = engine_threads() > 1 && !has_device_nodes_ && autobatch_backward_waves();

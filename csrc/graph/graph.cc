@@ -233,6 +233,7 @@ void ComputationGraph::backward(uint32_t from, bool full) {
   if (nodes[from].device == kCpuDevice) grads_[from].arr().setConstant(1.f);
   outer_slot_.assign(from + 1, -1);
   outer_used_ = 0;
+  outer_scratch_v_.clear();  // (a new pass: memory may hold other values at the same addresses)
   std::vector<Tensor> xs;
   param_hook_begin(from + 1);
   for (uint32_t j = from + 1; j-- > 0;) backward_node(j, xs);
@@ -296,24 +297,38 @@ void ComputationGraph::flush_outer_products(uint32_t j) {
   outer_slot_[j] = -1;
   Tensor& dA = grads_[j];
   const unsigned m = dA.d.rows(), n = dA.d.size() / m;
-  if (terms.size() == 1) {  // a weight used once: no copies
+  if (terms.size() == 1) {  // a weight used once (or by one group of all the leaves): no copies
     const OuterFactor& t = terms[0];
     if (t.k == 1) rank1_acc(dA.v, t.u, t.v, m, n);
-    else gemm(dA.v, t.u, false, t.v, true, m, n, t.k);
+    else outer_products_by_columns(dA.v, t.u, t.v, m, n, t.k);  // on the engine's threads when it pays
     terms.clear();
     return;
   }
   size_t K = 0;
   for (const OuterFactor& t : terms) K += t.k;
   // Reused scratch (at most kOuterFlushColumns-and-a-term wide): no zero-fill after it first grows.
-  if (outer_scratch_.size() < (size_t(m) + n) * K) outer_scratch_.resize((size_t(m) + n) * K);
+  if (outer_scratch_.size() < (size_t(m) + n) * K) {
+    outer_scratch_.resize((size_t(m) + n) * K);
+    outer_scratch_v_.clear();
+  }
   float* U = outer_scratch_.data();
   float* V = U + size_t(m) * K;
+  // A cell's gate weights (U_i e, U_o e, ...) take their terms from the same operands, level
+  // by level, and flush one after the other: V, copied for the first, is still there.
+  bool same_v = outer_scratch_v_.size() == terms.size() && outer_scratch_m_ == m && outer_scratch_n_ == n;
+  for (size_t i = 0; same_v && i < terms.size(); ++i)
+    same_v = outer_scratch_v_[i].first == terms[i].v && outer_scratch_v_[i].second == terms[i].k;
   size_t col = 0;
   for (const OuterFactor& t : terms) {
     std::memcpy(U + col * m, t.u, sizeof(float) * m * t.k);
-    std::memcpy(V + col * n, t.v, sizeof(float) * n * t.k);
+    if (!same_v) std::memcpy(V + col * n, t.v, sizeof(float) * n * t.k);
     col += t.k;
+  }
+  if (!same_v) {
+    outer_scratch_v_.clear();
+    for (const OuterFactor& t : terms) outer_scratch_v_.emplace_back(t.v, t.k);
+    outer_scratch_m_ = m;
+    outer_scratch_n_ = n;
   }
   outer_products_by_columns(dA.v, U, V, m, n, unsigned(K));  // on the engine's threads when it pays
   terms.clear();

@@ -256,6 +256,10 @@ class ComputationGraph final : public OpContext {
   // GEMM is already wide enough to run at full speed.
   static constexpr size_t kOuterFlushColumns = 512;
   AlignedFloats outer_scratch_;
+  // The terms (v, k) whose V the scratch holds, at m rows of U and n of V: the next flush
+  // with the same operands copies only U. Cleared when a backward starts.
+  std::vector<std::pair<const float*, unsigned>> outer_scratch_v_;
+  unsigned outer_scratch_m_ = 0, outer_scratch_n_ = 0;
   uint32_t outer_used_ = 0;
   uint32_t current_target_ = UINT32_MAX;
   void forward_batched(uint32_t upto);

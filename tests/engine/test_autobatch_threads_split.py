@@ -92,6 +92,25 @@ def test_tree_lstm_split_by_members_is_bit_identical(hid):
     assert_identical(one, run(model, 3))
 
 
+def test_a_weight_used_by_one_group_splits_its_gradient():
+    """W used by one group of 256 products: its gradient is a single deferred term (no copy),
+    which ran whole on the calling thread before it too was split by columns."""
+    def model(pc):
+        W = pc.add_parameters((128, 128))
+        rng = np.random.default_rng(6)
+
+        def build():
+            xs = [dy.inputVector(rng.standard_normal(128)) for _ in range(256)]
+            return dy.esum([dy.sum_elems(dy.tanh(W * x)) for x in xs]), xs
+        return build
+    one = run(model, 1)
+    before = _pieces()
+    two = run(model, 2)
+    assert (_pieces() - before)[2] == 1  # the one weight-gradient GEMM, in pieces
+    assert_identical(one, two)
+    assert_identical(one, run(model, 3))
+
+
 def test_one_thread_splits_nothing():
     before = _pieces()
     run(tree_lstm(32, trees=40), 1)

@@ -73,17 +73,20 @@ def test_matches_dynet(name):
     assert_same(dg, dynet, make_inputs(name, specs), build, rtol=1e-4, atol=1e-5)
 
 
-def test_training_matches_dynet():
-    """Same parameters, same data, same trainer: same parameters after 5 updates."""
-    rng = np.random.default_rng(0)
+def small_models(seed):
+    """(module, collection, W, b, E) for DyNet and dynagraph, from the same NumPy values."""
+    rng = np.random.default_rng(seed)
     W0, b0 = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     E0 = rng.standard_normal((6, 4)).astype(np.float32)
-    results = []
     for m in (dynet, dg):
         pc = m.ParameterCollection()
-        W = pc.parameters_from_numpy(W0)
-        b = pc.parameters_from_numpy(b0)
-        E = pc.lookup_parameters_from_numpy(E0)
+        yield m, pc, pc.parameters_from_numpy(W0), pc.parameters_from_numpy(b0), pc.lookup_parameters_from_numpy(E0)
+
+
+def test_training_matches_dynet():
+    """Same parameters, same data, same trainer: same parameters after 5 updates."""
+    results = []
+    for m, pc, W, b, E in small_models(0):
         trainer = m.AdamTrainer(pc, 0.05)
         for step in range(5):
             m.renew_cg()
@@ -114,14 +117,8 @@ TRAINERS = {
 def test_trainer_state_changes_match_dynet(kind, change):
     """restart() (moments forgotten, update count kept), restart(lr) and the learning-rate
     setter mid-training: same parameters and learning rates as DyNet after 6 updates."""
-    rng = np.random.default_rng(7)
-    W0, b0 = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
-    E0 = rng.standard_normal((6, 4)).astype(np.float32)
     results = []
-    for m in (dynet, dg):
-        pc = m.ParameterCollection()
-        W, b = pc.parameters_from_numpy(W0), pc.parameters_from_numpy(b0)
-        E = pc.lookup_parameters_from_numpy(E0)
+    for m, pc, W, b, E in small_models(7):
         trainer = TRAINERS[kind](m, pc)
         lrs = []
         for step in range(6):

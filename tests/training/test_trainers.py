@@ -169,18 +169,24 @@ def test_restart_forgets_moments_but_keeps_the_update_count(ams):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_restart_keeps_the_cyclical_schedule_and_sets_any_finite_rate():
+def cyclical_rates(steps, restart_at=None):
+    """A CyclicalSGDTrainer's learning rate after each of `steps` updates (restart() before update restart_at)."""
     pc = dy.ParameterCollection()
     w = pc.add_parameters(1)
     t = dy.CyclicalSGDTrainer(pc, learning_rate_min=0.01, learning_rate_max=0.1, step_size=4)
     lrs = []
-    for step in range(6):
-        if step == 3:
+    for step in range(steps):
+        if step == restart_at:
             t.restart()
         dy.renew_cg()
         dy.dot_product(w, dy.inputVector([1.0])).backward()
         t.update()
         lrs.append(t.learning_rate)
+    return pc, lrs
+
+
+def test_restart_keeps_the_cyclical_schedule_and_sets_any_finite_rate():
+    pc, lrs = cyclical_rates(6, restart_at=3)
     # The schedule does not start again at the restart (DyNet 2.2's sequence for these settings).
     np.testing.assert_allclose(lrs, [0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775], rtol=1e-5)
     s = dy.SimpleSGDTrainer(pc)
@@ -189,15 +195,7 @@ def test_restart_keeps_the_cyclical_schedule_and_sets_any_finite_rate():
 
 
 def test_cyclical_learning_rate_moves_between_bounds():
-    pc = dy.ParameterCollection()
-    w = pc.add_parameters(1)
-    t = dy.CyclicalSGDTrainer(pc, learning_rate_min=0.01, learning_rate_max=0.1, step_size=4)
-    lrs = []
-    for _ in range(12):
-        dy.renew_cg()
-        dy.dot_product(w, dy.inputVector([1.0])).backward()
-        t.update()
-        lrs.append(t.learning_rate)
+    _, lrs = cyclical_rates(12)
     # The sequence DyNet 2.2 prints for the same settings.
     np.testing.assert_allclose(lrs[:10], [0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775, 0.055, 0.0325, 0.01, 0.0325],
                                rtol=1e-5)

@@ -230,9 +230,9 @@ def worker(lib: str, data_path: str, repeats: int, autobatch: int = 0, all_threa
         fn = fns["train_batch"]
         batches = [data[i:i + autobatch] for i in range(0, len(data), autobatch)]
         cpu_secs: list[float] = []
-        # One untimed pass first: the steady state of a training run. Two engine threads took
-        # about ten graphs to reach it (one pass at 64 trees), so a one-graph warm-up halved
-        # their measured gain in a median of two passes (benchmarks/log/treenn.md).
+        # One untimed pass first: the steady state of a training run. In a fresh process two
+        # engine threads took 3-10 graphs after the first to reach it (a pass at 64 trees is 8),
+        # which a one-graph warm-up left in the timed passes (benchmarks/log/treenn.md).
         secs, losses = common.time_passes(fn, batches, repeats, warmup=len(batches), cpu_secs=cpu_secs)
         # PyTorch's batches are by hand (by tree level); the DyNet-API libraries' by their executors.
         phase = f"train_autobatch{autobatch}{'_threads' if all_threads else ''}"

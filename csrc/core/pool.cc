@@ -1,6 +1,5 @@
 #include "core/pool.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -12,8 +11,6 @@
 namespace dg {
 
 namespace {
-constexpr size_t kHugePage = size_t(2) << 20;
-
 size_t physical_memory_bytes() {
   static const size_t bytes = [] {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -46,13 +43,12 @@ size_t HostChunks::chunk_limit() const { return physical_memory_bytes(); }
 void* HostChunks::allocate(size_t bytes) {
   if (bytes > SIZE_MAX / 2) out_of_memory(bytes, "the size overflows");
   if (bytes > physical_memory_bytes()) out_of_memory(bytes, "more than the physical memory");
-  // Chunks of 2 MiB and more are aligned to 2 MiB and offered to the kernel for
-  // transparent huge pages: a batched group reads one member per tree, far apart,
-  // and at 256 trees per graph its values and gradients span ~100 MB of 4 KiB pages.
-  const bool huge = bytes >= kHugePage;
-  void* p = std::aligned_alloc(huge ? kHugePage : 64, huge ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes);
+  // 4 KiB pages, no transparent huge pages: MADV_HUGEPAGE on chunks of 2 MiB+ gained
+  // nothing in steady state (treenn at 64 and 256 trees per graph) and cost ~10 % more
+  // CPU while the pools grew (rnnlm-batch's first pass: every fault clears 2 MiB):
+  // benchmarks/log/treenn.md, issue 26's eleventh pass.
+  void* p = std::aligned_alloc(64, bytes);  // the arena rounds sizes to its 64-byte alignment
   if (!p) out_of_memory(bytes, "the allocation failed");
-  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: where THP is off, nothing changes
   return p;
 }
 

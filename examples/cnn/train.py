@@ -65,8 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 # ---- data
 def load_digits_split(args):
     """(x_train, y_train, x_test, y_test); images as float32 (N, 8, 8) scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise SystemExit("examples/cnn needs scikit-learn for its data set: pip install scikit-learn") from None
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)

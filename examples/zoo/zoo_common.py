@@ -6,6 +6,7 @@ imports from here, so the programs themselves stay about the model.
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from pathlib import Path
 
@@ -42,13 +43,21 @@ def progress(iterable, desc: str = "", quiet: bool = False):
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
 
 
+def sklearn(module: str):
+    """``sklearn.<module>``; without scikit-learn, exits with one line that says how to get it."""
+    try:
+        return importlib.import_module(f"sklearn.{module}")
+    except ImportError:
+        raise SystemExit("this example needs scikit-learn: pip install scikit-learn "
+                         "(or pip install \".[zoo]\" in the checkout)") from None
+
+
 def load_digits(test_fraction: float = 0.2, seed: int = 0, binarize: bool = False):
     """scikit-learn's 8x8 digits as float32 rows in [0, 1] (or {0, 1} when binarize).
 
     Returns ``(x_train, y_train, x_test, y_test)`` with x of shape (N, 64), y of shape (N,).
     """
-    from sklearn.datasets import load_digits as _load
-    data = _load()
+    data = sklearn("datasets").load_digits()
     x = (data.data / 16.0).astype(np.float32)
     if binarize:
         x = (x >= 0.5).astype(np.float32)

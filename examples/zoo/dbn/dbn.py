@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rbm"))
 import dynagraph as dy                                          # noqa: E402
 from rbm import RBM, ais_log_z, exact_log_z, sigmoid, train_rbm  # noqa: E402
-from zoo_common import base_parser, load_digits, print_report, save_image_grid, seed_everything  # noqa: E402
+from zoo_common import base_parser, load_digits, print_report, save_image_grid, seed_everything, sklearn  # noqa: E402
 
 
 def log_odds(x: np.ndarray) -> np.ndarray:
@@ -93,8 +93,7 @@ class DBN:
 
 
 def probe_accuracy(f_train, y_train, f_test, y_test) -> float:
-    from sklearn.linear_model import LogisticRegression
-    clf = LogisticRegression(max_iter=2000).fit(f_train, y_train)
+    clf = sklearn("linear_model").LogisticRegression(max_iter=2000).fit(f_train, y_train)
     return float(clf.score(f_test, y_test))
 
 

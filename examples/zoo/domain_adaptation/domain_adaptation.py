@@ -23,13 +23,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dynagraph as dy                                          # noqa: E402
-from zoo_common import base_parser, batch_input, batch_values, print_report, progress, seed_everything, softplus  # noqa: E402,E501
+from zoo_common import (base_parser, batch_input, batch_values, print_report, progress, seed_everything,  # noqa: E402
+                        sklearn, softplus)
 
 
 def moons(n: int, rng, angle_deg: float = 0.0, noise: float = 0.1):
     """Two moons (n, 2) centred at the origin, rotated by angle_deg, and their labels."""
-    from sklearn.datasets import make_moons
-    x, y = make_moons(n, noise=noise, random_state=int(rng.integers(1 << 31)))
+    x, y = sklearn("datasets").make_moons(n, noise=noise, random_state=int(rng.integers(1 << 31)))
     x = x - np.array([0.5, 0.25])
     a = np.deg2rad(angle_deg)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])

@@ -19,7 +19,6 @@ class Trainer {
   virtual ~Trainer() = default;
 
   void update();
-  // Resets the optimiser's moments (and the learning rate if given >= 0).
   // Forgets the moments; as DyNet, keeps the update count (Adam's bias correction and the
   // cyclical schedule go on from it) and the learning rate (the Python side sets that).
   void restart();
